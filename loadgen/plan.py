@@ -1,0 +1,145 @@
+"""The resolved plan: what will run, as frozen plain data.
+
+The job-file language (``loadgen.jobfile``) resolves job files into a ``Plan``;
+the controller runs it group by group and hands each worker one ``Job``.  Every
+size is in bytes, every time in nanoseconds, every per-direction value is a
+``(read, write)`` pair (trim is rejected for anonymous memory).  These objects
+cross the process boundary, so they hold only plain values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+READ = 0
+WRITE = 1
+
+Pair = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class BsSplitEntry:
+    """One ``bssplit`` entry: blocks of ``bs`` bytes for ``pct`` percent of I/Os."""
+
+    bs: int
+    pct: int
+
+
+@dataclass(frozen=True)
+class Job:
+    """One worker's job: a job section after [global] inheritance, one numjobs clone."""
+
+    name: str
+    thread_number: int  # 1-based over the whole run, in fio's order (fio log file suffix)
+    subjob: int  # 0 for the original, N-1..1 for clones (fio's numbering)
+    numjobs: int
+    group_id: int
+    # access pattern
+    rw: str = "read"  # read|write|randread|randwrite|rw|randrw  (readwrite -> rw)
+    rw_postfix: int = 0  # rw=<mode>:N
+    rw_sequencer: str = "sequential"  # sequential|identical
+    rwmixread: int = 50
+    size: int = 0  # region and mmap length
+    io_size: int = 0  # bytes of I/O per loop pass set; 0 = size
+    number_ios: int = 0  # 0 = unlimited
+    offset: int = 0
+    offset_percent: int = 0  # offset=N% (the page_fault engine accepts it)
+    offset_increment: int = 0
+    bs_min: Pair = (4096, 4096)
+    bs_max: Pair = (4096, 4096)
+    bssplit: tuple[tuple[BsSplitEntry, ...], tuple[BsSplitEntry, ...]] = ((), ())
+    blockalign: Pair = (4096, 4096)
+    bs_unaligned: bool = False
+    norandommap: bool = False
+    random_generator: str = "tausworthe"
+    random_distribution: str = "random"  # random|zipf|pareto|normal|zoned|zoned_abs
+    distribution_params: tuple[float, ...] = ()  # (theta|h|dev, center) as given
+    # zoned: per direction tuple of (access pct, region pct or bytes for zoned_abs)
+    zones: tuple[tuple[tuple[float, int], ...], tuple[tuple[float, int], ...]] = ((), ())
+    percentage_random: Pair = (100, 100)
+    randrepeat: bool = True
+    randseed: int = 0x89
+    loops: int = 1
+    # time
+    runtime_ns: int = 0  # 0 = no cap
+    time_based: bool = False
+    ramp_time_ns: int = 0
+    startdelay_ns: Pair = (0, 0)  # (lo, hi): a range picks per job
+    thinktime_ns: int = 0
+    thinktime_spin_ns: int = 0
+    thinktime_blocks: int = 1
+    # processes, groups, placement
+    thread: bool = False
+    stonewall: bool = False
+    new_group: bool = False
+    group_reporting: bool = False
+    cpus_allowed: tuple[int, ...] = ()  # () = no restriction
+    cpus_allowed_policy: str = "shared"  # shared|split
+    # measurement
+    gtod_reduce: bool = False
+    disable_lat: bool = False
+    disable_clat: bool = False
+    disable_slat: bool = False
+    disable_bw: bool = False
+    clat_percentiles: bool = True
+    lat_percentiles: bool = False
+    percentile_list: tuple[float, ...] = ()  # () = fio's default list
+    bwavgtime_ms: int = 500
+    iopsavgtime_ms: int = 500
+    # logs (prefix "" = not logged)
+    write_bw_log: str = ""
+    write_lat_log: str = ""
+    write_iops_log: str = ""
+    write_hist_log: str = ""
+    log_avg_msec: int = 0
+    log_hist_msec: int = 0
+    per_job_logs: bool = True
+    # loadgen engine options
+    thp: str = "inherit"  # inherit|madvise|never
+    # reporting context
+    kb_base: int = 1024
+    unit_base: int = 8  # 8 = bytes, 1 = bits
+    description: str = ""
+    # the section's own options as written (after substitution), for JSON "job options"
+    job_options: tuple[tuple[str, str], ...] = ()
+    source: str = ""  # "FILE:LINE" of the section header, for messages
+
+    @property
+    def bytes_per_pass(self) -> int:
+        return self.io_size or self.size
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Group:
+    """Jobs that start together; a group starts when every earlier group has finished."""
+
+    id: int
+    jobs: tuple[Job, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    groups: tuple[Group, ...]
+    # the global template options of each job file, as written, for JSON "global options"
+    global_options: tuple[tuple[str, str], ...] = ()
+    files: tuple[str, ...] = field(default=())
+
+    @property
+    def jobs(self) -> tuple[Job, ...]:
+        return tuple(j for g in self.groups for j in g.jobs)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Run-level command-line options (fio's ``--output-format`` and friends, plus loadgen's)."""
+
+    output_format: tuple[str, ...] = ("normal",)  # normal|json|json+|terse, comma-combinable
+    output: str = ""  # "" = stdout
+    jsonl: str = ""  # "" = off, "-" = stdout
+    status_interval_ns: int = 1_000_000_000
+    eta: str = "auto"  # auto|always|never
+    command_line: tuple[str, ...] = ()

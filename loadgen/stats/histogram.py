@@ -1,0 +1,86 @@
+"""fio's log-linear latency histogram (stat.h, stat.c), in nanoseconds.
+
+1856 buckets: values below 128 ns are exact; above, each power-of-two range
+[2^(g+5), 2^(g+6)) is split into 64 equal buckets, so a bucket's midpoint is
+within 0.78% of any value in it.  Using fio's exact bucketing and percentile
+walk means the same samples give fio's numbers exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+PLAT_BITS = 6
+PLAT_VAL = 1 << PLAT_BITS
+PLAT_GROUP_NR = 29
+PLAT_NR = PLAT_GROUP_NR * PLAT_VAL  # 1856
+
+DEFAULT_PERCENTILES: tuple[float, ...] = (
+    1.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0,
+    90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99,
+)
+
+
+def empty() -> np.ndarray:
+    """A fresh histogram: one uint64 count per bucket."""
+    return np.zeros(PLAT_NR, dtype=np.uint64)
+
+
+def value_to_index(values: np.ndarray) -> np.ndarray:
+    """Bucket index of each latency (ns), vectorised ``plat_val_to_idx``."""
+    v = np.asarray(values, dtype=np.uint64)
+    # Highest set bit; v|1 so that 0 maps to msb 0 like fio's (m=0 for v=0).
+    msb = np.floor(np.log2((v | np.uint64(1)).astype(np.float64))).astype(np.int64)
+    # log2 of a float can round up just below a power of two: correct it exactly.
+    too_high = (np.uint64(1) << msb.astype(np.uint64)) > v
+    msb[too_high & (v > 0)] -= 1
+    shift = np.maximum(msb - PLAT_BITS, 0)
+    base = (shift + 1) * PLAT_VAL
+    idx = base + ((v >> shift.astype(np.uint64)) & np.uint64(PLAT_VAL - 1)).astype(np.int64)
+    idx = np.where(msb <= PLAT_BITS, v.astype(np.int64), idx)
+    return np.minimum(idx, PLAT_NR - 1)
+
+
+def index_to_value(idx: int) -> int:
+    """Representative value (ns) of bucket ``idx``: its midpoint, truncated (``plat_idx_to_val``)."""
+    if idx < (PLAT_VAL << 1):
+        return idx
+    error_bits = (idx >> PLAT_BITS) - 1
+    base = 1 << (error_bits + PLAT_BITS)
+    k = idx % PLAT_VAL
+    return int(base + (k + 0.5) * (1 << error_bits))
+
+
+BUCKET_VALUES: np.ndarray = np.array([index_to_value(i) for i in range(PLAT_NR)], dtype=np.uint64)
+
+
+def add_samples(hist: np.ndarray, samples_ns: np.ndarray) -> None:
+    """Count a batch of latencies into ``hist`` in place."""
+    if len(samples_ns):
+        hist += np.bincount(value_to_index(samples_ns), minlength=PLAT_NR).astype(np.uint64)
+
+
+def percentiles(hist: np.ndarray, plist: Sequence[float] = DEFAULT_PERCENTILES) -> dict[float, int]:
+    """fio's percentile walk: the first bucket whose cumulative count reaches p% of N.
+
+    Returns {p: value_ns} in ascending p order; empty when the histogram is empty.
+    """
+    total = int(hist.sum())
+    if total == 0:
+        return {}
+    cum = np.cumsum(hist, dtype=np.uint64)
+    out: dict[float, int] = {}
+    for p in sorted(plist):
+        threshold = p / 100.0 * total
+        # first i with cum[i] >= threshold (fio compares sum >= p/100*N)
+        i = int(np.searchsorted(cum.astype(np.float64), threshold, side="left"))
+        out[p] = int(BUCKET_VALUES[min(i, PLAT_NR - 1)])
+    return out
+
+
+def bins(hist: np.ndarray) -> dict[int, int]:
+    """json+ ``bins``: {representative value: count} for non-empty buckets."""
+    nz = np.flatnonzero(hist)
+    return {int(BUCKET_VALUES[i]): int(hist[i]) for i in nz}

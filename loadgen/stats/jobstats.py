@@ -1,0 +1,100 @@
+"""Per-interval deltas and the per-job totals they add up to.
+
+A worker measures ``IntervalStats`` deltas (never cumulative values) and sends one
+per status interval; the controller adds them up (``merge``) per job, per group and
+for the run.  Everything here merges by addition, so memory per job is constant
+however long it runs, and the deltas of a job always sum to its final totals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from loadgen.stats import histogram, latbuckets
+from loadgen.stats.moments import Moments
+
+
+@dataclass
+class LatencyStat:
+    """One latency kind (clat or lat) of one direction: exact moments plus fio's histogram."""
+
+    moments: Moments = field(default_factory=Moments)
+    hist: np.ndarray = field(default_factory=histogram.empty)
+
+    def add_batch(self, samples_ns: np.ndarray) -> None:
+        self.moments.add_batch(samples_ns)
+        histogram.add_samples(self.hist, samples_ns)
+
+    def merge(self, other: LatencyStat) -> None:
+        self.moments.merge(other.moments)
+        self.hist += other.hist
+
+
+@dataclass
+class DirStats:
+    """One direction (read or write)."""
+
+    ios: int = 0
+    bytes: int = 0
+    clat: LatencyStat = field(default_factory=LatencyStat)
+    lat: LatencyStat = field(default_factory=LatencyStat)
+    # fio's bw/iops window samples (bwavgtime/iopsavgtime windows, default 500 ms):
+    # bw in KiB/s, iops in ops/s; only full windows count, as in fio.
+    bw_samples: Moments = field(default_factory=Moments)
+    iops_samples: Moments = field(default_factory=Moments)
+
+    def merge(self, other: DirStats) -> None:
+        self.ios += other.ios
+        self.bytes += other.bytes
+        self.clat.merge(other.clat)
+        self.lat.merge(other.lat)
+        self.bw_samples.merge(other.bw_samples)
+        self.iops_samples.merge(other.iops_samples)
+
+
+@dataclass
+class IntervalStats:
+    """What one worker did in one interval (or, after merging, in a whole job)."""
+
+    thread_number: int = 0
+    t_start_ns: int = 0  # CLOCK_MONOTONIC, worker side
+    t_end_ns: int = 0
+    runtime_ns: int = 0  # measured-window time (ramp excluded) in this interval
+    dirs: tuple[DirStats, DirStats] = field(default_factory=lambda: (DirStats(), DirStats()))
+    latency_buckets: np.ndarray = field(default_factory=latbuckets.empty)
+    minf: int = 0
+    majf: int = 0
+    ctx: int = 0
+    usr_ns: int = 0
+    sys_ns: int = 0
+    final: bool = False  # the worker's last interval of the job
+    # set once per job (in the interval they happen):
+    first_op_ns: int = 0  # CLOCK_MONOTONIC of the first measured operation
+    overhead_ns: float = 0.0  # the loop's own per-op cost on non-faulting memory
+    anon_huge_bytes: int = 0  # AnonHugePages of the worker at job end (smaps_rollup)
+    error: int = 0  # errno-style; 0 = ok
+    error_text: str = ""
+
+    def merge(self, other: IntervalStats) -> None:
+        """Add ``other`` (a later delta, or another worker) into this total."""
+        if not self.t_start_ns or (other.t_start_ns and other.t_start_ns < self.t_start_ns):
+            self.t_start_ns = other.t_start_ns
+        self.t_end_ns = max(self.t_end_ns, other.t_end_ns)
+        self.runtime_ns += other.runtime_ns
+        for mine, theirs in zip(self.dirs, other.dirs):
+            mine.merge(theirs)
+        self.latency_buckets += other.latency_buckets
+        self.minf += other.minf
+        self.majf += other.majf
+        self.ctx += other.ctx
+        self.usr_ns += other.usr_ns
+        self.sys_ns += other.sys_ns
+        self.final = self.final or other.final
+        if other.first_op_ns and (not self.first_op_ns or other.first_op_ns < self.first_op_ns):
+            self.first_op_ns = other.first_op_ns
+        self.overhead_ns = self.overhead_ns or other.overhead_ns
+        self.anon_huge_bytes += other.anon_huge_bytes
+        if other.error and not self.error:
+            self.error, self.error_text = other.error, other.error_text

@@ -128,6 +128,7 @@ class _GroupRun:
                 os.close(data_w)
                 os.close(gate_r)
             self.t_first_fork_ns = reply["t_first_fork_ns"]
+            self.result.extras["fork_s"] = (reply["t_last_fork_ns"] - reply["t_first_fork_ns"]) / 1e9
             self._map_pids(units, reply["pids"], reply.get("fork_errno", 0))
             if self.sup.stopping:
                 self.stop()

@@ -165,9 +165,9 @@ class _GroupRun:
         """Open the gate for every worker at one instant (EOF to all readers)."""
         if self.released:
             return
+        release_ns = time.monotonic_ns()  # before the close: workers may run at once
         os.close(self.gate_w)
         self.released = True
-        release_ns = time.monotonic_ns()
         ready = [s.ready_ns for s in self.agg.group_states() if s.ready_ns]
         self.result.spawn_s = ((max(ready) - self.t_first_fork_ns) / 1e9) if ready else 0.0
         self.result.extras["release_ns"] = release_ns

@@ -1,0 +1,63 @@
+"""Format selection, fio's print order, output file, and the SIGUSR1 snapshot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fio_sample import load, result_from_fio
+from loadgen.errors import InputError
+from loadgen.kernel.sysinfo import run_header
+from loadgen.plan import RunOptions
+from loadgen.report import render_normal, render_snapshot, write_reports
+
+
+def test_formats_print_in_fio_order_terse_json_normal(capsys: pytest.CaptureFixture[str]) -> None:
+    write_reports(result_from_fio(load("pf.json")), RunOptions(output_format=("normal,json", "terse")))
+    out = capsys.readouterr().out
+    terse_at, json_at, normal_at = out.index("3;loadgen-"), out.index('{\n  "fio version"'), out.index("Starting 1")
+    assert terse_at < json_at < normal_at
+    doc, _ = json.JSONDecoder().raw_decode(out[json_at:])
+    assert "bins" not in doc["jobs"][0]["read"]["clat_ns"]
+
+
+def test_json_plus_and_output_file(tmp_path: Path) -> None:
+    target = tmp_path / "report.json"
+    target.write_text("old contents that must go\n" * 100)
+    write_reports(result_from_fio(load("pfplus.json")), RunOptions(output_format=("json+",), output=str(target)))
+    doc = json.loads(target.read_text())
+    assert "bins" in doc["jobs"][0]["read"]["clat_ns"]
+
+
+def test_unknown_format_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="unknown output format 'xml'"):
+        write_reports(result_from_fio(load("pf.json")), RunOptions(output_format=("json,xml",)))
+
+
+def test_unwritable_output_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="cannot write report"):
+        write_reports(result_from_fio(load("pf.json")),
+                      RunOptions(output_format=("json",), output=str(tmp_path / "no" / "such" / "dir")))
+
+
+def test_snapshot_is_the_report_without_the_start_header() -> None:
+    result = result_from_fio(load("pf.json"))
+    text = render_snapshot(result, RunOptions(output_format=("normal",)))
+    assert text.startswith("\npf: (groupid=0, jobs=1)") and "Starting" not in text
+    both = render_snapshot(result, RunOptions(output_format=("json", "normal")))
+    doc, end = json.JSONDecoder().raw_decode(both)
+    assert doc["jobs"][0]["jobname"] == "pf" and both[end:].startswith("\n\npf: (groupid=0")
+
+
+def test_normal_header_carries_the_run_header() -> None:
+    result = result_from_fio(load("pf.json"))
+    result.header = run_header(result.plan, ["loadgen", "run", "pf.fio"])
+    text = render_normal(result)
+    lines = text.splitlines()
+    assert lines[1] == "loadgen-0.1.0"
+    assert lines[2].startswith("host: ") and f"kernel={result.header['kernel_release']}" in lines[2]
+    assert lines[3].startswith(f"thp: enabled={result.header['thp']['enabled']}")
+    assert lines[4] == "Starting 1 process"
+

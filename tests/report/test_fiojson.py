@@ -119,3 +119,25 @@ def test_loadgen_keys_carry_header_and_extras() -> None:
     assert job["kernel"]["vmstat"]["pgfault"] == 5
     assert job["outcome"] == "oom_killed"
     assert list(doc)[-1] == "loadgen" and list(doc["jobs"][0])[-1] == "loadgen"
+
+
+def test_json_plus_gives_fio_jsonplus_clat2csv_its_recorded_csv() -> None:
+    """data/tools/pfplus.clat2csv_job0.csv is what fio's tools/fio_jsonplus_clat2csv printed for
+    loadgen's json+ of this result (byte-identical to its output for fio's own pfplus.json).  The
+    tool needs read/write/trim in every job, non-empty integer-keyed ``bins``, and pairs each CSV
+    row's count with bins[nsec]; check our bins give exactly the recorded rows."""
+    ours = json.loads(render_json(result_from_fio(load("pfplus.json")), plus=True))
+    lines = (DATA / "tools" / "pfplus.clat2csv_job0.csv").read_text().splitlines()
+    columns = [c.strip() for c in lines[0].split(",")]
+    rebuilt: dict[str, dict[str, int]] = {}
+    for line in lines[1:]:
+        values = [v.strip() for v in line.split(",")]
+        for col, value in zip(columns, values):
+            if col.endswith("_count") and value:
+                ddir, lat = col.split("_")[:2]
+                rebuilt.setdefault(f"{ddir}/{lat}_ns", {})[values[0]] = int(value)
+    job = ours["jobs"][0]
+    expected = {f"{d}/{lat}": job[d][lat]["bins"] for d in ("read", "write", "trim")
+                for lat in ("slat_ns", "clat_ns", "lat_ns") if "bins" in job[d][lat]}
+    assert rebuilt == expected and set(expected) == {"read/clat_ns", "write/clat_ns"}
+    assert all(job[d]["clat_ns"]["bins"] for d in ("read", "write"))

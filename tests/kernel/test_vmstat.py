@@ -16,12 +16,12 @@ page = os.sysconf("SC_PAGE_SIZE")
 pages = {pages}
 m = mmap.mmap(-1, pages * page, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
 m.madvise(mmap.MADV_NOHUGEPAGE)
-own_before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 before = vmstat.snapshot()
+own_before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for off in range(0, pages * page, page):
     m[off] = 1
-after = vmstat.snapshot()
 own = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - own_before
+after = vmstat.snapshot()  # the process's own counted faults all fall inside this window
 print(json.dumps({{"delta": vmstat.delta(before, after), "own_minflt": own}}))
 """
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import numpy as np
+
 from loadgen import __version__
 from loadgen.plan import READ, WRITE
 from loadgen.report.entries import (
@@ -78,7 +80,9 @@ def dumps(value: Any, level: int = 0) -> str:
         inner = "  " * (level + 1)
         body = ",\n".join(inner + dumps(v, level + 1) for v in value)
         return "[\n" + body + "\n" + "  " * level + "]"
-    if hasattr(value, "item"):  # numpy scalar
+    if isinstance(value, np.ndarray):
+        return dumps(value.tolist(), level)
+    if isinstance(value, np.generic):
         return dumps(value.item(), level)
     raise TypeError(f"cannot serialise {type(value).__name__} in a fio JSON report")
 

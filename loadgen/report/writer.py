@@ -11,7 +11,7 @@ import sys
 from loadgen.errors import InputError
 from loadgen.plan import RunOptions
 from loadgen.report.fiojson import render_json
-from loadgen.report.normal import render_normal, render_report
+from loadgen.report.normal import render_header, render_report
 from loadgen.report.terse import render_terse
 from loadgen.results import RunResult
 
@@ -28,15 +28,21 @@ def selected_formats(opts: RunOptions) -> set[str]:
 
 
 def render_formats(result: RunResult, opts: RunOptions, with_header: bool) -> str:
-    """Every selected format, concatenated the way fio prints them."""
+    """Every selected format, concatenated the way fio prints them.
+
+    fio prints the normal header (job lines, version, "Starting ...") when the run
+    starts, so it comes before the terse and json parts; the normal report comes last.
+    """
     names = selected_formats(opts)
     parts = []
+    if "normal" in names and with_header:
+        parts.append(render_header(result))
     if "terse" in names:
         parts.append(render_terse(result))
     if "json" in names or "json+" in names:
         parts.append(render_json(result, plus="json+" in names))
     if "normal" in names:
-        parts.append(render_normal(result) if with_header else render_report(result))
+        parts.append(render_report(result))
     return "".join(parts)
 
 

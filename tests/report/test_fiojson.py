@@ -7,6 +7,7 @@ import re
 import time
 from typing import Any
 
+import numpy as np
 import pytest
 
 from fio_sample import DATA, load, result_from_fio
@@ -141,3 +142,8 @@ def test_json_plus_gives_fio_jsonplus_clat2csv_its_recorded_csv() -> None:
                 for lat in ("slat_ns", "clat_ns", "lat_ns") if "bins" in job[d][lat]}
     assert rebuilt == expected and set(expected) == {"read/clat_ns", "write/clat_ns"}
     assert all(job[d]["clat_ns"]["bins"] for d in ("read", "write"))
+
+
+def test_dumps_numpy_values_from_extras() -> None:
+    assert dumps({"a": np.uint64(3), "b": np.array([1, 2]), "c": np.float64(0.5)}) == (
+        '{\n  "a" : 3,\n  "b" : [\n    1,\n    2\n  ],\n  "c" : 0.500000\n}')

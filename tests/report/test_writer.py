@@ -14,11 +14,14 @@ from loadgen.plan import RunOptions
 from loadgen.report import render_normal, render_snapshot, write_reports
 
 
-def test_formats_print_in_fio_order_terse_json_normal(capsys: pytest.CaptureFixture[str]) -> None:
+def test_formats_print_in_fio_order(capsys: pytest.CaptureFixture[str]) -> None:
+    """As fio writes them: the start-of-run header, then terse, json, and the normal report."""
     write_reports(result_from_fio(load("pf.json")), RunOptions(output_format=("normal,json", "terse")))
     out = capsys.readouterr().out
-    terse_at, json_at, normal_at = out.index("3;loadgen-"), out.index('{\n  "fio version"'), out.index("Starting 1")
-    assert terse_at < json_at < normal_at
+    header_at, terse_at = out.index("Starting 1 process"), out.index("3;loadgen-")
+    json_at, report_at = out.index('{\n  "fio version"'), out.index("pf: (groupid=0")
+    assert out.startswith("pf: (g=0): rw=randrw")
+    assert header_at < terse_at < json_at < report_at
     doc, _ = json.JSONDecoder().raw_decode(out[json_at:])
     assert "bins" not in doc["jobs"][0]["read"]["clat_ns"]
 

@@ -8,6 +8,7 @@ latency_ns/us/ms percentages.  Nothing here is fio code: it only reads fio's out
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -92,17 +93,14 @@ def dir_stats(d: dict[str, Any]) -> DirStats:
     return ds
 
 
-def result_from_fio(doc: dict[str, Any], rw: str = "randrw", pid: int = 0) -> RunResult:
-    """A one-job ``RunResult`` carrying the numbers of ``doc['jobs'][0]``."""
-    fj = doc["jobs"][0]
+def job_result(fj: dict[str, Any], job: Job, pid: int = 0) -> JobResult:
+    """One worker carrying the numbers of fio's job object ``fj``."""
     runtime_ms = max(fj["read"]["runtime"], fj["write"]["runtime"])
-    job = Job(name=fj["jobname"], thread_number=1, subjob=0, numjobs=1, group_id=fj["groupid"], rw=rw,
-              size=64 << 20, job_options=tuple(fj.get("job options", {}).items()))
     total = fj["read"]["total_ios"] + fj["write"]["total_ios"]
     # runtime_ns that rounds up to fio's runtime and down to its job_runtime
     runtime_ns = fj["job_runtime"] * 1_000_000 + 500_000 if runtime_ms > fj["job_runtime"] else runtime_ms * 1_000_000
     totals = IntervalStats(
-        thread_number=1, runtime_ns=runtime_ns,
+        thread_number=job.thread_number, runtime_ns=runtime_ns,
         dirs=(dir_stats(fj["read"]), dir_stats(fj["write"])),
         latency_buckets=latency_buckets(fj, total),
         minf=fj["minf"], majf=fj["majf"], ctx=fj["ctx"],
@@ -110,8 +108,45 @@ def result_from_fio(doc: dict[str, Any], rw: str = "randrw", pid: int = 0) -> Ru
         sys_ns=round(fj["sys_cpu"] * fj["job_runtime"] / 100) * 1_000_000,
         final=True,
     )
-    jr = JobResult(job=job, totals=totals, pid=pid, start_epoch_ms=fj["job_start"])
-    plan = Plan(groups=(Group(0, (job,)),), global_options=tuple(doc.get("global options", {}).items()))
+    return JobResult(job=job, totals=totals, pid=pid, start_epoch_ms=fj["job_start"])
+
+
+def result_from_jobs(doc: dict[str, Any], workers: list[JobResult]) -> RunResult:
+    """A ``RunResult`` of ``workers`` (in thread order), timed like fio's document ``doc``."""
+    ids = sorted({w.job.group_id for w in workers})
+    groups = [GroupResult(gid, [w for w in workers if w.job.group_id == gid]) for gid in ids]
+    plan = Plan(groups=tuple(Group(g.id, tuple(w.job for w in g.jobs)) for g in groups),
+                global_options=tuple(doc.get("global options", {}).items()))
     end_ns = doc["timestamp_ms"] * 1_000_000
-    return RunResult(plan=plan, groups=[GroupResult(0, [jr])], start_epoch_ns=end_ns - 500_000_000,
+    elapsed_s = doc["jobs"][0].get("elapsed", 1)  # fio's whole seconds, rounded up
+    return RunResult(plan=plan, groups=groups, start_epoch_ns=end_ns - (elapsed_s * 1000 - 500) * 1_000_000,
                      end_epoch_ns=end_ns)
+
+
+def result_from_fio(doc: dict[str, Any], rw: str = "randrw", pid: int = 0) -> RunResult:
+    """A one-job ``RunResult`` carrying the numbers of ``doc['jobs'][0]``."""
+    fj = doc["jobs"][0]
+    job = Job(name=fj["jobname"], thread_number=1, subjob=0, numjobs=1, group_id=fj["groupid"], rw=rw,
+              size=64 << 20, job_options=tuple(fj.get("job options", {}).items()))
+    return result_from_jobs(doc, [job_result(fj, job, pid)])
+
+
+def multi_result() -> tuple[RunResult, list[str]]:
+    """fio's multi.fio run (3 sections, numjobs=2, a stonewall group) rebuilt from its json+."""
+    doc = load("multi_plus.json")
+    text = (DATA / "multi.txt").read_text()
+    pids = [int(p) for p in re.findall(r": pid=(\d+): ", text)]
+    kib64 = ((65536, 65536), (65536, 65536))
+    specs = [  # name, subjob, numjobs, group, rw, (bs_min, bs_max), description
+        ("a", 0, 1, 0, "randwrite", ((4096, 4096), (4096, 4096)), ""),
+        ("b", 0, 2, 0, "read", ((4096, 4096), (4096, 4096)), "reads twice"),
+        ("b", 1, 2, 0, "read", ((4096, 4096), (4096, 4096)), "reads twice"),
+        ("c", 0, 1, 1, "randrw", kib64, ""),
+    ]
+    workers = []
+    for n, ((name, subjob, numjobs, gid, rw, (bmin, bmax), desc), fj, pid) in enumerate(
+            zip(specs, doc["jobs"], pids), start=1):
+        job = Job(name=name, thread_number=n, subjob=subjob, numjobs=numjobs, group_id=gid, rw=rw,
+                  bs_min=bmin, bs_max=bmax, description=desc, job_options=tuple(fj["job options"].items()))
+        workers.append(job_result(fj, job, pid))
+    return result_from_jobs(doc, workers), text.splitlines()

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from fio_sample import DATA, load, result_from_fio
+from fio_sample import DATA, load, multi_result, result_from_fio
 from loadgen.report import render_json
 from loadgen.report.fiojson import Pairs, dumps
 from loadgen.stats import histogram
@@ -52,14 +52,25 @@ def test_same_key_paths_types_and_order_as_fio(sample: str, plus: bool) -> None:
     assert key_types(without_loadgen(ours)) == key_types(fio_doc)
 
 
+def strip_loadgen_keys(text: str) -> str:
+    text = re.sub(r',\n      "loadgen" : \{.*?\n      \}\n', "\n", text, flags=re.S)
+    return re.sub(r',\n  "loadgen" : \{.*\n  \}\n\}', "\n}", text, flags=re.S)
+
+
 @pytest.mark.parametrize("sample,plus", [("pf.json", False), ("pfplus.json", True)])
 def test_text_identical_to_fio_apart_from_version_and_loadgen_keys(sample: str, plus: bool) -> None:
     """Same numbers in, same bytes out: layout, %f floats, rounding of bw/iops/runtime/percentages."""
     expected = (DATA / sample).read_text()
-    text = render_json(result_from_fio(load(sample)), plus=plus)
-    text = re.sub(r',\n      "loadgen" : \{.*?\n      \}\n', "\n", text, flags=re.S)
-    text = re.sub(r',\n  "loadgen" : \{.*\n  \}\n\}', "\n}", text, flags=re.S)
+    text = strip_loadgen_keys(render_json(result_from_fio(load(sample)), plus=plus))
     assert text.replace('"loadgen-0.1.0"', '"fio-3.42"') == expected
+
+
+def test_multi_job_run_identical_to_fio() -> None:
+    """fio's multi.fio run (4 workers, 2 groups, description, bw samples with bw_agg below 100%)."""
+    result, _ = multi_result()
+    text = strip_loadgen_keys(render_json(result, plus=True))
+    expected = (DATA / "multi_plus.json").read_text()
+    assert text.replace('"loadgen-0.1.0"', '"fio-3.42-135-gf5344384"') == expected
 
 
 def test_percentiles_rebuilt_from_json_plus_bins_are_exact() -> None:

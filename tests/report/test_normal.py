@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from fio_sample import DATA, load, result_from_fio
+from fio_sample import DATA, load, multi_result, result_from_fio
 from loadgen.report import render_normal
 from loadgen.report.normal import percentile_block
 from loadgen.report.units import num2str, N2S_BYTE, N2S_NONE, N2S_BYTEPERSEC
@@ -121,3 +121,12 @@ def test_percentile_block_switches_to_usec_and_msec() -> None:
     msec = LatencyStat()
     msec.hist = hist_for_percentiles({50.0: 2_228_224, 99.0: 200_278_016}, 100)
     assert percentile_block(msec, plist, "clat").startswith("    clat percentiles (msec):\n")
+
+
+def test_multi_job_run_reproduced_line_by_line() -> None:
+    """Header with "...", description lines, bw/iops sample lines with per=%, two run status groups."""
+    result, expected = multi_result()
+    got = render_normal(result).splitlines()
+    assert len(got) == len(expected)
+    differing = [(i + 1, g, e) for i, (g, e) in enumerate(zip(got, expected)) if g != e]
+    assert [line for line, _, _ in differing] == [expected.index("fio-3.42-135-gf5344384") + 1]

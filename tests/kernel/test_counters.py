@@ -16,4 +16,6 @@ def test_real_snapshot_round_trip() -> None:
     snap = counters.snapshot()
     assert set(snap) == {"vmstat", "mthp"}
     d = counters.delta(snap, counters.snapshot())
-    assert d["scope"] == "system" and all(v >= 0 for v in d["vmstat"].values() if v)
+    assert d["scope"] == "system" and "pgfault" in d["vmstat"]
+    # event counters only grow; the nr_* gauges may move either way
+    assert all(v >= 0 for name, v in d["vmstat"].items() if not name.startswith("nr_"))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from probe import run_probe
+from .probe import run_probe
 from loadgen.kernel import thp
 
 ENABLED = Path(thp.THP_ROOT) / "enabled"

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from probe import run_probe
+from .probe import run_probe
 from loadgen.kernel import vmstat
 
 TOUCH_PAGES = """

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from fio_sample import DATA, load, multi_result, result_from_fio
+from .fio_sample import DATA, load, multi_result, result_from_fio
 from loadgen.report import render_json
 from loadgen.report.fiojson import Pairs, dumps
 from loadgen.stats import histogram

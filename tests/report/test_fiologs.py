@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fio_sample import DATA
+from .fio_sample import DATA
 from loadgen.report.fiologs import hist_line, log_path, sample_line
 from loadgen.stats import histogram
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from fio_sample import DATA, load, multi_result, result_from_fio
+from .fio_sample import DATA, hist_for_percentiles, load, multi_result, result_from_fio
 from loadgen.report import render_normal
 from loadgen.report.normal import percentile_block
 from loadgen.report.units import num2str, N2S_BYTE, N2S_NONE, N2S_BYTEPERSEC
@@ -111,7 +111,6 @@ def test_num2str_matches_fio(num: int, maxlen: int, base: int, pow2: bool, units
 
 
 def test_percentile_block_switches_to_usec_and_msec() -> None:
-    from fio_sample import hist_for_percentiles
     plist = (50.0, 99.0)
     usec = LatencyStat()
     usec.hist = hist_for_percentiles({50.0: 3000, 99.0: 200704}, 100)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from fio_sample import DATA, load, result_from_fio
+from .fio_sample import DATA, load, result_from_fio
 from loadgen.report import render_terse
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fio_sample import load, result_from_fio
+from .fio_sample import load, result_from_fio
 from loadgen.errors import InputError
 from loadgen.kernel.sysinfo import run_header
 from loadgen.plan import RunOptions

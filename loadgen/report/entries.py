@@ -104,6 +104,11 @@ class Entry:
     def percentile_list(self) -> tuple[float, ...]:
         return tuple(sorted(self.job.percentile_list or histogram.DEFAULT_PERCENTILES))
 
+    @property
+    def percentile_precision(self) -> int:
+        """Decimals on text percentile labels: fio counts the most digits after '.' in the list."""
+        return max(len(repr(float(p)).partition(".")[2].rstrip("0")) for p in self.percentile_list)
+
     def add(self, member: JobResult) -> None:
         """Fold one worker in, with fio's ``sum_thread_stats`` rules."""
         totals = member.totals

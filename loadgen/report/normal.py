@@ -39,7 +39,6 @@ DIR_LABELS = {READ: "read", WRITE: "write"}
 GROUP_LABELS = {READ: "   READ", WRITE: "  WRITE"}
 LAT_RANGES = ("2=", "4=", "10=", "20=", "50=", "100=", "250=", "500=", "750=", "1000=")
 LAT_RANGES_MS = LAT_RANGES + ("2000=", ">=2000=")
-PERCENTILE_PRECISION = 2
 
 
 def job_header_lines(plan: Plan) -> list[str]:
@@ -116,8 +115,8 @@ def _display_lat(name: str, stat: LatencyStat) -> str:
             f"max={num2str(hi, 6, 1, False, N2S_NONE)}, avg={mean:5.2f}, stdev={dev:5.2f}\n")
 
 
-def percentile_block(stat: LatencyStat, plist: tuple[float, ...], label: str) -> str:
-    """fio's ``show_clat_percentiles``: 4 per line at precision 2, width from the largest value."""
+def percentile_block(stat: LatencyStat, plist: tuple[float, ...], label: str, precision: int = 2) -> str:
+    """fio's ``show_clat_percentiles``: as many per line as fit 80 columns, width from the largest value."""
     values = histogram.percentiles(stat.hist, plist)
     if not values:
         return ""
@@ -130,7 +129,7 @@ def percentile_block(stat: LatencyStat, plist: tuple[float, ...], label: str) ->
     else:
         scale, divisor, unit = 0, 1, "nsec"
     width = percentile_time_width(maxv, divisor)
-    per_line = (80 - 7) // (PERCENTILE_PRECISION + 10 + width)
+    per_line = (80 - 7) // (precision + 10 + width)
     out = [f"    {label} percentiles ({unit}):\n     |"]
     for j, (p, value) in enumerate(zip(plist, ordered)):
         if j and j % per_line == 0:
@@ -138,8 +137,7 @@ def percentile_block(stat: LatencyStat, plist: tuple[float, ...], label: str) ->
         for _ in range(scale):
             value = (value + 999) // 1000
         last = j == len(ordered) - 1
-        pw = PERCENTILE_PRECISION + 3
-        out.append(f" {p:{pw}.{PERCENTILE_PRECISION}f}th=[{value:{width}d}]{chr(10) if last else ','}")
+        out.append(f" {p:{precision + 3}.{precision}f}th=[{value:{width}d}]{chr(10) if last else ','}")
         if not last and j % per_line == per_line - 1:
             out.append("\n")
     return "".join(out)
@@ -163,9 +161,9 @@ def _ddir_block(entry: Entry, ddir: int, rs: GroupRunStats) -> str:
     if d.lat.moments.n:
         out.append(_display_lat(" lat", d.lat))
     if job.clat_percentiles and d.clat.moments.n:
-        out.append(percentile_block(d.clat, entry.percentile_list, "clat"))
+        out.append(percentile_block(d.clat, entry.percentile_list, "clat", entry.percentile_precision))
     if job.lat_percentiles and d.lat.moments.n:
-        out.append(percentile_block(d.lat, entry.percentile_list, "lat"))
+        out.append(percentile_block(d.lat, entry.percentile_list, "lat", entry.percentile_precision))
     if d.bw.n:
         lo, hi, mean, dev = int(d.bw.min), int(d.bw.max), float(d.bw.mean), float(d.bw.stddev)
         p_of_agg = bw_agg_percent(mean, rs, ddir)

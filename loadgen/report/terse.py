@@ -38,10 +38,10 @@ def _ddir_fields(entry: Entry, ddir: int, rs: GroupRunStats) -> list[str]:
     fields += ["0", "0", f"{0.0:f}", f"{0.0:f}"]  # slat: never measured for a sync engine
     fields += _lat_fields(d.clat)
     plist = entry.percentile_list
-    if entry.job.lat_percentiles:
-        values = histogram.percentiles(d.lat.hist, plist) if d.lat.moments.n else {}
-    elif entry.job.clat_percentiles:
-        values = histogram.percentiles(d.clat.hist, plist) if d.clat.moments.n else {}
+    if entry.job.lat_percentiles or entry.job.clat_percentiles:
+        # fio walks an empty histogram too: every percentile of a direction without samples is 0
+        stat = d.lat if entry.job.lat_percentiles else d.clat
+        values = histogram.percentiles(stat.hist, plist) if stat.moments.n else dict.fromkeys(plist, 0)
     else:
         values = {}
     for i in range(LIST_MAX_LEN):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -131,22 +132,35 @@ def result_from_fio(doc: dict[str, Any], rw: str = "randrw", pid: int = 0) -> Ru
     return result_from_jobs(doc, [job_result(fj, job, pid)])
 
 
-def multi_result() -> tuple[RunResult, list[str]]:
-    """fio's multi.fio run (3 sections, numjobs=2, a stonewall group) rebuilt from its json+."""
-    doc = load("multi_plus.json")
-    text = (DATA / "multi.txt").read_text()
+def rebuild(json_name: str, text_name: str, jobs: list[Job]) -> tuple[RunResult, list[str]]:
+    """A fio run (its json+ and its normal text, printed together) as a loadgen ``RunResult``.
+
+    ``jobs`` describe the workers in thread order; numbers, options and pids come from fio.
+    """
+    doc = load(json_name)
+    text = (DATA / text_name).read_text()
     pids = [int(p) for p in re.findall(r": pid=(\d+): ", text)]
-    kib64 = ((65536, 65536), (65536, 65536))
-    specs = [  # name, subjob, numjobs, group, rw, (bs_min, bs_max), description
-        ("a", 0, 1, 0, "randwrite", ((4096, 4096), (4096, 4096)), ""),
-        ("b", 0, 2, 0, "read", ((4096, 4096), (4096, 4096)), "reads twice"),
-        ("b", 1, 2, 0, "read", ((4096, 4096), (4096, 4096)), "reads twice"),
-        ("c", 0, 1, 1, "randrw", kib64, ""),
-    ]
-    workers = []
-    for n, ((name, subjob, numjobs, gid, rw, (bmin, bmax), desc), fj, pid) in enumerate(
-            zip(specs, doc["jobs"], pids), start=1):
-        job = Job(name=name, thread_number=n, subjob=subjob, numjobs=numjobs, group_id=gid, rw=rw,
-                  bs_min=bmin, bs_max=bmax, description=desc, job_options=tuple(fj["job options"].items()))
-        workers.append(job_result(fj, job, pid))
+    workers = [job_result(fj, replace(job, job_options=tuple(fj.get("job options", {}).items())), pid)
+               for job, fj, pid in zip(jobs, doc["jobs"], pids, strict=True)]
     return result_from_jobs(doc, workers), text.splitlines()
+
+
+def multi_result() -> tuple[RunResult, list[str]]:
+    """data/multi.fio: 3 sections, numjobs=2 with a description, a stonewall group, bw samples."""
+    bs4k, bs64k = ((4096, 4096), (4096, 4096)), ((65536, 65536), (65536, 65536))
+    return rebuild("multi_plus.json", "multi.txt", [
+        Job("a", 1, 0, 1, 0, rw="randwrite", bs_min=bs4k[0], bs_max=bs4k[1]),
+        Job("b", 2, 0, 2, 0, rw="read", description="reads twice"),
+        Job("b", 3, 1, 2, 0, rw="read", description="reads twice"),
+        Job("c", 4, 0, 1, 1, rw="randrw", bs_min=bs64k[0], bs_max=bs64k[1]),
+    ])
+
+
+def big_result() -> tuple[RunResult, list[str]]:
+    """data/big.fio: 2 MiB writes (usec units, lat percentiles, a custom list) and kb_base=1000."""
+    bs2m = (2 << 20, 2 << 20)
+    return rebuild("big_plus.json", "big.txt", [
+        Job("big", 1, 0, 1, 0, rw="write", bs_min=bs2m, bs_max=bs2m, lat_percentiles=True,
+            percentile_list=(50.0, 99.0, 99.9, 100.0)),
+        Job("kb", 2, 0, 1, 0, rw="randread", bs_min=(4000, 4000), bs_max=(4000, 4000), kb_base=1000),
+    ])

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 
-from .fio_sample import DATA, load, multi_result, result_from_fio
+from .fio_sample import DATA, big_result, load, multi_result, result_from_fio
+from loadgen.results import RunResult
 from loadgen.report import render_json
 from loadgen.report.fiojson import Pairs, dumps
 from loadgen.stats import histogram
@@ -65,11 +67,13 @@ def test_text_identical_to_fio_apart_from_version_and_loadgen_keys(sample: str, 
     assert text.replace('"loadgen-0.1.0"', '"fio-3.42"') == expected
 
 
-def test_multi_job_run_identical_to_fio() -> None:
-    """fio's multi.fio run (4 workers, 2 groups, description, bw samples with bw_agg below 100%)."""
-    result, _ = multi_result()
+@pytest.mark.parametrize("rebuilt,sample", [(multi_result, "multi_plus.json"), (big_result, "big_plus.json")])
+def test_fio_runs_identical_to_fio(rebuilt: Callable[[], tuple[RunResult, list[str]]], sample: str) -> None:
+    """fio's multi.fio run (4 workers, 2 groups, description, bw samples) and big.fio run
+    (lat percentiles with a custom list including 100, kb_base=1000) rebuilt from their json+."""
+    result, _ = rebuilt()
     text = strip_loadgen_keys(render_json(result, plus=True))
-    expected = (DATA / "multi_plus.json").read_text()
+    expected = (DATA / sample).read_text()
     assert text.replace('"loadgen-0.1.0"', '"fio-3.42-135-gf5344384"') == expected
 
 

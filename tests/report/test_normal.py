@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 
-from .fio_sample import DATA, hist_for_percentiles, load, multi_result, result_from_fio
+from .fio_sample import DATA, big_result, hist_for_percentiles, load, multi_result, result_from_fio
+from loadgen.results import RunResult
 from loadgen.report import render_normal
 from loadgen.report.normal import percentile_block
 from loadgen.report.units import num2str, N2S_BYTE, N2S_NONE, N2S_BYTEPERSEC
@@ -122,10 +124,12 @@ def test_percentile_block_switches_to_usec_and_msec() -> None:
     assert percentile_block(msec, plist, "clat").startswith("    clat percentiles (msec):\n")
 
 
-def test_multi_job_run_reproduced_line_by_line() -> None:
-    """Header with "...", description lines, bw/iops sample lines with per=%, two run status groups."""
-    result, expected = multi_result()
+@pytest.mark.parametrize("rebuilt", [multi_result, big_result])
+def test_fio_runs_reproduced_line_by_line(rebuilt: Callable[[], tuple[RunResult, list[str]]]) -> None:
+    """multi: "..." header, descriptions, bw/iops sample lines, two groups.  big: usec units,
+    lat percentiles with a custom list (precision 1), kb_base=1000 (MB before MiB)."""
+    result, expected = rebuilt()
     got = render_normal(result).splitlines()
     assert len(got) == len(expected)
-    differing = [(i + 1, g, e) for i, (g, e) in enumerate(zip(got, expected)) if g != e]
-    assert [line for line, _, _ in differing] == [expected.index("fio-3.42-135-gf5344384") + 1]
+    differing = [i for i, (g, e) in enumerate(zip(got, expected)) if g != e]
+    assert differing == [expected.index("fio-3.42-135-gf5344384")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .fio_sample import DATA, load, result_from_fio
+from .fio_sample import DATA, big_result, load, result_from_fio
 from loadgen.report import render_terse
 
 
@@ -49,3 +49,10 @@ def test_same_run_terse_matches_json_plus_numbers() -> None:
     ours = render_terse(result_from_fio(load("gr_plus.json"))).rstrip("\n").split(";")
     differing = [i for i, (a, b) in enumerate(zip(ours, fio_fields)) if a != b]
     assert differing == [1, 87, 88]
+
+
+def test_big_run_terse_identical_to_fio() -> None:
+    """big.fio printed terse and json+ together: lat percentiles in the terse columns, kb_base=1000."""
+    result, _ = big_result()
+    expected = (DATA / "big_terse.txt").read_text()
+    assert render_terse(result).replace("loadgen-0.1.0", "fio-3.42-135-gf5344384") == expected

@@ -9,6 +9,7 @@ rates come from ``entries``; this module only lays them out.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -17,7 +18,6 @@ import numpy as np
 from loadgen import __version__
 from loadgen.plan import READ, WRITE
 from loadgen.report.entries import (
-    DIRECTIONS,
     Entry,
     GroupRunStats,
     build_entries,
@@ -30,7 +30,6 @@ from loadgen.stats.moments import Moments
 from loadgen.results import RunResult
 
 ETA_UNKNOWN = 2147483647  # what fio prints as "eta" once the run is over
-DIR_NAMES = {READ: "read", WRITE: "write"}
 DEPTH_KEYS = ("1", "2", "4", "8", "16", "32", ">=64")
 SUBMIT_KEYS = ("0", "4", "8", "16", "32", "64", ">=64")
 
@@ -43,8 +42,13 @@ def version_string() -> str:
     return f"loadgen-{__version__}"
 
 
+_PLAIN = re.compile(r'[^\\"\x00-\x1f]*')
+
+
 def _quote(text: str) -> str:
     """fio escapes backslash and quote; control characters are escaped too, to stay valid JSON."""
+    if _PLAIN.fullmatch(text):
+        return '"' + text + '"'
     out = []
     for ch in text:
         if ch in '\\"':
@@ -109,11 +113,11 @@ def _empty_lat() -> dict[str, Any]:
     return lat_object(LatencyStat(), False, (), False)
 
 
-def dir_object(entry: Entry, ddir: int, rs: GroupRunStats | None, plus: bool) -> dict[str, Any]:
+def dir_object(entry: Entry, ddir: int | None, rs: GroupRunStats | None, plus: bool) -> dict[str, Any]:
     """fio's ``add_ddir_status_json`` for read, write or (``ddir`` None) the all-zero trim."""
     job = entry.job
     plist = entry.percentile_list
-    d = entry.dirs[ddir] if ddir in DIRECTIONS else None
+    d = entry.dirs[ddir] if ddir is not None else None
     io_bytes = d.io_bytes if d else 0
     runtime = d.runtime_ms if d else 0
     total_ios = d.total_ios if d else 0
@@ -133,7 +137,7 @@ def dir_object(entry: Entry, ddir: int, rs: GroupRunStats | None, plus: bool) ->
         "lat_ns": lat_object(d.lat, job.lat_percentiles, plist, plus) if d else _empty_lat(),
     }
     bw = d.bw if d else Moments()
-    if bw.n and rs is not None:
+    if bw.n and rs is not None and ddir is not None:
         obj.update(bw_min=int(bw.min), bw_max=int(bw.max), bw_agg=bw_agg_percent(bw.mean, rs, ddir),
                    bw_mean=float(bw.mean), bw_dev=float(bw.stddev))
     else:
@@ -191,7 +195,7 @@ def job_object(entry: Entry, rs: GroupRunStats | None, plus: bool, elapsed_s: in
         obj["job options"] = Pairs(job.job_options)
     obj["read"] = dir_object(entry, READ, rs, plus)
     obj["write"] = dir_object(entry, WRITE, rs, plus)
-    obj["trim"] = dir_object(entry, -1, rs, plus)
+    obj["trim"] = dir_object(entry, None, rs, plus)
     obj["sync"] = {"total_ios": 0, "lat_ns": _empty_lat()}
     obj.update(
         job_runtime=entry.total_run_time_ms,

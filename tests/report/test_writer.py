@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from .fio_sample import load, result_from_fio
 from loadgen.errors import InputError
 from loadgen.kernel.sysinfo import run_header
 from loadgen.plan import RunOptions
+from loadgen.results import JobResult
 from loadgen.report import render_normal, render_snapshot, write_reports
 
 
@@ -64,3 +67,20 @@ def test_normal_header_carries_the_run_header() -> None:
     assert lines[3].startswith(f"thp: enabled={result.header['thp']['enabled']}")
     assert lines[4] == "Starting 1 process"
 
+
+
+def test_snapshot_of_a_run_in_progress() -> None:
+    """Mid-run: no end time, one worker without any I/O yet.  The idle worker gets a JSON entry
+    (as in fio) but no text block; successive JSON dumps split like fio's status stream (si.json)."""
+    result = result_from_fio(load("pf.json"))
+    result.end_epoch_ns = 0
+    idle_job = replace(result.groups[0].jobs[0].job, thread_number=2, name="idle")
+    result.groups[0].jobs.append(JobResult(job=idle_job))
+    opts = RunOptions(output_format=("json", "normal"))
+    stream = render_snapshot(result, opts) + render_snapshot(result, opts)
+    starts = [m.start() for m in re.finditer(r'^\{\n  "fio version"', stream, flags=re.M)]
+    docs = [json.JSONDecoder().raw_decode(stream, at)[0] for at in starts]
+    assert len(docs) == 2
+    assert [j["jobname"] for j in docs[0]["jobs"]] == ["pf", "idle"]
+    assert docs[0]["jobs"][1]["read"]["runtime"] == 0 and docs[0]["jobs"][1]["job_runtime"] == 0
+    assert "\nidle: (groupid" not in stream

@@ -9,6 +9,7 @@ rates come from ``entries``; this module only lays them out.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from typing import Any
@@ -45,6 +46,7 @@ def version_string() -> str:
 _PLAIN = re.compile(r'[^\\"\x00-\x1f]*')
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _quote(text: str) -> str:
     """fio escapes backslash and quote; control characters are escaped too, to stay valid JSON."""
     if _PLAIN.fullmatch(text):
@@ -64,6 +66,16 @@ def _items(obj: dict[str, Any] | Pairs) -> list[tuple[str, Any]]:
     return list(obj) if isinstance(obj, Pairs) else list(obj.items())
 
 
+def _scalar(value: Any, level: int) -> str:
+    """Integers and floats inline (the bulk of a json+ report), anything else through ``dumps``."""
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if kind is float:
+        return f"{value:f}"
+    return dumps(value, level)
+
+
 def dumps(value: Any, level: int = 0) -> str:
     """Serialise like fio's json.c: ``level`` is the nesting level of ``value`` itself."""
     if isinstance(value, bool):
@@ -78,11 +90,11 @@ def dumps(value: Any, level: int = 0) -> str:
         return _quote(value)
     if isinstance(value, (dict, Pairs)):
         inner = "  " * (level + 1)
-        body = ",\n".join(f"{inner}{_quote(str(k))} : {dumps(v, level + 1)}" for k, v in _items(value))
+        body = ",\n".join(f"{inner}{_quote(str(k))} : {_scalar(v, level + 1)}" for k, v in _items(value))
         return "{\n" + body + "\n" + "  " * level + "}"
     if isinstance(value, (list, tuple)):
         inner = "  " * (level + 1)
-        body = ",\n".join(inner + dumps(v, level + 1) for v in value)
+        body = ",\n".join(inner + _scalar(v, level + 1) for v in value)
         return "[\n" + body + "\n" + "  " * level + "]"
     if isinstance(value, np.ndarray):
         return dumps(value.tolist(), level)

@@ -27,8 +27,8 @@ Note = Callable[[str], None]
 
 
 def print_note(message: str) -> None:
-    """Notes (documented no-ops such as iodepth>1) go to stderr, as fio's."""
-    print(message, file=sys.stderr)
+    """Notes and errors go to stderr, one line each; undecodable bytes are escaped, not fatal."""
+    print(message.encode("utf-8", "backslashreplace").decode("utf-8"), file=sys.stderr)
 
 
 def build_plan(command_line: CommandLine, *, facts: SystemFacts | None = None,

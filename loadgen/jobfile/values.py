@@ -317,7 +317,11 @@ class SizeList(Kind):
         return ["read[,write[,trim]]; a value without a following comma also sets later directions"]
 
     def show(self, value: Any) -> str:
-        return ",".join(str(v) for v in value) if isinstance(value, tuple) else str(value)
+        if not isinstance(value, tuple):
+            return str(value)
+        if all(v is None for v in value):
+            return "(see meaning)"
+        return str(value[0]) if len(set(value)) == 1 else ",".join(map(str, value))
 
 
 class RangeList(SizeList):

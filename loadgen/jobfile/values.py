@@ -123,7 +123,7 @@ def split_range(text: str) -> tuple[str, str] | None:
             depth += 1
         elif char == ")":
             depth -= 1
-        elif char == "-" and depth == 0 and (previous.isalnum() or previous in ").%"):
+        elif char == "-" and depth == 0 and previous and (previous.isalnum() or previous in ").%"):
             return text[:index], text[index + 1 :]
         if not char.isspace():
             previous = char

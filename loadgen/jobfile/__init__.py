@@ -27,8 +27,10 @@ Note = Callable[[str], None]
 
 
 def print_note(message: str) -> None:
-    """Notes and errors go to stderr, one line each; undecodable bytes are escaped, not fatal."""
-    print(message.encode("utf-8", "backslashreplace").decode("utf-8"), file=sys.stderr)
+    """Notes and errors go to stderr, one line each: control characters (a newline in a file
+    name) and undecodable bytes are escaped, never fatal."""
+    one_line = "".join(repr(c)[1:-1] if ord(c) < 32 and c != "\t" else c for c in message)
+    print(one_line.encode("utf-8", "backslashreplace").decode("utf-8"), file=sys.stderr)
 
 
 def build_plan(command_line: CommandLine, *, facts: SystemFacts | None = None,

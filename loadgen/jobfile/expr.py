@@ -6,7 +6,8 @@ evaluates arithmetic with these rules, without ``eval`` or an external ``bc``:
 
 * operators ``+ - * / % ^``, unary minus/plus, parentheses;
 * literals: decimal (``1.5``), hex (``0x10``), each optionally followed by a unit suffix that
-  the caller's ``units`` function turns into a multiplier of the base unit (bytes, ns);
+  the caller's ``units`` function turns into a multiplier of the base unit (bytes, ns); a
+  suffix may also follow a closing parenthesis, ``(7/2)k`` = 3k, as in fio's parser;
 * integer operands divide and take remainders like bc (truncating toward zero); a decimal
   literal makes the arithmetic exact (``1.5g``);
 * a bare number means the option's default unit (``runtime=10`` is 10 s) -- quantities with
@@ -29,6 +30,7 @@ _TOKEN = re.compile(
     r"(?P<hex>0[xX][0-9a-fA-F]+)(?P<hexunit>[a-zA-Z]*)"
     r"|(?P<dec>\d+(?:\.\d*)?|\.\d+)(?P<decunit>[a-zA-Z]*)"
     r"|(?P<op>[-+*/%^()])"
+    r"|(?P<unit>[a-zA-Z]+)"
     r")"
 )
 
@@ -67,6 +69,13 @@ def _tokenize(text: str, units: Units) -> list[_Token]:
         pos = match.end()
         if match.group("op"):
             tokens.append(_Token("op", match.group("op")))
+            continue
+        if match.group("unit"):
+            unit = match.group("unit")
+            multiplier = units(unit.lower())
+            if not tokens or tokens[-1].text != ")" or multiplier is None:
+                raise ExpressionError(f"unexpected {unit!r}")
+            tokens.append(_Token("unit", unit, Quantity(Fraction(multiplier), True)))
             continue
         if match.group("hex"):
             number, suffix = Fraction(int(match.group("hex"), 16)), match.group("hexunit")
@@ -192,6 +201,12 @@ class _Parser:
             self.depth -= 1
             if self.take().text != ")":
                 raise ExpressionError("missing ')'")
+            unit = self.peek()
+            if unit.kind == "unit" and unit.quantity is not None:
+                self.take()  # "(7/2)k": a suffix after ')' scales the value, as fio's parser
+                if inner.has_unit:
+                    raise ExpressionError(f"unit {unit.text!r} after a value that has a unit")
+                return Quantity(_check(inner.value * unit.quantity.value), True)
             return inner
         if token.kind == "end":
             raise ExpressionError("missing number")

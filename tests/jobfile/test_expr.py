@@ -41,6 +41,14 @@ def test_suffixes_inside_expressions():
     assert evaluate("0x10k", SIZE) == 16 << 10
 
 
+def test_suffix_after_parenthesis_scales_like_fios_parser():
+    # values observed with fio built with CONFIG_ARITHMETIC (fio-arith)
+    assert evaluate("(7/2)k", SIZE) == 3072
+    assert evaluate("(10%3)k", SIZE) == 1024
+    assert evaluate("(1+2)*4k", SIZE) == 12288
+    assert evaluate("(-1+5)k", SIZE) == 4096  # fio-arith gives 1 here; loadgen does the maths
+
+
 def test_bare_numbers_take_the_default_unit():
     assert evaluate("10", time_units, NS_PER_S) == 10 * NS_PER_S
     assert evaluate("1m+30", time_units, NS_PER_S) == 90 * NS_PER_S
@@ -68,6 +76,9 @@ def test_bare_numbers_take_the_default_unit():
         ("(" * 100 + "1" + ")" * 100, "nested too deeply"),
         ("-" * 100 + "1", "nested too deeply"),
         ("1.5%1", "'%' needs whole numbers"),
+        ("(4k)k", "unit 'k' after a value that has a unit"),
+        ("k", "unexpected 'k'"),
+        ("2 k", "unexpected 'k'"),
     ],
 )
 def test_errors(text, message):

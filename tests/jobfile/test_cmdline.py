@@ -41,7 +41,7 @@ def test_run_options_parse():
         (["--output-format=xml"], "'xml' is not one of"),
         (["--eta=sometimes"], "'sometimes' is not one of"),
         (["--status-interval=50ms"], "at least 100ms"),
-        (["--status-interval=abc"], "unexpected character"),
+        (["--status-interval=abc"], "unexpected 'abc'"),
         (["-x"], "unknown option '-x'"),
         (["--output"], "option --output needs a value"),
         (["--name"], "option --name needs a value"),

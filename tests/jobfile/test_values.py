@@ -40,7 +40,7 @@ def test_bad_sizes_are_errors_unlike_fios_silent_truncation(error_of, value):
 
 
 def test_size_error_says_what_is_wrong(error_of):
-    assert error_of("[j]\nsize=1m\nio_size=10 foo\n").endswith("io_size=10 foo: unexpected character 'f' in '10 foo'")
+    assert error_of("[j]\nsize=1m\nio_size=10 foo\n").endswith("io_size=10 foo: unexpected 'foo' in '10 foo'")
 
 
 def test_percentages(one_job, error_of):

@@ -162,3 +162,13 @@ def test_errors_in_included_files_name_the_included_file(tmp_path, monkeypatch, 
 
 def test_include_of_a_device_is_refused(error_of):
     assert "not a regular file" in error_of(f"[a]\ninclude {os.devnull}\n")
+
+
+def test_blanks_after_include_are_skipped_unlike_fio(tmp_path, monkeypatch, load_text):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "inc.fio").write_text("size=2m\n")
+    assert load_text("[a]\ninclude   inc.fio\n").jobs[0].size == 2 << 20
+
+
+def test_blanks_around_a_section_name_are_dropped(load_text):
+    assert load_text("[ job ]\nsize=1m\n").jobs[0].name == "job"

@@ -142,8 +142,8 @@ def _apply_gtod_reduce(state: State, value: bool) -> None:
             state[key] = False
 
 
-def _apply_unit_base(state: State, value: int) -> None:
-    state["unit_base"] = 8 if value == 0 else value
+def _apply_unit_base(state: State, value: str) -> None:
+    state["unit_base"] = 8 if value == "0" else int(value)  # 0 = auto, which means bytes
 
 
 def _apply_kb_base(state: State, value: str) -> None:
@@ -281,7 +281,7 @@ OPTIONS: tuple[Option, ...] = (
            "Base of size suffixes and reported units", "Units", apply=_apply_kb_base, prio=1),
     Option("unit_base", Enum({"0": "auto (bytes)", "8": "bytes", "1": "bits"}), 8,
            "Report bandwidth in bytes or bits", "Units",
-           apply=lambda state, value: _apply_unit_base(state, int(value)), prio=1),
+           apply=_apply_unit_base, prio=1),
 )
 
 BY_NAME: dict[str, Option] = {}

@@ -218,21 +218,21 @@ class Size(Kind):
     label = "size"
     scalar_number = True
 
-    def __init__(self, minimum: int = 0, percent: bool = False, percent_max: int = 100) -> None:
-        self.minimum, self.percent, self.percent_max = minimum, percent, percent_max
+    def __init__(self, minimum: int = 0, percent: bool = False) -> None:
+        self.minimum, self.percent = minimum, percent
 
     def parse(self, text: str, ctx: ParseContext) -> int | Percent:
         stripped = text.strip()
         if stripped.endswith("%"):
             if not self.percent:
                 raise BadValue("a percentage is not allowed here")
-            return Percent(parse_int(stripped[:-1], 0, self.percent_max))
+            return Percent(parse_int(stripped[:-1], 0, 100))
         return parse_size(text, ctx, self.minimum)
 
     def describe(self) -> list[str]:
         lines = ["syntax: number with optional suffix k/m/g/t/p (kb_base), kib/mib/... (other base)"]
         if self.percent:
-            lines.append(f"or N% of the job's size (0..{self.percent_max})")
+            lines.append("or N% of the job's size (0..100)")
         if self.minimum:
             lines.append(f"minimum: {self.minimum}")
         return lines

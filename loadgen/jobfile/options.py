@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from loadgen.jobfile.access import NO_CENTER, Distribution, DistributionValue, Rw, RwValue
+from loadgen.jobfile.access import Distribution, DistributionValue, Rw, RwValue
 from loadgen.jobfile.values import (
     BadValue,
     Bool,

@@ -87,10 +87,12 @@ def _apply_rwmixwrite(state: State, value: int) -> None:
     state["rwmixread"] = 100 - value
 
 
-def _apply_percentage_sequential(state: State, value: tuple[int | None, ...]) -> None:
-    state["percentage_random"] = tuple(
-        old if new is None else 100 - new for old, new in zip(state["percentage_random"], value)
-    )
+def _apply_loops(state: State, value: int) -> None:
+    state["loops"] = max(1, value)  # fio runs loops=0 once
+
+
+def _apply_thinktime_blocks(state: State, value: int) -> None:
+    state["thinktime_blocks"] = max(1, value)  # fio accepts 0 and thinks after every I/O
 
 
 def _apply_offset(state: State, value: int | Percent) -> None:
@@ -190,9 +192,6 @@ OPTIONS: tuple[Option, ...] = (
            "Access pattern", apply=_apply_rwmixwrite),
     Option("percentage_random", PercentList(), (100, 100, 100),
            "Percentage of random I/O in a random job, the rest sequential", "Access pattern"),
-    Option("percentage_sequential", PercentList(), (0, 0, 0),
-           "Percentage of sequential I/O (sets percentage_random=100-N)", "Access pattern",
-           apply=_apply_percentage_sequential),
     Option("norandommap", Flag(), False, "Random offsets with replacement (no random map)", "Access pattern"),
     Option("random_generator", Enum({
         "tausworthe": "fio's 32-bit taus88 (default)",
@@ -202,7 +201,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("random_distribution", Distribution(), DistributionValue("random", (), ((), ())),
            "Distribution of random offsets", "Access pattern", apply=_apply_distribution),
     Option("randrepeat", Bool(), True, "Same random sequence every run and every loop",
-           "Access pattern", aliases=("rand_repeatable",)),
+           "Access pattern", aliases=("allrandrepeat",)),
     Option("randseed", Int(), 0x89, "Seed of the random streams (setting it forces randrepeat=1)",
            "Access pattern", apply=_apply_randseed),
     # --- sizes
@@ -213,8 +212,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("offset", Size(percent=True), 0,
            "Start offset: only 0 or N% (the page_fault engine rejects other offsets)", "Sizes",
            aliases=("fileoffset",), apply=_apply_offset),
-    Option("offset_increment", Size(percent=True), 0, "Added to offset for each numjobs clone", "Sizes",
-           aliases=("fileoffset_increment",)),
+    Option("offset_increment", Size(percent=True), 0, "Added to offset for each numjobs clone", "Sizes"),
     Option("bs", SizeList(1), (4096, 4096, 4096), "Block size (bytes per memcpy)", "Block sizes",
            aliases=("blocksize",)),
     Option("bsrange", RangeList(1), (None, None, None), "Block size range lo-hi", "Block sizes",
@@ -226,8 +224,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("bs_unaligned", Flag(), False, "Variable block sizes need not be multiples of the minimum",
            "Block sizes", aliases=("blocksize_unaligned",)),
     # --- time
-    Option("loops", Int(1), 1, "Run the workload this many times (the mapping persists)", "Time",
-           aliases=("loop",)),
+    Option("loops", Int(), 1, "Run the workload this many times (the mapping persists; 0 = 1, as fio)",
+           "Time", apply=_apply_loops),
     Option("runtime", Time("s"), 0, "Cap on run time after ramp_time (0 = none)", "Time",
            aliases=("timeout",), target="runtime_ns"),
     Option("time_based", Flag(), False, "Repeat the workload until runtime passes", "Time"),
@@ -237,7 +235,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("thinktime", Time("us"), 0, "Pause after each block of I/Os", "Time", target="thinktime_ns"),
     Option("thinktime_spin", Time("us"), 0, "Part of thinktime spent spinning", "Time",
            target="thinktime_spin_ns"),
-    Option("thinktime_blocks", Int(1), 1, "I/Os between thinktime pauses", "Time"),
+    Option("thinktime_blocks", Int(), 1, "I/Os between thinktime pauses (0 = 1, as fio)", "Time",
+           apply=_apply_thinktime_blocks),
     # --- processes and groups
     Option("numjobs", Int(1, MAX_JOBS), 1, "Number of clones of this job (processes or threads)",
            "Processes"),
@@ -300,42 +299,36 @@ _ZONES = "zoned block devices do not apply to anonymous memory"
 _IOLOG = "I/O replay and iolog files are not implemented by loadgen"
 _ASYNC = "page_fault is a synchronous engine: no batching or queue tuning"
 _RFC = "an option of the unmerged page_fault RFC; use thp=madvise|never"
+_NOT_IMPLEMENTED = "not implemented by loadgen"
 
 UNSUPPORTED: dict[str, str] = {
     **dict.fromkeys((
-        "directory", "filename_format", "unique_filename", "opendir", "lockfile", "nrfiles_per_dir",
-        "file_service_type", "openfiles", "fallocate", "fadvise_hint", "fadvise_stream",
-        "create_serialize", "create_fsync", "create_on_open", "create_only", "allow_file_create",
+        "directory", "filename_format", "unique_filename", "opendir", "lockfile", "file_service_type", "openfiles", "fallocate", "fadvise_hint", "create_serialize", "create_fsync", "create_on_open", "create_only", "allow_file_create",
         "allow_mounted_write", "pre_read", "invalidate", "sync", "fsync", "fdatasync",
         "write_barrier", "sync_file_range", "end_fsync", "fsync_on_close", "unlink",
         "unlink_each_loop", "buffered", "atomic", "overwrite", "file_append", "filesize",
-        "fill_device", "fill_fs", "size_increment", "readonly", "ioscheduler", "disk_util",
-        "exec_prerun", "exec_postrun", "mmap", "odirect", "ramp_size", "dedupe_mode",
+        "fill_device", "fill_fs", "ioscheduler", "disk_util",
+        "exec_prerun", "exec_postrun", "ramp_size", "dedupe_mode",
     ), _FILES),
     **dict.fromkeys((
         "rate", "rate_min", "rate_iops", "rate_iops_min", "rate_process", "rate_cycle",
         "ratecycle", "rate_ignore_thinktime", "latency_target", "latency_window",
-        "latency_percentile", "latency_run", "max_latency", "flow", "flow_id", "flow_watermark",
-        "flow_sleep", "thinktime_iotime",
+        "latency_percentile", "latency_run", "max_latency", "flow", "flow_id", "flow_sleep", "thinktime_iotime",
     ), _RATE),
     **dict.fromkeys((
         "verify", "do_verify", "verify_offset", "verify_interval", "verify_pattern",
         "verify_fatal", "verify_dump", "verify_async", "verify_backlog", "verify_backlog_batch",
         "verify_state_save", "verify_state_load", "verify_only", "experimental_verify",
-        "verify_header_seed", "verifysort", "verifysort_nr", "trim_percentage", "trim_verify_zero",
+        "verify_header_seed", "trim_percentage", "trim_verify_zero",
         "trim_backlog", "trim_backlog_batch",
     ), _VERIFY),
     **dict.fromkeys((
-        "nice", "prio", "prioclass", "cmdprio_percentage", "cmdprio_class", "cmdprio",
-        "cmdprio_bssplit", "cgroup", "cgroup_weight", "cgroup_nodelete", "uid", "gid",
-        "numa_cpu_nodes", "numa_mem_policy", "cpuload", "cpuchunks", "cpumode", "exit_on_io_done",
-    ), _PRIO),
+        "nice", "prio", "prioclass", "cgroup", "cgroup_weight", "cgroup_nodelete", "uid", "gid",
+        "numa_cpu_nodes", "numa_mem_policy", ), _PRIO),
     **dict.fromkeys((
         "mem", "iomem", "iomem_align", "mem_align", "hugepage-size", "buffer_pattern",
-        "buffer_compress_percentage", "buffer_compress_chunk", "compress_percentage",
-        "compress_chunk", "dedupe_percentage", "refill_buffers", "scramble_buffers",
-        "zero_buffers", "random_rw_buffers",
-    ), _BUFFERS),
+        "buffer_compress_percentage", "buffer_compress_chunk", "dedupe_percentage", "refill_buffers", "scramble_buffers",
+        "zero_buffers", ), _BUFFERS),
     **dict.fromkeys((
         "continue_on_error", "ignore_error", "error_dump", "exitall", "exitall_on_error",
         "exit_what", "stats",
@@ -344,14 +337,13 @@ UNSUPPORTED: dict[str, str] = {
         "unified_rw_reporting", "significant_figures", "log_offset", "log_prio",
         "log_issue_time", "log_window_value", "log_max_value", "log_compression",
         "log_compression_cpus", "log_store_compressed", "log_unix_epoch", "log_alternate_epoch",
-        "log_alternate_epoch_clock_id", "log_entries", "log_hist_coarseness", "write_iolog_ts",
-        "steadystate", "ss", "ss_dur", "ss_ramp", "clocksource", "gtod_cpu",
-        "per_job_logs_prefix", "job_start_clock_id", "ramp_time_gtod", "dataplacement",
+        "log_alternate_epoch_clock_id", "log_entries", "log_hist_coarseness", "steadystate", "ss", "ss_dur", "ss_ramp", "clocksource", "gtod_cpu",
+        "job_start_clock_id", "dataplacement",
     ), _OUTPUT),
     **dict.fromkeys(("zonemode", "zonesize", "zonerange", "zoneskip", "zonecapacity",
                      "max_open_zones", "job_max_open_zones", "ignore_zone_limits",
                      "zone_reset_threshold", "zone_reset_frequency"), _ZONES),
-    **dict.fromkeys(("read_iolog", "write_iolog", "iolog", "replay_no_stall", "replay_redirect",
+    **dict.fromkeys(("read_iolog", "write_iolog", "replay_no_stall", "replay_redirect",
                      "replay_align", "replay_scale", "replay_time_scale", "replay_skip",
                      "merge_blktrace_file", "merge_blktrace_scalars", "merge_blktrace_iters"),
                     _IOLOG),
@@ -359,6 +351,14 @@ UNSUPPORTED: dict[str, str] = {
                      "iodepth_batch_complete_min", "iodepth_batch_complete_max", "iodepth_low",
                      "io_submit_mode", "serialize_overlap"), _ASYNC),
     **dict.fromkeys(("hugepage_delay", "madvise_hint", "khugepaged_delay"), _RFC),
+    **dict.fromkeys(("filetype", "offset_align", "read_beyond_wp", "end_syncfs", "write_hint", "fdp", "plid_select", "plids", "dp_scheme",), _FILES),
+    **dict.fromkeys(("verify_policy", "verify_pattern_interval", "verify_write_sequence",), _VERIFY),
+    **dict.fromkeys(("read_iolog_chunked",), _IOLOG),
+    **dict.fromkeys(("recover_zbd_write_error", "write_zone_remainder",), _ZONES),
+    **dict.fromkeys(("priohint",), _PRIO),
+    **dict.fromkeys(("block_error_percentiles", "steadystate_duration", "steadystate_ramp_time", "steadystate_check_interval",), _OUTPUT),
+    **dict.fromkeys(("dedupe_working_set_percentage", "dedupe_global",), _BUFFERS),
+    **dict.fromkeys(("wait_for", "sprandom", "num_range", "random_sequence_stride", "thinkcycles", "thinktime_blocks_type", "lockmem", "comm", "profile",), _NOT_IMPLEMENTED),
 }
 
 
@@ -393,15 +393,18 @@ def lookup(name: str) -> Option:
     raise BadValue(f"bad option {name!r}{hint}")
 
 
-def initial_state() -> State:
-    """The job state before any option: every option's default, plus derived bookkeeping."""
-    state: State = {"rw_postfix": 0, "distribution_params": (), "zones": ((), ()),
-                    "randseed_set": False}
-    for option in OPTIONS:
-        if option.apply is None:
-            state[option.key] = option.default
-    state.update(rw="read", random_distribution="random", offset=0, randseed=0x89,
-                 gtod_reduce=False, disable_bw=False, kb_base=1024, unit_base=8,
-                 percentage_random=(100, 100, 100), ioengine="page_fault")
-    return state
+# Defaults of the state keys that apply functions write (their Option.default is in option
+# syntax, e.g. RwValue, for --cmdhelp).
+_APPLIED_DEFAULTS: State = {
+    "ioengine": "page_fault", "rw": "read", "rw_postfix": 0, "random_distribution": "random",
+    "distribution_params": (), "zones": ((), ()), "randseed": 0x89, "randseed_set": False,
+    "offset": 0, "loops": 1, "thinktime_blocks": 1, "gtod_reduce": False, "kb_base": 1024,
+    "unit_base": 8,
+}
 
+
+def initial_state() -> State:
+    """The job state before any option: every option's default."""
+    state: State = {option.key: option.default for option in OPTIONS if option.apply is None}
+    state.update(_APPLIED_DEFAULTS)
+    return state

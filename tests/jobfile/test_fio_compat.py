@@ -65,3 +65,18 @@ def test_tricky_file_reads_as_fio_reads_it(tmp_path: Path):
     plan, _ = load([str(path)], environ={}, note=lambda message: None)
     assert _as_showcmd(plan) == _fio_showcmd(path)
     # (a second [global] is left out: fio's --showcmd repeats the whole template there)
+
+
+def _fio_knows(name: str) -> bool:
+    out = subprocess.run([FIO, f"--cmdhelp={name}"], capture_output=True, text=True, timeout=30)
+    return "No such command" not in out.stdout + out.stderr
+
+
+def test_every_option_and_refused_name_is_a_real_fio_option():
+    from loadgen.jobfile.options import OPTIONS, UNSUPPORTED
+
+    loadgen_only = {"thp"}  # loadgen's engine option
+    rfc_only = {"hugepage_delay", "madvise_hint", "khugepaged_delay"}  # never merged into fio
+    spellings = {s for o in OPTIONS for s in (o.name, *o.aliases)} | set(UNSUPPORTED)
+    unknown = sorted(n for n in spellings - loadgen_only - rfc_only if not _fio_knows(n))
+    assert unknown == []

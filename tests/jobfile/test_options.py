@@ -37,9 +37,8 @@ def test_state_keys_name_job_fields_where_they_map_one_to_one():
         ("timeout", "3", "runtime_ns", 3 * 10**9),
         ("fileoffset", "10%", "offset_percent", 10),
         ("wait_for_previous", "1", "stonewall", True),
-        ("rand_repeatable", "0", "randrepeat", False),
+        ("allrandrepeat", "0", "randrepeat", False),
         ("disable_bw", "1", "disable_bw", True),
-        ("loop", "2", "loops", 2),
     ],
 )
 def test_aliases(one_job, alias, text, field, value):
@@ -54,7 +53,8 @@ def test_unknown_option_suggests_the_closest(error_of):
     assert closest("rwmixred") == "rwmixread"
 
 
-@pytest.mark.parametrize("name", ["verify", "rate", "directory", "fsync", "nice", "exitall", "hugepage_delay"])
+@pytest.mark.parametrize("name", ["verify", "rate", "directory", "fsync", "nice", "exitall",
+                                  "hugepage_delay", "wait_for", "ss_dur"])
 def test_real_fio_options_that_do_not_apply_fail_with_a_reason(error_of, name):
     message = error_of(f"[j]\nsize=1m\n{name}=1\n")
     assert f"option '{name}' is not supported: {UNSUPPORTED[name]}" in message
@@ -110,7 +110,12 @@ def test_thp_engine_option(one_job, error_of):
 def test_rwmix_and_percentage_limits(one_job, error_of):
     assert "out of range (0..100)" in error_of("[j]\nsize=1m\nrwmixread=101\n")
     assert one_job("percentage_random=30,70").percentage_random == (30, 70)
-    assert one_job("percentage_sequential=30").percentage_random == (70, 70)
+    assert one_job("percentage_random=30").percentage_random == (30, 30)
+
+
+def test_zero_loops_and_thinktime_blocks_mean_one_as_in_fio(one_job):
+    job = one_job("loops=0\nthinktime_blocks=0")
+    assert (job.loops, job.thinktime_blocks) == (1, 1)
 
 
 def test_unit_base_auto_is_bytes(one_job):

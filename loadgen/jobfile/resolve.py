@@ -53,7 +53,9 @@ class Resolver:
                 implicit_stonewall = False
             for section in source.sections:
                 if section.is_global:
-                    global_options += self._apply(template, section, source.on_command_line)
+                    shown = self._apply(template, section, source.on_command_line)
+                    if not source.on_command_line:  # fio lists only job-file globals
+                        global_options += shown
                     continue
                 state = dict(template)
                 if implicit_stonewall:

@@ -58,7 +58,7 @@ def test_command_line_jobs(tmp_path: Path):
     assert [(job.name, job.rw, job.bs_min[0], job.subjob) for job in plan.jobs] == [
         ("x", "write", 4096, 0), ("y", "read", 8192, 0), ("y", "read", 8192, 1)]
     assert plan.jobs[0].job_options == (("name", "x"), ("rw", "write"))
-    assert plan.global_options == (("size", "1m"),)
+    assert plan.global_options == ()  # as fio's "global options": job-file globals only
     assert plan.jobs[0].source == "command line"
 
 

@@ -54,7 +54,7 @@ def test_job_file_error_is_one_line_with_file_and_line_and_exit_2(tmp_path):
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1
-    assert result.stderr.startswith(f"{path}:3: rw=trim: rw=trim is not supported")
+    assert result.stderr.startswith(f"{path}:3: rw=trim: trim is not supported")
     assert "Traceback" not in result.stderr
 
 

@@ -47,7 +47,7 @@ class Rw(Kind):
         mode, colon, postfix_text = text.partition(":")
         if mode in TRIM_MODES:
             raise BadValue(
-                f"rw={mode} is not supported: anonymous memory cannot be trimmed "
+                "trim is not supported: anonymous memory cannot be trimmed "
                 "(fio's page_fault engine fails every trim with EINVAL)"
             )
         if mode not in RW_MODES:

@@ -72,10 +72,7 @@ class Option:
 
 def _apply_ioengine(state: State, value: str) -> None:
     if value != "page_fault":
-        raise BadValue(
-            f"ioengine={value} is not supported: loadgen implements only the page_fault engine "
-            "(anonymous memory, ioengine=page_fault)"
-        )
+        raise BadValue("not supported: loadgen implements only ioengine=page_fault (anonymous memory)")
     state["ioengine"] = value
 
 
@@ -98,15 +95,15 @@ def _apply_thinktime_blocks(state: State, value: int) -> None:
 def _apply_offset(state: State, value: int | Percent) -> None:
     if isinstance(value, int) and value != 0:
         raise BadValue(
-            f"offset={value} is not supported: the page_fault engine rejects a non-zero start "
-            "offset; use offset=N% to start N% into the region"
+            "not supported: the page_fault engine rejects a non-zero start offset; "
+            "use offset=N% to start N% into the region"
         )
     state["offset"] = value
 
 
 def _apply_nrfiles(state: State, value: int) -> None:
     if value > 1:
-        raise BadValue(f"nrfiles={value}: the page_fault engine does not support multiple files")
+        raise BadValue("the page_fault engine does not support multiple files")
 
 
 def _apply_iodepth(state: State, value: int) -> str | None:

@@ -89,7 +89,11 @@ def _evaluate(text: str, units: Units, default_scale: int = 1) -> Fraction:
 
 def _bounded(value: int, minimum: int, maximum: int, text: str) -> int:
     if not minimum <= value <= maximum:
-        raise BadValue(f"{text.strip()!r} is out of range ({minimum}..{maximum})")
+        if maximum != U64_MAX:
+            allowed = f"{minimum}..{maximum}"
+        else:
+            allowed = f"at least {minimum}" if value < minimum else "at most 2^64-1"
+        raise BadValue(f"{text.strip()!r} is out of range ({allowed})")
     return value
 
 

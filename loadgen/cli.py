@@ -64,7 +64,7 @@ def _run(args: list[str]) -> int:
         return _plan(args)
     plan = build_plan(command_line)
     try:
-        from loadgen.controller import run  # type: ignore[attr-defined]
+        from loadgen.controller import run
     except ImportError:
         print("loadgen: run: controller not available", file=sys.stderr)
         return 1

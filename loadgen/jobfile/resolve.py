@@ -8,7 +8,7 @@ job is expanded into numjobs workers with fio's clone numbering and group ids.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Callable
 
 from loadgen.errors import InputError
 from loadgen.jobfile.access import RANDOM_MODES
@@ -17,7 +17,7 @@ from loadgen.jobfile.options import MAX_JOBS, State, initial_state, lookup
 from loadgen.jobfile.reader import OptionLine, Section
 from loadgen.jobfile.substitute import SystemFacts
 from loadgen.jobfile.values import BadValue, ParseContext, Percent
-from loadgen.plan import READ, WRITE, BsSplitEntry, Group, Job, Plan
+from loadgen.plan import READ, WRITE, BsSplitEntry, Group, Job, Pair, Plan
 
 Note = Callable[[str], None]
 COMMAND_LINE = "command line"
@@ -107,9 +107,7 @@ class Resolver:
             raise InputError(f"job {name!r}: size={size} is smaller than the minimum block size "
                              f"{smallest}", where)
         random = state["rw"] in RANDOM_MODES
-        blockalign = tuple(
-            (state["ba"][d] or bs_min[d]) if random else bs_min[d] for d in (READ, WRITE)
-        )
+        align = [(state["ba"][d] or bs_min[d]) if random else bs_min[d] for d in (READ, WRITE)]
         time_based = state["time_based"]
         if time_based and state["runtime_ns"] == 0:
             self.note(f"{where}: note: job {name!r}: time_based needs runtime=; time_based disabled")
@@ -123,7 +121,7 @@ class Resolver:
             io_size=_of_size(state["io_size"], size), number_ios=state["number_ios"],
             offset=0, offset_percent=offset.value if isinstance(offset, Percent) else 0,
             offset_increment=_of_size(state["offset_increment"], size),
-            bs_min=bs_min, bs_max=bs_max, bssplit=bssplit, blockalign=blockalign,  # type: ignore[arg-type]
+            bs_min=bs_min, bs_max=bs_max, bssplit=bssplit, blockalign=(align[READ], align[WRITE]),
             bs_unaligned=state["bs_unaligned"], norandommap=state["norandommap"],
             random_generator=state["random_generator"],
             random_distribution=state["random_distribution"],
@@ -169,18 +167,23 @@ def _of_size(value: int | Percent, size: int) -> int:
     return size * value.value // 100 if isinstance(value, Percent) else value
 
 
-def _log_prefix(value: Any, name: str) -> str:
+def _log_prefix(value: str | None, name: str) -> str:
     """None: no log; "": bare option, the prefix is the job name (fio)."""
     if value is None:
         return ""
     return value or name
 
 
-def _block_sizes(state: State) -> tuple[tuple[int, int], tuple[int, int], Any]:
+Splits = tuple[BsSplitEntry, ...]
+
+
+def _block_sizes(state: State) -> tuple[Pair, Pair, tuple[Splits, Splits]]:
     """Per direction: bssplit if given, else bsrange, else bs (fio fills min/max from bs)."""
-    minimum, maximum, splits = [], [], []
+    minimum: list[int] = []
+    maximum: list[int] = []
+    splits: list[Splits] = []
     for direction in (READ, WRITE):
-        split: tuple[BsSplitEntry, ...] | None = state["bssplit"][direction]
+        split: Splits | None = state["bssplit"][direction]
         span = state["bsrange"][direction]
         if split:
             sizes = [entry.bs for entry in split]

@@ -68,9 +68,9 @@ def size_units(kb_base: int) -> Units:
             return None
         rest = suffix[1:]
         if rest in ("", "b"):
-            return kb_base**power
+            return int(kb_base**power)
         if rest == "ib":
-            return other**power
+            return int(other**power)
         return None
 
     return multiplier
@@ -302,14 +302,26 @@ class Flag(Bool):
         return ["bare or =1 sets it, =0 clears it"]
 
 
-class SizeList(Kind):
-    """Per-direction sizes ``r,w,t`` (bs, blockalign)."""
+class PerDirection(Kind):
+    """Values given per direction as ``read,write,trim`` (fio's carry-on rule applies)."""
 
-    label = "size list"
     per_direction = True
 
     def __init__(self, minimum: int = 1) -> None:
         self.minimum = minimum
+
+    def show(self, value: Any) -> str:
+        if not isinstance(value, tuple):
+            return str(value)
+        if all(v is None for v in value):
+            return "(see meaning)"
+        return str(value[0]) if len(set(value)) == 1 else ",".join(map(str, value))
+
+
+class SizeList(PerDirection):
+    """Per-direction sizes ``r,w,t`` (bs, blockalign)."""
+
+    label = "size list"
 
     def parse(self, text: str, ctx: ParseContext) -> tuple[int | None, ...]:
         return tuple(
@@ -320,15 +332,8 @@ class SizeList(Kind):
     def describe(self) -> list[str]:
         return ["read[,write[,trim]]; a value without a following comma also sets later directions"]
 
-    def show(self, value: Any) -> str:
-        if not isinstance(value, tuple):
-            return str(value)
-        if all(v is None for v in value):
-            return "(see meaning)"
-        return str(value[0]) if len(set(value)) == 1 else ",".join(map(str, value))
 
-
-class RangeList(SizeList):
+class RangeList(PerDirection):
     """Per-direction size ranges ``lo-hi[,lo-hi[,lo-hi]]`` (bsrange)."""
 
     label = "range list"
@@ -351,7 +356,7 @@ class RangeList(SizeList):
         return ["lo-hi or lo:hi sizes (swapped if lo>hi), per direction read[,write[,trim]]"]
 
 
-class PercentList(SizeList):
+class PercentList(PerDirection):
     """Per-direction integer percentages (percentage_random)."""
 
     label = "int list"

@@ -171,3 +171,15 @@ def test_blanks_after_include_are_skipped_unlike_fio(tmp_path, monkeypatch, load
 
 def test_blanks_around_a_section_name_are_dropped(load_text):
     assert load_text("[ job ]\nsize=1m\n").jobs[0].name == "job"
+
+
+def test_crlf_line_endings_work(load_text):
+    plan = load_text("[job]\r\nsize=1m\r\nrw=randread ; c\r\n")
+    assert (plan.jobs[0].name, plan.jobs[0].rw) == ("job", "randread")
+
+
+def test_long_lines_and_long_section_names_are_kept(load_text):
+    name = "j" * 300
+    plan = load_text(f"[{name}]\nsize=1m\ndescription={'d' * 10000}\n")
+    assert plan.jobs[0].name == name  # fio would cut the name at 255 characters
+    assert len(plan.jobs[0].description) == 10000

@@ -107,7 +107,22 @@ def warm_up(nbytes: int) -> None:
         region.close()
 
 
+def _read_settings(directory: Path) -> dict[str, str] | None:
+    """Every readable file of a sysfs parameter directory, or None when it does not exist."""
+    if not directory.is_dir():
+        return None
+    settings = {}
+    for entry in sorted(directory.iterdir()):
+        try:
+            settings[entry.name] = entry.read_text().strip()
+        except OSError:
+            continue
+    return settings
+
+
 def machine_info(fio: Path | None, pflimit_note: str | None) -> dict[str, Any]:
+    """What decides first-touch cost here. page_reporting matters on VMs: free pages handed
+    back to the host fault again on the host side when the guest touches them next."""
     thp_path = Path("/sys/kernel/mm/transparent_hugepage/enabled")
     fio_version = None
     if fio is not None:
@@ -119,6 +134,8 @@ def machine_info(fio: Path | None, pflimit_note: str | None) -> dict[str, Any]:
         "machine": platform.machine(),
         "thp": thp_path.read_text().strip() if thp_path.exists() else None,
         "pagesize": mmap.PAGESIZE,
+        "loadavg_at_start": os.getloadavg(),
+        "page_reporting": _read_settings(Path("/sys/module/page_reporting/parameters")),
         "python": platform.python_version(),
         "fio": str(fio) if fio else None,
         "fio_version": fio_version,
@@ -245,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
             "cases": [run_case(case, runner, args.pairs) for case in cases],
         }
         document["elapsed_s"] = time.time() - started
+        document["loadavg_at_end"] = os.getloadavg()
     markdown = render(document)
     if args.json_out:
         args.json_out.write_text(json.dumps(document, indent=1) + "\n")

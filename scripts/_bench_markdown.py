@@ -27,7 +27,7 @@ def fmt(value: float | None, metric: str) -> str:
         return "n/a"
     scale, unit = UNIT_SCALE.get(metric, (1.0, ""))
     scaled = value * scale
-    text = f"{scaled:.0f}" if abs(scaled) >= 100 else f"{scaled:.3g}"
+    text = f"{scaled:.0f}" if abs(scaled) >= 100 else f"{scaled:#.3g}".rstrip(".")
     return f"{text} {unit}".rstrip()
 
 

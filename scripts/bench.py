@@ -57,12 +57,22 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--no-pflimit", action="store_true", help="leave pflimit out")
     parser.add_argument("--cache-hot-loops", type=int, default=10000, help="loops for the cache-hot cases")
     parser.add_argument("--controller-runtime", type=int, default=10, help="seconds of the controller cases")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=None,
+        help="seconds to idle before each run so freed memory is back in one state (default 2, smoke 0)",
+    )
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds one run may take")
     parser.add_argument("--json-out", type=Path, help="write the JSON result here")
     parser.add_argument("--md-out", type=Path, help="write the Markdown table here (it also goes to stdout)")
     args = parser.parse_args(argv)
     if args.pairs is None:
         args.pairs = 1 if args.smoke else 5
+    if args.settle is None:
+        args.settle = 0.0 if args.smoke else 2.0
+    if args.settle < 0:
+        raise UsageError("--settle must not be negative")
     if args.pairs < 1:
         raise UsageError("--pairs must be at least 1")
     if args.fio is not None and not os.access(args.fio, os.X_OK):
@@ -177,13 +187,21 @@ class Runner:
         return run_report_tool(command, report, self.timeout, cwd=REPO_ROOT)
 
 
-def run_case(case: Case, runner: Runner, pairs: int) -> dict[str, Any]:
+def round_order(sides: list[str], round_no: int) -> list[str]:
+    """Every other round runs the sides backwards (A B, B A, ...): a side never always runs
+    right after the same one, so effects that alternate run by run (on this VM, memory
+    freed by the previous run being handed back to the host) do not favour one side."""
+    return sides if round_no % 2 == 0 else sides[::-1]
+
+
+def run_case(case: Case, runner: Runner, pairs: int, settle_s: float) -> dict[str, Any]:
     """Warm up, then PAIRS rounds of every side in turn, then summarise."""
     sides = runner.sides_for(case)
     warm_up(case.memory_bytes)
     samples: dict[str, list[Sample]] = {side: [] for side in sides}
     for round_no in range(pairs):
-        for side in sides:
+        for side in round_order(sides, round_no):
+            time.sleep(settle_s)
             sample = runner.run(case, side)
             samples[side].append(sample)
             shown = sample.error or f"{case.metric}={sample.get(case.metric)}"
@@ -254,12 +272,13 @@ def main(argv: list[str] | None = None) -> int:
             "machine": machine_info(args.fio, pflimit_note),
             "options": {
                 "pairs": args.pairs,
+                "settle_s": args.settle,
                 "smoke": args.smoke,
                 "loadgen_cmd": None if args.no_loadgen else args.loadgen_cmd,
                 "command_line": [sys.argv[0], *(sys.argv[1:] if argv is None else argv)],
             },
             "started_epoch_s": started,
-            "cases": [run_case(case, runner, args.pairs) for case in cases],
+            "cases": [run_case(case, runner, args.pairs, args.settle) for case in cases],
         }
         document["elapsed_s"] = time.time() - started
         document["loadavg_at_end"] = os.getloadavg()

@@ -146,11 +146,11 @@ def test_medians_and_per_round_ratios_follow_the_stub_numbers(stubs: dict[str, P
     assert markdown == completed.stdout
 
 
-def test_sides_alternate_round_by_round(stubs: dict[str, Path]) -> None:
+def test_sides_run_in_turn_reversed_every_other_round(stubs: dict[str, Path]) -> None:
     completed, _ = run_bench(stubs, ["--cases", "fault-seq-4k", "--pairs", "2"], {})
     assert completed.returncode == 0, completed.stderr
     order = [line.split()[4].rstrip(":") for line in completed.stderr.splitlines() if " round " in line]
-    assert order == ["loadgen", "fio", "pflimit", "loadgen", "fio", "pflimit"]
+    assert order == ["loadgen", "fio", "pflimit", "pflimit", "fio", "loadgen"]
 
 
 def test_every_case_is_reported_in_json_and_markdown(stubs: dict[str, Path]) -> None:
@@ -212,7 +212,7 @@ def test_a_failing_side_is_recorded_not_fatal(stubs: dict[str, Path]) -> None:
     assert "stub: asked to fail" in completed.stdout
 
 
-@pytest.mark.parametrize("args", [["--pairs", "0"], ["--cases", "no-such-case"], ["--fio", "/nonexistent/fio"]])
+@pytest.mark.parametrize("args", [["--pairs", "0"], ["--settle", "-1"], ["--cases", "no-such-case"], ["--fio", "/nonexistent/fio"]])
 def test_bad_arguments_give_one_line_and_status_2(args: list[str]) -> None:
     completed = subprocess.run([sys.executable, str(BENCH), "--smoke", *args], capture_output=True, text=True, check=False)
     assert completed.returncode == 2

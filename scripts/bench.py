@@ -60,8 +60,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--settle",
         type=float,
-        default=None,
-        help="seconds to idle before each run so freed memory is back in one state (default 2, smoke 0)",
+        default=0.0,
+        help="seconds to idle before each run (lets the VM hand freed memory back to the host first)",
     )
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds one run may take")
     parser.add_argument("--json-out", type=Path, help="write the JSON result here")
@@ -69,8 +69,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.pairs is None:
         args.pairs = 1 if args.smoke else 5
-    if args.settle is None:
-        args.settle = 0.0 if args.smoke else 2.0
     if args.settle < 0:
         raise UsageError("--settle must not be negative")
     if args.pairs < 1:

@@ -249,3 +249,28 @@ def test_ratio_summary_spread() -> None:
     assert (summary["median"], summary["min"], summary["max"]) == (3.0, 1.0, 5.0)
     assert quartiles([1.0, 2.0, 3.0, 4.0, 5.0]) == (2.0, 4.0)
     assert ratio_summary([])["median"] is None
+
+
+def test_copy_microbenchmark_reports_every_primitive_and_state(tmp_path: Path) -> None:
+    out_json = tmp_path / "copy.json"
+    completed = subprocess.run(
+        [sys.executable, str(SCRIPTS / "bench_copy.py"), "--size-mib", "1", "--rounds", "2",
+         "--hot-passes", "2", "--json-out", str(out_json)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    document = json.loads(out_json.read_text())
+    table_rows = [line for line in completed.stdout.splitlines() if line.startswith("| ") and "ns/block" not in line]
+    assert len(table_rows) == len(document["ns_per_block"])
+    for by_state in document["ns_per_block"].values():
+        assert set(by_state) == {"fresh", "faulted", "cache-hot"}
+        assert all(len(values) == 2 and min(values) > 0 for values in by_state.values())
+
+
+def test_copy_microbenchmark_rejects_a_block_size_that_does_not_divide() -> None:
+    completed = subprocess.run(
+        [sys.executable, str(SCRIPTS / "bench_copy.py"), "--size-mib", "1", "--bs", "3000"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 2
+    assert completed.stderr.startswith("bench_copy: ")

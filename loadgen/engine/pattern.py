@@ -26,17 +26,32 @@ from loadgen.plan import READ, WRITE, Job
 RANDOM_MODES = ("randread", "randwrite", "randrw")
 MIXED_MODES = ("rw", "readwrite", "randrw")
 WRITE_MODES = ("write", "randwrite", "rw", "readwrite", "randrw")
+REPLAY_MAX_OPS = 1 << 16  # loops up to this many I/Os are recorded and replayed
 
 
 class Batch:
     """Up to n I/Os: absolute offsets into the mapping, lengths, directions (0=read)."""
 
-    __slots__ = ("offsets", "lengths", "dirs")
+    __slots__ = ("offsets", "lengths", "dirs", "_lists")
 
     def __init__(self, offsets: np.ndarray, lengths: np.ndarray, dirs: np.ndarray) -> None:
         self.offsets = offsets
         self.lengths = lengths
         self.dirs = dirs
+        self._lists: tuple[list[int], list[int], list[int]] | None = None
+
+    def lists(self) -> tuple[list[int], list[int], list[int]]:
+        """The batch as Python lists for the copy loops (converted once, then cached)."""
+        if self._lists is None:
+            self._lists = (self.offsets.tolist(), self.lengths.tolist(), self.dirs.tolist())
+        return self._lists
+
+    def tiled(self, reps: int) -> Batch:
+        """The batch repeated ``reps`` times (replayed loops), lists included."""
+        out = Batch(np.tile(self.offsets, reps), np.tile(self.lengths, reps), np.tile(self.dirs, reps))
+        o, n, d = self.lists()
+        out._lists = (o * reps, n * reps, d * reps)
+        return out
 
     def __len__(self) -> int:
         return len(self.offsets)
@@ -114,14 +129,31 @@ class AccessPattern:
         self.exhausted = False
         self._seq_left = self.seq_nr
         self._first_loop = True
+        self._template: Batch | None = None  # the first complete loop, for replays
+        self._recording: list[Batch] | None = None
+        self._forced_at_start = 0
+        self._replay = 0
         self.start_loop()
 
     # ---- loop state -------------------------------------------------------------------
-    def start_loop(self) -> None:
-        """fio's clear_io_state: cursors to start, map cleared, streams re-seeded."""
-        if not self._first_loop and self.seeder.repeatable:
+    def start_loop(self, max_replays: int = 1) -> int:
+        """fio's clear_io_state: cursors to start, map cleared, streams re-seeded.
+
+        A re-seeded loop repeats the previous one exactly, so a recorded loop is replayed
+        instead of regenerated, up to ``max_replays`` times in one batch (when the rwmix
+        state allows, see ``DirectionChooser.replay``).  Returns how many loops this
+        start covers.
+        """
+        first, self._first_loop = self._first_loop, False
+        if not first and self.seeder.repeatable:
+            template = self._template
+            if template is not None and not self.time_based:
+                n = max_replays if self.chooser is None else self.chooser.replay(template.dirs, max_replays)
+                if n:
+                    self._replay = n
+                    self.exhausted = False
+                    return n
             self.streams = self.seeder.make()
-        self._first_loop = False
         self.last_pos = [self.start, self.start]
         self.last_start = [-1, -1]
         if self.map is not None:
@@ -129,6 +161,15 @@ class AccessPattern:
         if self.chooser is not None:
             self.chooser.new_loop(self.streams.rwmix)
         self.exhausted = self.end - self.start < self.min_bs or (self.random and min(self.lastb) == 0)
+        recordable = self.seeder.repeatable and not self.time_based and self._template is None
+        self._recording = [] if recordable else None
+        self._forced_at_start = self.chooser.forced if self.chooser is not None else 0
+        return 1
+
+    @property
+    def template_ops(self) -> int:
+        """I/Os of the recorded loop (0 if none): what one replay yields."""
+        return len(self._template) if self._template is not None else 0
 
     # ---- batches ----------------------------------------------------------------------
     def _directions(self, n: int) -> np.ndarray:
@@ -155,6 +196,30 @@ class AccessPattern:
         return out
 
     def next_batch(self, n: int) -> Batch:
+        """Up to ``n`` I/Os of this loop (a replayed loop comes whole, however long)."""
+        if self._replay:
+            assert self._template is not None
+            reps, self._replay = self._replay, 0
+            self.exhausted = True
+            return self._template if reps == 1 else self._template.tiled(reps)
+        batch = self._generate(n)
+        rec = self._recording
+        if rec is not None:
+            rec.append(batch)
+            if sum(len(b) for b in rec) > REPLAY_MAX_OPS:
+                self._recording = None
+            elif self.exhausted:
+                forced = self.chooser.forced if self.chooser is not None else 0
+                if forced == self._forced_at_start and sum(len(b) for b in rec):
+                    self._template = Batch(
+                        np.concatenate([b.offsets for b in rec]),
+                        np.concatenate([b.lengths for b in rec]),
+                        np.concatenate([b.dirs for b in rec]),
+                    )
+                self._recording = None
+        return batch
+
+    def _generate(self, n: int) -> Batch:
         if self.exhausted or n <= 0:
             return Batch.empty()
         dirs = self._directions(n)

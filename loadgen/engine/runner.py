@@ -162,7 +162,7 @@ class _Run:
     def go(self) -> None:
         job = self.job
         if not self._delay():
-            self._finish(clock(), measured_start=None, usage_base=None, first_op=0)
+            self._finish(clock(), measured_start=None, usage_last=None, first_op=0)
             return
         now = clock()
         in_ramp = job.ramp_time_ns > 0
@@ -189,6 +189,11 @@ class _Run:
                     self.pattern.chooser.reset_counts()
                 self.done_bytes = self.done_ios = 0
                 self.loops_left = max(job.loops, 1)
+                if not job.time_based:
+                    # fio resets its counters at ramp end, so the whole workload runs
+                    # again; start it from a fresh loop so that it is exactly that.
+                    self.pattern.start_loop()
+                    batch, pos, self.pass_bytes = Batch.empty(), 0, 0
             if measured_start is not None:
                 if job.runtime_ns and now - measured_start >= job.runtime_ns:
                     break

@@ -237,24 +237,32 @@ class AccessPattern:
         return self._per_io_batch(dirs)
 
     def _random_map_batch(self, dirs: np.ndarray) -> Batch:
+        """Uniform one-block I/Os through the map; under time_based a full map is
+        cleared and the batch goes on (so a small region still fills whole batches)."""
         assert self.map is not None
-        if self.map.full:
-            if not self.time_based:
-                self.exhausted = True
-                self._give_back(dirs)
-                return Batch.empty()
-            self.map.reset()
-        cand = self.streams.offset.integers(0, self.map.nblocks, size=len(dirs), dtype=np.int64)
-        blocks = self.map.claim_single(cand)
-        k = len(blocks)
-        if k < len(dirs):
-            self._give_back(dirs[k:])
-            dirs = dirs[:k]
+        parts: list[np.ndarray] = []
+        want = len(dirs)
+        got = 0
+        while got < want:
+            if self.map.full:
+                if not self.time_based:
+                    self.exhausted = True
+                    break
+                self.map.reset()
+            cand = self.streams.offset.integers(0, self.map.nblocks, size=min(want - got, self.map.free), dtype=np.int64)
+            blocks = self.map.claim_single(cand)
+            parts.append(blocks)
+            got += len(blocks)
         if self.map.full and not self.time_based:
             self.exhausted = True
+        if got < want:
+            self._give_back(dirs[got:])
+            dirs = dirs[:got]
+        blocks = parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
         offs = self.start + blocks * self.ba[READ]
-        self._remember(offs, np.full(k, self.min_bs, dtype=np.int64), dirs)
-        return Batch(offs, np.full(k, self.min_bs, dtype=np.int64), dirs)
+        lens = np.full(got, self.min_bs, dtype=np.int64)
+        self._remember(offs, lens, dirs)
+        return Batch(offs, lens, dirs)
 
     def _random_nomap_batch(self, dirs: np.ndarray) -> Batch:
         n = len(dirs)
@@ -278,16 +286,27 @@ class AccessPattern:
         return Batch(offs, lens, dirs)
 
     def _sequential_batch(self, dirs: np.ndarray) -> Batch:
-        """Contiguous I/Os per direction; stops before the first one that would not fit."""
+        """Contiguous I/Os per direction; stops before the first one that would not fit.
+
+        Fixed-size I/Os that wrap (time_based, or io_size beyond size) wrap inside the
+        batch: offsets run modulo the largest multiple of the block size in the region.
+        """
         lens = self._lengths(dirs)
         offs = np.empty(len(dirs), dtype=np.int64)
+        span = self.end - self.start
+        wrap = self.wrap_at_end and self.fixed_len and span >= self.min_bs
+        span -= span % self.min_bs
         for d in (READ, WRITE):
             mask = dirs == d
             if mask.any():
                 dl = lens[mask]
-                offs[mask] = self.last_pos[d] + np.cumsum(dl) - dl
-        bad = np.flatnonzero(offs + lens > self.end)
-        k = len(dirs) if len(bad) == 0 else int(bad[0])
+                rel = self.last_pos[d] - self.start + np.cumsum(dl) - dl
+                offs[mask] = self.start + (rel % span if wrap else rel)
+        if wrap:
+            k = len(dirs)
+        else:
+            bad = np.flatnonzero(offs + lens > self.end)
+            k = len(dirs) if len(bad) == 0 else int(bad[0])
         self._give_back(dirs[k:])
         batch = Batch(offs[:k], lens[:k], dirs[:k])
         self._remember(batch.offsets, batch.lengths, batch.dirs)

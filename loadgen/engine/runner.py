@@ -25,6 +25,7 @@ from collections.abc import Callable
 import numpy as np
 
 from loadgen.engine.copyloops import Copier, clock
+from loadgen.engine.heap import keep_heap
 from loadgen.engine.faults import Usage, anon_huge_bytes, read_usage
 from loadgen.engine.iolog import IoLogs
 from loadgen.engine.pattern import AccessPattern, Batch
@@ -66,6 +67,7 @@ class JobRunner:
         job = self.job
         if job.rw not in ("read", "write", "randread", "randwrite", "rw", "readwrite", "randrw"):
             raise EngineError(errno.EINVAL, f"rw={job.rw}: the page_fault engine supports only reads and writes")
+        keep_heap()
         try:
             self.region = Region(job.size, job.thp)
         except RegionError as exc:

@@ -45,7 +45,7 @@ class Copier:
         self.wview.release()
 
     # ---- timed: returns clat (ns) per I/O ------------------------------------------------
-    def timed(self, offs: list[int], lens: list[int] | int, dirs: list[int] | int) -> list[int]:
+    def timed(self, offs: list[int] | range, lens: list[int] | int, dirs: list[int] | int) -> list[int]:
         """Run the I/Os in order; ``lens``/``dirs`` may be one value for all."""
         if isinstance(lens, int):
             if isinstance(dirs, int):
@@ -57,7 +57,7 @@ class Copier:
             dirs = [dirs] * len(offs)
         return self._mixed_var(offs, lens, dirs)
 
-    def _write_fixed(self, offs: list[int], n: int) -> list[int]:
+    def _write_fixed(self, offs: list[int] | range, n: int) -> list[int]:
         mm, src, clk = self.mm, self.wsrc[:n], clock
         out: list[int] = []
         ap = out.append
@@ -67,7 +67,7 @@ class Copier:
             ap(clk() - t)
         return out
 
-    def _read_fixed(self, offs: list[int], n: int) -> list[int]:
+    def _read_fixed(self, offs: list[int] | range, n: int) -> list[int]:
         mm, clk = self.mm, clock
         out: list[int] = []
         ap = out.append
@@ -148,7 +148,7 @@ class Copier:
             starts = np.concatenate([[0], brk])
             stops = np.concatenate([brk, [k]])
             for a, b in zip(starts.tolist(), stops.tolist()):
-                self._copy_range(int(offs[a]), int(ends[b - 1]), int(dirs[a]))
+                self.copy_range(int(offs[a]), int(ends[b - 1]), int(dirs[a]))
             return
         n = int(lens[0])
         if distinct and bool((lens == n).all()) and not (offs % n).any():
@@ -172,7 +172,8 @@ class Copier:
             else:
                 rv[:n] = view[o : o + n]
 
-    def _copy_range(self, a: int, b: int, d: int) -> None:
+    def copy_range(self, a: int, b: int, d: int) -> None:
+        """Bytes [a, b) of the mapping in one direction, in COALESCE-sized copies."""
         view, wv, rv = self.view, self.wview, self.rview
         while a < b:
             n = min(b - a, COALESCE)

@@ -30,31 +30,73 @@ REPLAY_MAX_OPS = 1 << 16  # loops up to this many I/Os are recorded and replayed
 
 
 class Batch:
-    """Up to n I/Os: absolute offsets into the mapping, lengths, directions (0=read)."""
+    """Up to n I/Os: absolute offsets into the mapping, lengths, directions (0=read).
 
-    __slots__ = ("offsets", "lengths", "dirs", "_lists")
+    A sequential run of equal blocks in one direction is kept as arithmetic
+    (``arith`` = first offset, block size, direction): its offsets reach the copy loop
+    as a ``range`` and its arrays are only built if something asks for them.
+    """
+
+    __slots__ = ("_offsets", "_lengths", "_dirs", "_lists", "arith", "count")
 
     def __init__(self, offsets: np.ndarray, lengths: np.ndarray, dirs: np.ndarray) -> None:
-        self.offsets = offsets
-        self.lengths = lengths
-        self.dirs = dirs
-        self._lists: tuple[list[int], list[int], list[int]] | None = None
+        self._offsets: np.ndarray | None = offsets
+        self._lengths: np.ndarray | None = lengths
+        self._dirs: np.ndarray | None = dirs
+        self._lists: tuple[list[int] | range, list[int], list[int]] | None = None
+        self.arith: tuple[int, int, int] | None = None
+        self.count = len(offsets)
 
-    def lists(self) -> tuple[list[int], list[int], list[int]]:
-        """The batch as Python lists for the copy loops (converted once, then cached)."""
+    @staticmethod
+    def run(first: int, bs: int, count: int, ddir: int) -> Batch:
+        b = Batch.__new__(Batch)
+        b._offsets = b._lengths = b._dirs = None
+        b._lists = None
+        b.arith = (first, bs, ddir)
+        b.count = count
+        return b
+
+    @property
+    def offsets(self) -> np.ndarray:
+        if self._offsets is None:
+            assert self.arith is not None
+            first, bs, _ = self.arith
+            self._offsets = first + bs * np.arange(self.count, dtype=np.int64)
+        return self._offsets
+
+    @property
+    def lengths(self) -> np.ndarray:
+        if self._lengths is None:
+            assert self.arith is not None
+            self._lengths = np.full(self.count, self.arith[1], dtype=np.int64)
+        return self._lengths
+
+    @property
+    def dirs(self) -> np.ndarray:
+        if self._dirs is None:
+            assert self.arith is not None
+            self._dirs = np.full(self.count, self.arith[2], dtype=np.int8)
+        return self._dirs
+
+    def __len__(self) -> int:
+        return self.count
+
+    def lists(self) -> tuple[list[int] | range, list[int], list[int]]:
+        """The batch as Python sequences for the copy loops (converted once, then cached)."""
         if self._lists is None:
-            self._lists = (self.offsets.tolist(), self.lengths.tolist(), self.dirs.tolist())
+            if self.arith is not None:
+                first, bs, ddir = self.arith
+                self._lists = (range(first, first + bs * self.count, bs), [bs], [ddir])
+            else:
+                self._lists = (self.offsets.tolist(), self.lengths.tolist(), self.dirs.tolist())
         return self._lists
 
     def tiled(self, reps: int) -> Batch:
         """The batch repeated ``reps`` times (replayed loops), lists included."""
         out = Batch(np.tile(self.offsets, reps), np.tile(self.lengths, reps), np.tile(self.dirs, reps))
         o, n, d = self.lists()
-        out._lists = (o * reps, n * reps, d * reps)
+        out._lists = (list(o) * reps, n * reps, d * reps)
         return out
-
-    def __len__(self) -> int:
-        return len(self.offsets)
 
     @staticmethod
     def empty() -> Batch:
@@ -222,6 +264,10 @@ class AccessPattern:
     def _generate(self, n: int) -> Batch:
         if self.exhausted or n <= 0:
             return Batch.empty()
+        if not self.random and not self.mixed and self.fixed_len and self.seq_add == 0:
+            run = self._sequential_run(n)
+            if len(run):
+                return run
         dirs = self._directions(n)
         if self.random and self.seq_nr == 0 and max(self.perc_rand) >= 100 and min(self.perc_rand) >= 100:
             if self.use_map and self.fixed_len:
@@ -284,6 +330,19 @@ class AccessPattern:
             lens[i] = self.sizers[d].draw_fitting(self.streams.bs[d], self.end - int(offs[i]))
         self._remember(offs, lens, dirs)
         return Batch(offs, lens, dirs)
+
+    def _sequential_run(self, n: int) -> Batch:
+        """One direction, equal blocks, no holes: the next run up to the region end."""
+        d, bs = self.fixed_dir, self.min_bs
+        pos = self.last_pos[d]
+        if self.wrap_at_end and pos + bs > self.end:
+            pos = self.start
+        k = min(n, max((self.end - pos) // bs, 0))
+        if k == 0:
+            return Batch.empty()
+        self.last_start[d] = pos + (k - 1) * bs
+        self.last_pos[d] = pos + k * bs
+        return Batch.run(pos, bs, k, d)
 
     def _sequential_batch(self, dirs: np.ndarray) -> Batch:
         """Contiguous I/Os per direction; stops before the first one that would not fit.

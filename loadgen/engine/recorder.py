@@ -40,7 +40,7 @@ class Recorder:
         self.bytes = [0, 0]  # measured-window totals, for the windows
         self.ios = [0, 0]
         self.delta = IntervalStats(thread_number=job.thread_number)
-        self._pending: list[tuple[np.ndarray, np.ndarray, int]] = []
+        self._pending: list[tuple[np.ndarray | None, np.ndarray, int]] = []
         self._pending_ops = 0
         self._bw: _Window | None = None
         self._iops: _Window | None = None
@@ -86,18 +86,31 @@ class Recorder:
             if self._pending_ops >= FOLD_OPS:
                 self._fold()
 
+    def add_run(self, ddir: int, k: int, nbytes: int, clat: np.ndarray | None, prep_ns: int) -> None:
+        """Account a chunk of ``k`` I/Os all in direction ``ddir`` (no per-I/O arrays)."""
+        ds = self.delta.dirs[ddir]
+        ds.ios += k
+        ds.bytes += nbytes
+        self.ios[ddir] += k
+        self.bytes[ddir] += nbytes
+        if clat is not None and (self.record_clat or self.record_lat):
+            self._pending.append((None, clat, prep_ns))
+            self._pending_ops += k
+            if self._pending_ops >= FOLD_OPS:
+                self._fold()
+
     def _fold(self) -> None:
         """Fold the pending latencies into the current delta's statistics."""
         if not self._pending:
             return
-        dirs = np.concatenate([p[0] for p in self._pending])
+        single = len(self.active) == 1
+        dirs = None if single else np.concatenate([p[0] for p in self._pending])
         clat = np.concatenate([p[1] for p in self._pending])
         preps = [p[2] for p in self._pending]
-        sizes = [len(p[0]) for p in self._pending]
+        sizes = [len(p[1]) for p in self._pending]
         self._pending = []
         self._pending_ops = 0
         stats = self.delta
-        single = len(self.active) == 1
         lat = None
         if self.record_lat:
             lat = clat + (np.repeat(np.array(preps, dtype=np.int64), sizes) if len(set(preps)) > 1 else preps[0])

@@ -274,6 +274,9 @@ class _Run:
             k = min(k, self.ios_limit - self.done_ios)
         if k <= 0:
             return 0
+        if batch.arith is not None:
+            bs = batch.arith[1]
+            return min(k, max(-(-(self.bytes_limit - self.done_bytes) // bs), 0))
         lens = batch.lengths[pos : pos + k]
         before = self.done_bytes + np.cumsum(lens) - lens
         return int(np.count_nonzero(before < self.bytes_limit))
@@ -281,38 +284,46 @@ class _Run:
     def _execute(self, batch: Batch, pos: int, k: int, record: bool, epoch: int) -> int:
         """Run I/Os [pos, pos+k) of the batch; returns the chunk's start stamp."""
         end = pos + k
-        offs = batch.offsets[pos:end]
-        lens = batch.lengths[pos:end]
-        dirs = batch.dirs[pos:end]
+        run = batch.arith
+        stamps = None
         if self.timed:
             o_list, n_list, d_list = batch.lists()
-            t0 = clock()
             if self.stamped:
-                starts, clat_list = self.copier.stamped(o_list[pos:end], n_list[pos:end], d_list[pos:end])
-            else:
-                clat_list = self.copier.timed(
-                    o_list[pos:end],
-                    n_list[pos] if self.fixed_len else n_list[pos:end],
-                    d_list[pos:end] if self.mixed else d_list[pos],
+                t0 = clock()
+                starts, clat_list = self.copier.stamped(
+                    list(o_list[pos:end]), batch.lengths[pos:end].tolist(), batch.dirs[pos:end].tolist()
                 )
-            t1 = clock()
+                t1 = clock()
+                stamps = np.array(starts, dtype=np.int64)
+            else:
+                lens_arg = n_list[0] if run is not None else n_list[pos] if self.fixed_len else n_list[pos:end]
+                dirs_arg = d_list[0] if run is not None else d_list[pos:end] if self.mixed else d_list[pos]
+                t0 = clock()
+                clat_list = self.copier.timed(o_list[pos:end], lens_arg, dirs_arg)
+                t1 = clock()
             clat = np.fromiter(clat_list, dtype=np.int64, count=k)
             prep = max(0, (t1 - t0 - int(clat.sum())) // k)
         else:
             t0 = clock()
-            self.copier.untimed(offs, lens, dirs, distinct=self.pattern.use_map)
+            if run is not None:
+                first, bs, ddir = run
+                self.copier.copy_range(first + pos * bs, first + end * bs, ddir)
+            else:
+                self.copier.untimed(batch.offsets[pos:end], batch.lengths[pos:end], batch.dirs[pos:end], distinct=self.pattern.use_map)
             t1 = clock()
             clat = None
             prep = 0
-        n_bytes = int(lens.sum())
+        n_bytes = k * run[1] if run is not None else int(batch.lengths[pos:end].sum())
         self.pass_bytes += n_bytes
         if record:
             self.done_bytes += n_bytes
             self.done_ios += k
-            self.recorder.add(dirs, lens, clat, prep)
+            if run is not None:
+                self.recorder.add_run(run[2], k, n_bytes, clat, prep)
+            else:
+                self.recorder.add(batch.dirs[pos:end], batch.lengths[pos:end], clat, prep)
             if self.logs is not None:
-                stamps = np.array(starts, dtype=np.int64) if self.stamped else None
-                self.logs.add(epoch, t1, offs, lens, dirs, stamps, clat, prep)
+                self.logs.add(epoch, t1, batch.offsets[pos:end], batch.lengths[pos:end], batch.dirs[pos:end], stamps, clat, prep)
         # Size the next chunk to take about CHUNK_TARGET_NS.
         spent = max(t1 - t0, 1)
         self.chunk = int(min(BATCH_OPS, max(1, k * CHUNK_TARGET_NS // spent)))

@@ -14,6 +14,10 @@ pre-drawn random numbers.
 
 from __future__ import annotations
 
+from array import array
+
+from collections.abc import Sequence
+
 import numpy as np
 
 from loadgen.engine.blocksize import BlockSizer
@@ -43,7 +47,7 @@ class Batch:
         self._offsets: np.ndarray | None = offsets
         self._lengths: np.ndarray | None = lengths
         self._dirs: np.ndarray | None = dirs
-        self._lists: tuple[list[int] | range, list[int], list[int]] | None = None
+        self._lists: tuple[Sequence[int], Sequence[int], list[int]] | None = None
         self.arith: tuple[int, int, int] | None = None
         self.count = len(offsets)
 
@@ -81,27 +85,35 @@ class Batch:
     def __len__(self) -> int:
         return self.count
 
-    def lists(self) -> tuple[list[int] | range, list[int], list[int]]:
+    def lists(self) -> tuple[Sequence[int], Sequence[int], list[int]]:
         """The batch as Python sequences for the copy loops (converted once, then cached)."""
         if self._lists is None:
             if self.arith is not None:
                 first, bs, ddir = self.arith
                 self._lists = (range(first, first + bs * self.count, bs), [bs], [ddir])
             else:
-                self._lists = (self.offsets.tolist(), self.lengths.tolist(), self.dirs.tolist())
+                # Arrays, not lists: no per-I/O int objects kept alive (see copyloops).
+                self._lists = (_int_array(self.offsets), _int_array(self.lengths), self.dirs.tolist())
         return self._lists
 
     def tiled(self, reps: int) -> Batch:
         """The batch repeated ``reps`` times (replayed loops), lists included."""
         out = Batch(np.tile(self.offsets, reps), np.tile(self.lengths, reps), np.tile(self.dirs, reps))
+        # The tiles share one set of int objects, so lists are cheap here and fastest.
         o, n, d = self.lists()
-        out._lists = (list(o) * reps, n * reps, d * reps)
+        out._lists = (list(o) * reps, list(n) * reps, d * reps)
         return out
 
     @staticmethod
     def empty() -> Batch:
         z = np.empty(0, dtype=np.int64)
         return Batch(z, z, np.empty(0, dtype=np.int8))
+
+
+def _int_array(values: np.ndarray) -> array:
+    out = array("q")
+    out.frombytes(np.ascontiguousarray(values, dtype=np.int64).tobytes())
+    return out
 
 
 def region_bounds(job: Job) -> tuple[int, int]:
@@ -175,6 +187,7 @@ class AccessPattern:
         self._recording: list[Batch] | None = None
         self._forced_at_start = 0
         self._replay = 0
+        self._tiles: dict[int, Batch] = {}
         self.start_loop()
 
     # ---- loop state -------------------------------------------------------------------
@@ -243,7 +256,12 @@ class AccessPattern:
             assert self._template is not None
             reps, self._replay = self._replay, 0
             self.exhausted = True
-            return self._template if reps == 1 else self._template.tiled(reps)
+            if reps == 1:
+                return self._template
+            tiled = self._tiles.get(reps)
+            if tiled is None:  # made once and reused: replays allocate nothing new
+                tiled = self._tiles[reps] = self._template.tiled(reps)
+            return tiled
         batch = self._generate(n)
         rec = self._recording
         if rec is not None:

@@ -35,7 +35,8 @@ from loadgen.plan import Job
 from loadgen.stats.jobstats import IntervalStats
 
 BATCH_OPS = 4096  # I/Os generated per numpy batch
-REPLAY_BATCH_OPS = 65536  # replayed loops are tiled into batches of up to this many I/Os
+REPLAY_BATCH_OPS = 16384  # small replayed loops are tiled into batches of up to this many I/Os
+REPLAY_TILE_MAX = 4096  # ... when a loop has at most this many I/Os
 CHUNK_TARGET_NS = 4_000_000  # one executed chunk: about 4 ms
 CALIBRATION_PAGES = 64
 CALIBRATION_OPS = 4096
@@ -264,7 +265,9 @@ class _Run:
             return True
         # Plain loops (no io_size passes): several replayed loops may come as one batch.
         span = max(self.pattern.template_ops, 1)
-        tiles = min(self.loops_left, max(REPLAY_BATCH_OPS // span, 1)) if not job.io_size else 1
+        tiles = 1
+        if not job.io_size and span <= REPLAY_TILE_MAX:
+            tiles = min(self.loops_left, REPLAY_BATCH_OPS // span)
         self.loops_left -= self.pattern.start_loop(tiles) - 1
         return True
 
@@ -294,14 +297,14 @@ class _Run:
                     list(o_list[pos:end]), batch.lengths[pos:end].tolist(), batch.dirs[pos:end].tolist()
                 )
                 t1 = clock()
-                stamps = np.array(starts, dtype=np.int64)
+                stamps = np.frombuffer(starts, dtype=np.int64)
             else:
                 lens_arg = n_list[0] if run is not None else n_list[pos] if self.fixed_len else n_list[pos:end]
                 dirs_arg = d_list[0] if run is not None else d_list[pos:end] if self.mixed else d_list[pos]
                 t0 = clock()
                 clat_list = self.copier.timed(o_list[pos:end], lens_arg, dirs_arg)
                 t1 = clock()
-            clat = np.fromiter(clat_list, dtype=np.int64, count=k)
+            clat = np.frombuffer(clat_list, dtype=np.int64)
             prep = max(0, (t1 - t0 - int(clat.sum())) // k)
         else:
             t0 = clock()

@@ -12,16 +12,18 @@ import numpy as np
 from loadgen.plan import READ, WRITE, Job
 from loadgen.stats import histogram, latbuckets
 from loadgen.stats.jobstats import IntervalStats
+from loadgen.stats.moments import Moments
 
 _MS = 1_000_000
 FOLD_OPS = 32768
+LOG_MSEC_SLACK = 1  # fio takes a window up to 1 ms early
 
 
 class _Window:
     """One window kind (bw or iops): start time and the counts at its start."""
 
     def __init__(self, length_ms: int, t0: int) -> None:
-        self.length_ns = max(length_ms, 1) * _MS
+        self.length_ms = max(length_ms, 1)
         self.t0 = t0
         self.bytes = [0, 0]
         self.ios = [0, 0]
@@ -142,18 +144,16 @@ class Recorder:
         if not self.samples or self._bw is None or self._iops is None:
             return
         for win, is_bw in ((self._bw, True), (self._iops, False)):
-            spent = now - win.t0
-            if spent < win.length_ns:
+            spent_ms = (now - win.t0) // _MS
+            if spent_ms < win.length_ms and win.length_ms - spent_ms > LOG_MSEC_SLACK:
                 continue
-            spent_ms = spent // _MS
             for d in self.active:
                 ds = self.delta.dirs[d]
-                if is_bw:
-                    value = (self.bytes[d] - win.bytes[d]) * 1000 // spent_ms // 1024
-                    ds.bw_samples.add_batch(np.array([value], dtype=np.int64))
-                else:
-                    value = (self.ios[d] - win.ios[d]) * 1000 // spent_ms
-                    ds.iops_samples.add_batch(np.array([value], dtype=np.int64))
+                delta = self.bytes[d] - win.bytes[d] if is_bw else self.ios[d] - win.ios[d]
+                if not delta or not spent_ms:
+                    continue  # fio: no entry for a direction without I/O
+                value = delta * 1000 // spent_ms // (1024 if is_bw else 1)
+                (ds.bw_samples if is_bw else ds.iops_samples).merge(Moments(1, float(value), 0.0, value, value))
             win.t0 = now
             win.bytes = list(self.bytes)
             win.ios = list(self.ios)

@@ -148,9 +148,10 @@ class AccessPattern:
         self.fixed_len = len({(self.sizers[d].min, self.sizers[d].max) for d in active}) == 1 and all(
             self.sizers[d].fixed for d in active
         )
-        self.time_based = job.time_based
+        # time_based needs a runtime; fio warns and drops it otherwise.
+        self.time_based = job.time_based and job.runtime_ns > 0
         # Sequential writes wrap inside a loop when io_size > size (fio get_next_seq_offset).
-        self.wrap_at_end = job.time_based or (self.writes and job.io_size > job.size)
+        self.wrap_at_end = self.time_based or (self.writes and job.io_size > job.size)
         self.seq_add = job.rw_postfix if not self.random else 0
         self.seq_nr = job.rw_postfix if self.random and job.rw_postfix > 1 else 0
         self.identical = job.rw_sequencer == "identical"

@@ -38,6 +38,7 @@ BATCH_OPS = 4096  # I/Os generated per numpy batch
 REPLAY_BATCH_OPS = 16384  # small replayed loops are tiled into batches of up to this many I/Os
 REPLAY_TILE_MAX = 4096  # ... when a loop has at most this many I/Os
 CHUNK_TARGET_NS = 4_000_000  # one executed chunk: about 4 ms
+FIRST_CHUNK = 8  # the chunk size adapts from here (a few huge blocks already take ms)
 CALIBRATION_PAGES = 64
 CALIBRATION_OPS = 4096
 
@@ -159,7 +160,9 @@ class _Run:
         self.done_ios = 0
         self.pass_bytes = 0
         self.think_left = job.thinktime_blocks if job.thinktime_ns else 0
-        self.chunk = 64
+        self.time_based = self.pattern.time_based
+        self.chunk = FIRST_CHUNK
+        self.first_op_sent = False
 
     # ---- phases -------------------------------------------------------------------------
     def go(self) -> None:
@@ -171,11 +174,10 @@ class _Run:
         in_ramp = job.ramp_time_ns > 0
         ramp_end = now + job.ramp_time_ns
         measured_start = None if in_ramp else now
-        usage_base = None if in_ramp else read_usage(job.thread)
+        usage_last = None if in_ramp else read_usage(job.thread)
         if not in_ramp:
             self.recorder.start(now)
         last_report = now
-        usage_last = usage_base
         first_op = 0
         batch = Batch.empty()
         pos = 0
@@ -186,13 +188,13 @@ class _Run:
             if in_ramp and now >= ramp_end:
                 in_ramp = False
                 measured_start = last_report = now
-                usage_base = usage_last = read_usage(job.thread)
+                usage_last = read_usage(job.thread)
                 self.recorder.start(now)
                 if self.pattern.chooser is not None:
                     self.pattern.chooser.reset_counts()
                 self.done_bytes = self.done_ios = 0
                 self.loops_left = max(job.loops, 1)
-                if not job.time_based:
+                if not self.time_based:
                     # fio resets its counters at ramp end, so the whole workload runs
                     # again; start it from a fresh loop so that it is exactly that.
                     self.pattern.start_loop()
@@ -213,7 +215,7 @@ class _Run:
                         break
                     continue
             k = min(self.chunk, len(batch) - pos)
-            if not in_ramp and not job.time_based:
+            if not in_ramp and not self.time_based:
                 k = self._within_limits(batch, pos, k)
                 if k == 0:
                     break
@@ -246,14 +248,12 @@ class _Run:
     def _next_loop(self, in_ramp: bool) -> bool:
         """The region is used up: start another loop or end (fio's keep_running)."""
         job = self.job
-        if job.time_based or in_ramp:
-            if self.pattern.end - self.pattern.start < self.pattern.min_bs:
-                return False
+        if self.pass_bytes == 0:
+            return False  # a loop that did nothing would never do anything
+        self.pass_bytes = 0
+        if self.time_based or in_ramp:
             self.pattern.start_loop()
             return True
-        if self.pass_bytes == 0:
-            return False
-        self.pass_bytes = 0
         self.loops_left -= 1
         if self.loops_left <= 0:
             if self.ios_limit and self.done_ios >= self.ios_limit:
@@ -356,11 +356,9 @@ class _Run:
         delta.runtime_ns = now - delta.t_start_ns
         delta.minf, delta.majf, delta.ctx = usage.minf, usage.majf, usage.ctx
         delta.usr_ns, delta.sys_ns = usage.usr_ns, usage.sys_ns
-        if first_op and not self._first_sent:
+        if first_op and not self.first_op_sent:
             delta.first_op_ns = first_op
-            self._first_sent = True
-
-    _first_sent = False
+            self.first_op_sent = True
 
     def _finish(self, now: int, measured_start: int | None, usage_last: Usage | None, first_op: int, last_report: int = 0) -> None:
         """Exactly one final delta: the rest of the counts plus the once-per-job fields."""

@@ -258,3 +258,12 @@ def test_close_unmaps() -> None:
     runner.close()
     assert runner.region is None
     assert np.isfinite(runner.overhead_ns)
+
+
+def test_time_based_without_runtime_runs_once() -> None:
+    assert run_job(make_job(rw="randwrite", size=256 * K, time_based=True)).bytes == (0, 256 * K)
+
+
+def test_blocks_bigger_than_the_region_do_nothing() -> None:
+    res = run_job(make_job(rw="randwrite", size=64 * K, bs_min=(128 * K, 128 * K), bs_max=(128 * K, 128 * K)))
+    assert res.ios == (0, 0) and res.reports[-1].final

@@ -217,7 +217,9 @@ class AccessPattern:
         if self.chooser is not None:
             self.chooser.new_loop(self.streams.rwmix)
         self.exhausted = self.end - self.start < self.min_bs or (self.random and min(self.lastb) == 0)
-        recordable = self.seeder.repeatable and not self.time_based and self._template is None
+        # Only loops that are a pure function of the seeds are recorded: not time_based
+        # (no re-seed), not random rw=<mode>:N (its I/O counter runs across loops).
+        recordable = self.seeder.repeatable and not self.time_based and not self.seq_nr and self._template is None
         self._recording = [] if recordable else None
         self._forced_at_start = self.chooser.forced if self.chooser is not None else 0
         return 1
@@ -288,7 +290,7 @@ class AccessPattern:
             if len(run):
                 return run
         dirs = self._directions(n)
-        if self.random and self.seq_nr == 0 and max(self.perc_rand) >= 100 and min(self.perc_rand) >= 100:
+        if self.random and self.seq_nr == 0 and min(self.perc_rand) >= 100:
             if self.use_map and self.fixed_len:
                 return self._random_map_batch(dirs)
             if not self.use_map:

@@ -14,6 +14,10 @@ pre-drawn random numbers.
 
 from __future__ import annotations
 
+from array import array
+
+from collections.abc import Sequence
+
 import numpy as np
 
 from loadgen.engine.blocksize import BlockSizer
@@ -26,25 +30,90 @@ from loadgen.plan import READ, WRITE, Job
 RANDOM_MODES = ("randread", "randwrite", "randrw")
 MIXED_MODES = ("rw", "readwrite", "randrw")
 WRITE_MODES = ("write", "randwrite", "rw", "readwrite", "randrw")
+REPLAY_MAX_OPS = 1 << 16  # loops up to this many I/Os are recorded and replayed
 
 
 class Batch:
-    """Up to n I/Os: absolute offsets into the mapping, lengths, directions (0=read)."""
+    """Up to n I/Os: absolute offsets into the mapping, lengths, directions (0=read).
 
-    __slots__ = ("offsets", "lengths", "dirs")
+    A sequential run of equal blocks in one direction is kept as arithmetic
+    (``arith`` = first offset, block size, direction): its offsets reach the copy loop
+    as a ``range`` and its arrays are only built if something asks for them.
+    """
+
+    __slots__ = ("_offsets", "_lengths", "_dirs", "_lists", "arith", "count")
 
     def __init__(self, offsets: np.ndarray, lengths: np.ndarray, dirs: np.ndarray) -> None:
-        self.offsets = offsets
-        self.lengths = lengths
-        self.dirs = dirs
+        self._offsets: np.ndarray | None = offsets
+        self._lengths: np.ndarray | None = lengths
+        self._dirs: np.ndarray | None = dirs
+        self._lists: tuple[Sequence[int], Sequence[int], list[int]] | None = None
+        self.arith: tuple[int, int, int] | None = None
+        self.count = len(offsets)
+
+    @staticmethod
+    def run(first: int, bs: int, count: int, ddir: int) -> Batch:
+        b = Batch.__new__(Batch)
+        b._offsets = b._lengths = b._dirs = None
+        b._lists = None
+        b.arith = (first, bs, ddir)
+        b.count = count
+        return b
+
+    @property
+    def offsets(self) -> np.ndarray:
+        if self._offsets is None:
+            assert self.arith is not None
+            first, bs, _ = self.arith
+            self._offsets = first + bs * np.arange(self.count, dtype=np.int64)
+        return self._offsets
+
+    @property
+    def lengths(self) -> np.ndarray:
+        if self._lengths is None:
+            assert self.arith is not None
+            self._lengths = np.full(self.count, self.arith[1], dtype=np.int64)
+        return self._lengths
+
+    @property
+    def dirs(self) -> np.ndarray:
+        if self._dirs is None:
+            assert self.arith is not None
+            self._dirs = np.full(self.count, self.arith[2], dtype=np.int8)
+        return self._dirs
 
     def __len__(self) -> int:
-        return len(self.offsets)
+        return self.count
+
+    def lists(self) -> tuple[Sequence[int], Sequence[int], list[int]]:
+        """The batch as Python sequences for the copy loops (converted once, then cached)."""
+        if self._lists is None:
+            if self.arith is not None:
+                first, bs, ddir = self.arith
+                self._lists = (range(first, first + bs * self.count, bs), [bs], [ddir])
+            else:
+                # Arrays, not lists: no per-I/O int objects kept alive (see copyloops).
+                self._lists = (_int_array(self.offsets), _int_array(self.lengths), self.dirs.tolist())
+        return self._lists
+
+    def tiled(self, reps: int) -> Batch:
+        """The batch repeated ``reps`` times (replayed loops), lists included."""
+        out = Batch(np.tile(self.offsets, reps), np.tile(self.lengths, reps), np.tile(self.dirs, reps))
+        # The tiles share one set of int objects, so lists are cheap here and fastest.
+        o, n, d = self.lists()
+        out._lists = (list(o) * reps, list(n) * reps, d * reps)
+        return out
 
     @staticmethod
     def empty() -> Batch:
         z = np.empty(0, dtype=np.int64)
         return Batch(z, z, np.empty(0, dtype=np.int8))
+
+
+def _int_array(values: np.ndarray) -> array:
+    out = array("q")
+    out.frombytes(np.ascontiguousarray(values, dtype=np.int64).tobytes())
+    return out
 
 
 def region_bounds(job: Job) -> tuple[int, int]:
@@ -79,9 +148,10 @@ class AccessPattern:
         self.fixed_len = len({(self.sizers[d].min, self.sizers[d].max) for d in active}) == 1 and all(
             self.sizers[d].fixed for d in active
         )
-        self.time_based = job.time_based
+        # time_based needs a runtime; fio warns and drops it otherwise.
+        self.time_based = job.time_based and job.runtime_ns > 0
         # Sequential writes wrap inside a loop when io_size > size (fio get_next_seq_offset).
-        self.wrap_at_end = job.time_based or (self.writes and job.io_size > job.size)
+        self.wrap_at_end = self.time_based or (self.writes and job.io_size > job.size)
         self.seq_add = job.rw_postfix if not self.random else 0
         self.seq_nr = job.rw_postfix if self.random and job.rw_postfix > 1 else 0
         self.identical = job.rw_sequencer == "identical"
@@ -114,14 +184,32 @@ class AccessPattern:
         self.exhausted = False
         self._seq_left = self.seq_nr
         self._first_loop = True
+        self._template: Batch | None = None  # the first complete loop, for replays
+        self._recording: list[Batch] | None = None
+        self._forced_at_start = 0
+        self._replay = 0
+        self._tiles: dict[int, Batch] = {}
         self.start_loop()
 
     # ---- loop state -------------------------------------------------------------------
-    def start_loop(self) -> None:
-        """fio's clear_io_state: cursors to start, map cleared, streams re-seeded."""
-        if not self._first_loop and self.seeder.repeatable:
+    def start_loop(self, max_replays: int = 1) -> int:
+        """fio's clear_io_state: cursors to start, map cleared, streams re-seeded.
+
+        A re-seeded loop repeats the previous one exactly, so a recorded loop is replayed
+        instead of regenerated, up to ``max_replays`` times in one batch (when the rwmix
+        state allows, see ``DirectionChooser.replay``).  Returns how many loops this
+        start covers.
+        """
+        first, self._first_loop = self._first_loop, False
+        if not first and self.seeder.repeatable:
+            template = self._template
+            if template is not None and not self.time_based:
+                n = max_replays if self.chooser is None else self.chooser.replay(template.dirs, max_replays)
+                if n:
+                    self._replay = n
+                    self.exhausted = False
+                    return n
             self.streams = self.seeder.make()
-        self._first_loop = False
         self.last_pos = [self.start, self.start]
         self.last_start = [-1, -1]
         if self.map is not None:
@@ -129,6 +217,17 @@ class AccessPattern:
         if self.chooser is not None:
             self.chooser.new_loop(self.streams.rwmix)
         self.exhausted = self.end - self.start < self.min_bs or (self.random and min(self.lastb) == 0)
+        # Only loops that are a pure function of the seeds are recorded: not time_based
+        # (no re-seed), not random rw=<mode>:N (its I/O counter runs across loops).
+        recordable = self.seeder.repeatable and not self.time_based and not self.seq_nr and self._template is None
+        self._recording = [] if recordable else None
+        self._forced_at_start = self.chooser.forced if self.chooser is not None else 0
+        return 1
+
+    @property
+    def template_ops(self) -> int:
+        """I/Os of the recorded loop (0 if none): what one replay yields."""
+        return len(self._template) if self._template is not None else 0
 
     # ---- batches ----------------------------------------------------------------------
     def _directions(self, n: int) -> np.ndarray:
@@ -155,10 +254,43 @@ class AccessPattern:
         return out
 
     def next_batch(self, n: int) -> Batch:
+        """Up to ``n`` I/Os of this loop (a replayed loop comes whole, however long)."""
+        if self._replay:
+            assert self._template is not None
+            reps, self._replay = self._replay, 0
+            self.exhausted = True
+            if reps == 1:
+                return self._template
+            tiled = self._tiles.get(reps)
+            if tiled is None:  # made once and reused: replays allocate nothing new
+                tiled = self._tiles[reps] = self._template.tiled(reps)
+            return tiled
+        batch = self._generate(n)
+        rec = self._recording
+        if rec is not None:
+            rec.append(batch)
+            if sum(len(b) for b in rec) > REPLAY_MAX_OPS:
+                self._recording = None
+            elif self.exhausted:
+                forced = self.chooser.forced if self.chooser is not None else 0
+                if forced == self._forced_at_start and sum(len(b) for b in rec):
+                    self._template = Batch(
+                        np.concatenate([b.offsets for b in rec]),
+                        np.concatenate([b.lengths for b in rec]),
+                        np.concatenate([b.dirs for b in rec]),
+                    )
+                self._recording = None
+        return batch
+
+    def _generate(self, n: int) -> Batch:
         if self.exhausted or n <= 0:
             return Batch.empty()
+        if not self.random and not self.mixed and self.fixed_len and self.seq_add == 0:
+            run = self._sequential_run(n)
+            if len(run):
+                return run
         dirs = self._directions(n)
-        if self.random and self.seq_nr == 0 and max(self.perc_rand) >= 100 and min(self.perc_rand) >= 100:
+        if self.random and self.seq_nr == 0 and min(self.perc_rand) >= 100:
             if self.use_map and self.fixed_len:
                 return self._random_map_batch(dirs)
             if not self.use_map:
@@ -172,24 +304,32 @@ class AccessPattern:
         return self._per_io_batch(dirs)
 
     def _random_map_batch(self, dirs: np.ndarray) -> Batch:
+        """Uniform one-block I/Os through the map; under time_based a full map is
+        cleared and the batch goes on (so a small region still fills whole batches)."""
         assert self.map is not None
-        if self.map.full:
-            if not self.time_based:
-                self.exhausted = True
-                self._give_back(dirs)
-                return Batch.empty()
-            self.map.reset()
-        cand = self.streams.offset.integers(0, self.map.nblocks, size=len(dirs), dtype=np.int64)
-        blocks = self.map.claim_single(cand)
-        k = len(blocks)
-        if k < len(dirs):
-            self._give_back(dirs[k:])
-            dirs = dirs[:k]
+        parts: list[np.ndarray] = []
+        want = len(dirs)
+        got = 0
+        while got < want:
+            if self.map.full:
+                if not self.time_based:
+                    self.exhausted = True
+                    break
+                self.map.reset()
+            cand = self.streams.offset.integers(0, self.map.nblocks, size=min(want - got, self.map.free), dtype=np.int64)
+            blocks = self.map.claim_single(cand)
+            parts.append(blocks)
+            got += len(blocks)
         if self.map.full and not self.time_based:
             self.exhausted = True
+        if got < want:
+            self._give_back(dirs[got:])
+            dirs = dirs[:got]
+        blocks = parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
         offs = self.start + blocks * self.ba[READ]
-        self._remember(offs, np.full(k, self.min_bs, dtype=np.int64), dirs)
-        return Batch(offs, np.full(k, self.min_bs, dtype=np.int64), dirs)
+        lens = np.full(got, self.min_bs, dtype=np.int64)
+        self._remember(offs, lens, dirs)
+        return Batch(offs, lens, dirs)
 
     def _random_nomap_batch(self, dirs: np.ndarray) -> Batch:
         n = len(dirs)
@@ -212,17 +352,41 @@ class AccessPattern:
         self._remember(offs, lens, dirs)
         return Batch(offs, lens, dirs)
 
+    def _sequential_run(self, n: int) -> Batch:
+        """One direction, equal blocks, no holes: the next run up to the region end."""
+        d, bs = self.fixed_dir, self.min_bs
+        pos = self.last_pos[d]
+        if self.wrap_at_end and pos + bs > self.end:
+            pos = self.start
+        k = min(n, max((self.end - pos) // bs, 0))
+        if k == 0:
+            return Batch.empty()
+        self.last_start[d] = pos + (k - 1) * bs
+        self.last_pos[d] = pos + k * bs
+        return Batch.run(pos, bs, k, d)
+
     def _sequential_batch(self, dirs: np.ndarray) -> Batch:
-        """Contiguous I/Os per direction; stops before the first one that would not fit."""
+        """Contiguous I/Os per direction; stops before the first one that would not fit.
+
+        Fixed-size I/Os that wrap (time_based, or io_size beyond size) wrap inside the
+        batch: offsets run modulo the largest multiple of the block size in the region.
+        """
         lens = self._lengths(dirs)
         offs = np.empty(len(dirs), dtype=np.int64)
+        span = self.end - self.start
+        wrap = self.wrap_at_end and self.fixed_len and span >= self.min_bs
+        span -= span % self.min_bs
         for d in (READ, WRITE):
             mask = dirs == d
             if mask.any():
                 dl = lens[mask]
-                offs[mask] = self.last_pos[d] + np.cumsum(dl) - dl
-        bad = np.flatnonzero(offs + lens > self.end)
-        k = len(dirs) if len(bad) == 0 else int(bad[0])
+                rel = self.last_pos[d] - self.start + np.cumsum(dl) - dl
+                offs[mask] = self.start + (rel % span if wrap else rel)
+        if wrap:
+            k = len(dirs)
+        else:
+            bad = np.flatnonzero(offs + lens > self.end)
+            k = len(dirs) if len(bad) == 0 else int(bad[0])
         self._give_back(dirs[k:])
         batch = Batch(offs[:k], lens[:k], dirs[:k])
         self._remember(batch.offsets, batch.lengths, batch.dirs)

@@ -36,7 +36,7 @@ class HelperDied(Exception):
 class Spawner:
     """Starts worker processes through the helper and reports their exits."""
 
-    def __init__(self) -> None:
+    def __init__(self, worker_nice: int) -> None:
         commands, their_commands = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         replies, their_replies = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         theirs = (their_commands.fileno(), their_replies.fileno())
@@ -44,7 +44,7 @@ class Spawner:
         package_root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "loadgen.engine.worker", *map(str, theirs), str(os.getpid())],
+            [sys.executable, "-m", "loadgen.engine.worker", *map(str, theirs), str(os.getpid()), str(worker_nice)],
             pass_fds=theirs,
             env=env,
         )

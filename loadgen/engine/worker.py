@@ -192,10 +192,12 @@ class _Worker:
         self._send(job.thread_number, protocol.DONE, protocol.encode_json(done))
 
 
-def _worker_process(jobs: list[Job], data_w: int, gate_r: int, interval_ns: int, helper_pid: int) -> NoReturn:
+def _worker_process(jobs: list[Job], data_w: int, gate_r: int, interval_ns: int, helper_pid: int,
+                    nice: int) -> NoReturn:
     """Body of a forked worker; never returns into the helper's loop."""
     code = 1
     try:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)  # the user's priority, not the controller's boost
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -212,7 +214,8 @@ def _worker_process(jobs: list[Job], data_w: int, gate_r: int, interval_ns: int,
 
 # ---- the fork helper ---------------------------------------------------------------------------
 class _Helper:
-    def __init__(self, commands: socket.socket, replies: socket.socket) -> None:
+    def __init__(self, commands: socket.socket, replies: socket.socket, worker_nice: int) -> None:
+        self.worker_nice = worker_nice
         self.sock = commands
         self.replies = replies
         self.children: set[int] = set()
@@ -279,7 +282,7 @@ class _Helper:
                 os.close(forked_w)
                 os.read(forked_r, 1)
                 os.close(forked_r)
-                _worker_process(unit, data_w, gate_r, msg["interval_ns"], me)
+                _worker_process(unit, data_w, gate_r, msg["interval_ns"], me, self.worker_nice)
             self.children.add(pid)
             pids.append(pid)
         t_last = time.monotonic_ns()
@@ -326,14 +329,14 @@ def _warm_up() -> None:
             runner.close()
 
 
-def helper_main(commands_fd: int, replies_fd: int, parent: int) -> None:
+def helper_main(commands_fd: int, replies_fd: int, parent: int, worker_nice: int) -> None:
     die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the controller decides; it kills us on exit
     _warm_up()
     gc.collect()
     gc.freeze()  # everything so far is shared copy-on-write with every worker; gc never touches it
-    _Helper(socket.socket(fileno=commands_fd), socket.socket(fileno=replies_fd)).serve()
+    _Helper(socket.socket(fileno=commands_fd), socket.socket(fileno=replies_fd), worker_nice).serve()
 
 
 if __name__ == "__main__":
-    helper_main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))
+    helper_main(*map(int, sys.argv[1:5]))

@@ -145,17 +145,19 @@ def test_killed_worker_is_an_error_and_others_complete(tmp_path: Path) -> None:
     assert not psutil.Process().children(recursive=True)  # helper and workers all reaped
 
 
-def test_split_policy_pins_each_worker_to_one_cpu(tmp_path: Path) -> None:
+def test_split_policy_pins_each_worker_to_one_cpu_at_the_callers_priority(tmp_path: Path) -> None:
     cpus = sorted(os.sched_getaffinity(0))
     plan = make_plan([dict(numjobs=4, cpus_allowed=cpus, cpus_allowed_policy="split", time_based=True,
                            runtime_ns=600_000_000)])
     seen: dict[int, list[int]] = {}
+    nices: set[int] = set()
 
     def watch() -> None:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and len(seen) < 4:
             for w in _workers_of(os.getpid()):
                 try:
+                    nices.add(w.nice())
                     affinity = w.cpu_affinity()
                     if len(affinity) == 1:  # set by the worker just before its I/O
                         seen[w.pid] = affinity
@@ -170,3 +172,4 @@ def test_split_policy_pins_each_worker_to_one_cpu(tmp_path: Path) -> None:
     assert exit_status(result) == EXIT_OK
     for job in result.jobs:
         assert seen.get(job.pid) == [cpus[(job.job.thread_number - 1) % len(cpus)]]
+    assert nices == {os.getpriority(os.PRIO_PROCESS, 0)}  # the controller's boost is not inherited

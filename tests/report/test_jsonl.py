@@ -46,7 +46,7 @@ def _record(type_name: str, fields: dict, tmp_path) -> dict:
 
 
 def test_interval_record_validates(tmp_path) -> None:
-    fields = {"group": 0, "job": "a", "thread_number": 1, "subjob": 0, "interval_ns": 5, "final": False,
+    fields = {"group": 0, "job": "a", "thread_number": 1, "subjob": 0, "interval_ns": 5, "final": False, "loadgen.lag_ns": 7,
               **jsonl.metrics(_delta(), 2_000_000_000)}
     rec = _record("interval", fields, tmp_path)
     assert jsonl.validate(rec) == []

@@ -157,10 +157,10 @@ def test_split_policy_pins_each_worker_to_one_cpu_at_the_callers_priority(tmp_pa
         while time.monotonic() < deadline and len(seen) < 4:
             for w in _workers_of(os.getpid()):
                 try:
-                    nices.add(w.nice())
                     affinity = w.cpu_affinity()
                     if len(affinity) == 1:  # set by the worker just before its I/O
                         seen[w.pid] = affinity
+                        nices.add(w.nice())
                 except psutil.NoSuchProcess:
                     pass
             time.sleep(0.02)

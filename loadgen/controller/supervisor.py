@@ -273,14 +273,15 @@ class Supervisor:
     async def _show_progress(self) -> None:
         assert self.progress is not None
         last = time.monotonic()
-        last_bytes = [0, 0]
-        last_ios = [0, 0]
-        last_minf = 0
+        last_bytes, last_ios, last_minf = [0, 0], [0, 0], 0
+        last_group: _GroupRun | None = None
         while True:
             await anyio.sleep(PROGRESS_TICK_S)
             group_run = self.current
             if group_run is None:
                 continue
+            if group_run is not last_group:  # rates restart with each group
+                last_bytes, last_ios, last_minf, last_group = [0, 0], [0, 0], 0, group_run
             now = time.monotonic()
             states = self.agg.group_states()
             totals = [s.result.totals for s in states]
@@ -288,8 +289,6 @@ class Supervisor:
             ios = [sum(t.dirs[i].ios for t in totals) for i in (0, 1)]
             minf = sum(t.minf for t in totals)
             span = max(now - last, 1e-9)
-            if byts[0] < last_bytes[0] or byts[1] < last_bytes[1]:  # a new group started
-                last_bytes, last_ios, last_minf = [0, 0], [0, 0], 0
             release = group_run.result.extras.get("release_ns", 0)
             percent, eta = _completion(states, (time.monotonic_ns() - release) if release else 0)
             self.progress.show(Snapshot(

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import orjson
 import psutil
+import pytest
 
 from loadgen.controller import EXIT_JOB_FAILED, EXIT_OK, execute, exit_status
 from loadgen.controller.supervisor import worker_units
+from loadgen.errors import InputError
 from loadgen.plan import RunOptions
 from loadgen.report.jsonl import validate
 
@@ -173,3 +175,10 @@ def test_split_policy_pins_each_worker_to_one_cpu_at_the_callers_priority(tmp_pa
     for job in result.jobs:
         assert seen.get(job.pid) == [cpus[(job.job.thread_number - 1) % len(cpus)]]
     assert nices == {os.getpriority(os.PRIO_PROCESS, 0)}  # the controller's boost is not inherited
+
+
+def test_unwritable_stream_is_an_input_error_before_anything_starts(tmp_path: Path) -> None:
+    opts = RunOptions(jsonl=str(tmp_path / "missing" / "run.jsonl"), eta="never")
+    with pytest.raises(InputError, match="--jsonl"):
+        execute(make_plan([dict()]), opts)
+    assert not psutil.Process().children(recursive=True)

@@ -40,7 +40,7 @@ def uss(n: int) -> None:
     found: list[int] = []
 
     def sample() -> None:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not found:
             time.sleep(0.5)
             helper = [c for c in psutil.Process().children() if c.pid != os.getpid()]
@@ -65,6 +65,9 @@ def uss(n: int) -> None:
     execute(plan, RunOptions(eta="never"))
     sampler.join()
     found.sort()
+    if not found:
+        print(f"workers={n}: no worker was sampled while running")
+        return
     print(f"workers={n} uss_per_worker_MiB median={found[len(found) // 2] / 2**20:.2f} max={found[-1] / 2**20:.2f} "
           f"(its region: 64 KiB) samples={len(found)}")
 

@@ -22,7 +22,7 @@ from typing import Any  # noqa: E402
 import anyio  # noqa: E402
 
 from loadgen import __version__  # noqa: E402
-from loadgen.controller.aggregator import Aggregator  # noqa: E402
+from loadgen.controller.aggregator import Aggregator, aggregate_metrics  # noqa: E402
 from loadgen.controller.progress import ProgressLine, wanted  # noqa: E402
 from loadgen.controller.spawner import Spawner  # noqa: E402
 from loadgen.controller.supervisor import Supervisor  # noqa: E402
@@ -149,6 +149,7 @@ def execute(plan: Plan, opts: RunOptions) -> RunResult:
             "duration_s": (result.end_epoch_ns - start_epoch_ns) / 1e9,
             "jobs": len(result.jobs),
             "errors": sum(1 for j in result.jobs if j.error),
+            **aggregate_metrics(result.jobs),
         })
         writer.close()
     return result

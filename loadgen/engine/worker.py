@@ -269,8 +269,8 @@ class _Helper:
             runner = JobRunner(job)
             try:
                 runner.setup()
-            except EngineError:
-                pass  # the workers report it
+            except Exception:  # noqa: BLE001 -- each worker meets and reports it; the helper must live on
+                pass
             finally:
                 runner.close()
 

@@ -4,6 +4,7 @@
     python tests/controller/measure.py uss 1024
     python tests/controller/measure.py steady 64 1000     # workers, status interval ms
     python tests/controller/measure.py steady 256 100
+    python tests/controller/measure.py steady 256 100 5000   # light workers: 2560 records/s
 """
 
 from __future__ import annotations
@@ -73,8 +74,12 @@ def uss(n: int) -> None:
           f"(its region: 64 KiB) samples={len(found)}")
 
 
-def steady(n: int, interval_ms: int) -> None:
-    """n workers for 8 s at the given status interval: controller CPU share and stream lag."""
+def steady(n: int, interval_ms: int, thinktime_us: int = 0) -> None:
+    """n workers for 8 s at the given status interval: controller CPU share and stream lag.
+
+    ``thinktime_us`` > 0 makes the workers light (a sleep per I/O), so that they can
+    report at the asked rate even when there are far more workers than CPUs.
+    """
     me = psutil.Process()
     samples: list[tuple[float, float]] = []
     stop = threading.Event()
@@ -87,7 +92,8 @@ def steady(n: int, interval_ms: int) -> None:
     sampler = threading.Thread(target=sample)
     sampler.start()
     path = "/tmp/loadgen-measure.jsonl"
-    plan = make_plan([dict(numjobs=n, size=4 << 20, time_based=True, runtime_ns=8_000_000_000, rw="randrw")])
+    plan = make_plan([dict(numjobs=n, size=4 << 20, time_based=True, runtime_ns=8_000_000_000, rw="randrw",
+                           thinktime_ns=thinktime_us * 1000)])
     result = execute(plan, RunOptions(eta="never", jsonl=path, status_interval_ns=interval_ms * 1_000_000))
     stop.set()
     sampler.join()
@@ -99,7 +105,7 @@ def steady(n: int, interval_ms: int) -> None:
     t_lo, t_hi = samples[0][0] + 3, samples[-1][0] - 2
     mid = [s for s in samples if t_lo <= s[0] <= t_hi]
     share = (mid[-1][1] - mid[0][1]) / (mid[-1][0] - mid[0][0]) if len(mid) > 1 else float("nan")
-    print(f"workers={n} interval_ms={interval_ms} status={exit_status(result)} records={len(intervals)} "
+    print(f"workers={n} interval_ms={interval_ms} thinktime_us={thinktime_us} status={exit_status(result)} records={len(intervals)} "
           f"controller_cpu_share={100 * share:.2f}% lag_ms p50={lags[len(lags) // 2] / 1e6:.2f} "
           f"p99={lags[int(len(lags) * 0.99)] / 1e6:.2f} max={lags[-1] / 1e6:.2f} "
           f"workers_blocked_in_write_ms_total={blocked / 1e6:.2f}")

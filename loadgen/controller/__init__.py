@@ -50,7 +50,7 @@ def raise_fd_limit() -> int:
     return soft
 
 
-CONTROLLER_NICE_BOOST = 10
+CONTROLLER_NICE_BOOST = 20
 
 
 def boost_priority() -> int:

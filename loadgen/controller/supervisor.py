@@ -35,6 +35,7 @@ PROGRESS_TICK_S = 1.0
 # polls/s would cost a 1 s-interval run of many workers CPU for nothing).
 DRAIN_PERIOD_S = 0.02
 DRAIN_PERIOD_MAX_S = 0.1
+DRAIN_BUDGET_S = 0.02  # most loop time one drain may take before yielding
 
 
 def worker_units(jobs: tuple[Job, ...]) -> list[list[Job]]:
@@ -60,6 +61,7 @@ class _GroupRun:
         self.pipe_of: dict[int, int] = {}  # worker pid -> its stats pipe (read end)
         self.reassemblers: dict[int, protocol.Reassembler] = {}  # open pipes
         self.mapped = False
+        self._next_pipe = 0  # where a drain that ran out of time goes on
         self.gate_w = -1
         self.released = False
         self.t_first_fork_ns = 0
@@ -80,10 +82,25 @@ class _GroupRun:
             for thread_number, kind, payload in reassembler.feed(data):
                 self.agg.on_message(thread_number, kind, payload)
 
-    def _read_data(self) -> None:
-        for fd in list(self.reassemblers):
+    def _read_data(self, budget_s: float = float("inf")) -> bool:
+        """Read the pipes round-robin; False when the time budget ran out before all were read.
+
+        The budget keeps a backlog (more deltas than the controller's CPU share can
+        handle) from holding the loop for seconds: signals and the progress line go on,
+        and the pipes hold the rest.
+        """
+        fds = list(self.reassemblers)
+        start = self._next_pipe % len(fds) if fds else 0
+        deadline = time.monotonic() + budget_s
+        complete = True
+        for i, fd in enumerate(fds[start:] + fds[:start]):
             self._read_pipe(fd)
+            if time.monotonic() > deadline:
+                self._next_pipe = start + i + 1
+                complete = False
+                break
         self.changed.set()
+        return complete
 
     @property
     def all_read(self) -> bool:
@@ -130,8 +147,10 @@ class _GroupRun:
     async def _drain(self) -> None:
         running_period = min(max(self.sup.opts.status_interval_ns / 10e9, DRAIN_PERIOD_S), DRAIN_PERIOD_MAX_S)
         while True:
-            self._read_data()
-            await anyio.sleep(running_period if self.released else DRAIN_PERIOD_S)
+            if self._read_data(DRAIN_BUDGET_S):
+                await anyio.sleep(running_period if self.released else DRAIN_PERIOD_S)
+            else:
+                await anyio.sleep(0)  # behind: go on after letting the loop breathe
 
     async def _phases(self, units: list[list[Job]], gate_r: int) -> None:
         spawner = self.sup.spawner

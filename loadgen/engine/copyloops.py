@@ -107,6 +107,31 @@ class Copier:
                 ap(clk() - t)
         return out
 
+    def write_slices(self, slices: Sequence[slice]) -> array:
+        """Timed writes of equal blocks given as slices (replayed loops)."""
+        mm, clk = self.mm, clock
+        src = self.wsrc[: slices[0].stop - slices[0].start] if slices else b""
+        out = array("q")
+        ap = out.append
+        for s in slices:
+            t = clk()
+            mm[s] = src
+            ap(clk() - t)
+        return out
+
+    def read_slices(self, slices: Sequence[slice]) -> array:
+        """Timed reads of equal blocks given as slices (replayed loops)."""
+        if slices and slices[0].stop - slices[0].start > SMALL_READ:
+            return self._read_fixed([s.start for s in slices], slices[0].stop - slices[0].start)
+        mm, clk = self.mm, clock
+        out = array("q")
+        ap = out.append
+        for s in slices:
+            t = clk()
+            mm[s]
+            ap(clk() - t)
+        return out
+
     def _mixed_var(self, offs: Sequence[int], lens: Sequence[int], dirs: Sequence[int]) -> array:
         view, wv, rv, clk = self.view, self.wview, self.rview, clock
         out = array("q")

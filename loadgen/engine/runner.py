@@ -6,7 +6,9 @@ Latency definitions (fio §2.8 for a sync engine):
 * **lat** is clat plus the per-I/O bookkeeping before the copy.  fio stamps start_time
   at the end of get_io_u, a few tens of ns before the copy.  A third clock read per
   I/O would cost more than what it measures, so lat = clat + the chunk's measured
-  per-I/O loop time ((chunk wall time - Σclat) / I/Os).  Recorded unless disable_lat.
+  per-I/O loop time ((chunk wall time - Σclat) / I/Os, averaged over each fold of
+  the statistics).  Its moments are recorded unless disable_lat; its histogram only
+  with lat_percentiles=1, the only case in which fio reports lat percentiles.
 * With gtod_reduce (or disable_clat and disable_lat) no per-I/O clock is read and runs
   are coalesced into as few copies as the pattern allows.
 

@@ -330,3 +330,11 @@ def test_folded_latency_stats_equal_direct_computation() -> None:
         histogram.add_samples(hl, c + 7)
         assert np.array_equal(got.dirs[d].lat.hist, hl)
         assert got.dirs[d].lat.moments.min == m.min + 7
+
+
+def test_replayed_small_loops_fault_only_the_first_time() -> None:
+    """Replayed tiles (writes then reads per tile) touch nothing new: about one fault
+    per page, all in the first loop."""
+    res = run_job(make_job(rw="randrw", size=64 * PAGE, loops=2000, thp="never"))
+    assert sum(res.ios) == 2000 * 64
+    assert 64 <= res.total.minf < 64 + 200

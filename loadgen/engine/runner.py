@@ -80,7 +80,7 @@ class JobRunner:
         self._address = int(probe.ctypes.data)
         del probe
         self.pattern = AccessPattern(job)
-        self.copier = Copier(self.region.mm, self.pattern.max_bs)
+        self.copier = Copier(self.region.mm, self.pattern.max_bs, gil_free=job.thread)
         self.overhead_ns = self._calibrate()
 
     def close(self) -> None:
@@ -105,7 +105,7 @@ class JobRunner:
         scratch = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
         try:
             scratch[:] = b"\x01" * size
-            copier = Copier(scratch, bs)
+            copier = Copier(scratch, bs, gil_free=self.job.thread)
             rng = np.random.default_rng(0)
             offs = rng.integers(0, size // bs, CALIBRATION_OPS, dtype=np.int64) * bs
             if self.pattern.mixed:

@@ -338,3 +338,33 @@ def test_replayed_small_loops_fault_only_the_first_time() -> None:
     res = run_job(make_job(rw="randrw", size=64 * PAGE, loops=2000, thp="never"))
     assert sum(res.ios) == 2000 * 64
     assert 64 <= res.total.minf < 64 + 200
+
+
+@pytest.mark.parametrize("rw", ["write", "randrw", "rw"])
+def test_thread_mode_copies_release_the_gil(rw: str) -> None:
+    """thread=1 copies with numpy (GIL released); counts and faults stay the same."""
+    n = 1024
+    res = run_job(make_job(rw=rw, size=n * PAGE, thp="never", thread=True, loops=2))
+    assert sum(res.bytes) == 2 * n * PAGE
+    pages_faulted_twice = 1 if rw == "rw" else 0  # rw=rw reads (zero page), then writes the same blocks
+    assert res.total.minf <= (1 + pages_faulted_twice) * n * 1.01 + 32
+    gil = run_job(make_job(rw=rw, size=n * PAGE, thread=True, gtod_reduce=True))
+    assert sum(gil.bytes) == n * PAGE
+
+
+def test_gil_free_copier_lets_other_threads_run() -> None:
+    import threading
+
+    region = Region(256 * M, "never")
+    copier = Copier(region.mm, 64 * M, gil_free=True)
+    spins = 0
+    try:
+        t = threading.Thread(target=copier.copy_range, args=(0, 256 * M, 1))
+        t.start()
+        while t.is_alive():
+            spins += 1
+        t.join()
+    finally:
+        copier.close()
+        region.close()
+    assert spins > 1000

@@ -15,8 +15,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# Keys loadgen adds under jobs[].loadgen (or its top-level "loadgen" section).
-LOADGEN_EXTRAS = ("overhead_ns", "spawn_s", "start_skew_ns", "controller_cpu_s", "uss_bytes")
+from _bench_watch import Watch, run_watched
+
+# Keys loadgen's report has under jobs[].loadgen or the top-level loadgen section (groups
+# included), and the metric each becomes. The controller CPU keys are renamed: bench.py
+# measures the controller itself (_bench_watch) and keeps both figures apart.
+REPORT_KEYS = {
+    "overhead_ns": "overhead_ns",
+    "spawn_s": "spawn_s",
+    "fork_s": "fork_s",
+    "start_skew_ns": "start_skew_ns",
+    "release_ns": "release_ns",
+    "uss_bytes": "uss_bytes",
+    "controller_cpu_s": "report_controller_cpu_s",
+    "controller_cpu_pct": "report_controller_cpu_pct",
+}
+# Metrics only loadgen has (left out of fio's side in the table).
+LOADGEN_EXTRAS = (
+    *REPORT_KEYS.values(),
+    "release_s",
+    "uss_bytes_median",
+    "uss_sampled",
+    "controller_cpu_s",
+    "controller_cpu_share",
+    "controller_cpu_share_whole",
+)
 DDIRS = ("read", "write", "trim")
 
 
@@ -92,15 +115,16 @@ def _extras(document: dict[str, Any], jobs: list[dict[str, Any]]) -> dict[str, f
     """loadgen's own keys: max over the jobs (and the top-level section), USS also as median.
 
     Group-level values such as spawn_s may be repeated in every job; the max then is that
-    value, and for per-worker values (uss_bytes) the max is the worst worker.
+    value, for per-worker values (uss_bytes) the max is the worst worker, and for
+    release_ns the last group's release.
     """
-    found: dict[str, list[float]] = {key: [] for key in LOADGEN_EXTRAS}
+    found: dict[str, list[float]] = {key: [] for key in REPORT_KEYS}
     sections = [job.get("loadgen") for job in jobs] + [document.get("loadgen")]
     for section in sections:
         for key, value in _walk_numbers(section):
             if key in found:
                 found[key].append(value)
-    metrics: dict[str, float | None] = {key: max(values) if values else None for key, values in found.items()}
+    metrics: dict[str, float | None] = {REPORT_KEYS[key]: max(values) if values else None for key, values in found.items()}
     per_job_uss = [_number(job.get("loadgen", {}).get("uss_bytes")) for job in jobs if isinstance(job.get("loadgen"), dict)]
     present_uss = [v for v in per_job_uss if v is not None]
     metrics["uss_bytes_median"] = statistics.median(present_uss) if present_uss else None
@@ -198,20 +222,49 @@ def _run(command: list[str], timeout_s: float, cwd: Path | None = None) -> tuple
     return completed, wall_s, None
 
 
-def run_report_tool(command: list[str], report: Path, timeout_s: float, cwd: Path | None = None) -> Sample:
-    """Run loadgen or fio with --output=REPORT and read the fio-shaped JSON it wrote."""
+def run_report_tool(command: list[str], report: Path, timeout_s: float, cwd: Path | None = None, sample_uss: bool = False) -> Sample:
+    """Run loadgen or fio with --output=REPORT, watched from outside, and read the
+    fio-shaped JSON it wrote."""
     report.unlink(missing_ok=True)
-    _, wall_s, error = _run(command, timeout_s, cwd)
-    if error:
-        return Sample(error=error, command=command)
+    try:
+        watch, stderr = run_watched(command, timeout_s, cwd, uss=sample_uss)
+    except OSError as exc:
+        return Sample(error=f"cannot start: {exc}", command=command)
+    if watch.timed_out:
+        return Sample(error=f"timed out after {timeout_s:.0f} s", command=command)
+    if watch.returncode != 0:
+        tail = (stderr.strip().splitlines() or ["(no stderr)"])[-1]
+        return Sample(error=f"exit {watch.returncode}: {tail[:200]}", command=command)
     try:
         metrics = metrics_from_fio_json(decode_report(report.read_text()))
     except (OSError, ValueError) as exc:
         return Sample(error=f"unreadable report: {exc}", command=command)
-    metrics["wall_s"] = wall_s
-    controller_cpu_s = metrics.get("controller_cpu_s")
-    metrics["controller_cpu_share"] = controller_cpu_s / wall_s if controller_cpu_s is not None and wall_s else None
+    metrics.update(watched_metrics(watch, metrics.get("release_ns")))
+    if metrics.get("uss_bytes") is None:
+        metrics["uss_bytes"], metrics["uss_bytes_median"] = watch.uss_summary()
+        metrics["uss_sampled"] = 1.0 if metrics["uss_bytes"] is not None else None
+    else:
+        metrics["uss_sampled"] = 0.0
     return Sample(metrics=metrics, command=command)
+
+
+def watched_metrics(watch: Watch, release_ns: float | None) -> dict[str, float | None]:
+    """Wall time, command start -> release, and the controller's CPU (whole life and steady).
+
+    release_ns is the report's CLOCK_MONOTONIC release; watch.start_ns was taken on the same
+    clock right before the command started, so their difference includes interpreter start,
+    imports, parsing and forking: what a user waits for.
+    """
+    wall_s = (watch.cpu_samples[-1][0] - watch.start_ns) / 1e9 if watch.cpu_samples else None
+    cpu_s = watch.controller_cpu_s()
+    release = int(release_ns) if release_ns is not None else None
+    return {
+        "wall_s": wall_s,
+        "release_s": (release - watch.start_ns) / 1e9 if release is not None else None,
+        "controller_cpu_s": cpu_s,
+        "controller_cpu_share_whole": cpu_s / wall_s if cpu_s is not None and wall_s else None,
+        "controller_cpu_share": watch.steady_share(release if release is not None else watch.start_ns),
+    }
 
 
 def run_pflimit(binary: Path, args: list[str], timeout_s: float) -> Sample:

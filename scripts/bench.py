@@ -182,7 +182,7 @@ class Runner:
             command = [*self.loadgen_cmd, "run", *tail, *case.loadgen_args]
         else:
             command = [str(self.fio), *tail]
-        return run_report_tool(command, report, self.timeout, cwd=REPO_ROOT)
+        return run_report_tool(command, report, self.timeout, cwd=REPO_ROOT, sample_uss=case.sample_uss and side == "loadgen")
 
 
 def round_order(sides: list[str], round_no: int) -> list[str]:

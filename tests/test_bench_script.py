@@ -22,14 +22,18 @@ BENCH = SCRIPTS / "bench.py"
 sys.path.insert(0, str(SCRIPTS))
 
 from _bench_stats import pair_ratios, quartiles, ratio_summary  # noqa: E402
+from _bench_watch import Watch, run_watched  # noqa: E402
 
 # A stub that behaves like fio / "loadgen run": reads the job file for numjobs, writes an
 # fio-shaped JSON report to --output. Its Nth call takes the Nth runtime of STUB_RUNTIMES
 # (cycling); STUB_LOADGEN is a JSON object put under each job's "loadgen" key; STUB_DROP
-# names keys (comma-separated) left out of each job; STUB_FAIL makes it exit 1.
+# names keys (comma-separated) left out of each job; STUB_FAIL makes it exit 1;
+# STUB_RELEASE_AFTER_S: sleep that long, then put CLOCK_MONOTONIC as the group's release_ns.
 REPORT_STUB = r'''
-import json, os, sys
+import json, os, sys, time
 from pathlib import Path
+time.sleep(float(os.environ.get("STUB_RELEASE_AFTER_S", "0")))
+release_ns = time.monotonic_ns()
 args = [a for a in sys.argv[1:] if a != "run"]
 output = next(a.split("=", 1)[1] for a in args if a.startswith("--output="))
 job_file = next(a for a in args if not a.startswith("--"))
@@ -56,7 +60,8 @@ for _ in range(int(options.get("numjobs", "1"))):
     for key in os.environ.get("STUB_DROP", "").split(","):
         job.pop(key, None)
     jobs.append(job)
-Path(output).write_text(json.dumps({"fio version": "stub", "jobs": jobs}))
+top = {"groups": [{"id": 0, "workers": len(jobs), "release_ns": release_ns}]}
+Path(output).write_text(json.dumps({"fio version": "stub", "jobs": jobs, "loadgen": top}))
 '''
 
 PFLIMIT_STUB = r'''
@@ -178,17 +183,81 @@ def test_every_case_is_reported_in_json_and_markdown(stubs: dict[str, Path]) -> 
 def test_loadgen_extras_judge_storm_and_controller_targets(stubs: dict[str, Path]) -> None:
     extras = {"spawn_s": 0.5, "start_skew_ns": 200000, "uss_bytes": 12 << 20, "controller_cpu_s": 0.001}
     completed, document = run_bench(
-        stubs, ["--cases", "storm-1024,controller-1s"], {"STUB_LOADGEN": json.dumps(extras)}
+        stubs, ["--cases", "storm-1024,controller-1s"], {"STUB_LOADGEN": json.dumps(extras), "STUB_RELEASE_AFTER_S": "0.2"}
     )
     assert completed.returncode == 0, completed.stderr
     assert document is not None
     storm = _case(document, "storm-1024")
     verdicts = {t["label"]: t["met"] for t in storm["targets"]}
     assert verdicts == {"all released within 5 s": True, "USS <= 8 MiB per worker": False}
-    assert storm["sides"]["loadgen"]["extras"]["uss_bytes"] == 12 << 20
+    loadgen = storm["sides"]["loadgen"]
+    assert loadgen["extras"]["uss_bytes"] == 12 << 20
+    assert loadgen["extras"]["uss_sampled"] == 0.0  # the report's figure wins over sampling
+    run = loadgen["runs"][0]["metrics"]
+    # release: from bench.py's clock reading before the start to the stub's release_ns
+    assert 0.2 <= run["release_s"] <= run["wall_s"]
     controller = _case(document, "controller-1s")
     run = controller["sides"]["loadgen"]["runs"][0]["metrics"]
-    assert run["controller_cpu_share"] == pytest.approx(0.001 / run["wall_s"])
+    assert run["report_controller_cpu_s"] == 0.001  # the report's own figure, kept apart
+    assert run["controller_cpu_s"] > 0  # measured from outside: the stub's interpreter
+    assert run["controller_cpu_share_whole"] == pytest.approx(run["controller_cpu_s"] / run["wall_s"])
+
+
+def test_steady_share_is_the_middle_of_release_to_exit() -> None:
+    second = 1_000_000_000
+    # start at 0, release at 2 s, exit at 10 s: the window is 3 s .. 9 s (1 s margins)
+    samples = [(t * second, cpu) for t, cpu in ((1, 0.9), (2, 1.0), (3, 1.2), (6, 1.5), (9, 1.8), (10, 2.5))]
+    watch = Watch(start_ns=0, cpu_samples=samples)
+    assert watch.steady_share(2 * second) == pytest.approx((1.8 - 1.2) / 6)
+    assert watch.controller_cpu_s() == 2.5
+    # a short run keeps a quarter of the span at each end: release 0, exit 4 s -> 1 s .. 3 s
+    short = Watch(start_ns=0, cpu_samples=[(0, 0.0), (second, 0.1), (3 * second, 0.3), (4 * second, 0.9)])
+    assert short.steady_share(0) == pytest.approx(0.1)
+    assert Watch(start_ns=0).steady_share(0) is None
+
+
+CPU_BURNER = r"""
+import subprocess, sys, time
+def burn(seconds):
+    start = time.process_time()
+    while time.process_time() - start < seconds:
+        pass
+burn(0.3)
+subprocess.run([sys.executable, "-c", "import time\nstart = time.process_time()\nwhile time.process_time() - start < 0.6: pass"], check=True)
+"""
+
+
+def test_watch_counts_the_controller_process_alone() -> None:
+    watch, _ = run_watched([sys.executable, "-c", CPU_BURNER], timeout_s=60, cwd=None, uss=False)
+    assert watch.returncode == 0
+    cpu_s = watch.controller_cpu_s()
+    assert cpu_s is not None
+    assert 0.3 <= cpu_s < 0.9  # its own 0.3 s (and start-up), not its child's 0.6 s
+
+
+TREE = """
+import os, time
+if os.fork() == 0:          # the helper
+    pids = []
+    for _ in range(20):      # the workers: alive for a while, then gone
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(1.5)
+            os._exit(0)
+        pids.append(pid)
+    for pid in pids:
+        os.waitpid(pid, 0)
+    os._exit(0)
+os.wait()
+"""
+
+
+def test_watch_samples_the_uss_of_every_16th_worker() -> None:
+    watch, _ = run_watched([sys.executable, "-c", TREE], timeout_s=60, cwd=None, uss=True)
+    assert watch.returncode == 0
+    assert len(watch.uss_bytes) == 2  # workers 0 and 16 of 20
+    maximum, median = watch.uss_summary()
+    assert maximum is not None and median is not None and 0 < median <= maximum
 
 
 def test_missing_report_keys_read_as_na(stubs: dict[str, Path]) -> None:
@@ -199,7 +268,9 @@ def test_missing_report_keys_read_as_na(stubs: dict[str, Path]) -> None:
     assert case["sides"]["loadgen"]["median"] is None
     assert case["ratios"]["loadgen/fio"]["median"] is None
     assert case["targets"][0]["met"] is None
-    assert _case(document, "storm-1024")["targets"][0]["met"] is None
+    # no uss_bytes in the report and no worker to sample: the USS target cannot be judged
+    uss_target = _case(document, "storm-1024")["targets"][1]
+    assert uss_target["label"] == "USS <= 8 MiB per worker" and uss_target["met"] is None
     assert "n/a" in completed.stdout
 
 

@@ -1,0 +1,140 @@
+"""Watching a running loadgen from outside: the controller's own CPU time and workers' USS.
+
+Measured here rather than read from the report so the figures do not depend on what the
+report carries, and so they hold the controller to the same clock as everything else:
+
+* CPU: user+system of the controller process alone (psutil's ``cpu_times`` keeps its
+  children apart), sampled while it runs and read once more from the zombie after it exits
+  (``waitid(WNOWAIT)``), so the teardown and report writing are counted too;
+* USS: ``memory_full_info().uss`` of a spread of workers (the grandchildren: loadgen forks
+  its workers from a helper child), each sampled once while alive.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+POLL_S = 0.25
+USS_EVERY = 16  # sample one worker in this many: reading smaps of 1024 workers on 2 CPUs would perturb the storm
+USS_MAX_SAMPLES = 64
+
+
+@dataclass
+class Watch:
+    """What one watched run produced. cpu_samples: (CLOCK_MONOTONIC ns, controller CPU s)."""
+
+    start_ns: int  # CLOCK_MONOTONIC right before the process was started
+    cpu_samples: list[tuple[int, float]] = field(default_factory=list)
+    uss_bytes: list[int] = field(default_factory=list)
+    returncode: int | None = None
+    timed_out: bool = False
+
+    def controller_cpu_s(self) -> float | None:
+        return self.cpu_samples[-1][1] if self.cpu_samples else None
+
+    def steady_share(self, from_ns: int) -> float | None:
+        """Controller CPU per wall second in the middle of FROM_NS .. exit (a quarter of the
+        span, at most 1 s, cut at each end): the monitoring cost while workers run, without
+        start-up imports, the release and the report."""
+        if not self.cpu_samples:
+            return None
+        exit_ns = self.cpu_samples[-1][0]
+        margin_ns = min(1_000_000_000, (exit_ns - from_ns) // 4)
+        window = [s for s in self.cpu_samples if from_ns + margin_ns <= s[0] <= exit_ns - margin_ns]
+        if len(window) < 2 or window[-1][0] == window[0][0]:
+            return None
+        return (window[-1][1] - window[0][1]) / ((window[-1][0] - window[0][0]) / 1e9)
+
+    def uss_summary(self) -> tuple[float | None, float | None]:
+        """(max, median) of the sampled workers' USS."""
+        if not self.uss_bytes:
+            return None, None
+        return float(max(self.uss_bytes)), float(statistics.median(self.uss_bytes))
+
+
+def _cpu_s(process: psutil.Process) -> float | None:
+    try:
+        times = process.cpu_times()
+    except psutil.Error:
+        return None
+    return times.user + times.system
+
+
+def _grandchildren(pid: int) -> list[int]:
+    """Children of PID's children, from /proc/<pid>/task/<pid>/children: one read per
+    process, where a psutil scan of all of /proc takes seconds in the middle of a storm."""
+    found: list[int] = []
+    for child in _children(pid):
+        found.extend(_children(child))
+    return found
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _sample_uss(pid: int, seen: set[int], out: list[int]) -> None:
+    for index, worker in enumerate(_grandchildren(pid)):
+        if index % USS_EVERY or worker in seen or len(out) >= USS_MAX_SAMPLES:
+            continue
+        seen.add(worker)
+        try:
+            out.append(psutil.Process(worker).memory_full_info().uss)
+        except psutil.Error:
+            continue
+
+
+def run_watched(command: list[str], timeout_s: float, cwd: Path | None, uss: bool) -> tuple[Watch, str]:
+    """Run COMMAND to its end while sampling it; (watch, stderr). stdout is discarded."""
+    start_ns = time.monotonic_ns()
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    watch = Watch(start_ns=start_ns)
+    stderr_parts: list[str] = []
+    reader = threading.Thread(target=lambda: stderr_parts.append(process.stderr.read() if process.stderr else ""))
+    reader.start()
+    handle = psutil.Process(process.pid)
+    seen: set[int] = set()
+    deadline = start_ns + int(timeout_s * 1e9)
+    while True:
+        if _exited(process.pid, POLL_S):
+            break
+        now = time.monotonic_ns()
+        if now > deadline:
+            watch.timed_out = True
+            process.kill()
+            break
+        cpu = _cpu_s(handle)
+        if cpu is not None:
+            watch.cpu_samples.append((now, cpu))
+        if uss:
+            _sample_uss(process.pid, seen, watch.uss_bytes)
+    if not watch.timed_out:
+        final = _cpu_s(handle)  # the zombie still holds its own times, children kept apart
+        if final is not None:
+            watch.cpu_samples.append((time.monotonic_ns(), final))
+    watch.returncode = process.wait()
+    reader.join()
+    return watch, "".join(stderr_parts)
+
+
+def _exited(pid: int, wait_s: float) -> bool:
+    """True once PID has exited, without reaping it; waits up to WAIT_S."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT | os.WNOHANG)
+        if info is not None:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)

@@ -7,7 +7,9 @@ report carries, and so they hold the controller to the same clock as everything 
   children apart), sampled while it runs and read once more from the zombie after it exits
   (``waitid(WNOWAIT)``), so the teardown and report writing are counted too;
 * USS: ``memory_full_info().uss`` of a spread of workers (the grandchildren: loadgen forks
-  its workers from a helper child), each sampled once while alive.
+  its workers from a helper child), sampled at every poll while alive, the largest sample
+  of each worker kept: a worker is small while it waits for the release and grows once
+  it runs (its region, buffers, statistics).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ class Watch:
 
     start_ns: int  # CLOCK_MONOTONIC right before the process was started
     cpu_samples: list[tuple[int, float]] = field(default_factory=list)
-    uss_bytes: list[int] = field(default_factory=list)
+    uss_by_pid: dict[int, int] = field(default_factory=dict)  # largest USS seen per sampled worker
     returncode: int | None = None
     timed_out: bool = False
 
@@ -54,10 +56,11 @@ class Watch:
         return (window[-1][1] - window[0][1]) / ((window[-1][0] - window[0][0]) / 1e9)
 
     def uss_summary(self) -> tuple[float | None, float | None]:
-        """(max, median) of the sampled workers' USS."""
-        if not self.uss_bytes:
+        """(max, median) over the sampled workers of each one's largest USS."""
+        values = [uss for uss in self.uss_by_pid.values() if uss > 0]  # 0: gone before its first sample
+        if not values:
             return None, None
-        return float(max(self.uss_bytes)), float(statistics.median(self.uss_bytes))
+        return float(max(values)), float(statistics.median(values))
 
 
 def _cpu_s(process: psutil.Process) -> float | None:
@@ -84,13 +87,15 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-def _sample_uss(pid: int, seen: set[int], out: list[int]) -> None:
+def _sample_uss(pid: int, by_pid: dict[int, int]) -> None:
+    """Adopt every USS_EVERY-th new worker (up to USS_MAX_SAMPLES), then sample all adopted
+    ones that are still alive."""
     for index, worker in enumerate(_grandchildren(pid)):
-        if index % USS_EVERY or worker in seen or len(out) >= USS_MAX_SAMPLES:
-            continue
-        seen.add(worker)
+        if index % USS_EVERY == 0 and worker not in by_pid and len(by_pid) < USS_MAX_SAMPLES:
+            by_pid[worker] = 0
+    for worker in by_pid:
         try:
-            out.append(psutil.Process(worker).memory_full_info().uss)
+            by_pid[worker] = max(by_pid[worker], psutil.Process(worker).memory_full_info().uss)
         except psutil.Error:
             continue
 
@@ -104,7 +109,6 @@ def run_watched(command: list[str], timeout_s: float, cwd: Path | None, uss: boo
     reader = threading.Thread(target=lambda: stderr_parts.append(process.stderr.read() if process.stderr else ""))
     reader.start()
     handle = psutil.Process(process.pid)
-    seen: set[int] = set()
     deadline = start_ns + int(timeout_s * 1e9)
     while True:
         if _exited(process.pid, POLL_S):
@@ -118,7 +122,7 @@ def run_watched(command: list[str], timeout_s: float, cwd: Path | None, uss: boo
         if cpu is not None:
             watch.cpu_samples.append((now, cpu))
         if uss:
-            _sample_uss(process.pid, seen, watch.uss_bytes)
+            _sample_uss(process.pid, watch.uss_by_pid)
     if not watch.timed_out:
         final = _cpu_s(handle)  # the zombie still holds its own times, children kept apart
         if final is not None:

@@ -68,6 +68,10 @@ def _extras_cell(case: dict[str, Any]) -> str:
     return ", ".join(parts) or "-"
 
 
+def _loadavg(values: list[float] | None) -> str:
+    return "/".join(f"{v:.1f}" for v in values) if values else "n/a"
+
+
 def render(document: dict[str, Any]) -> str:
     """The result table: one row per case, medians per side, per-pair ratio median [min-max]."""
     machine = document["machine"]
@@ -76,7 +80,8 @@ def render(document: dict[str, Any]) -> str:
         "",
         f"Machine: {machine.get('cpus')} CPUs, {machine.get('kernel')}, THP {machine.get('thp')}; "
         f"fio: {machine.get('fio_version') or 'not run'}; pflimit: {machine.get('pflimit') or 'not run'}; "
-        f"{document['options']['pairs']} interleaved rounds per case.",
+        f"{document['options']['pairs']} interleaved rounds per case; load average (1/5/15 min) "
+        f"{_loadavg(machine.get('loadavg_at_start'))} at the start, {_loadavg(document.get('loadavg_at_end'))} at the end.",
         "",
         "| case | metric | loadgen | fio | pflimit | loadgen/fio | loadgen/pflimit | fio/pflimit | targets | loadgen extras |",
         "|---|---|---|---|---|---|---|---|---|---|",

@@ -27,8 +27,9 @@ from loadgen.controller.progress import ProgressLine, wanted  # noqa: E402
 from loadgen.controller.spawner import Spawner  # noqa: E402
 from loadgen.controller.supervisor import Supervisor  # noqa: E402
 from loadgen.errors import InputError  # noqa: E402
+from loadgen.kernel.sysinfo import run_header  # noqa: E402
 from loadgen.plan import Plan, RunOptions  # noqa: E402
-from loadgen.report.jsonl import JsonlWriter  # noqa: E402
+from loadgen.report.jsonl import JsonlWriter, header_fields  # noqa: E402
 from loadgen.results import RunResult  # noqa: E402
 
 EXIT_OK = 0
@@ -68,20 +69,16 @@ def boost_priority() -> int:
     return original
 
 
-def _header(plan: Plan, opts: RunOptions, nofile: int) -> dict[str, Any]:
-    try:
-        from loadgen.kernel.sysinfo import run_header
-
-        header = run_header(plan, opts.command_line)
-    except ImportError:
-        header = {"hostname": socket.gethostname(), "kernel_release": os.uname().release}
-    header.setdefault("loadgen_version", __version__)
+def _header(plan: Plan, opts: RunOptions, nofile: int, controller_nice: int) -> dict[str, Any]:
+    """The reproducibility header (kernel, CPU, THP, job files) plus how this controller runs."""
+    header = run_header(plan, opts.command_line)
     header["worker_start"] = "fork from a preloaded helper process"
     header["rlimit_nofile"] = nofile
+    header["controller_nice"] = controller_nice
     return header
 
 
-def _run_start(writer: JsonlWriter, plan: Plan, opts: RunOptions) -> None:
+def _run_start(writer: JsonlWriter, plan: Plan, opts: RunOptions, header: dict[str, Any]) -> None:
     sections = [j.to_dict() for j in plan.jobs if j.subjob == 0]
     writer.write("run_start", {
         "loadgen.version": __version__,
@@ -92,6 +89,7 @@ def _run_start(writer: JsonlWriter, plan: Plan, opts: RunOptions) -> None:
         "config.status_interval_ns": opts.status_interval_ns,
         "config.global_options": dict(plan.global_options),
         "config.sections": sections,
+        **header_fields(header),
     })
 
 
@@ -126,9 +124,11 @@ def execute(plan: Plan, opts: RunOptions) -> RunResult:
     controller_nice = os.getpriority(os.PRIO_PROCESS, 0)
     spawner = Spawner(worker_nice)  # from the main thread, before the loop: see spawner.py
     try:
-        if writer is not None:
-            _run_start(writer, plan, opts)
         supervisor = Supervisor(plan, opts, spawner, agg, progress)
+        supervisor.result.header = _header(plan, opts, nofile, controller_nice)
+        supervisor.result.run_id, supervisor.result.start_epoch_ns = run_id, start_epoch_ns
+        if writer is not None:
+            _run_start(writer, plan, opts, supervisor.result.header)
         try:
             result = anyio.run(supervisor.run, backend="asyncio", backend_options={"use_uvloop": True})
         except KeyboardInterrupt:  # SIGINT before the signal receiver was listening
@@ -137,11 +137,7 @@ def execute(plan: Plan, opts: RunOptions) -> RunResult:
     finally:
         spawner.close()
         os.setpriority(os.PRIO_PROCESS, 0, worker_nice)  # a library caller gets its priority back
-    result.run_id = run_id
-    result.start_epoch_ns = start_epoch_ns
     result.end_epoch_ns = time.time_ns()
-    result.header = _header(plan, opts, nofile)
-    result.header["controller_nice"] = controller_nice
     if writer is not None:
         writer.write("run_end", {
             "exit_status": exit_status(result),

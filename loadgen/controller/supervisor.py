@@ -23,8 +23,10 @@ import anyio
 
 from loadgen import protocol
 from loadgen.controller.aggregator import Aggregator, JobState
+from loadgen.controller.kernelwatch import KernelWatch
 from loadgen.controller.progress import ProgressLine, Snapshot, job_char
 from loadgen.controller.spawner import Spawner
+from loadgen.kernel import counters
 from loadgen.plan import Group, Job, Plan, RunOptions
 from loadgen.results import GroupResult, RunResult
 
@@ -65,6 +67,7 @@ class _GroupRun:
         self.gate_w = -1
         self.released = False
         self.t_first_fork_ns = 0
+        self.kernel_at_release: dict[str, Any] = {}
 
     # ---- loop callbacks ---------------------------------------------------------------------
     def _read_pipe(self, fd: int) -> None:
@@ -198,6 +201,7 @@ class _GroupRun:
         """Open the gate for every worker at one instant (EOF to all readers)."""
         if self.released:
             return
+        self.kernel_at_release = counters.snapshot()  # ~1 ms while every worker still waits
         release_ns = time.monotonic_ns()  # before the close: workers may run at once
         os.close(self.gate_w)
         self.released = True
@@ -222,7 +226,12 @@ class _GroupRun:
         states = self.agg.group_states()
         firsts = [s.result.totals.first_op_ns for s in states if s.result.totals.first_op_ns]
         self.result.start_skew_ns = (max(firsts) - min(firsts)) if firsts else 0
+        if self.kernel_at_release:
+            # system-wide, so one delta for the group's window serves every job in it
+            self.result.extras["kernel"] = counters.delta(self.kernel_at_release, counters.snapshot())
         for state in states:
+            if "kernel" in self.result.extras:
+                state.result.extras["kernel"] = self.result.extras["kernel"]
             state.result.extras["ready_ns"] = state.ready_ns
             state.result.extras["first_op_ns"] = state.result.totals.first_op_ns
             if not state.done and not state.result.error:
@@ -245,6 +254,7 @@ class Supervisor:
         self.stopping = False
         self.current: _GroupRun | None = None
         self.result = RunResult(plan=plan)
+        self.kernel = KernelWatch(agg.writer)
 
     async def run(self) -> RunResult:
         self.spawner.attach()
@@ -253,6 +263,8 @@ class Supervisor:
                 tg.start_soon(self._watch_signals, tg)
                 if self.progress is not None:
                     tg.start_soon(self._show_progress)
+                if self.agg.writer is not None:
+                    tg.start_soon(self._kernel_intervals)
                 for group in self.plan.groups:
                     if self.stopping:
                         break
@@ -260,6 +272,7 @@ class Supervisor:
                     self.result.groups.append(await self.current.run())
                     self.current = None
                 tg.cancel_scope.cancel()
+            self.kernel.interval(None, final=True)
         finally:
             self.spawner.detach()
             if self.progress is not None:
@@ -282,6 +295,12 @@ class Supervisor:
         await anyio.sleep(STOP_GRACE_S)
         if self.current is group_run:
             group_run.kill()
+
+    async def _kernel_intervals(self) -> None:
+        """One system-wide ``kernel`` line per status interval (never per worker: ~1 ms each)."""
+        while True:
+            await anyio.sleep(self.opts.status_interval_ns / 1e9)
+            self.kernel.interval(self.current.group.id if self.current is not None else None)
 
     def _exit_now(self) -> None:
         """Second SIGINT: no report, no waiting; the helper's death takes every worker with it."""

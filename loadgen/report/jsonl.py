@@ -75,6 +75,13 @@ _METRICS: dict[str, Any] = {
 }
 _SUMS = {k: v for k, v in _METRICS.items() if "_ns." not in k}  # aggregates: no latency keys
 _PERCENTILE_KEYS = {r"^(read|write)\.(clat|lat)_ns\.percentile\.\d+\.\d{6}$": _INT}
+# system-wide kernel counter deltas: the set is fixed by the running kernel, so these
+# keys are stable within a run (and across runs on one kernel)
+_KERNEL_KEYS = {r"^vmstat\.[a-z0-9_]+$": _INT, r"^mthp\.\d+kB\.[a-z0-9_]+$": _INT}
+# the run header (loadgen.kernel.sysinfo.run_header) flattened: header.cpu.model, header.thp.enabled, ...
+_HEADER_KEYS = {r"^header\.[A-Za-z0-9_.]+$": {"type": ["string", "integer", "number", "boolean", "array"]}}
+_HEADER_REQUIRED = {k: _STR for k in ("header.hostname", "header.kernel_release", "header.machine",
+                                      "header.loadgen_version")}
 
 
 def _record(type_name: str, props: dict[str, Any], optional: dict[str, Any] | None = None,
@@ -100,7 +107,8 @@ SCHEMA: dict[str, Any] = {
             "loadgen.version": _STR, "config.command_line": _STR, "config.files": {"type": "array"},
             "config.groups": _INT, "config.jobs": _INT, "config.status_interval_ns": _INT,
             "config.global_options": {"type": "object"}, "config.sections": {"type": "array"},
-        }),
+            **_HEADER_REQUIRED,
+        }, patterns=_HEADER_KEYS),
         _record("start", {"group": _INT, "jobs": _INT, "workers": _INT, "spawn_s": _NUM}),
         _record("interval", {
             **_JOB_ID, **_METRICS, "interval_ns": _INT, "final": _BOOL, "loadgen.lag_ns": _INT,
@@ -112,6 +120,8 @@ SCHEMA: dict[str, Any] = {
         _record("group_end", {
             "group": _INT, "jobs": _INT, "errors": _INT, "spawn_s": _NUM, "start_skew_ns": _INT, **_SUMS,
         }),
+        _record("kernel", {"group": _OPT_INT, "interval_ns": _INT, "final": _BOOL, "scope": _STR},
+                patterns=_KERNEL_KEYS),
         _record("event", {
             "group": _OPT_INT, "job": _OPT_STR, "thread_number": _OPT_INT, "subjob": _OPT_INT,
             "event.action": _STR, "log.level": _STR, "message": _STR, "error": _INT,
@@ -203,6 +213,26 @@ def metrics(stats: IntervalStats, duration_ns: int, plist: Sequence[float] | Non
         "sys_cpu": 100.0 * stats.sys_ns / duration_ns if duration_ns else 0.0,
         "job_runtime": -(-runtime // 1_000_000),
     })
+    return out
+
+
+def kernel_fields(delta: dict[str, Any]) -> dict[str, Any]:
+    """A ``loadgen.kernel.counters.delta`` as flat keys: ``vmstat.pgfault``, ``mthp.64kB.anon_fault_alloc``."""
+    out: dict[str, Any] = {"scope": delta.get("scope", "system")}
+    out.update({f"vmstat.{name}": value for name, value in delta.get("vmstat", {}).items()})
+    for size, values in delta.get("mthp", {}).items():
+        out.update({f"mthp.{size}.{name}": value for name, value in values.items()})
+    return out
+
+
+def header_fields(header: dict[str, Any], prefix: str = "header") -> dict[str, Any]:
+    """The run header as flat dotted keys (``header.thp.mthp_enabled.64kB``); lists stay arrays."""
+    out: dict[str, Any] = {}
+    for key, value in header.items():
+        if isinstance(value, dict):
+            out.update(header_fields(value, f"{prefix}.{key}"))
+        else:
+            out[f"{prefix}.{key}"] = value
     return out
 
 

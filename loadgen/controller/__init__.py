@@ -13,6 +13,7 @@ pin_blas_threads()  # before anything below imports numpy
 
 import os  # noqa: E402
 import resource  # noqa: E402
+import signal  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -24,12 +25,14 @@ import anyio  # noqa: E402
 from loadgen import __version__  # noqa: E402
 from loadgen.controller.aggregator import Aggregator, aggregate_metrics  # noqa: E402
 from loadgen.controller.progress import ProgressLine, wanted  # noqa: E402
+from loadgen.controller.reportout import ReportOutput  # noqa: E402
 from loadgen.controller.spawner import Spawner  # noqa: E402
 from loadgen.controller.supervisor import Supervisor  # noqa: E402
 from loadgen.errors import InputError  # noqa: E402
 from loadgen.kernel.sysinfo import run_header  # noqa: E402
 from loadgen.plan import Plan, RunOptions  # noqa: E402
 from loadgen.report.jsonl import JsonlWriter, header_fields  # noqa: E402
+from loadgen.report.writer import render_formats  # noqa: E402
 from loadgen.results import RunResult  # noqa: E402
 
 EXIT_OK = 0
@@ -103,6 +106,12 @@ def _open_stream(opts: RunOptions, run_id: str, host: str, epoch_ns: int, mono_n
         raise InputError(f"--jsonl: cannot open {opts.jsonl}: {exc.strerror}") from exc
 
 
+def _cpu_s() -> float:
+    """This process's own CPU seconds so far (user + system; the workers are not ours)."""
+    times = os.times()
+    return times.user + times.system
+
+
 def exit_status(result: RunResult) -> int:
     if result.interrupted:
         return EXIT_SIGNALLED
@@ -111,8 +120,12 @@ def exit_status(result: RunResult) -> int:
     return EXIT_OK
 
 
-def execute(plan: Plan, opts: RunOptions) -> RunResult:
-    """Run every group in order; the result holds every job that started, even when stopped."""
+def execute(plan: Plan, opts: RunOptions, report: ReportOutput | None = None) -> RunResult:
+    """Run every group in order; the result holds every job that started, even when stopped.
+
+    ``report`` receives the SIGUSR1 snapshots (default: where ``opts`` sends reports).
+    """
+    cpu_at_start = _cpu_s()
     nofile = raise_fd_limit()
     run_id = uuid.uuid4().hex
     start_epoch_ns, start_mono_ns = time.time_ns(), time.monotonic_ns()
@@ -123,8 +136,9 @@ def execute(plan: Plan, opts: RunOptions) -> RunResult:
     worker_nice = boost_priority()
     controller_nice = os.getpriority(os.PRIO_PROCESS, 0)
     spawner = Spawner(worker_nice)  # from the main thread, before the loop: see spawner.py
+    previous_usr1 = signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # never fatal, before and after the loop
     try:
-        supervisor = Supervisor(plan, opts, spawner, agg, progress)
+        supervisor = Supervisor(plan, opts, spawner, agg, progress, report or ReportOutput(opts))
         supervisor.result.header = _header(plan, opts, nofile, controller_nice)
         supervisor.result.run_id, supervisor.result.start_epoch_ns = run_id, start_epoch_ns
         if writer is not None:
@@ -135,9 +149,13 @@ def execute(plan: Plan, opts: RunOptions) -> RunResult:
             result = supervisor.result
             result.interrupted = True
     finally:
+        signal.signal(signal.SIGUSR1, previous_usr1)
         spawner.close()
         os.setpriority(os.PRIO_PROCESS, 0, worker_nice)  # a library caller gets its priority back
     result.end_epoch_ns = time.time_ns()
+    cpu_s = _cpu_s() - cpu_at_start
+    result.extras["controller_cpu_s"] = cpu_s
+    result.extras["controller_cpu_pct"] = 100.0 * cpu_s * 1e9 / max(result.end_epoch_ns - start_epoch_ns, 1)
     if writer is not None:
         writer.write("run_end", {
             "exit_status": exit_status(result),
@@ -151,24 +169,14 @@ def execute(plan: Plan, opts: RunOptions) -> RunResult:
     return result
 
 
-def _fallback_report(result: RunResult) -> None:
-    """One line per job until the fio-format reports are wired in."""
-    for j in result.jobs:
-        t = j.totals
-        secs = t.runtime_ns / 1e9 or 1e-9
-        print(f"{j.job.name}: (groupid={j.job.group_id}, jobs={j.job.numjobs}): err={j.error:2d}: "
-              f"pid={j.pid}: read={t.dirs[0].bytes}B write={t.dirs[1].bytes}B "
-              f"bw={(t.dirs[0].bytes + t.dirs[1].bytes) / secs / 2**20:.1f}MiB/s minf={t.minf} majf={t.majf}")
-
-
 def run(plan: Plan, opts: RunOptions) -> int:
     """The whole run, reports included; returns the process exit status."""
-    result = execute(plan, opts)
+    report = ReportOutput(opts).open()
+    previous_usr1 = signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # until the loop listens: never fatal
     try:
-        from loadgen.report import write_reports
-    except ImportError:
-        _fallback_report(result)
-    else:
-        write_reports(result, opts)
+        result = execute(plan, opts, report)
+        report.write(render_formats(result, opts, with_header=True))
+    finally:
+        signal.signal(signal.SIGUSR1, previous_usr1)
     sys.stdout.flush()
     return exit_status(result)

@@ -17,6 +17,7 @@ import errno
 import os
 import signal
 import time
+from dataclasses import replace
 from typing import Any
 
 import anyio
@@ -25,9 +26,11 @@ from loadgen import protocol
 from loadgen.controller.aggregator import Aggregator, JobState
 from loadgen.controller.kernelwatch import KernelWatch
 from loadgen.controller.progress import ProgressLine, Snapshot, job_char
+from loadgen.controller.reportout import ReportOutput
 from loadgen.controller.spawner import Spawner
 from loadgen.kernel import counters
 from loadgen.plan import Group, Job, Plan, RunOptions
+from loadgen.report import render_snapshot
 from loadgen.results import GroupResult, RunResult
 
 STOP_GRACE_S = 0.75  # SIGTERM first; SIGKILL whatever still runs after this
@@ -245,12 +248,13 @@ class Supervisor:
     """The whole run: groups in order, signals, the progress line."""
 
     def __init__(self, plan: Plan, opts: RunOptions, spawner: Spawner, agg: Aggregator,
-                 progress: ProgressLine | None) -> None:
+                 progress: ProgressLine | None, report: ReportOutput) -> None:
         self.plan = plan
         self.opts = opts
         self.spawner = spawner
         self.agg = agg
         self.progress = progress
+        self.report = report
         self.stopping = False
         self.current: _GroupRun | None = None
         self.result = RunResult(plan=plan)
@@ -281,8 +285,11 @@ class Supervisor:
         return self.result
 
     async def _watch_signals(self, tg: anyio.abc.TaskGroup) -> None:
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGUSR1) as signals:
             async for signum in signals:
+                if signum == signal.SIGUSR1:
+                    self._show_snapshot()
+                    continue
                 if self.stopping and signum == signal.SIGINT:
                     self._exit_now()
                 self.stopping = True
@@ -290,6 +297,17 @@ class Supervisor:
                 if self.current is not None:
                     self.current.stop()
                     tg.start_soon(self._kill_after_grace, self.current)
+
+    def _show_snapshot(self) -> None:
+        """SIGUSR1: the cumulative report of the run so far (fio's show_running_run_stats).
+
+        It reads the totals the aggregator keeps anyway; the workers are not asked anything.
+        """
+        groups = [*self.result.groups, *([self.current.result] if self.current is not None else [])]
+        partial = replace(self.result, groups=groups, end_epoch_ns=0)
+        if self.progress is not None:
+            self.progress.clear()
+        self.report.write(render_snapshot(partial, self.opts))
 
     async def _kill_after_grace(self, group_run: _GroupRun) -> None:
         await anyio.sleep(STOP_GRACE_S)

@@ -28,7 +28,7 @@ import numpy as np
 
 from loadgen.engine.copyloops import Copier, clock
 from loadgen.engine.heap import keep_heap
-from loadgen.engine.faults import Usage, anon_huge_bytes, read_usage
+from loadgen.engine.faults import Usage, end_memory, read_usage
 from loadgen.engine.iolog import IoLogs
 from loadgen.engine.pattern import AccessPattern, Batch
 from loadgen.engine.recorder import FOLD_OPS, Recorder
@@ -421,7 +421,8 @@ class _Run:
             delta.t_start_ns = delta.t_end_ns = now
         delta.final = True
         delta.overhead_ns = self.runner.overhead_ns
-        delta.anon_huge_bytes = anon_huge_bytes(self.runner._address)
+        memory = end_memory(self.runner._address)
+        delta.anon_huge_bytes, delta.uss_bytes = memory.anon_huge_bytes, memory.uss_bytes
         if self.logs is not None:
             self.logs.close(now - (measured_start or now))
         self.report(delta)

@@ -388,6 +388,7 @@ def _warm_up() -> None:
 def helper_main(commands_fd: int, replies_fd: int, parent: int, worker_nice: int) -> None:
     die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the controller decides; it kills us on exit
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # a report request (to a process group) is the controller's
     _warm_up()
     gc.collect()
     gc.freeze()  # everything so far is shared copy-on-write with every worker; gc never touches it

@@ -28,6 +28,7 @@ from loadgen.controller.kernelwatch import KernelWatch
 from loadgen.controller.progress import ProgressLine, Snapshot, job_char
 from loadgen.controller.reportout import ReportOutput
 from loadgen.controller.spawner import Spawner
+from loadgen.errors import InputError
 from loadgen.kernel import counters
 from loadgen.plan import Group, Job, Plan, RunOptions
 from loadgen.report import render_snapshot
@@ -307,7 +308,10 @@ class Supervisor:
         partial = replace(self.result, groups=groups, end_epoch_ns=0)
         if self.progress is not None:
             self.progress.clear()
-        self.report.write(render_snapshot(partial, self.opts))
+        try:
+            self.report.write(render_snapshot(partial, self.opts))
+        except InputError as exc:  # e.g. a full disk: the run goes on, the final report tries again
+            self.agg.event("output", f"SIGUSR1 report not written: {exc}", level="warning")
 
     async def _kill_after_grace(self, group_run: _GroupRun) -> None:
         await anyio.sleep(STOP_GRACE_S)

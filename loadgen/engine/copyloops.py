@@ -13,10 +13,14 @@ Reads larger than ``SMALL_READ`` copy into a preallocated buffer instead, so tha
 malloc never adds faults of its own.  Without per-I/O timing (gtod_reduce) contiguous
 runs are coalesced into few large copies and aligned random writes become one numpy
 fancy-indexed assignment per batch (56 ns/op).
+
+The write source (read-only bytes) is made once per size and shared: a storm's
+forked workers inherit it from the fork helper and never fault its pages.
 """
 
 from __future__ import annotations
 
+import functools
 import mmap
 import time
 from array import array
@@ -29,7 +33,24 @@ from loadgen.plan import WRITE
 SMALL_READ = 64 * 1024
 COALESCE = 256 * 1024  # bytes per copy call when runs are coalesced (stays in L2)
 
+SHARED_SOURCE_MAX = 1 << 20  # write sources up to this size are cached per process
+
 clock = time.perf_counter_ns
+
+
+def _pattern(size: int) -> bytes:
+    """``size`` non-zero bytes: written pages are never mistaken for the zero page."""
+    return (bytes(range(1, 256)) * (-(-size // 255)))[:size]
+
+
+@functools.lru_cache(maxsize=8)
+def _shared_pattern(size: int) -> bytes:
+    return _pattern(size)
+
+
+def write_source(size: int) -> bytes:
+    """The bytes every write copies from (shared across Copiers when small)."""
+    return _shared_pattern(size) if size <= SHARED_SOURCE_MAX else _pattern(size)
 
 
 class Copier:
@@ -45,9 +66,9 @@ class Copier:
         """
         self.mm = mm
         self.gil_free = gil_free
-        size = max(max_len, COALESCE)
-        pattern = bytes(range(1, 256)) * (-(-size // 255))
-        self.wsrc = pattern[:size]  # non-zero: never mistaken for the zero page
+        # Coalesced copies never exceed the mapping, so a small region needs small buffers.
+        size = max(max_len, min(COALESCE, len(mm)))
+        self.wsrc = write_source(size)
         self.rbuf = bytearray(size)
         self.view: memoryview | np.ndarray
         self.wview: memoryview | np.ndarray

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import errno
 import mmap
+import os
 import time
 from collections.abc import Callable
 
@@ -51,6 +52,62 @@ class EngineError(Exception):
     def __init__(self, err: int, message: str) -> None:
         super().__init__(message)
         self.errno = err
+
+
+CalibrationKey = tuple[bool, bool, int, bool, int]
+_CALIBRATIONS: dict[CalibrationKey, float] = {}  # per process, inherited by forked workers
+_WARM_HEAPS: set[tuple[int, bool]] = set()  # (pid, mixed) whose heap the recorder has warmed
+
+
+def calibration_key(job: Job, pattern: AccessPattern, timed: bool) -> CalibrationKey:
+    """What the loop's per-I/O cost depends on: timed or not, numpy (thread) copies or not,
+    the block copied, and the direction mix."""
+    bs = min(pattern.min_bs, 64 * 1024)
+    return timed, job.thread, bs, pattern.mixed, job.rwmixread if pattern.mixed else pattern.fixed_dir
+
+
+def _measure_loop(job: Job, pattern: AccessPattern, timed: bool) -> float:
+    """Best of three runs of the job's kind of loop (its direction mix, its smallest
+    block) over a small pre-faulted scratch mapping: mean wall ns per I/O."""
+    bs = min(pattern.min_bs, 64 * 1024)
+    size = CALIBRATION_PAGES * mmap.PAGESIZE
+    size = max(size - size % bs, bs)
+    scratch = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    try:
+        scratch[:] = b"\x01" * size
+        copier = Copier(scratch, bs, gil_free=job.thread)
+        rng = np.random.default_rng(0)
+        offs = rng.integers(0, size // bs, CALIBRATION_OPS, dtype=np.int64) * bs
+        if pattern.mixed:
+            dirs = (rng.random(CALIBRATION_OPS) * 100 >= job.rwmixread).astype(np.int8)
+        else:
+            dirs = np.full(CALIBRATION_OPS, pattern.fixed_dir, dtype=np.int8)
+        lens = np.full(CALIBRATION_OPS, bs, dtype=np.int64)
+        offs_list = offs.tolist()
+        dirs_arg: list[int] | int = dirs.tolist() if pattern.mixed else int(dirs[0])
+        best = float("inf")
+        for _ in range(3):
+            t0 = clock()
+            if timed:
+                copier.timed(offs_list, bs, dirs_arg)
+            else:
+                copier.untimed(offs, lens, dirs, distinct=False)
+            best = min(best, (clock() - t0) / CALIBRATION_OPS)
+        copier.close()
+    finally:
+        scratch.close()
+    return best
+
+
+def _warm_recorder_heap(job: Job, record_clat: bool, record_lat: bool) -> None:
+    """Fold one full-size batch of latencies, so the heap grows to the recorder's working
+    size here, in setup, and not in the measured window."""
+    warm = Recorder(job, record_clat, record_lat)
+    warm.start(clock())
+    rng = np.random.default_rng(0)
+    dirs = (rng.random(FOLD_OPS) < 0.5).astype(np.int8)
+    warm.add(dirs, np.full(FOLD_OPS, mmap.PAGESIZE, dtype=np.int64), rng.integers(100, 2000, FOLD_OPS, dtype=np.int64), 0)
+    warm.take()
 
 
 class JobRunner:
@@ -92,45 +149,24 @@ class JobRunner:
             self.region = None
 
     def _calibrate(self) -> float:
-        """The loop's own cost per I/O on memory that no longer faults (ns).
+        """The loop's own cost per I/O on memory that no longer faults (ns), measured once
+        per kind of loop (``calibration_key``) per process and then reused.
 
-        The job's kind of loop (timed or not, its direction mix, its smallest block) runs
-        over a small pre-faulted scratch mapping; the mean wall time per I/O is what
-        every I/O costs beyond its faults.
+        The fork helper sets up one job of each kind before forking a group, so a
+        storm's clones inherit the figure instead of each spending ~5 ms measuring it.
+        The recorder's heap warm-up still runs once per process: a forked clone shares
+        the helper's heap copy-on-write, so its first fold would fault in the window.
         """
         assert self.pattern is not None
-        bs = min(self.pattern.min_bs, 64 * 1024)
-        size = CALIBRATION_PAGES * mmap.PAGESIZE
-        size = max(size - size % bs, bs)
-        scratch = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-        try:
-            scratch[:] = b"\x01" * size
-            copier = Copier(scratch, bs, gil_free=self.job.thread)
-            rng = np.random.default_rng(0)
-            offs = rng.integers(0, size // bs, CALIBRATION_OPS, dtype=np.int64) * bs
-            if self.pattern.mixed:
-                dirs = (rng.random(CALIBRATION_OPS) * 100 >= self.job.rwmixread).astype(np.int8)
-            else:
-                dirs = np.full(CALIBRATION_OPS, self.pattern.fixed_dir, dtype=np.int8)
-            lens = np.full(CALIBRATION_OPS, bs, dtype=np.int64)
-            best = float("inf")
-            warm = Recorder(self.job, self.record_clat, self.record_lat)
-            warm.start(clock())
-            for _ in range(3):
-                t0 = clock()
-                if self.timed:
-                    clat = copier.timed(offs.tolist(), bs, dirs.tolist() if self.pattern.mixed else int(dirs[0]))
-                    reps = FOLD_OPS // CALIBRATION_OPS  # one full-size fold
-                    warm.add(np.tile(dirs, reps), np.tile(lens, reps), np.tile(np.frombuffer(clat, dtype=np.int64), reps), 0)
-                else:
-                    copier.untimed(offs, lens, dirs, distinct=False)
-                best = min(best, (clock() - t0) / CALIBRATION_OPS)
-            # The first fold grows the heap to its working size here, not in the window.
-            warm.take()
-            copier.close()
-        finally:
-            scratch.close()
-        return best
+        key = calibration_key(self.job, self.pattern, self.timed)
+        overhead = _CALIBRATIONS.get(key)
+        if overhead is None:
+            overhead = _CALIBRATIONS[key] = _measure_loop(self.job, self.pattern, self.timed)
+        heap = (os.getpid(), self.pattern.mixed)
+        if self.timed and heap not in _WARM_HEAPS:
+            _warm_recorder_heap(self.job, self.record_clat, self.record_lat)
+            _WARM_HEAPS.add(heap)
+        return overhead
 
     # ---- run ----------------------------------------------------------------------------
     def run(self, report: Callable[[IntervalStats], None], interval_ns: int, stop: Callable[[], bool]) -> None:

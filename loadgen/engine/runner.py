@@ -32,9 +32,9 @@ from loadgen.engine.heap import keep_heap
 from loadgen.engine.faults import Usage, anon_huge_bytes, read_usage
 from loadgen.engine.iolog import IoLogs
 from loadgen.engine.pattern import AccessPattern, Batch
-from loadgen.engine.recorder import FOLD_OPS, Recorder
+from loadgen.engine.recorder import DISTINCT_LIMIT, FOLD_OPS, Recorder
 from loadgen.engine.region import Region, RegionError
-from loadgen.plan import Job
+from loadgen.plan import READ, WRITE, Job
 from loadgen.stats.jobstats import IntervalStats
 
 BATCH_OPS = 4096  # I/Os generated per numpy batch
@@ -106,7 +106,9 @@ def _warm_recorder_heap(job: Job, record_clat: bool, record_lat: bool) -> None:
     warm.start(clock())
     rng = np.random.default_rng(0)
     dirs = (rng.random(FOLD_OPS) < 0.5).astype(np.int8)
-    warm.add(dirs, np.full(FOLD_OPS, mmap.PAGESIZE, dtype=np.int64), rng.integers(100, 2000, FOLD_OPS, dtype=np.int64), 0)
+    # Latencies across the whole counted range and beyond: every fold array at its largest.
+    clat = rng.integers(0, 2 * DISTINCT_LIMIT, FOLD_OPS, dtype=np.int64)
+    warm.add(dirs, np.full(FOLD_OPS, mmap.PAGESIZE, dtype=np.int64), clat, 0)
     warm.take()
 
 
@@ -388,13 +390,15 @@ class _Run:
         assert batch.tile_slices is not None
         k = tiles * batch.tile_len
         writes, reads = batch.tile_slices
+        bs = int(batch.lengths[pos])
         if batch.tile_distinct:
             t0 = clock()
             cw = self.copier.write_slices(writes * tiles)
             cr = self.copier.read_slices(reads * tiles)
             t1 = clock()
-            clat = np.concatenate([np.frombuffer(cw, dtype=np.int64), np.frombuffer(cr, dtype=np.int64)])
-            dirs = np.repeat(np.array([1, 0], dtype=np.int8), [len(cw), len(cr)])
+            # One run per direction: the recorder needs no per-I/O direction array.
+            runs = [(WRITE, np.frombuffer(cw, dtype=np.int64)), (READ, np.frombuffer(cr, dtype=np.int64))]
+            spent = int(runs[0][1].sum()) + int(runs[1][1].sum())
         else:
             o_list, n_list, d_list = batch.lists()
             end = pos + k
@@ -402,17 +406,22 @@ class _Run:
             cl = self.copier.timed(o_list[pos:end], n_list[pos], d_list[pos:end] if self.mixed else d_list[pos])
             t1 = clock()
             clat = np.frombuffer(cl, dtype=np.int64)
-            dirs = batch.dirs[pos:end]
-        prep = max(0, (t1 - t0 - int(clat.sum())) // k)
-        n_bytes = k * int(batch.lengths[pos])
+            spent = int(clat.sum())
+            runs = []
+        prep = max(0, (t1 - t0 - spent) // k)
+        n_bytes = k * bs
         self.pass_bytes += n_bytes
         if record:
             self.done_bytes += n_bytes
             self.done_ios += k
-            if self.mixed:
-                self.recorder.add(dirs, batch.lengths[pos : pos + k], clat, prep)
-            else:
-                self.recorder.add_run(int(dirs[0]), k, n_bytes, clat, prep)
+            for ddir, run_clat in runs:
+                if len(run_clat):
+                    self.recorder.add_run(ddir, len(run_clat), len(run_clat) * bs, run_clat, prep)
+            if not runs:
+                if self.mixed:
+                    self.recorder.add(batch.dirs[pos : pos + k], batch.lengths[pos : pos + k], clat, prep)
+                else:
+                    self.recorder.add_run(int(batch.dirs[pos]), k, n_bytes, clat, prep)
         self._next_chunk(k, t1 - t0)
         return t0, k
 

@@ -323,8 +323,8 @@ class _Run:
             k = min(k, self.ios_limit - self.done_ios)
         if k <= 0:
             return 0
-        if batch.arith is not None:
-            bs = batch.arith[1]
+        if batch.arith is not None or self.fixed_len:
+            bs = batch.arith[1] if batch.arith is not None else int(batch.lengths[pos])
             return min(k, max(-(-(self.bytes_limit - self.done_bytes) // bs), 0))
         lens = batch.lengths[pos : pos + k]
         before = self.done_bytes + np.cumsum(lens) - lens
@@ -381,8 +381,9 @@ class _Run:
         return t0, k
 
     def _next_chunk(self, k: int, spent: int) -> None:
-        """Size the next chunk to take about CHUNK_TARGET_NS."""
-        self.chunk = int(min(BATCH_OPS, max(1, k * CHUNK_TARGET_NS // max(spent, 1))))
+        """Size the next chunk to take about CHUNK_TARGET_NS (a generated batch caps it at
+        BATCH_OPS; replayed tiles may run a whole tiled batch at once)."""
+        self.chunk = int(min(REPLAY_BATCH_OPS, max(1, k * CHUNK_TARGET_NS // max(spent, 1))))
 
     def _execute_tiles(self, batch: Batch, pos: int, tiles: int, record: bool) -> tuple[int, int]:
         """Whole replayed tiles, timed, from precomputed slices: writes then reads of

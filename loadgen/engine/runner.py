@@ -38,7 +38,7 @@ from loadgen.plan import READ, WRITE, Job
 from loadgen.stats.jobstats import IntervalStats
 
 BATCH_OPS = 4096  # I/Os generated per numpy batch
-REPLAY_BATCH_OPS = 16384  # small replayed loops are tiled into batches of up to this many I/Os
+REPLAY_BATCH_OPS = 65536  # small replayed loops are tiled into batches of up to this many I/Os
 REPLAY_TILE_MAX = 4096  # ... when a loop has at most this many I/Os
 CHUNK_TARGET_NS = 4_000_000  # one executed chunk: about 4 ms
 FIRST_CHUNK = 8  # the chunk size adapts from here (a few huge blocks already take ms)
@@ -324,7 +324,7 @@ class _Run:
         if k <= 0:
             return 0
         if batch.arith is not None or self.fixed_len:
-            bs = batch.arith[1] if batch.arith is not None else int(batch.lengths[pos])
+            bs = batch.arith[1] if batch.arith is not None else self.pattern.min_bs
             return min(k, max(-(-(self.bytes_limit - self.done_bytes) // bs), 0))
         lens = batch.lengths[pos : pos + k]
         before = self.done_bytes + np.cumsum(lens) - lens
@@ -391,7 +391,7 @@ class _Run:
         assert batch.tile_slices is not None
         k = tiles * batch.tile_len
         writes, reads = batch.tile_slices
-        bs = int(batch.lengths[pos])
+        bs = (writes or reads)[0].stop - (writes or reads)[0].start
         if batch.tile_distinct:
             t0 = clock()
             cw = self.copier.write_slices(writes * tiles)

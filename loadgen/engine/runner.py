@@ -66,6 +66,17 @@ def calibration_key(job: Job, pattern: AccessPattern, timed: bool) -> Calibratio
     return timed, job.thread, bs, pattern.mixed, job.rwmixread if pattern.mixed else pattern.fixed_dir
 
 
+def _may_fold_while_measured(job: Job, pattern: AccessPattern) -> bool:
+    """Whether the job can issue a full recorder fold (FOLD_OPS I/Os) while measured."""
+    if job.time_based or job.runtime_ns or job.ramp_time_ns:
+        return True
+    loops = max(job.loops, 1)
+    ios = job.bytes_per_pass * loops // max(pattern.min_bs, 1)
+    if job.number_ios:
+        ios = min(ios, job.number_ios * loops)
+    return ios >= FOLD_OPS
+
+
 def _measure_loop(job: Job, pattern: AccessPattern, timed: bool) -> float:
     """Best of three runs of the job's kind of loop (its direction mix, its smallest
     block) over a small pre-faulted scratch mapping: mean wall ns per I/O."""
@@ -157,7 +168,9 @@ class JobRunner:
         The fork helper sets up one job of each kind before forking a group, so a
         storm's clones inherit the figure instead of each spending ~5 ms measuring it.
         The recorder's heap warm-up still runs once per process: a forked clone shares
-        the helper's heap copy-on-write, so its first fold would fault in the window.
+        the helper's heap copy-on-write, so its first full fold would fault in the
+        window.  A job too short to fill one fold skips it (its folds come after the
+        final usage reading, or are small), which keeps a storm's clones light.
         """
         assert self.pattern is not None
         key = calibration_key(self.job, self.pattern, self.timed)
@@ -165,7 +178,7 @@ class JobRunner:
         if overhead is None:
             overhead = _CALIBRATIONS[key] = _measure_loop(self.job, self.pattern, self.timed)
         heap = (os.getpid(), self.pattern.mixed)
-        if self.timed and heap not in _WARM_HEAPS:
+        if self.timed and heap not in _WARM_HEAPS and _may_fold_while_measured(self.job, self.pattern):
             _warm_recorder_heap(self.job, self.record_clat, self.record_lat)
             _WARM_HEAPS.add(heap)
         return overhead

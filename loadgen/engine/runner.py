@@ -39,6 +39,7 @@ from loadgen.stats.jobstats import IntervalStats
 
 BATCH_OPS = 4096  # I/Os generated per numpy batch
 REPLAY_BATCH_OPS = 65536  # small replayed loops are tiled into batches of up to this many I/Os
+ARRAY_REPLAY_BATCH_OPS = 16384  # ... when the loop needs the batch's arrays (untimed, per-I/O logs)
 REPLAY_TILE_MAX = 4096  # ... when a loop has at most this many I/Os
 CHUNK_TARGET_NS = 4_000_000  # one executed chunk: about 4 ms
 FIRST_CHUNK = 8  # the chunk size adapts from here (a few huge blocks already take ms)
@@ -326,7 +327,10 @@ class _Run:
         span = max(self.pattern.template_ops, 1)
         tiles = 1
         if not job.io_size and span <= REPLAY_TILE_MAX:
-            tiles = min(self.loops_left, REPLAY_BATCH_OPS // span)
+            # Only timed slices runs leave a tiled batch's arrays unbuilt (see Batch.tiled);
+            # built, they are new memory faulted inside the window.
+            batch_ops = REPLAY_BATCH_OPS if self.timed and not self.stamped else ARRAY_REPLAY_BATCH_OPS
+            tiles = min(self.loops_left, batch_ops // span)
         self.loops_left -= self.pattern.start_loop(tiles) - 1
         return True
 
@@ -390,13 +394,13 @@ class _Run:
                 self.recorder.add(batch.dirs[pos:end], batch.lengths[pos:end], clat, prep)
             if self.logs is not None:
                 self.logs.add(epoch, t1, batch.offsets[pos:end], batch.lengths[pos:end], batch.dirs[pos:end], stamps, clat, prep)
-        self._next_chunk(k, t1 - t0)
+        self._next_chunk(k, t1 - t0, BATCH_OPS)
         return t0, k
 
-    def _next_chunk(self, k: int, spent: int) -> None:
-        """Size the next chunk to take about CHUNK_TARGET_NS (a generated batch caps it at
-        BATCH_OPS; replayed tiles may run a whole tiled batch at once)."""
-        self.chunk = int(min(REPLAY_BATCH_OPS, max(1, k * CHUNK_TARGET_NS // max(spent, 1))))
+    def _next_chunk(self, k: int, spent: int, cap: int) -> None:
+        """Size the next chunk to take about CHUNK_TARGET_NS, at most ``cap`` I/Os (BATCH_OPS
+        where per-chunk arrays are made; replayed slices may run a whole tiled batch)."""
+        self.chunk = int(min(cap, max(1, k * CHUNK_TARGET_NS // max(spent, 1))))
 
     def _execute_tiles(self, batch: Batch, pos: int, tiles: int, record: bool) -> tuple[int, int]:
         """Whole replayed tiles, timed, from precomputed slices: writes then reads of
@@ -436,7 +440,7 @@ class _Run:
                     self.recorder.add(batch.dirs[pos : pos + k], batch.lengths[pos : pos + k], clat, prep)
                 else:
                     self.recorder.add_run(int(batch.dirs[pos]), k, n_bytes, clat, prep)
-        self._next_chunk(k, t1 - t0)
+        self._next_chunk(k, t1 - t0, REPLAY_BATCH_OPS)
         return t0, k
 
     def _think(self) -> None:

@@ -1,0 +1,285 @@
+"""Faults injected for real into ``python -m loadgen run``: OOM kills inside a memory
+cgroup, killed and crashing workers, signals to the controller, a closed pipe, a full
+disk.  After each: no process of the run is left (orphan or zombie), every JSON line
+is whole and valid, and the final report is there where the run could write it."""
+
+from __future__ import annotations
+
+import errno
+import importlib.util
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psutil
+import pytest
+
+from loadgen.controller import cgroup
+from tests.reliability.faults import (
+    LoadgenRun,
+    read_jsonl,
+    start_loadgen,
+    wait_for_lines,
+    wait_gone,
+)
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("loadgen.engine.worker") is None,
+    reason="the controller and worker are not integrated in this tree yet",
+)
+
+RUN_LIMIT_BYTES = 256 << 20  # controller + workers + a victim that wants 1 GiB
+
+TIMED = """\
+[global]
+ioengine=page_fault
+bs=4k
+size=4m
+rw=randwrite
+time_based=1
+runtime={runtime}
+
+[timed]
+numjobs={numjobs}
+"""
+
+
+def job(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "test.fio"
+    path.write_text(text)
+    return path
+
+
+def outputs(tmp_path: Path) -> tuple[Path, Path, list[str]]:
+    jsonl, report = tmp_path / "run.jsonl", tmp_path / "report.json"
+    return jsonl, report, [f"--jsonl={jsonl}", "--output-format=json", f"--output={report}"]
+
+
+def finish(run: LoadgenRun, timeout_s: float = 60) -> tuple[int, str]:
+    """Wait for the run; its status and stderr; and no process of it may be left."""
+    try:
+        _, stderr = run.proc.communicate(timeout=timeout_s)
+    finally:
+        left = wait_gone(run)
+        if run.proc.poll() is None:
+            run.proc.kill()
+    assert left == [], f"processes left behind: {left}"
+    text = stderr.decode(errors="replace")
+    assert "Traceback" not in text and "Exception ignored" not in text, text
+    return run.proc.returncode, text
+
+
+def events(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in records if r.get("type") == "event"]
+
+
+def report_jobs(report: Path) -> dict[str, list[dict[str, Any]]]:
+    """The fio JSON report's jobs by name (numjobs clones share a name)."""
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for entry in orjson.loads(report.read_bytes())["jobs"]:
+        by_name.setdefault(entry["jobname"], []).append(entry)
+    return by_name
+
+
+@pytest.fixture
+def run_group() -> Iterator[cgroup.MemoryCgroup]:
+    """A memory cgroup for a whole run (controller and workers), 256 MiB."""
+    try:
+        group = cgroup.create(f"loadgen-test-run-{os.getpid()}", RUN_LIMIT_BYTES)
+    except OSError as exc:
+        pytest.skip(f"cannot make a memory cgroup here: {exc}")
+    try:
+        yield group
+    finally:
+        group.remove()
+
+
+OOM_JOB = """\
+[global]
+ioengine=page_fault
+bs=64k
+rw=write
+
+[victim]
+size=1g
+oom_policy={policy}
+{victim_extra}
+
+[bystander]
+size=4m
+time_based=1
+runtime={bystander_runtime}
+
+[after]
+stonewall
+size=4m
+"""
+
+
+def test_oom_kill_is_reported_and_the_run_goes_on(tmp_path: Path,
+                                                   run_group: cgroup.MemoryCgroup) -> None:
+    jsonl, report, args = outputs(tmp_path)
+    text = OOM_JOB.format(policy="report", victim_extra="", bystander_runtime=2)
+    status, _ = finish(start_loadgen([str(job(tmp_path, text)), *args], group=run_group))
+    assert status == 4
+    assert run_group.oom_kills() >= 1 and run_group.pids() == []
+    oom = [e for e in events(read_jsonl(jsonl)) if e.get("job") == "victim"]
+    assert len(oom) == 1 and oom[0]["outcome"]["kind"] == "oom_killed"
+    assert oom[0]["outcome"]["oom_evidence"] in ("kmsg", "memcg")
+    jobs = report_jobs(report)
+    assert jobs["victim"][0]["error"] == errno.ENOMEM
+    assert jobs["victim"][0]["loadgen"]["outcome"]["kind"] == "oom_killed"
+    assert jobs["bystander"][0]["error"] == 0 and jobs["after"][0]["error"] == 0
+    assert jobs["after"][0]["write"]["io_bytes"] == 4 << 20
+
+
+def test_oom_respawn_restarts_the_worker(tmp_path: Path, run_group: cgroup.MemoryCgroup) -> None:
+    jsonl, report, args = outputs(tmp_path)
+    text = OOM_JOB.format(policy="respawn", victim_extra="time_based=1\nruntime=3",
+                          bystander_runtime=1)
+    finish(start_loadgen([str(job(tmp_path, text)), *args], group=run_group))
+    victim = report_jobs(report)["victim"][0]
+    assert victim["loadgen"]["restarts"] >= 1
+    oom = [e for e in events(read_jsonl(jsonl)) if e.get("job") == "victim"]
+    assert len(oom) >= victim["loadgen"]["restarts"]
+    assert report_jobs(report)["after"][0]["error"] == 0
+
+
+def test_oom_abort_stops_the_run(tmp_path: Path, run_group: cgroup.MemoryCgroup) -> None:
+    jsonl, report, args = outputs(tmp_path)
+    text = OOM_JOB.format(policy="abort", victim_extra="", bystander_runtime=120)
+    status, _ = finish(start_loadgen([str(job(tmp_path, text)), *args], group=run_group),
+                       timeout_s=90)
+    assert status == 4
+    jobs = report_jobs(report)
+    assert jobs["victim"][0]["loadgen"]["outcome"]["kind"] == "oom_killed"
+    assert jobs["bystander"][0]["loadgen"]["outcome"]["kind"] == "stopped"
+    assert "after" not in jobs or jobs["after"][0]["write"]["io_bytes"] == 0
+    read_jsonl(jsonl)
+
+
+@pytest.mark.parametrize(("signum", "status", "kind", "error"), [
+    (signal.SIGKILL, 4, "probably_oom", errno.ENOMEM),
+    (signal.SIGSEGV, 1, "crashed", errno.EFAULT),
+])
+def test_worker_death_is_reported_and_the_others_go_on(
+        tmp_path: Path, signum: int, status: int, kind: str, error: int) -> None:
+    jsonl, report, args = outputs(tmp_path)
+    run = start_loadgen([str(job(tmp_path, TIMED.format(runtime=3, numjobs=2))), *args])
+    victim, _ = run.wait_for_workers(2)
+    wait_for_lines(jsonl, 2, run)
+    victim.send_signal(signum)
+    got, _ = finish(run)
+    assert got == status
+    died = [e for e in events(read_jsonl(jsonl)) if e.get("pid") == victim.pid]
+    assert [e["outcome"]["kind"] for e in died] == [kind]
+    jobs = report_jobs(report)["timed"]
+    assert sorted(j["error"] for j in jobs) == sorted([0, error])
+    assert [j for j in jobs if j["error"] == 0][0]["loadgen"]["outcome"]["kind"] == "completed"
+
+
+def test_sigterm_stops_workers_and_still_reports(tmp_path: Path) -> None:
+    jsonl, report, args = outputs(tmp_path)
+    run = start_loadgen([str(job(tmp_path, TIMED.format(runtime=120, numjobs=2))), *args])
+    run.wait_for_workers(2)
+    wait_for_lines(jsonl, 2, run)
+    run.proc.terminate()
+    status, _ = finish(run)
+    assert status == 3
+    records = read_jsonl(jsonl)
+    assert records[-1]["type"] == "end"
+    jobs = report_jobs(report)["timed"]
+    assert len(jobs) == 2 and all(j["write"]["total_ios"] > 0 for j in jobs)
+
+
+def test_ctrl_c_to_the_process_group_is_quiet(tmp_path: Path) -> None:
+    jsonl, report, args = outputs(tmp_path)
+    run = start_loadgen([str(job(tmp_path, TIMED.format(runtime=120, numjobs=2))), *args],
+                        new_session=True)
+    run.wait_for_workers(2)
+    wait_for_lines(jsonl, 1, run)
+    os.killpg(run.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches every process
+    status, stderr = finish(run)
+    assert status == 3 and "KeyboardInterrupt" not in stderr
+    assert len(report_jobs(report)["timed"]) == 2
+    read_jsonl(jsonl)
+
+
+def test_second_sigint_exits_at_once_without_orphans(tmp_path: Path) -> None:
+    jsonl, _, args = outputs(tmp_path)
+    run = start_loadgen([str(job(tmp_path, TIMED.format(runtime=120, numjobs=4))), *args])
+    run.wait_for_workers(4)
+    wait_for_lines(jsonl, 1, run)
+    run.proc.send_signal(signal.SIGINT)
+    run.proc.send_signal(signal.SIGINT)
+    status, _ = finish(run)
+    assert status == 3
+    read_jsonl(jsonl)
+
+
+def test_sighup_reopens_the_jsonl_file(tmp_path: Path) -> None:
+    jsonl, report, args = outputs(tmp_path)
+    rotated = tmp_path / "run.jsonl.1"
+    run = start_loadgen([str(job(tmp_path, TIMED.format(runtime=120, numjobs=1))), *args])
+    wait_for_lines(jsonl, 2, run)
+    jsonl.rename(rotated)
+    run.proc.send_signal(signal.SIGHUP)
+    wait_for_lines(jsonl, 1, run)
+    run.proc.terminate()
+    assert finish(run)[0] == 3
+    before, after = read_jsonl(rotated), read_jsonl(jsonl)
+    assert before[0]["type"] == "header" and after[-1]["type"] == "end"
+    assert after[0]["type"] != "header"  # the stream goes on; no second header
+    assert report.exists()
+
+
+def test_controller_sigkill_takes_the_workers_down(tmp_path: Path) -> None:
+    jsonl, _, args = outputs(tmp_path)
+    run = start_loadgen([str(job(tmp_path, TIMED.format(runtime=120, numjobs=4))), *args])
+    run.wait_for_workers(4)
+    wait_for_lines(jsonl, 1, run)
+    run.proc.kill()
+    run.proc.wait()
+    assert wait_gone(run) == []
+    read_jsonl(jsonl)
+
+
+def test_closed_stdout_ends_the_run_with_status_zero(tmp_path: Path) -> None:
+    run = start_loadgen([str(job(tmp_path, TIMED.format(runtime=120, numjobs=2))), "--jsonl=-"])
+    assert run.proc.stdout is not None
+    first = run.proc.stdout.readline()
+    run.proc.stdout.close()  # `| head -1`
+    assert orjson.loads(first)["type"] == "header"
+    status, _ = finish(run)
+    assert status == 0
+
+
+def test_full_disk_stops_the_run_and_says_what_was_written(tmp_path: Path,
+                                                            tiny_tmpfs: Path) -> None:
+    (tiny_tmpfs / "filler").write_bytes(b"\0" * (56 << 10))  # leave ~8 KiB
+    jsonl = tiny_tmpfs / "run.jsonl"
+    report = tmp_path / "report.json"
+    run = start_loadgen([str(job(tmp_path, TIMED.format(runtime=120, numjobs=2))),
+                         f"--jsonl={jsonl}", "--output-format=json", f"--output={report}"])
+    status, stderr = finish(run)
+    assert status == 1
+    records = read_jsonl(jsonl)
+    assert "No space left on device" in stderr
+    assert f"{len(records)} lines" in stderr
+    assert report.exists()
+
+
+@pytest.mark.parametrize("option", ["--jsonl", "--output"])
+def test_unwritable_output_is_bad_input_and_nothing_starts(tmp_path: Path, option: str) -> None:
+    target = tmp_path / "no-such-dir" / "out"
+    run = start_loadgen([str(job(tmp_path, TIMED.format(runtime=120, numjobs=2))),
+                         f"{option}={target}"])
+    status, stderr = finish(run, timeout_s=30)
+    assert status == 2
+    assert len(stderr.strip().splitlines()) == 1 and "cannot write" in stderr
+    assert run.seen == {}

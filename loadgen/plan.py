@@ -95,6 +95,7 @@ class Job:
     log_avg_msec: int = 0
     log_hist_msec: int = 0
     per_job_logs: bool = True
+    log_offset: bool = False  # per-I/O log lines carry the offset before prio
     # loadgen engine options
     thp: str = "inherit"  # inherit|madvise|never
     # what the controller does when the OOM killer takes this job's worker:

@@ -1,0 +1,146 @@
+"""The asyncio controller: runs a ``Plan`` and hands the ``RunResult`` to the reports.
+
+``run(plan, opts)`` is the whole run and returns the exit status (0 every job ok,
+1 a job failed or a worker died, 3 stopped by a signal); ``execute`` is the same
+run returning the ``RunResult`` itself.
+"""
+
+from __future__ import annotations
+
+import os
+
+from loadgen.controller.spawner import SINGLE_THREAD_ENV
+
+for _name, _value in SINGLE_THREAD_ENV.items():  # before numpy starts its thread pool
+    os.environ.setdefault(_name, _value)
+
+import resource  # noqa: E402
+import socket  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from typing import Any  # noqa: E402
+
+import anyio  # noqa: E402
+
+from loadgen import __version__  # noqa: E402
+from loadgen.controller.aggregator import Aggregator  # noqa: E402
+from loadgen.controller.progress import ProgressLine, wanted  # noqa: E402
+from loadgen.controller.spawner import Spawner  # noqa: E402
+from loadgen.controller.supervisor import Supervisor  # noqa: E402
+from loadgen.plan import Plan, RunOptions  # noqa: E402
+from loadgen.report.jsonl import JsonlWriter  # noqa: E402
+from loadgen.results import RunResult  # noqa: E402
+
+EXIT_OK = 0
+EXIT_JOB_FAILED = 1
+EXIT_SIGNALLED = 3
+
+__all__ = ["run", "execute", "exit_status", "EXIT_OK", "EXIT_JOB_FAILED", "EXIT_SIGNALLED"]
+
+
+def raise_fd_limit() -> int:
+    """Soft RLIMIT_NOFILE up to the hard limit: a storm needs a few fds per worker."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+def _header(plan: Plan, opts: RunOptions, nofile: int) -> dict[str, Any]:
+    try:
+        from loadgen.kernel.sysinfo import run_header
+
+        header = run_header(plan, opts.command_line)
+    except ImportError:
+        header = {"hostname": socket.gethostname(), "kernel_release": os.uname().release}
+    header.setdefault("loadgen_version", __version__)
+    header["worker_start"] = "fork from a preloaded helper process"
+    header["rlimit_nofile"] = nofile
+    return header
+
+
+def _run_start(writer: JsonlWriter, plan: Plan, opts: RunOptions) -> None:
+    sections = [j.to_dict() for j in plan.jobs if j.subjob == 0]
+    writer.write("run_start", {
+        "loadgen.version": __version__,
+        "config.command_line": " ".join(opts.command_line),
+        "config.files": list(plan.files),
+        "config.groups": len(plan.groups),
+        "config.jobs": len(plan.jobs),
+        "config.status_interval_ns": opts.status_interval_ns,
+        "config.global_options": dict(plan.global_options),
+        "config.sections": sections,
+    })
+
+
+def exit_status(result: RunResult) -> int:
+    if result.interrupted:
+        return EXIT_SIGNALLED
+    if any(j.error for j in result.jobs):
+        return EXIT_JOB_FAILED
+    return EXIT_OK
+
+
+def execute(plan: Plan, opts: RunOptions) -> RunResult:
+    """Run every group in order; the result holds every job that started, even when stopped."""
+    nofile = raise_fd_limit()
+    run_id = uuid.uuid4().hex
+    start_epoch_ns, start_mono_ns = time.time_ns(), time.monotonic_ns()
+    host = socket.gethostname()
+    writer = JsonlWriter(opts.jsonl, run_id, host, start_epoch_ns, start_mono_ns) if opts.jsonl else None
+    progress = ProgressLine() if wanted(opts.eta) else None
+    agg = Aggregator(writer, start_epoch_ns - start_mono_ns)
+    spawner = Spawner()  # from the main thread, before the loop: see spawner.py
+    try:
+        if writer is not None:
+            _run_start(writer, plan, opts)
+        supervisor = Supervisor(plan, opts, spawner, agg, progress)
+        try:
+            result = anyio.run(supervisor.run, backend="asyncio", backend_options={"use_uvloop": True})
+        except KeyboardInterrupt:  # SIGINT before the signal receiver was listening
+            result = supervisor.result
+            result.interrupted = True
+    finally:
+        spawner.close()
+    result.run_id = run_id
+    result.start_epoch_ns = start_epoch_ns
+    result.end_epoch_ns = time.time_ns()
+    result.header = _header(plan, opts, nofile)
+    if writer is not None:
+        writer.write("run_end", {
+            "exit_status": exit_status(result),
+            "interrupted": result.interrupted,
+            "duration_s": (result.end_epoch_ns - start_epoch_ns) / 1e9,
+            "jobs": len(result.jobs),
+            "errors": sum(1 for j in result.jobs if j.error),
+        })
+        writer.close()
+    return result
+
+
+def _fallback_report(result: RunResult) -> None:
+    """One line per job until the fio-format reports are wired in."""
+    for j in result.jobs:
+        t = j.totals
+        secs = t.runtime_ns / 1e9 or 1e-9
+        print(f"{j.job.name}: (groupid={j.job.group_id}, jobs={j.job.numjobs}): err={j.error:2d}: "
+              f"pid={j.pid}: read={t.dirs[0].bytes}B write={t.dirs[1].bytes}B "
+              f"bw={(t.dirs[0].bytes + t.dirs[1].bytes) / secs / 2**20:.1f}MiB/s minf={t.minf} majf={t.majf}")
+
+
+def run(plan: Plan, opts: RunOptions) -> int:
+    """The whole run, reports included; returns the process exit status."""
+    result = execute(plan, opts)
+    try:
+        from loadgen.report import write_reports
+    except ImportError:
+        _fallback_report(result)
+    else:
+        write_reports(result, opts)
+    sys.stdout.flush()
+    return exit_status(result)

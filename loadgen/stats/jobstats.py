@@ -76,6 +76,9 @@ class IntervalStats:
     anon_huge_bytes: int = 0  # AnonHugePages of the worker at job end (smaps_rollup)
     error: int = 0  # errno-style; 0 = ok
     error_text: str = ""
+    # ns the worker spent blocked writing stats to the controller's pipe (sent with the
+    # final interval, so a slow aggregator that perturbed the loop is visible)
+    report_block_ns: int = 0
 
     def merge(self, other: IntervalStats) -> None:
         """Add ``other`` (a later delta, or another worker) into this total."""
@@ -96,5 +99,6 @@ class IntervalStats:
             self.first_op_ns = other.first_op_ns
         self.overhead_ns = self.overhead_ns or other.overhead_ns
         self.anon_huge_bytes += other.anon_huge_bytes
+        self.report_block_ns += other.report_block_ns
         if other.error and not self.error:
             self.error, self.error_text = other.error, other.error_text

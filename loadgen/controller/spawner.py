@@ -1,0 +1,120 @@
+"""The controller's end of the fork helper (``loadgen.engine.worker``).
+
+The helper is started from the main thread before the event loop runs: its
+PR_SET_PDEATHSIG fires when the *thread* that created it exits, and a clean exec'd
+process inherits no loop, no wakeup fd and no threads.  Workers are the helper's
+children, so they die with it, and it dies with the controller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pickle
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from loadgen.engine.worker import send_msg
+from loadgen.plan import Job
+
+_LEN_SIZE = 8
+# Set before numpy is imported anywhere: one BLAS thread per process, not one per core.
+SINGLE_THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+class HelperDied(Exception):
+    """The fork helper exited: no worker can be created or watched any more."""
+
+
+class Spawner:
+    """Starts worker processes through the helper and reports their exits."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        env = dict(os.environ, **SINGLE_THREAD_ENV)
+        package_root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "loadgen.engine.worker", str(theirs.fileno()), str(os.getpid())],
+            pass_fds=(theirs.fileno(),),
+            env=env,
+        )
+        theirs.close()
+        self.sock = ours
+        self._buf = b""
+        self._spawned: asyncio.Future[dict[str, Any]] | None = None
+        self.on_exit: Callable[[int, int], None] = lambda pid, status: None
+        self.on_helper_death: Callable[[], None] = lambda: None
+
+    def attach(self) -> None:
+        """Start reading helper messages on the running loop (no thread, no task)."""
+        asyncio.get_running_loop().add_reader(self.sock.fileno(), self._readable)
+
+    def detach(self) -> None:
+        asyncio.get_running_loop().remove_reader(self.sock.fileno())
+
+    def _readable(self) -> None:
+        data = self.sock.recv(1 << 16)
+        if not data:
+            self.detach()
+            if self._spawned is not None and not self._spawned.done():
+                self._spawned.set_exception(HelperDied("the fork helper exited"))
+            self.on_helper_death()
+            return
+        self._buf += data
+        while len(self._buf) >= _LEN_SIZE:
+            length = int.from_bytes(self._buf[:_LEN_SIZE], "little")
+            if len(self._buf) < _LEN_SIZE + length:
+                break
+            msg = pickle.loads(self._buf[_LEN_SIZE : _LEN_SIZE + length])
+            self._buf = self._buf[_LEN_SIZE + length :]
+            if msg["op"] == "spawned" and self._spawned is not None:
+                self._spawned.set_result(msg)
+            elif msg["op"] == "exit":
+                self.on_exit(msg["pid"], msg["status"])
+
+    async def spawn(self, group: int, units: list[list[Job]], interval_ns: int, data_w: int,
+                    gate_r: int) -> dict[str, Any]:
+        """Fork one worker per unit; returns the helper's reply (pids, t_first_fork_ns).
+
+        The request (pickled jobs; megabytes for a big storm) is sent from a thread so
+        the loop keeps reading exit notices meanwhile.
+        """
+        self._spawned = asyncio.get_running_loop().create_future()
+        request = {"op": "spawn", "group": group, "units": units, "interval_ns": interval_ns}
+        await anyio.to_thread.run_sync(send_msg, self.sock, request, (data_w, gate_r))
+        try:
+            return await self._spawned
+        finally:
+            self._spawned = None
+
+    def signal_workers(self, signum: int) -> None:
+        """Send ``signum`` to every live worker (the helper knows exactly which: no pid reuse)."""
+        try:
+            send_msg(self.sock, {"op": "signal", "signum": signum})
+        except OSError:
+            pass
+
+    def kill_now(self) -> None:
+        """The emergency exit: SIGKILL the helper; its workers follow via PDEATHSIG."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def close(self) -> None:
+        """Ask the helper to kill and reap every worker and exit; never leave it behind."""
+        try:
+            send_msg(self.sock, {"op": "exit"})
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.kill_now()
+        self.sock.close()

@@ -1,0 +1,183 @@
+"""The hot loops: one copy per I/O, timed with two clock reads, nothing else per I/O.
+
+Measured on this project's machine (Python 3.11, interleaved medians, 4 KiB blocks on
+memory that no longer faults): ``mm[o:o+n] = src`` on the ``mmap`` object is the
+fastest write (213 ns/op with timing, vs 225 for a memoryview slice, 708 for
+ctypes.memmove); ``mm[o:o+n]`` (a bytes copy whose malloc'd buffer is reused at once)
+is the fastest read (259 vs 290 for ``rbuf[:] = view[o:o+n]``).  Storing only
+``clock() - t0`` (one append) beats storing both stamps (302 vs 365 for randrw).
+Reads larger than ``SMALL_READ`` copy into a preallocated buffer instead, so that a big
+malloc never adds faults of its own.  Without per-I/O timing (gtod_reduce) contiguous
+runs are coalesced into few large copies and aligned random writes become one numpy
+fancy-indexed assignment per batch (56 ns/op).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from loadgen.plan import WRITE
+
+SMALL_READ = 64 * 1024
+COALESCE = 256 * 1024  # bytes per copy call when runs are coalesced (stays in L2)
+
+clock = time.perf_counter_ns
+
+
+class Copier:
+    """Copy loops bound to one mapping and its I/O buffers."""
+
+    def __init__(self, mm, max_len: int) -> None:  # mm: mmap.mmap
+        self.mm = mm
+        self.view = memoryview(mm)
+        pattern = bytes(range(1, 256)) * (-(-max(max_len, COALESCE) // 255))
+        self.wsrc = pattern[: max(max_len, COALESCE)]  # non-zero: never mistaken for the zero page
+        self.wview = memoryview(self.wsrc)
+        self.rbuf = bytearray(max(max_len, COALESCE))
+        self.rview = memoryview(self.rbuf)
+        self.rview[:] = self.wsrc  # pre-touch the read buffer outside the measured window
+
+    def close(self) -> None:
+        self.view.release()
+        self.rview.release()
+        self.wview.release()
+
+    # ---- timed: returns clat (ns) per I/O ------------------------------------------------
+    def timed(self, offs: list[int], lens: list[int] | int, dirs: list[int] | int) -> list[int]:
+        """Run the I/Os in order; ``lens``/``dirs`` may be one value for all."""
+        if isinstance(lens, int):
+            if isinstance(dirs, int):
+                if dirs == WRITE:
+                    return self._write_fixed(offs, lens)
+                return self._read_fixed(offs, lens)
+            return self._mixed_fixed(offs, lens, dirs)
+        if isinstance(dirs, int):
+            dirs = [dirs] * len(offs)
+        return self._mixed_var(offs, lens, dirs)
+
+    def _write_fixed(self, offs: list[int], n: int) -> list[int]:
+        mm, src, clk = self.mm, self.wsrc[:n], clock
+        out: list[int] = []
+        ap = out.append
+        for o in offs:
+            t = clk()
+            mm[o : o + n] = src
+            ap(clk() - t)
+        return out
+
+    def _read_fixed(self, offs: list[int], n: int) -> list[int]:
+        mm, clk = self.mm, clock
+        out: list[int] = []
+        ap = out.append
+        if n <= SMALL_READ:
+            for o in offs:
+                t = clk()
+                mm[o : o + n]
+                ap(clk() - t)
+        else:
+            view, dst = self.view, self.rview[:n]
+            for o in offs:
+                t = clk()
+                dst[:] = view[o : o + n]
+                ap(clk() - t)
+        return out
+
+    def _mixed_fixed(self, offs: list[int], n: int, dirs: list[int]) -> list[int]:
+        if n > SMALL_READ:
+            return self._mixed_var(offs, [n] * len(offs), dirs)
+        mm, src, clk = self.mm, self.wsrc[:n], clock
+        out: list[int] = []
+        ap = out.append
+        for o, d in zip(offs, dirs):
+            if d:
+                t = clk()
+                mm[o : o + n] = src
+                ap(clk() - t)
+            else:
+                t = clk()
+                mm[o : o + n]
+                ap(clk() - t)
+        return out
+
+    def _mixed_var(self, offs: list[int], lens: list[int], dirs: list[int]) -> list[int]:
+        view, wv, rv, clk = self.view, self.wview, self.rview, clock
+        out: list[int] = []
+        ap = out.append
+        for o, n, d in zip(offs, lens, dirs):
+            if d:
+                t = clk()
+                view[o : o + n] = wv[:n]
+                ap(clk() - t)
+            else:
+                t = clk()
+                rv[:n] = view[o : o + n]
+                ap(clk() - t)
+        return out
+
+    def stamped(self, offs: list[int], lens: list[int], dirs: list[int]) -> tuple[list[int], list[int]]:
+        """Like ``timed`` but also returns each I/O's start stamp (for per-I/O logs)."""
+        view, wv, rv, clk = self.view, self.wview, self.rview, clock
+        starts: list[int] = []
+        out: list[int] = []
+        sp, ap = starts.append, out.append
+        for o, n, d in zip(offs, lens, dirs):
+            if d:
+                t = clk()
+                view[o : o + n] = wv[:n]
+                ap(clk() - t)
+            else:
+                t = clk()
+                rv[:n] = view[o : o + n]
+                ap(clk() - t)
+            sp(t)
+        return starts, out
+
+    # ---- untimed (gtod_reduce): as few calls as the pattern allows ---------------------
+    def untimed(self, offs: np.ndarray, lens: np.ndarray, dirs: np.ndarray, distinct: bool) -> None:
+        """Run the I/Os with no per-I/O clock.  ``distinct``: no block repeats in the batch
+        (the random map), so reads and writes may be grouped without changing faults."""
+        k = len(offs)
+        if k == 0:
+            return
+        ends = offs + lens
+        # Runs: consecutive I/Os of one direction that continue where the previous ended.
+        brk = np.flatnonzero((offs[1:] != ends[:-1]) | (dirs[1:] != dirs[:-1])) + 1
+        if len(brk) <= k // 8:
+            starts = np.concatenate([[0], brk])
+            stops = np.concatenate([brk, [k]])
+            for a, b in zip(starts.tolist(), stops.tolist()):
+                self._copy_range(int(offs[a]), int(ends[b - 1]), int(dirs[a]))
+            return
+        n = int(lens[0])
+        if distinct and bool((lens == n).all()) and not (offs % n).any():
+            blocks = np.frombuffer(self.mm, dtype=np.dtype((np.void, n)), count=len(self.mm) // n)
+            src = np.frombuffer(self.wsrc, dtype=np.dtype((np.void, n)), count=1)
+            try:
+                w = dirs == WRITE
+                if w.any():
+                    blocks[offs[w] // n] = src
+                rd = (~w).nonzero()[0]
+            finally:
+                del blocks, src
+            mm = self.mm
+            for o in offs[rd].tolist():
+                mm[o : o + n]
+            return
+        view, wv, rv = self.view, self.wview, self.rview
+        for o, n, d in zip(offs.tolist(), lens.tolist(), dirs.tolist()):
+            if d:
+                view[o : o + n] = wv[:n]
+            else:
+                rv[:n] = view[o : o + n]
+
+    def _copy_range(self, a: int, b: int, d: int) -> None:
+        view, wv, rv = self.view, self.wview, self.rview
+        while a < b:
+            n = min(b - a, COALESCE)
+            if d:
+                view[a : a + n] = wv[:n]
+            else:
+                rv[:n] = view[a : a + n]
+            a += n

@@ -1,0 +1,64 @@
+"""Fault, CPU and context-switch counters of the worker, and the region's huge pages.
+
+getrusage(RUSAGE_THREAD) when jobs are threads (they share one process, so the
+process totals would mix jobs), RUSAGE_SELF for a worker process.  Values are
+cumulative; the runner takes differences.
+"""
+
+from __future__ import annotations
+
+import resource
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Usage:
+    minf: int
+    majf: int
+    ctx: int
+    usr_ns: int
+    sys_ns: int
+
+    def __sub__(self, other: Usage) -> Usage:
+        return Usage(
+            self.minf - other.minf,
+            self.majf - other.majf,
+            self.ctx - other.ctx,
+            self.usr_ns - other.usr_ns,
+            self.sys_ns - other.sys_ns,
+        )
+
+
+def read_usage(thread: bool) -> Usage:
+    ru = resource.getrusage(resource.RUSAGE_THREAD if thread else resource.RUSAGE_SELF)
+    return Usage(
+        minf=ru.ru_minflt,
+        majf=ru.ru_majflt,
+        ctx=ru.ru_nvcsw + ru.ru_nivcsw,
+        usr_ns=round(ru.ru_utime * 1e9),
+        sys_ns=round(ru.ru_stime * 1e9),
+    )
+
+
+def anon_huge_bytes(address: int) -> int:
+    """AnonHugePages of the mapping that contains ``address`` (from /proc/self/smaps).
+
+    Per mapping rather than smaps_rollup: it is exact in thread mode too, and does not
+    count huge pages of the interpreter's own heap.
+    """
+    inside = False
+    try:
+        with open("/proc/self/smaps") as f:
+            for line in f:
+                head = line.split(" ", 1)[0]
+                lo, dash, hi = head.partition("-")
+                if dash and not head.endswith(":"):
+                    try:
+                        inside = int(lo, 16) <= address < int(hi, 16)
+                    except ValueError:
+                        inside = False
+                elif inside and line.startswith("AnonHugePages:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return 0
+    return 0

@@ -1,0 +1,332 @@
+"""Where each I/O goes: direction, offset and length, generated in vectorised batches.
+
+One ``AccessPattern`` follows fio's per-file state for one job: the sequential cursors
+(one per direction, both starting at the region start, so rw=rw overlaps), the random
+map, the rwmix chooser and the random streams.  ``start_loop`` is fio's
+``clear_io_state`` (cursors and map reset, streams re-seeded when repeatable);
+``next_batch`` returns up to n I/Os and sets ``exhausted`` when this loop's region is
+used up.  Under time_based the region wraps instead (cursor to start, map cleared, no
+re-seed).  The common cases (sequential with one cursor step, uniform random with or
+without the map, fixed block sizes) are whole-batch numpy; the rest (holes, identical
+sequencer, percentage_random, bsrange with the map) is a per-I/O path over
+pre-drawn random numbers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from loadgen.engine.blocksize import BlockSizer
+from loadgen.engine.distribution import IndexDraw, make_index_draws
+from loadgen.engine.randmap import RandomMap
+from loadgen.engine.rwmix import DirectionChooser
+from loadgen.engine.streams import Seeder, Streams
+from loadgen.plan import READ, WRITE, Job
+
+RANDOM_MODES = ("randread", "randwrite", "randrw")
+MIXED_MODES = ("rw", "readwrite", "randrw")
+WRITE_MODES = ("write", "randwrite", "rw", "readwrite", "randrw")
+
+
+class Batch:
+    """Up to n I/Os: absolute offsets into the mapping, lengths, directions (0=read)."""
+
+    __slots__ = ("offsets", "lengths", "dirs")
+
+    def __init__(self, offsets: np.ndarray, lengths: np.ndarray, dirs: np.ndarray) -> None:
+        self.offsets = offsets
+        self.lengths = lengths
+        self.dirs = dirs
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    @staticmethod
+    def empty() -> Batch:
+        z = np.empty(0, dtype=np.int64)
+        return Batch(z, z, np.empty(0, dtype=np.int8))
+
+
+def region_bounds(job: Job) -> tuple[int, int]:
+    """[start, end) of the job's I/O inside its mapping (fio's file_offset .. real size).
+
+    offset=N% is aligned up to the minimum block size; clone k starts offset_increment*k
+    later; the end is ``size``.  An empty range means the job does no I/O.
+    """
+    min_bs = min(job.bs_min)
+    start = job.offset
+    if job.offset_percent:
+        pct = job.size * job.offset_percent // 100
+        start += -(-pct // min_bs) * min_bs
+    start += job.subjob * job.offset_increment
+    return min(start, job.size), job.size
+
+
+class AccessPattern:
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.random = job.rw in RANDOM_MODES
+        self.mixed = job.rw in MIXED_MODES
+        self.fixed_dir = WRITE if job.rw in ("write", "randwrite") else READ
+        self.writes = job.rw in WRITE_MODES
+        self.start, self.end = region_bounds(job)
+        self.sizers = tuple(
+            BlockSizer(job.bs_min[d], job.bs_max[d], job.bssplit[d], job.bs_unaligned) for d in (READ, WRITE)
+        )
+        active = (READ, WRITE) if self.mixed else (self.fixed_dir,)
+        self.min_bs = min(self.sizers[d].min for d in active)
+        self.max_bs = max(self.sizers[d].max for d in active)
+        self.fixed_len = len({(self.sizers[d].min, self.sizers[d].max) for d in active}) == 1 and all(
+            self.sizers[d].fixed for d in active
+        )
+        self.time_based = job.time_based
+        # Sequential writes wrap inside a loop when io_size > size (fio get_next_seq_offset).
+        self.wrap_at_end = job.time_based or (self.writes and job.io_size > job.size)
+        self.seq_add = job.rw_postfix if not self.random else 0
+        self.seq_nr = job.rw_postfix if self.random and job.rw_postfix > 1 else 0
+        self.identical = job.rw_sequencer == "identical"
+        self.perc_rand = job.percentage_random
+        # Random grid: blocks of blockalign; fio reduces the region by (min_bs - ba).
+        self.ba = tuple(job.blockalign[d] if self.random else self.sizers[d].min for d in (READ, WRITE))
+        region = max(self.end - self.start, 0)
+        region -= region % self.min_bs
+        self.lastb = tuple(
+            max(region - max(self.min_bs - self.ba[d], 0), 0) // self.ba[d] for d in (READ, WRITE)
+        )
+        self.use_map = (
+            self.random
+            and not job.norandommap
+            and job.random_distribution == "random"
+            and all(self.ba[d] == self.sizers[d].min for d in active)
+        )
+        self.map = RandomMap(self.lastb[active[0]]) if self.use_map else None
+        nranges = -(-min(self.end - self.start, job.bytes_per_pass) // min(job.bs_min)) if region else 0
+        self.seeder = Seeder(job.randseed, job.thread_number, job.randrepeat)
+        self.streams: Streams = self.seeder.make()
+        self.index_draws: tuple[IndexDraw, IndexDraw] | None = None
+        if self.random and region and job.random_distribution != "random":
+            self.index_draws = make_index_draws(
+                job, max(nranges, 1), self.lastb[active[0]], self.ba[active[0]], self.streams.distribution
+            )
+        self.chooser = DirectionChooser(job.rwmixread) if self.mixed else None
+        self.last_pos = [self.start, self.start]
+        self.last_start = [-1, -1]
+        self.exhausted = False
+        self._seq_left = self.seq_nr
+        self._first_loop = True
+        self.start_loop()
+
+    # ---- loop state -------------------------------------------------------------------
+    def start_loop(self) -> None:
+        """fio's clear_io_state: cursors to start, map cleared, streams re-seeded."""
+        if not self._first_loop and self.seeder.repeatable:
+            self.streams = self.seeder.make()
+        self._first_loop = False
+        self.last_pos = [self.start, self.start]
+        self.last_start = [-1, -1]
+        if self.map is not None:
+            self.map.reset()
+        if self.chooser is not None:
+            self.chooser.new_loop(self.streams.rwmix)
+        self.exhausted = self.end - self.start < self.min_bs or (self.random and min(self.lastb) == 0)
+
+    # ---- batches ----------------------------------------------------------------------
+    def _directions(self, n: int) -> np.ndarray:
+        if self.chooser is not None:
+            return self.chooser.choose(n)
+        return np.full(n, self.fixed_dir, dtype=np.int8)
+
+    def _give_back(self, dirs: np.ndarray) -> None:
+        """Directions drawn but not used (the loop ended first) are not issued."""
+        if self.chooser is not None and len(dirs):
+            nw = int(dirs.sum())
+            self.chooser.issued[WRITE] -= nw
+            self.chooser.issued[READ] -= len(dirs) - nw
+
+    def _lengths(self, dirs: np.ndarray) -> np.ndarray:
+        if self.fixed_len:
+            return np.full(len(dirs), self.min_bs, dtype=np.int64)
+        out = np.empty(len(dirs), dtype=np.int64)
+        for d in (READ, WRITE):
+            mask = dirs == d
+            k = int(mask.sum())
+            if k:
+                out[mask] = self.sizers[d].draw(self.streams.bs[d], k)
+        return out
+
+    def next_batch(self, n: int) -> Batch:
+        if self.exhausted or n <= 0:
+            return Batch.empty()
+        dirs = self._directions(n)
+        if self.random and self.seq_nr == 0 and max(self.perc_rand) >= 100 and min(self.perc_rand) >= 100:
+            if self.use_map and self.fixed_len:
+                return self._random_map_batch(dirs)
+            if not self.use_map:
+                return self._random_nomap_batch(dirs)
+        if not self.random and self.seq_add == 0:
+            batch = self._sequential_batch(dirs)
+            if len(batch):
+                return batch
+            # The very next I/O needs care (region end, wrap, redraw): per-I/O path below.
+            dirs = self._directions(1)
+        return self._per_io_batch(dirs)
+
+    def _random_map_batch(self, dirs: np.ndarray) -> Batch:
+        assert self.map is not None
+        if self.map.full:
+            if not self.time_based:
+                self.exhausted = True
+                self._give_back(dirs)
+                return Batch.empty()
+            self.map.reset()
+        cand = self.streams.offset.integers(0, self.map.nblocks, size=len(dirs), dtype=np.int64)
+        blocks = self.map.claim_single(cand)
+        k = len(blocks)
+        if k < len(dirs):
+            self._give_back(dirs[k:])
+            dirs = dirs[:k]
+        if self.map.full and not self.time_based:
+            self.exhausted = True
+        offs = self.start + blocks * self.ba[READ]
+        self._remember(offs, np.full(k, self.min_bs, dtype=np.int64), dirs)
+        return Batch(offs, np.full(k, self.min_bs, dtype=np.int64), dirs)
+
+    def _random_nomap_batch(self, dirs: np.ndarray) -> Batch:
+        n = len(dirs)
+        offs = np.empty(n, dtype=np.int64)
+        for d in (READ, WRITE):
+            mask = dirs == d
+            k = int(mask.sum())
+            if not k:
+                continue
+            if self.index_draws is not None:
+                blocks = np.minimum(self.index_draws[d](self.streams.offset, k), self.lastb[d] - 1)
+            else:
+                blocks = self.streams.offset.integers(0, self.lastb[d], size=k, dtype=np.int64)
+            offs[mask] = self.start + blocks * self.ba[d]
+        lens = self._lengths(dirs)
+        bad = np.flatnonzero(offs + lens > self.end)
+        for i in bad.tolist():  # redraw lengths that cross the region end
+            d = int(dirs[i])
+            lens[i] = self.sizers[d].draw_fitting(self.streams.bs[d], self.end - int(offs[i]))
+        self._remember(offs, lens, dirs)
+        return Batch(offs, lens, dirs)
+
+    def _sequential_batch(self, dirs: np.ndarray) -> Batch:
+        """Contiguous I/Os per direction; stops before the first one that would not fit."""
+        lens = self._lengths(dirs)
+        offs = np.empty(len(dirs), dtype=np.int64)
+        for d in (READ, WRITE):
+            mask = dirs == d
+            if mask.any():
+                dl = lens[mask]
+                offs[mask] = self.last_pos[d] + np.cumsum(dl) - dl
+        bad = np.flatnonzero(offs + lens > self.end)
+        k = len(dirs) if len(bad) == 0 else int(bad[0])
+        self._give_back(dirs[k:])
+        batch = Batch(offs[:k], lens[:k], dirs[:k])
+        self._remember(batch.offsets, batch.lengths, batch.dirs)
+        return batch
+
+    def _remember(self, offs: np.ndarray, lens: np.ndarray, dirs: np.ndarray) -> None:
+        """Cursor state after a batch: last start and end per direction."""
+        for d in (READ, WRITE):
+            idx = np.flatnonzero(dirs == d)
+            if len(idx):
+                i = int(idx[-1])
+                self.last_start[d] = int(offs[i])
+                self.last_pos[d] = int(offs[i] + lens[i])
+
+    # ---- the general per-I/O path -------------------------------------------------------
+    def _per_io_batch(self, dirs: np.ndarray) -> Batch:
+        n = len(dirs)
+        offs = np.empty(n, dtype=np.int64)
+        lens = np.empty(n, dtype=np.int64)
+        dlist = dirs.tolist()
+        # Pre-drawn uniforms, one per I/O and purpose, so the loop makes no numpy calls.
+        u_block = self.streams.offset.random(n).tolist()
+        u_perc = [self.streams.seqrand[d].integers(1, 101, size=n).tolist() for d in (READ, WRITE)]
+        k = 0
+        for i, d in enumerate(dlist):
+            io = self._one(d, u_block[i], u_perc[d][i])
+            if io is None:
+                self.exhausted = True
+                break
+            offs[k], lens[k] = io
+            k += 1
+        self._give_back(dirs[k:])
+        return Batch(offs[:k], lens[:k], dirs[:k])
+
+    def _is_random(self, d: int, v_perc: int) -> bool | None:
+        """True: random offset; False: sequential; None: identical (rw_sequencer)."""
+        if not self.random:
+            return False
+        if self.seq_nr:
+            self._seq_left -= 1
+            if self._seq_left > 0:
+                return None if self.identical else False
+            self._seq_left = self.seq_nr
+        return self.perc_rand[d] >= 100 or v_perc <= self.perc_rand[d]
+
+    def _seq_offset(self, d: int) -> int | None:
+        pos = self.last_pos[d]
+        if pos >= self.end and self.wrap_at_end:
+            pos = self.start
+        if pos >= self.end:
+            return None
+        rel = pos - self.start
+        if rel and self.seq_add:
+            rel += self.seq_add
+            if self.start + rel >= self.end:
+                rel = 0
+        return self.start + rel
+
+    def _rand_block(self, d: int, u: float) -> int | None:
+        if self.map is not None:
+            if self.map.full:
+                if not self.time_based:
+                    return None
+                self.map.reset()
+            return self.map.next_free(int(u * self.map.nblocks))
+        if self.index_draws is not None:
+            return min(int(self.index_draws[d](self.streams.offset, 1)[0]), self.lastb[d] - 1)
+        return int(u * self.lastb[d])
+
+    def _one(self, d: int, u_block: float, v_perc: int) -> tuple[int, int] | None:
+        mode = self._is_random(d, v_perc)
+        block = -1
+        if mode is None:
+            off = self.last_start[d] if self.last_start[d] != -1 else self.start
+        elif mode:
+            off = None
+        else:
+            off = self._seq_offset(d)
+        if off is None:
+            if not self.random:
+                return None
+            b = self._rand_block(d, u_block)
+            if b is None:
+                return None
+            block = b
+            off = self.start + b * self.ba[d]
+        length = self.sizers[d].draw_fitting(self.streams.bs[d], self.end - off)
+        if length == 0:
+            return None
+        if self.map is not None:
+            gran = self.map_granularity
+            first = (off - self.start) // gran
+            nblk = -(-length // gran)
+            if block >= 0:
+                got = self.map.mark_run(first, nblk)
+                length = min(length, got * gran)
+            else:  # sequential or repeated I/O in a random job: marks, never shortened
+                last = min(first + nblk, self.map.nblocks)
+                self.map.free -= (last - first) - sum(self.map.used[first:last])
+                self.map.used[first:last] = b"\x01" * (last - first)
+        self.last_start[d] = off
+        self.last_pos[d] = off + length
+        return off, length
+
+    @property
+    def map_granularity(self) -> int:
+        return self.min_bs

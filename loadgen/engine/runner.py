@@ -1,0 +1,349 @@
+"""One job inside one worker: setup (mmap), run (the measured I/O loop), close (munmap).
+
+Latency definitions (fio §2.8 for a sync engine):
+
+* **clat** is the copy alone: two clock reads around the one copy of each I/O.
+* **lat** is clat plus the per-I/O bookkeeping before the copy.  fio stamps start_time
+  at the end of get_io_u, a few tens of ns before the copy.  A third clock read per
+  I/O would cost more than what it measures, so lat = clat + the chunk's measured
+  per-I/O loop time ((chunk wall time - Σclat) / I/Os).  Recorded unless disable_lat.
+* With gtod_reduce (or disable_clat and disable_lat) no per-I/O clock is read and runs
+  are coalesced into as few copies as the pattern allows.
+
+I/Os are generated in numpy batches and executed in chunks sized to take about
+``CHUNK_TARGET_NS``, so that stop(), runtime and interval reports stay timely even
+when every I/O faults or a block is huge.
+"""
+
+from __future__ import annotations
+
+import errno
+import mmap
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from loadgen.engine.copyloops import Copier, clock
+from loadgen.engine.faults import Usage, anon_huge_bytes, read_usage
+from loadgen.engine.iolog import IoLogs
+from loadgen.engine.pattern import AccessPattern, Batch
+from loadgen.engine.recorder import Recorder
+from loadgen.engine.region import Region, RegionError
+from loadgen.plan import Job
+from loadgen.stats.jobstats import IntervalStats
+
+BATCH_OPS = 4096  # I/Os generated per numpy batch
+CHUNK_TARGET_NS = 4_000_000  # one executed chunk: about 4 ms
+CALIBRATION_PAGES = 64
+CALIBRATION_OPS = 4096
+
+
+class EngineError(Exception):
+    """A per-job error (e.g. mmap refused); ``errno`` says which."""
+
+    def __init__(self, err: int, message: str) -> None:
+        super().__init__(message)
+        self.errno = err
+
+
+class JobRunner:
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.region: Region | None = None
+        self.pattern: AccessPattern | None = None
+        self.copier: Copier | None = None
+        self.timed = not (job.gtod_reduce or (job.disable_clat and job.disable_lat))
+        self.record_clat = self.timed and not job.disable_clat
+        self.record_lat = self.timed and not job.disable_lat
+        self.overhead_ns = 0.0
+        self._address = 0
+
+    # ---- setup / close ------------------------------------------------------------------
+    def setup(self) -> None:
+        """Map the region (+madvise), build buffers and the pattern, calibrate the loop."""
+        job = self.job
+        if job.rw not in ("read", "write", "randread", "randwrite", "rw", "readwrite", "randrw"):
+            raise EngineError(errno.EINVAL, f"rw={job.rw}: the page_fault engine supports only reads and writes")
+        try:
+            self.region = Region(job.size, job.thp)
+        except RegionError as exc:
+            raise EngineError(exc.errno or errno.ENOMEM, f"{job.name}: {exc.strerror}") from exc
+        probe = np.frombuffer(self.region.mm, dtype=np.uint8, count=1)
+        self._address = int(probe.ctypes.data)
+        del probe
+        self.pattern = AccessPattern(job)
+        self.copier = Copier(self.region.mm, self.pattern.max_bs)
+        self.overhead_ns = self._calibrate()
+
+    def close(self) -> None:
+        if self.copier is not None:
+            self.copier.close()
+            self.copier = None
+        if self.region is not None:
+            self.region.close()
+            self.region = None
+
+    def _calibrate(self) -> float:
+        """The loop's own cost per I/O on memory that no longer faults (ns).
+
+        The job's kind of loop (timed or not, its direction mix, its smallest block) runs
+        over a small pre-faulted scratch mapping; the mean wall time per I/O is what
+        every I/O costs beyond its faults.
+        """
+        assert self.pattern is not None
+        bs = min(self.pattern.min_bs, 64 * 1024)
+        size = CALIBRATION_PAGES * mmap.PAGESIZE
+        size = max(size - size % bs, bs)
+        scratch = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        try:
+            scratch[:] = b"\x01" * size
+            copier = Copier(scratch, bs)
+            rng = np.random.default_rng(0)
+            offs = rng.integers(0, size // bs, CALIBRATION_OPS, dtype=np.int64) * bs
+            if self.pattern.mixed:
+                dirs = (rng.random(CALIBRATION_OPS) * 100 >= self.job.rwmixread).astype(np.int8)
+            else:
+                dirs = np.full(CALIBRATION_OPS, self.pattern.fixed_dir, dtype=np.int8)
+            lens = np.full(CALIBRATION_OPS, bs, dtype=np.int64)
+            best = float("inf")
+            for _ in range(3):
+                t0 = clock()
+                if self.timed:
+                    copier.timed(offs.tolist(), bs, dirs.tolist() if self.pattern.mixed else int(dirs[0]))
+                else:
+                    copier.untimed(offs, lens, dirs, distinct=False)
+                best = min(best, (clock() - t0) / CALIBRATION_OPS)
+            copier.close()
+        finally:
+            scratch.close()
+        return best
+
+    # ---- run ----------------------------------------------------------------------------
+    def run(self, report: Callable[[IntervalStats], None], interval_ns: int, stop: Callable[[], bool]) -> None:
+        """Run the whole job; report deltas about every ``interval_ns``, then one final."""
+        if self.pattern is None or self.copier is None or self.region is None:
+            self.setup()
+        assert self.pattern is not None and self.copier is not None
+        _Run(self, report, interval_ns, stop).go()
+
+
+class _Run:
+    """State of one run() call: counters, phase (ramp or measured), limits."""
+
+    def __init__(self, runner: JobRunner, report: Callable[[IntervalStats], None], interval_ns: int, stop: Callable[[], bool]) -> None:
+        job = runner.job
+        self.runner = runner
+        self.job = job
+        self.pattern: AccessPattern = runner.pattern  # type: ignore[assignment]
+        self.copier: Copier = runner.copier  # type: ignore[assignment]
+        self.report = report
+        self.interval_ns = max(interval_ns, 1)
+        self.stop = stop
+        self.recorder = Recorder(job, runner.record_clat, runner.record_lat)
+        self.logs = IoLogs.for_job(job)
+        self.timed = runner.timed
+        self.stamped = self.timed and self.logs is not None and self.logs.per_io
+        self.fixed_len = self.pattern.fixed_len
+        self.mixed = self.pattern.mixed
+        # limits (measured window only; fio resets its counters at ramp end)
+        loops = max(job.loops, 1)
+        self.bytes_limit = job.bytes_per_pass * loops
+        self.ios_limit = job.number_ios * loops if job.number_ios else 0
+        self.loops_left = loops
+        self.done_bytes = 0
+        self.done_ios = 0
+        self.pass_bytes = 0
+        self.think_left = job.thinktime_blocks if job.thinktime_ns else 0
+        self.chunk = 64
+
+    # ---- phases -------------------------------------------------------------------------
+    def go(self) -> None:
+        job = self.job
+        if not self._delay():
+            self._finish(clock(), measured_start=None, usage_base=None, first_op=0)
+            return
+        now = clock()
+        in_ramp = job.ramp_time_ns > 0
+        ramp_end = now + job.ramp_time_ns
+        measured_start = None if in_ramp else now
+        usage_base = None if in_ramp else read_usage(job.thread)
+        if not in_ramp:
+            self.recorder.start(now)
+        last_report = now
+        usage_last = usage_base
+        first_op = 0
+        batch = Batch.empty()
+        pos = 0
+        while True:
+            if self.stop():
+                break
+            now = clock()
+            if in_ramp and now >= ramp_end:
+                in_ramp = False
+                measured_start = last_report = now
+                usage_base = usage_last = read_usage(job.thread)
+                self.recorder.start(now)
+                if self.pattern.chooser is not None:
+                    self.pattern.chooser.reset_counts()
+                self.done_bytes = self.done_ios = 0
+                self.loops_left = max(job.loops, 1)
+            if measured_start is not None:
+                if job.runtime_ns and now - measured_start >= job.runtime_ns:
+                    break
+                self.recorder.windows(now)
+                if now - last_report >= self.interval_ns:
+                    assert usage_last is not None
+                    usage_last = self._report(last_report, now, measured_start, usage_last, first_op)
+                    last_report = now
+            if pos >= len(batch):
+                batch = self.pattern.next_batch(BATCH_OPS)
+                pos = 0
+                if not len(batch):
+                    if not self._next_loop(in_ramp):
+                        break
+                    continue
+            k = min(self.chunk, len(batch) - pos)
+            if not in_ramp and not job.time_based:
+                k = self._within_limits(batch, pos, k)
+                if k == 0:
+                    break
+            if self.think_left:
+                k = min(k, self.think_left)
+            t0 = self._execute(batch, pos, k, record=not in_ramp, epoch=measured_start or now)
+            if not in_ramp and not first_op:
+                first_op = t0
+            pos += k
+            if self.think_left:
+                self.think_left -= k
+                if self.think_left == 0:
+                    self._think()
+                    self.think_left = job.thinktime_blocks
+        self._finish(clock(), measured_start, usage_last, first_op, last_report)
+
+    def _delay(self) -> bool:
+        """startdelay (a range picks a value per job); False when stopped meanwhile."""
+        lo, hi = self.job.startdelay_ns
+        delay = lo if hi <= lo else int(self.pattern.streams.startdelay.integers(lo, hi + 1))
+        end = clock() + delay
+        while True:
+            left = end - clock()
+            if left <= 0:
+                return True
+            if self.stop():
+                return False
+            time.sleep(min(left, 5_000_000) / 1e9)
+
+    def _next_loop(self, in_ramp: bool) -> bool:
+        """The region is used up: start another loop or end (fio's keep_running)."""
+        job = self.job
+        if job.time_based or in_ramp:
+            if self.pattern.end - self.pattern.start < self.pattern.min_bs:
+                return False
+            self.pattern.start_loop()
+            return True
+        if self.pass_bytes == 0:
+            return False
+        self.pass_bytes = 0
+        self.loops_left -= 1
+        if self.loops_left <= 0:
+            if self.ios_limit and self.done_ios >= self.ios_limit:
+                return False
+            limit = job.bytes_per_pass
+            if self.done_bytes >= limit or limit - self.done_bytes < self.pattern.max_bs or not job.io_size:
+                return False
+        self.pattern.start_loop()
+        return True
+
+    def _within_limits(self, batch: Batch, pos: int, k: int) -> int:
+        """How many of the next k I/Os fio would still issue (bytes and number_ios)."""
+        if self.ios_limit:
+            k = min(k, self.ios_limit - self.done_ios)
+        if k <= 0:
+            return 0
+        lens = batch.lengths[pos : pos + k]
+        before = self.done_bytes + np.cumsum(lens) - lens
+        return int(np.count_nonzero(before < self.bytes_limit))
+
+    def _execute(self, batch: Batch, pos: int, k: int, record: bool, epoch: int) -> int:
+        """Run I/Os [pos, pos+k) of the batch; returns the chunk's start stamp."""
+        offs = batch.offsets[pos : pos + k]
+        lens = batch.lengths[pos : pos + k]
+        dirs = batch.dirs[pos : pos + k]
+        t0 = clock()
+        if self.timed:
+            if self.stamped:
+                starts, clat_list = self.copier.stamped(offs.tolist(), lens.tolist(), dirs.tolist())
+            else:
+                clat_list = self.copier.timed(
+                    offs.tolist(),
+                    int(lens[0]) if self.fixed_len else lens.tolist(),
+                    dirs.tolist() if self.mixed else int(dirs[0]),
+                )
+            t1 = clock()
+            clat = np.array(clat_list, dtype=np.int64)
+            prep = max(0, (t1 - t0 - int(clat.sum())) // k)
+        else:
+            self.copier.untimed(offs, lens, dirs, distinct=self.pattern.use_map)
+            t1 = clock()
+            clat = None
+            prep = 0
+        n_bytes = int(lens.sum())
+        self.pass_bytes += n_bytes
+        if record:
+            self.done_bytes += n_bytes
+            self.done_ios += k
+            self.recorder.add(dirs, lens, clat, prep)
+            if self.logs is not None:
+                stamps = np.array(starts, dtype=np.int64) if self.stamped else None
+                self.logs.add(epoch, t1, offs, lens, dirs, stamps, clat, prep)
+        # Size the next chunk to take about CHUNK_TARGET_NS.
+        spent = max(t1 - t0, 1)
+        self.chunk = int(min(BATCH_OPS, max(1, k * CHUNK_TARGET_NS // spent)))
+        return t0
+
+    def _think(self) -> None:
+        """thinktime: spin thinktime_spin, then sleep the rest."""
+        job = self.job
+        spin_end = clock() + job.thinktime_spin_ns
+        while clock() < spin_end:
+            pass
+        rest = job.thinktime_ns - job.thinktime_spin_ns
+        if rest > 0:
+            time.sleep(rest / 1e9)
+
+    # ---- reports ------------------------------------------------------------------------
+    def _report(self, t_start: int, now: int, measured_start: int, usage_last: Usage, first_op: int) -> Usage:
+        usage = read_usage(self.job.thread)
+        delta = self.recorder.take()
+        self._fill(delta, t_start, now, measured_start, usage - usage_last, first_op)
+        self.report(delta)
+        return usage
+
+    def _fill(self, delta: IntervalStats, t_start: int, now: int, measured_start: int, usage: Usage, first_op: int) -> None:
+        delta.t_start_ns = max(t_start, measured_start)
+        delta.t_end_ns = now
+        delta.runtime_ns = now - delta.t_start_ns
+        delta.minf, delta.majf, delta.ctx = usage.minf, usage.majf, usage.ctx
+        delta.usr_ns, delta.sys_ns = usage.usr_ns, usage.sys_ns
+        if first_op and not self._first_sent:
+            delta.first_op_ns = first_op
+            self._first_sent = True
+
+    _first_sent = False
+
+    def _finish(self, now: int, measured_start: int | None, usage_last: Usage | None, first_op: int, last_report: int = 0) -> None:
+        """Exactly one final delta: the rest of the counts plus the once-per-job fields."""
+        if measured_start is not None:
+            self.recorder.windows(now)
+        delta = self.recorder.take()
+        if measured_start is not None and usage_last is not None:
+            self._fill(delta, last_report or measured_start, now, measured_start, read_usage(self.job.thread) - usage_last, first_op)
+        else:
+            delta.t_start_ns = delta.t_end_ns = now
+        delta.final = True
+        delta.overhead_ns = self.runner.overhead_ns
+        delta.anon_huge_bytes = anon_huge_bytes(self.runner._address)
+        if self.logs is not None:
+            self.logs.close(now - (measured_start or now))
+        self.report(delta)

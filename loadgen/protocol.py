@@ -1,0 +1,190 @@
+"""Messages from workers to the controller, framed for one pipe shared by a whole group.
+
+Why one shared pipe: the controller reads every worker of a group from a single fd
+(one ``add_reader`` callback, no task or thread per worker), and POSIX makes each
+``write`` of at most ``PIPE_BUF`` bytes to a pipe atomic even with many writers, so
+frames from different workers never tear or interleave inside a frame.
+
+Frame (one ``os.write``, at most ``PIPE_BUF`` = 4096 bytes)::
+
+    u32 thread_number | u16 payload_len | u8 kind | u8 flags | payload
+
+``flags & MORE`` says that the message continues in the next frame *of the same
+thread_number*; the reader appends payloads per thread_number until a frame without
+``MORE``.  Messages longer than one frame (interval records with wide histograms)
+are thus chunked; each chunk is still atomic, so only chunks of different senders
+interleave, never bytes.
+
+Message kinds (payload after reassembly):
+
+* ``READY``   orjson object ``{"pid", "t_ready_ns"}``: setup done, waiting at the gate.
+* ``ERROR``   orjson object ``{"pid", "error", "error_text"}``: setup or run failed.
+* ``INTERVAL`` an ``IntervalStats`` delta (never cumulative): ``u32 head_len``, an
+  orjson object with every scalar field (``dirs`` as a two-item list of
+  ``{ios, bytes, clat, lat, bw_samples, iops_samples}`` with moments as
+  ``[n, mean, m2, min, max]``), then five sparse arrays in the order read clat,
+  read lat, write clat, write lat, latency buckets; each is ``u16 nnz``,
+  ``nnz x u16`` bucket indices, ``nnz x u64`` counts (little endian).
+* ``DONE``    orjson object ``{"pid", "report_block_ns"}``: the job finished and
+  sent its final interval.
+
+CLOCK_MONOTONIC timestamps (``t_ready_ns``, ``first_op_ns``) are system-wide, so the
+controller compares them across workers directly.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Iterator
+from dataclasses import fields
+from typing import Any
+
+import numpy as np
+import orjson
+
+from loadgen.stats import histogram, latbuckets
+from loadgen.stats.jobstats import DirStats, IntervalStats, LatencyStat
+from loadgen.stats.moments import Moments
+
+PIPE_BUF = 4096
+HEADER = struct.Struct("<IHBB")
+MAX_PAYLOAD = PIPE_BUF - HEADER.size
+MORE = 1
+
+READY = 1
+ERROR = 2
+INTERVAL = 3
+DONE = 4
+
+_U32 = struct.Struct("<I")
+_U16 = struct.Struct("<H")
+# IntervalStats scalar fields that travel as they are (dirs and arrays are special).
+_SCALARS = tuple(
+    f.name for f in fields(IntervalStats) if f.name not in ("dirs", "latency_buckets")
+)
+
+
+def frames(thread_number: int, kind: int, payload: bytes) -> list[bytes]:
+    """Split one message into frames that each fit one atomic pipe write."""
+    out = []
+    for start in range(0, max(len(payload), 1), MAX_PAYLOAD):
+        chunk = payload[start : start + MAX_PAYLOAD]
+        more = MORE if start + MAX_PAYLOAD < len(payload) else 0
+        out.append(HEADER.pack(thread_number, len(chunk), kind, more) + chunk)
+    return out
+
+
+def send(fd: int, thread_number: int, kind: int, payload: bytes) -> None:
+    """Write a message as atomic frames (blocking: the pipe is large, see the controller)."""
+    for frame in frames(thread_number, kind, payload):
+        os.write(fd, frame)
+
+
+class Reassembler:
+    """Turns the byte stream of a shared pipe back into whole messages."""
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self._partial: dict[int, list[bytes]] = {}
+
+    def feed(self, data: bytes) -> Iterator[tuple[int, int, bytes]]:
+        """Yield ``(thread_number, kind, payload)`` for every message completed by ``data``."""
+        buf = self._buf + data
+        pos = 0
+        while len(buf) - pos >= HEADER.size:
+            thread_number, length, kind, flags = HEADER.unpack_from(buf, pos)
+            end = pos + HEADER.size + length
+            if end > len(buf):
+                break
+            parts = self._partial.setdefault(thread_number, [])
+            parts.append(buf[pos + HEADER.size : end])
+            pos = end
+            if not flags & MORE:
+                del self._partial[thread_number]
+                yield thread_number, kind, b"".join(parts)
+        self._buf = buf[pos:]
+
+    def drop(self, thread_number: int) -> None:
+        """Forget a half-received message of a worker that died mid-message."""
+        self._partial.pop(thread_number, None)
+
+
+def _moments_out(m: Moments) -> list[Any]:
+    return [m.n, m.mean, m.m2, m.min, m.max]
+
+
+def _moments_in(v: list[Any]) -> Moments:
+    return Moments(int(v[0]), float(v[1]), float(v[2]), int(v[3]), int(v[4]))
+
+
+def _sparse_out(counts: np.ndarray) -> bytes:
+    idx = np.flatnonzero(counts)
+    return (
+        _U16.pack(len(idx))
+        + idx.astype("<u2").tobytes()
+        + counts[idx].astype("<u8").tobytes()
+    )
+
+
+def _sparse_in(data: bytes, pos: int, size: int) -> tuple[np.ndarray, int]:
+    (nnz,) = _U16.unpack_from(data, pos)
+    pos += 2
+    idx = np.frombuffer(data, dtype="<u2", count=nnz, offset=pos)
+    pos += 2 * nnz
+    vals = np.frombuffer(data, dtype="<u8", count=nnz, offset=pos)
+    pos += 8 * nnz
+    out = np.zeros(size, dtype=np.uint64)
+    out[idx] = vals
+    return out, pos
+
+
+def encode_interval(stats: IntervalStats) -> bytes:
+    """Compact form of a delta: scalars as orjson, histograms sparse."""
+    head: dict[str, Any] = {name: getattr(stats, name) for name in _SCALARS}
+    head["dirs"] = [
+        {
+            "ios": d.ios,
+            "bytes": d.bytes,
+            "clat": _moments_out(d.clat.moments),
+            "lat": _moments_out(d.lat.moments),
+            "bw_samples": _moments_out(d.bw_samples),
+            "iops_samples": _moments_out(d.iops_samples),
+        }
+        for d in stats.dirs
+    ]
+    head_bytes = orjson.dumps(head)
+    arrays = [stats.dirs[0].clat.hist, stats.dirs[0].lat.hist, stats.dirs[1].clat.hist,
+              stats.dirs[1].lat.hist, stats.latency_buckets]
+    return _U32.pack(len(head_bytes)) + head_bytes + b"".join(_sparse_out(a) for a in arrays)
+
+
+def decode_interval(data: bytes) -> IntervalStats:
+    (head_len,) = _U32.unpack_from(data, 0)
+    head = orjson.loads(data[4 : 4 + head_len])
+    pos = 4 + head_len
+    arrays = []
+    for size in (histogram.PLAT_NR,) * 4 + (latbuckets.NBUCKETS,):
+        arr, pos = _sparse_in(data, pos, size)
+        arrays.append(arr)
+    dirs = tuple(
+        DirStats(
+            ios=d["ios"],
+            bytes=d["bytes"],
+            clat=LatencyStat(_moments_in(d["clat"]), arrays[2 * i]),
+            lat=LatencyStat(_moments_in(d["lat"]), arrays[2 * i + 1]),
+            bw_samples=_moments_in(d["bw_samples"]),
+            iops_samples=_moments_in(d["iops_samples"]),
+        )
+        for i, d in enumerate(head.pop("dirs"))
+    )
+    known = {k: v for k, v in head.items() if k in _SCALARS}
+    return IntervalStats(dirs=dirs, latency_buckets=arrays[4], **known)  # type: ignore[arg-type]
+
+
+def encode_json(obj: dict[str, Any]) -> bytes:
+    return orjson.dumps(obj)
+
+
+def decode_json(data: bytes) -> dict[str, Any]:
+    return orjson.loads(data)  # type: ignore[no-any-return]

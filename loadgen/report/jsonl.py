@@ -1,0 +1,245 @@
+"""The live JSON-lines stream (``--jsonl=PATH``): one flat JSON object per line.
+
+Why this shape (docs/jsonl.md has the full field list): log shippers (Logstash,
+Fluent Bit, Vector, Loki, OpenTelemetry) want one object per line, the same keys
+and types on every line of a type, flat dotted keys, an RFC 3339 UTC ``@timestamp``
+*and* an integer epoch; Vector fingerprints files by their first line, so line 1
+(``run_start``) carries the run id and start time.  Numbers use fio's JSON names
+(``write.io_bytes``, ``read.clat_ns.percentile.99.000000``) so fio users read them
+without a glossary.  ``interval`` records carry per-interval *deltas*; ``end``
+records carry a job's totals.
+
+The single writer (the controller's aggregator) writes every line with one
+``os.write`` (never buffered, so each line is out as soon as it is made, and lines
+are never torn or interleaved).  ``SCHEMA`` is a JSON Schema (draft 2020-12 subset)
+of every record type; ``validate`` checks a record against it without a dependency.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+
+from loadgen.stats import histogram
+from loadgen.stats.jobstats import DirStats, IntervalStats
+from loadgen.stats.moments import Moments
+
+SCHEMA_VERSION = 1
+DIRS = ("read", "write")
+
+# ---- schema --------------------------------------------------------------------------------
+_INT = {"type": "integer"}
+_NUM = {"type": "number"}
+_STR = {"type": "string"}
+_BOOL = {"type": "boolean"}
+_OPT_STR = {"type": ["string", "null"]}
+_OPT_INT = {"type": ["integer", "null"]}
+
+_COMMON: dict[str, Any] = {
+    "type": _STR,
+    "@timestamp": {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$"},
+    "ts_ns": _INT,
+    "elapsed_s": _NUM,
+    "host.name": _STR,
+    "run_id": _STR,
+    "process.pid": _INT,
+    "schema_version": _INT,
+}
+_JOB_ID: dict[str, Any] = {"group": _INT, "job": _STR, "thread_number": _INT, "subjob": _INT}
+
+
+def _dir_props(d: str) -> dict[str, Any]:
+    props = {f"{d}.{k}": _INT for k in ("total_ios", "io_bytes", "io_kbytes", "bw_bytes", "bw", "runtime")}
+    props[f"{d}.iops"] = _NUM
+    for lat in ("clat_ns", "lat_ns"):
+        props.update({f"{d}.{lat}.{k}": _INT for k in ("min", "max", "N")})
+        props.update({f"{d}.{lat}.{k}": _NUM for k in ("mean", "stddev")})
+    return props
+
+
+_METRICS: dict[str, Any] = {
+    **_dir_props("read"),
+    **_dir_props("write"),
+    "minf": _INT,
+    "majf": _INT,
+    "ctx": _INT,
+    "usr_cpu": _NUM,
+    "sys_cpu": _NUM,
+    "job_runtime": _INT,
+}
+_PERCENTILE_KEYS = {r"^(read|write)\.(clat|lat)_ns\.percentile\.\d+\.\d{6}$": _INT}
+
+
+def _record(type_name: str, props: dict[str, Any], optional: dict[str, Any] | None = None,
+            patterns: dict[str, Any] | None = None) -> dict[str, Any]:
+    required = {**_COMMON, **props}
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {**required, **(optional or {}), "type": {"const": type_name}},
+        "required": sorted(required),
+        "additionalProperties": False,
+    }
+    if patterns:
+        schema["patternProperties"] = patterns
+    return schema
+
+
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "loadgen JSON-lines record",
+    "discriminator": "type",
+    "oneOf": [
+        _record("run_start", {
+            "loadgen.version": _STR, "config.command_line": _STR, "config.files": {"type": "array"},
+            "config.groups": _INT, "config.jobs": _INT, "config.status_interval_ns": _INT,
+            "config.global_options": {"type": "object"}, "config.sections": {"type": "array"},
+        }),
+        _record("start", {"group": _INT, "jobs": _INT, "workers": _INT, "spawn_s": _NUM}),
+        _record("interval", {
+            **_JOB_ID, **_METRICS, "interval_ns": _INT, "final": _BOOL,
+        }, optional={"first_op_ns": _INT, "loadgen.report_block_ns": _INT}, patterns=_PERCENTILE_KEYS),
+        _record("end", {
+            **_JOB_ID, **_METRICS, "error": _INT, "error_text": _STR, "job_start": _INT,
+            "loadgen.report_block_ns": _INT,
+        }, patterns=_PERCENTILE_KEYS),
+        _record("group_end", {
+            "group": _INT, "jobs": _INT, "errors": _INT, "spawn_s": _NUM, "start_skew_ns": _INT,
+            **{k: v for k, v in _METRICS.items() if "_ns." not in k},
+        }),
+        _record("event", {
+            "group": _OPT_INT, "job": _OPT_STR, "thread_number": _OPT_INT, "subjob": _OPT_INT,
+            "event.action": _STR, "log.level": _STR, "message": _STR, "error": _INT,
+        }),
+        _record("run_end", {"exit_status": _INT, "interrupted": _BOOL, "duration_s": _NUM, "jobs": _INT,
+                            "errors": _INT}),
+    ],
+}
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
+    "null": (type(None),), "object": (dict,), "array": (list,),
+}
+
+
+def _type_ok(value: Any, spec: dict[str, Any]) -> bool:
+    if "const" in spec:
+        return bool(value == spec["const"])
+    names = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
+    for name in names:
+        # bool is an int in Python, never in JSON
+        if isinstance(value, _JSON_TYPES[name]) and not (isinstance(value, bool) and name in ("integer", "number")):
+            if "pattern" in spec and not re.search(spec["pattern"], value):
+                return False
+            return True
+    return False
+
+
+def validate(record: dict[str, Any]) -> list[str]:
+    """Problems of one record against ``SCHEMA`` (empty = valid)."""
+    by_type = {s["properties"]["type"]["const"]: s for s in SCHEMA["oneOf"]}
+    schema = by_type.get(record.get("type"))  # type: ignore[arg-type]
+    if schema is None:
+        return [f"unknown type {record.get('type')!r}"]
+    problems = [f"missing {k}" for k in schema["required"] if k not in record]
+    patterns = [(re.compile(p), spec) for p, spec in schema.get("patternProperties", {}).items()]
+    for key, value in record.items():
+        spec = schema["properties"].get(key)
+        if spec is None:
+            spec = next((s for rx, s in patterns if rx.search(key)), None)
+        if spec is None:
+            problems.append(f"unexpected key {key}")
+        elif not _type_ok(value, spec):
+            problems.append(f"{key}={value!r} does not match {spec}")
+    return problems
+
+
+# ---- fio-named metrics -------------------------------------------------------------------------
+def _lat_fields(prefix: str, m: Moments) -> dict[str, Any]:
+    return {f"{prefix}.min": m.min, f"{prefix}.max": m.max, f"{prefix}.mean": m.mean,
+            f"{prefix}.stddev": m.stddev, f"{prefix}.N": m.n}
+
+
+def _dir_fields(name: str, d: DirStats, runtime_ns: int, plist: Sequence[float] | None,
+                lat_plist: Sequence[float] | None) -> dict[str, Any]:
+    """One direction in fio's names; bw and iops over ``runtime_ns`` (ns-exact, not ms-rounded)."""
+    out: dict[str, Any] = {
+        f"{name}.total_ios": d.ios,
+        f"{name}.io_bytes": d.bytes,
+        f"{name}.io_kbytes": d.bytes >> 10,
+        f"{name}.bw_bytes": d.bytes * 1_000_000_000 // runtime_ns if runtime_ns else 0,
+        f"{name}.bw": (d.bytes * 1_000_000_000 // runtime_ns >> 10) if runtime_ns else 0,
+        f"{name}.iops": d.ios * 1e9 / runtime_ns if runtime_ns else 0.0,
+        f"{name}.runtime": -(-runtime_ns // 1_000_000) if d.ios else 0,
+    }
+    out.update(_lat_fields(f"{name}.clat_ns", d.clat.moments))
+    out.update(_lat_fields(f"{name}.lat_ns", d.lat.moments))
+    for kind, lat, wanted in (("clat_ns", d.clat, plist), ("lat_ns", d.lat, lat_plist)):
+        if wanted is not None and lat.moments.n:
+            for p, v in histogram.percentiles(lat.hist, wanted).items():
+                out[f"{name}.{kind}.percentile.{p:f}"] = v
+    return out
+
+
+def metrics(stats: IntervalStats, duration_ns: int, plist: Sequence[float] | None = histogram.DEFAULT_PERCENTILES,
+            lat_plist: Sequence[float] | None = None) -> dict[str, Any]:
+    """fio's JSON numbers of one delta or total, as flat dotted keys.
+
+    ``duration_ns`` is the wall time the CPU percentages refer to; percentiles are
+    left out where the list is None (fio's clat_percentiles/lat_percentiles).
+    """
+    runtime = stats.runtime_ns
+    out: dict[str, Any] = {}
+    for name, d in zip(DIRS, stats.dirs):
+        out.update(_dir_fields(name, d, runtime, plist, lat_plist))
+    out.update({
+        "minf": stats.minf, "majf": stats.majf, "ctx": stats.ctx,
+        "usr_cpu": 100.0 * stats.usr_ns / duration_ns if duration_ns else 0.0,
+        "sys_cpu": 100.0 * stats.sys_ns / duration_ns if duration_ns else 0.0,
+        "job_runtime": -(-runtime // 1_000_000),
+    })
+    return out
+
+
+# ---- the writer -------------------------------------------------------------------------------
+def rfc3339(epoch_ns: int) -> str:
+    """UTC with microseconds and a Z (a zone-less time is read as local by some shippers)."""
+    dt = datetime.fromtimestamp(epoch_ns // 1000 / 1e6, tz=timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class JsonlWriter:
+    """Writes records as whole lines to a file (or stdout for ``-``)."""
+
+    def __init__(self, path: str, run_id: str, host: str, start_epoch_ns: int, start_mono_ns: int) -> None:
+        self._own = path != "-"
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644) if self._own else 1
+        self.base = {"host.name": host, "run_id": run_id, "schema_version": SCHEMA_VERSION}
+        self._epoch0 = start_epoch_ns
+        self._mono0 = start_mono_ns
+
+    def write(self, type_name: str, fields: dict[str, Any], pid: int | None = None) -> None:
+        """One record: the common fields, then ``fields``; one write per line."""
+        now_mono = time.monotonic_ns()
+        ts = self._epoch0 + (now_mono - self._mono0)  # one clock for ts_ns and elapsed_s
+        record = {
+            "type": type_name,
+            "@timestamp": rfc3339(ts),
+            "ts_ns": ts,
+            "elapsed_s": (now_mono - self._mono0) / 1e9,
+            **self.base,
+            "process.pid": os.getpid() if pid is None else pid,
+            **fields,
+        }
+        line = memoryview(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
+        while line:
+            line = line[os.write(self.fd, line):]
+
+    def close(self) -> None:
+        if self._own:
+            os.close(self.fd)

@@ -26,17 +26,32 @@ from loadgen.plan import READ, WRITE, Job
 RANDOM_MODES = ("randread", "randwrite", "randrw")
 MIXED_MODES = ("rw", "readwrite", "randrw")
 WRITE_MODES = ("write", "randwrite", "rw", "readwrite", "randrw")
+REPLAY_MAX_OPS = 1 << 16  # loops up to this many I/Os are recorded and replayed
 
 
 class Batch:
     """Up to n I/Os: absolute offsets into the mapping, lengths, directions (0=read)."""
 
-    __slots__ = ("offsets", "lengths", "dirs")
+    __slots__ = ("offsets", "lengths", "dirs", "_lists")
 
     def __init__(self, offsets: np.ndarray, lengths: np.ndarray, dirs: np.ndarray) -> None:
         self.offsets = offsets
         self.lengths = lengths
         self.dirs = dirs
+        self._lists: tuple[list[int], list[int], list[int]] | None = None
+
+    def lists(self) -> tuple[list[int], list[int], list[int]]:
+        """The batch as Python lists for the copy loops (converted once, then cached)."""
+        if self._lists is None:
+            self._lists = (self.offsets.tolist(), self.lengths.tolist(), self.dirs.tolist())
+        return self._lists
+
+    def tiled(self, reps: int) -> Batch:
+        """The batch repeated ``reps`` times (replayed loops), lists included."""
+        out = Batch(np.tile(self.offsets, reps), np.tile(self.lengths, reps), np.tile(self.dirs, reps))
+        o, n, d = self.lists()
+        out._lists = (o * reps, n * reps, d * reps)
+        return out
 
     def __len__(self) -> int:
         return len(self.offsets)
@@ -114,14 +129,31 @@ class AccessPattern:
         self.exhausted = False
         self._seq_left = self.seq_nr
         self._first_loop = True
+        self._template: Batch | None = None  # the first complete loop, for replays
+        self._recording: list[Batch] | None = None
+        self._forced_at_start = 0
+        self._replay = 0
         self.start_loop()
 
     # ---- loop state -------------------------------------------------------------------
-    def start_loop(self) -> None:
-        """fio's clear_io_state: cursors to start, map cleared, streams re-seeded."""
-        if not self._first_loop and self.seeder.repeatable:
+    def start_loop(self, max_replays: int = 1) -> int:
+        """fio's clear_io_state: cursors to start, map cleared, streams re-seeded.
+
+        A re-seeded loop repeats the previous one exactly, so a recorded loop is replayed
+        instead of regenerated, up to ``max_replays`` times in one batch (when the rwmix
+        state allows, see ``DirectionChooser.replay``).  Returns how many loops this
+        start covers.
+        """
+        first, self._first_loop = self._first_loop, False
+        if not first and self.seeder.repeatable:
+            template = self._template
+            if template is not None and not self.time_based:
+                n = max_replays if self.chooser is None else self.chooser.replay(template.dirs, max_replays)
+                if n:
+                    self._replay = n
+                    self.exhausted = False
+                    return n
             self.streams = self.seeder.make()
-        self._first_loop = False
         self.last_pos = [self.start, self.start]
         self.last_start = [-1, -1]
         if self.map is not None:
@@ -129,6 +161,15 @@ class AccessPattern:
         if self.chooser is not None:
             self.chooser.new_loop(self.streams.rwmix)
         self.exhausted = self.end - self.start < self.min_bs or (self.random and min(self.lastb) == 0)
+        recordable = self.seeder.repeatable and not self.time_based and self._template is None
+        self._recording = [] if recordable else None
+        self._forced_at_start = self.chooser.forced if self.chooser is not None else 0
+        return 1
+
+    @property
+    def template_ops(self) -> int:
+        """I/Os of the recorded loop (0 if none): what one replay yields."""
+        return len(self._template) if self._template is not None else 0
 
     # ---- batches ----------------------------------------------------------------------
     def _directions(self, n: int) -> np.ndarray:
@@ -155,6 +196,30 @@ class AccessPattern:
         return out
 
     def next_batch(self, n: int) -> Batch:
+        """Up to ``n`` I/Os of this loop (a replayed loop comes whole, however long)."""
+        if self._replay:
+            assert self._template is not None
+            reps, self._replay = self._replay, 0
+            self.exhausted = True
+            return self._template if reps == 1 else self._template.tiled(reps)
+        batch = self._generate(n)
+        rec = self._recording
+        if rec is not None:
+            rec.append(batch)
+            if sum(len(b) for b in rec) > REPLAY_MAX_OPS:
+                self._recording = None
+            elif self.exhausted:
+                forced = self.chooser.forced if self.chooser is not None else 0
+                if forced == self._forced_at_start and sum(len(b) for b in rec):
+                    self._template = Batch(
+                        np.concatenate([b.offsets for b in rec]),
+                        np.concatenate([b.lengths for b in rec]),
+                        np.concatenate([b.dirs for b in rec]),
+                    )
+                self._recording = None
+        return batch
+
+    def _generate(self, n: int) -> Batch:
         if self.exhausted or n <= 0:
             return Batch.empty()
         dirs = self._directions(n)
@@ -172,24 +237,32 @@ class AccessPattern:
         return self._per_io_batch(dirs)
 
     def _random_map_batch(self, dirs: np.ndarray) -> Batch:
+        """Uniform one-block I/Os through the map; under time_based a full map is
+        cleared and the batch goes on (so a small region still fills whole batches)."""
         assert self.map is not None
-        if self.map.full:
-            if not self.time_based:
-                self.exhausted = True
-                self._give_back(dirs)
-                return Batch.empty()
-            self.map.reset()
-        cand = self.streams.offset.integers(0, self.map.nblocks, size=len(dirs), dtype=np.int64)
-        blocks = self.map.claim_single(cand)
-        k = len(blocks)
-        if k < len(dirs):
-            self._give_back(dirs[k:])
-            dirs = dirs[:k]
+        parts: list[np.ndarray] = []
+        want = len(dirs)
+        got = 0
+        while got < want:
+            if self.map.full:
+                if not self.time_based:
+                    self.exhausted = True
+                    break
+                self.map.reset()
+            cand = self.streams.offset.integers(0, self.map.nblocks, size=min(want - got, self.map.free), dtype=np.int64)
+            blocks = self.map.claim_single(cand)
+            parts.append(blocks)
+            got += len(blocks)
         if self.map.full and not self.time_based:
             self.exhausted = True
+        if got < want:
+            self._give_back(dirs[got:])
+            dirs = dirs[:got]
+        blocks = parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
         offs = self.start + blocks * self.ba[READ]
-        self._remember(offs, np.full(k, self.min_bs, dtype=np.int64), dirs)
-        return Batch(offs, np.full(k, self.min_bs, dtype=np.int64), dirs)
+        lens = np.full(got, self.min_bs, dtype=np.int64)
+        self._remember(offs, lens, dirs)
+        return Batch(offs, lens, dirs)
 
     def _random_nomap_batch(self, dirs: np.ndarray) -> Batch:
         n = len(dirs)
@@ -213,16 +286,27 @@ class AccessPattern:
         return Batch(offs, lens, dirs)
 
     def _sequential_batch(self, dirs: np.ndarray) -> Batch:
-        """Contiguous I/Os per direction; stops before the first one that would not fit."""
+        """Contiguous I/Os per direction; stops before the first one that would not fit.
+
+        Fixed-size I/Os that wrap (time_based, or io_size beyond size) wrap inside the
+        batch: offsets run modulo the largest multiple of the block size in the region.
+        """
         lens = self._lengths(dirs)
         offs = np.empty(len(dirs), dtype=np.int64)
+        span = self.end - self.start
+        wrap = self.wrap_at_end and self.fixed_len and span >= self.min_bs
+        span -= span % self.min_bs
         for d in (READ, WRITE):
             mask = dirs == d
             if mask.any():
                 dl = lens[mask]
-                offs[mask] = self.last_pos[d] + np.cumsum(dl) - dl
-        bad = np.flatnonzero(offs + lens > self.end)
-        k = len(dirs) if len(bad) == 0 else int(bad[0])
+                rel = self.last_pos[d] - self.start + np.cumsum(dl) - dl
+                offs[mask] = self.start + (rel % span if wrap else rel)
+        if wrap:
+            k = len(dirs)
+        else:
+            bad = np.flatnonzero(offs + lens > self.end)
+            k = len(dirs) if len(bad) == 0 else int(bad[0])
         self._give_back(dirs[k:])
         batch = Batch(offs[:k], lens[:k], dirs[:k])
         self._remember(batch.offsets, batch.lengths, batch.dirs)

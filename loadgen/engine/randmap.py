@@ -37,11 +37,7 @@ class RandomMap:
         used = self.used
         if not used[block]:
             return block
-        nxt = self._next
-        if nxt is None:
-            n = self.nblocks
-            nxt = self._next = array("q", range(1, n + 1))
-            nxt[n - 1] = 0
+        nxt = self._pointers()
         # Invariant: for a used block b, every block strictly between b and nxt[b] is used.
         p = nxt[block]
         while used[p]:
@@ -53,6 +49,14 @@ class RandomMap:
             q = q_next
         return p
 
+    def _pointers(self) -> array:
+        nxt = self._next
+        if nxt is None:
+            n = self.nblocks
+            nxt = self._next = array("q", range(1, n + 1))
+            nxt[n - 1] = 0
+        return nxt
+
     def claim_single(self, candidates: np.ndarray) -> np.ndarray:
         """Resolve one-block I/Os in order; the result may be shorter if the map fills."""
         n = min(len(candidates), self.free)
@@ -60,16 +64,26 @@ class RandomMap:
         if n == 0:
             return cand
         used_np = self._used_np
-        if not used_np[cand].any() and len(np.unique(cand)) == n:
+        used_before = self.nblocks - self.free
+        # While the map is sparse most batches have no collision at all: take them whole.
+        if n * (used_before + n) < self.nblocks and not used_np[cand].any() and len(np.unique(cand)) == n:
             used_np[cand] = 1
             self.free -= n
             return cand
         out = cand.tolist()
         used = self.used
-        next_free = self.next_free
+        nxt = self._pointers()
         for i, b in enumerate(out):
             if used[b]:
-                b = out[i] = next_free(b)
+                # next_free, inlined: follow the pointers, then point the path at the result
+                p = nxt[b]
+                while used[p]:
+                    p = nxt[p]
+                while b != p:
+                    b_next = nxt[b]
+                    nxt[b] = p
+                    b = b_next
+                out[i] = p
             used[b] = 1
         self.free -= n
         return np.array(out, dtype=np.int64)

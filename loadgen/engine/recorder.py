@@ -14,6 +14,7 @@ from loadgen.stats import histogram, latbuckets
 from loadgen.stats.jobstats import IntervalStats
 
 _MS = 1_000_000
+FOLD_OPS = 32768
 
 
 class _Window:
@@ -32,12 +33,15 @@ class Recorder:
         self.record_clat = record_clat
         self.record_lat = record_lat
         self.samples = not (job.disable_bw or job.gtod_reduce)
+        self.lat_hist = job.lat_percentiles
         self.active = (READ, WRITE) if job.rw in ("rw", "readwrite", "randrw") else (
             (WRITE,) if job.rw in ("write", "randwrite") else (READ,)
         )
         self.bytes = [0, 0]  # measured-window totals, for the windows
         self.ios = [0, 0]
         self.delta = IntervalStats(thread_number=job.thread_number)
+        self._pending: list[tuple[np.ndarray, np.ndarray, int]] = []
+        self._pending_ops = 0
         self._bw: _Window | None = None
         self._iops: _Window | None = None
 
@@ -46,40 +50,79 @@ class Recorder:
         self.bytes = [0, 0]
         self.ios = [0, 0]
         self.delta = IntervalStats(thread_number=self.job.thread_number)
+        self._pending = []
+        self._pending_ops = 0
         self._bw = _Window(self.job.bwavgtime_ms, t0)
         self._iops = _Window(self.job.iopsavgtime_ms, t0)
 
     def add(self, dirs: np.ndarray, lens: np.ndarray, clat: np.ndarray | None, prep_ns: int) -> None:
-        """Account one chunk.  ``dirs`` None-free int8, ``clat`` in ns or None (untimed)."""
+        """Account one chunk: ``clat`` in ns (None when untimed); lat = clat + prep_ns.
+
+        Counts are added at once (the bw/iops windows need them); latencies are kept
+        and folded into the histograms and moments every ``FOLD_OPS`` I/Os, so the
+        numpy calls per fold are paid once per many chunks.
+        """
         stats = self.delta
-        idx = None
-        if clat is not None and self.record_clat:
-            idx = histogram.value_to_index(clat)
-            latbuckets.add_samples(stats.latency_buckets, clat)
-        lat = clat + prep_ns if clat is not None and self.record_lat else None
-        lat_idx = None
-        if lat is not None:
-            lat_idx = histogram.value_to_index(lat) if prep_ns or idx is None else idx
-        single = len(self.active) == 1
-        for d in self.active:
-            mask = None if single else dirs == d
-            k = len(dirs) if mask is None else int(np.count_nonzero(mask))
-            if not k:
-                continue
-            ds = stats.dirs[d]
-            nbytes = int(lens.sum() if mask is None else lens[mask].sum())
-            ds.ios += k
-            ds.bytes += nbytes
+        k = len(dirs)
+        if len(self.active) == 1:
+            d = self.active[0]
+            nbytes = int(lens.sum())
+            stats.dirs[d].ios += k
+            stats.dirs[d].bytes += nbytes
             self.ios[d] += k
             self.bytes[d] += nbytes
-            if idx is not None:
-                c = clat if mask is None else clat[mask]
-                ds.clat.moments.add_batch(c)
-                ds.clat.hist += np.bincount(idx if mask is None else idx[mask], minlength=histogram.PLAT_NR).astype(np.uint64)
-            if lat is not None and lat_idx is not None:
-                lv = lat if mask is None else lat[mask]
-                ds.lat.moments.add_batch(lv)
-                ds.lat.hist += np.bincount(lat_idx if mask is None else lat_idx[mask], minlength=histogram.PLAT_NR).astype(np.uint64)
+        else:
+            nw = int(np.count_nonzero(dirs))
+            wbytes = int(lens[dirs != 0].sum())
+            rbytes = int(lens.sum()) - wbytes
+            for d, n, b in ((READ, k - nw, rbytes), (WRITE, nw, wbytes)):
+                stats.dirs[d].ios += n
+                stats.dirs[d].bytes += b
+                self.ios[d] += n
+                self.bytes[d] += b
+        if clat is not None and (self.record_clat or self.record_lat):
+            self._pending.append((dirs, clat, prep_ns))
+            self._pending_ops += k
+            if self._pending_ops >= FOLD_OPS:
+                self._fold()
+
+    def _fold(self) -> None:
+        """Fold the pending latencies into the current delta's statistics."""
+        if not self._pending:
+            return
+        dirs = np.concatenate([p[0] for p in self._pending])
+        clat = np.concatenate([p[1] for p in self._pending])
+        preps = [p[2] for p in self._pending]
+        sizes = [len(p[0]) for p in self._pending]
+        self._pending = []
+        self._pending_ops = 0
+        stats = self.delta
+        single = len(self.active) == 1
+        lat = None
+        if self.record_lat:
+            lat = clat + (np.repeat(np.array(preps, dtype=np.int64), sizes) if len(set(preps)) > 1 else preps[0])
+        if self.record_clat:
+            latbuckets.add_samples(stats.latency_buckets, clat)
+            idx = histogram.value_to_index(clat)
+            if single:
+                h = np.bincount(idx, minlength=histogram.PLAT_NR)
+                stats.dirs[self.active[0]].clat.hist += h.astype(np.uint64)
+            else:
+                h = np.bincount(idx + dirs.astype(np.int64) * histogram.PLAT_NR, minlength=2 * histogram.PLAT_NR)
+                for d in (READ, WRITE):
+                    stats.dirs[d].clat.hist += h[d * histogram.PLAT_NR : (d + 1) * histogram.PLAT_NR].astype(np.uint64)
+        if lat is not None and self.lat_hist:
+            idx = histogram.value_to_index(lat)
+            for d in self.active:
+                sel = idx if single else idx[dirs == d]
+                stats.dirs[d].lat.hist += np.bincount(sel, minlength=histogram.PLAT_NR).astype(np.uint64)
+        for d in self.active:
+            mask = None if single else dirs == d
+            ds = stats.dirs[d]
+            if self.record_clat:
+                ds.clat.moments.add_batch(clat if mask is None else clat[mask])
+            if lat is not None:
+                ds.lat.moments.add_batch(lat if mask is None else lat[mask])
 
     def windows(self, now: int) -> None:
         """Take bw/iops samples for every window that has completed by ``now``."""
@@ -104,6 +147,7 @@ class Recorder:
 
     def take(self) -> IntervalStats:
         """Hand over the current delta and start a new one."""
+        self._fold()
         out = self.delta
         self.delta = IntervalStats(thread_number=self.job.thread_number)
         return out

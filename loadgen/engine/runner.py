@@ -25,6 +25,7 @@ from collections.abc import Callable
 import numpy as np
 
 from loadgen.engine.copyloops import Copier, clock
+from loadgen.engine.heap import keep_heap
 from loadgen.engine.faults import Usage, anon_huge_bytes, read_usage
 from loadgen.engine.iolog import IoLogs
 from loadgen.engine.pattern import AccessPattern, Batch
@@ -34,6 +35,7 @@ from loadgen.plan import Job
 from loadgen.stats.jobstats import IntervalStats
 
 BATCH_OPS = 4096  # I/Os generated per numpy batch
+REPLAY_BATCH_OPS = 65536  # replayed loops are tiled into batches of up to this many I/Os
 CHUNK_TARGET_NS = 4_000_000  # one executed chunk: about 4 ms
 CALIBRATION_PAGES = 64
 CALIBRATION_OPS = 4096
@@ -65,6 +67,7 @@ class JobRunner:
         job = self.job
         if job.rw not in ("read", "write", "randread", "randwrite", "rw", "readwrite", "randrw"):
             raise EngineError(errno.EINVAL, f"rw={job.rw}: the page_fault engine supports only reads and writes")
+        keep_heap()
         try:
             self.region = Region(job.size, job.thp)
         except RegionError as exc:
@@ -161,7 +164,7 @@ class _Run:
     def go(self) -> None:
         job = self.job
         if not self._delay():
-            self._finish(clock(), measured_start=None, usage_base=None, first_op=0)
+            self._finish(clock(), measured_start=None, usage_last=None, first_op=0)
             return
         now = clock()
         in_ramp = job.ramp_time_ns > 0
@@ -188,6 +191,11 @@ class _Run:
                     self.pattern.chooser.reset_counts()
                 self.done_bytes = self.done_ios = 0
                 self.loops_left = max(job.loops, 1)
+                if not job.time_based:
+                    # fio resets its counters at ramp end, so the whole workload runs
+                    # again; start it from a fresh loop so that it is exactly that.
+                    self.pattern.start_loop()
+                    batch, pos, self.pass_bytes = Batch.empty(), 0, 0
             if measured_start is not None:
                 if job.runtime_ns and now - measured_start >= job.runtime_ns:
                     break
@@ -252,7 +260,12 @@ class _Run:
             limit = job.bytes_per_pass
             if self.done_bytes >= limit or limit - self.done_bytes < self.pattern.max_bs or not job.io_size:
                 return False
-        self.pattern.start_loop()
+            self.pattern.start_loop()
+            return True
+        # Plain loops (no io_size passes): several replayed loops may come as one batch.
+        span = max(self.pattern.template_ops, 1)
+        tiles = min(self.loops_left, max(REPLAY_BATCH_OPS // span, 1)) if not job.io_size else 1
+        self.loops_left -= self.pattern.start_loop(tiles) - 1
         return True
 
     def _within_limits(self, batch: Batch, pos: int, k: int) -> int:
@@ -267,23 +280,26 @@ class _Run:
 
     def _execute(self, batch: Batch, pos: int, k: int, record: bool, epoch: int) -> int:
         """Run I/Os [pos, pos+k) of the batch; returns the chunk's start stamp."""
-        offs = batch.offsets[pos : pos + k]
-        lens = batch.lengths[pos : pos + k]
-        dirs = batch.dirs[pos : pos + k]
-        t0 = clock()
+        end = pos + k
+        offs = batch.offsets[pos:end]
+        lens = batch.lengths[pos:end]
+        dirs = batch.dirs[pos:end]
         if self.timed:
+            o_list, n_list, d_list = batch.lists()
+            t0 = clock()
             if self.stamped:
-                starts, clat_list = self.copier.stamped(offs.tolist(), lens.tolist(), dirs.tolist())
+                starts, clat_list = self.copier.stamped(o_list[pos:end], n_list[pos:end], d_list[pos:end])
             else:
                 clat_list = self.copier.timed(
-                    offs.tolist(),
-                    int(lens[0]) if self.fixed_len else lens.tolist(),
-                    dirs.tolist() if self.mixed else int(dirs[0]),
+                    o_list[pos:end],
+                    n_list[pos] if self.fixed_len else n_list[pos:end],
+                    d_list[pos:end] if self.mixed else d_list[pos],
                 )
             t1 = clock()
-            clat = np.array(clat_list, dtype=np.int64)
+            clat = np.fromiter(clat_list, dtype=np.int64, count=k)
             prep = max(0, (t1 - t0 - int(clat.sum())) // k)
         else:
+            t0 = clock()
             self.copier.untimed(offs, lens, dirs, distinct=self.pattern.use_map)
             t1 = clock()
             clat = None

@@ -26,6 +26,7 @@ class DirectionChooser:
         self._rng: np.random.Generator | None = None
         self._draws = np.empty(0, dtype=np.int64)
         self._pos = 0
+        self.forced = 0  # I/Os that took the current direction without a draw
 
     def new_loop(self, rng: np.random.Generator) -> None:
         """Loop start: the threshold resets, the stream may be re-seeded (counts persist)."""
@@ -50,6 +51,36 @@ class DirectionChooser:
         out = self._draws[self._pos : self._pos + n]
         return out
 
+    def _scan(self, dirs: np.ndarray, issued: list[int], ddir: int) -> tuple[int, np.ndarray, np.ndarray]:
+        """Check I/Os that all drew: (index of the first catch-up switch or -1, each
+        I/O's threshold if it switches, which I/Os switch)."""
+        n = len(dirs)
+        is_w = dirs.astype(np.int64)
+        wr_before = issued[WRITE] + np.cumsum(is_w) - is_w
+        rd_before = issued[READ] + np.arange(n, dtype=np.int64) - (wr_before - issued[WRITE])
+        prev = np.empty(n, dtype=np.int8)
+        prev[0] = ddir
+        prev[1:] = dirs[:-1]
+        switch = dirs != prev
+        is_r = dirs == READ
+        old_count = np.where(is_r, wr_before, rd_before)
+        new_count = np.where(is_r, rd_before, wr_before)
+        thr = old_count * np.where(is_r, self.mix[READ], self.mix[WRITE]) // 100
+        # After the switching I/O the new direction has new_count+1 issues; the next
+        # I/O draws only if that reaches the threshold.
+        bad = np.flatnonzero(switch & (new_count + 1 < thr))
+        return (int(bad[0]) if len(bad) else -1), thr, switch
+
+    def _apply(self, dirs: np.ndarray, thr: np.ndarray, switch: np.ndarray) -> None:
+        """Advance the state over I/Os that all drew."""
+        nw = int(np.count_nonzero(dirs))
+        self.issued[WRITE] += nw
+        self.issued[READ] += len(dirs) - nw
+        sw = np.flatnonzero(switch)
+        if len(sw):
+            self.threshold = int(thr[sw[-1]])
+        self.ddir = int(dirs[-1])
+
     def choose(self, n: int) -> np.ndarray:
         """Directions (0=read, 1=write) of the next ``n`` I/Os, as int8."""
         out = np.empty(n, dtype=np.int8)
@@ -62,38 +93,43 @@ class DirectionChooser:
                 k = min(need, self.threshold - self.issued[self.ddir])
                 out[done : done + k] = self.ddir
                 self.issued[self.ddir] += k
+                self.forced += k
                 done += k
                 continue
-            v = self._take(need)
-            dirs = (v > pread).astype(np.int8)
-            # Which of these I/Os would not draw (a catch-up after a switch)?  Compute the
-            # counts before each I/O assuming every I/O draws, and find the first switch
-            # whose new direction lags behind the threshold it sets.
-            is_w = dirs.astype(np.int64)
-            wr_before = self.issued[WRITE] + np.cumsum(is_w) - is_w
-            rd_before = self.issued[READ] + np.arange(need, dtype=np.int64) - (wr_before - self.issued[WRITE])
-            prev = np.empty(need, dtype=np.int8)
-            prev[0] = self.ddir
-            prev[1:] = dirs[:-1]
-            switch = dirs != prev
-            old_count = np.where(prev == READ, rd_before, wr_before)
-            new_count = np.where(dirs == READ, rd_before, wr_before)
-            mix_new = np.where(dirs == READ, self.mix[READ], self.mix[WRITE])
-            thr = old_count * mix_new // 100
-            # After the switching I/O the new direction has new_count+1 issues; the next
-            # I/O draws only if that reaches the threshold.
-            bad = switch & (new_count + 1 < thr)
-            bad_idx = np.flatnonzero(bad)
-            k = need if len(bad_idx) == 0 else int(bad_idx[0]) + 1
+            dirs = (self._take(need) > pread).astype(np.int8)
+            bad, thr, switch = self._scan(dirs, self.issued, self.ddir)
+            k = need if bad < 0 else bad + 1
             out[done : done + k] = dirs[:k]
             self._pos += k
-            nw = int(is_w[:k].sum())
-            self.issued[WRITE] += nw
-            self.issued[READ] += k - nw
-            # Threshold as set by the last switch in the accepted part.
-            sw = np.flatnonzero(switch[:k])
-            if len(sw):
-                self.threshold = int(thr[sw[-1]])
-            self.ddir = int(dirs[k - 1])
+            self._apply(dirs[:k], thr[:k], switch[:k])
             done += k
         return out
+
+    def replay(self, dirs: np.ndarray, times: int) -> int:
+        """Replay a recorded loop's directions (all drawn, none forced) up to ``times``
+        times; returns how many replays are exact (0: generate the loop afresh).
+
+        Exact while no switch would force a catch-up.  That condition is linear in the
+        number of earlier replays, so when it holds for the first replay and the loop's
+        own read/write counts grow no slower than the thresholds they set, it holds for
+        every later one.
+        """
+        self.threshold = 0
+        bad, thr, switch = self._scan(dirs, self.issued, self.ddir)
+        if bad >= 0:
+            return 0
+        nw = int(np.count_nonzero(dirs))
+        nr = len(dirs) - nw
+        steady = nw * 100 >= nr * self.mix[WRITE] and nr * 100 >= nw * self.mix[READ]
+        n = times if steady else 1
+        if n > 1:
+            second = [self.issued[READ] + nr, self.issued[WRITE] + nw]
+            if self._scan(dirs, second, int(dirs[-1]))[0] >= 0:
+                n = 1
+        if n > 1:
+            self.issued[WRITE] += nw * (n - 1)
+            self.issued[READ] += nr * (n - 1)
+            self.ddir = int(dirs[-1])
+            _, thr, switch = self._scan(dirs, self.issued, self.ddir)
+        self._apply(dirs, thr, switch)
+        return n

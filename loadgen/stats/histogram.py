@@ -28,19 +28,31 @@ def empty() -> np.ndarray:
     return np.zeros(PLAT_NR, dtype=np.uint64)
 
 
+def _value_to_index_exact(v: np.ndarray) -> np.ndarray:
+    """``plat_val_to_idx`` by arithmetic: frexp gives the highest set bit exactly."""
+    _, exp = np.frexp(v.astype(np.float64))
+    msb = exp.astype(np.int64) - 1  # frexp(0) = (0, 0) -> msb -1, handled by v < 128
+    shift = np.maximum(msb - PLAT_BITS, 0)
+    idx = (shift + 1) * PLAT_VAL + ((v >> shift.astype(np.uint64)) & np.uint64(PLAT_VAL - 1)).astype(np.int64)
+    idx = np.where(v < (PLAT_VAL << 1), v.astype(np.int64), idx)
+    return np.minimum(idx, PLAT_NR - 1)
+
+
+# Latencies below 64 us (the common case) are looked up in a table: one gather per batch.
+_TABLE_LIMIT = 1 << 16
+_TABLE = _value_to_index_exact(np.arange(_TABLE_LIMIT, dtype=np.uint64)).astype(np.int16)
+
+
 def value_to_index(values: np.ndarray) -> np.ndarray:
     """Bucket index of each latency (ns), vectorised ``plat_val_to_idx``."""
-    v = np.asarray(values, dtype=np.uint64)
-    # Highest set bit; v|1 so that 0 maps to msb 0 like fio's (m=0 for v=0).
-    msb = np.floor(np.log2((v | np.uint64(1)).astype(np.float64))).astype(np.int64)
-    # log2 of a float can round up just below a power of two: correct it exactly.
-    too_high = (np.uint64(1) << msb.astype(np.uint64)) > v
-    msb[too_high & (v > 0)] -= 1
-    shift = np.maximum(msb - PLAT_BITS, 0)
-    base = (shift + 1) * PLAT_VAL
-    idx = base + ((v >> shift.astype(np.uint64)) & np.uint64(PLAT_VAL - 1)).astype(np.int64)
-    idx = np.where(msb <= PLAT_BITS, v.astype(np.int64), idx)
-    return np.minimum(idx, PLAT_NR - 1)
+    v = np.asarray(values)
+    if v.dtype != np.uint64:
+        v = v.astype(np.uint64)
+    idx = _TABLE[np.minimum(v, np.uint64(_TABLE_LIMIT - 1))].astype(np.int64)
+    big = np.flatnonzero(v >= _TABLE_LIMIT)
+    if len(big):
+        idx[big] = _value_to_index_exact(v[big])
+    return idx
 
 
 def index_to_value(idx: int) -> int:

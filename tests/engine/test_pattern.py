@@ -1,0 +1,191 @@
+"""Where I/Os go (fio §2.1-2.5): cursors, random map coverage, replayed loops, seeds,
+offsets of clones, holes, distributions."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from loadgen.engine import pattern as pattern_mod
+from loadgen.engine.pattern import AccessPattern, region_bounds
+from loadgen.plan import BsSplitEntry
+from tests.engine.conftest import loop_ios, make_job
+
+K = 1024
+M = 1024 * 1024
+
+
+@pytest.mark.parametrize("rw", ["randread", "randwrite", "randrw"])
+def test_random_map_touches_every_block_once_per_loop(rw: str) -> None:
+    p = AccessPattern(make_job(rw=rw, size=4 * M))
+    for _ in range(2):
+        ios = loop_ios(p)
+        assert sorted(o for o, _, _ in ios) == list(range(0, 4 * M, 4 * K))
+        p.start_loop()
+
+
+def test_random_map_with_bsrange_covers_size_exactly() -> None:
+    p = AccessPattern(make_job(rw="randwrite", size=1 * M, bs_min=(4 * K, 4 * K), bs_max=(64 * K, 64 * K)))
+    ios = loop_ios(p)
+    assert sum(n for _, n, _ in ios) == 1 * M
+    touched = np.zeros(1 * M // (4 * K), dtype=int)
+    for o, n, _ in ios:
+        touched[o // (4 * K) : (o + n) // (4 * K)] += 1
+    assert (touched == 1).all()
+
+
+def test_loops_replay_the_same_offsets_and_directions() -> None:
+    job = make_job(rw="randrw", size=1 * M)
+    p = AccessPattern(job)
+    first = loop_ios(p)
+    p.start_loop()
+    assert loop_ios(p) == first  # replayed from the recorded loop
+
+
+def test_regenerated_loop_equals_first_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the replay shortcut the re-seeded streams give the same loop again."""
+    monkeypatch.setattr(pattern_mod, "REPLAY_MAX_OPS", 0)
+    p = AccessPattern(make_job(rw="randrw", size=1 * M))
+    first = loop_ios(p)
+    p.start_loop()
+    assert p.template_ops == 0
+    assert loop_ios(p) == first
+
+
+def test_thread_number_changes_the_sequence() -> None:
+    a = loop_ios(AccessPattern(make_job(rw="randrw", size=1 * M, thread_number=1)))
+    b = loop_ios(AccessPattern(make_job(rw="randrw", size=1 * M, thread_number=2)))
+    assert a != b and sorted(o for o, _, _ in a) == sorted(o for o, _, _ in b)
+
+
+def test_same_seed_same_sequence_different_seed_different() -> None:
+    a = loop_ios(AccessPattern(make_job(rw="randrw", size=1 * M, randseed=5)))
+    b = loop_ios(AccessPattern(make_job(rw="randrw", size=1 * M, randseed=5)))
+    c = loop_ios(AccessPattern(make_job(rw="randrw", size=1 * M, randseed=6)))
+    assert a == b != c
+
+
+def test_randrepeat_off_changes_each_loop() -> None:
+    p = AccessPattern(make_job(rw="randrw", size=1 * M, randrepeat=False))
+    first = loop_ios(p)
+    p.start_loop()
+    assert loop_ios(p) != first
+
+
+def test_rw_keeps_independent_cursors_from_zero() -> None:
+    """rw=rw: reads and writes each walk from offset 0 (R0 R1 R2 W0 R3 ...)."""
+    p = AccessPattern(make_job(rw="rw", size=64 * 4 * K))
+    ios = loop_ios(p)[:40]
+    for d in (0, 1):
+        offs = [o for o, _, dd in ios if dd == d]
+        assert offs == list(range(0, 4 * K * len(offs), 4 * K))
+    assert {d for _, _, d in ios} == {0, 1}
+
+
+def test_sequential_holes_from_rw_postfix() -> None:
+    p = AccessPattern(make_job(rw="write", rw_postfix=4 * K, size=64 * K))
+    offs = [o for o, _, _ in loop_ios(p)][:5]
+    assert offs == [0, 8 * K, 16 * K, 24 * K, 32 * K]
+
+
+def test_random_postfix_identical_repeats_offsets() -> None:
+    job = make_job(rw="randread", rw_postfix=4, rw_sequencer="identical", size=1 * M)
+    offs = [o for o, _, _ in loop_ios(AccessPattern(job))][:40]
+    # Only every 4th I/O takes a new random offset; the others repeat the last one.
+    assert len(set(offs)) <= 12
+    seq = [o for o, _, _ in loop_ios(AccessPattern(replace(job, rw_sequencer="sequential")))][:8]
+    assert seq[1] == seq[0] + 4 * K
+
+
+def test_percentage_random_mixes_sequential_steps() -> None:
+    job = make_job(rw="randread", percentage_random=(50, 50), size=4 * M, norandommap=True)
+    ios = loop_ios(AccessPattern(job))
+    steps = sum(1 for (a, n, _), (b, _, _) in zip(ios, ios[1:]) if b == a + n)
+    assert 0.35 < steps / len(ios) < 0.65
+
+
+def test_offset_increment_moves_each_clone() -> None:
+    for subjob in range(4):
+        job = make_job(rw="write", size=1 * M, subjob=subjob, offset_increment=128 * K)
+        offs = [o for o, _, _ in loop_ios(AccessPattern(job))]
+        assert offs[0] == subjob * 128 * K and offs[-1] == 1 * M - 4 * K
+        assert len(offs) == (1 * M - subjob * 128 * K) // (4 * K)
+
+
+def test_offset_increment_beyond_size_means_no_io() -> None:
+    p = AccessPattern(make_job(rw="randwrite", size=1 * M, subjob=1, offset_increment=1 * M))
+    assert p.exhausted and loop_ios(p) == []
+
+
+def test_offset_percent_covers_the_tail() -> None:
+    job = make_job(rw="randrw", size=1 * M, offset_percent=25)
+    assert region_bounds(job) == (256 * K, 1 * M)
+    offs = sorted(o for o, _, _ in loop_ios(AccessPattern(job)))
+    assert offs == list(range(256 * K, 1 * M, 4 * K))
+
+
+def test_size_rounds_down_to_block_size() -> None:
+    assert len(loop_ios(AccessPattern(make_job(rw="write", size=10 * K)))) == 2
+    assert len(loop_ios(AccessPattern(make_job(rw="randwrite", size=10 * K)))) == 2
+
+
+def test_norandommap_samples_with_replacement() -> None:
+    p = AccessPattern(make_job(rw="randread", size=1 * M, norandommap=True))
+    assert p.map is None
+    batch = p.next_batch(4096)
+    assert len(set(batch.offsets.tolist())) < 4096 and batch.offsets.max() <= 1 * M - 4 * K
+
+
+def test_blockalign_turns_the_map_off_and_aligns() -> None:
+    job = make_job(rw="randwrite", size=4 * M, blockalign=(64 * K, 64 * K))
+    p = AccessPattern(job)
+    assert p.map is None
+    batch = p.next_batch(1000)
+    assert not (batch.offsets % (64 * K)).any()
+
+
+def test_zipf_is_skewed() -> None:
+    job = make_job(rw="randread", size=64 * M, random_distribution="zipf", distribution_params=(1.2,))
+    p = AccessPattern(job)
+    assert p.map is None
+    offs = np.concatenate([p.next_batch(4096).offsets for _ in range(10)])
+    top = Counter(offs.tolist()).most_common(160)  # 1% of 16384 blocks
+    assert sum(c for _, c in top) / len(offs) > 0.4
+
+
+def test_pareto_is_skewed() -> None:
+    job = make_job(rw="randread", size=64 * M, random_distribution="pareto", distribution_params=(0.2,))
+    offs = np.concatenate([AccessPattern(job).next_batch(4096).offsets for _ in range(5)])
+    top = Counter(offs.tolist()).most_common(3277)  # 20% of blocks
+    assert sum(c for _, c in top) / len(offs) > 0.6
+
+
+def test_normal_concentrates_values_then_hashes_them() -> None:
+    job = make_job(rw="randread", size=64 * M, random_distribution="normal", distribution_params=(5.0,))
+    offs = np.concatenate([AccessPattern(job).next_batch(4096).offsets for _ in range(5)])
+    assert len(set(offs.tolist())) < 0.5 * len(offs)  # few distinct blocks, spread by the hash
+
+
+def test_zoned_puts_access_share_in_its_region_share() -> None:
+    job = make_job(
+        rw="randread", size=16 * M, random_distribution="zoned", zones=(((80.0, 20), (20.0, 80)), ())
+    )
+    offs = np.concatenate([AccessPattern(job).next_batch(4096).offsets for _ in range(10)])
+    assert abs((offs < 16 * M * 20 // 100).mean() - 0.80) < 0.02
+
+
+def test_zoned_abs_uses_byte_sizes() -> None:
+    job = make_job(rw="randread", size=16 * M, random_distribution="zoned_abs", zones=(((50.0, 1 * M), (50.0, 15 * M)), ()))
+    offs = np.concatenate([AccessPattern(job).next_batch(4096).offsets for _ in range(10)])
+    assert abs((offs < 1 * M).mean() - 0.5) < 0.03
+
+
+def test_bssplit_lengths_in_random_job_without_map() -> None:
+    split = (BsSplitEntry(4 * K, 50), BsSplitEntry(16 * K, 50))
+    job = make_job(rw="randwrite", size=16 * M, bssplit=(split, split), norandommap=True, bs_min=(4 * K, 4 * K), bs_max=(16 * K, 16 * K))
+    batch = AccessPattern(job).next_batch(4096)
+    assert set(batch.lengths.tolist()) == {4 * K, 16 * K}
+    assert (batch.offsets + batch.lengths <= 16 * M).all()

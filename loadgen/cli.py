@@ -1,16 +1,88 @@
-"""The ``loadgen`` command line: ``loadgen plan`` and ``loadgen run``."""
+"""The ``loadgen`` command line: ``loadgen plan`` prints the resolved plan, ``loadgen run`` runs it.
+
+Every user mistake ends here as one line on stderr and exit status 2, never a traceback.
+"""
 
 from __future__ import annotations
 
+import json
 import sys
+from typing import Any
 
 from loadgen.errors import InputError
+from loadgen.jobfile import build_plan, parse_command_line, print_note
+from loadgen.jobfile.help import option_help, options_overview
+from loadgen.plan import WRITE, Plan
+
+USAGE = """\
+usage: loadgen plan JOBFILE... [--section=NAME] [--name=JOB --OPTION=VALUE ...]
+       loadgen run  JOBFILE... [--output-format=normal|json|json+|terse[,...]] [--output=FILE]
+                    [--jsonl=PATH|-] [--status-interval=TIME] [--eta=auto|always|never]
+                    [--section=NAME] [--name=JOB --OPTION=VALUE ...]
+       loadgen run|plan --cmdhelp[=OPTION]
+
+Job files use fio's syntax ('-' reads standard input). Job options given on the command
+line before the first --name apply to all jobs; --name=JOB starts a job.
+"""
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    """The plan as one JSON document: groups of jobs, every Job field.
+
+    ``bs`` is a convenience: the write-direction block size when it is fixed (equal to the
+    read one unless ``bs=r,w`` differs), ``null`` when block sizes vary (bsrange/bssplit).
+    """
+    groups = []
+    for group in plan.groups:
+        jobs = []
+        for job in group.jobs:
+            fields = job.to_dict()
+            fixed = job.bs_min[WRITE] == job.bs_max[WRITE] and not job.bssplit[WRITE]
+            fields["bs"] = job.bs_min[WRITE] if fixed else None
+            fields["job_options"] = dict(job.job_options)
+            jobs.append(fields)
+        groups.append({"id": group.id, "jobs": jobs})
+    return {"files": list(plan.files), "global_options": dict(plan.global_options), "groups": groups}
+
+
+def _plan(args: list[str]) -> int:
+    command_line = parse_command_line(args)
+    if command_line.help:
+        print(USAGE, end="")
+        return 0
+    if command_line.cmdhelp is not None:
+        print(option_help(command_line.cmdhelp) if command_line.cmdhelp else options_overview(), end="")
+        return 0
+    plan = build_plan(command_line)
+    print(json.dumps(plan_document(plan), indent=2))
+    return 0
+
+
+def _run(args: list[str]) -> int:
+    command_line = parse_command_line(args)
+    if command_line.help or command_line.cmdhelp is not None:
+        return _plan(args)
+    plan = build_plan(command_line)
+    try:
+        from loadgen.controller import run
+    except ImportError:
+        print("loadgen: run: controller not available", file=sys.stderr)
+        return 1
+    return int(run(plan, command_line.run_options))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(USAGE, end="")
+        return 0 if args else 2
+    command, rest = args[0], args[1:]
     try:
-        raise InputError("not implemented yet")
+        if command == "plan":
+            return _plan(rest)
+        if command == "run":
+            return _run(rest)
+        raise InputError(f"unknown command {command!r} (use 'plan' or 'run')")
     except InputError as exc:
-        print(f"loadgen: {exc}" if not exc.location else str(exc), file=sys.stderr)
+        print_note(f"loadgen: {exc}" if not exc.location else str(exc))
         return 2

@@ -54,7 +54,9 @@ class Job:
     norandommap: bool = False
     random_generator: str = "tausworthe"
     random_distribution: str = "random"  # random|zipf|pareto|normal|zoned|zoned_abs
-    distribution_params: tuple[float, ...] = ()  # (theta|h|dev, center) as given
+    # (theta|h|dev, center) for zipf/pareto/normal, fio's defaults filled in for a missing
+    # parameter; center is -1.0 when not given (fio then rotates by a random offset)
+    distribution_params: tuple[float, ...] = ()
     # zoned: per direction tuple of (access pct, region pct or bytes for zoned_abs)
     zones: tuple[tuple[tuple[float, int], ...], tuple[tuple[float, int], ...]] = ((), ())
     percentage_random: Pair = (100, 100)
@@ -84,6 +86,7 @@ class Job:
     disable_bw: bool = False
     clat_percentiles: bool = True
     lat_percentiles: bool = False
+    slat_percentiles: bool = False
     percentile_list: tuple[float, ...] = ()  # () = fio's default list
     bwavgtime_ms: int = 500
     iopsavgtime_ms: int = 500
@@ -145,5 +148,6 @@ class RunOptions:
     output: str = ""  # "" = stdout
     jsonl: str = ""  # "" = off, "-" = stdout
     status_interval_ns: int = 1_000_000_000
+    status_interval_given: bool = False  # fio prints periodic stats only when asked to
     eta: str = "auto"  # auto|always|never
     command_line: tuple[str, ...] = ()

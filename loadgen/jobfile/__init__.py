@@ -1,0 +1,59 @@
+"""The fio job-file language: job files and command-line jobs -> ``Plan`` + ``RunOptions``.
+
+Entry points:
+
+* ``load(argv)`` -- the argument list after ``loadgen plan|run`` to ``(Plan, RunOptions)``;
+* ``parse_command_line(argv)`` and ``build_plan(command_line)`` -- the two halves of ``load``,
+  for callers that first want ``--cmdhelp``/``--help``;
+* ``loadgen.jobfile.help`` -- ``--cmdhelp`` text and docs/options.md.
+
+Every user mistake raises ``loadgen.errors.InputError`` (``FILE:LINE: message``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Callable, Mapping
+
+from loadgen.errors import InputError
+from loadgen.jobfile.cmdline import CommandLine, parse_command_line
+from loadgen.jobfile.reader import JobFileReader
+from loadgen.jobfile.resolve import COMMAND_LINE, Resolver, SourceFile
+from loadgen.jobfile.substitute import SystemFacts
+from loadgen.plan import Plan, RunOptions
+
+Note = Callable[[str], None]
+
+
+def print_note(message: str) -> None:
+    """Notes and errors go to stderr, one line each: control characters (a newline in a file
+    name) and undecodable bytes are escaped, never fatal."""
+    one_line = "".join(repr(c)[1:-1] if ord(c) < 32 and c != "\t" else c for c in message)
+    print(one_line.encode("utf-8", "backslashreplace").decode("utf-8"), file=sys.stderr)
+
+
+def build_plan(command_line: CommandLine, *, facts: SystemFacts | None = None,
+               environ: Mapping[str, str] | None = None, note: Note = print_note) -> Plan:
+    """Read the job files and command-line jobs into a resolved, checked Plan."""
+    facts = facts or SystemFacts.of_this_machine()
+    reader = JobFileReader(facts, os.environ if environ is None else environ, command_line.wanted)
+    sources = [SourceFile(COMMAND_LINE, command_line.sections, on_command_line=True)]
+    for path in command_line.job_files:
+        sources.append(SourceFile(path, tuple(reader.read(path))))
+    if command_line.wanted is not None:
+        known = reader.sections_seen | {s.name for s in command_line.sections}
+        for name in sorted(command_line.wanted - known):
+            raise InputError(f"--section={name}: no such section", COMMAND_LINE)
+    return Resolver(facts, note).resolve(sources)
+
+
+def load(argv: list[str], *, facts: SystemFacts | None = None,
+         environ: Mapping[str, str] | None = None, note: Note = print_note) -> tuple[Plan, RunOptions]:
+    """``loadgen plan|run`` arguments (job files, run options, --name=... jobs) to a plan."""
+    command_line = parse_command_line(argv)
+    plan = build_plan(command_line, facts=facts, environ=environ, note=note)
+    return plan, command_line.run_options
+
+
+__all__ = ["CommandLine", "SystemFacts", "build_plan", "load", "parse_command_line", "print_note"]

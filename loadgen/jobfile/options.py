@@ -1,0 +1,407 @@
+"""THE option table: every job option loadgen accepts, and the fio options it refuses.
+
+One declarative entry per option drives parsing (kind, aliases, prio), the job state it
+writes (target, or an ``apply`` for options that touch several fields), ``--cmdhelp`` and
+docs/options.md.  fio options that make no sense for anonymous memory are listed in
+``UNSUPPORTED`` with the reason, so they fail loudly instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from loadgen.jobfile.access import Distribution, DistributionValue, Rw, RwValue
+from loadgen.jobfile.values import (
+    BadValue,
+    Bool,
+    BsSplit,
+    CpuList,
+    CpuMask,
+    Enum,
+    Flag,
+    FloatList,
+    Int,
+    Kind,
+    LogPrefix,
+    Percent,
+    PercentList,
+    RangeList,
+    Size,
+    SizeList,
+    Str,
+    Time,
+)
+
+State = dict[str, Any]
+# An apply function stores a parsed value into the job state; it may return a note for the
+# user (a documented no-op) or raise BadValue.
+Apply = Callable[[State, Any], str | None]
+
+MAX_JOBS = 4096  # fio's REAL_MAX_JOBS: a cap on workers per run
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    kind: Kind
+    default: Any
+    help: str
+    category: str
+    aliases: tuple[str, ...] = ()
+    target: str = ""  # state key; "" = the option name
+    apply: Apply | None = None
+    prio: int = 0  # higher is applied first within a section (fio's sort_options)
+
+    @property
+    def key(self) -> str:
+        return self.target or self.name
+
+    def store(self, state: State, value: Any) -> str | None:
+        """Write a parsed value into the job state; per-direction values merge (None = keep)."""
+        if self.apply is not None:
+            return self.apply(state, value)
+        if self.kind.per_direction:
+            state[self.key] = tuple(
+                old if new is None else new for old, new in zip(state[self.key], value)
+            )
+        else:
+            state[self.key] = value
+        return None
+
+
+def _apply_ioengine(state: State, value: str) -> None:
+    if value != "page_fault":
+        raise BadValue("not supported: loadgen implements only ioengine=page_fault (anonymous memory)")
+    state["ioengine"] = value
+
+
+def _apply_rw(state: State, value: RwValue) -> None:
+    state["rw"], state["rw_postfix"] = value.mode, value.postfix
+
+
+def _apply_rwmixwrite(state: State, value: int) -> None:
+    state["rwmixread"] = 100 - value
+
+
+def _apply_loops(state: State, value: int) -> None:
+    state["loops"] = max(1, value)  # fio runs loops=0 once
+
+
+def _apply_thinktime_blocks(state: State, value: int) -> None:
+    state["thinktime_blocks"] = max(1, value)  # fio accepts 0 and thinks after every I/O
+
+
+def _apply_offset(state: State, value: int | Percent) -> None:
+    if isinstance(value, int) and value != 0:
+        raise BadValue(
+            "not supported: the page_fault engine rejects a non-zero start offset; "
+            "use offset=N% to start N% into the region"
+        )
+    state["offset"] = value
+
+
+def _apply_nrfiles(state: State, value: int) -> None:
+    if value > 1:
+        raise BadValue("the page_fault engine does not support multiple files")
+
+
+def _apply_iodepth(state: State, value: int) -> str | None:
+    if value > 1:
+        return f"iodepth={value} capped to 1: page_fault is a synchronous engine (as fio)"
+    return None
+
+
+def _apply_direct(state: State, value: bool) -> str | None:
+    return "direct=1 has no effect: anonymous memory has no page cache to bypass" if value else None
+
+
+def _apply_filename(state: State, value: str) -> str:
+    return f"filename={value} has no effect: the page_fault engine maps anonymous memory"
+
+
+def _apply_distribution(state: State, value: DistributionValue) -> None:
+    state["random_distribution"] = value.name
+    state["distribution_params"] = value.params
+    state["zones"] = value.zones
+
+
+def _apply_randseed(state: State, value: int) -> None:
+    state["randseed"] = value
+    state["randseed_set"] = True  # an explicit seed forces repeatable mode (fio)
+
+
+def _apply_gtod_reduce(state: State, value: bool) -> None:
+    """gtod_reduce=1 switches off every clock read but the completion's, as fio's callback."""
+    state["gtod_reduce"] = value
+    if value:
+        for key in ("disable_lat", "disable_clat", "disable_slat", "disable_bw"):
+            state[key] = True
+        for key in ("clat_percentiles", "lat_percentiles", "slat_percentiles"):
+            state[key] = False
+
+
+def _apply_unit_base(state: State, value: str) -> None:
+    state["unit_base"] = 8 if value == "0" else int(value)  # 0 = auto, which means bytes
+
+
+def _apply_kb_base(state: State, value: str) -> None:
+    state["kb_base"] = int(value)
+
+
+OPTIONS: tuple[Option, ...] = (
+    # --- job description
+    Option("name", Str(allow_empty=False), "", "Job name (defaults to the section name)", "Description"),
+    Option("description", Str(), "", "Free text shown in the report", "Description"),
+    # --- engine
+    Option(
+        "ioengine", Str(), "page_fault",
+        "I/O engine; only page_fault (anonymous memory, first touch faults) exists in loadgen",
+        "Engine", apply=_apply_ioengine,
+    ),
+    Option(
+        "thp", Enum({
+            "inherit": "leave the system's THP policy alone",
+            "madvise": "madvise(MADV_HUGEPAGE) on the region",
+            "never": "madvise(MADV_NOHUGEPAGE) on the region",
+        }), "inherit", "Transparent huge pages for the region (loadgen engine option)", "Engine",
+    ),
+    Option(
+        "iodepth", Int(1, 65536, "values above 1 are capped to 1 with a note"), 1,
+        "Queue depth; page_fault is synchronous, so the depth is always 1", "Engine",
+        apply=_apply_iodepth,
+    ),
+    Option("direct", Bool(), False, "O_DIRECT; accepted, no effect on anonymous memory (note)", "Engine",
+           apply=_apply_direct),
+    Option("nrfiles", Int(1), 1, "Number of files; the page_fault engine supports only 1", "Engine",
+           aliases=("nr_files",), apply=_apply_nrfiles),
+    Option("filename", Str(), "", "File name; accepted, no effect: the region is anonymous memory (note)",
+           "Engine", apply=_apply_filename, prio=-1),
+    # --- access pattern
+    Option("rw", Rw(), RwValue("read", 0), "Access pattern", "Access pattern",
+           aliases=("readwrite",), apply=_apply_rw),
+    Option("rw_sequencer", Enum({
+        "sequential": "continue sequentially between random offsets",
+        "identical": "repeat the same offset",
+    }), "sequential", "What rw=<random mode>:N does between new random offsets", "Access pattern"),
+    Option("rwmixread", Int(0, 100), 50, "Percentage of mixed I/O that reads", "Access pattern"),
+    Option("rwmixwrite", Int(0, 100), 50, "Percentage of mixed I/O that writes (sets rwmixread=100-N)",
+           "Access pattern", apply=_apply_rwmixwrite),
+    Option("percentage_random", PercentList(), (100, 100, 100),
+           "Percentage of random I/O in a random job, the rest sequential", "Access pattern"),
+    Option("norandommap", Flag(), False, "Random offsets with replacement (no random map)", "Access pattern"),
+    Option("random_generator", Enum({
+        "tausworthe": "fio's 32-bit taus88 (default)",
+        "lfsr": "linear feedback shift register, no repeats without a map",
+        "tausworthe64": "64-bit tausworthe",
+    }), "tausworthe", "Random number generator for offsets", "Access pattern"),
+    Option("random_distribution", Distribution(), DistributionValue("random", (), ((), ())),
+           "Distribution of random offsets", "Access pattern", apply=_apply_distribution),
+    Option("randrepeat", Bool(), True, "Same random sequence every run and every loop",
+           "Access pattern", aliases=("allrandrepeat",)),
+    Option("randseed", Int(), 0x89, "Seed of the random streams (setting it forces randrepeat=1)",
+           "Access pattern", apply=_apply_randseed),
+    # --- sizes
+    Option("size", Size(1), 0, "Region size: the mmap length and the I/O per loop (required)", "Sizes"),
+    Option("io_size", Size(percent=True), 0, "Bytes of I/O per loop if not size (N% of size allowed)",
+           "Sizes", aliases=("io_limit",)),
+    Option("number_ios", Int(), 0, "Stop after this many I/Os (0 = no limit)", "Sizes"),
+    Option("offset", Size(percent=True), 0,
+           "Start offset: only 0 or N% (the page_fault engine rejects other offsets)", "Sizes",
+           aliases=("fileoffset",), apply=_apply_offset),
+    Option("offset_increment", Size(percent=True), 0, "Added to offset for each numjobs clone", "Sizes"),
+    Option("bs", SizeList(1), (4096, 4096, 4096), "Block size (bytes per memcpy)", "Block sizes",
+           aliases=("blocksize",)),
+    Option("bsrange", RangeList(1), (None, None, None), "Block size range lo-hi", "Block sizes",
+           aliases=("blocksize_range",)),
+    Option("bssplit", BsSplit(), (None, None, None), "Weighted block sizes bs/pct:bs/pct...", "Block sizes"),
+    Option("ba", SizeList(1), (None, None, None),
+           "Random offset alignment (default: minimum bs; reset to it for sequential I/O)",
+           "Block sizes", aliases=("blockalign",)),
+    Option("bs_unaligned", Flag(), False, "Variable block sizes need not be multiples of the minimum",
+           "Block sizes", aliases=("blocksize_unaligned",)),
+    # --- time
+    Option("loops", Int(), 1, "Run the workload this many times (the mapping persists; 0 = 1, as fio)",
+           "Time", apply=_apply_loops),
+    Option("runtime", Time("s"), 0, "Cap on run time after ramp_time (0 = none)", "Time",
+           aliases=("timeout",), target="runtime_ns"),
+    Option("time_based", Flag(), False, "Repeat the workload until runtime passes", "Time"),
+    Option("ramp_time", Time("s"), 0, "Run this long before stats are reset", "Time", target="ramp_time_ns"),
+    Option("startdelay", Time("s", allow_range=True), 0, "Delay before the job starts (or a random one in lo-hi)",
+           "Time", target="startdelay_ns"),
+    Option("thinktime", Time("us"), 0, "Pause after each block of I/Os", "Time", target="thinktime_ns"),
+    Option("thinktime_spin", Time("us"), 0, "Part of thinktime spent spinning", "Time",
+           target="thinktime_spin_ns"),
+    Option("thinktime_blocks", Int(), 1, "I/Os between thinktime pauses (0 = 1, as fio)", "Time",
+           apply=_apply_thinktime_blocks),
+    # --- processes and groups
+    Option("numjobs", Int(1, MAX_JOBS), 1, "Number of clones of this job (processes or threads)",
+           "Processes"),
+    Option("thread", Flag(), False, "Run jobs as threads of one process (one mm) instead of processes",
+           "Processes"),
+    Option("stonewall", Flag(), False, "Wait for all earlier jobs and start a new group", "Processes",
+           aliases=("wait_for_previous",)),
+    Option("new_group", Flag(), False, "Start a new reporting group without waiting", "Processes"),
+    Option("group_reporting", Flag(), False, "Report a group's jobs as one", "Processes"),
+    Option("cpus_allowed", CpuList(), (), "CPUs the job may run on", "Processes"),
+    Option("cpumask", CpuMask(), (), "CPUs the job may run on, as a bit mask", "Processes",
+           target="cpus_allowed"),
+    Option("cpus_allowed_policy", Enum({
+        "shared": "every job may use every allowed CPU",
+        "split": "each job gets one CPU of the set",
+    }), "shared", "How jobs share cpus_allowed", "Processes", prio=1),
+    # --- measurement
+    Option("gtod_reduce", Bool(), False, "Measure only what needs no extra clock reads", "Measurement",
+           apply=_apply_gtod_reduce),
+    Option("disable_lat", Bool(), False, "Do not measure total latency", "Measurement"),
+    Option("disable_clat", Bool(), False, "Do not measure completion latency", "Measurement"),
+    Option("disable_slat", Bool(), False, "Do not measure submission latency", "Measurement"),
+    Option("disable_bw_measurement", Bool(), False, "Do not measure bandwidth", "Measurement",
+           aliases=("disable_bw",), target="disable_bw"),
+    Option("clat_percentiles", Bool(), True, "Report completion latency percentiles", "Measurement"),
+    Option("lat_percentiles", Bool(), False, "Report total latency percentiles", "Measurement"),
+    Option("slat_percentiles", Bool(), False, "Report submission latency percentiles", "Measurement"),
+    Option("percentile_list", FloatList(), (), "Percentiles to report", "Measurement"),
+    Option("bwavgtime", Int(1), 500, "Bandwidth sample window in ms", "Measurement", target="bwavgtime_ms"),
+    Option("iopsavgtime", Int(1), 500, "IOPS sample window in ms", "Measurement", target="iopsavgtime_ms"),
+    # --- logs
+    Option("write_bw_log", LogPrefix(), None, "Write PREFIX_bw.N.log", "Logs"),
+    Option("write_lat_log", LogPrefix(), None, "Write PREFIX_lat/clat/slat.N.log", "Logs"),
+    Option("write_iops_log", LogPrefix(), None, "Write PREFIX_iops.N.log", "Logs"),
+    Option("write_hist_log", LogPrefix(), None, "Write PREFIX_clat_hist.N.log", "Logs"),
+    Option("log_avg_msec", Int(), 0, "Average log samples over this many ms (0 = one line per I/O)", "Logs"),
+    Option("log_hist_msec", Int(), 0, "Histogram log interval in ms", "Logs"),
+    Option("per_job_logs", Bool(), True, "One log file per job (.N suffix); 0 = shared files", "Logs"),
+    # --- units
+    Option("kb_base", Enum({"1024": "k = 1024 (default)", "1000": "k = 1000"}), 1024,
+           "Base of size suffixes and reported units", "Units", apply=_apply_kb_base, prio=1),
+    Option("unit_base", Enum({"0": "auto (bytes)", "8": "bytes", "1": "bits"}), 8,
+           "Report bandwidth in bytes or bits", "Units",
+           apply=_apply_unit_base, prio=1),
+)
+
+BY_NAME: dict[str, Option] = {}
+for _option in OPTIONS:
+    for _spelling in (_option.name, *_option.aliases):
+        BY_NAME[_spelling] = _option
+
+_FILES = "loadgen has no files or devices: the region is anonymous memory"
+_RATE = "rate limiting is not implemented by loadgen"
+_VERIFY = "data verification is not implemented by loadgen"
+_PRIO = "process priorities and cgroups are not implemented by loadgen"
+_BUFFERS = "I/O buffer contents and memory type are not configurable in loadgen"
+_ERRORS = "error handling options are not implemented by loadgen"
+_OUTPUT = "this reporting option is not implemented by loadgen"
+_ZONES = "zoned block devices do not apply to anonymous memory"
+_IOLOG = "I/O replay and iolog files are not implemented by loadgen"
+_ASYNC = "page_fault is a synchronous engine: no batching or queue tuning"
+_RFC = "an option of the unmerged page_fault RFC; use thp=madvise|never"
+_NOT_IMPLEMENTED = "not implemented by loadgen"
+
+UNSUPPORTED: dict[str, str] = {
+    **dict.fromkeys((
+        "directory", "filename_format", "unique_filename", "opendir", "lockfile", "file_service_type", "openfiles", "fallocate", "fadvise_hint", "create_serialize", "create_fsync", "create_on_open", "create_only", "allow_file_create",
+        "allow_mounted_write", "pre_read", "invalidate", "sync", "fsync", "fdatasync",
+        "write_barrier", "sync_file_range", "end_fsync", "fsync_on_close", "unlink",
+        "unlink_each_loop", "buffered", "atomic", "overwrite", "file_append", "filesize",
+        "fill_device", "fill_fs", "ioscheduler", "disk_util",
+        "exec_prerun", "exec_postrun", "ramp_size", "dedupe_mode",
+    ), _FILES),
+    **dict.fromkeys((
+        "rate", "rate_min", "rate_iops", "rate_iops_min", "rate_process", "rate_cycle",
+        "ratecycle", "rate_ignore_thinktime", "latency_target", "latency_window",
+        "latency_percentile", "latency_run", "max_latency", "flow", "flow_id", "flow_sleep", "thinktime_iotime",
+    ), _RATE),
+    **dict.fromkeys((
+        "verify", "do_verify", "verify_offset", "verify_interval", "verify_pattern",
+        "verify_fatal", "verify_dump", "verify_async", "verify_backlog", "verify_backlog_batch",
+        "verify_state_save", "verify_state_load", "verify_only", "experimental_verify",
+        "verify_header_seed", "trim_percentage", "trim_verify_zero",
+        "trim_backlog", "trim_backlog_batch",
+    ), _VERIFY),
+    **dict.fromkeys((
+        "nice", "prio", "prioclass", "cgroup", "cgroup_weight", "cgroup_nodelete", "uid", "gid",
+        "numa_cpu_nodes", "numa_mem_policy", ), _PRIO),
+    **dict.fromkeys((
+        "mem", "iomem", "iomem_align", "mem_align", "hugepage-size", "buffer_pattern",
+        "buffer_compress_percentage", "buffer_compress_chunk", "dedupe_percentage", "refill_buffers", "scramble_buffers",
+        "zero_buffers", ), _BUFFERS),
+    **dict.fromkeys((
+        "continue_on_error", "ignore_error", "error_dump", "exitall", "exitall_on_error",
+        "exit_what", "stats",
+    ), _ERRORS),
+    **dict.fromkeys((
+        "unified_rw_reporting", "significant_figures", "log_offset", "log_prio",
+        "log_issue_time", "log_window_value", "log_max_value", "log_compression",
+        "log_compression_cpus", "log_store_compressed", "log_unix_epoch", "log_alternate_epoch",
+        "log_alternate_epoch_clock_id", "log_entries", "log_hist_coarseness", "steadystate", "ss", "ss_dur", "ss_ramp", "clocksource", "gtod_cpu",
+        "job_start_clock_id", "dataplacement",
+    ), _OUTPUT),
+    **dict.fromkeys(("zonemode", "zonesize", "zonerange", "zoneskip", "zonecapacity",
+                     "max_open_zones", "job_max_open_zones", "ignore_zone_limits",
+                     "zone_reset_threshold", "zone_reset_frequency"), _ZONES),
+    **dict.fromkeys(("read_iolog", "write_iolog", "replay_no_stall", "replay_redirect",
+                     "replay_align", "replay_scale", "replay_time_scale", "replay_skip",
+                     "merge_blktrace_file", "merge_blktrace_scalars", "merge_blktrace_iters"),
+                    _IOLOG),
+    **dict.fromkeys(("iodepth_batch", "iodepth_batch_submit", "iodepth_batch_complete",
+                     "iodepth_batch_complete_min", "iodepth_batch_complete_max", "iodepth_low",
+                     "io_submit_mode", "serialize_overlap"), _ASYNC),
+    **dict.fromkeys(("hugepage_delay", "madvise_hint", "khugepaged_delay"), _RFC),
+    **dict.fromkeys(("filetype", "offset_align", "read_beyond_wp", "end_syncfs", "write_hint", "fdp", "plid_select", "plids", "dp_scheme",), _FILES),
+    **dict.fromkeys(("verify_policy", "verify_pattern_interval", "verify_write_sequence",), _VERIFY),
+    **dict.fromkeys(("read_iolog_chunked",), _IOLOG),
+    **dict.fromkeys(("recover_zbd_write_error", "write_zone_remainder",), _ZONES),
+    **dict.fromkeys(("priohint",), _PRIO),
+    **dict.fromkeys(("block_error_percentiles", "steadystate_duration", "steadystate_ramp_time", "steadystate_check_interval",), _OUTPUT),
+    **dict.fromkeys(("dedupe_working_set_percentage", "dedupe_global",), _BUFFERS),
+    **dict.fromkeys(("wait_for", "sprandom", "num_range", "random_sequence_stride", "thinkcycles", "thinktime_blocks_type", "lockmem", "comm", "profile",), _NOT_IMPLEMENTED),
+}
+
+
+def _distance(a: str, b: str) -> int:
+    """Levenshtein distance, for "did you mean" (as fio's show_closest_option)."""
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i]
+        for j, char_b in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b)))
+        previous = current
+    return previous[-1]
+
+
+def closest(name: str) -> str | None:
+    """The supported option spelling nearest to ``name``, if it is near enough to suggest."""
+    if not name or len(name) > 64:
+        return None
+    best = min(BY_NAME, key=lambda spelling: (_distance(name, spelling), spelling))
+    return best if _distance(name, best) <= max(2, len(name) // 3) else None
+
+
+def lookup(name: str) -> Option:
+    """The option spelled ``name``; BadValue explains unknown and unsupported names."""
+    option = BY_NAME.get(name)
+    if option is not None:
+        return option
+    if name in UNSUPPORTED:
+        raise BadValue(f"option {name!r} is not supported: {UNSUPPORTED[name]}")
+    suggestion = closest(name)
+    hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
+    raise BadValue(f"bad option {name!r}{hint}")
+
+
+# Defaults of the state keys that apply functions write (their Option.default is in option
+# syntax, e.g. RwValue, for --cmdhelp).
+_APPLIED_DEFAULTS: State = {
+    "ioengine": "page_fault", "rw": "read", "rw_postfix": 0, "random_distribution": "random",
+    "distribution_params": (), "zones": ((), ()), "randseed": 0x89, "randseed_set": False,
+    "offset": 0, "loops": 1, "thinktime_blocks": 1, "gtod_reduce": False, "kb_base": 1024,
+    "unit_base": 8,
+}
+
+
+def initial_state() -> State:
+    """The job state before any option: every option's default."""
+    state: State = {option.key: option.default for option in OPTIONS if option.apply is None}
+    state.update(_APPLIED_DEFAULTS)
+    return state

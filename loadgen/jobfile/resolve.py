@@ -1,0 +1,227 @@
+"""From sections of option lines to the frozen ``Plan`` (fio's ``get_new_job``/``add_job``).
+
+Globals are a template: each job starts as a copy of the template as it stands at its
+section.  Options are applied in fio's prio order, checked the way fio checks them, and each
+job is expanded into numjobs workers with fio's clone numbering and group ids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable
+
+from loadgen.errors import InputError
+from loadgen.jobfile.access import RANDOM_MODES
+from loadgen.jobfile.expr import bc_integer
+from loadgen.jobfile.options import MAX_JOBS, State, initial_state, lookup
+from loadgen.jobfile.reader import OptionLine, Section
+from loadgen.jobfile.substitute import SystemFacts
+from loadgen.jobfile.values import BadValue, ParseContext, Percent
+from loadgen.plan import READ, WRITE, BsSplitEntry, Group, Job, Pair, Plan
+
+Note = Callable[[str], None]
+COMMAND_LINE = "command line"
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One job file's sections (or the command line's, with ``on_command_line``)."""
+
+    name: str
+    sections: tuple[Section, ...]
+    on_command_line: bool = False
+
+
+class Resolver:
+    def __init__(self, facts: SystemFacts, note: Note) -> None:
+        self.facts = facts
+        self.note = note
+
+    def resolve(self, sources: list[SourceFile]) -> Plan:
+        """Sources in fio's order: command-line jobs first, then the job files."""
+        template = initial_state()
+        global_options: list[tuple[str, str]] = []
+        jobs: list[Job] = []
+        file_index = 0
+        for source in sources:
+            if not source.on_command_line:
+                if file_index > 0:
+                    template = initial_state()  # later job files start from fresh globals
+                implicit_stonewall = file_index > 0
+                file_index += 1
+            else:
+                implicit_stonewall = False
+            for section in source.sections:
+                if section.is_global:
+                    shown = self._apply(template, section, source.on_command_line)
+                    if not source.on_command_line:  # fio lists only job-file globals
+                        global_options += shown
+                    continue
+                state = dict(template)
+                if implicit_stonewall:
+                    state["stonewall"] = True  # fio: each later file's first job waits
+                    implicit_stonewall = False
+                job_options = self._apply(state, section, source.on_command_line)
+                jobs.append(self._job(state, section, job_options))
+        if not jobs:
+            raise InputError("no jobs defined")
+        return Plan(groups=_number_and_group(jobs), global_options=tuple(global_options),
+                    files=tuple(s.name for s in sources if not s.on_command_line))
+
+    def _apply(self, state: State, section: Section, on_command_line: bool) -> list[tuple[str, str]]:
+        """Apply a section's lines to ``state``; returns the options as fio lists them."""
+        looked_up = []
+        for line in section.options:
+            try:
+                looked_up.append((lookup(line.key), line))
+            except BadValue as exc:
+                raise InputError(str(exc), line.location) from None
+        looked_up.sort(key=lambda pair: -pair[0].prio)  # stable: equal prio keeps file order
+        shown: list[tuple[str, str]] = []
+        for option, line in looked_up:
+            text = line.value
+            if text is None:
+                text = option.kind.bare_on_command_line if on_command_line else option.kind.bare_in_file
+                if text is None:
+                    raise InputError(f"option {line.key!r} needs a value ({line.key}=...)", line.location)
+            context = ParseContext(state["kb_base"], self.facts.ncpus, on_command_line)
+            try:
+                note = option.store(state, option.kind.parse(text, context))
+            except BadValue as exc:
+                raise InputError(f"{line.key}={text}: {exc}", line.location) from None
+            if note:
+                self.note(f"{line.location}: note: {note}")
+            shown.append((option.name, _as_fio_shows(option.kind.scalar_number, line, text)))
+        return shown
+
+    def _job(self, state: State, section: Section, job_options: list[tuple[str, str]]) -> Job:
+        """Check and turn one job's final state into a Job (fio's fixup_options)."""
+        where = section.location
+        name = state["name"] or section.name
+        size = state["size"]
+        if size == 0:
+            raise InputError(f"job {name!r}: you need to specify size= (the region to map)", where)
+        bs_min, bs_max, bssplit = _block_sizes(state)
+        smallest = min(bs_min)
+        if size < smallest:
+            raise InputError(f"job {name!r}: size={size} is smaller than the minimum block size "
+                             f"{smallest}", where)
+        random = state["rw"] in RANDOM_MODES
+        align = [(state["ba"][d] or bs_min[d]) if random else bs_min[d] for d in (READ, WRITE)]
+        time_based = state["time_based"]
+        if time_based and state["runtime_ns"] == 0:
+            self.note(f"{where}: note: job {name!r}: time_based needs runtime=; time_based disabled")
+            time_based = False
+        startdelay = state["startdelay_ns"]
+        offset = state["offset"]
+        return Job(
+            name=name, thread_number=0, subjob=0, numjobs=state["numjobs"], group_id=0,
+            rw=state["rw"], rw_postfix=state["rw_postfix"], rw_sequencer=state["rw_sequencer"],
+            rwmixread=state["rwmixread"], size=size,
+            io_size=_of_size(state["io_size"], size), number_ios=state["number_ios"],
+            offset=0, offset_percent=offset.value if isinstance(offset, Percent) else 0,
+            offset_increment=_of_size(state["offset_increment"], size),
+            bs_min=bs_min, bs_max=bs_max, bssplit=bssplit, blockalign=(align[READ], align[WRITE]),
+            bs_unaligned=state["bs_unaligned"], norandommap=state["norandommap"],
+            random_generator=state["random_generator"],
+            random_distribution=state["random_distribution"],
+            distribution_params=state["distribution_params"], zones=state["zones"],
+            percentage_random=(state["percentage_random"][READ], state["percentage_random"][WRITE]),
+            randrepeat=state["randrepeat"] or state["randseed_set"], randseed=state["randseed"],
+            loops=state["loops"], runtime_ns=state["runtime_ns"], time_based=time_based,
+            ramp_time_ns=state["ramp_time_ns"],
+            startdelay_ns=startdelay if isinstance(startdelay, tuple) else (startdelay, startdelay),
+            thinktime_ns=state["thinktime_ns"], thinktime_spin_ns=state["thinktime_spin_ns"],
+            thinktime_blocks=state["thinktime_blocks"], thread=state["thread"],
+            stonewall=state["stonewall"], new_group=state["new_group"],
+            group_reporting=state["group_reporting"], cpus_allowed=state["cpus_allowed"],
+            cpus_allowed_policy=state["cpus_allowed_policy"], gtod_reduce=state["gtod_reduce"],
+            disable_lat=state["disable_lat"], disable_clat=state["disable_clat"],
+            disable_slat=state["disable_slat"], disable_bw=state["disable_bw"],
+            clat_percentiles=state["clat_percentiles"], lat_percentiles=state["lat_percentiles"],
+            slat_percentiles=state["slat_percentiles"], percentile_list=state["percentile_list"],
+            bwavgtime_ms=state["bwavgtime_ms"], iopsavgtime_ms=state["iopsavgtime_ms"],
+            write_bw_log=_log_prefix(state["write_bw_log"], name),
+            write_lat_log=_log_prefix(state["write_lat_log"], name),
+            write_iops_log=_log_prefix(state["write_iops_log"], name),
+            write_hist_log=_log_prefix(state["write_hist_log"], name),
+            log_avg_msec=state["log_avg_msec"], log_hist_msec=state["log_hist_msec"],
+            per_job_logs=state["per_job_logs"], thp=state["thp"], kb_base=state["kb_base"],
+            unit_base=state["unit_base"], description=state["description"],
+            job_options=tuple(job_options), source=where,
+        )
+
+
+def _as_fio_shows(scalar_number: bool, line: OptionLine, text: str) -> str:
+    """A keyword line's arithmetic is shown computed, as bc's output is in fio."""
+    if line.value is None:
+        return ""
+    if line.keyword_substituted and scalar_number:
+        computed = bc_integer(text)
+        if computed is not None:
+            return str(computed)
+    return text
+
+
+def _of_size(value: int | Percent, size: int) -> int:
+    return size * value.value // 100 if isinstance(value, Percent) else value
+
+
+def _log_prefix(value: str | None, name: str) -> str:
+    """None: no log; "": bare option, the prefix is the job name (fio)."""
+    if value is None:
+        return ""
+    return value or name
+
+
+Splits = tuple[BsSplitEntry, ...]
+
+
+def _block_sizes(state: State) -> tuple[Pair, Pair, tuple[Splits, Splits]]:
+    """Per direction: bssplit if given, else bsrange, else bs (fio fills min/max from bs)."""
+    minimum: list[int] = []
+    maximum: list[int] = []
+    splits: list[Splits] = []
+    for direction in (READ, WRITE):
+        split: Splits | None = state["bssplit"][direction]
+        span = state["bsrange"][direction]
+        if split:
+            sizes = [entry.bs for entry in split]
+            minimum.append(min(sizes))
+            maximum.append(max(sizes))
+        elif span:
+            minimum.append(span[0])
+            maximum.append(span[1])
+        else:
+            minimum.append(state["bs"][direction])
+            maximum.append(state["bs"][direction])
+        splits.append(split or ())
+    return (minimum[0], minimum[1]), (maximum[0], maximum[1]), (splits[0], splits[1])
+
+
+def _number_and_group(jobs: list[Job]) -> tuple[Group, ...]:
+    """numjobs clones and group ids exactly as fio's add_job.
+
+    Clones follow their parent with subjob N-1..1 and consecutive thread numbers; they have
+    stonewall/new_group cleared.  A job with stonewall/new_group opens a new group only if
+    the current group already has jobs.
+    """
+    total = sum(job.numjobs for job in jobs)
+    if total > MAX_JOBS:
+        raise InputError(f"{total} jobs in all: at most {MAX_JOBS} are allowed (fio's limit)")
+    groups: dict[int, list[Job]] = {}
+    group_id = 0
+    jobs_in_group = 0
+    thread_number = 0
+    for job in jobs:
+        if (job.stonewall or job.new_group) and jobs_in_group:
+            group_id += 1
+            jobs_in_group = 0
+        for subjob in (0, *range(job.numjobs - 1, 0, -1)):
+            thread_number += 1
+            worker = replace(job, thread_number=thread_number, subjob=subjob, group_id=group_id)
+            if subjob:
+                worker = replace(worker, stonewall=False, new_group=False)
+            groups.setdefault(group_id, []).append(worker)
+            jobs_in_group += 1
+    return tuple(Group(id=gid, jobs=tuple(members)) for gid, members in groups.items())

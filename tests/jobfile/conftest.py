@@ -1,0 +1,59 @@
+"""Fixtures for the job-file tests: load text as a job file on a fixed, fio-reference machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from loadgen.errors import InputError
+from loadgen.jobfile import load
+from loadgen.jobfile.substitute import SystemFacts
+from loadgen.plan import Job, Plan
+
+# The machine of fio-reference.md: 4 KiB pages, 24105 MiB, 2 CPUs.
+FACTS = SystemFacts(pagesize=4096, mb_memory=24105, ncpus=2)
+
+LoadText = Callable[..., Plan]
+
+
+@pytest.fixture
+def notes() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def load_text(tmp_path: Path, notes: list[str]) -> LoadText:
+    """``load_text(text, *args, environ={})`` -> Plan of a job file holding ``text``."""
+
+    def run(text: str, *args: str, environ: dict[str, str] | None = None) -> Plan:
+        path = tmp_path / "job.fio"
+        path.write_text(text)
+        plan, _ = load([str(path), *args], facts=FACTS, environ=environ or {}, note=notes.append)
+        return plan
+
+    return run
+
+
+@pytest.fixture
+def one_job(load_text: LoadText) -> Callable[..., Job]:
+    """The single job of ``[job]\\nsize=1m\\n<text>``."""
+
+    def run(text: str, *args: str, **kwargs: dict[str, str]) -> Job:
+        plan = load_text(f"[job]\nsize=1m\n{text}\n", *args, **kwargs)
+        return plan.jobs[0]
+
+    return run
+
+
+@pytest.fixture
+def error_of(load_text: LoadText) -> Callable[..., str]:
+    """The InputError line that loading ``text`` gives."""
+
+    def run(text: str, *args: str, **kwargs: dict[str, str]) -> str:
+        with pytest.raises(InputError) as caught:
+            load_text(text, *args, **kwargs)
+        return str(caught.value)
+
+    return run

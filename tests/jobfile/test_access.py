@@ -1,0 +1,62 @@
+"""random_distribution forms and fio's parameter checks."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_uniform_is_default(one_job):
+    job = one_job("rw=randread")
+    assert (job.random_distribution, job.distribution_params) == ("random", ())
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "params"),
+    [
+        ("zipf", "zipf", (1.1, -1.0)),
+        ("zipf:1.2", "zipf", (1.2, -1.0)),
+        ("zipf:0.8:0.5", "zipf", (0.8, 0.5)),
+        ("pareto", "pareto", (0.2, -1.0)),
+        ("pareto:0.3", "pareto", (0.3, -1.0)),
+        ("normal", "normal", (0.0, -1.0)),
+        ("normal:5:1", "normal", (5.0, 1.0)),
+    ],
+)
+def test_parametrised_distributions(one_job, text, name, params):
+    job = one_job(f"rw=randread\nrandom_distribution={text}")
+    assert (job.random_distribution, job.distribution_params) == (name, params)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("zipf:1.0", "zipf theta must be different from 1.0"),
+        ("pareto:1", "pareto input out of range"),
+        ("pareto:0", "pareto input out of range"),
+        ("normal:100", "normal deviation out of range"),
+        ("zipf:1.2:1.5", "center out of range"),
+        ("zipf:1:2:3", "at most 2 parameters"),
+        ("gauss", "is not one of"),
+        ("sequence:1,2", "is not one of"),
+        ("random:1", "random takes no parameters"),
+        ("zoned:50/50:40/50", "add up to 90, not 100"),
+        ("zoned:50/60:50/60", "more than 100"),
+        ("zoned", "needs zones"),
+        ("zoned:50", "is not access%/region"),
+    ],
+)
+def test_distribution_errors(error_of, text, message):
+    assert message in error_of(f"[j]\nsize=1m\nrw=randread\nrandom_distribution={text}\n")
+
+
+def test_zoned_lists_per_direction(one_job):
+    job = one_job("rw=randrw\nrandom_distribution=zoned:60/10:40/90,100/100")
+    assert job.random_distribution == "zoned"
+    assert job.zones == (((60.0, 10), (40.0, 90)), ((100.0, 100),))
+    same = one_job("rw=randrw\nrandom_distribution=zoned:60/10:40/90").zones
+    assert same[0] == same[1]
+
+
+def test_zoned_abs_uses_sizes(one_job):
+    job = one_job("rw=randread\nrandom_distribution=zoned_abs:60/64k:40/1m")
+    assert job.zones[0] == ((60.0, 65536), (40.0, 1 << 20))

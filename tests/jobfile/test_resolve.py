@@ -1,0 +1,158 @@
+"""fio-reference §1.7 (globals, files, command line) and §2.6 (numjobs, groups), plus fixups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from loadgen.errors import InputError
+from loadgen.jobfile import load
+
+from .conftest import FACTS
+
+
+def _load(*argv: str):
+    return load(list(argv), facts=FACTS, environ={}, note=lambda message: None)[0]
+
+
+def test_job_is_a_copy_of_the_template_at_its_section(load_text):
+    plan = load_text("[global]\nsize=1m\nbs=8k\n[a]\n[global]\nbs=16k\n[b]\n[c]\nbs=4k\n")
+    assert [(job.name, job.bs_min[0]) for job in plan.jobs] == [("a", 8192), ("b", 16384), ("c", 4096)]
+
+
+def test_job_options_override_globals_and_are_listed_per_section(load_text):
+    plan = load_text("[global]\nsize=1m\nrw=read\n[a]\nrw=write\n")
+    (job,) = plan.jobs
+    assert job.rw == "write"
+    assert job.job_options == (("rw", "write"),)
+    assert plan.global_options == (("size", "1m"), ("rw", "read"))
+
+
+def test_name_option_renames_the_job(load_text):
+    assert load_text("[a]\nsize=1m\nname=b\n").jobs[0].name == "b"
+
+
+def test_later_files_start_from_fresh_globals_with_an_implicit_stonewall(tmp_path: Path):
+    first = tmp_path / "1.fio"
+    second = tmp_path / "2.fio"
+    first.write_text("[global]\nsize=1m\nbs=8k\n[a]\n[b]\n")
+    second.write_text("[global]\nsize=2m\n[c]\n[d]\n")
+    plan = _load(str(first), str(second))
+    assert [(job.name, job.group_id, job.bs_min[0], job.stonewall) for job in plan.jobs] == [
+        ("a", 0, 8192, False), ("b", 0, 8192, False), ("c", 1, 4096, True), ("d", 1, 4096, False)]
+    assert plan.files == (str(first), str(second))
+
+
+def test_globals_of_a_later_file_need_their_own_size(tmp_path: Path):
+    first = tmp_path / "1.fio"
+    second = tmp_path / "2.fio"
+    first.write_text("[global]\nsize=1m\n[a]\n")
+    second.write_text("[c]\n")
+    with pytest.raises(InputError, match=r"2.fio:1: job 'c': you need to specify size="):
+        _load(str(first), str(second))
+
+
+def test_command_line_jobs(tmp_path: Path):
+    plan = _load("--size=1m", "--name=x", "--rw=write", "--name=y", "--bs", "8k", "--numjobs=2")
+    assert [(job.name, job.rw, job.bs_min[0], job.subjob) for job in plan.jobs] == [
+        ("x", "write", 4096, 0), ("y", "read", 8192, 0), ("y", "read", 8192, 1)]
+    assert plan.jobs[0].job_options == (("name", "x"), ("rw", "write"))
+    assert plan.global_options == ()  # as fio's "global options": job-file globals only
+    assert plan.jobs[0].source == "command line"
+
+
+def test_name_global_opens_a_global_section_on_the_command_line():
+    plan = _load("--name=a", "--size=1m", "--name=global", "--size=2m", "--name=b")
+    assert [(job.name, job.size) for job in plan.jobs] == [("a", 1 << 20), ("b", 2 << 20)]
+
+
+def test_command_line_jobs_come_first_and_their_globals_reach_the_first_file(tmp_path: Path):
+    path = tmp_path / "f.fio"
+    path.write_text("[filejob]\n")
+    plan = _load(str(path), "--size=1m", "--name=cli")
+    assert [(job.name, job.thread_number, job.size) for job in plan.jobs] == [
+        ("cli", 1, 1 << 20), ("filejob", 2, 1 << 20)]
+
+
+def test_section_filter_applies_to_command_line_jobs():
+    plan = _load("--size=1m", "--name=a", "--name=b", "--section=b")
+    assert [job.name for job in plan.jobs] == ["b"]
+
+
+def test_no_jobs_is_an_error():
+    with pytest.raises(InputError, match="no jobs defined"):
+        _load("--size=1m")
+
+
+def test_numjobs_clone_numbering_and_thread_numbers(load_text):
+    plan = load_text("[a]\nsize=1m\n[b]\nsize=1m\nnumjobs=4\noffset_increment=128k\n[c]\nsize=1m\n")
+    rows = [(job.name, job.subjob, job.thread_number, job.numjobs) for job in plan.jobs]
+    assert rows == [("a", 0, 1, 1), ("b", 0, 2, 4), ("b", 3, 3, 4), ("b", 2, 4, 4), ("b", 1, 5, 4),
+                    ("c", 0, 6, 1)]
+    assert len(plan.groups) == 1
+
+
+def test_stonewall_in_global_gives_every_job_its_group_and_clones_share_it(load_text):
+    plan = load_text("[global]\nsize=1m\nstonewall\n[a]\n[b]\nnumjobs=3\n[c]\n")
+    assert [(g.id, [j.name for j in g.jobs]) for g in plan.groups] == [
+        (0, ["a"]), (1, ["b", "b", "b"]), (2, ["c"])]
+    assert [job.stonewall for job in plan.groups[1].jobs] == [True, False, False]
+
+
+def test_new_group_and_first_job_rules(load_text):
+    plan = load_text("[a]\nsize=1m\nstonewall\n[b]\nsize=1m\n[c]\nsize=1m\nnew_group\n[d]\nsize=1m\n"
+                     "[e]\nsize=1m\nstonewall=0\n")
+    assert [(job.name, job.group_id) for job in plan.jobs] == [
+        ("a", 0), ("b", 0), ("c", 1), ("d", 1), ("e", 1)]
+
+
+def test_group_reporting_is_carried(load_text):
+    plan = load_text("[global]\nsize=1m\ngroup_reporting\n[a]\nnumjobs=2\n")
+    assert all(job.group_reporting for job in plan.jobs)
+
+
+def test_too_many_workers_is_an_error(error_of):
+    assert "at most 4096" in error_of("[a]\nsize=1m\nnumjobs=4096\n[b]\nsize=1m\n")
+    assert "out of range (1..4096)" in error_of("[a]\nsize=1m\nnumjobs=4097\n")
+    assert "out of range" in error_of("[a]\nsize=1m\nnumjobs=0\n")
+
+
+def test_blockalign_is_reset_to_min_bs_for_sequential_io(load_text):
+    plan = load_text("[global]\nsize=4m\nbsrange=16k-1M\nblockalign=2M\n[seq]\nrw=write\n"
+                     "[rand]\nrw=randwrite\n[mix]\nrw=rw\n[unset]\nrw=randread\nblockalign=,\n")
+    assert [job.blockalign for job in plan.jobs] == [
+        (16384, 16384), (2 << 20, 2 << 20), (16384, 16384), (2 << 20, 2 << 20)]
+
+
+def test_random_job_without_blockalign_aligns_to_min_bs(one_job):
+    assert one_job("rw=randrw\nbs=8k,16k").blockalign == (8192, 16384)
+
+
+def test_size_checks(error_of):
+    assert error_of("[a]\nrw=write\n").endswith("job.fio:1: job 'a': you need to specify size= (the region to map)")
+    assert "size=4096 is smaller than the minimum block size 8192" in error_of("[a]\nsize=4k\nbs=8k\n")
+    assert "out of range" in error_of("[a]\nsize=0\n")
+
+
+def test_io_size_and_offset_increment_percentages_resolve_against_size(one_job):
+    job = one_job("io_size=200k\noffset_increment=50%")
+    assert (job.io_size, job.offset_increment, job.bytes_per_pass) == (200 << 10, 512 << 10, 200 << 10)
+
+
+def test_time_based_without_runtime_is_disabled_with_a_note(one_job, notes):
+    assert one_job("time_based").time_based is False
+    assert "time_based needs runtime=" in notes[0]
+    assert one_job("time_based\nruntime=2").time_based is True
+
+
+def test_source_points_at_the_section_header(load_text):
+    plan = load_text("; x\n[a]\nsize=1m\n")
+    assert plan.jobs[0].source.endswith("job.fio:2")
+
+
+def test_defaults_of_a_minimal_job(one_job):
+    job = one_job("")
+    assert (job.rw, job.rwmixread, job.loops, job.randrepeat, job.randseed, job.bwavgtime_ms,
+            job.clat_percentiles, job.per_job_logs, job.kb_base, job.unit_base) == (
+        "read", 50, 1, True, 0x89, 500, True, True, 1024, 8)

@@ -1,0 +1,128 @@
+"""The ``loadgen`` command line: plan JSON, exit statuses, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from loadgen.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+PROFILE = ROOT / "profiles" / "page_fault.fio"
+
+
+def _loadgen(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "loadgen", *args], input=stdin, env=env,
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+
+
+def test_plan_of_the_profile_through_python_dash_m():
+    result = _loadgen("plan", str(PROFILE))
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert len(document["groups"]) == 13
+    storm = document["groups"][2]["jobs"]
+    assert {job["name"] for job in storm} == {"page_fault_process_storm"}
+    assert len(storm) == max(1, os.sysconf("SC_NPROCESSORS_CONF"))
+    pagesize = os.sysconf("SC_PAGESIZE")
+    assert storm[0]["bs"] == pagesize and storm[0]["size"] == 8 * 1024 * pagesize
+    assert document["groups"][3]["jobs"][0]["bs"] is None  # bsrange 16k-1M: no single bs
+    assert document["groups"][0]["jobs"][0]["job_options"] == {"rw": "write"}
+
+
+def test_plan_json_lists_every_job_field(capsys):
+    assert main(["plan", "--name=x", "--size=1m", "--bs=8k,16k"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    (job,) = document["groups"][0]["jobs"]
+    from loadgen.plan import Job
+
+    assert set(Job.__dataclass_fields__) <= set(job)
+    assert (job["bs"], job["bs_min"], job["numjobs"], job["rwmixread"], job["loops"]) == (
+        16384, [8192, 16384], 1, 50, 1)
+
+
+def test_job_file_error_is_one_line_with_file_and_line_and_exit_2(tmp_path):
+    path = tmp_path / "bad.fio"
+    path.write_text("[job]\nsize=1m\nrw=trim\n")
+    result = _loadgen("plan", str(path))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"{path}:3: rw=trim: trim is not supported")
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_file_and_stdin_job(tmp_path):
+    missing = _loadgen("run", str(tmp_path / "none.fio"))
+    assert (missing.returncode, missing.stderr) == (2, f"{tmp_path / 'none.fio'}: No such file or directory\n")
+    piped = _loadgen("plan", "-", stdin="[s]\nsize=1m\nrw = randread\n")
+    assert piped.returncode == 0, piped.stderr
+    assert json.loads(piped.stdout)["groups"][0]["jobs"][0]["rw"] == "randread"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["plan"], "loadgen: no jobs defined\n"),
+        (["frobnicate"], "loadgen: unknown command 'frobnicate' (use 'plan' or 'run')\n"),
+        (["plan", "--name=x"], "command line: job 'x': you need to specify size= (the region to map)\n"),
+        (["run", "--name=x", "--size=1m", "--output-format=xml"],
+         "command line: --output-format: 'xml' is not one of: normal, json, json+, terse\n"),
+    ],
+)
+def test_user_mistakes_exit_2_with_one_line(capsys, argv, message):
+    assert main(argv) == 2
+    assert capsys.readouterr().err == message
+
+
+def test_notes_go_to_stderr_and_do_not_fail(capsys):
+    assert main(["plan", "--name=x", "--size=1m", "--iodepth=8"]) == 0
+    assert capsys.readouterr().err == "command line: note: iodepth=8 capped to 1: page_fault is a synchronous engine (as fio)\n"
+
+
+def test_cmdhelp(capsys):
+    assert main(["run", "--cmdhelp"]) == 0
+    assert "rwmixread" in capsys.readouterr().out
+    assert main(["plan", "--cmdhelp=readwrite"]) == 0
+    assert capsys.readouterr().out.startswith("name        : rw\n")
+    assert main(["run", "--cmdhelp=nosuch"]) == 2
+
+
+def test_help_and_usage(capsys):
+    assert main(["--help"]) == 0
+    assert "loadgen plan JOBFILE" in capsys.readouterr().out
+    assert main([]) == 2
+    assert main(["run", "-h"]) == 0
+
+
+def test_run_without_controller_says_so(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "loadgen.controller", None)  # import fails
+    assert main(["run", "--name=x", "--size=1m"]) == 1
+    assert capsys.readouterr().err == "loadgen: run: controller not available\n"
+
+
+def test_run_passes_plan_and_run_options_to_the_controller(monkeypatch):
+    import types
+
+    seen = {}
+    fake = types.ModuleType("loadgen.controller")
+    fake.run = lambda plan, options: seen.update(plan=plan, options=options) or 0  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "loadgen.controller", fake)
+    assert main(["run", "--name=x", "--size=1m", "--output-format=json", "--jsonl=-"]) == 0
+    assert seen["plan"].jobs[0].name == "x"
+    assert (seen["options"].output_format, seen["options"].jsonl) == (("json",), "-")
+
+
+def test_run_does_not_start_anything_on_bad_input(monkeypatch, capsys):
+    import types
+
+    fake = types.ModuleType("loadgen.controller")
+    fake.run = lambda plan, options: pytest.fail("controller started")  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "loadgen.controller", fake)
+    assert main(["run", "--name=x", "--size=1m", "--bogus=1"]) == 2

@@ -77,17 +77,19 @@ def add_samples(hist: np.ndarray, samples_ns: np.ndarray) -> None:
 def percentiles(hist: np.ndarray, plist: Sequence[float] = DEFAULT_PERCENTILES) -> dict[float, int]:
     """fio's percentile walk: the first bucket whose cumulative count reaches p% of N.
 
+    fio compares in long double (``sum >= (long double)p / 100.0 * N``); numpy's
+    longdouble is the same type, so boundary cases (p% of N within rounding of an
+    integer, e.g. 99.95% of 8000) pick fio's bucket, not the one double rounding gives.
     Returns {p: value_ns} in ascending p order; empty when the histogram is empty.
     """
     total = int(hist.sum())
     if total == 0:
         return {}
-    cum = np.cumsum(hist, dtype=np.uint64)
+    cum = np.cumsum(hist, dtype=np.uint64).astype(np.longdouble)
     out: dict[float, int] = {}
     for p in sorted(plist):
-        threshold = p / 100.0 * total
-        # first i with cum[i] >= threshold (fio compares sum >= p/100*N)
-        i = int(np.searchsorted(cum.astype(np.float64), threshold, side="left"))
+        threshold = np.longdouble(p) / np.longdouble(100.0) * np.longdouble(total)
+        i = int(np.searchsorted(cum, threshold, side="left"))  # first i with cum[i] >= threshold
         out[p] = int(BUCKET_VALUES[min(i, PLAT_NR - 1)])
     return out
 

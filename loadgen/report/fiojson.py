@@ -1,0 +1,279 @@
+"""fio's ``--output-format=json`` and ``json+``, key for key and byte for byte in layout.
+
+fio's json.c prints ``"key" : value`` with two-space indentation, integers with
+``%lld`` and floats with ``%f``; scripts written against fio's output (and plain
+``diff``) see the same text from loadgen.  Types matter too: a consumer that reads
+``iops`` as a float or ``bw`` as an int must get exactly that.  Entries, merging and
+rates come from ``entries``; this module only lays them out.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import time
+from typing import Any
+
+import numpy as np
+
+from loadgen import __version__
+from loadgen.plan import READ, WRITE
+from loadgen.report.entries import (
+    Entry,
+    GroupRunStats,
+    build_entries,
+    bw_agg_percent,
+    group_run_stats,
+)
+from loadgen.stats import histogram, latbuckets
+from loadgen.stats.jobstats import LatencyStat
+from loadgen.stats.moments import Moments
+from loadgen.results import RunResult
+
+ETA_UNKNOWN = 2147483647  # what fio prints as "eta" once the run is over
+DEPTH_KEYS = ("1", "2", "4", "8", "16", "32", ">=64")
+SUBMIT_KEYS = ("0", "4", "8", "16", "32", "64", ">=64")
+
+
+class Pairs(list[tuple[str, Any]]):
+    """A JSON object that keeps order and duplicate keys (fio's option maps can repeat a key)."""
+
+
+def version_string() -> str:
+    return f"loadgen-{__version__}"
+
+
+_PLAIN = re.compile(r'[^\\"\x00-\x1f]*')
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _quote(text: str) -> str:
+    """fio escapes backslash and quote; control characters are escaped too, to stay valid JSON."""
+    if _PLAIN.fullmatch(text):
+        return '"' + text + '"'
+    out = []
+    for ch in text:
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def _items(obj: dict[str, Any] | Pairs) -> list[tuple[str, Any]]:
+    return list(obj) if isinstance(obj, Pairs) else list(obj.items())
+
+
+def _scalar(value: Any, level: int) -> str:
+    """Integers and floats inline (the bulk of a json+ report), anything else through ``dumps``."""
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if kind is float:
+        return f"{value:f}"
+    return dumps(value, level)
+
+
+def dumps(value: Any, level: int = 0) -> str:
+    """Serialise like fio's json.c: ``level`` is the nesting level of ``value`` itself."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:f}"
+    if isinstance(value, str):
+        return _quote(value)
+    if isinstance(value, (dict, Pairs)):
+        inner = "  " * (level + 1)
+        body = ",\n".join(f"{inner}{_quote(str(k))} : {_scalar(v, level + 1)}" for k, v in _items(value))
+        return "{\n" + body + "\n" + "  " * level + "}"
+    if isinstance(value, (list, tuple)):
+        inner = "  " * (level + 1)
+        body = ",\n".join(inner + _scalar(v, level + 1) for v in value)
+        return "[\n" + body + "\n" + "  " * level + "]"
+    if isinstance(value, np.ndarray):
+        return dumps(value.tolist(), level)
+    if isinstance(value, np.generic):
+        return dumps(value.item(), level)
+    raise TypeError(f"cannot serialise {type(value).__name__} in a fio JSON report")
+
+
+def lat_object(stat: LatencyStat, percentiles: bool, plist: tuple[float, ...], plus: bool) -> dict[str, Any]:
+    """fio's ``add_ddir_lat_json``: exact moments, then percentiles and json+ bins when enabled."""
+    m = stat.moments
+    obj: dict[str, Any] = {
+        "min": int(m.min) if m.n else 0,
+        "max": int(m.max) if m.n else 0,
+        "mean": float(m.mean) if m.n else 0.0,
+        "stddev": float(m.stddev) if m.n else 0.0,
+        "N": int(m.n),
+    }
+    if percentiles and m.n:
+        values = histogram.percentiles(stat.hist, plist)
+        obj["percentile"] = {f"{p:f}": values[p] for p in plist}
+        if plus:
+            obj["bins"] = {str(v): c for v, c in histogram.bins(stat.hist).items()}
+    return obj
+
+
+def _empty_lat() -> dict[str, Any]:
+    return lat_object(LatencyStat(), False, (), False)
+
+
+def dir_object(entry: Entry, ddir: int | None, rs: GroupRunStats | None, plus: bool) -> dict[str, Any]:
+    """fio's ``add_ddir_status_json`` for read, write or (``ddir`` None) the all-zero trim."""
+    job = entry.job
+    plist = entry.percentile_list
+    d = entry.dirs[ddir] if ddir is not None else None
+    io_bytes = d.io_bytes if d else 0
+    runtime = d.runtime_ms if d else 0
+    total_ios = d.total_ios if d else 0
+    bw_bytes = io_bytes * 1000 // runtime if runtime else 0
+    obj: dict[str, Any] = {
+        "io_bytes": io_bytes,
+        "io_kbytes": io_bytes >> 10,
+        "bw_bytes": bw_bytes,
+        "bw": bw_bytes // 1024,
+        "iops": total_ios * 1000.0 / runtime if runtime else 0.0,
+        "runtime": runtime,
+        "total_ios": total_ios,
+        "short_ios": 0,
+        "drop_ios": 0,
+        "slat_ns": _empty_lat(),
+        "clat_ns": lat_object(d.clat, job.clat_percentiles, plist, plus) if d else _empty_lat(),
+        "lat_ns": lat_object(d.lat, job.lat_percentiles, plist, plus) if d else _empty_lat(),
+    }
+    bw = d.bw if d else Moments()
+    if bw.n and rs is not None and ddir is not None:
+        obj.update(bw_min=int(bw.min), bw_max=int(bw.max), bw_agg=bw_agg_percent(bw.mean, rs, ddir),
+                   bw_mean=float(bw.mean), bw_dev=float(bw.stddev))
+    else:
+        obj.update(bw_min=0, bw_max=0, bw_agg=0.0, bw_mean=0.0, bw_dev=0.0)
+    obj["bw_samples"] = int(bw.n)
+    iops = d.iops if d else Moments()
+    if iops.n:
+        obj.update(iops_min=int(iops.min), iops_max=int(iops.max), iops_mean=float(iops.mean),
+                   iops_stddev=float(iops.stddev))
+    else:
+        obj.update(iops_min=0, iops_max=0, iops_mean=0.0, iops_stddev=0.0)
+    obj["iops_samples"] = int(iops.n)
+    return obj
+
+
+def loadgen_job_object(entry: Entry) -> dict[str, Any]:
+    """loadgen's own per-entry facts, under the job's ``loadgen`` key (see docs/reports.md)."""
+    members = entry.members
+    outcomes = [str(m.extras.get("outcome", "error" if m.error else "ok")) for m in members]
+    overheads = [m.totals.overhead_ns for m in members if m.totals.overhead_ns]
+    obj: dict[str, Any] = {
+        "members": len(members),
+        "thread_numbers": [m.job.thread_number for m in members],
+        "pids": [m.pid for m in members],
+        "outcome": next((o for o in outcomes if o != "ok"), "ok"),
+        "overhead_ns": sum(overheads) / len(overheads) if overheads else 0.0,
+        "anon_huge_bytes": sum(int(m.totals.anon_huge_bytes) for m in members),
+        "spawn_s": float(entry.group.spawn_s) if entry.group else 0.0,
+        "start_skew_ns": int(entry.group.start_skew_ns) if entry.group else 0,
+    }
+    if entry.error_text:
+        obj["error_text"] = entry.error_text
+    for member in members:  # extras: the first member's (kernel deltas are system-wide)
+        if member.extras:
+            for key, value in member.extras.items():
+                obj.setdefault(key, value)
+            break
+    if len(members) > 1 and len(set(outcomes)) > 1:
+        obj["outcomes"] = outcomes
+    return obj
+
+
+def job_object(entry: Entry, rs: GroupRunStats | None, plus: bool, elapsed_s: int) -> dict[str, Any]:
+    """fio's ``show_thread_status_json`` for one entry, then loadgen's key."""
+    job = entry.job
+    obj: dict[str, Any] = {
+        "jobname": entry.name,
+        "groupid": entry.groupid,
+        "job_start": entry.job_start_ms,
+        "error": entry.error,
+        "eta": ETA_UNKNOWN,
+        "elapsed": elapsed_s,
+    }
+    if job.job_options:
+        obj["job options"] = Pairs(job.job_options)
+    obj["read"] = dir_object(entry, READ, rs, plus)
+    obj["write"] = dir_object(entry, WRITE, rs, plus)
+    obj["trim"] = dir_object(entry, None, rs, plus)
+    obj["sync"] = {"total_ios": 0, "lat_ns": _empty_lat()}
+    obj.update(
+        job_runtime=entry.total_run_time_ms,
+        usr_cpu=float(entry.usr_cpu),
+        sys_cpu=float(entry.sys_cpu),
+        ctx=int(entry.ctx),
+        majf=int(entry.majf),
+        minf=int(entry.minf),
+    )
+    obj["iodepth_level"] = dict(zip(DEPTH_KEYS, entry.depth_percent()))
+    obj["iodepth_submit"] = dict(zip(SUBMIT_KEYS, entry.submit_percent()))
+    obj["iodepth_complete"] = dict(zip(SUBMIT_KEYS, entry.submit_percent()))
+    pct = entry.latency_percent()
+    n_ns, n_us = len(latbuckets.NS_KEYS), len(latbuckets.US_KEYS)
+    obj["latency_ns"] = dict(zip(latbuckets.NS_KEYS, pct[:n_ns]))
+    obj["latency_us"] = dict(zip(latbuckets.US_KEYS, pct[n_ns:n_ns + n_us]))
+    obj["latency_ms"] = dict(zip(latbuckets.MS_KEYS, pct[n_ns + n_us:]))
+    obj.update(latency_depth=1, latency_target=0, latency_target_ns=0, latency_percentile=100.0,
+               latency_window=0, latency_window_us=0)
+    if job.description:
+        obj["desc"] = job.description
+    obj["loadgen"] = loadgen_job_object(entry)
+    return obj
+
+
+def loadgen_run_object(result: RunResult) -> dict[str, Any]:
+    """Run-level facts under the top-level ``loadgen`` key: the reproducibility header and groups."""
+    obj: dict[str, Any] = {"header": dict(result.header), "run_id": result.run_id,
+                           "start_epoch_ns": result.start_epoch_ns, "end_epoch_ns": result.end_epoch_ns,
+                           "interrupted": result.interrupted}
+    obj["groups"] = [
+        {"id": g.id, "workers": len(g.jobs), "spawn_s": float(g.spawn_s), "start_skew_ns": int(g.start_skew_ns),
+         **g.extras}
+        for g in result.groups
+    ]
+    return obj
+
+
+def report_time_ns(result: RunResult) -> int:
+    """When the report is "generated": the run's end, or now for a report of a run in progress."""
+    return result.end_epoch_ns or time.time_ns()
+
+
+def elapsed_seconds(result: RunResult) -> int:
+    """fio's ``elapsed``: whole seconds since the run started, rounded up."""
+    if not result.start_epoch_ns:
+        return 0
+    ms = max(0, report_time_ns(result) - result.start_epoch_ns) // 1_000_000
+    return (ms + 999) // 1000
+
+
+def render_json(result: RunResult, plus: bool = False) -> str:
+    """The whole fio JSON (or json+) document for ``result``, newline-terminated."""
+    now_ns = report_time_ns(result)
+    entries = build_entries(result)
+    rs = group_run_stats(entries, result)
+    root: dict[str, Any] = {
+        "fio version": version_string(),
+        "timestamp": now_ns // 1_000_000_000,
+        "timestamp_ms": now_ns // 1_000_000,
+        "time": time.ctime(now_ns // 1_000_000_000),
+    }
+    if result.plan.global_options:
+        root["global options"] = Pairs(result.plan.global_options)
+    elapsed = elapsed_seconds(result)
+    root["jobs"] = [job_object(e, rs.get(e.groupid), plus, elapsed) for e in entries]
+    root["loadgen"] = loadgen_run_object(result)
+    return dumps(root) + "\n"
+

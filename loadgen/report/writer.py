@@ -1,0 +1,65 @@
+"""Choosing and writing the report formats, in fio's order (terse, json, normal).
+
+fio concatenates the selected formats into one stream; a SIGUSR1 dump prints the
+same report of the run so far, without the start-of-run header.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from loadgen.errors import InputError
+from loadgen.plan import RunOptions
+from loadgen.report.fiojson import render_json
+from loadgen.report.normal import render_header, render_report
+from loadgen.report.terse import render_terse
+from loadgen.results import RunResult
+
+FORMATS = ("normal", "json", "json+", "terse")
+
+
+def selected_formats(opts: RunOptions) -> set[str]:
+    """The formats named in ``--output-format`` (each item may itself be a comma list)."""
+    names = {name.strip() for item in opts.output_format for name in item.split(",") if name.strip()}
+    unknown = sorted(names - set(FORMATS))
+    if unknown:
+        raise InputError(f"unknown output format {unknown[0]!r} (valid: {', '.join(FORMATS)})")
+    return names or {"normal"}
+
+
+def render_formats(result: RunResult, opts: RunOptions, with_header: bool) -> str:
+    """Every selected format, concatenated the way fio prints them.
+
+    fio prints the normal header (job lines, version, "Starting ...") when the run
+    starts, so it comes before the terse and json parts; the normal report comes last.
+    """
+    names = selected_formats(opts)
+    parts = []
+    if "normal" in names and with_header:
+        parts.append(render_header(result))
+    if "terse" in names:
+        parts.append(render_terse(result))
+    if "json" in names or "json+" in names:
+        parts.append(render_json(result, plus="json+" in names))
+    if "normal" in names:
+        parts.append(render_report(result))
+    return "".join(parts)
+
+
+def render_snapshot(result: RunResult, opts: RunOptions) -> str:
+    """A cumulative report of a run in progress (SIGUSR1, status interval), as fio dumps it."""
+    return render_formats(result, opts, with_header=False)
+
+
+def write_reports(result: RunResult, opts: RunOptions) -> None:
+    """Write the end-of-run report to ``opts.output`` (a file, truncated) or stdout."""
+    text = render_formats(result, opts, with_header=True)
+    if opts.output:
+        try:
+            with open(opts.output, "w", encoding="utf-8") as out:
+                out.write(text)
+        except OSError as exc:
+            raise InputError(f"cannot write report: {exc.strerror}", opts.output) from exc
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()

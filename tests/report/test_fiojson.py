@@ -1,0 +1,164 @@
+"""loadgen's fio JSON against fio's own (samples pf.json, pfplus.json, gr_plus.json)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from .fio_sample import DATA, big_result, load, multi_result, result_from_fio
+from loadgen.results import RunResult
+from loadgen.report import render_json
+from loadgen.report.fiojson import Pairs, dumps
+from loadgen.stats import histogram
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+
+
+def key_types(value: Any, path: str = "") -> list[tuple[str, str]]:
+    """Every key path in document order with its JSON type (int and float kept apart)."""
+    if isinstance(value, dict):
+        out = [(path, "object")]
+        for k, v in value.items():
+            out += key_types(v, f"{path}/{k}")
+        return out
+    if isinstance(value, list):
+        out = [(path, "array")]
+        for i, v in enumerate(value):
+            out += key_types(v, f"{path}[{i}]")
+        return out
+    return [(path, type(value).__name__)]
+
+
+def without_loadgen(doc: dict[str, Any]) -> dict[str, Any]:
+    doc = dict(doc)
+    doc.pop("loadgen")
+    doc["jobs"] = [{k: v for k, v in job.items() if k != "loadgen"} for job in doc["jobs"]]
+    return doc
+
+
+@pytest.mark.parametrize("sample,plus", [("pf.json", False), ("pfplus.json", True), ("gr_plus.json", True)])
+def test_same_key_paths_types_and_order_as_fio(sample: str, plus: bool) -> None:
+    fio_doc = load(sample)
+    ours = json.loads(render_json(result_from_fio(fio_doc), plus=plus))
+    assert "loadgen" in ours and all("loadgen" in job for job in ours["jobs"])
+    assert key_types(without_loadgen(ours)) == key_types(fio_doc)
+
+
+def strip_loadgen_keys(text: str) -> str:
+    text = re.sub(r',\n      "loadgen" : \{.*?\n      \}\n', "\n", text, flags=re.S)
+    return re.sub(r',\n  "loadgen" : \{.*\n  \}\n\}', "\n}", text, flags=re.S)
+
+
+@pytest.mark.parametrize("sample,plus", [("pf.json", False), ("pfplus.json", True)])
+def test_text_identical_to_fio_apart_from_version_and_loadgen_keys(sample: str, plus: bool) -> None:
+    """Same numbers in, same bytes out: layout, %f floats, rounding of bw/iops/runtime/percentages."""
+    expected = (DATA / sample).read_text()
+    text = strip_loadgen_keys(render_json(result_from_fio(load(sample)), plus=plus))
+    assert text.replace('"loadgen-0.1.0"', '"fio-3.42"') == expected
+
+
+@pytest.mark.parametrize("rebuilt,sample", [(multi_result, "multi_plus.json"), (big_result, "big_plus.json")])
+def test_fio_runs_identical_to_fio(rebuilt: Callable[[], tuple[RunResult, list[str]]], sample: str) -> None:
+    """fio's multi.fio run (4 workers, 2 groups, description, bw samples) and big.fio run
+    (lat percentiles with a custom list including 100, kb_base=1000) rebuilt from their json+."""
+    result, _ = rebuilt()
+    text = strip_loadgen_keys(render_json(result, plus=True))
+    expected = (DATA / sample).read_text()
+    assert text.replace('"loadgen-0.1.0"', '"fio-3.42-135-gf5344384"') == expected
+
+
+def test_percentiles_rebuilt_from_json_plus_bins_are_exact() -> None:
+    fio_doc = load("pfplus.json")
+    for ddir in ("read", "write"):
+        clat = fio_doc["jobs"][0][ddir]["clat_ns"]
+        hist = histogram.empty()
+        for value, count in clat["bins"].items():
+            hist[histogram.value_to_index([int(value)])[0]] += count
+        got = histogram.percentiles(hist)
+        assert len(got) == 17
+        assert {f"{p:f}": v for p, v in got.items()} == clat["percentile"]
+
+
+def test_latency_distribution_from_sample() -> None:
+    fio_doc = load("pf.json")
+    ours = json.loads(render_json(result_from_fio(fio_doc)))
+    for key in ("latency_ns", "latency_us", "latency_ms"):
+        assert ours["jobs"][0][key] == fio_doc["jobs"][0][key]
+    assert ours["jobs"][0]["latency_us"]["500"] == 0.01  # one I/O of 16384: fio's 0.01 minimum
+
+
+def test_json_plus_bins_sum_to_n_and_keys_are_bucket_values() -> None:
+    ours = json.loads(render_json(result_from_fio(load("pfplus.json")), plus=True))
+    for ddir in ("read", "write"):
+        clat = ours["jobs"][0][ddir]["clat_ns"]
+        assert sum(clat["bins"].values()) == clat["N"]
+        keys = [int(k) for k in clat["bins"]]
+        assert keys == sorted(keys)
+        assert all(histogram.index_to_value(int(histogram.value_to_index([k])[0])) == k for k in keys)
+    assert "bins" not in ours["jobs"][0]["trim"]["clat_ns"]
+    assert "bins" not in ours["jobs"][0]["read"]["lat_ns"]
+
+
+def test_plain_json_has_no_bins() -> None:
+    ours = json.loads(render_json(result_from_fio(load("pfplus.json")), plus=False))
+    assert "bins" not in ours["jobs"][0]["read"]["clat_ns"]
+    assert "percentile" in ours["jobs"][0]["read"]["clat_ns"]
+
+
+def test_dumps_layout_duplicate_keys_and_escaping() -> None:
+    text = dumps({"a": Pairs([("bs", "4k"), ("bs", "8k")]), "n": 1, "f": 1.5, "s": 'x"\\', "l": [1, {"k": 2}]})
+    assert text == ('{\n  "a" : {\n    "bs" : "4k",\n    "bs" : "8k"\n  },\n  "n" : 1,\n  "f" : 1.500000,\n'
+                    '  "s" : "x\\"\\\\",\n  "l" : [\n    1,\n    {\n      "k" : 2\n    }\n  ]\n}')
+    assert json.loads(text)["s"] == 'x"\\'
+
+
+def test_loadgen_keys_carry_header_and_extras() -> None:
+    result = result_from_fio(load("pf.json"))
+    result.header = {"kernel_release": "6.18.0", "loadgen_version": "0.1.0"}
+    result.groups[0].jobs[0].extras = {"kernel": {"scope": "system", "vmstat": {"pgfault": 5}, "mthp": {}},
+                                       "outcome": "oom_killed"}
+    result.groups[0].extras = {"vmstat": {"pgfault": 7}}
+    doc = json.loads(render_json(result))
+    assert doc["loadgen"]["header"]["kernel_release"] == "6.18.0"
+    assert doc["loadgen"]["groups"][0]["vmstat"] == {"pgfault": 7}
+    job = doc["jobs"][0]["loadgen"]
+    assert job["kernel"]["vmstat"]["pgfault"] == 5
+    assert job["outcome"] == "oom_killed"
+    assert list(doc)[-1] == "loadgen" and list(doc["jobs"][0])[-1] == "loadgen"
+
+
+def test_json_plus_gives_fio_jsonplus_clat2csv_its_recorded_csv() -> None:
+    """data/tools/pfplus.clat2csv_job0.csv is what fio's tools/fio_jsonplus_clat2csv printed for
+    loadgen's json+ of this result (byte-identical to its output for fio's own pfplus.json).  The
+    tool needs read/write/trim in every job, non-empty integer-keyed ``bins``, and pairs each CSV
+    row's count with bins[nsec]; check our bins give exactly the recorded rows."""
+    ours = json.loads(render_json(result_from_fio(load("pfplus.json")), plus=True))
+    lines = (DATA / "tools" / "pfplus.clat2csv_job0.csv").read_text().splitlines()
+    columns = [c.strip() for c in lines[0].split(",")]
+    rebuilt: dict[str, dict[str, int]] = {}
+    for line in lines[1:]:
+        values = [v.strip() for v in line.split(",")]
+        for col, value in zip(columns, values):
+            if col.endswith("_count") and value:
+                ddir, lat = col.split("_")[:2]
+                rebuilt.setdefault(f"{ddir}/{lat}_ns", {})[values[0]] = int(value)
+    job = ours["jobs"][0]
+    expected = {f"{d}/{lat}": job[d][lat]["bins"] for d in ("read", "write", "trim")
+                for lat in ("slat_ns", "clat_ns", "lat_ns") if "bins" in job[d][lat]}
+    assert rebuilt == expected and set(expected) == {"read/clat_ns", "write/clat_ns"}
+    assert all(job[d]["clat_ns"]["bins"] for d in ("read", "write"))
+
+
+def test_dumps_numpy_values_from_extras() -> None:
+    assert dumps({"a": np.uint64(3), "b": np.array([1, 2]), "c": np.float64(0.5)}) == (
+        '{\n  "a" : 3,\n  "b" : [\n    1,\n    2\n  ],\n  "c" : 0.500000\n}')

@@ -1,8 +1,9 @@
 """The asyncio controller: runs a ``Plan`` and hands the ``RunResult`` to the reports.
 
 ``run(plan, opts)`` is the whole run and returns the exit status (0 every job ok,
-1 a job failed or a worker died, 3 stopped by a signal); ``execute`` is the same
-run returning the ``RunResult`` itself.
+1 a job failed, a worker died or an output could not be written, 2 bad input, 3
+stopped by a signal, 4 a worker was OOM-killed: docs/reliability.md); ``execute`` is
+the same run returning the ``RunResult`` itself.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ for _name, _value in SINGLE_THREAD_ENV.items():  # before numpy starts its threa
     os.environ.setdefault(_name, _value)
 
 import resource  # noqa: E402
+import signal  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -24,6 +26,7 @@ from typing import Any  # noqa: E402
 import anyio  # noqa: E402
 
 from loadgen import __version__  # noqa: E402
+from loadgen.controller import outcome  # noqa: E402
 from loadgen.controller.aggregator import Aggregator  # noqa: E402
 from loadgen.controller.progress import ProgressLine, wanted  # noqa: E402
 from loadgen.controller.spawner import Spawner  # noqa: E402
@@ -31,10 +34,11 @@ from loadgen.controller.supervisor import Supervisor  # noqa: E402
 from loadgen.plan import Plan, RunOptions  # noqa: E402
 from loadgen.report.jsonl import JsonlWriter  # noqa: E402
 from loadgen.results import RunResult  # noqa: E402
+from loadgen.sinks import Sink, SinkError, SinkFull  # noqa: E402
 
-EXIT_OK = 0
-EXIT_JOB_FAILED = 1
-EXIT_SIGNALLED = 3
+EXIT_OK = outcome.EXIT_OK
+EXIT_JOB_FAILED = outcome.EXIT_FAILED
+EXIT_SIGNALLED = outcome.EXIT_SIGNAL
 
 __all__ = ["run", "execute", "exit_status", "EXIT_OK", "EXIT_JOB_FAILED", "EXIT_SIGNALLED"]
 
@@ -79,27 +83,28 @@ def _run_start(writer: JsonlWriter, plan: Plan, opts: RunOptions) -> None:
 
 
 def exit_status(result: RunResult) -> int:
-    if result.interrupted:
-        return EXIT_SIGNALLED
-    if any(j.error for j in result.jobs):
-        return EXIT_JOB_FAILED
-    return EXIT_OK
+    return outcome.run_exit_status(result, output_failed=bool(result.output_failure))
 
 
-def execute(plan: Plan, opts: RunOptions) -> RunResult:
+def execute(plan: Plan, opts: RunOptions, report_sink: Sink | None = None) -> RunResult:
     """Run every group in order; the result holds every job that started, even when stopped."""
     nofile = raise_fd_limit()
     run_id = uuid.uuid4().hex
     start_epoch_ns, start_mono_ns = time.time_ns(), time.monotonic_ns()
     host = socket.gethostname()
+    # opened before anything starts: an unwritable path is bad input (InputError, exit 2)
     writer = JsonlWriter(opts.jsonl, run_id, host, start_epoch_ns, start_mono_ns) if opts.jsonl else None
     progress = ProgressLine() if wanted(opts.eta) else None
-    agg = Aggregator(writer, start_epoch_ns - start_mono_ns)
+    oom = outcome.OomWatch.start()
+    outcome.protect_controller()  # before the helper exists: it inherits the value
+    agg = Aggregator(writer, start_epoch_ns - start_mono_ns, oom)
     spawner = Spawner()  # from the main thread, before the loop: see spawner.py
     try:
-        if writer is not None:
-            _run_start(writer, plan, opts)
         supervisor = Supervisor(plan, opts, spawner, agg, progress)
+        supervisor.sinks = [s for s in (writer.sink if writer else None, report_sink) if s is not None]
+        if writer is not None:
+            writer.on_failure = lambda failure: supervisor.abort(str(failure), "output")
+            _run_start(writer, plan, opts)
         try:
             result = anyio.run(supervisor.run, backend="asyncio", backend_options={"use_uvloop": True})
         except KeyboardInterrupt:  # SIGINT before the signal receiver was listening
@@ -107,10 +112,13 @@ def execute(plan: Plan, opts: RunOptions) -> RunResult:
             result.interrupted = True
     finally:
         spawner.close()
+        oom.close()
     result.run_id = run_id
     result.start_epoch_ns = start_epoch_ns
     result.end_epoch_ns = time.time_ns()
     result.header = _header(plan, opts, nofile)
+    if writer is not None and isinstance(writer.failure, SinkFull):
+        result.output_failure = str(writer.failure)
     if writer is not None:
         writer.write("run_end", {
             "exit_status": exit_status(result),
@@ -135,12 +143,29 @@ def _fallback_report(result: RunResult) -> None:
 
 def run(plan: Plan, opts: RunOptions) -> int:
     """The whole run, reports included; returns the process exit status."""
-    result = execute(plan, opts)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the supervisor reopens outputs; never die of it
+    # --output is checked before anything starts (InputError, exit 2); stdout is a sink too,
+    # so a reader that went away ends the run quietly instead of with a BrokenPipeError
+    report_sink = Sink(opts.output, f"--output {opts.output}", truncate=True).open()
+    result = execute(plan, opts, report_sink)
     try:
-        from loadgen.report import write_reports
+        from loadgen.report.writer import render_formats
     except ImportError:
         _fallback_report(result)
     else:
-        write_reports(result, opts)
-    sys.stdout.flush()
+        _write_report(report_sink, render_formats(result, opts, with_header=True), result)
+    report_sink.close()
+    if result.output_failure:
+        print(f"loadgen: {result.output_failure}; the run was stopped", file=sys.stderr)
     return exit_status(result)
+
+
+def _write_report(sink: Sink, text: str, result: RunResult) -> None:
+    """The end-of-run report; a full disk is the run's failure, a gone reader is not."""
+    try:
+        sys.stdout.flush()
+        sink.write_text(text)
+    except SinkFull as failure:
+        result.output_failure = result.output_failure or str(failure)
+    except (SinkError, BrokenPipeError):
+        pass

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from loadgen.controller import cgroup
+from loadgen.results import RunResult
 
 # exit statuses of ``loadgen run`` (README "Exit status", docs/reliability.md)
 EXIT_OK = 0  # every job completed
@@ -29,6 +30,11 @@ EXIT_SIGNAL = 3  # stopped by SIGINT/SIGTERM before the plan finished
 EXIT_OOM = 4  # a worker was OOM-killed (oom_policy=report or abort) and nothing else failed
 
 OOM_POLICIES = ("report", "respawn", "abort")
+# the controller's own oom_score_adj where it may lower it (root, CAP_SYS_RESOURCE): far
+# below the workers' 1000 so the kernel takes workers first and the run can still report,
+# but not -1000 (stress-ng's choice), which would make a runaway controller unkillable
+# and send the OOM killer to system services instead
+CONTROLLER_OOM_SCORE_ADJ = -500
 # a job without a runtime could respawn forever if its region never fits; stress-ng
 # stops at its timeout, loadgen at this many restarts of one worker
 MAX_RESPAWNS = 10
@@ -285,3 +291,22 @@ def exit_status(outcomes: list[Outcome], *, interrupted: bool, output_failed: bo
     if any(o.is_oom for o in outcomes):
         return EXIT_OOM
     return EXIT_OK
+
+
+def run_exit_status(result: RunResult, *, output_failed: bool = False) -> int:
+    """``exit_status`` of a finished run: each job's ``loadgen.outcome`` (absent = it
+    completed, or failed where it has an ``error``)."""
+    outcomes = [Outcome(str(j.extras.get("outcome") or ("failed" if j.error else "completed")), j.pid)
+                for j in result.jobs]
+    return exit_status(outcomes, interrupted=result.interrupted, output_failed=output_failed)
+
+
+def protect_controller(path: str = "/proc/self/oom_score_adj") -> bool:
+    """Lower the controller's OOM score (see ``CONTROLLER_OOM_SCORE_ADJ``); without the
+    privilege the kernel refuses and the workers' 1000 still makes them the first victims."""
+    try:
+        with open(path, "w") as adj:
+            adj.write(str(CONTROLLER_OOM_SCORE_ADJ))
+    except OSError:
+        return False
+    return True

@@ -12,21 +12,25 @@ in vain.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import fcntl
 import os
 import signal
+import sys
 import time
 from typing import Any
 
 import anyio
 
 from loadgen import protocol
+from loadgen.controller import outcome
 from loadgen.controller.aggregator import Aggregator, JobState
 from loadgen.controller.progress import ProgressLine, Snapshot, job_char
 from loadgen.controller.spawner import Spawner
 from loadgen.plan import Group, Job, Plan, RunOptions
 from loadgen.results import GroupResult, RunResult
+from loadgen.sinks import Sink
 
 STOP_GRACE_S = 0.75  # SIGTERM first; SIGKILL whatever still runs after this
 PIPE_SIZE = 1 << 20  # room for ~250 KiB/s of deltas from every worker before anyone blocks
@@ -71,6 +75,11 @@ class _GroupRun:
         self.released = False
         self.data_r = -1
         self.t_first_fork_ns = 0
+        # oom_policy=respawn (reliability, issue 7): a write end of the stats pipe kept for
+        # replacement workers until no worker is left, and respawns under way
+        self.keep_w = -1
+        self.respawning = 0
+        self.spawn_lock = asyncio.Lock()
 
     # ---- loop callbacks ---------------------------------------------------------------------
     def _read_data(self) -> None:
@@ -96,9 +105,59 @@ class _GroupRun:
         states = self.pid_states[pid]
         for state in states:
             self.reassembler.drop(state.job.thread_number)
-        self.agg.on_worker_exit(states, status, self.sup.stopping)
         self.live.discard(pid)
+        for state, end in self.agg.classify_exit(states, status, self.sup.stopping):
+            self._after_end(state, end, len(states))
+        self._release_keep_w()
         self.changed.set()
+
+    # ---- worker deaths (reliability, issue 7) ------------------------------------------------
+    def _after_end(self, state: JobState, end: outcome.Outcome, unit_size: int) -> None:
+        """``oom_policy``: report the end, respawn the worker, or abort the run."""
+        action = "continue" if self.sup.stopping else outcome.next_action(
+            end, state.job.oom_policy, state.restarts)
+        job = self._respawn_job(state.job) if action == "respawn" and unit_size == 1 else None
+        if job is not None and self.keep_w >= 0:
+            self.agg.record_respawn(state, end)
+            self.respawning += 1
+            self.sup.task_group.start_soon(self._respawn, job)
+            return
+        self.agg.record_end(state, end)
+        if action == "abort":
+            self.sup.abort(f"{state.job.name}: worker pid {end.pid} {end.text}; oom_policy=abort")
+
+    def _respawn_job(self, job: Job) -> Job | None:
+        """The job a replacement worker runs: what is left of a runtime, no start delay."""
+        if not job.runtime_ns:
+            return dataclasses.replace(job, startdelay_ns=(0, 0))
+        elapsed = time.monotonic_ns() - self.result.extras.get("release_ns", time.monotonic_ns())
+        left = job.runtime_ns + job.ramp_time_ns - elapsed
+        if left <= 0:
+            return None
+        return dataclasses.replace(job, runtime_ns=left, ramp_time_ns=0, startdelay_ns=(0, 0))
+
+    async def _respawn(self, job: Job) -> None:
+        """Fork one fresh worker (fresh region) for ``job``; its gate is open from the start."""
+        gate_r, gate_w = os.pipe2(os.O_CLOEXEC)
+        os.close(gate_w)
+        data_w = os.dup(self.keep_w)
+        try:
+            async with self.spawn_lock:
+                reply = await self.sup.spawner.spawn(self.group.id, [[job]],
+                                                     self.sup.opts.status_interval_ns, data_w, gate_r)
+            self._map_pids([[job]], reply["pids"], reply.get("fork_errno", 0))
+        finally:
+            os.close(data_w)
+            os.close(gate_r)
+            self.respawning -= 1
+            self._release_keep_w()
+            self.changed.set()
+
+    def _release_keep_w(self) -> None:
+        """No worker left and none coming: let the stats pipe reach EOF."""
+        if self.keep_w >= 0 and not self.live and not self.respawning:
+            os.close(self.keep_w)
+            self.keep_w = -1
 
     def _on_helper_death(self) -> None:
         for pid in list(self.live):
@@ -121,6 +180,8 @@ class _GroupRun:
         spawner.on_helper_death = self._on_helper_death
         loop.add_reader(self.data_r, self._read_data)
         units = worker_units(self.group.jobs)
+        if any(j.oom_policy == "respawn" for j in self.group.jobs):
+            self.keep_w = os.dup(data_w)
         try:
             try:
                 reply = await spawner.spawn(self.group.id, units, self.sup.opts.status_interval_ns, data_w, gate_r)
@@ -129,6 +190,7 @@ class _GroupRun:
                 os.close(gate_r)
             self.t_first_fork_ns = reply["t_first_fork_ns"]
             self._map_pids(units, reply["pids"], reply.get("fork_errno", 0))
+            self._release_keep_w()
             if self.sup.stopping:
                 self.stop()
             await self._until(lambda: all(s.settled for s in self.agg.group_states()) or not self.live)
@@ -138,6 +200,8 @@ class _GroupRun:
             if not self.eof:
                 loop.remove_reader(self.data_r)
             os.close(self.data_r)
+            if self.keep_w >= 0:
+                os.close(self.keep_w)
             if not self.released:
                 os.close(self.gate_w)
         self._finish()
@@ -209,13 +273,17 @@ class Supervisor:
         self.agg = agg
         self.progress = progress
         self.stopping = False
+        self.stop_reason = ""  # signal | abort | output (reliability, issue 7)
+        self.sinks: list[Sink] = []  # reopened on SIGHUP
         self.current: _GroupRun | None = None
         self.result = RunResult(plan=plan)
+        self.task_group: anyio.abc.TaskGroup | None = None
 
     async def run(self) -> RunResult:
         self.spawner.attach()
         try:
             async with anyio.create_task_group() as tg:
+                self.task_group = tg
                 tg.start_soon(self._watch_signals, tg)
                 if self.progress is not None:
                     tg.start_soon(self._show_progress)
@@ -230,19 +298,43 @@ class Supervisor:
             self.spawner.detach()
             if self.progress is not None:
                 self.progress.clear()
-        self.result.interrupted = self.stopping
+        self.result.interrupted = self.stop_reason == "signal"
         return self.result
 
     async def _watch_signals(self, tg: anyio.abc.TaskGroup) -> None:
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
             async for signum in signals:
-                if self.stopping and signum == signal.SIGINT:
+                if signum == signal.SIGHUP:
+                    self._reopen_outputs()
+                    continue
+                if self.stop_reason == "signal" and signum == signal.SIGINT:
                     self._exit_now()
-                self.stopping = True
-                self.agg.event("signal", f"{signal.Signals(signum).name}: stopping all workers", level="warning")
-                if self.current is not None:
-                    self.current.stop()
-                    tg.start_soon(self._kill_after_grace, self.current)
+                self.stop_reason = "signal"
+                self._stop_all(f"{signal.Signals(signum).name}: stopping all workers", "signal", "warning")
+
+    def _stop_all(self, message: str, action: str, level: str) -> None:
+        already = self.stopping
+        self.stopping = True
+        self.agg.event(action, message, level=level)
+        if self.current is not None and not already:
+            self.current.stop()
+            if self.task_group is not None:
+                self.task_group.start_soon(self._kill_after_grace, self.current)
+
+    def abort(self, message: str, reason: str = "abort") -> None:
+        """Stop the run for a reason of its own (oom_policy=abort, an output that failed):
+        like SIGTERM, but the run counts as ended, not interrupted."""
+        if not self.stop_reason:
+            self.stop_reason = reason
+        self._stop_all(message, reason, "error")
+
+    def _reopen_outputs(self) -> None:
+        """SIGHUP (logrotate): open the output paths again; a failure keeps the old file."""
+        for sink in self.sinks:
+            problem = sink.reopen()
+            if problem:
+                print(f"loadgen: {problem}", file=sys.stderr)
+        self.agg.event("reopen", "SIGHUP: output files reopened")
 
     async def _kill_after_grace(self, group_run: _GroupRun) -> None:
         await anyio.sleep(STOP_GRACE_S)

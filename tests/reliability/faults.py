@@ -74,11 +74,11 @@ class LoadgenRun:
         return children
 
     def wait_for_workers(self, count: int, timeout_s: float = 30) -> list[psutil.Process]:
-        """Wait until ``count`` worker processes run the job (children that carry the mark
-        and are not the multiprocessing helpers)."""
+        """Wait until ``count`` worker processes exist: the fork helper's children (the
+        helper is the controller's own child)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            workers = [c for c in self.note_children() if _is_worker(c)]
+            workers = [c for c in self.note_children() if _ppid(c) not in (self.pid, None)]
             if len(workers) >= count:
                 return workers
             if self.proc.poll() is not None:
@@ -101,12 +101,11 @@ class LoadgenRun:
         return sorted(found.values())
 
 
-def _is_worker(process: psutil.Process) -> bool:
+def _ppid(process: psutil.Process) -> int | None:
     try:
-        command = " ".join(process.cmdline())
+        return process.ppid()
     except psutil.Error:
-        return False
-    return "resource_tracker" not in command and "forkserver" not in command
+        return None
 
 
 def start_loadgen(args: list[str], *, group: cgroup.MemoryCgroup | None = None,

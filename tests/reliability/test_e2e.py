@@ -134,12 +134,13 @@ def test_oom_kill_is_reported_and_the_run_goes_on(tmp_path: Path,
     status, _ = finish(start_loadgen([str(job(tmp_path, text)), *args], group=run_group))
     assert status == 4
     assert run_group.oom_kills() >= 1 and run_group.pids() == []
-    oom = [e for e in events(read_jsonl(jsonl)) if e.get("job") == "victim"]
-    assert len(oom) == 1 and oom[0]["outcome"]["kind"] == "oom_killed"
-    assert oom[0]["outcome"]["oom_evidence"] in ("kmsg", "memcg")
+    oom = [e for e in events(read_jsonl(jsonl)) if e["job"] == "victim"]
+    assert len(oom) == 1 and oom[0]["outcome.kind"] == "oom_killed"
+    assert oom[0]["outcome.oom_evidence"] in ("kmsg", "memcg")
+    assert oom[0]["error"] == errno.ENOMEM and oom[0]["total_ios"] >= 0  # reported before it died
     jobs = report_jobs(report)
     assert jobs["victim"][0]["error"] == errno.ENOMEM
-    assert jobs["victim"][0]["loadgen"]["outcome"]["kind"] == "oom_killed"
+    assert jobs["victim"][0]["loadgen"]["outcome"] == "oom_killed"
     assert jobs["bystander"][0]["error"] == 0 and jobs["after"][0]["error"] == 0
     assert jobs["after"][0]["write"]["io_bytes"] == 4 << 20
 
@@ -151,8 +152,9 @@ def test_oom_respawn_restarts_the_worker(tmp_path: Path, run_group: cgroup.Memor
     finish(start_loadgen([str(job(tmp_path, text)), *args], group=run_group))
     victim = report_jobs(report)["victim"][0]
     assert victim["loadgen"]["restarts"] >= 1
-    oom = [e for e in events(read_jsonl(jsonl)) if e.get("job") == "victim"]
-    assert len(oom) >= victim["loadgen"]["restarts"]
+    respawns = [e for e in events(read_jsonl(jsonl)) if e["event.action"] == "worker_respawned"]
+    assert len(respawns) == victim["loadgen"]["restarts"]
+    assert all(e["job"] == "victim" and e["outcome.kind"] == "oom_killed" for e in respawns)
     assert report_jobs(report)["after"][0]["error"] == 0
 
 
@@ -163,8 +165,8 @@ def test_oom_abort_stops_the_run(tmp_path: Path, run_group: cgroup.MemoryCgroup)
                        timeout_s=90)
     assert status == 4
     jobs = report_jobs(report)
-    assert jobs["victim"][0]["loadgen"]["outcome"]["kind"] == "oom_killed"
-    assert jobs["bystander"][0]["loadgen"]["outcome"]["kind"] == "stopped"
+    assert jobs["victim"][0]["loadgen"]["outcome"] == "oom_killed"
+    assert jobs["bystander"][0]["loadgen"]["outcome"] == "stopped"
     assert "after" not in jobs or jobs["after"][0]["write"]["io_bytes"] == 0
     read_jsonl(jsonl)
 
@@ -182,11 +184,11 @@ def test_worker_death_is_reported_and_the_others_go_on(
     victim.send_signal(signum)
     got, _ = finish(run)
     assert got == status
-    died = [e for e in events(read_jsonl(jsonl)) if e.get("pid") == victim.pid]
-    assert [e["outcome"]["kind"] for e in died] == [kind]
+    died = [e for e in events(read_jsonl(jsonl)) if e["process.pid"] == victim.pid]
+    assert [(e["event.action"], e["outcome.kind"]) for e in died] == [("worker_died", kind)]
     jobs = report_jobs(report)["timed"]
     assert sorted(j["error"] for j in jobs) == sorted([0, error])
-    assert [j for j in jobs if j["error"] == 0][0]["loadgen"]["outcome"]["kind"] == "completed"
+    assert [j for j in jobs if j["error"] == 0][0]["loadgen"]["outcome"] == "ok"
 
 
 def test_sigterm_stops_workers_and_still_reports(tmp_path: Path) -> None:
@@ -198,7 +200,7 @@ def test_sigterm_stops_workers_and_still_reports(tmp_path: Path) -> None:
     status, _ = finish(run)
     assert status == 3
     records = read_jsonl(jsonl)
-    assert records[-1]["type"] == "end"
+    assert records[-1]["type"] == "run_end"
     jobs = report_jobs(report)["timed"]
     assert len(jobs) == 2 and all(j["write"]["total_ios"] > 0 for j in jobs)
 
@@ -239,8 +241,8 @@ def test_sighup_reopens_the_jsonl_file(tmp_path: Path) -> None:
     run.proc.terminate()
     assert finish(run)[0] == 3
     before, after = read_jsonl(rotated), read_jsonl(jsonl)
-    assert before[0]["type"] == "header" and after[-1]["type"] == "end"
-    assert after[0]["type"] != "header"  # the stream goes on; no second header
+    assert before[0]["type"] == "run_start" and after[-1]["type"] == "run_end"
+    assert after[0]["type"] != "run_start"  # the stream goes on; no second run_start
     assert report.exists()
 
 
@@ -260,7 +262,7 @@ def test_closed_stdout_ends_the_run_with_status_zero(tmp_path: Path) -> None:
     assert run.proc.stdout is not None
     first = run.proc.stdout.readline()
     run.proc.stdout.close()  # `| head -1`
-    assert orjson.loads(first)["type"] == "header"
+    assert orjson.loads(first)["type"] == "run_start"
     status, _ = finish(run)
     assert status == 0
 

@@ -80,8 +80,9 @@ def job_text(args: argparse.Namespace) -> str:
         "rw=randwrite\n"
         "time_based=1\n"
         f"runtime={runtime}\n"
-        "\n"
-        "[soak]\n"
+        + (f"thinktime={args.thinktime}\nthinktime_blocks={args.thinktime_blocks}\n"
+           if args.thinktime else "")
+        + "\n[soak]\n"
         f"numjobs={args.numjobs}\n"
     )
 
@@ -203,6 +204,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--period", type=parse_duration, default=60.0,
                         help="seconds between samples of the controller (default 60)")
     parser.add_argument("--size", default="64m", help="region per worker (generated job)")
+    parser.add_argument("--thinktime", default="",
+                        help="fio thinktime for the generated job (e.g. 50ms): the soak watches the "
+                             "controller, so workers may idle to leave a shared machine its CPUs")
+    parser.add_argument("--thinktime-blocks", type=int, default=256)
     parser.add_argument("--job", type=Path, help="run this job file instead of the generated one")
     parser.add_argument("--out", type=Path, default=Path("soak-out"))
     args = parser.parse_args(argv)

@@ -119,10 +119,13 @@ class _GroupRun:
         job = self._respawn_job(state.job) if action == "respawn" and unit_size == 1 else None
         if job is not None and self.keep_w >= 0:
             self.agg.record_respawn(state, end)
+            self.sup.notice(f"{state.job.name} (pid {end.pid}): {end.text}; respawned")
             self.respawning += 1
             self.sup.task_group.start_soon(self._respawn, job)
             return
         self.agg.record_end(state, end)
+        if end.is_death:
+            self.sup.notice(f"{state.job.name} (pid {end.pid}): {end.text}")
         if action == "abort":
             self.sup.abort(f"{state.job.name}: worker pid {end.pid} {end.text}; oom_policy=abort")
 
@@ -328,12 +331,19 @@ class Supervisor:
             self.stop_reason = reason
         self._stop_all(message, reason, "error")
 
+    def notice(self, line: str) -> None:
+        """One line on stderr for a person (a worker's death: fio's "got signal=9"); the
+        details are in the JSON lines and the report."""
+        if self.progress is not None:
+            self.progress.clear()
+        print(f"loadgen: {line}", file=sys.stderr, flush=True)
+
     def _reopen_outputs(self) -> None:
         """SIGHUP (logrotate): open the output paths again; a failure keeps the old file."""
         for sink in self.sinks:
             problem = sink.reopen()
             if problem:
-                print(f"loadgen: {problem}", file=sys.stderr)
+                self.notice(problem)
         self.agg.event("reopen", "SIGHUP: output files reopened")
 
     async def _kill_after_grace(self, group_run: _GroupRun) -> None:

@@ -109,12 +109,14 @@ def _ppid(process: psutil.Process) -> int | None:
 
 
 def start_loadgen(args: list[str], *, group: cgroup.MemoryCgroup | None = None,
-                  stdout: int | None = subprocess.PIPE, new_session: bool = False) -> LoadgenRun:
+                  stdout: int | None = subprocess.PIPE, new_session: bool = False,
+                  extra_path: Path | None = None) -> LoadgenRun:
     """Start ``python -m loadgen run ARGS`` (inside ``group`` from its first instruction
     on, so its workers are too; ``new_session``: in a process group of its own, like a
-    terminal's foreground job)."""
+    terminal's foreground job; ``extra_path``: also on every process's PYTHONPATH)."""
     mark = uuid.uuid4().hex
-    env = {**os.environ, "PYTHONPATH": str(REPO), MARK_VAR: mark}
+    path = os.pathsep.join(str(p) for p in (REPO, extra_path) if p is not None)
+    env = {**os.environ, "PYTHONPATH": path, MARK_VAR: mark}
     join = (lambda: group.add(os.getpid())) if group is not None else None
     proc = subprocess.Popen([sys.executable, "-m", "loadgen", "run", *args], env=env,
                             stdout=stdout, stderr=subprocess.PIPE, preexec_fn=join,

@@ -191,6 +191,36 @@ def test_worker_death_is_reported_and_the_others_go_on(
     assert [j for j in jobs if j["error"] == 0][0]["loadgen"]["outcome"] == "ok"
 
 
+# loaded by every Python process of the run (PYTHONPATH): the fork helper's workers then
+# hit a bug in the engine, as a real one would
+ENGINE_BUG = """\
+import loadgen.engine.runner
+
+def _broken_run(self, report, interval_ns, stop):
+    raise ValueError("injected engine bug")
+
+loadgen.engine.runner.JobRunner.run = _broken_run
+"""
+
+
+def test_worker_exception_goes_to_the_event_record_not_the_terminal(tmp_path: Path) -> None:
+    inject = tmp_path / "inject"
+    inject.mkdir()
+    (inject / "sitecustomize.py").write_text(ENGINE_BUG)
+    jsonl, report, args = outputs(tmp_path)
+    run = start_loadgen([str(job(tmp_path, TIMED.format(runtime=2, numjobs=2))), *args],
+                        extra_path=inject)
+    status, stderr = finish(run)
+    assert status == 1
+    raised = [e for e in events(read_jsonl(jsonl)) if e["event.action"] == "worker_exception"]
+    assert len(raised) == 2
+    assert all("ValueError: injected engine bug" in e["outcome.traceback"] for e in raised)
+    assert stderr.count("worker raised ValueError: injected engine bug") == 2  # one line each
+    jobs = report_jobs(report)["timed"]
+    assert [j["loadgen"]["outcome"] for j in jobs] == ["exception", "exception"]
+    assert all(j["error"] == errno.EIO for j in jobs)
+
+
 def test_sigterm_stops_workers_and_still_reports(tmp_path: Path) -> None:
     jsonl, report, args = outputs(tmp_path)
     run = start_loadgen([str(job(tmp_path, TIMED.format(runtime=120, numjobs=2))), *args])

@@ -27,19 +27,26 @@ line before the first --name apply to all jobs; --name=JOB starts a job.
 
 
 def plan_document(plan: Plan) -> dict[str, Any]:
-    """The plan as one JSON document: groups of jobs, every Job field.
+    """The plan as one JSON document: groups of jobs, every resolved Job field.
 
+    A job section with ``numjobs=N`` is one entry (as in ``fio --showcmd``), with its N
+    workers listed under ``workers`` in fio's thread order (subjob 0, N-1, ..., 1).
     ``bs`` is a convenience: the write-direction block size when it is fixed (equal to the
     read one unless ``bs=r,w`` differs), ``null`` when block sizes vary (bsrange/bssplit).
     """
     groups = []
     for group in plan.groups:
-        jobs = []
+        jobs: list[dict[str, Any]] = []
         for job in group.jobs:
+            worker = {"subjob": job.subjob, "thread_number": job.thread_number}
+            if job.subjob != 0 and jobs:
+                jobs[-1]["workers"].append(worker)
+                continue
             fields = job.to_dict()
             fixed = job.bs_min[WRITE] == job.bs_max[WRITE] and not job.bssplit[WRITE]
             fields["bs"] = job.bs_min[WRITE] if fixed else None
             fields["job_options"] = dict(job.job_options)
+            fields["workers"] = [worker]
             jobs.append(fields)
         groups.append({"id": group.id, "jobs": jobs})
     return {"files": list(plan.files), "global_options": dict(plan.global_options), "groups": groups}

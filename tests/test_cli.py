@@ -27,9 +27,13 @@ def test_plan_of_the_profile_through_python_dash_m():
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert len(document["groups"]) == 13
-    storm = document["groups"][2]["jobs"]
-    assert {job["name"] for job in storm} == {"page_fault_process_storm"}
-    assert len(storm) == max(1, os.sysconf("SC_NPROCESSORS_CONF"))
+    assert [len(group["jobs"]) for group in document["groups"]] == [1] * 13
+    (storm,) = document["groups"][2]["jobs"]
+    assert storm["name"] == "page_fault_process_storm"
+    ncpus = max(1, os.sysconf("SC_NPROCESSORS_CONF"))
+    assert storm["numjobs"] == ncpus
+    assert [w["subjob"] for w in storm["workers"]] == [0, *range(ncpus - 1, 0, -1)]
+    storm = [storm]
     pagesize = os.sysconf("SC_PAGESIZE")
     assert storm[0]["bs"] == pagesize and storm[0]["size"] == 8 * 1024 * pagesize
     assert document["groups"][3]["jobs"][0]["bs"] is None  # bsrange 16k-1M: no single bs

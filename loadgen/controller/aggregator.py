@@ -118,6 +118,7 @@ class Aggregator:
                 **self._job_id(state),
                 "interval_ns": delta.t_end_ns - delta.t_start_ns,
                 "final": delta.final,
+                "loadgen.lag_ns": time.monotonic_ns() - delta.t_end_ns,  # aggregator behind the worker
                 **metrics(delta, delta.t_end_ns - delta.t_start_ns, plist, lat_plist),
             }
             if delta.first_op_ns:

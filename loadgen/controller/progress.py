@@ -46,9 +46,9 @@ def _compress(states: Sequence[str]) -> str:
 
 
 def _units(value: float, steps: Sequence[str], base: int) -> str:
-    """Three significant digits and a unit prefix, as fio's num2str."""
+    """At most four digits and a unit prefix, as fio's num2str."""
     i = 0
-    while value >= 1000 and i < len(steps) - 1:
+    while value >= base and i < len(steps) - 1:
         value /= base
         i += 1
     if value >= 100 or i == 0:

@@ -36,18 +36,22 @@ class HelperDied(Exception):
 class Spawner:
     """Starts worker processes through the helper and reports their exits."""
 
-    def __init__(self) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    def __init__(self, worker_nice: int) -> None:
+        commands, their_commands = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        replies, their_replies = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        theirs = (their_commands.fileno(), their_replies.fileno())
         env = dict(os.environ, **SINGLE_THREAD_ENV)
         package_root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "loadgen.engine.worker", str(theirs.fileno()), str(os.getpid())],
-            pass_fds=(theirs.fileno(),),
+            [sys.executable, "-m", "loadgen.engine.worker", *map(str, theirs), str(os.getpid()), str(worker_nice)],
+            pass_fds=theirs,
             env=env,
         )
-        theirs.close()
-        self.sock = ours
+        their_commands.close()
+        their_replies.close()
+        self.sock = commands  # blocking; written by the loop thread or one helper thread
+        self.replies = replies  # read by the loop (which makes it non-blocking)
         self._buf = b""
         self._spawned: asyncio.Future[dict[str, Any]] | None = None
         self.on_exit: Callable[[int, int], None] = lambda pid, status: None
@@ -55,13 +59,16 @@ class Spawner:
 
     def attach(self) -> None:
         """Start reading helper messages on the running loop (no thread, no task)."""
-        asyncio.get_running_loop().add_reader(self.sock.fileno(), self._readable)
+        asyncio.get_running_loop().add_reader(self.replies.fileno(), self._readable)
 
     def detach(self) -> None:
-        asyncio.get_running_loop().remove_reader(self.sock.fileno())
+        asyncio.get_running_loop().remove_reader(self.replies.fileno())
 
     def _readable(self) -> None:
-        data = self.sock.recv(1 << 16)
+        try:
+            data = self.replies.recv(1 << 16)
+        except BlockingIOError:
+            return
         if not data:
             self.detach()
             if self._spawned is not None and not self._spawned.done():
@@ -118,3 +125,4 @@ class Spawner:
         except subprocess.TimeoutExpired:
             self.kill_now()
         self.sock.close()
+        self.replies.close()

@@ -192,6 +192,7 @@ class _GroupRun:
                 os.close(data_w)
                 os.close(gate_r)
             self.t_first_fork_ns = reply["t_first_fork_ns"]
+            self.result.extras["fork_s"] = (reply["t_last_fork_ns"] - reply["t_first_fork_ns"]) / 1e9
             self._map_pids(units, reply["pids"], reply.get("fork_errno", 0))
             self._release_keep_w()
             if self.sup.stopping:
@@ -231,9 +232,9 @@ class _GroupRun:
         """Open the gate for every worker at one instant (EOF to all readers)."""
         if self.released:
             return
+        release_ns = time.monotonic_ns()  # before the close: workers may run at once
         os.close(self.gate_w)
         self.released = True
-        release_ns = time.monotonic_ns()
         ready = [s.ready_ns for s in self.agg.group_states() if s.ready_ns]
         self.result.spawn_s = ((max(ready) - self.t_first_fork_ns) / 1e9) if ready else 0.0
         self.result.extras["release_ns"] = release_ns

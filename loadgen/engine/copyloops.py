@@ -6,6 +6,9 @@ fastest write (213 ns/op with timing, vs 225 for a memoryview slice, 708 for
 ctypes.memmove); ``mm[o:o+n]`` (a bytes copy whose malloc'd buffer is reused at once)
 is the fastest read (259 vs 290 for ``rbuf[:] = view[o:o+n]``).  Storing only
 ``clock() - t0`` (one append) beats storing both stamps (302 vs 365 for randrw).
+Latencies go into ``array('q')`` and offsets come from arrays or ranges, so the loop
+keeps no per-I/O Python int alive: a list of thousands of ints would take fresh
+pymalloc arenas (mmap'd, released when empty) and fault pages of its own.
 Reads larger than ``SMALL_READ`` copy into a preallocated buffer instead, so that a big
 malloc never adds faults of its own.  Without per-I/O timing (gtod_reduce) contiguous
 runs are coalesced into few large copies and aligned random writes become one numpy
@@ -15,6 +18,7 @@ fancy-indexed assignment per batch (56 ns/op).
 from __future__ import annotations
 
 import time
+from array import array
 
 import numpy as np
 
@@ -45,7 +49,7 @@ class Copier:
         self.wview.release()
 
     # ---- timed: returns clat (ns) per I/O ------------------------------------------------
-    def timed(self, offs: list[int], lens: list[int] | int, dirs: list[int] | int) -> list[int]:
+    def timed(self, offs: list[int] | range, lens: list[int] | int, dirs: list[int] | int) -> array:
         """Run the I/Os in order; ``lens``/``dirs`` may be one value for all."""
         if isinstance(lens, int):
             if isinstance(dirs, int):
@@ -57,9 +61,9 @@ class Copier:
             dirs = [dirs] * len(offs)
         return self._mixed_var(offs, lens, dirs)
 
-    def _write_fixed(self, offs: list[int], n: int) -> list[int]:
+    def _write_fixed(self, offs: list[int] | range, n: int) -> array:
         mm, src, clk = self.mm, self.wsrc[:n], clock
-        out: list[int] = []
+        out = array("q")
         ap = out.append
         for o in offs:
             t = clk()
@@ -67,9 +71,9 @@ class Copier:
             ap(clk() - t)
         return out
 
-    def _read_fixed(self, offs: list[int], n: int) -> list[int]:
+    def _read_fixed(self, offs: list[int] | range, n: int) -> array:
         mm, clk = self.mm, clock
-        out: list[int] = []
+        out = array("q")
         ap = out.append
         if n <= SMALL_READ:
             for o in offs:
@@ -84,11 +88,11 @@ class Copier:
                 ap(clk() - t)
         return out
 
-    def _mixed_fixed(self, offs: list[int], n: int, dirs: list[int]) -> list[int]:
+    def _mixed_fixed(self, offs: list[int], n: int, dirs: list[int]) -> array:
         if n > SMALL_READ:
             return self._mixed_var(offs, [n] * len(offs), dirs)
         mm, src, clk = self.mm, self.wsrc[:n], clock
-        out: list[int] = []
+        out = array("q")
         ap = out.append
         for o, d in zip(offs, dirs):
             if d:
@@ -101,9 +105,9 @@ class Copier:
                 ap(clk() - t)
         return out
 
-    def _mixed_var(self, offs: list[int], lens: list[int], dirs: list[int]) -> list[int]:
+    def _mixed_var(self, offs: list[int], lens: list[int], dirs: list[int]) -> array:
         view, wv, rv, clk = self.view, self.wview, self.rview, clock
-        out: list[int] = []
+        out = array("q")
         ap = out.append
         for o, n, d in zip(offs, lens, dirs):
             if d:
@@ -116,11 +120,11 @@ class Copier:
                 ap(clk() - t)
         return out
 
-    def stamped(self, offs: list[int], lens: list[int], dirs: list[int]) -> tuple[list[int], list[int]]:
+    def stamped(self, offs: list[int], lens: list[int], dirs: list[int]) -> tuple[array, array]:
         """Like ``timed`` but also returns each I/O's start stamp (for per-I/O logs)."""
         view, wv, rv, clk = self.view, self.wview, self.rview, clock
-        starts: list[int] = []
-        out: list[int] = []
+        starts = array("q")
+        out = array("q")
         sp, ap = starts.append, out.append
         for o, n, d in zip(offs, lens, dirs):
             if d:
@@ -148,7 +152,7 @@ class Copier:
             starts = np.concatenate([[0], brk])
             stops = np.concatenate([brk, [k]])
             for a, b in zip(starts.tolist(), stops.tolist()):
-                self._copy_range(int(offs[a]), int(ends[b - 1]), int(dirs[a]))
+                self.copy_range(int(offs[a]), int(ends[b - 1]), int(dirs[a]))
             return
         n = int(lens[0])
         if distinct and bool((lens == n).all()) and not (offs % n).any():
@@ -172,7 +176,8 @@ class Copier:
             else:
                 rv[:n] = view[o : o + n]
 
-    def _copy_range(self, a: int, b: int, d: int) -> None:
+    def copy_range(self, a: int, b: int, d: int) -> None:
+        """Bytes [a, b) of the mapping in one direction, in COALESCE-sized copies."""
         view, wv, rv = self.view, self.wview, self.rview
         while a < b:
             n = min(b - a, COALESCE)

@@ -18,6 +18,7 @@ from loadgen.plan import READ, WRITE, Job
 
 GOLDEN_RATIO_64 = np.uint64(0x61C8864680B583EB)
 ZIPF_MAX_GEN = 10_000_000
+ZIPF_EXACT = 1 << 22  # ranges sampled from exact weights (32 MiB of float64 at most)
 GAUSS_ITERS = 12
 
 # (rng, n) -> block indices in [0, nranges)
@@ -34,6 +35,19 @@ def _param(params: tuple[float, ...], i: int, default: float) -> float:
 
 
 def _zipf(nranges: int, theta: float, rand_off: int) -> IndexDraw:
+    """Rank k with probability k^-theta / zeta(n).
+
+    Up to ``ZIPF_EXACT`` ranges the ranks come from the exact cumulative weights; beyond,
+    from fio's closed form (Gray et al.) over a zeta sum capped at 10M terms.
+    """
+    if nranges <= ZIPF_EXACT:
+        cum = np.cumsum(np.arange(1, nranges + 1, dtype=np.float64) ** -theta)
+
+        def exact(rng: np.random.Generator, n: int) -> np.ndarray:
+            ranks = np.minimum(np.searchsorted(cum, rng.random(n) * cum[-1], side="right"), nranges - 1)
+            return ((_hash(ranks) + np.uint64(rand_off)) % np.uint64(nranges)).astype(np.int64)
+
+        return exact
     k = np.arange(1, min(nranges, ZIPF_MAX_GEN) + 1, dtype=np.float64)
     zetan = float(np.sum(k**-theta))
     zeta2 = 1.0 + 0.5**theta
@@ -46,7 +60,7 @@ def _zipf(nranges: int, theta: float, rand_off: int) -> IndexDraw:
         with np.errstate(invalid="ignore"):
             tail = 1 + np.floor(nranges * np.power(eta * u - eta + 1.0, alpha))
         val = np.where(z < 1.0, 1, np.where(z < 1.0 + 0.5**theta, 2, np.nan_to_num(tail, nan=1.0)))
-        ranks = val.astype(np.int64) - 1
+        ranks = np.minimum(val.astype(np.int64), nranges) - 1
         return ((_hash(ranks) + np.uint64(rand_off)) % np.uint64(nranges)).astype(np.int64)
 
     return draw

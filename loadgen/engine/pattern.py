@@ -14,6 +14,10 @@ pre-drawn random numbers.
 
 from __future__ import annotations
 
+from array import array
+
+from collections.abc import Sequence
+
 import numpy as np
 
 from loadgen.engine.blocksize import BlockSizer
@@ -30,36 +34,86 @@ REPLAY_MAX_OPS = 1 << 16  # loops up to this many I/Os are recorded and replayed
 
 
 class Batch:
-    """Up to n I/Os: absolute offsets into the mapping, lengths, directions (0=read)."""
+    """Up to n I/Os: absolute offsets into the mapping, lengths, directions (0=read).
 
-    __slots__ = ("offsets", "lengths", "dirs", "_lists")
+    A sequential run of equal blocks in one direction is kept as arithmetic
+    (``arith`` = first offset, block size, direction): its offsets reach the copy loop
+    as a ``range`` and its arrays are only built if something asks for them.
+    """
+
+    __slots__ = ("_offsets", "_lengths", "_dirs", "_lists", "arith", "count")
 
     def __init__(self, offsets: np.ndarray, lengths: np.ndarray, dirs: np.ndarray) -> None:
-        self.offsets = offsets
-        self.lengths = lengths
-        self.dirs = dirs
-        self._lists: tuple[list[int], list[int], list[int]] | None = None
+        self._offsets: np.ndarray | None = offsets
+        self._lengths: np.ndarray | None = lengths
+        self._dirs: np.ndarray | None = dirs
+        self._lists: tuple[Sequence[int], Sequence[int], list[int]] | None = None
+        self.arith: tuple[int, int, int] | None = None
+        self.count = len(offsets)
 
-    def lists(self) -> tuple[list[int], list[int], list[int]]:
-        """The batch as Python lists for the copy loops (converted once, then cached)."""
+    @staticmethod
+    def run(first: int, bs: int, count: int, ddir: int) -> Batch:
+        b = Batch.__new__(Batch)
+        b._offsets = b._lengths = b._dirs = None
+        b._lists = None
+        b.arith = (first, bs, ddir)
+        b.count = count
+        return b
+
+    @property
+    def offsets(self) -> np.ndarray:
+        if self._offsets is None:
+            assert self.arith is not None
+            first, bs, _ = self.arith
+            self._offsets = first + bs * np.arange(self.count, dtype=np.int64)
+        return self._offsets
+
+    @property
+    def lengths(self) -> np.ndarray:
+        if self._lengths is None:
+            assert self.arith is not None
+            self._lengths = np.full(self.count, self.arith[1], dtype=np.int64)
+        return self._lengths
+
+    @property
+    def dirs(self) -> np.ndarray:
+        if self._dirs is None:
+            assert self.arith is not None
+            self._dirs = np.full(self.count, self.arith[2], dtype=np.int8)
+        return self._dirs
+
+    def __len__(self) -> int:
+        return self.count
+
+    def lists(self) -> tuple[Sequence[int], Sequence[int], list[int]]:
+        """The batch as Python sequences for the copy loops (converted once, then cached)."""
         if self._lists is None:
-            self._lists = (self.offsets.tolist(), self.lengths.tolist(), self.dirs.tolist())
+            if self.arith is not None:
+                first, bs, ddir = self.arith
+                self._lists = (range(first, first + bs * self.count, bs), [bs], [ddir])
+            else:
+                # Arrays, not lists: no per-I/O int objects kept alive (see copyloops).
+                self._lists = (_int_array(self.offsets), _int_array(self.lengths), self.dirs.tolist())
         return self._lists
 
     def tiled(self, reps: int) -> Batch:
         """The batch repeated ``reps`` times (replayed loops), lists included."""
         out = Batch(np.tile(self.offsets, reps), np.tile(self.lengths, reps), np.tile(self.dirs, reps))
+        # The tiles share one set of int objects, so lists are cheap here and fastest.
         o, n, d = self.lists()
-        out._lists = (o * reps, n * reps, d * reps)
+        out._lists = (list(o) * reps, list(n) * reps, d * reps)
         return out
-
-    def __len__(self) -> int:
-        return len(self.offsets)
 
     @staticmethod
     def empty() -> Batch:
         z = np.empty(0, dtype=np.int64)
         return Batch(z, z, np.empty(0, dtype=np.int8))
+
+
+def _int_array(values: np.ndarray) -> array:
+    out = array("q")
+    out.frombytes(np.ascontiguousarray(values, dtype=np.int64).tobytes())
+    return out
 
 
 def region_bounds(job: Job) -> tuple[int, int]:
@@ -94,9 +148,10 @@ class AccessPattern:
         self.fixed_len = len({(self.sizers[d].min, self.sizers[d].max) for d in active}) == 1 and all(
             self.sizers[d].fixed for d in active
         )
-        self.time_based = job.time_based
+        # time_based needs a runtime; fio warns and drops it otherwise.
+        self.time_based = job.time_based and job.runtime_ns > 0
         # Sequential writes wrap inside a loop when io_size > size (fio get_next_seq_offset).
-        self.wrap_at_end = job.time_based or (self.writes and job.io_size > job.size)
+        self.wrap_at_end = self.time_based or (self.writes and job.io_size > job.size)
         self.seq_add = job.rw_postfix if not self.random else 0
         self.seq_nr = job.rw_postfix if self.random and job.rw_postfix > 1 else 0
         self.identical = job.rw_sequencer == "identical"
@@ -133,6 +188,7 @@ class AccessPattern:
         self._recording: list[Batch] | None = None
         self._forced_at_start = 0
         self._replay = 0
+        self._tiles: dict[int, Batch] = {}
         self.start_loop()
 
     # ---- loop state -------------------------------------------------------------------
@@ -161,7 +217,9 @@ class AccessPattern:
         if self.chooser is not None:
             self.chooser.new_loop(self.streams.rwmix)
         self.exhausted = self.end - self.start < self.min_bs or (self.random and min(self.lastb) == 0)
-        recordable = self.seeder.repeatable and not self.time_based and self._template is None
+        # Only loops that are a pure function of the seeds are recorded: not time_based
+        # (no re-seed), not random rw=<mode>:N (its I/O counter runs across loops).
+        recordable = self.seeder.repeatable and not self.time_based and not self.seq_nr and self._template is None
         self._recording = [] if recordable else None
         self._forced_at_start = self.chooser.forced if self.chooser is not None else 0
         return 1
@@ -201,7 +259,12 @@ class AccessPattern:
             assert self._template is not None
             reps, self._replay = self._replay, 0
             self.exhausted = True
-            return self._template if reps == 1 else self._template.tiled(reps)
+            if reps == 1:
+                return self._template
+            tiled = self._tiles.get(reps)
+            if tiled is None:  # made once and reused: replays allocate nothing new
+                tiled = self._tiles[reps] = self._template.tiled(reps)
+            return tiled
         batch = self._generate(n)
         rec = self._recording
         if rec is not None:
@@ -222,8 +285,12 @@ class AccessPattern:
     def _generate(self, n: int) -> Batch:
         if self.exhausted or n <= 0:
             return Batch.empty()
+        if not self.random and not self.mixed and self.fixed_len and self.seq_add == 0:
+            run = self._sequential_run(n)
+            if len(run):
+                return run
         dirs = self._directions(n)
-        if self.random and self.seq_nr == 0 and max(self.perc_rand) >= 100 and min(self.perc_rand) >= 100:
+        if self.random and self.seq_nr == 0 and min(self.perc_rand) >= 100:
             if self.use_map and self.fixed_len:
                 return self._random_map_batch(dirs)
             if not self.use_map:
@@ -284,6 +351,19 @@ class AccessPattern:
             lens[i] = self.sizers[d].draw_fitting(self.streams.bs[d], self.end - int(offs[i]))
         self._remember(offs, lens, dirs)
         return Batch(offs, lens, dirs)
+
+    def _sequential_run(self, n: int) -> Batch:
+        """One direction, equal blocks, no holes: the next run up to the region end."""
+        d, bs = self.fixed_dir, self.min_bs
+        pos = self.last_pos[d]
+        if self.wrap_at_end and pos + bs > self.end:
+            pos = self.start
+        k = min(n, max((self.end - pos) // bs, 0))
+        if k == 0:
+            return Batch.empty()
+        self.last_start[d] = pos + (k - 1) * bs
+        self.last_pos[d] = pos + k * bs
+        return Batch.run(pos, bs, k, d)
 
     def _sequential_batch(self, dirs: np.ndarray) -> Batch:
         """Contiguous I/Os per direction; stops before the first one that would not fit.

@@ -70,7 +70,8 @@ class RandomMap:
             used_np[cand] = 1
             self.free -= n
             return cand
-        out = cand.tolist()
+        # An int64 array, not a list: no thousands of live int objects (see copyloops).
+        out = array("q", cand.astype(np.int64).tobytes())
         used = self.used
         nxt = self._pointers()
         for i, b in enumerate(out):
@@ -86,7 +87,7 @@ class RandomMap:
                 out[i] = p
             used[b] = 1
         self.free -= n
-        return np.array(out, dtype=np.int64)
+        return np.frombuffer(out, dtype=np.int64)
 
     def mark_run(self, start: int, nblocks: int) -> int:
         """Mark an I/O of up to ``nblocks`` blocks from the free block ``start``.

@@ -12,16 +12,18 @@ import numpy as np
 from loadgen.plan import READ, WRITE, Job
 from loadgen.stats import histogram, latbuckets
 from loadgen.stats.jobstats import IntervalStats
+from loadgen.stats.moments import Moments
 
 _MS = 1_000_000
 FOLD_OPS = 32768
+LOG_MSEC_SLACK = 1  # fio takes a window up to 1 ms early
 
 
 class _Window:
     """One window kind (bw or iops): start time and the counts at its start."""
 
     def __init__(self, length_ms: int, t0: int) -> None:
-        self.length_ns = max(length_ms, 1) * _MS
+        self.length_ms = max(length_ms, 1)
         self.t0 = t0
         self.bytes = [0, 0]
         self.ios = [0, 0]
@@ -40,7 +42,7 @@ class Recorder:
         self.bytes = [0, 0]  # measured-window totals, for the windows
         self.ios = [0, 0]
         self.delta = IntervalStats(thread_number=job.thread_number)
-        self._pending: list[tuple[np.ndarray, np.ndarray, int]] = []
+        self._pending: list[tuple[np.ndarray | None, np.ndarray, int]] = []
         self._pending_ops = 0
         self._bw: _Window | None = None
         self._iops: _Window | None = None
@@ -86,18 +88,31 @@ class Recorder:
             if self._pending_ops >= FOLD_OPS:
                 self._fold()
 
+    def add_run(self, ddir: int, k: int, nbytes: int, clat: np.ndarray | None, prep_ns: int) -> None:
+        """Account a chunk of ``k`` I/Os all in direction ``ddir`` (no per-I/O arrays)."""
+        ds = self.delta.dirs[ddir]
+        ds.ios += k
+        ds.bytes += nbytes
+        self.ios[ddir] += k
+        self.bytes[ddir] += nbytes
+        if clat is not None and (self.record_clat or self.record_lat):
+            self._pending.append((None, clat, prep_ns))
+            self._pending_ops += k
+            if self._pending_ops >= FOLD_OPS:
+                self._fold()
+
     def _fold(self) -> None:
         """Fold the pending latencies into the current delta's statistics."""
         if not self._pending:
             return
-        dirs = np.concatenate([p[0] for p in self._pending])
+        single = len(self.active) == 1
+        dirs = None if single else np.concatenate([p[0] for p in self._pending])
         clat = np.concatenate([p[1] for p in self._pending])
         preps = [p[2] for p in self._pending]
-        sizes = [len(p[0]) for p in self._pending]
+        sizes = [len(p[1]) for p in self._pending]
         self._pending = []
         self._pending_ops = 0
         stats = self.delta
-        single = len(self.active) == 1
         lat = None
         if self.record_lat:
             lat = clat + (np.repeat(np.array(preps, dtype=np.int64), sizes) if len(set(preps)) > 1 else preps[0])
@@ -129,18 +144,16 @@ class Recorder:
         if not self.samples or self._bw is None or self._iops is None:
             return
         for win, is_bw in ((self._bw, True), (self._iops, False)):
-            spent = now - win.t0
-            if spent < win.length_ns:
+            spent_ms = (now - win.t0) // _MS
+            if spent_ms < win.length_ms and win.length_ms - spent_ms > LOG_MSEC_SLACK:
                 continue
-            spent_ms = spent // _MS
             for d in self.active:
                 ds = self.delta.dirs[d]
-                if is_bw:
-                    value = (self.bytes[d] - win.bytes[d]) * 1000 // spent_ms // 1024
-                    ds.bw_samples.add_batch(np.array([value], dtype=np.int64))
-                else:
-                    value = (self.ios[d] - win.ios[d]) * 1000 // spent_ms
-                    ds.iops_samples.add_batch(np.array([value], dtype=np.int64))
+                delta = self.bytes[d] - win.bytes[d] if is_bw else self.ios[d] - win.ios[d]
+                if not delta or not spent_ms:
+                    continue  # fio: no entry for a direction without I/O
+                value = delta * 1000 // spent_ms // (1024 if is_bw else 1)
+                (ds.bw_samples if is_bw else ds.iops_samples).merge(Moments(1, float(value), 0.0, value, value))
             win.t0 = now
             win.bytes = list(self.bytes)
             win.ios = list(self.ios)

@@ -35,8 +35,10 @@ from loadgen.plan import Job
 from loadgen.stats.jobstats import IntervalStats
 
 BATCH_OPS = 4096  # I/Os generated per numpy batch
-REPLAY_BATCH_OPS = 65536  # replayed loops are tiled into batches of up to this many I/Os
+REPLAY_BATCH_OPS = 16384  # small replayed loops are tiled into batches of up to this many I/Os
+REPLAY_TILE_MAX = 4096  # ... when a loop has at most this many I/Os
 CHUNK_TARGET_NS = 4_000_000  # one executed chunk: about 4 ms
+FIRST_CHUNK = 8  # the chunk size adapts from here (a few huge blocks already take ms)
 CALIBRATION_PAGES = 64
 CALIBRATION_OPS = 4096
 
@@ -158,7 +160,9 @@ class _Run:
         self.done_ios = 0
         self.pass_bytes = 0
         self.think_left = job.thinktime_blocks if job.thinktime_ns else 0
-        self.chunk = 64
+        self.time_based = self.pattern.time_based
+        self.chunk = FIRST_CHUNK
+        self.first_op_sent = False
 
     # ---- phases -------------------------------------------------------------------------
     def go(self) -> None:
@@ -170,11 +174,10 @@ class _Run:
         in_ramp = job.ramp_time_ns > 0
         ramp_end = now + job.ramp_time_ns
         measured_start = None if in_ramp else now
-        usage_base = None if in_ramp else read_usage(job.thread)
+        usage_last = None if in_ramp else read_usage(job.thread)
         if not in_ramp:
             self.recorder.start(now)
         last_report = now
-        usage_last = usage_base
         first_op = 0
         batch = Batch.empty()
         pos = 0
@@ -185,13 +188,13 @@ class _Run:
             if in_ramp and now >= ramp_end:
                 in_ramp = False
                 measured_start = last_report = now
-                usage_base = usage_last = read_usage(job.thread)
+                usage_last = read_usage(job.thread)
                 self.recorder.start(now)
                 if self.pattern.chooser is not None:
                     self.pattern.chooser.reset_counts()
                 self.done_bytes = self.done_ios = 0
                 self.loops_left = max(job.loops, 1)
-                if not job.time_based:
+                if not self.time_based:
                     # fio resets its counters at ramp end, so the whole workload runs
                     # again; start it from a fresh loop so that it is exactly that.
                     self.pattern.start_loop()
@@ -212,7 +215,7 @@ class _Run:
                         break
                     continue
             k = min(self.chunk, len(batch) - pos)
-            if not in_ramp and not job.time_based:
+            if not in_ramp and not self.time_based:
                 k = self._within_limits(batch, pos, k)
                 if k == 0:
                     break
@@ -245,14 +248,12 @@ class _Run:
     def _next_loop(self, in_ramp: bool) -> bool:
         """The region is used up: start another loop or end (fio's keep_running)."""
         job = self.job
-        if job.time_based or in_ramp:
-            if self.pattern.end - self.pattern.start < self.pattern.min_bs:
-                return False
+        if self.pass_bytes == 0:
+            return False  # a loop that did nothing would never do anything
+        self.pass_bytes = 0
+        if self.time_based or in_ramp:
             self.pattern.start_loop()
             return True
-        if self.pass_bytes == 0:
-            return False
-        self.pass_bytes = 0
         self.loops_left -= 1
         if self.loops_left <= 0:
             if self.ios_limit and self.done_ios >= self.ios_limit:
@@ -264,7 +265,9 @@ class _Run:
             return True
         # Plain loops (no io_size passes): several replayed loops may come as one batch.
         span = max(self.pattern.template_ops, 1)
-        tiles = min(self.loops_left, max(REPLAY_BATCH_OPS // span, 1)) if not job.io_size else 1
+        tiles = 1
+        if not job.io_size and span <= REPLAY_TILE_MAX:
+            tiles = min(self.loops_left, REPLAY_BATCH_OPS // span)
         self.loops_left -= self.pattern.start_loop(tiles) - 1
         return True
 
@@ -274,6 +277,9 @@ class _Run:
             k = min(k, self.ios_limit - self.done_ios)
         if k <= 0:
             return 0
+        if batch.arith is not None:
+            bs = batch.arith[1]
+            return min(k, max(-(-(self.bytes_limit - self.done_bytes) // bs), 0))
         lens = batch.lengths[pos : pos + k]
         before = self.done_bytes + np.cumsum(lens) - lens
         return int(np.count_nonzero(before < self.bytes_limit))
@@ -281,38 +287,46 @@ class _Run:
     def _execute(self, batch: Batch, pos: int, k: int, record: bool, epoch: int) -> int:
         """Run I/Os [pos, pos+k) of the batch; returns the chunk's start stamp."""
         end = pos + k
-        offs = batch.offsets[pos:end]
-        lens = batch.lengths[pos:end]
-        dirs = batch.dirs[pos:end]
+        run = batch.arith
+        stamps = None
         if self.timed:
             o_list, n_list, d_list = batch.lists()
-            t0 = clock()
             if self.stamped:
-                starts, clat_list = self.copier.stamped(o_list[pos:end], n_list[pos:end], d_list[pos:end])
-            else:
-                clat_list = self.copier.timed(
-                    o_list[pos:end],
-                    n_list[pos] if self.fixed_len else n_list[pos:end],
-                    d_list[pos:end] if self.mixed else d_list[pos],
+                t0 = clock()
+                starts, clat_list = self.copier.stamped(
+                    list(o_list[pos:end]), batch.lengths[pos:end].tolist(), batch.dirs[pos:end].tolist()
                 )
-            t1 = clock()
-            clat = np.fromiter(clat_list, dtype=np.int64, count=k)
+                t1 = clock()
+                stamps = np.frombuffer(starts, dtype=np.int64)
+            else:
+                lens_arg = n_list[0] if run is not None else n_list[pos] if self.fixed_len else n_list[pos:end]
+                dirs_arg = d_list[0] if run is not None else d_list[pos:end] if self.mixed else d_list[pos]
+                t0 = clock()
+                clat_list = self.copier.timed(o_list[pos:end], lens_arg, dirs_arg)
+                t1 = clock()
+            clat = np.frombuffer(clat_list, dtype=np.int64)
             prep = max(0, (t1 - t0 - int(clat.sum())) // k)
         else:
             t0 = clock()
-            self.copier.untimed(offs, lens, dirs, distinct=self.pattern.use_map)
+            if run is not None:
+                first, bs, ddir = run
+                self.copier.copy_range(first + pos * bs, first + end * bs, ddir)
+            else:
+                self.copier.untimed(batch.offsets[pos:end], batch.lengths[pos:end], batch.dirs[pos:end], distinct=self.pattern.use_map)
             t1 = clock()
             clat = None
             prep = 0
-        n_bytes = int(lens.sum())
+        n_bytes = k * run[1] if run is not None else int(batch.lengths[pos:end].sum())
         self.pass_bytes += n_bytes
         if record:
             self.done_bytes += n_bytes
             self.done_ios += k
-            self.recorder.add(dirs, lens, clat, prep)
+            if run is not None:
+                self.recorder.add_run(run[2], k, n_bytes, clat, prep)
+            else:
+                self.recorder.add(batch.dirs[pos:end], batch.lengths[pos:end], clat, prep)
             if self.logs is not None:
-                stamps = np.array(starts, dtype=np.int64) if self.stamped else None
-                self.logs.add(epoch, t1, offs, lens, dirs, stamps, clat, prep)
+                self.logs.add(epoch, t1, batch.offsets[pos:end], batch.lengths[pos:end], batch.dirs[pos:end], stamps, clat, prep)
         # Size the next chunk to take about CHUNK_TARGET_NS.
         spent = max(t1 - t0, 1)
         self.chunk = int(min(BATCH_OPS, max(1, k * CHUNK_TARGET_NS // spent)))
@@ -342,11 +356,9 @@ class _Run:
         delta.runtime_ns = now - delta.t_start_ns
         delta.minf, delta.majf, delta.ctx = usage.minf, usage.majf, usage.ctx
         delta.usr_ns, delta.sys_ns = usage.usr_ns, usage.sys_ns
-        if first_op and not self._first_sent:
+        if first_op and not self.first_op_sent:
             delta.first_op_ns = first_op
-            self._first_sent = True
-
-    _first_sent = False
+            self.first_op_sent = True
 
     def _finish(self, now: int, measured_start: int | None, usage_last: Usage | None, first_op: int, last_report: int = 0) -> None:
         """Exactly one final delta: the rest of the counts plus the once-per-job fields."""

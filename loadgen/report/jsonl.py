@@ -112,7 +112,7 @@ SCHEMA: dict[str, Any] = {
         }),
         _record("start", {"group": _INT, "jobs": _INT, "workers": _INT, "spawn_s": _NUM}),
         _record("interval", {
-            **_JOB_ID, **_METRICS, "interval_ns": _INT, "final": _BOOL,
+            **_JOB_ID, **_METRICS, "interval_ns": _INT, "final": _BOOL, "loadgen.lag_ns": _INT,
         }, optional={"first_op_ns": _INT, "loadgen.report_block_ns": _INT}, patterns=_PERCENTILE_KEYS),
         _record("end", {
             **_JOB_ID, **_METRICS, "error": _INT, "error_text": _STR, "job_start": _INT,

@@ -86,12 +86,11 @@ def percentiles(hist: np.ndarray, plist: Sequence[float] = DEFAULT_PERCENTILES) 
     if total == 0:
         return {}
     cum = np.cumsum(hist, dtype=np.uint64).astype(np.longdouble)
-    out: dict[float, int] = {}
-    for p in sorted(plist):
-        threshold = np.longdouble(p) / np.longdouble(100.0) * np.longdouble(total)
-        i = int(np.searchsorted(cum, threshold, side="left"))  # first i with cum[i] >= threshold
-        out[p] = int(BUCKET_VALUES[min(i, PLAT_NR - 1)])
-    return out
+    plist = sorted(plist)
+    # One searchsorted for the whole list: the live stream asks for this per job per interval.
+    thresholds = np.array(plist, dtype=np.longdouble) / np.longdouble(100.0) * np.longdouble(total)
+    idx = np.searchsorted(cum, thresholds, side="left")  # first i with cum[i] >= threshold
+    return {p: int(BUCKET_VALUES[min(int(i), PLAT_NR - 1)]) for p, i in zip(plist, idx)}
 
 
 def bins(hist: np.ndarray) -> dict[int, int]:

@@ -258,3 +258,42 @@ def test_close_unmaps() -> None:
     runner.close()
     assert runner.region is None
     assert np.isfinite(runner.overhead_ns)
+
+
+def test_time_based_without_runtime_runs_once() -> None:
+    assert run_job(make_job(rw="randwrite", size=256 * K, time_based=True)).bytes == (0, 256 * K)
+
+
+def test_blocks_bigger_than_the_region_do_nothing() -> None:
+    res = run_job(make_job(rw="randwrite", size=64 * K, bs_min=(128 * K, 128 * K), bs_max=(128 * K, 128 * K)))
+    assert res.ios == (0, 0) and res.reports[-1].final
+
+
+def test_thread_mode_counts_only_its_own_thread() -> None:
+    """thread=1: RUSAGE_THREAD, so faults of other threads are not the job's."""
+    import threading
+
+    n = 2048
+    out: dict[str, object] = {}
+
+    def work() -> None:
+        out["res"] = run_job(make_job(rw="write", size=n * PAGE, thp="never", thread=True))
+
+    noise = Region(8 * n * PAGE, "never")  # faulted by the main thread meanwhile
+    t = threading.Thread(target=work)
+    t.start()
+    noise.mm[:] = b"\x01" * len(noise.mm)
+    t.join()
+    noise.close()
+    res = out["res"]
+    assert isinstance(res, type(run_job(make_job(rw="write", size=PAGE))))
+    assert n <= res.total.minf <= n * 1.01 + 32
+
+
+def test_startdelay_range_delays_the_first_io() -> None:
+    from loadgen.engine.copyloops import clock
+
+    t0 = clock()
+    res = run_job(make_job(rw="write", size=64 * K, startdelay_ns=(20 * MS, 30 * MS)))
+    first = next(r.first_op_ns for r in res.reports if r.first_op_ns)
+    assert first - t0 >= 20 * MS

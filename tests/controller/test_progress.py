@@ -1,0 +1,91 @@
+"""The live status line: its format, and that it appears only on a terminal."""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+
+from loadgen.controller.progress import Snapshot, format_line, job_char, wanted
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _snap(**kw) -> Snapshot:
+    base = dict(states="WWWW", percent=45.0, read_bps=0.0, write_bps=2.1 * 2**30, read_iops=0.0,
+                write_iops=540_000.0, faults_per_s=540_000.0, eta_s=11.0)
+    return Snapshot(**{**base, **kw})
+
+
+def test_fio_like_line() -> None:
+    assert format_line(_snap()) == "Jobs: 4 (f=4): [W(4)][45.0%][w=2.10GiB/s][w=540k IOPS][minf=540k/s][eta 00m:11s]"
+
+
+def test_mixed_states_and_both_directions() -> None:
+    line = format_line(_snap(states="mmP_X", read_bps=1000.0, read_iops=10.0, eta_s=3725.0))
+    assert line.startswith("Jobs: 2 (f=2): [m(2),P(1),_(1),X(1)]")
+    assert "[r=1000B/s,w=2.10GiB/s][r=10,w=540k IOPS]" in line
+    assert line.endswith("[eta 1h:02m:05s]")
+
+
+def test_unknown_eta() -> None:
+    assert format_line(_snap(eta_s=None)).endswith("[eta --m:--s]")
+
+
+def test_state_letters_follow_fio() -> None:
+    assert [job_char(rw) for rw in ("read", "randread", "write", "randwrite", "rw", "randrw")] == list("RrWwMm")
+
+
+def test_eta_option() -> None:
+    r, w = os.pipe()
+    try:
+        assert not wanted("auto", w)
+        assert wanted("always", w)
+    finally:
+        os.close(r)
+        os.close(w)
+    master, slave = pty.openpty()
+    try:
+        assert wanted("auto", slave) and not wanted("never", slave)
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def _run_with_stderr(stderr_fd: int) -> subprocess.Popen:
+    spec = {"groups": [{"numjobs": 2, "time_based": True, "runtime_ns": 1_600_000_000}],
+            "opts": {"eta": "auto"}}
+    return subprocess.Popen([sys.executable, str(ROOT / "tests/controller/plans.py"), orjson.dumps(spec).decode()],
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
+                            stderr=stderr_fd)
+
+
+def test_line_appears_on_a_terminal_only() -> None:
+    master, slave = pty.openpty()
+    proc = _run_with_stderr(slave)
+    os.close(slave)
+    seen = b""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: every writer of the pty is gone
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    assert proc.wait(timeout=30) == 0
+    assert b"\rJobs: 2 (f=2): [w(2)]" in seen
+
+    proc = subprocess.run([sys.executable, str(ROOT / "tests/controller/plans.py"),
+                           orjson.dumps({"groups": [{"numjobs": 2, "time_based": True, "runtime_ns": 1_600_000_000}],
+                                         "opts": {"eta": "auto"}}).decode()],
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, timeout=30)
+    assert proc.returncode == 0
+    assert b"Jobs:" not in proc.stderr

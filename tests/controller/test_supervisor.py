@@ -1,0 +1,175 @@
+"""Whole runs in-process: groups in order, barrier start, process vs thread mode, failures."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import orjson
+import psutil
+
+from loadgen.controller import EXIT_JOB_FAILED, EXIT_OK, execute, exit_status
+from loadgen.controller.supervisor import worker_units
+from loadgen.plan import RunOptions
+from loadgen.report.jsonl import validate
+
+from .plans import make_plan
+
+FAST = 100_000_000  # 100 ms status interval
+
+
+def _opts(tmp_path: Path, **kw) -> RunOptions:
+    return RunOptions(jsonl=str(tmp_path / "run.jsonl"), eta="never", **kw)
+
+
+def _lines(tmp_path: Path) -> list[dict]:
+    return [orjson.loads(line) for line in (tmp_path / "run.jsonl").read_bytes().splitlines()]
+
+
+def test_groups_run_in_order(tmp_path: Path) -> None:
+    plan = make_plan([dict(numjobs=2), dict(numjobs=3, rw="randread"), dict(numjobs=2, rw="write")])
+    result = execute(plan, _opts(tmp_path))
+    assert exit_status(result) == EXIT_OK
+    assert [g.id for g in result.groups] == [0, 1, 2]
+    for before, after in zip(result.groups, result.groups[1:]):
+        last_end = max(j.totals.t_end_ns for j in before.jobs)
+        assert all(j.totals.first_op_ns > last_end for j in after.jobs)
+    for job in result.jobs:
+        assert job.totals.dirs[0].bytes + job.totals.dirs[1].bytes == job.job.size
+
+
+def test_barrier_releases_all_after_the_last_ready(tmp_path: Path) -> None:
+    result = execute(make_plan([dict(numjobs=16)]), _opts(tmp_path))
+    (group,) = result.groups
+    last_ready = max(j.extras["ready_ns"] for j in group.jobs)
+    assert all(j.extras["ready_ns"] for j in group.jobs)
+    assert all(j.totals.first_op_ns > last_ready for j in group.jobs)
+    assert all(j.totals.first_op_ns > group.extras["release_ns"] for j in group.jobs)
+    assert group.spawn_s > 0
+    firsts = [j.totals.first_op_ns for j in group.jobs]
+    assert group.start_skew_ns == max(firsts) - min(firsts)
+    start = [r for r in _lines(tmp_path) if r["type"] == "start"]
+    assert len(start) == 1 and start[0]["workers"] == 16 and start[0]["spawn_s"] == group.spawn_s
+
+
+def test_process_mode_gives_each_job_its_own_process(tmp_path: Path) -> None:
+    result = execute(make_plan([dict(numjobs=4)]), _opts(tmp_path))
+    pids = {j.pid for j in result.jobs}
+    assert len(pids) == 4 and os.getpid() not in pids
+
+
+def test_thread_mode_shares_one_process(tmp_path: Path) -> None:
+    plan = make_plan([dict(numjobs=4, thread=True)])
+    assert len(worker_units(plan.groups[0].jobs)) == 1
+    result = execute(plan, _opts(tmp_path))
+    assert exit_status(result) == EXIT_OK
+    (pid,) = {j.pid for j in result.jobs}
+    assert pid != os.getpid()
+    assert all(j.totals.dirs[1].bytes == j.job.size for j in result.jobs)
+
+
+def test_stream_validates_and_interval_deltas_sum_to_totals(tmp_path: Path) -> None:
+    plan = make_plan([dict(numjobs=3, time_based=True, runtime_ns=450_000_000, rw="randrw", size=16 << 20),
+                      dict(numjobs=2, rw="write")])
+    result = execute(plan, _opts(tmp_path, status_interval_ns=FAST))
+    lines = _lines(tmp_path)
+    for rec in lines:
+        assert validate(rec) == [], rec["type"]
+    assert lines[0]["type"] == "run_start" and lines[-1]["type"] == "run_end"
+    assert [r["type"] for r in lines].count("start") == 2
+    assert [r["type"] for r in lines].count("group_end") == 2
+    ends = {r["thread_number"]: r for r in lines if r["type"] == "end"}
+    assert sorted(ends) == [j.job.thread_number for j in result.jobs]
+    for job in result.jobs:
+        tn = job.job.thread_number
+        intervals = [r for r in lines if r["type"] == "interval" and r["thread_number"] == tn]
+        assert intervals[-1]["final"] and not any(r["final"] for r in intervals[:-1])
+        if job.job.time_based:
+            assert len(intervals) >= 3  # 100 ms intervals over 450 ms
+        for key in ("read.total_ios", "write.total_ios", "read.io_bytes", "write.io_bytes", "minf", "majf",
+                    "read.clat_ns.N", "write.clat_ns.N"):
+            assert sum(r[key] for r in intervals) == ends[tn][key], key
+        totals = job.totals
+        assert ends[tn]["write.io_bytes"] == totals.dirs[1].bytes
+        assert sum(r["write.clat_ns.N"] for r in intervals) == int(totals.dirs[1].clat.hist.sum())
+        assert sum(r["read.clat_ns.N"] for r in intervals) == int(totals.dirs[0].clat.hist.sum())
+
+
+def test_setup_error_fails_that_job_only(tmp_path: Path) -> None:
+    plan = make_plan([dict(numjobs=2), dict(rw="trim"), dict(numjobs=1, rw="read")])
+    result = execute(plan, _opts(tmp_path))
+    errors = {j.job.thread_number: j.error for j in result.jobs}
+    assert errors == {1: 0, 2: 0, 3: errno.EINVAL, 4: 0}
+    assert exit_status(result) == EXIT_JOB_FAILED
+    events = [r for r in _lines(tmp_path) if r["type"] == "event"]
+    assert [(e["event.action"], e["thread_number"]) for e in events] == [("job_error", 3)]
+
+
+def _workers_of(pid: int) -> list[psutil.Process]:
+    """Worker processes: the helper's children."""
+    return [c for c in psutil.Process(pid).children(recursive=True) if c.ppid() != pid]
+
+
+def test_killed_worker_is_an_error_and_others_complete(tmp_path: Path) -> None:
+    plan = make_plan([dict(numjobs=3, time_based=True, runtime_ns=1_200_000_000)])
+    victim: list[int] = []
+
+    def kill_one() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            workers = _workers_of(os.getpid())
+            path = tmp_path / "run.jsonl"
+            if len(workers) == 3 and path.exists() and b'"interval"' in path.read_bytes():
+                victim.append(workers[1].pid)
+                os.kill(workers[1].pid, signal.SIGKILL)
+                return
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_one)
+    killer.start()
+    result = execute(plan, _opts(tmp_path, status_interval_ns=FAST))
+    killer.join()
+    assert victim
+    dead = [j for j in result.jobs if j.pid == victim[0]]
+    assert len(dead) == 1 and dead[0].error == errno.EINTR and "SIGKILL" in dead[0].error_text
+    assert all(j.error == 0 and j.totals.final for j in result.jobs if j.pid != victim[0])
+    assert exit_status(result) == EXIT_JOB_FAILED
+    lines = _lines(tmp_path)
+    (event,) = [r for r in lines if r["type"] == "event"]
+    assert event["event.action"] == "worker_died" and event["thread_number"] == dead[0].job.thread_number
+    assert len([r for r in lines if r["type"] == "end"]) == 3
+    assert not psutil.Process().children(recursive=True)  # helper and workers all reaped
+
+
+def test_split_policy_pins_each_worker_to_one_cpu_at_the_callers_priority(tmp_path: Path) -> None:
+    cpus = sorted(os.sched_getaffinity(0))
+    plan = make_plan([dict(numjobs=4, cpus_allowed=cpus, cpus_allowed_policy="split", time_based=True,
+                           runtime_ns=600_000_000)])
+    seen: dict[int, list[int]] = {}
+    nices: set[int] = set()
+
+    def watch() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and len(seen) < 4:
+            for w in _workers_of(os.getpid()):
+                try:
+                    nices.add(w.nice())
+                    affinity = w.cpu_affinity()
+                    if len(affinity) == 1:  # set by the worker just before its I/O
+                        seen[w.pid] = affinity
+                except psutil.NoSuchProcess:
+                    pass
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    result = execute(plan, _opts(tmp_path, status_interval_ns=FAST))
+    watcher.join()
+    assert exit_status(result) == EXIT_OK
+    for job in result.jobs:
+        assert seen.get(job.pid) == [cpus[(job.job.thread_number - 1) % len(cpus)]]
+    assert nices == {os.getpriority(os.PRIO_PROCESS, 0)}  # the controller's boost is not inherited

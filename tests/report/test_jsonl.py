@@ -1,0 +1,72 @@
+"""JSON-lines records: fio's field names, the schema, whole lines."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import numpy as np
+import orjson
+
+from loadgen.report import jsonl
+from loadgen.stats.jobstats import IntervalStats
+
+
+def _delta() -> IntervalStats:
+    d = IntervalStats(t_start_ns=0, t_end_ns=2_000_000_000, runtime_ns=2_000_000_000, minf=10, usr_ns=500_000_000)
+    d.dirs[1].ios, d.dirs[1].bytes = 1000, 4096 * 1000
+    d.dirs[1].clat.add_batch(np.arange(1000, 2000, dtype=np.uint64))
+    return d
+
+
+def test_metrics_use_fio_names_and_rates_over_runtime() -> None:
+    m = jsonl.metrics(_delta(), 2_000_000_000)
+    assert m["write.total_ios"] == 1000 and m["write.io_bytes"] == 4096000
+    assert m["write.bw_bytes"] == 2048000 and m["write.bw"] == 2000 and m["write.iops"] == 500.0
+    assert m["write.runtime"] == 2000 and m["job_runtime"] == 2000
+    assert m["write.clat_ns.N"] == 1000 and m["write.clat_ns.min"] == 1000
+    assert "write.clat_ns.percentile.99.000000" in m
+    assert not any(k.startswith("read.clat_ns.percentile") for k in m)  # no samples, no percentiles
+    assert m["usr_cpu"] == 25.0 and m["minf"] == 10
+
+
+def test_percentiles_only_when_asked() -> None:
+    m = jsonl.metrics(_delta(), 1, plist=None, lat_plist=None)
+    assert not any("percentile" in k for k in m)
+
+
+def _record(type_name: str, fields: dict, tmp_path) -> dict:
+    path = str(tmp_path / "x.jsonl")
+    w = jsonl.JsonlWriter(path, "run1", "host1", time.time_ns(), time.monotonic_ns())
+    w.write(type_name, fields)
+    w.close()
+    (line,) = open(path, "rb").read().splitlines()
+    return orjson.loads(line)
+
+
+def test_interval_record_validates(tmp_path) -> None:
+    fields = {"group": 0, "job": "a", "thread_number": 1, "subjob": 0, "interval_ns": 5, "final": False, "loadgen.lag_ns": 7,
+              **jsonl.metrics(_delta(), 2_000_000_000)}
+    rec = _record("interval", fields, tmp_path)
+    assert jsonl.validate(rec) == []
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", rec["@timestamp"])
+    assert rec["host.name"] == "host1" and rec["run_id"] == "run1" and rec["process.pid"] == os.getpid()
+
+
+def test_validate_reports_missing_wrong_and_unknown_keys(tmp_path) -> None:
+    rec = _record("start", {"group": 0, "jobs": 1, "workers": 1, "spawn_s": 0.1}, tmp_path)
+    assert jsonl.validate(rec) == []
+    assert any("missing" in p for p in jsonl.validate({k: v for k, v in rec.items() if k != "spawn_s"}))
+    assert any("jobs" in p for p in jsonl.validate({**rec, "jobs": "1"}))
+    assert any("jobs" in p for p in jsonl.validate({**rec, "jobs": True}))
+    assert any("unexpected" in p for p in jsonl.validate({**rec, "bogus": 1}))
+    assert jsonl.validate({"type": "nope"}) == ["unknown type 'nope'"]
+
+
+def test_schema_is_json() -> None:
+    assert orjson.loads(orjson.dumps(jsonl.SCHEMA)) == jsonl.SCHEMA
+
+
+def test_rfc3339_is_utc_with_z() -> None:
+    assert jsonl.rfc3339(1_795_676_398_203_718_824) == "2026-11-26T06:59:58.203718Z"

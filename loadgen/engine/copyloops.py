@@ -17,8 +17,10 @@ fancy-indexed assignment per batch (56 ns/op).
 
 from __future__ import annotations
 
+import mmap
 import time
 from array import array
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -33,7 +35,7 @@ clock = time.perf_counter_ns
 class Copier:
     """Copy loops bound to one mapping and its I/O buffers."""
 
-    def __init__(self, mm, max_len: int) -> None:  # mm: mmap.mmap
+    def __init__(self, mm: mmap.mmap, max_len: int) -> None:
         self.mm = mm
         self.view = memoryview(mm)
         pattern = bytes(range(1, 256)) * (-(-max(max_len, COALESCE) // 255))
@@ -49,7 +51,7 @@ class Copier:
         self.wview.release()
 
     # ---- timed: returns clat (ns) per I/O ------------------------------------------------
-    def timed(self, offs: list[int] | range, lens: list[int] | int, dirs: list[int] | int) -> array:
+    def timed(self, offs: Sequence[int], lens: Sequence[int] | int, dirs: Sequence[int] | int) -> array:
         """Run the I/Os in order; ``lens``/``dirs`` may be one value for all."""
         if isinstance(lens, int):
             if isinstance(dirs, int):
@@ -61,7 +63,7 @@ class Copier:
             dirs = [dirs] * len(offs)
         return self._mixed_var(offs, lens, dirs)
 
-    def _write_fixed(self, offs: list[int] | range, n: int) -> array:
+    def _write_fixed(self, offs: Sequence[int], n: int) -> array:
         mm, src, clk = self.mm, self.wsrc[:n], clock
         out = array("q")
         ap = out.append
@@ -71,7 +73,7 @@ class Copier:
             ap(clk() - t)
         return out
 
-    def _read_fixed(self, offs: list[int] | range, n: int) -> array:
+    def _read_fixed(self, offs: Sequence[int], n: int) -> array:
         mm, clk = self.mm, clock
         out = array("q")
         ap = out.append
@@ -88,7 +90,7 @@ class Copier:
                 ap(clk() - t)
         return out
 
-    def _mixed_fixed(self, offs: list[int], n: int, dirs: list[int]) -> array:
+    def _mixed_fixed(self, offs: Sequence[int], n: int, dirs: Sequence[int]) -> array:
         if n > SMALL_READ:
             return self._mixed_var(offs, [n] * len(offs), dirs)
         mm, src, clk = self.mm, self.wsrc[:n], clock
@@ -105,7 +107,7 @@ class Copier:
                 ap(clk() - t)
         return out
 
-    def _mixed_var(self, offs: list[int], lens: list[int], dirs: list[int]) -> array:
+    def _mixed_var(self, offs: Sequence[int], lens: Sequence[int], dirs: Sequence[int]) -> array:
         view, wv, rv, clk = self.view, self.wview, self.rview, clock
         out = array("q")
         ap = out.append
@@ -120,7 +122,7 @@ class Copier:
                 ap(clk() - t)
         return out
 
-    def stamped(self, offs: list[int], lens: list[int], dirs: list[int]) -> tuple[array, array]:
+    def stamped(self, offs: Sequence[int], lens: Sequence[int], dirs: Sequence[int]) -> tuple[array, array]:
         """Like ``timed`` but also returns each I/O's start stamp (for per-I/O logs)."""
         view, wv, rv, clk = self.view, self.wview, self.rview, clock
         starts = array("q")

@@ -307,6 +307,12 @@ class AccessPattern:
         """Uniform one-block I/Os through the map; under time_based a full map is
         cleared and the batch goes on (so a small region still fills whole batches)."""
         assert self.map is not None
+        if self.time_based:
+            cand = self.streams.offset.integers(0, self.map.nblocks, size=len(dirs), dtype=np.int64)
+            offs = self.start + self.map.claim_cycling(cand) * self.ba[READ]
+            lens = np.full(len(dirs), self.min_bs, dtype=np.int64)
+            self._remember(offs, lens, dirs)
+            return Batch(offs, lens, dirs)
         parts: list[np.ndarray] = []
         want = len(dirs)
         got = 0

@@ -89,6 +89,32 @@ class RandomMap:
         self.free -= n
         return np.frombuffer(out, dtype=np.int64)
 
+    def claim_cycling(self, candidates: np.ndarray) -> np.ndarray:
+        """Like ``claim_single`` for every candidate, clearing the map whenever it fills
+        (time_based: the map resets and offsets continue), in one pass."""
+        out = array("q", candidates.astype(np.int64).tobytes())
+        used = self.used
+        nxt = self._pointers()
+        free = self.free
+        for i, b in enumerate(out):
+            if free == 0:
+                self.reset()
+                nxt = self._pointers()
+                free = self.nblocks
+            if used[b]:
+                p = nxt[b]
+                while used[p]:
+                    p = nxt[p]
+                while b != p:
+                    b_next = nxt[b]
+                    nxt[b] = p
+                    b = b_next
+                out[i] = p
+            used[b] = 1
+            free -= 1
+        self.free = free
+        return np.frombuffer(out, dtype=np.int64)
+
     def mark_run(self, start: int, nblocks: int) -> int:
         """Mark an I/O of up to ``nblocks`` blocks from the free block ``start``.
 

@@ -61,3 +61,15 @@ def test_reset_clears_every_block() -> None:
     assert m.full
     m.reset()
     assert m.free == 8 and m.claim_single(np.array([2])).tolist() == [2]
+
+
+def test_cycling_claims_clear_the_map_when_full() -> None:
+    rng = np.random.default_rng(2)
+    cands = rng.integers(0, 16, size=50)
+    m = RandomMap(16)
+    got = m.claim_cycling(cands).tolist()
+    want = reference_claims(16, cands[:16].tolist())
+    want += reference_claims(16, cands[16:32].tolist()) + reference_claims(16, cands[32:48].tolist())
+    want += reference_claims(16, cands[48:].tolist())
+    assert got == want
+    assert m.free == 14

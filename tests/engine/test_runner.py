@@ -13,7 +13,7 @@ import pytest
 from loadgen.engine.copyloops import Copier
 from loadgen.engine.region import Region
 from loadgen.engine.runner import EngineError, JobRunner
-from tests.engine.conftest import make_job, run_job
+from tests.engine.conftest import RunResult, make_job, run_job
 
 K = 1024
 M = 1024 * 1024
@@ -116,14 +116,12 @@ def test_interval_deltas_sum_to_totals_and_one_final() -> None:
 
 
 def test_stop_is_honoured_within_one_chunk() -> None:
-    seen: list[int] = []
     polls = iter(range(1_000_000))
 
     def stop() -> bool:
         return next(polls) >= 5
 
     res = run_job(make_job(rw="write", size=1024 * M, thp="never"), stop=stop)
-    seen.append(res.ios[1])
     assert res.reports[-1].final and sum(1 for r in res.reports if r.final) == 1
     assert 0 < res.ios[1] <= 5 * 4096
 
@@ -274,7 +272,7 @@ def test_thread_mode_counts_only_its_own_thread() -> None:
     import threading
 
     n = 2048
-    out: dict[str, object] = {}
+    out: dict[str, RunResult] = {}
 
     def work() -> None:
         out["res"] = run_job(make_job(rw="write", size=n * PAGE, thp="never", thread=True))
@@ -286,7 +284,6 @@ def test_thread_mode_counts_only_its_own_thread() -> None:
     t.join()
     noise.close()
     res = out["res"]
-    assert isinstance(res, type(run_job(make_job(rw="write", size=PAGE))))
     assert n <= res.total.minf <= n * 1.01 + 32
 
 

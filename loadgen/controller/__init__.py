@@ -39,8 +39,9 @@ from loadgen.sinks import Sink, SinkError, SinkFull  # noqa: E402
 EXIT_OK = outcome.EXIT_OK
 EXIT_JOB_FAILED = outcome.EXIT_FAILED
 EXIT_SIGNALLED = outcome.EXIT_SIGNAL
+EXIT_OOM = outcome.EXIT_OOM
 
-__all__ = ["run", "execute", "exit_status", "EXIT_OK", "EXIT_JOB_FAILED", "EXIT_SIGNALLED"]
+__all__ = ["run", "execute", "exit_status", "EXIT_OK", "EXIT_JOB_FAILED", "EXIT_SIGNALLED", "EXIT_OOM"]
 
 
 def raise_fd_limit() -> int:

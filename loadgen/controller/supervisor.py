@@ -27,7 +27,7 @@ from loadgen import protocol
 from loadgen.controller import outcome
 from loadgen.controller.aggregator import Aggregator, JobState
 from loadgen.controller.progress import ProgressLine, Snapshot, job_char
-from loadgen.controller.spawner import Spawner
+from loadgen.controller.spawner import HelperDied, Spawner
 from loadgen.plan import Group, Job, Plan, RunOptions
 from loadgen.results import GroupResult, RunResult
 from loadgen.sinks import Sink
@@ -163,8 +163,20 @@ class _GroupRun:
             self.keep_w = -1
 
     def _on_helper_death(self) -> None:
+        """The helper is gone, and with it (PR_SET_PDEATHSIG) every worker; their wait
+        statuses went with it, so they are reported as lost, not as OOM kills."""
+        self._read_data()
         for pid in list(self.live):
-            self._on_exit(pid, signal.SIGKILL)  # a raw status that reads as "killed by SIGKILL"
+            self.live.discard(pid)
+            for state in self.pid_states[pid]:
+                self.reassembler.drop(state.job.thread_number)
+                if not state.done:
+                    self.agg.record_end(state, outcome.Outcome(
+                        "killed", pid, errno.ECHILD, "lost: the worker fork helper exited",
+                        signal=signal.SIGKILL))
+        self.sup.helper_died()
+        self._release_keep_w()
+        self.changed.set()
 
     async def _until(self, done: Any) -> None:
         while not done():
@@ -188,6 +200,11 @@ class _GroupRun:
         try:
             try:
                 reply = await spawner.spawn(self.group.id, units, self.sup.opts.status_interval_ns, data_w, gate_r)
+            except HelperDied:  # every job of the group fails as "cannot create a worker"
+                self.sup.helper_died()
+                now = time.monotonic_ns()
+                reply = {"t_first_fork_ns": now, "t_last_fork_ns": now, "pids": [0] * len(units),
+                         "fork_errno": errno.ECHILD}
             finally:
                 os.close(data_w)
                 os.close(gate_r)
@@ -279,6 +296,7 @@ class Supervisor:
         self.stopping = False
         self.stop_reason = ""  # signal | abort | output (reliability, issue 7)
         self.sinks: list[Sink] = []  # reopened on SIGHUP
+        self.helper_gone = False
         self.current: _GroupRun | None = None
         self.result = RunResult(plan=plan)
         self.task_group: anyio.abc.TaskGroup | None = None
@@ -331,6 +349,19 @@ class Supervisor:
         if not self.stop_reason:
             self.stop_reason = reason
         self._stop_all(message, reason, "error")
+
+    def helper_died(self) -> None:
+        """The fork helper exited (a bug, or killed): no worker can start or be watched any
+        more, so the run stops; the helper's traceback goes to the event record."""
+        if self.helper_gone:
+            return
+        self.helper_gone = True
+        trace = self.spawner.crash_traceback
+        self.agg.event("helper_died", "the worker fork helper exited", errno.ECHILD, level="error",
+                       details={"outcome.traceback": trace} if trace else None)
+        self.notice("the worker fork helper exited" + (f" ({trace.strip().splitlines()[-1]})" if trace else "")
+                    + "; stopping the run")
+        self.abort("the worker fork helper exited", "helper")
 
     def notice(self, line: str) -> None:
         """One line on stderr for a person (a worker's death: fio's "got signal=9"); the

@@ -350,10 +350,17 @@ def _warm_up() -> None:
 def helper_main(commands_fd: int, replies_fd: int, parent: int, worker_nice: int) -> None:
     die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the controller decides; it kills us on exit
-    _warm_up()
-    gc.collect()
-    gc.freeze()  # everything so far is shared copy-on-write with every worker; gc never touches it
-    _Helper(socket.socket(fileno=commands_fd), socket.socket(fileno=replies_fd), worker_nice).serve()
+    commands, replies = socket.socket(fileno=commands_fd), socket.socket(fileno=replies_fd)
+    try:
+        _warm_up()
+        gc.collect()
+        gc.freeze()  # everything so far is shared copy-on-write with every worker; gc never touches it
+        _Helper(commands, replies, worker_nice).serve()
+    except Exception:  # a bug: its traceback goes to the controller's event record, not the terminal
+        try:
+            send_msg(replies, {"op": "crash", "traceback": traceback.format_exc()})
+        finally:
+            os._exit(1)
 
 
 if __name__ == "__main__":

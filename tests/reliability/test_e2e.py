@@ -191,25 +191,34 @@ def test_worker_death_is_reported_and_the_others_go_on(
     assert [j for j in jobs if j["error"] == 0][0]["loadgen"]["outcome"] == "ok"
 
 
-# loaded by every Python process of the run (PYTHONPATH): the fork helper's workers then
-# hit a bug in the engine, as a real one would
+# loaded by every Python process of the run (PYTHONPATH); the processes forked from the
+# fork helper (the workers) or the helper itself then hit a bug in the engine, as with a
+# real one
 ENGINE_BUG = """\
+import os
 import loadgen.engine.runner
 
+_LOADED_IN = os.getpid()
+
 def _broken_run(self, report, interval_ns, stop):
-    raise ValueError("injected engine bug")
+    if (os.getpid() == _LOADED_IN) == {in_helper}:
+        raise ValueError("injected engine bug")
 
 loadgen.engine.runner.JobRunner.run = _broken_run
 """
 
 
-def test_worker_exception_goes_to_the_event_record_not_the_terminal(tmp_path: Path) -> None:
+def _inject(tmp_path: Path, in_helper: bool) -> Path:
     inject = tmp_path / "inject"
     inject.mkdir()
-    (inject / "sitecustomize.py").write_text(ENGINE_BUG)
+    (inject / "sitecustomize.py").write_text(ENGINE_BUG.format(in_helper=in_helper))
+    return inject
+
+
+def test_worker_exception_goes_to_the_event_record_not_the_terminal(tmp_path: Path) -> None:
     jsonl, report, args = outputs(tmp_path)
     run = start_loadgen([str(job(tmp_path, TIMED.format(runtime=2, numjobs=2))), *args],
-                        extra_path=inject)
+                        extra_path=_inject(tmp_path, in_helper=False))
     status, stderr = finish(run)
     assert status == 1
     raised = [e for e in events(read_jsonl(jsonl)) if e["event.action"] == "worker_exception"]
@@ -219,6 +228,20 @@ def test_worker_exception_goes_to_the_event_record_not_the_terminal(tmp_path: Pa
     jobs = report_jobs(report)["timed"]
     assert [j["loadgen"]["outcome"] for j in jobs] == ["exception", "exception"]
     assert all(j["error"] == errno.EIO for j in jobs)
+
+
+def test_fork_helper_bug_stops_the_run_cleanly(tmp_path: Path) -> None:
+    jsonl, report, args = outputs(tmp_path)
+    text = TIMED.format(runtime=2, numjobs=2) + "[later]\nstonewall\n"
+    run = start_loadgen([str(job(tmp_path, text)), *args], extra_path=_inject(tmp_path, in_helper=True))
+    status, stderr = finish(run)
+    assert status == 1
+    assert "the worker fork helper exited (ValueError: injected engine bug)" in stderr
+    died = [e for e in events(read_jsonl(jsonl)) if e["event.action"] == "helper_died"]
+    assert len(died) == 1 and "ValueError: injected engine bug" in died[0]["outcome.traceback"]
+    jobs = report_jobs(report)
+    assert [j["error"] for j in jobs["timed"]] == [errno.ECHILD, errno.ECHILD]
+    assert "later" not in jobs
 
 
 def test_sigterm_stops_workers_and_still_reports(tmp_path: Path) -> None:

@@ -115,7 +115,7 @@ def execute(plan: Plan, opts: RunOptions, report_sink: Sink | None = None) -> Ru
     writer = JsonlWriter(opts.jsonl, run_id, host, start_epoch_ns, start_mono_ns) if opts.jsonl else None
     progress = ProgressLine() if wanted(opts.eta) else None
     oom = outcome.OomWatch.start()
-    outcome.protect_controller()  # before the helper exists: it inherits the value
+    oom_score_adj = outcome.protect_controller()  # before the helper exists: it inherits the value
     agg = Aggregator(writer, start_epoch_ns - start_mono_ns, oom)
     worker_nice = boost_priority()
     controller_nice = os.getpriority(os.PRIO_PROCESS, 0)
@@ -142,6 +142,7 @@ def execute(plan: Plan, opts: RunOptions, report_sink: Sink | None = None) -> Ru
     if writer is not None and isinstance(writer.failure, SinkFull):
         result.output_failure = str(writer.failure)
     result.header["controller_nice"] = controller_nice
+    result.header["controller_oom_score_adj"] = oom_score_adj
     if writer is not None:
         writer.write("run_end", {
             "exit_status": exit_status(result),

@@ -301,12 +301,15 @@ def run_exit_status(result: RunResult, *, output_failed: bool = False) -> int:
     return exit_status(outcomes, interrupted=result.interrupted, output_failed=output_failed)
 
 
-def protect_controller(path: str = "/proc/self/oom_score_adj") -> bool:
-    """Lower the controller's OOM score (see ``CONTROLLER_OOM_SCORE_ADJ``); without the
-    privilege the kernel refuses and the workers' 1000 still makes them the first victims."""
-    try:
+def protect_controller(path: str = "/proc/self/oom_score_adj") -> int:
+    """Lower the controller's OOM score (see ``CONTROLLER_OOM_SCORE_ADJ``); returns the value
+    in effect.  Without CAP_SYS_RESOURCE (even root may lack it, in sandboxes) the kernel
+    refuses, and the workers' 1000 still makes them the first victims."""
+    with contextlib.suppress(OSError):
         with open(path, "w") as adj:
             adj.write(str(CONTROLLER_OOM_SCORE_ADJ))
-    except OSError:
-        return False
-    return True
+    try:
+        with open(path) as adj:
+            return int(adj.read())
+    except (OSError, ValueError):
+        return 0

@@ -19,7 +19,7 @@ import orjson
 import psutil
 import pytest
 
-from loadgen.controller import cgroup
+from loadgen.controller import cgroup, outcome
 from tests.reliability.faults import (
     LoadgenRun,
     read_jsonl,
@@ -242,6 +242,28 @@ def test_fork_helper_bug_stops_the_run_cleanly(tmp_path: Path) -> None:
     jobs = report_jobs(report)
     assert [j["error"] for j in jobs["timed"]] == [errno.ECHILD, errno.ECHILD]
     assert "later" not in jobs
+
+
+def test_workers_volunteer_for_the_oom_killer_and_the_controller_does_not(tmp_path: Path) -> None:
+    jsonl, _, args = outputs(tmp_path)
+    run = start_loadgen([str(job(tmp_path, TIMED.format(runtime=120, numjobs=2))), *args])
+    workers = run.wait_for_workers(2)
+    wait_for_lines(jsonl, 1, run)
+    adj = {p.pid: int(Path(f"/proc/{p.pid}/oom_score_adj").read_text()) for p in workers}
+    controller_adj = int(Path(f"/proc/{run.pid}/oom_score_adj").read_text())
+    run.proc.terminate()
+    assert finish(run)[0] == 3
+    assert set(adj.values()) == {1000}
+    expected = outcome.CONTROLLER_OOM_SCORE_ADJ if _has_cap_sys_resource() else 0
+    assert controller_adj == expected
+
+
+def _has_cap_sys_resource() -> bool:
+    """Lowering oom_score_adj needs CAP_SYS_RESOURCE (bit 24), which root may lack (sandboxes)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("CapEff:"):
+            return bool(int(line.split()[1], 16) >> 24 & 1)
+    return False
 
 
 def test_sigterm_stops_workers_and_still_reports(tmp_path: Path) -> None:

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from loadgen.controller import cgroup, outcome
+from loadgen.plan import Job, Plan
+from loadgen.results import GroupResult, JobResult, RunResult
 from tests.reliability.faults import run_hog
 
 
@@ -179,3 +181,28 @@ def test_protect_controller_lowers_or_reports_what_is_in_effect(tmp_path: Path) 
     adj.write_text("0\n")
     assert outcome.protect_controller(str(adj)) == outcome.CONTROLLER_OOM_SCORE_ADJ
     assert outcome.protect_controller(str(tmp_path / "missing" / "adj")) == 0
+
+
+def _run_result(*jobs: tuple[str | None, int], interrupted: bool = False) -> RunResult:
+    """A RunResult whose jobs have the given (loadgen.outcome, error)."""
+    results = []
+    for n, (kind, error) in enumerate(jobs, start=1):
+        job = Job(name=f"j{n}", thread_number=n, subjob=0, numjobs=1, group_id=0)
+        results.append(JobResult(job=job, pid=100 + n, error=error,
+                                 extras={"outcome": kind} if kind else {}))
+    return RunResult(plan=Plan(groups=()), groups=[GroupResult(id=0, jobs=results)],
+                     interrupted=interrupted)
+
+
+@pytest.mark.parametrize(("jobs", "interrupted", "output_failed", "status"), [
+    ([(None, 0), (None, 0)], False, False, outcome.EXIT_OK),
+    ([(None, 0), (None, errno.EINVAL)], False, False, outcome.EXIT_FAILED),  # job error, no outcome
+    ([(None, 0), ("oom_killed", errno.ENOMEM)], False, False, outcome.EXIT_OOM),
+    ([("stopped", 0), ("stopped", 0)], True, False, outcome.EXIT_SIGNAL),
+    ([("stopped", 0)], False, False, outcome.EXIT_OK),  # stopped because stdout's reader left
+    ([(None, 0)], False, True, outcome.EXIT_FAILED),
+])
+def test_run_exit_status_reads_each_jobs_outcome(jobs: list[tuple[str | None, int]], interrupted: bool,
+                                                 output_failed: bool, status: int) -> None:
+    result = _run_result(*jobs, interrupted=interrupted)
+    assert outcome.run_exit_status(result, output_failed=output_failed) == status

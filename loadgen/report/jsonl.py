@@ -241,6 +241,8 @@ class JsonlWriter:
 
     def write(self, type_name: str, fields: dict[str, Any], pid: int | None = None) -> None:
         """One record: the common fields, then ``fields``; one write per line."""
+        if self.failure is not None:
+            return
         now_mono = time.monotonic_ns()
         ts = self._epoch0 + (now_mono - self._mono0)  # one clock for ts_ns and elapsed_s
         record = {
@@ -252,8 +254,6 @@ class JsonlWriter:
             "process.pid": os.getpid() if pid is None else pid,
             **fields,
         }
-        if self.failure is not None:
-            return
         try:
             self.sink.write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
         except SinkError as failure:

@@ -17,6 +17,7 @@ import orjson
 import psutil
 
 from loadgen.controller import cgroup
+from loadgen.report.jsonl import validate
 
 # every test allocation is capped here too, so a cgroup that does not limit (or a
 # kernel that lets the child through) can never take the machine's memory
@@ -133,10 +134,14 @@ def wait_gone(run: LoadgenRun, timeout_s: float = 10) -> list[str]:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Every record of a JSON lines file; fails on a line that is cut short or not JSON."""
+    """Every record of a JSON lines file; fails on a line that is cut short, not JSON, or
+    not what the published schema (``loadgen.report.jsonl.SCHEMA``) allows."""
     data = path.read_bytes()
     assert not data or data.endswith(b"\n"), f"{path}: last line incomplete: {data[-80:]!r}"
-    return [orjson.loads(line) for line in data.splitlines()]
+    records = [orjson.loads(line) for line in data.splitlines()]
+    for record in records:
+        assert validate(record) == [], (validate(record), record)
+    return records
 
 
 def wait_for_lines(path: Path, count: int, run: LoadgenRun, timeout_s: float = 30) -> None:

@@ -35,6 +35,7 @@ from loadgen.plan import Plan, RunOptions  # noqa: E402
 from loadgen.report.jsonl import JsonlWriter  # noqa: E402
 from loadgen.results import RunResult  # noqa: E402
 from loadgen.sinks import Sink, SinkError, SinkFull  # noqa: E402
+from loadgen.startup_signals import StartupSignals  # noqa: E402
 
 EXIT_OK = outcome.EXIT_OK
 EXIT_JOB_FAILED = outcome.EXIT_FAILED
@@ -105,7 +106,8 @@ def exit_status(result: RunResult) -> int:
     return outcome.run_exit_status(result, output_failed=bool(result.output_failure))
 
 
-def execute(plan: Plan, opts: RunOptions, report_sink: Sink | None = None) -> RunResult:
+def execute(plan: Plan, opts: RunOptions, report_sink: Sink | None = None,
+            startup_signals: StartupSignals | None = None) -> RunResult:
     """Run every group in order; the result holds every job that started, even when stopped."""
     nofile = raise_fd_limit()
     run_id = uuid.uuid4().hex
@@ -123,6 +125,8 @@ def execute(plan: Plan, opts: RunOptions, report_sink: Sink | None = None) -> Ru
     try:
         supervisor = Supervisor(plan, opts, spawner, agg, progress)
         supervisor.sinks = [s for s in (writer.sink if writer else None, report_sink) if s is not None]
+        if startup_signals is not None:
+            startup_signals.attach(supervisor)  # a signal before the loop listens stops the run at once
         if writer is not None:
             writer.on_failure = lambda failure: supervisor.abort(str(failure), "output")
             _run_start(writer, plan, opts)
@@ -131,6 +135,8 @@ def execute(plan: Plan, opts: RunOptions, report_sink: Sink | None = None) -> Ru
         except KeyboardInterrupt:  # SIGINT before the signal receiver was listening
             result = supervisor.result
             result.interrupted = True
+        if startup_signals is not None:
+            startup_signals.install()  # the loop's receiver put the defaults back on exit
     finally:
         spawner.close()
         oom.close()
@@ -165,13 +171,22 @@ def _fallback_report(result: RunResult) -> None:
               f"bw={(t.dirs[0].bytes + t.dirs[1].bytes) / secs / 2**20:.1f}MiB/s minf={t.minf} majf={t.majf}")
 
 
-def run(plan: Plan, opts: RunOptions) -> int:
-    """The whole run, reports included; returns the process exit status."""
+def run(plan: Plan, opts: RunOptions, startup_signals: StartupSignals | None = None) -> int:
+    """The whole run, reports included; returns the process exit status.
+
+    ``startup_signals``: already installed by the command line before its imports."""
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the supervisor reopens outputs; never die of it
+    if startup_signals is None:  # a library caller: the handlers are ours for this run only
+        own_signals = StartupSignals()
+        own_signals.install()
+        try:
+            return run(plan, opts, own_signals)
+        finally:
+            own_signals.restore()
     # --output is checked before anything starts (InputError, exit 2); stdout is a sink too,
     # so a reader that went away ends the run quietly instead of with a BrokenPipeError
     report_sink = Sink(opts.output, f"--output {opts.output}", truncate=True).open()
-    result = execute(plan, opts, report_sink)
+    result = execute(plan, opts, report_sink, startup_signals)
     try:
         from loadgen.report.writer import render_formats
     except ImportError:

@@ -41,7 +41,7 @@ class Batch:
     as a ``range`` and its arrays are only built if something asks for them.
     """
 
-    __slots__ = ("_offsets", "_lengths", "_dirs", "_lists", "arith", "count")
+    __slots__ = ("_offsets", "_lengths", "_dirs", "_lists", "arith", "count", "tile_len", "tile_slices", "tile_distinct")
 
     def __init__(self, offsets: np.ndarray, lengths: np.ndarray, dirs: np.ndarray) -> None:
         self._offsets: np.ndarray | None = offsets
@@ -50,6 +50,9 @@ class Batch:
         self._lists: tuple[Sequence[int], Sequence[int], list[int]] | None = None
         self.arith: tuple[int, int, int] | None = None
         self.count = len(offsets)
+        self.tile_len = 0
+        self.tile_slices: tuple[list[slice], list[slice]] | None = None
+        self.tile_distinct = False
 
     @staticmethod
     def run(first: int, bs: int, count: int, ddir: int) -> Batch:
@@ -58,6 +61,9 @@ class Batch:
         b._lists = None
         b.arith = (first, bs, ddir)
         b.count = count
+        b.tile_len = 0
+        b.tile_slices = None
+        b.tile_distinct = False
         return b
 
     @property
@@ -96,12 +102,27 @@ class Batch:
                 self._lists = (_int_array(self.offsets), _int_array(self.lengths), self.dirs.tolist())
         return self._lists
 
-    def tiled(self, reps: int) -> Batch:
-        """The batch repeated ``reps`` times (replayed loops), lists included."""
+    def tiled(self, reps: int, distinct: bool) -> Batch:
+        """The batch repeated ``reps`` times (replayed loops), lists included.
+
+        Equal-sized tiles also get their I/Os as slice objects (``tile_slices``: one
+        tile's writes and reads, each in order).  With ``distinct`` (every block once
+        per loop, and a replayed block always has the same direction) a tile's writes
+        and reads may run as two branch-free loops without changing what faults.
+        """
         out = Batch(np.tile(self.offsets, reps), np.tile(self.lengths, reps), np.tile(self.dirs, reps))
         # The tiles share one set of int objects, so lists are cheap here and fastest.
         o, n, d = self.lists()
         out._lists = (list(o) * reps, list(n) * reps, d * reps)
+        if len(set(n)) == 1 and len(self):
+            bs = n[0]
+            sl = [slice(x, x + bs) for x in o]
+            out.tile_len = len(self)
+            out.tile_slices = (
+                [s for s, dd in zip(sl, d) if dd],
+                [s for s, dd in zip(sl, d) if not dd],
+            )
+            out.tile_distinct = distinct
         return out
 
     @staticmethod
@@ -263,7 +284,7 @@ class AccessPattern:
                 return self._template
             tiled = self._tiles.get(reps)
             if tiled is None:  # made once and reused: replays allocate nothing new
-                tiled = self._tiles[reps] = self._template.tiled(reps)
+                tiled = self._tiles[reps] = self._template.tiled(reps, self.use_map)
             return tiled
         batch = self._generate(n)
         rec = self._recording

@@ -11,12 +11,23 @@ import numpy as np
 
 from loadgen.plan import READ, WRITE, Job
 from loadgen.stats import histogram, latbuckets
-from loadgen.stats.jobstats import IntervalStats
+from loadgen.stats.jobstats import DirStats, IntervalStats
 from loadgen.stats.moments import Moments
 
 _MS = 1_000_000
 FOLD_OPS = 32768
+DISTINCT_LIMIT = 1 << 16  # latencies below this (ns) are counted per distinct value
 LOG_MSEC_SLACK = 1  # fio takes a window up to 1 ms early
+
+
+def _moments_from_counts(values: np.ndarray, counts: np.ndarray) -> Moments:
+    """Exact n/mean/m2/min/max of samples given as distinct values with counts."""
+    n = int(counts.sum())
+    v = values.astype(np.float64)
+    c = counts.astype(np.float64)
+    mean = float(v @ c) / n
+    m2 = float(((v - mean) ** 2) @ c)
+    return Moments(n, mean, m2, int(values.min()), int(values.max()))
 
 
 class _Window:
@@ -102,42 +113,61 @@ class Recorder:
                 self._fold()
 
     def _fold(self) -> None:
-        """Fold the pending latencies into the current delta's statistics."""
+        """Fold the pending latencies into the current delta's statistics.
+
+        Latencies below ``DISTINCT_LIMIT`` ns are first counted per distinct value (one
+        bincount), so histograms, latency buckets and exact moments are computed over
+        the few hundred distinct values instead of every sample.  lat uses the fold's
+        mean per-I/O loop time (lat is clat plus that estimate anyway).
+        """
         if not self._pending:
             return
         single = len(self.active) == 1
-        dirs = None if single else np.concatenate([p[0] for p in self._pending])
         clat = np.concatenate([p[1] for p in self._pending])
-        preps = [p[2] for p in self._pending]
-        sizes = [len(p[1]) for p in self._pending]
+        n = len(clat)
+        prep = round(sum(p[2] * len(p[1]) for p in self._pending) / n)
+        dirs = None if single else np.concatenate([p[0] for p in self._pending]).astype(np.int64)
         self._pending = []
         self._pending_ops = 0
-        stats = self.delta
-        lat = None
-        if self.record_lat:
-            lat = clat + (np.repeat(np.array(preps, dtype=np.int64), sizes) if len(set(preps)) > 1 else preps[0])
+        ndirs = 1 if single else 2
+        key = clat if dirs is None else clat + dirs * DISTINCT_LIMIT
+        big = np.flatnonzero(clat >= DISTINCT_LIMIT)
+        if len(big):
+            key = np.delete(key, big)
+        counts = np.bincount(key, minlength=ndirs * DISTINCT_LIMIT)
+        nz = np.flatnonzero(counts)
+        all_values: list[np.ndarray] = []
+        all_counts: list[np.ndarray] = []
+        for slot, d in enumerate(self.active):
+            part = nz[(nz >= slot * DISTINCT_LIMIT) & (nz < (slot + 1) * DISTINCT_LIMIT)]
+            values = part - slot * DISTINCT_LIMIT
+            cnt = counts[part]
+            if len(big):
+                big_d = clat[big] if dirs is None else clat[big][dirs[big] == d]
+                values = np.concatenate([values, big_d])
+                cnt = np.concatenate([cnt, np.ones(len(big_d), dtype=np.int64)])
+            if len(values):
+                self._add_distinct(self.delta.dirs[d], values, cnt, prep)
+                all_values.append(values)
+                all_counts.append(cnt)
+        if self.record_clat and all_values:
+            v = np.concatenate(all_values)
+            c = np.concatenate(all_counts)
+            lb = np.bincount(latbuckets.bucket_index(v), weights=c, minlength=latbuckets.NBUCKETS)
+            self.delta.latency_buckets += lb.astype(np.uint64)
+
+    def _add_distinct(self, ds: DirStats, values: np.ndarray, counts: np.ndarray, prep: int) -> None:
+        """One direction's latencies given as distinct values and their counts."""
+        m = _moments_from_counts(values, counts)
         if self.record_clat:
-            latbuckets.add_samples(stats.latency_buckets, clat)
-            idx = histogram.value_to_index(clat)
-            if single:
-                h = np.bincount(idx, minlength=histogram.PLAT_NR)
-                stats.dirs[self.active[0]].clat.hist += h.astype(np.uint64)
-            else:
-                h = np.bincount(idx + dirs.astype(np.int64) * histogram.PLAT_NR, minlength=2 * histogram.PLAT_NR)
-                for d in (READ, WRITE):
-                    stats.dirs[d].clat.hist += h[d * histogram.PLAT_NR : (d + 1) * histogram.PLAT_NR].astype(np.uint64)
-        if lat is not None and self.lat_hist:
-            idx = histogram.value_to_index(lat)
-            for d in self.active:
-                sel = idx if single else idx[dirs == d]
-                stats.dirs[d].lat.hist += np.bincount(sel, minlength=histogram.PLAT_NR).astype(np.uint64)
-        for d in self.active:
-            mask = None if single else dirs == d
-            ds = stats.dirs[d]
-            if self.record_clat:
-                ds.clat.moments.add_batch(clat if mask is None else clat[mask])
-            if lat is not None:
-                ds.lat.moments.add_batch(lat if mask is None else lat[mask])
+            ds.clat.moments.merge(m)
+            h = np.bincount(histogram.value_to_index(values), weights=counts, minlength=histogram.PLAT_NR)
+            ds.clat.hist += h.astype(np.uint64)
+        if self.record_lat:
+            ds.lat.moments.merge(Moments(m.n, m.mean + prep, m.m2, m.min + prep, m.max + prep))
+            if self.lat_hist:
+                h = np.bincount(histogram.value_to_index(values + prep), weights=counts, minlength=histogram.PLAT_NR)
+                ds.lat.hist += h.astype(np.uint64)
 
     def windows(self, now: int) -> None:
         """Take bw/iops samples for every window that has completed by ``now``."""

@@ -6,7 +6,9 @@ Latency definitions (fio §2.8 for a sync engine):
 * **lat** is clat plus the per-I/O bookkeeping before the copy.  fio stamps start_time
   at the end of get_io_u, a few tens of ns before the copy.  A third clock read per
   I/O would cost more than what it measures, so lat = clat + the chunk's measured
-  per-I/O loop time ((chunk wall time - Σclat) / I/Os).  Recorded unless disable_lat.
+  per-I/O loop time ((chunk wall time - Σclat) / I/Os, averaged over each fold of
+  the statistics).  Its moments are recorded unless disable_lat; its histogram only
+  with lat_percentiles=1, the only case in which fio reports lat percentiles.
 * With gtod_reduce (or disable_clat and disable_lat) no per-I/O clock is read and runs
   are coalesced into as few copies as the pattern allows.
 
@@ -29,7 +31,7 @@ from loadgen.engine.heap import keep_heap
 from loadgen.engine.faults import Usage, anon_huge_bytes, read_usage
 from loadgen.engine.iolog import IoLogs
 from loadgen.engine.pattern import AccessPattern, Batch
-from loadgen.engine.recorder import Recorder
+from loadgen.engine.recorder import FOLD_OPS, Recorder
 from loadgen.engine.region import Region, RegionError
 from loadgen.plan import Job
 from loadgen.stats.jobstats import IntervalStats
@@ -78,7 +80,7 @@ class JobRunner:
         self._address = int(probe.ctypes.data)
         del probe
         self.pattern = AccessPattern(job)
-        self.copier = Copier(self.region.mm, self.pattern.max_bs)
+        self.copier = Copier(self.region.mm, self.pattern.max_bs, gil_free=job.thread)
         self.overhead_ns = self._calibrate()
 
     def close(self) -> None:
@@ -103,7 +105,7 @@ class JobRunner:
         scratch = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
         try:
             scratch[:] = b"\x01" * size
-            copier = Copier(scratch, bs)
+            copier = Copier(scratch, bs, gil_free=self.job.thread)
             rng = np.random.default_rng(0)
             offs = rng.integers(0, size // bs, CALIBRATION_OPS, dtype=np.int64) * bs
             if self.pattern.mixed:
@@ -112,13 +114,19 @@ class JobRunner:
                 dirs = np.full(CALIBRATION_OPS, self.pattern.fixed_dir, dtype=np.int8)
             lens = np.full(CALIBRATION_OPS, bs, dtype=np.int64)
             best = float("inf")
+            warm = Recorder(self.job, self.record_clat, self.record_lat)
+            warm.start(clock())
             for _ in range(3):
                 t0 = clock()
                 if self.timed:
-                    copier.timed(offs.tolist(), bs, dirs.tolist() if self.pattern.mixed else int(dirs[0]))
+                    clat = copier.timed(offs.tolist(), bs, dirs.tolist() if self.pattern.mixed else int(dirs[0]))
+                    reps = FOLD_OPS // CALIBRATION_OPS  # one full-size fold
+                    warm.add(np.tile(dirs, reps), np.tile(lens, reps), np.tile(np.frombuffer(clat, dtype=np.int64), reps), 0)
                 else:
                     copier.untimed(offs, lens, dirs, distinct=False)
                 best = min(best, (clock() - t0) / CALIBRATION_OPS)
+            # The first fold grows the heap to its working size here, not in the window.
+            warm.take()
             copier.close()
         finally:
             scratch.close()
@@ -221,7 +229,7 @@ class _Run:
                     break
             if self.think_left:
                 k = min(k, self.think_left)
-            t0 = self._execute(batch, pos, k, record=not in_ramp, epoch=measured_start or now)
+            t0, k = self._execute(batch, pos, k, record=not in_ramp, epoch=measured_start or now)
             if not in_ramp and not first_op:
                 first_op = t0
             pos += k
@@ -284,8 +292,12 @@ class _Run:
         before = self.done_bytes + np.cumsum(lens) - lens
         return int(np.count_nonzero(before < self.bytes_limit))
 
-    def _execute(self, batch: Batch, pos: int, k: int, record: bool, epoch: int) -> int:
-        """Run I/Os [pos, pos+k) of the batch; returns the chunk's start stamp."""
+    def _execute(self, batch: Batch, pos: int, k: int, record: bool, epoch: int) -> tuple[int, int]:
+        """Run I/Os [pos, pos+k) of the batch (replayed tiles may round k down to whole
+        tiles); returns the chunk's start stamp and how many I/Os ran."""
+        tile = batch.tile_len
+        if tile and self.timed and not self.stamped and pos % tile == 0 and k >= tile:
+            return self._execute_tiles(batch, pos, k // tile, record)
         end = pos + k
         run = batch.arith
         stamps = None
@@ -327,10 +339,46 @@ class _Run:
                 self.recorder.add(batch.dirs[pos:end], batch.lengths[pos:end], clat, prep)
             if self.logs is not None:
                 self.logs.add(epoch, t1, batch.offsets[pos:end], batch.lengths[pos:end], batch.dirs[pos:end], stamps, clat, prep)
-        # Size the next chunk to take about CHUNK_TARGET_NS.
-        spent = max(t1 - t0, 1)
-        self.chunk = int(min(BATCH_OPS, max(1, k * CHUNK_TARGET_NS // spent)))
-        return t0
+        self._next_chunk(k, t1 - t0)
+        return t0, k
+
+    def _next_chunk(self, k: int, spent: int) -> None:
+        """Size the next chunk to take about CHUNK_TARGET_NS."""
+        self.chunk = int(min(BATCH_OPS, max(1, k * CHUNK_TARGET_NS // max(spent, 1))))
+
+    def _execute_tiles(self, batch: Batch, pos: int, tiles: int, record: bool) -> tuple[int, int]:
+        """Whole replayed tiles, timed, from precomputed slices: writes then reads of
+        each tile when that cannot change faults (``tile_distinct``), else in order."""
+        assert batch.tile_slices is not None
+        k = tiles * batch.tile_len
+        writes, reads = batch.tile_slices
+        if batch.tile_distinct:
+            t0 = clock()
+            cw = self.copier.write_slices(writes * tiles)
+            cr = self.copier.read_slices(reads * tiles)
+            t1 = clock()
+            clat = np.concatenate([np.frombuffer(cw, dtype=np.int64), np.frombuffer(cr, dtype=np.int64)])
+            dirs = np.repeat(np.array([1, 0], dtype=np.int8), [len(cw), len(cr)])
+        else:
+            o_list, n_list, d_list = batch.lists()
+            end = pos + k
+            t0 = clock()
+            cl = self.copier.timed(o_list[pos:end], n_list[pos], d_list[pos:end] if self.mixed else d_list[pos])
+            t1 = clock()
+            clat = np.frombuffer(cl, dtype=np.int64)
+            dirs = batch.dirs[pos:end]
+        prep = max(0, (t1 - t0 - int(clat.sum())) // k)
+        n_bytes = k * int(batch.lengths[pos])
+        self.pass_bytes += n_bytes
+        if record:
+            self.done_bytes += n_bytes
+            self.done_ios += k
+            if self.mixed:
+                self.recorder.add(dirs, batch.lengths[pos : pos + k], clat, prep)
+            else:
+                self.recorder.add_run(int(dirs[0]), k, n_bytes, clat, prep)
+        self._next_chunk(k, t1 - t0)
+        return t0, k
 
     def _think(self) -> None:
         """thinktime: spin thinktime_spin, then sleep the rest."""
@@ -362,11 +410,13 @@ class _Run:
 
     def _finish(self, now: int, measured_start: int | None, usage_last: Usage | None, first_op: int, last_report: int = 0) -> None:
         """Exactly one final delta: the rest of the counts plus the once-per-job fields."""
+        # Counters first: folding the statistics is bookkeeping, not the workload.
+        usage = read_usage(self.job.thread)
         if measured_start is not None:
             self.recorder.windows(now)
         delta = self.recorder.take()
         if measured_start is not None and usage_last is not None:
-            self._fill(delta, last_report or measured_start, now, measured_start, read_usage(self.job.thread) - usage_last, first_op)
+            self._fill(delta, last_report or measured_start, now, measured_start, usage - usage_last, first_op)
         else:
             delta.t_start_ns = delta.t_end_ns = now
         delta.final = True

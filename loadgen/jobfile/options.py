@@ -280,6 +280,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("write_hist_log", LogPrefix(), None, "Write PREFIX_clat_hist.N.log", "Logs"),
     Option("log_avg_msec", Int(), 0, "Average log samples over this many ms (0 = one line per I/O)", "Logs"),
     Option("log_hist_msec", Int(), 0, "Histogram log interval in ms", "Logs"),
+    Option("log_offset", Bool(), False, "Add each I/O's offset to bw/lat/iops log lines", "Logs"),
     Option("per_job_logs", Bool(), True, "One log file per job (.N suffix); 0 = shared files", "Logs"),
     # --- units
     Option("kb_base", Enum({"1024": "k = 1024 (default)", "1000": "k = 1000"}), 1024,
@@ -340,7 +341,7 @@ UNSUPPORTED: dict[str, str] = {
         "exit_what", "stats",
     ), _ERRORS),
     **dict.fromkeys((
-        "unified_rw_reporting", "significant_figures", "log_offset", "log_prio",
+        "unified_rw_reporting", "significant_figures", "log_prio",
         "log_issue_time", "log_window_value", "log_max_value", "log_compression",
         "log_compression_cpus", "log_store_compressed", "log_unix_epoch", "log_alternate_epoch",
         "log_alternate_epoch_clock_id", "log_entries", "log_hist_coarseness", "steadystate", "ss", "ss_dur", "ss_ramp", "clocksource", "gtod_cpu",

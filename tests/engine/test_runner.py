@@ -294,3 +294,77 @@ def test_startdelay_range_delays_the_first_io() -> None:
     res = run_job(make_job(rw="write", size=64 * K, startdelay_ns=(20 * MS, 30 * MS)))
     first = next(r.first_op_ns for r in res.reports if r.first_op_ns)
     assert first - t0 >= 20 * MS
+
+
+def test_folded_latency_stats_equal_direct_computation() -> None:
+    """The recorder's distinct-value folding gives the same histogram, buckets and
+    moments as computing them sample by sample."""
+    from loadgen.engine.recorder import Recorder
+    from loadgen.stats import histogram, latbuckets
+    from loadgen.stats.moments import Moments
+
+    rng = np.random.default_rng(9)
+    clat = np.concatenate([rng.integers(50, 5000, 30_000), rng.integers(60_000, 10**9, 300)])
+    rng.shuffle(clat)
+    dirs = rng.integers(0, 2, len(clat)).astype(np.int8)
+    rec = Recorder(make_job(rw="randrw", lat_percentiles=True), True, True)
+    rec.start(0)
+    for a in range(0, len(clat), 1000):
+        sl = slice(a, a + 1000)
+        rec.add(dirs[sl], np.full(len(clat[sl]), 4096), clat[sl], 7)
+    got = rec.take()
+    want_lb = latbuckets.empty()
+    latbuckets.add_samples(want_lb, clat)
+    assert np.array_equal(got.latency_buckets, want_lb)
+    for d in (0, 1):
+        c = clat[dirs == d]
+        h = histogram.empty()
+        histogram.add_samples(h, c)
+        assert np.array_equal(got.dirs[d].clat.hist, h)
+        m = Moments()
+        m.add_batch(c)
+        gm = got.dirs[d].clat.moments
+        assert (gm.n, gm.min, gm.max) == (m.n, m.min, m.max)
+        assert abs(gm.mean - m.mean) <= 1e-9 * m.mean and abs(gm.m2 - m.m2) <= 1e-9 * m.m2
+        hl = histogram.empty()
+        histogram.add_samples(hl, c + 7)
+        assert np.array_equal(got.dirs[d].lat.hist, hl)
+        assert got.dirs[d].lat.moments.min == m.min + 7
+
+
+def test_replayed_small_loops_fault_only_the_first_time() -> None:
+    """Replayed tiles (writes then reads per tile) touch nothing new: about one fault
+    per page, all in the first loop."""
+    res = run_job(make_job(rw="randrw", size=64 * PAGE, loops=2000, thp="never"))
+    assert sum(res.ios) == 2000 * 64
+    assert 64 <= res.total.minf < 64 + 200
+
+
+@pytest.mark.parametrize("rw", ["write", "randrw", "rw"])
+def test_thread_mode_copies_release_the_gil(rw: str) -> None:
+    """thread=1 copies with numpy (GIL released); counts and faults stay the same."""
+    n = 1024
+    res = run_job(make_job(rw=rw, size=n * PAGE, thp="never", thread=True, loops=2))
+    assert sum(res.bytes) == 2 * n * PAGE
+    pages_faulted_twice = 1 if rw == "rw" else 0  # rw=rw reads (zero page), then writes the same blocks
+    assert res.total.minf <= (1 + pages_faulted_twice) * n * 1.01 + 32
+    gil = run_job(make_job(rw=rw, size=n * PAGE, thread=True, gtod_reduce=True))
+    assert sum(gil.bytes) == n * PAGE
+
+
+def test_gil_free_copier_lets_other_threads_run() -> None:
+    import threading
+
+    region = Region(64 * M, "never")
+    copier = Copier(region.mm, 16 * M, gil_free=True)
+    spins = 0
+    try:
+        t = threading.Thread(target=copier.copy_range, args=(0, 64 * M, 1))
+        t.start()
+        while t.is_alive():
+            spins += 1
+        t.join()
+    finally:
+        copier.close()
+        region.close()
+    assert spins > 100

@@ -8,13 +8,11 @@ the same run returning the ``RunResult`` itself.
 
 from __future__ import annotations
 
-import os
+from loadgen.controller.blas import pin_blas_threads
 
-from loadgen.controller.spawner import SINGLE_THREAD_ENV
+pin_blas_threads()  # before anything below imports numpy
 
-for _name, _value in SINGLE_THREAD_ENV.items():  # before numpy starts its thread pool
-    os.environ.setdefault(_name, _value)
-
+import os  # noqa: E402
 import resource  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
@@ -31,6 +29,7 @@ from loadgen.controller.aggregator import Aggregator  # noqa: E402
 from loadgen.controller.progress import ProgressLine, wanted  # noqa: E402
 from loadgen.controller.spawner import Spawner  # noqa: E402
 from loadgen.controller.supervisor import Supervisor  # noqa: E402
+from loadgen.errors import InputError  # noqa: E402
 from loadgen.plan import Plan, RunOptions  # noqa: E402
 from loadgen.report.jsonl import JsonlWriter  # noqa: E402
 from loadgen.results import RunResult  # noqa: E402
@@ -102,6 +101,16 @@ def _run_start(writer: JsonlWriter, plan: Plan, opts: RunOptions) -> None:
     })
 
 
+def _open_stream(opts: RunOptions, run_id: str, host: str, epoch_ns: int, mono_ns: int) -> JsonlWriter | None:
+    """The --jsonl writer, opened before anything starts: a bad path is the user's to fix."""
+    if not opts.jsonl:
+        return None
+    try:
+        return JsonlWriter(opts.jsonl, run_id, host, epoch_ns, mono_ns)
+    except OSError as exc:
+        raise InputError(f"--jsonl: cannot open {opts.jsonl}: {exc.strerror}") from exc
+
+
 def exit_status(result: RunResult) -> int:
     return outcome.run_exit_status(result, output_failed=bool(result.output_failure))
 
@@ -113,8 +122,7 @@ def execute(plan: Plan, opts: RunOptions, report_sink: Sink | None = None,
     run_id = uuid.uuid4().hex
     start_epoch_ns, start_mono_ns = time.time_ns(), time.monotonic_ns()
     host = socket.gethostname()
-    # opened before anything starts: an unwritable path is bad input (InputError, exit 2)
-    writer = JsonlWriter(opts.jsonl, run_id, host, start_epoch_ns, start_mono_ns) if opts.jsonl else None
+    writer = _open_stream(opts, run_id, host, start_epoch_ns, start_mono_ns)
     progress = ProgressLine() if wanted(opts.eta) else None
     oom = outcome.OomWatch.start()
     oom_score_adj = outcome.protect_controller()  # before the helper exists: it inherits the value

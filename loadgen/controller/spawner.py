@@ -21,12 +21,11 @@ from typing import Any
 
 import anyio
 
+from loadgen.controller.blas import SINGLE_THREAD_ENV
 from loadgen.engine.worker import send_msg
 from loadgen.plan import Job
 
 _LEN_SIZE = 8
-# Set before numpy is imported anywhere: one BLAS thread per process, not one per core.
-SINGLE_THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 class HelperDied(Exception):

@@ -1,7 +1,10 @@
 """Runs a plan group by group on one event loop: spawn, barrier, release, watch, stop.
 
-Per group: one stats pipe shared by all its workers (read with a single
-``add_reader`` callback), one gate pipe whose write end only the controller holds.
+Per group: one stats pipe shared by all its workers, drained by one task every
+``DRAIN_PERIOD_S`` (not on readability: a reader blocked on the pipe is woken by
+every write, and the boosted controller then preempts the writing worker inside its
+``write``; measured with 256 workers on 2 cores: seconds per worker "blocked" in
+write), and one gate pipe whose write end only the controller holds.
 Workers set up (mmap) and say READY; once every job is ready (or failed) the
 controller closes the gate and every worker's blocked ``read`` returns EOF at
 once.  The group ends when every worker process has been reaped *and* the stats
@@ -35,6 +38,7 @@ from loadgen.sinks import Sink
 STOP_GRACE_S = 0.75  # SIGTERM first; SIGKILL whatever still runs after this
 PIPE_SIZE = 1 << 20  # room for ~250 KiB/s of deltas from every worker before anyone blocks
 PROGRESS_TICK_S = 1.0
+DRAIN_PERIOD_S = 0.02  # the 1 MiB pipe holds >50 ms of 256 workers at 100 ms intervals
 
 
 def worker_units(jobs: tuple[Job, ...]) -> list[list[Job]]:
@@ -91,7 +95,6 @@ class _GroupRun:
                 break
             if not data:
                 self.eof = True
-                asyncio.get_running_loop().remove_reader(self.data_r)
                 break
             for thread_number, kind, payload in self.reassembler.feed(data):
                 self.agg.on_message(thread_number, kind, payload)
@@ -185,7 +188,6 @@ class _GroupRun:
 
     # ---- the group's phases ------------------------------------------------------------------
     async def run(self) -> GroupResult:
-        loop = asyncio.get_running_loop()
         spawner = self.sup.spawner
         self.data_r, data_w = os.pipe2(os.O_CLOEXEC)
         os.set_blocking(self.data_r, False)
@@ -193,10 +195,26 @@ class _GroupRun:
         gate_r, self.gate_w = os.pipe2(os.O_CLOEXEC)
         spawner.on_exit = self._on_exit
         spawner.on_helper_death = self._on_helper_death
-        loop.add_reader(self.data_r, self._read_data)
         units = worker_units(self.group.jobs)
         if any(j.oom_policy == "respawn" for j in self.group.jobs):
             self.keep_w = os.dup(data_w)
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._drain)
+                await self._phases(units, data_w, gate_r)
+                tg.cancel_scope.cancel()
+        finally:
+            os.close(self.data_r)
+        self._finish()
+        return self.result
+
+    async def _drain(self) -> None:
+        while not self.eof:
+            self._read_data()
+            await anyio.sleep(DRAIN_PERIOD_S)
+
+    async def _phases(self, units: list[list[Job]], data_w: int, gate_r: int) -> None:
+        spawner = self.sup.spawner
         try:
             try:
                 reply = await spawner.spawn(self.group.id, units, self.sup.opts.status_interval_ns, data_w, gate_r)
@@ -218,15 +236,10 @@ class _GroupRun:
             self._release()
             await self._until(lambda: self.eof and not self.live)
         finally:
-            if not self.eof:
-                loop.remove_reader(self.data_r)
-            os.close(self.data_r)
             if self.keep_w >= 0:
                 os.close(self.keep_w)
             if not self.released:
                 os.close(self.gate_w)
-        self._finish()
-        return self.result
 
     def _map_pids(self, units: list[list[Job]], pids: list[int], fork_errno: int) -> None:
         for unit, pid in zip(units, pids):
@@ -393,14 +406,15 @@ class Supervisor:
     async def _show_progress(self) -> None:
         assert self.progress is not None
         last = time.monotonic()
-        last_bytes = [0, 0]
-        last_ios = [0, 0]
-        last_minf = 0
+        last_bytes, last_ios, last_minf = [0, 0], [0, 0], 0
+        last_group: _GroupRun | None = None
         while True:
             await anyio.sleep(PROGRESS_TICK_S)
             group_run = self.current
             if group_run is None:
                 continue
+            if group_run is not last_group:  # rates restart with each group
+                last_bytes, last_ios, last_minf, last_group = [0, 0], [0, 0], 0, group_run
             now = time.monotonic()
             states = self.agg.group_states()
             totals = [s.result.totals for s in states]
@@ -408,8 +422,6 @@ class Supervisor:
             ios = [sum(t.dirs[i].ios for t in totals) for i in (0, 1)]
             minf = sum(t.minf for t in totals)
             span = max(now - last, 1e-9)
-            if byts[0] < last_bytes[0] or byts[1] < last_bytes[1]:  # a new group started
-                last_bytes, last_ios, last_minf = [0, 0], [0, 0], 0
             release = group_run.result.extras.get("release_ns", 0)
             percent, eta = _completion(states, (time.monotonic_ns() - release) if release else 0)
             self.progress.show(Snapshot(

@@ -1,6 +1,7 @@
 """Storm measurements for the report (not a test: figures depend on the machine).
 
     LG_T0=$(date +%s%N) python tests/controller/measure.py storm 1024
+    python tests/controller/measure.py uss 1024
     python tests/controller/measure.py steady 64 1000     # workers, status interval ms
     python tests/controller/measure.py steady 256 100
 """
@@ -25,36 +26,47 @@ KIB = 1024
 
 
 def storm(n: int) -> None:
-    """numjobs=n of a 64 KiB randwrite job: command start -> release, and USS per worker."""
+    """numjobs=n of a 64 KiB randwrite job: command start -> release (LG_T0 = the shell's start)."""
     t0 = int(os.environ.get("LG_T0", time.time_ns()))
-    uss: list[int] = []
-
-    def sample() -> None:  # USS of a few workers while they run (after release)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            kids = [c for c in psutil.Process().children(recursive=True) if c.ppid() != os.getpid()]
-            if len(kids) >= n:
-                time.sleep(1.0)
-                for c in kids[:: max(len(kids) // 16, 1)]:
-                    try:
-                        uss.append(c.memory_full_info().uss)
-                    except psutil.NoSuchProcess:
-                        pass
-                return
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    plan = make_plan([dict(numjobs=n, size=64 * KIB, time_based=True, runtime_ns=3_000_000_000)])
-    result = execute(plan, RunOptions(eta="never"))
-    sampler.join()
+    result = execute(make_plan([dict(numjobs=n, size=64 * KIB)]), RunOptions(eta="never"))
     (g,) = result.groups
     release_epoch = g.extras["release_ns"] + time.time_ns() - time.monotonic_ns()
     print(f"workers={n} status={exit_status(result)} command_start_to_release_s={(release_epoch - t0) / 1e9:.2f} "
           f"fork_loop_s={g.extras['fork_s']:.2f} spawn_s={g.spawn_s:.2f} start_skew_ms={g.start_skew_ns / 1e6:.1f}")
-    if uss:
-        print(f"uss_per_worker_MiB median={sorted(uss)[len(uss) // 2] / 2**20:.2f} max={max(uss) / 2**20:.2f} "
-              f"(region 64 KiB) samples={len(uss)}")
+
+
+def uss(n: int) -> None:
+    """USS of every 16th worker of a running storm of 64 KiB time-based randwrite jobs."""
+    found: list[int] = []
+
+    def sample() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not found:
+            time.sleep(0.5)
+            helper = [c for c in psutil.Process().children() if c.pid != os.getpid()]
+            if not helper:
+                continue
+            try:
+                workers = helper[0].children()
+            except psutil.NoSuchProcess:
+                return
+            if len(workers) < n:
+                continue
+            time.sleep(1.0)  # released and running
+            for c in workers[::16]:
+                try:
+                    found.append(c.memory_full_info().uss)
+                except psutil.NoSuchProcess:
+                    pass
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    plan = make_plan([dict(numjobs=n, size=64 * KIB, time_based=True, runtime_ns=5_000_000_000)])
+    execute(plan, RunOptions(eta="never"))
+    sampler.join()
+    found.sort()
+    print(f"workers={n} uss_per_worker_MiB median={found[len(found) // 2] / 2**20:.2f} max={found[-1] / 2**20:.2f} "
+          f"(its region: 64 KiB) samples={len(found)}")
 
 
 def steady(n: int, interval_ms: int) -> None:
@@ -90,4 +102,4 @@ def steady(n: int, interval_ms: int) -> None:
 
 
 if __name__ == "__main__":
-    {"storm": storm, "steady": steady}[sys.argv[1]](*map(int, sys.argv[2:]))
+    {"storm": storm, "uss": uss, "steady": steady}[sys.argv[1]](*map(int, sys.argv[2:]))

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import orjson
 import psutil
+import pytest
 
 from loadgen.controller import EXIT_JOB_FAILED, EXIT_OK, EXIT_OOM, execute, exit_status
 from loadgen.controller.supervisor import worker_units
+from loadgen.errors import InputError
 from loadgen.plan import RunOptions
 from loadgen.report.jsonl import validate
 
@@ -110,8 +112,15 @@ def test_setup_error_fails_that_job_only(tmp_path: Path) -> None:
 
 
 def _workers_of(pid: int) -> list[psutil.Process]:
-    """Worker processes: the helper's children."""
-    return [c for c in psutil.Process(pid).children(recursive=True) if c.ppid() != pid]
+    """Worker processes: the helper's children (those that still exist)."""
+    workers = []
+    for child in psutil.Process(pid).children(recursive=True):
+        try:
+            if child.ppid() != pid:
+                workers.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return workers
 
 
 def test_killed_worker_is_an_error_and_others_complete(tmp_path: Path) -> None:
@@ -149,7 +158,7 @@ def test_killed_worker_is_an_error_and_others_complete(tmp_path: Path) -> None:
 def test_split_policy_pins_each_worker_to_one_cpu_at_the_callers_priority(tmp_path: Path) -> None:
     cpus = sorted(os.sched_getaffinity(0))
     plan = make_plan([dict(numjobs=4, cpus_allowed=cpus, cpus_allowed_policy="split", time_based=True,
-                           runtime_ns=600_000_000)])
+                           runtime_ns=1_000_000_000)])
     seen: dict[int, list[int]] = {}
     nices: set[int] = set()
 
@@ -158,10 +167,10 @@ def test_split_policy_pins_each_worker_to_one_cpu_at_the_callers_priority(tmp_pa
         while time.monotonic() < deadline and len(seen) < 4:
             for w in _workers_of(os.getpid()):
                 try:
-                    nices.add(w.nice())
                     affinity = w.cpu_affinity()
                     if len(affinity) == 1:  # set by the worker just before its I/O
                         seen[w.pid] = affinity
+                        nices.add(w.nice())
                 except psutil.NoSuchProcess:
                     pass
             time.sleep(0.02)
@@ -174,3 +183,10 @@ def test_split_policy_pins_each_worker_to_one_cpu_at_the_callers_priority(tmp_pa
     for job in result.jobs:
         assert seen.get(job.pid) == [cpus[(job.job.thread_number - 1) % len(cpus)]]
     assert nices == {os.getpriority(os.PRIO_PROCESS, 0)}  # the controller's boost is not inherited
+
+
+def test_unwritable_stream_is_an_input_error_before_anything_starts(tmp_path: Path) -> None:
+    opts = RunOptions(jsonl=str(tmp_path / "missing" / "run.jsonl"), eta="never")
+    with pytest.raises(InputError, match="--jsonl"):
+        execute(make_plan([dict()]), opts)
+    assert not psutil.Process().children(recursive=True)

@@ -152,6 +152,8 @@ class _GroupRun:
                 reply = await self.sup.spawner.spawn(self.group.id, [[job]],
                                                      self.sup.opts.status_interval_ns, data_w, gate_r)
             self._map_pids([[job]], reply["pids"], reply.get("fork_errno", 0))
+            if self.sup.stopping:  # the stop went out while this worker was being forked
+                self.sup.spawner.signal_workers(signal.SIGTERM)
         finally:
             os.close(data_w)
             os.close(gate_r)

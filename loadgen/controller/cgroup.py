@@ -89,9 +89,9 @@ class MemoryCgroup:
             if self.version == 1
             else (self.path / "memory.swap.max", "0")
         )
-        # absent without swap accounting; then there is nothing to cap
-        with contextlib.suppress(FileNotFoundError, PermissionError):
-            swap_file.write_text(swap_value)
+        if swap_file.exists():  # absent without swap accounting: then there is nothing to cap
+            with contextlib.suppress(OSError):
+                swap_file.write_text(swap_value)
 
     def add(self, pid: int) -> None:
         """Move ``pid`` (and from then on its new children) into this group."""

@@ -86,3 +86,24 @@ def test_remove_moves_live_members_out(tmp_path: Path) -> None:
         sleeper.wait()
         if group.path.exists():
             group.remove()
+
+
+def test_v2_files_are_the_v2_names(tmp_path: Path) -> None:
+    """cgroup v2 is not mounted with memory here: its file names are checked on a plain
+    directory shaped like a v2 group."""
+    (tmp_path / "memory.swap.max").write_text("max\n")
+    (tmp_path / "memory.events").write_text("low 0\nhigh 0\nmax 7\noom 2\noom_kill 2\noom_group_kill 0\n")
+    group = cgroup.MemoryCgroup(tmp_path, 2)
+    group.set_limit(CGROUP_LIMIT_BYTES)
+    assert (tmp_path / "memory.max").read_text() == str(CGROUP_LIMIT_BYTES)
+    assert (tmp_path / "memory.swap.max").read_text() == "0"
+    assert group.oom_kills() == 2 and group.events()["max"] == 7
+
+
+def test_v1_without_swap_accounting_still_sets_the_limit(tmp_path: Path) -> None:
+    (tmp_path / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\n")
+    group = cgroup.MemoryCgroup(tmp_path, 1)
+    group.set_limit(CGROUP_LIMIT_BYTES)  # no memory.memsw.limit_in_bytes: nothing to cap
+    assert (tmp_path / "memory.limit_in_bytes").read_text() == str(CGROUP_LIMIT_BYTES)
+    assert not (tmp_path / "memory.memsw.limit_in_bytes").exists()
+    assert group.oom_kills() == 0  # kernels before 4.13 have no oom_kill field

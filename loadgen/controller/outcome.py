@@ -29,7 +29,6 @@ EXIT_INPUT = 2  # bad input: nothing started
 EXIT_SIGNAL = 3  # stopped by SIGINT/SIGTERM before the plan finished
 EXIT_OOM = 4  # a worker was OOM-killed (oom_policy=report or abort) and nothing else failed
 
-OOM_POLICIES = ("report", "respawn", "abort")
 # the controller's own oom_score_adj where it may lower it (root, CAP_SYS_RESOURCE): far
 # below the workers' 1000 so the kernel takes workers first and the run can still report,
 # but not -1000 (stress-ng's choice), which would make a runaway controller unkillable
@@ -39,8 +38,9 @@ CONTROLLER_OOM_SCORE_ADJ = -500
 # stops at its timeout, loadgen at this many restarts of one worker
 MAX_RESPAWNS = 10
 
-# the kernel's OOM-kill lines; "oom-kill:" comes before the signal, "Killed process"
-# right after it, both rate-limited, so either may be missing
+# the kernel's OOM-kill lines: "oom-kill:" (before the signal; rate-limited with the
+# rest of the OOM report), "Killed process" (right after it), the reaper's line; a record
+# overwritten before it is read is skipped, so each of them may be missing
 _KMSG_OOM = (
     re.compile(rb"oom-kill:.*[,:]pid=(\d+),"),
     re.compile(rb"Killed process (\d+) "),

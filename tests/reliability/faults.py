@@ -79,7 +79,9 @@ class LoadgenRun:
         helper is the controller's own child)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            workers = [c for c in self.note_children() if _ppid(c) not in (self.pid, None)]
+            children = self.note_children()
+            helpers = {c.pid for c in children if _ppid(c) == self.pid and _is_helper(c)}
+            workers = [c for c in children if _ppid(c) in helpers]
             if len(workers) >= count:
                 return workers
             if self.proc.poll() is not None:
@@ -100,6 +102,13 @@ class LoadgenRun:
                 if process.environ().get(MARK_VAR) == self.mark and process.pid != self.pid:
                     found[process.pid] = f"{process.pid} {process.status()} {process.name()}"
         return sorted(found.values())
+
+
+def _is_helper(process: psutil.Process) -> bool:
+    try:
+        return "loadgen.engine.worker" in process.cmdline()
+    except psutil.Error:
+        return False
 
 
 def _ppid(process: psutil.Process) -> int | None:
@@ -144,11 +153,14 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def wait_for_lines(path: Path, count: int, run: LoadgenRun, timeout_s: float = 30) -> None:
+def wait_for_lines(path: Path, count: int, run: LoadgenRun, timeout_s: float = 30,
+                   record_type: str = "interval") -> None:
+    """Wait until ``path`` holds ``count`` records of ``record_type`` (the workers run)."""
+    marker = b'{"type":"%s"' % record_type.encode()
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         run.note_children()
-        if path.exists() and path.read_bytes().count(b"\n") >= count:
+        if path.exists() and path.read_bytes().count(marker) >= count:
             return
         if run.proc.poll() is not None:
             raise AssertionError(f"run ended ({run.proc.returncode}) before {count} lines")

@@ -179,7 +179,7 @@ def test_worker_death_is_reported_and_the_others_go_on(
         tmp_path: Path, signum: int, status: int, kind: str, error: int) -> None:
     jsonl, report, args = outputs(tmp_path)
     run = start_loadgen([str(job(tmp_path, TIMED.format(runtime=3, numjobs=2))), *args])
-    victim, _ = run.wait_for_workers(2)
+    victim = run.wait_for_workers(2)[0]
     wait_for_lines(jsonl, 2, run)
     victim.send_signal(signum)
     got, _ = finish(run)

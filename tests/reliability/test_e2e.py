@@ -149,12 +149,13 @@ def test_oom_respawn_restarts_the_worker(tmp_path: Path, run_group: cgroup.Memor
     jsonl, report, args = outputs(tmp_path)
     text = OOM_JOB.format(policy="respawn", victim_extra="time_based=1\nruntime=3",
                           bystander_runtime=1)
-    finish(start_loadgen([str(job(tmp_path, text)), *args], group=run_group))
+    status, stderr = finish(start_loadgen([str(job(tmp_path, text)), *args], group=run_group))
     victim = report_jobs(report)["victim"][0]
-    assert victim["loadgen"]["restarts"] >= 1
+    happened = [(e["event.action"], e["job"], e.get("outcome.kind")) for e in events(read_jsonl(jsonl))]
+    assert victim["loadgen"]["restarts"] >= 1, (status, stderr, happened)
     respawns = [e for e in events(read_jsonl(jsonl)) if e["event.action"] == "worker_respawned"]
-    assert len(respawns) == victim["loadgen"]["restarts"]
-    assert all(e["job"] == "victim" and e["outcome.kind"] == "oom_killed" for e in respawns)
+    assert len(respawns) == victim["loadgen"]["restarts"], happened
+    assert all(e["job"] == "victim" and e["outcome.kind"] == "oom_killed" for e in respawns), happened
     assert report_jobs(report)["after"][0]["error"] == 0
 
 

@@ -1,9 +1,10 @@
-"""Messages from workers to the controller, framed for one pipe shared by a whole group.
+"""Messages from a worker process to the controller, framed for its stats pipe.
 
-Why one shared pipe: the controller reads every worker of a group from a single fd
-(one ``add_reader`` callback, no task or thread per worker), and POSIX makes each
-``write`` of at most ``PIPE_BUF`` bytes to a pipe atomic even with many writers, so
-frames from different workers never tear or interleave inside a frame.
+Each worker process has its own pipe (see ``loadgen.engine.worker`` for why not one
+per group); the jobs of a thread-mode worker share it under a lock.  Frames keep
+each message self-describing (sender, kind, length) and small: every frame is one
+``os.write`` of at most ``PIPE_BUF`` bytes, which POSIX makes atomic, so frames of
+different threads never tear or interleave inside a frame.
 
 Frame (one ``os.write``, at most ``PIPE_BUF`` = 4096 bytes)::
 
@@ -12,7 +13,7 @@ Frame (one ``os.write``, at most ``PIPE_BUF`` = 4096 bytes)::
 ``flags & MORE`` says that the message continues in the next frame *of the same
 thread_number*; the reader appends payloads per thread_number until a frame without
 ``MORE``.  Messages longer than one frame (interval records with wide histograms)
-are thus chunked; each chunk is still atomic, so only chunks of different senders
+are thus chunked; each chunk is still atomic, so only chunks of different threads
 interleave, never bytes.
 
 Message kinds (payload after reassembly):

@@ -25,7 +25,7 @@ import anyio  # noqa: E402
 
 from loadgen import __version__  # noqa: E402
 from loadgen.controller import outcome  # noqa: E402
-from loadgen.controller.aggregator import Aggregator  # noqa: E402
+from loadgen.controller.aggregator import Aggregator, aggregate_metrics  # noqa: E402
 from loadgen.controller.progress import ProgressLine, wanted  # noqa: E402
 from loadgen.controller.spawner import Spawner  # noqa: E402
 from loadgen.controller.supervisor import Supervisor  # noqa: E402
@@ -56,7 +56,7 @@ def raise_fd_limit() -> int:
     return soft
 
 
-CONTROLLER_NICE_BOOST = 10
+CONTROLLER_NICE_BOOST = 20
 
 
 def boost_priority() -> int:
@@ -164,6 +164,7 @@ def execute(plan: Plan, opts: RunOptions, report_sink: Sink | None = None,
             "duration_s": (result.end_epoch_ns - start_epoch_ns) / 1e9,
             "jobs": len(result.jobs),
             "errors": sum(1 for j in result.jobs if j.error),
+            **aggregate_metrics(result.jobs),
         })
         writer.close()
     return result

@@ -225,18 +225,26 @@ class Aggregator:
     def group_end(self, result: GroupResult) -> None:
         if self.writer is None:
             return
-        total = IntervalStats()
-        for job in result.jobs:
-            total.merge(job.totals)
-        duration = total.t_end_ns - total.t_start_ns
-        # Group runtime: wall time from first start to last end (fio's max runtime), not the sum.
-        total.runtime_ns = max((j.totals.runtime_ns for j in result.jobs), default=0)
         fields = {
             "group": result.id,
             "jobs": len(result.jobs),
             "errors": sum(1 for j in result.jobs if j.error),
             "spawn_s": result.spawn_s,
             "start_skew_ns": result.start_skew_ns,
-            **{k: v for k, v in metrics(total, duration, None, None).items() if "_ns." not in k},
+            **aggregate_metrics(result.jobs),
         }
         self.writer.write("group_end", fields)
+
+
+def aggregate_metrics(jobs: list[JobResult]) -> dict[str, Any]:
+    """Summed counts of many jobs, with rates over the longest job's runtime (fio's group line).
+
+    Latency keys are left out: per-job records carry them, and a sum over
+    differently-behaving workers is rarely what anyone wants in a stream.
+    """
+    total = IntervalStats()
+    for job in jobs:
+        total.merge(job.totals)
+    duration = total.t_end_ns - total.t_start_ns
+    total.runtime_ns = max((j.totals.runtime_ns for j in jobs), default=0)
+    return {k: v for k, v in metrics(total, duration, None, None).items() if "_ns." not in k}

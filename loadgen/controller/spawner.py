@@ -22,7 +22,7 @@ from typing import Any
 import anyio
 
 from loadgen.controller.blas import SINGLE_THREAD_ENV
-from loadgen.engine.worker import send_msg
+from loadgen.engine.worker import FDS_PER_MESSAGE, send_msg
 from loadgen.plan import Job
 
 _LEN_SIZE = 8
@@ -52,6 +52,7 @@ class Spawner:
         self.sock = commands  # blocking; written by the loop thread or one helper thread
         self.replies = replies  # read by the loop (which makes it non-blocking)
         self._buf = b""
+        self._pipes: list[int] = []  # stats-pipe read ends received, not yet handed out
         self._spawned: asyncio.Future[dict[str, Any]] | None = None
         self.on_exit: Callable[[int, int], None] = lambda pid, status: None
         self.on_helper_death: Callable[[], None] = lambda: None
@@ -66,9 +67,12 @@ class Spawner:
 
     def _readable(self) -> None:
         try:
-            data = self.replies.recv(1 << 16)
+            data, fds, flags, _addr = socket.recv_fds(self.replies, 1 << 16, FDS_PER_MESSAGE + 3)
         except BlockingIOError:
             return
+        if flags & socket.MSG_CTRUNC:
+            raise HelperDied("stats pipes lost in transit (MSG_CTRUNC)")
+        self._pipes.extend(fds)  # in fork order; each "spawned" reply takes its share
         if not data:
             self.detach()
             if self._spawned is not None and not self._spawned.done():
@@ -83,22 +87,24 @@ class Spawner:
             msg = pickle.loads(self._buf[_LEN_SIZE : _LEN_SIZE + length])
             self._buf = self._buf[_LEN_SIZE + length :]
             if msg["op"] == "spawned" and self._spawned is not None:
+                forked = sum(1 for pid in msg["pids"] if pid)
+                msg["pipes"], self._pipes = self._pipes[:forked], self._pipes[forked:]
                 self._spawned.set_result(msg)
             elif msg["op"] == "exit":
                 self.on_exit(msg["pid"], msg["status"])
             elif msg["op"] == "crash":
                 self.crash_traceback = msg["traceback"]
 
-    async def spawn(self, group: int, units: list[list[Job]], interval_ns: int, data_w: int,
-                    gate_r: int) -> dict[str, Any]:
-        """Fork one worker per unit; returns the helper's reply (pids, t_first_fork_ns).
+    async def spawn(self, group: int, units: list[list[Job]], interval_ns: int, gate_r: int) -> dict[str, Any]:
+        """Fork one worker per unit; returns the helper's reply: ``pids`` (0 = fork failed),
+        ``pipes`` (the stats-pipe read end of each forked worker, in order), fork times.
 
         The request (pickled jobs; megabytes for a big storm) is sent from a thread so
         the loop keeps reading exit notices meanwhile.
         """
         self._spawned = asyncio.get_running_loop().create_future()
         request = {"op": "spawn", "group": group, "units": units, "interval_ns": interval_ns}
-        await anyio.to_thread.run_sync(send_msg, self.sock, request, (data_w, gate_r))
+        await anyio.to_thread.run_sync(send_msg, self.sock, request, (gate_r,))
         try:
             return await self._spawned
         finally:

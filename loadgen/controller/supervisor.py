@@ -1,15 +1,13 @@
 """Runs a plan group by group on one event loop: spawn, barrier, release, watch, stop.
 
-Per group: one stats pipe shared by all its workers, drained by one task every
-``DRAIN_PERIOD_S`` (not on readability: a reader blocked on the pipe is woken by
-every write, and the boosted controller then preempts the writing worker inside its
-``write``; measured with 256 workers on 2 cores: seconds per worker "blocked" in
-write), and one gate pipe whose write end only the controller holds.
+Per group: one stats pipe per worker process (made by the fork helper, see
+``loadgen.engine.worker``), all drained by one task every few tens of ms rather
+than on readability (no wakeup per worker write, no task or thread per worker),
+and one gate pipe whose write end only the controller holds.
 Workers set up (mmap) and say READY; once every job is ready (or failed) the
 controller closes the gate and every worker's blocked ``read`` returns EOF at
-once.  The group ends when every worker process has been reaped *and* the stats
-pipe reached EOF (every writer gone), so no message is lost and none is waited for
-in vain.
+once.  The group ends when every worker process has been reaped *and* every stats
+pipe reached EOF, so no message is lost and none is waited for in vain.
 """
 
 from __future__ import annotations
@@ -17,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import errno
-import fcntl
 import os
 import signal
 import sys
@@ -36,9 +33,13 @@ from loadgen.results import GroupResult, RunResult
 from loadgen.sinks import Sink
 
 STOP_GRACE_S = 0.75  # SIGTERM first; SIGKILL whatever still runs after this
-PIPE_SIZE = 1 << 20  # room for ~250 KiB/s of deltas from every worker before anyone blocks
 PROGRESS_TICK_S = 1.0
-DRAIN_PERIOD_S = 0.02  # the 1 MiB pipe holds >50 ms of 256 workers at 100 ms intervals
+# Stats-pipe polling: fast until release (READY latency is spawn_s), then a tenth of the
+# status interval within these bounds (each 256 KiB pipe holds seconds of deltas; 50
+# polls/s would cost a 1 s-interval run of many workers CPU for nothing).
+DRAIN_PERIOD_S = 0.02
+DRAIN_PERIOD_MAX_S = 0.1
+DRAIN_BUDGET_S = 0.02  # most loop time one drain may take before yielding
 
 
 def worker_units(jobs: tuple[Job, ...]) -> list[list[Job]]:
@@ -49,18 +50,6 @@ def worker_units(jobs: tuple[Job, ...]) -> list[list[Job]]:
     return units + ([threads] if threads else [])
 
 
-def _enlarge_pipe(fd: int) -> None:
-    try:
-        with open("/proc/sys/fs/pipe-max-size") as f:
-            limit = int(f.read())
-    except (OSError, ValueError):
-        limit = PIPE_SIZE
-    try:
-        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, min(PIPE_SIZE, limit))
-    except OSError:
-        pass  # the default 64 KiB still works; writers may block sooner (measured: report_block_ns)
-
-
 class _GroupRun:
     """One group's life: its pipes, its workers, and the loop callbacks that watch them."""
 
@@ -69,49 +58,71 @@ class _GroupRun:
         self.group = group
         self.agg = sup.agg
         self.result = self.agg.begin_group(group)
-        self.reassembler = protocol.Reassembler()
         self.changed = asyncio.Event()
         self.pid_states: dict[int, list[JobState]] = {}
         self.early_exits: dict[int, int] = {}  # exits seen before the pid list arrived
         self.live: set[int] = set()
-        self.eof = False
+        self.pipe_of: dict[int, int] = {}  # worker pid -> its stats pipe (read end)
+        self.reassemblers: dict[int, protocol.Reassembler] = {}  # open pipes
+        self.mapped = False
+        self._next_pipe = 0  # where a drain that ran out of time goes on
         self.gate_w = -1
         self.released = False
-        self.data_r = -1
         self.t_first_fork_ns = 0
-        # oom_policy=respawn (reliability, issue 7): a write end of the stats pipe kept for
-        # replacement workers until no worker is left, and respawns under way
-        self.keep_w = -1
+        # oom_policy=respawn (reliability, issue 7): replacements being forked
         self.respawning = 0
         self.spawn_lock = asyncio.Lock()
 
     # ---- loop callbacks ---------------------------------------------------------------------
-    def _read_data(self) -> None:
-        """Read everything available on the stats pipe (non-blocking)."""
-        while not self.eof:
+    def _read_pipe(self, fd: int) -> None:
+        """Read what one worker's pipe holds (non-blocking); close it at EOF."""
+        reassembler = self.reassemblers.get(fd)
+        while reassembler is not None:
             try:
-                data = os.read(self.data_r, 1 << 20)
+                data = os.read(fd, 1 << 18)
             except BlockingIOError:
-                break
+                return
             if not data:
-                self.eof = True
-                break
-            for thread_number, kind, payload in self.reassembler.feed(data):
+                del self.reassemblers[fd]
+                os.close(fd)
+                return
+            for thread_number, kind, payload in reassembler.feed(data):
                 self.agg.on_message(thread_number, kind, payload)
+
+    def _read_data(self, budget_s: float = float("inf")) -> bool:
+        """Read the pipes round-robin; False when the time budget ran out before all were read.
+
+        The budget keeps a backlog (more deltas than the controller's CPU share can
+        handle) from holding the loop for seconds: signals and the progress line go on,
+        and the pipes hold the rest.
+        """
+        fds = list(self.reassemblers)
+        start = self._next_pipe % len(fds) if fds else 0
+        deadline = time.monotonic() + budget_s
+        complete = True
+        for i, fd in enumerate(fds[start:] + fds[:start]):
+            self._read_pipe(fd)
+            if time.monotonic() > deadline:
+                self._next_pipe = start + i + 1
+                complete = False
+                break
         self.changed.set()
+        return complete
+
+    @property
+    def all_read(self) -> bool:
+        """Every worker's pipe reached EOF: nothing more can arrive."""
+        return self.mapped and not self.reassemblers
 
     def _on_exit(self, pid: int, status: int) -> None:
         if pid not in self.pid_states:
             self.early_exits[pid] = status
             return
-        self._read_data()  # the worker's last messages are in the pipe already: count them first
+        self._read_pipe(self.pipe_of[pid])  # its last messages are in the pipe: count them first
         states = self.pid_states[pid]
-        for state in states:
-            self.reassembler.drop(state.job.thread_number)
         self.live.discard(pid)
         for state, end in self.agg.classify_exit(states, status, self.sup.stopping):
             self._after_end(state, end, len(states))
-        self._release_keep_w()
         self.changed.set()
 
     # ---- worker deaths (reliability, issue 7) ------------------------------------------------
@@ -120,7 +131,7 @@ class _GroupRun:
         action = "continue" if self.sup.stopping else outcome.next_action(
             end, state.job.oom_policy, state.restarts)
         job = self._respawn_job(state.job) if action == "respawn" and unit_size == 1 else None
-        if job is not None and self.keep_w >= 0:
+        if job is not None:
             self.agg.record_respawn(state, end)
             self.sup.notice(f"{state.job.name} (pid {end.pid}): {end.text}; respawned")
             self.respawning += 1
@@ -146,41 +157,32 @@ class _GroupRun:
         """Fork one fresh worker (fresh region) for ``job``; its gate is open from the start."""
         gate_r, gate_w = os.pipe2(os.O_CLOEXEC)
         os.close(gate_w)
-        data_w = os.dup(self.keep_w)
         try:
             async with self.spawn_lock:
                 reply = await self.sup.spawner.spawn(self.group.id, [[job]],
-                                                     self.sup.opts.status_interval_ns, data_w, gate_r)
-            self._map_pids([[job]], reply["pids"], reply.get("fork_errno", 0))
+                                                     self.sup.opts.status_interval_ns, gate_r)
+            self._map_pids([[job]], reply["pids"], reply["pipes"], reply["fork_errno"])
             if self.sup.stopping:  # the stop went out while this worker was being forked
                 self.sup.spawner.signal_workers(signal.SIGTERM)
+        except HelperDied:
+            self.sup.helper_died()
         finally:
-            os.close(data_w)
             os.close(gate_r)
             self.respawning -= 1
-            self._release_keep_w()
             self.changed.set()
-
-    def _release_keep_w(self) -> None:
-        """No worker left and none coming: let the stats pipe reach EOF."""
-        if self.keep_w >= 0 and not self.live and not self.respawning:
-            os.close(self.keep_w)
-            self.keep_w = -1
 
     def _on_helper_death(self) -> None:
         """The helper is gone, and with it (PR_SET_PDEATHSIG) every worker; their wait
         statuses went with it, so they are reported as lost, not as OOM kills."""
-        self._read_data()
         for pid in list(self.live):
+            self._read_pipe(self.pipe_of[pid])
             self.live.discard(pid)
             for state in self.pid_states[pid]:
-                self.reassembler.drop(state.job.thread_number)
                 if not state.done:
                     self.agg.record_end(state, outcome.Outcome(
                         "killed", pid, errno.ECHILD, "lost: the worker fork helper exited",
                         signal=signal.SIGKILL))
         self.sup.helper_died()
-        self._release_keep_w()
         self.changed.set()
 
     async def _until(self, done: Any) -> None:
@@ -191,59 +193,56 @@ class _GroupRun:
     # ---- the group's phases ------------------------------------------------------------------
     async def run(self) -> GroupResult:
         spawner = self.sup.spawner
-        self.data_r, data_w = os.pipe2(os.O_CLOEXEC)
-        os.set_blocking(self.data_r, False)
-        _enlarge_pipe(data_w)
         gate_r, self.gate_w = os.pipe2(os.O_CLOEXEC)
         spawner.on_exit = self._on_exit
         spawner.on_helper_death = self._on_helper_death
         units = worker_units(self.group.jobs)
-        if any(j.oom_policy == "respawn" for j in self.group.jobs):
-            self.keep_w = os.dup(data_w)
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._drain)
-                await self._phases(units, data_w, gate_r)
+                await self._phases(units, gate_r)
                 tg.cancel_scope.cancel()
         finally:
-            os.close(self.data_r)
+            for fd in self.reassemblers:
+                os.close(fd)
+            self.reassemblers.clear()
         self._finish()
         return self.result
 
     async def _drain(self) -> None:
-        while not self.eof:
-            self._read_data()
-            await anyio.sleep(DRAIN_PERIOD_S)
+        running_period = min(max(self.sup.opts.status_interval_ns / 10e9, DRAIN_PERIOD_S), DRAIN_PERIOD_MAX_S)
+        while True:
+            if self._read_data(DRAIN_BUDGET_S):
+                await anyio.sleep(running_period if self.released else DRAIN_PERIOD_S)
+            else:
+                await anyio.sleep(0)  # behind: go on after letting the loop breathe
 
-    async def _phases(self, units: list[list[Job]], data_w: int, gate_r: int) -> None:
+    async def _phases(self, units: list[list[Job]], gate_r: int) -> None:
         spawner = self.sup.spawner
         try:
             try:
-                reply = await spawner.spawn(self.group.id, units, self.sup.opts.status_interval_ns, data_w, gate_r)
+                reply = await spawner.spawn(self.group.id, units, self.sup.opts.status_interval_ns, gate_r)
             except HelperDied:  # every job of the group fails as "cannot create a worker"
                 self.sup.helper_died()
                 now = time.monotonic_ns()
                 reply = {"t_first_fork_ns": now, "t_last_fork_ns": now, "pids": [0] * len(units),
-                         "fork_errno": errno.ECHILD}
+                         "pipes": [], "fork_errno": errno.ECHILD}
             finally:
-                os.close(data_w)
                 os.close(gate_r)
             self.t_first_fork_ns = reply["t_first_fork_ns"]
             self.result.extras["fork_s"] = (reply["t_last_fork_ns"] - reply["t_first_fork_ns"]) / 1e9
-            self._map_pids(units, reply["pids"], reply.get("fork_errno", 0))
-            self._release_keep_w()
+            self._map_pids(units, reply["pids"], reply["pipes"], reply["fork_errno"])
             if self.sup.stopping:
                 self.stop()
             await self._until(lambda: all(s.settled for s in self.agg.group_states()) or not self.live)
             self._release()
-            await self._until(lambda: self.eof and not self.live)
+            await self._until(lambda: self.all_read and not self.live and not self.respawning)
         finally:
-            if self.keep_w >= 0:
-                os.close(self.keep_w)
             if not self.released:
                 os.close(self.gate_w)
 
-    def _map_pids(self, units: list[list[Job]], pids: list[int], fork_errno: int) -> None:
+    def _map_pids(self, units: list[list[Job]], pids: list[int], pipes: list[int], fork_errno: int) -> None:
+        forked = iter(pipes)
         for unit, pid in zip(units, pids):
             states = [self.agg.states[j.thread_number] for j in unit]
             if not pid:  # the helper could not fork (e.g. EAGAIN from a process limit)
@@ -256,6 +255,11 @@ class _GroupRun:
                 state.result.pid = pid
             self.pid_states[pid] = states
             self.live.add(pid)
+            fd = next(forked)
+            os.set_blocking(fd, False)
+            self.pipe_of[pid] = fd
+            self.reassemblers[fd] = protocol.Reassembler()
+        self.mapped = True
         for pid, status in self.early_exits.items():
             self._on_exit(pid, status)
         self.early_exits.clear()

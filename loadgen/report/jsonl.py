@@ -74,6 +74,7 @@ _METRICS: dict[str, Any] = {
     "sys_cpu": _NUM,
     "job_runtime": _INT,
 }
+_SUMS = {k: v for k, v in _METRICS.items() if "_ns." not in k}  # aggregates: no latency keys
 _PERCENTILE_KEYS = {r"^(read|write)\.(clat|lat)_ns\.percentile\.\d+\.\d{6}$": _INT}
 
 
@@ -119,15 +120,14 @@ SCHEMA: dict[str, Any] = {
             "loadgen.report_block_ns": _INT,
         }, patterns=_PERCENTILE_KEYS),
         _record("group_end", {
-            "group": _INT, "jobs": _INT, "errors": _INT, "spawn_s": _NUM, "start_skew_ns": _INT,
-            **{k: v for k, v in _METRICS.items() if "_ns." not in k},
+            "group": _INT, "jobs": _INT, "errors": _INT, "spawn_s": _NUM, "start_skew_ns": _INT, **_SUMS,
         }),
         _record("event", {
             "group": _OPT_INT, "job": _OPT_STR, "thread_number": _OPT_INT, "subjob": _OPT_INT,
             "event.action": _STR, "log.level": _STR, "message": _STR, "error": _INT,
         }, optional=_DEATH),
         _record("run_end", {"exit_status": _INT, "interrupted": _BOOL, "duration_s": _NUM, "jobs": _INT,
-                            "errors": _INT}),
+                            "errors": _INT, **_SUMS}),
     ],
 }
 

@@ -85,11 +85,13 @@ def percentiles(hist: np.ndarray, plist: Sequence[float] = DEFAULT_PERCENTILES) 
     total = int(hist.sum())
     if total == 0:
         return {}
-    cum = np.cumsum(hist, dtype=np.uint64).astype(np.longdouble)
+    cum = np.cumsum(hist, dtype=np.uint64)
     plist = sorted(plist)
-    # One searchsorted for the whole list: the live stream asks for this per job per interval.
-    thresholds = np.array(plist, dtype=np.longdouble) / np.longdouble(100.0) * np.longdouble(total)
-    idx = np.searchsorted(cum, thresholds, side="left")  # first i with cum[i] >= threshold
+    # Counts are integers, so cum >= t  <=>  cum >= ceil(t): the long double thresholds
+    # become exact integers and one integer searchsorted serves the whole list (the
+    # live stream asks for this per job per interval).
+    thresholds = np.ceil(np.array(plist, dtype=np.longdouble) / np.longdouble(100.0) * np.longdouble(total))
+    idx = np.searchsorted(cum, thresholds.astype(np.uint64), side="left")  # first i with cum[i] >= threshold
     return {p: int(BUCKET_VALUES[min(int(i), PLAT_NR - 1)]) for p, i in zip(plist, idx)}
 
 

@@ -57,17 +57,18 @@ def test_eta_option() -> None:
         os.close(slave)
 
 
-def _run_with_stderr(stderr_fd: int) -> subprocess.Popen:
-    spec = {"groups": [{"numjobs": 2, "time_based": True, "runtime_ns": 1_600_000_000}],
-            "opts": {"eta": "auto"}}
-    return subprocess.Popen([sys.executable, str(ROOT / "tests/controller/plans.py"), orjson.dumps(spec).decode()],
-                            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
-                            stderr=stderr_fd)
+SPEC = orjson.dumps({"groups": [{"numjobs": 2, "time_based": True, "runtime_ns": 1_600_000_000}],
+                    "opts": {"eta": "auto"}}).decode()
+
+
+def _command() -> list[str]:
+    return [sys.executable, str(ROOT / "tests/controller/plans.py"), SPEC]
 
 
 def test_line_appears_on_a_terminal_only() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     master, slave = pty.openpty()
-    proc = _run_with_stderr(slave)
+    proc = subprocess.Popen(_command(), env=env, stdout=subprocess.DEVNULL, stderr=slave)
     os.close(slave)
     seen = b""
     deadline = time.monotonic() + 30
@@ -83,9 +84,6 @@ def test_line_appears_on_a_terminal_only() -> None:
     assert proc.wait(timeout=30) == 0
     assert b"\rJobs: 2 (f=2): [w(2)]" in seen
 
-    proc = subprocess.run([sys.executable, str(ROOT / "tests/controller/plans.py"),
-                           orjson.dumps({"groups": [{"numjobs": 2, "time_based": True, "runtime_ns": 1_600_000_000}],
-                                         "opts": {"eta": "auto"}}).decode()],
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, timeout=30)
-    assert proc.returncode == 0
-    assert b"Jobs:" not in proc.stderr
+    piped = subprocess.run(_command(), env=env, capture_output=True, timeout=30)
+    assert piped.returncode == 0
+    assert b"Jobs:" not in piped.stderr

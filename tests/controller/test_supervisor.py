@@ -86,6 +86,10 @@ def test_stream_validates_and_interval_deltas_sum_to_totals(tmp_path: Path) -> N
     assert [r["type"] for r in lines].count("group_end") == 2
     ends = {r["thread_number"]: r for r in lines if r["type"] == "end"}
     assert sorted(ends) == [j.job.thread_number for j in result.jobs]
+    for key in ("write.io_bytes", "read.total_ios", "minf"):
+        for group_end in (r for r in lines if r["type"] == "group_end"):
+            assert group_end[key] == sum(e[key] for e in ends.values() if e["group"] == group_end["group"])
+        assert lines[-1][key] == sum(e[key] for e in ends.values())
     for job in result.jobs:
         tn = job.job.thread_number
         intervals = [r for r in lines if r["type"] == "interval" and r["thread_number"] == tn]

@@ -2,8 +2,9 @@
 """How fast loadgen reacts to signals and a closed pipe (the figures in docs/reliability.md).
 
 The tests prove *that* every fault is handled; this measures *how fast*: the time from
-a SIGTERM, a second SIGINT, a SIGKILL of the controller or a closed stdout until the
-controller has exited and no process of the run is left.  Runs a time-based storm of
+a SIGTERM, a second SIGINT, a SIGKILL of the controller or a closed stdout until every worker (and the fork helper)
+is gone, until the controller has exited (after writing its report), and until no
+process of the run is left.  Runs a time-based storm of
 ``--numjobs`` workers per case, ``--repeat`` times, and prints one JSON line per case.
 
     python scripts/fault_timings.py --numjobs 4 --repeat 5
@@ -97,10 +98,12 @@ def one_case(case: str, numjobs: int, workdir: Path) -> dict[str, float]:
         run.kill()
     elif case == "closed_pipe":
         run.stdout.close()
+    workers_gone = gone_after([p for p in procs if p.pid != run.pid], t0)
     run.wait(timeout=30)
     exited = time.monotonic() - t0
     all_gone = gone_after(procs, t0)
-    return {"controller_exit_s": exited, "all_gone_s": all_gone, "status": run.returncode}
+    return {"workers_gone_s": workers_gone, "controller_exit_s": exited, "all_gone_s": all_gone,
+            "status": run.returncode}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,11 +115,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for case in args.cases.split(","):
             samples = [one_case(case, args.numjobs, Path(tmp)) for _ in range(args.repeat)]
+            workers = [s["workers_gone_s"] for s in samples]
             exits = [s["controller_exit_s"] for s in samples]
             gones = [s["all_gone_s"] for s in samples]
             print(json.dumps({
                 "case": case, "numjobs": args.numjobs, "repeat": args.repeat,
                 "status": sorted({int(s["status"]) for s in samples}),
+                "workers_gone_s_median": round(statistics.median(workers), 3),
+                "workers_gone_s_max": round(max(workers), 3),
                 "controller_exit_s_median": round(statistics.median(exits), 3),
                 "controller_exit_s_max": round(max(exits), 3),
                 "all_processes_gone_s_median": round(statistics.median(gones), 3),

@@ -15,11 +15,12 @@ import errno
 import os
 import re
 import signal
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from loadgen.controller import cgroup
+from loadgen.plan import Job
 from loadgen.results import RunResult
 
 # exit statuses of ``loadgen run`` (README "Exit status", docs/reliability.md)
@@ -275,6 +276,18 @@ def next_action(outcome: Outcome, oom_policy: str, restarts: int) -> str:
     if oom_policy == "abort":
         return "abort"
     return "continue"
+
+
+def replacement_job(job: Job, elapsed_ns: int) -> Job | None:
+    """The job a respawned worker runs, ``elapsed_ns`` after its group started: what is
+    left of a runtime (``None`` when nothing is), no start delay, no second ramp; a
+    sized job starts its pass again in the fresh region."""
+    if not job.runtime_ns:
+        return replace(job, startdelay_ns=(0, 0))
+    left = job.runtime_ns + job.ramp_time_ns - elapsed_ns
+    if left <= 0:
+        return None
+    return replace(job, runtime_ns=left, ramp_time_ns=0, startdelay_ns=(0, 0))
 
 
 def exit_status(outcomes: list[Outcome], *, interrupted: bool, output_failed: bool = False) -> int:

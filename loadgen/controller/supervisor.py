@@ -13,7 +13,6 @@ pipe reached EOF, so no message is lost and none is waited for in vain.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import errno
 import os
 import signal
@@ -144,14 +143,9 @@ class _GroupRun:
             self.sup.abort(f"{state.job.name}: worker pid {end.pid} {end.text}; oom_policy=abort")
 
     def _respawn_job(self, job: Job) -> Job | None:
-        """The job a replacement worker runs: what is left of a runtime, no start delay."""
-        if not job.runtime_ns:
-            return dataclasses.replace(job, startdelay_ns=(0, 0))
-        elapsed = time.monotonic_ns() - self.result.extras.get("release_ns", time.monotonic_ns())
-        left = job.runtime_ns + job.ramp_time_ns - elapsed
-        if left <= 0:
-            return None
-        return dataclasses.replace(job, runtime_ns=left, ramp_time_ns=0, startdelay_ns=(0, 0))
+        """The replacement's job, timed from this group's release."""
+        release_ns = self.result.extras.get("release_ns", time.monotonic_ns())
+        return outcome.replacement_job(job, time.monotonic_ns() - release_ns)
 
     async def _respawn(self, job: Job) -> None:
         """Fork one fresh worker (fresh region) for ``job``; its gate is open from the start."""

@@ -206,3 +206,19 @@ def test_run_exit_status_reads_each_jobs_outcome(jobs: list[tuple[str | None, in
                                                  output_failed: bool, status: int) -> None:
     result = _run_result(*jobs, interrupted=interrupted)
     assert outcome.run_exit_status(result, output_failed=output_failed) == status
+
+
+def test_replacement_of_a_timed_job_runs_what_is_left() -> None:
+    job = Job(name="t", thread_number=1, subjob=0, numjobs=1, group_id=0, runtime_ns=10_000,
+              ramp_time_ns=1_000, startdelay_ns=(5, 9), time_based=True)
+    replacement = outcome.replacement_job(job, elapsed_ns=4_000)
+    assert replacement is not None
+    assert (replacement.runtime_ns, replacement.ramp_time_ns, replacement.startdelay_ns) == (7_000, 0, (0, 0))
+    assert outcome.replacement_job(job, elapsed_ns=11_000) is None
+
+
+def test_replacement_of_a_sized_job_starts_over() -> None:
+    job = Job(name="s", thread_number=1, subjob=0, numjobs=1, group_id=0, size=1 << 30,
+              startdelay_ns=(5, 5))
+    assert outcome.replacement_job(job, elapsed_ns=10**12) == Job(
+        name="s", thread_number=1, subjob=0, numjobs=1, group_id=0, size=1 << 30)

@@ -105,7 +105,8 @@ class Sink:
             except OSError as exc:
                 if exc.errno not in _FULL_ERRNOS:
                     raise
-                self._cut_partial(done)
+                if not self._cut_partial(done):
+                    self.bytes_written += done  # out for good: say so
                 raise SinkFull(self, exc.strerror or os.strerror(exc.errno)) from None
         self.bytes_written += len(data)
         self.lines_written += data.count(b"\n")
@@ -117,16 +118,19 @@ class Sink:
     def write_text(self, text: str) -> None:
         self.write(text.encode())
 
-    def _cut_partial(self, partial: int) -> None:
+    def _cut_partial(self, partial: int) -> bool:
         """Remove the first ``partial`` bytes of a write that did not complete, so a
-        full disk leaves whole lines only (regular files; a pipe cannot take back)."""
-        if not partial or self.is_stdout:
-            return
+        full disk leaves whole lines only; False where they stay (stdout, whatever it is,
+        is not ours to truncate)."""
+        if not partial:
+            return True
+        if self.is_stdout:
+            return False
         try:
-            size = os.fstat(self.fd).st_size
-            os.ftruncate(self.fd, size - partial)
+            os.ftruncate(self.fd, os.fstat(self.fd).st_size - partial)
         except OSError:
-            pass
+            return False
+        return True
 
     def _reader_gone(self) -> None:
         """The pipe's reader is gone.  For stdout, point fd 1 at /dev/null so the

@@ -154,7 +154,7 @@ def execute(plan: Plan, opts: RunOptions, report_sink: Sink | None = None,
     result.end_epoch_ns = time.time_ns()
     result.header = _header(plan, opts, nofile)
     if writer is not None and isinstance(writer.failure, SinkFull):
-        result.output_failure = str(writer.failure)
+        result.output_failure = f"{writer.failure}; the run was stopped"
     result.header["controller_nice"] = controller_nice
     result.header["controller_oom_score_adj"] = oom_score_adj
     if writer is not None:
@@ -194,7 +194,8 @@ def run(plan: Plan, opts: RunOptions, startup_signals: StartupSignals | None = N
             own_signals.restore()
     # --output is checked before anything starts (InputError, exit 2); stdout is a sink too,
     # so a reader that went away ends the run quietly instead of with a BrokenPipeError
-    report_sink = Sink(opts.output, f"--output {opts.output}", truncate=True).open()
+    label = f"--output {opts.output}" if opts.output else "the report on stdout"
+    report_sink = Sink(opts.output, label, truncate=True).open()
     result = execute(plan, opts, report_sink, startup_signals)
     try:
         from loadgen.report.writer import render_formats
@@ -204,7 +205,7 @@ def run(plan: Plan, opts: RunOptions, startup_signals: StartupSignals | None = N
         _write_report(report_sink, render_formats(result, opts, with_header=True), result)
     report_sink.close()
     if result.output_failure:
-        print(f"loadgen: {result.output_failure}; the run was stopped", file=sys.stderr)
+        print(f"loadgen: {result.output_failure}", file=sys.stderr)
     return exit_status(result)
 
 

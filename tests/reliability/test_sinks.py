@@ -148,3 +148,17 @@ def test_closed_stdout_through_a_real_shell_pipeline(tmp_path: Path) -> None:
     assert done.stdout == '{"n":0}\n'
     assert done.stderr.splitlines()[-1] == "status=0"
     assert "Exception ignored" not in done.stderr
+
+
+def test_full_disk_behind_stdout_counts_what_stays_there(tiny_tmpfs: Path) -> None:
+    code = ("import sys\nfrom loadgen.sinks import Sink, SinkFull\n"
+            "try:\n    Sink('-', 'the report on stdout').open().write_text('x' * 100_000)\n"
+            "except SinkFull as exc:\n    sys.stderr.write(str(exc))\n")
+    target = tiny_tmpfs / "stdout.txt"
+    with target.open("wb") as stdout:
+        done = subprocess.run([sys.executable, "-c", code], stdout=stdout, stderr=subprocess.PIPE,
+                              text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=30)
+    size = target.stat().st_size
+    assert 0 < size < 100_000
+    assert done.stderr == (f"the report on stdout: No space left on device; "
+                           f"0 lines ({size} bytes) were written to stdout")

@@ -9,43 +9,16 @@ line) and the reports go to stderr.
 
 from __future__ import annotations
 
-import sys
-from typing import TextIO
-
-from loadgen.errors import InputError
 from loadgen.plan import RunOptions
 from loadgen.report.writer import selected_formats
+from loadgen.sinks import Sink
 
 
-def stdout_is_jsonl(opts: RunOptions) -> bool:
-    return opts.jsonl == "-"
-
-
-class ReportOutput:
-    """The destination of the text reports of one run."""
-
-    def __init__(self, opts: RunOptions) -> None:
-        self.opts = opts
-        self.path = opts.output
-        self.stream: TextIO = sys.stderr if stdout_is_jsonl(opts) and not self.path else sys.stdout
-
-    def open(self) -> ReportOutput:
-        """Check the formats and empty the file before anything starts."""
-        selected_formats(self.opts)
-        if self.path:
-            try:
-                open(self.path, "w", encoding="utf-8").close()
-            except OSError as exc:
-                raise InputError(f"cannot write report: {exc.strerror}", self.path) from exc
-        return self
-
-    def write(self, text: str) -> None:
-        if self.path:
-            try:
-                with open(self.path, "a", encoding="utf-8") as out:
-                    out.write(text)
-            except OSError as exc:
-                raise InputError(f"cannot write report: {exc.strerror}", self.path) from exc
-        else:
-            self.stream.write(text)
-            self.stream.flush()
+def report_sink(opts: RunOptions) -> Sink:
+    """The report's sink, not yet opened; an unknown ``--output-format`` is bad input now."""
+    selected_formats(opts)
+    if opts.output:
+        return Sink(opts.output, f"--output {opts.output}", truncate=True)
+    if opts.jsonl == "-":
+        return Sink("", "the report on stderr (stdout carries --jsonl=-)", std_fd=2)
+    return Sink("", "the report on stdout")

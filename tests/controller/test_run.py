@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from loadgen.controller import EXIT_OK, execute
-from loadgen.controller.reportout import ReportOutput
+from loadgen.controller.reportout import report_sink
 from loadgen.errors import InputError
 from loadgen.plan import RunOptions
 from loadgen.report import render_json
@@ -99,13 +99,15 @@ def test_controller_cpu_and_worker_uss_are_reported(tmp_path: Path) -> None:
     for job in result.jobs:
         assert job.totals.uss_bytes >= 8 * MIB  # the written region is still mapped at job end
     document = orjson.loads(render_json(result))
-    assert document["loadgen"]["controller_cpu_s"] == pytest.approx(result.extras["controller_cpu_s"])
+    assert document["loadgen"]["controller_cpu_s"] == pytest.approx(result.extras["controller_cpu_s"], abs=1e-6)  # %f in the JSON
     assert [j["loadgen"]["uss_bytes"] for j in document["jobs"]] == [j.totals.uss_bytes for j in result.jobs]
 
 
-def test_unwritable_output_is_an_input_error_before_anything_starts(tmp_path: Path) -> None:
-    opts = RunOptions(output=str(tmp_path / "missing" / "report.txt"))
-    with pytest.raises(InputError, match="cannot write report"):
-        ReportOutput(opts).open()
+def test_report_sink_follows_the_stdout_rule(tmp_path: Path) -> None:
+    assert report_sink(RunOptions(jsonl="-")).open().fd == 2
+    assert report_sink(RunOptions(jsonl="run.jsonl")).open().fd == 1
+    assert report_sink(RunOptions(jsonl="-", output=str(tmp_path / "r.txt"))).target == str(tmp_path / "r.txt")
+    with pytest.raises(InputError, match="cannot write"):
+        report_sink(RunOptions(output=str(tmp_path / "missing" / "report.txt"))).open()
     with pytest.raises(InputError, match="unknown output format"):
-        ReportOutput(RunOptions(output_format=("xml",))).open()
+        report_sink(RunOptions(output_format=("xml",)))

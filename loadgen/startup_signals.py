@@ -32,7 +32,10 @@ class StartupSignals:
         self._previous: dict[int, Any] = {}
 
     def install(self) -> None:
-        """Handle SIGTERM, and SIGINT unless it was ignored on purpose (``nohup``, ``&``)."""
+        """Handle SIGTERM, and SIGINT unless it was ignored on purpose (``nohup``, ``&``);
+        ignore SIGUSR1 (a report request: the run's loop answers it, nothing before)."""
+        self._previous.setdefault(signal.SIGUSR1, signal.getsignal(signal.SIGUSR1))
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
         for signum in (signal.SIGTERM, signal.SIGINT):
             current = signal.getsignal(signum)
             if signum == signal.SIGINT and current is signal.SIG_IGN:

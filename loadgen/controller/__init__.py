@@ -201,12 +201,8 @@ def run(plan: Plan, opts: RunOptions, startup_signals: StartupSignals | None = N
     # so a reader that went away ends the run quietly instead of with a BrokenPipeError;
     # with --jsonl=- the report goes to stderr (docs/jsonl.md)
     report = reportout.report_sink(opts).open()
-    previous_usr1 = signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # a report request is never fatal
-    try:
-        result = execute(plan, opts, report, startup_signals)
-        _write_report(report, render_formats(result, opts, with_header=True), result)
-    finally:
-        signal.signal(signal.SIGUSR1, previous_usr1)
+    result = execute(plan, opts, report, startup_signals)
+    _write_report(report, render_formats(result, opts, with_header=True), result)
     report.close()
     if result.output_failure:
         print(f"loadgen: {result.output_failure}", file=sys.stderr)

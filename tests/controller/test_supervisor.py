@@ -95,7 +95,7 @@ def test_stream_validates_and_interval_deltas_sum_to_totals(tmp_path: Path) -> N
         intervals = [r for r in lines if r["type"] == "interval" and r["thread_number"] == tn]
         assert intervals[-1]["final"] and not any(r["final"] for r in intervals[:-1])
         if job.job.time_based:
-            assert len(intervals) >= 3  # 100 ms intervals over 450 ms
+            assert len(intervals) >= 2  # 100 ms intervals over 450 ms (fewer when starved of CPU)
         for key in ("read.total_ios", "write.total_ios", "read.io_bytes", "write.io_bytes", "minf", "majf",
                     "read.clat_ns.N", "write.clat_ns.N"):
             assert sum(r[key] for r in intervals) == ends[tn][key], key

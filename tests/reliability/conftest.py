@@ -13,17 +13,22 @@ from loadgen.controller import cgroup
 from tests.reliability.faults import CGROUP_LIMIT_BYTES
 
 
-@pytest.fixture
-def memory_group() -> Iterator[cgroup.MemoryCgroup]:
-    """A memory cgroup limited to 64 MiB (skips where none can be made)."""
+def limited_memory_group(name: str, limit_bytes: int) -> Iterator[cgroup.MemoryCgroup]:
+    """A memory cgroup with a limit, removed afterwards (skips where none can be made)."""
     try:
-        group = cgroup.create(f"loadgen-test-{os.getpid()}", CGROUP_LIMIT_BYTES)
+        group = cgroup.create(f"{name}-{os.getpid()}", limit_bytes)
     except OSError as exc:
         pytest.skip(f"cannot make a memory cgroup here: {exc}")
     try:
         yield group
     finally:
         group.remove()
+
+
+@pytest.fixture
+def memory_group() -> Iterator[cgroup.MemoryCgroup]:
+    """A memory cgroup limited to 64 MiB."""
+    yield from limited_memory_group("loadgen-test", CGROUP_LIMIT_BYTES)
 
 
 @pytest.fixture

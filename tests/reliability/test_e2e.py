@@ -20,6 +20,7 @@ import psutil
 import pytest
 
 from loadgen.controller import cgroup, outcome
+from tests.reliability.conftest import limited_memory_group
 from tests.reliability.faults import (
     LoadgenRun,
     read_jsonl,
@@ -95,14 +96,7 @@ def report_jobs(report: Path) -> dict[str, list[dict[str, Any]]]:
 @pytest.fixture
 def run_group() -> Iterator[cgroup.MemoryCgroup]:
     """A memory cgroup for a whole run (controller and workers), 256 MiB."""
-    try:
-        group = cgroup.create(f"loadgen-test-run-{os.getpid()}", RUN_LIMIT_BYTES)
-    except OSError as exc:
-        pytest.skip(f"cannot make a memory cgroup here: {exc}")
-    try:
-        yield group
-    finally:
-        group.remove()
+    yield from limited_memory_group("loadgen-test-run", RUN_LIMIT_BYTES)
 
 
 OOM_JOB = """\

@@ -13,6 +13,7 @@ from loadgen.errors import InputError
 from loadgen.jobfile import build_plan, parse_command_line, print_note
 from loadgen.jobfile.help import option_help, options_overview
 from loadgen.plan import WRITE, Plan
+from loadgen.startup_signals import StartupSignals
 
 USAGE = """\
 usage: loadgen plan JOBFILE... [--section=NAME] [--name=JOB --OPTION=VALUE ...]
@@ -69,13 +70,18 @@ def _run(args: list[str]) -> int:
     command_line = parse_command_line(args)
     if command_line.help or command_line.cmdhelp is not None:
         return _plan(args)
-    plan = build_plan(command_line)
+    startup_signals = StartupSignals()  # reliability: no traceback or lost report on an early ^C
+    startup_signals.install()
     try:
-        from loadgen.controller import run
-    except ImportError:
-        print("loadgen: run: controller not available", file=sys.stderr)
-        return 1
-    return int(run(plan, command_line.run_options))
+        plan = build_plan(command_line)
+        try:
+            from loadgen.controller import run
+        except ImportError:
+            print("loadgen: run: controller not available", file=sys.stderr)
+            return 1
+        return int(run(plan, command_line.run_options, startup_signals=startup_signals))
+    finally:
+        startup_signals.restore()
 
 
 def main(argv: list[str] | None = None) -> int:

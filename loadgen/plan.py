@@ -101,6 +101,9 @@ class Job:
     log_offset: bool = False  # per-I/O log lines carry the offset before prio
     # loadgen engine options
     thp: str = "inherit"  # inherit|madvise|never
+    # what the controller does when the OOM killer takes this job's worker:
+    # report|respawn|abort (loadgen.controller.outcome.next_action)
+    oom_policy: str = "report"
     # reporting context
     kb_base: int = 1024
     unit_base: int = 8  # 8 = bytes, 1 = bits

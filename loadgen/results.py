@@ -49,6 +49,10 @@ class RunResult:
     start_epoch_ns: int = 0
     end_epoch_ns: int = 0
     interrupted: bool = False  # stopped by a signal before the plan finished
+    # an output that could not be written mid-run (full disk): why, and what got out
+    output_failure: str = ""
+    # run-level additions reported under the top-level "loadgen" key, e.g. controller_cpu_s
+    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def jobs(self) -> list[JobResult]:

@@ -6,7 +6,7 @@ I/O (usr+sys), and their ratios.  Needs an upstream fio build with the page_faul
 
     python scripts/engine_vs_fio.py CASE [REPS] [--fio PATH] [--pflimit PATH]
 
-CASE: fault, fault-gtod, hot, hot-gtod, hot100, randw, randrw.
+CASE: fault, fault-gtod, hot, hot-gtod, hot100, hot10k, randw, randrw.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ CASES: dict[str, tuple[list[str], dict[str, Any], list[str] | None]] = {
         dict(rw="randrw", size=64 * PAGE, loops=5000, gtod_reduce=True),
         None,
     ),
+    "hot10k": (["--size=256k", "--bs=4k", "--rw=randrw", "--loops=10000"], dict(rw="randrw", size=64 * PAGE, loops=10000), None),
     "hot100": (["--size=256k", "--bs=4k", "--rw=randrw", "--loops=100"], dict(rw="randrw", size=64 * PAGE, loops=100), None),
     "randw": (["--size=256m", "--bs=4k", "--rw=randwrite"], dict(rw="randwrite", size=256 << 20, thp="never"), None),
     "randrw": (["--size=256m", "--bs=4k", "--rw=randrw"], dict(rw="randrw", size=256 << 20, thp="never"), None),
@@ -107,6 +108,9 @@ def main() -> None:
         f"loadgen {er:,.0f} ops/s ({1e9 / er:.0f} ns/op, minf {eng_minf}); ops/s ratio loadgen/fio {er / fr:.3f}"
     )
     print(f"  cpu ns/op: fio {fc:.0f}, loadgen {ec:.0f}, ratio loadgen/fio {ec / max(fc, 1e-9):.3f}")
+    pair_cpu = statistics.median(e / max(f, 1e-9) for e, f in zip(eng_cpu, fio_cpu))
+    pair_rate = statistics.median(e / f for e, f in zip(eng_rate, fio_rate))
+    print(f"  median of per-pair ratios loadgen/fio: cpu ns/op {pair_cpu:.3f}, ops/s {pair_rate:.3f}  (load {os.getloadavg()[0]:.1f})")
     if floor:
         print(f"  pflimit (C floor) {statistics.median(floor):,.0f} blocks/s")
     print("  fio ops/s:", [round(x) for x in fio_rate])

@@ -116,7 +116,7 @@ def test_run_passes_plan_and_run_options_to_the_controller(monkeypatch):
 
     seen = {}
     fake = types.ModuleType("loadgen.controller")
-    fake.run = lambda plan, options: seen.update(plan=plan, options=options) or 0  # type: ignore[attr-defined]
+    fake.run = lambda plan, options, startup_signals=None: seen.update(plan=plan, options=options) or 0  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "loadgen.controller", fake)
     assert main(["run", "--name=x", "--size=1m", "--output-format=json", "--jsonl=-"]) == 0
     assert seen["plan"].jobs[0].name == "x"

@@ -1,8 +1,9 @@
 """The asyncio controller: runs a ``Plan`` and hands the ``RunResult`` to the reports.
 
 ``run(plan, opts)`` is the whole run and returns the exit status (0 every job ok,
-1 a job failed or a worker died, 3 stopped by a signal); ``execute`` is the same
-run returning the ``RunResult`` itself.
+1 a job failed, a worker died or an output could not be written, 2 bad input, 3
+stopped by a signal, 4 a worker was OOM-killed: docs/reliability.md); ``execute`` is
+the same run returning the ``RunResult`` itself.
 """
 
 from __future__ import annotations
@@ -13,29 +14,37 @@ pin_blas_threads()  # before anything below imports numpy
 
 import os  # noqa: E402
 import resource  # noqa: E402
+import signal  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
+from dataclasses import replace  # noqa: E402
 from typing import Any  # noqa: E402
 
 import anyio  # noqa: E402
 
 from loadgen import __version__  # noqa: E402
+from loadgen.controller import outcome, reportout  # noqa: E402
 from loadgen.controller.aggregator import Aggregator, aggregate_metrics  # noqa: E402
 from loadgen.controller.progress import ProgressLine, wanted  # noqa: E402
 from loadgen.controller.spawner import Spawner  # noqa: E402
 from loadgen.controller.supervisor import Supervisor  # noqa: E402
 from loadgen.errors import InputError  # noqa: E402
+from loadgen.kernel.sysinfo import run_header  # noqa: E402
 from loadgen.plan import Plan, RunOptions  # noqa: E402
-from loadgen.report.jsonl import JsonlWriter  # noqa: E402
+from loadgen.report.jsonl import JsonlWriter, header_fields  # noqa: E402
+from loadgen.report.writer import render_formats  # noqa: E402
 from loadgen.results import RunResult  # noqa: E402
+from loadgen.sinks import Sink, SinkError, SinkFull  # noqa: E402
+from loadgen.startup_signals import StartupSignals  # noqa: E402
 
-EXIT_OK = 0
-EXIT_JOB_FAILED = 1
-EXIT_SIGNALLED = 3
+EXIT_OK = outcome.EXIT_OK
+EXIT_JOB_FAILED = outcome.EXIT_FAILED
+EXIT_SIGNALLED = outcome.EXIT_SIGNAL
+EXIT_OOM = outcome.EXIT_OOM
 
-__all__ = ["run", "execute", "exit_status", "EXIT_OK", "EXIT_JOB_FAILED", "EXIT_SIGNALLED"]
+__all__ = ["run", "execute", "exit_status", "EXIT_OK", "EXIT_JOB_FAILED", "EXIT_SIGNALLED", "EXIT_OOM"]
 
 
 def raise_fd_limit() -> int:
@@ -68,20 +77,17 @@ def boost_priority() -> int:
     return original
 
 
-def _header(plan: Plan, opts: RunOptions, nofile: int) -> dict[str, Any]:
-    try:
-        from loadgen.kernel.sysinfo import run_header
-
-        header = run_header(plan, opts.command_line)
-    except ImportError:
-        header = {"hostname": socket.gethostname(), "kernel_release": os.uname().release}
-    header.setdefault("loadgen_version", __version__)
+def _header(plan: Plan, opts: RunOptions, nofile: int, controller_nice: int, oom_score_adj: int) -> dict[str, Any]:
+    """The reproducibility header (kernel, CPU, THP, job files) plus how this controller runs."""
+    header = run_header(plan, opts.command_line)
     header["worker_start"] = "fork from a preloaded helper process"
     header["rlimit_nofile"] = nofile
+    header["controller_nice"] = controller_nice
+    header["controller_oom_score_adj"] = oom_score_adj
     return header
 
 
-def _run_start(writer: JsonlWriter, plan: Plan, opts: RunOptions) -> None:
+def _run_start(writer: JsonlWriter, plan: Plan, opts: RunOptions, header: dict[str, Any]) -> None:
     sections = [j.to_dict() for j in plan.jobs if j.subjob == 0]
     writer.write("run_start", {
         "loadgen.version": __version__,
@@ -92,6 +98,7 @@ def _run_start(writer: JsonlWriter, plan: Plan, opts: RunOptions) -> None:
         "config.status_interval_ns": opts.status_interval_ns,
         "config.global_options": dict(plan.global_options),
         "config.sections": sections,
+        **header_fields(header),
     })
 
 
@@ -105,43 +112,66 @@ def _open_stream(opts: RunOptions, run_id: str, host: str, epoch_ns: int, mono_n
         raise InputError(f"--jsonl: cannot open {opts.jsonl}: {exc.strerror}") from exc
 
 
+def _cpu_s() -> float:
+    """This process's own CPU seconds so far, user + system, all its threads (not the workers;
+    CLOCK_PROCESS_CPUTIME_ID is ns-exact where ``os.times`` counts 10 ms ticks)."""
+    return time.process_time_ns() / 1e9
+
+
 def exit_status(result: RunResult) -> int:
-    if result.interrupted:
-        return EXIT_SIGNALLED
-    if any(j.error for j in result.jobs):
-        return EXIT_JOB_FAILED
-    return EXIT_OK
+    return outcome.run_exit_status(result, output_failed=bool(result.output_failure))
 
 
-def execute(plan: Plan, opts: RunOptions) -> RunResult:
-    """Run every group in order; the result holds every job that started, even when stopped."""
+def execute(plan: Plan, opts: RunOptions, report_sink: Sink | None = None,
+            startup_signals: StartupSignals | None = None) -> RunResult:
+    """Run every group in order; the result holds every job that started, even when stopped.
+
+    ``report_sink`` (open) receives the SIGUSR1 snapshots; without one they go where
+    ``opts`` sends reports, but never to a file (``run`` owns that).
+    """
+    cpu_at_start = _cpu_s()
     nofile = raise_fd_limit()
     run_id = uuid.uuid4().hex
     start_epoch_ns, start_mono_ns = time.time_ns(), time.monotonic_ns()
     host = socket.gethostname()
     writer = _open_stream(opts, run_id, host, start_epoch_ns, start_mono_ns)
     progress = ProgressLine() if wanted(opts.eta) else None
-    agg = Aggregator(writer, start_epoch_ns - start_mono_ns)
+    oom = outcome.OomWatch.start()
+    oom_score_adj = outcome.protect_controller()  # before the helper exists: it inherits the value
+    agg = Aggregator(writer, start_epoch_ns - start_mono_ns, oom)
     worker_nice = boost_priority()
     controller_nice = os.getpriority(os.PRIO_PROCESS, 0)
     spawner = Spawner(worker_nice)  # from the main thread, before the loop: see spawner.py
+    previous_usr1 = signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # never fatal, before and after the loop
     try:
+        supervisor = Supervisor(plan, opts, spawner, agg, progress,
+                                report_sink or reportout.report_sink(replace(opts, output="")).open())
+        supervisor.result.header = _header(plan, opts, nofile, controller_nice, oom_score_adj)
+        supervisor.result.run_id, supervisor.result.start_epoch_ns = run_id, start_epoch_ns
+        supervisor.sinks = [s for s in (writer.sink if writer else None, report_sink) if s is not None]
+        if startup_signals is not None:
+            startup_signals.attach(supervisor)  # a signal before the loop listens stops the run at once
         if writer is not None:
-            _run_start(writer, plan, opts)
-        supervisor = Supervisor(plan, opts, spawner, agg, progress)
+            writer.on_failure = lambda failure: supervisor.abort(str(failure), "output")
+            _run_start(writer, plan, opts, supervisor.result.header)
         try:
             result = anyio.run(supervisor.run, backend="asyncio", backend_options={"use_uvloop": True})
         except KeyboardInterrupt:  # SIGINT before the signal receiver was listening
             result = supervisor.result
             result.interrupted = True
+        if startup_signals is not None:
+            startup_signals.install()  # the loop's receiver put the defaults back on exit
     finally:
+        signal.signal(signal.SIGUSR1, previous_usr1)
         spawner.close()
+        oom.close()
         os.setpriority(os.PRIO_PROCESS, 0, worker_nice)  # a library caller gets its priority back
-    result.run_id = run_id
-    result.start_epoch_ns = start_epoch_ns
     result.end_epoch_ns = time.time_ns()
-    result.header = _header(plan, opts, nofile)
-    result.header["controller_nice"] = controller_nice
+    cpu_s = _cpu_s() - cpu_at_start
+    result.extras["controller_cpu_s"] = cpu_s
+    result.extras["controller_cpu_pct"] = 100.0 * cpu_s * 1e9 / max(result.end_epoch_ns - start_epoch_ns, 1)
+    if writer is not None and isinstance(writer.failure, SinkFull):
+        result.output_failure = f"{writer.failure}; the run was stopped"
     if writer is not None:
         writer.write("run_end", {
             "exit_status": exit_status(result),
@@ -155,24 +185,36 @@ def execute(plan: Plan, opts: RunOptions) -> RunResult:
     return result
 
 
-def _fallback_report(result: RunResult) -> None:
-    """One line per job until the fio-format reports are wired in."""
-    for j in result.jobs:
-        t = j.totals
-        secs = t.runtime_ns / 1e9 or 1e-9
-        print(f"{j.job.name}: (groupid={j.job.group_id}, jobs={j.job.numjobs}): err={j.error:2d}: "
-              f"pid={j.pid}: read={t.dirs[0].bytes}B write={t.dirs[1].bytes}B "
-              f"bw={(t.dirs[0].bytes + t.dirs[1].bytes) / secs / 2**20:.1f}MiB/s minf={t.minf} majf={t.majf}")
+def run(plan: Plan, opts: RunOptions, startup_signals: StartupSignals | None = None) -> int:
+    """The whole run, reports included; returns the process exit status.
 
-
-def run(plan: Plan, opts: RunOptions) -> int:
-    """The whole run, reports included; returns the process exit status."""
-    result = execute(plan, opts)
-    try:
-        from loadgen.report import write_reports
-    except ImportError:
-        _fallback_report(result)
-    else:
-        write_reports(result, opts)
-    sys.stdout.flush()
+    ``startup_signals``: already installed by the command line before its imports."""
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the supervisor reopens outputs; never die of it
+    if startup_signals is None:  # a library caller: the handlers are ours for this run only
+        own_signals = StartupSignals()
+        own_signals.install()
+        try:
+            return run(plan, opts, own_signals)
+        finally:
+            own_signals.restore()
+    # --output is checked before anything starts (InputError, exit 2); stdout is a sink too,
+    # so a reader that went away ends the run quietly instead of with a BrokenPipeError;
+    # with --jsonl=- the report goes to stderr (docs/jsonl.md)
+    report = reportout.report_sink(opts).open()
+    result = execute(plan, opts, report, startup_signals)
+    _write_report(report, render_formats(result, opts, with_header=True), result)
+    report.close()
+    if result.output_failure:
+        print(f"loadgen: {result.output_failure}", file=sys.stderr)
     return exit_status(result)
+
+
+def _write_report(sink: Sink, text: str, result: RunResult) -> None:
+    """The end-of-run report; a full disk is the run's failure, a gone reader is not."""
+    try:
+        sys.stdout.flush()
+        sink.write_text(text)
+    except SinkFull as failure:
+        result.output_failure = result.output_failure or str(failure)
+    except (SinkError, BrokenPipeError):
+        pass

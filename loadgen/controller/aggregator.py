@@ -8,14 +8,13 @@ the running totals.
 
 from __future__ import annotations
 
-import errno
 import os
-import signal
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from loadgen import protocol
+from loadgen.controller import outcome
 from loadgen.plan import Group, Job
 from loadgen.report.jsonl import JsonlWriter, metrics
 from loadgen.results import GroupResult, JobResult
@@ -32,6 +31,10 @@ class JobState:
     done: bool = False  # DONE received, or the job ended in an error
     final_seen: bool = False
     bytes_done: list[int] = field(default_factory=lambda: [0, 0])
+    # reliability (issue 7): what a death report needs
+    traceback: str = ""  # a Python exception the worker reported
+    last_interval: dict[str, Any] = field(default_factory=dict)
+    restarts: int = 0  # oom_policy=respawn
 
     @property
     def job(self) -> Job:
@@ -51,8 +54,10 @@ def _percentile_lists(job: Job) -> tuple[list[float] | None, list[float] | None]
 class Aggregator:
     """Per-run bookkeeping: job states by thread number, clocks, the JSON-lines writer."""
 
-    def __init__(self, writer: JsonlWriter | None, epoch_offset_ns: int) -> None:
+    def __init__(self, writer: JsonlWriter | None, epoch_offset_ns: int,
+                 oom: outcome.OomWatch | None = None) -> None:
         self.writer = writer
+        self.oom = oom  # the kernel's OOM-kill records, to tell OOM kills from other SIGKILLs
         self.epoch_offset_ns = epoch_offset_ns  # epoch ns = CLOCK_MONOTONIC ns + this
         self.states: dict[int, JobState] = {}
         self.group: GroupResult | None = None
@@ -84,7 +89,10 @@ class Aggregator:
         if kind == protocol.READY:
             state.ready_ns = info["t_ready_ns"]
         elif kind == protocol.ERROR:
-            self.fail(state, info["error"], info["error_text"], "job_error")
+            state.traceback = info.get("traceback", "")
+            self.fail(state, info["error"], info["error_text"],
+                      "worker_exception" if state.traceback else "job_error",
+                      {"outcome.traceback": state.traceback} if state.traceback else None)
         elif kind == protocol.DONE:
             state.done = True
             self._end_epoch(state)
@@ -97,6 +105,13 @@ class Aggregator:
         for i, d in enumerate(delta.dirs):
             state.bytes_done[i] += d.bytes
         state.final_seen = state.final_seen or delta.final
+        state.last_interval = {
+            "last_interval.t_end_ns": delta.t_end_ns,
+            "last_interval.interval_ns": delta.t_end_ns - delta.t_start_ns,
+            "last_interval.total_ios": delta.dirs[0].ios + delta.dirs[1].ios,
+            "last_interval.io_bytes": delta.dirs[0].bytes + delta.dirs[1].bytes,
+            "last_interval.minf": delta.minf,
+        }
         if self.writer is not None:
             plist, lat_plist = _percentile_lists(state.job)
             fields = {
@@ -117,27 +132,63 @@ class Aggregator:
         state.result.end_epoch_ms = ((end + self.epoch_offset_ns) if end else time.time_ns()) // 1_000_000
 
     # ---- failures ---------------------------------------------------------------------------
-    def fail(self, state: JobState, err: int, text: str, action: str) -> None:
+    def fail(self, state: JobState, err: int, text: str, action: str,
+             details: dict[str, Any] | None = None) -> None:
         """Mark a job failed (fio's ``error``) and say so in the stream."""
         if not state.result.error:
             state.result.error, state.result.error_text = err, text
         state.done = True
         self._end_epoch(state)
-        self.event(action, text, err, state, level="error")
+        self.event(action, text, err, state, level="error", details=details)
 
-    def on_worker_exit(self, pids_jobs: list[JobState], status: int, stopping: bool) -> None:
-        """A worker process ended: any of its jobs without DONE died with it."""
+    # ---- worker ends (reliability, issue 7: loadgen.controller.outcome) ----------------------
+    def classify_exit(self, pids_jobs: list[JobState], status: int,
+                      stopping: bool) -> list[tuple[JobState, outcome.Outcome]]:
+        """How a reaped worker's jobs ended; nothing is recorded yet (see ``record_end``)."""
+        ends = []
         for state in pids_jobs:
-            if state.done:
+            pid = state.result.pid
+            if state.done and not state.traceback:
+                kind = "failed" if state.result.error else ("stopped" if stopping else "completed")
+                ends.append((state, outcome.Outcome(kind, pid, state.result.error, state.result.error_text)))
                 continue
-            if os.WIFSIGNALED(status):
-                sig = signal.Signals(os.WTERMSIG(status)).name
-                why = "killed after the stop grace period" if stopping else "killed"
-                self.fail(state, errno.EINTR, f"worker pid {state.result.pid} {why} by {sig}", "worker_died")
-            else:
-                code = os.WEXITSTATUS(status)
-                self.fail(state, errno.EIO, f"worker pid {state.result.pid} exited with status {code}"
-                          " before finishing its job", "worker_died")
+            ends.append((state, outcome.classify(
+                pid, os.waitstatus_to_exitcode(status), finished=state.final_seen,
+                stop_requested=stopping, job_error=(state.result.error, state.result.error_text),
+                traceback=state.traceback, oom=self.oom)))
+        return ends
+
+    def death_details(self, state: JobState, end: outcome.Outcome) -> dict[str, Any]:
+        """The event fields of a worker's death: its outcome, what it did, its last interval."""
+        totals = state.result.totals
+        fields: dict[str, Any] = {f"outcome.{k}": v for k, v in end.to_dict().items()
+                                  if k not in ("pid", "errno", "text")}
+        fields["outcome.restarts"] = state.restarts
+        fields["total_ios"] = totals.dirs[0].ios + totals.dirs[1].ios
+        fields["io_bytes"] = totals.dirs[0].bytes + totals.dirs[1].bytes
+        fields.update(state.last_interval)
+        return fields
+
+    def record_end(self, state: JobState, end: outcome.Outcome) -> None:
+        """Put a job's end into its result (``error``, ``loadgen.outcome``) and the stream."""
+        if end.kind == "completed":
+            return
+        state.result.extras["outcome"] = end.kind
+        state.result.extras["outcome_detail"] = end.to_dict()
+        if state.done:  # DONE came, or the job's own job_error/worker_exception event is out
+            return
+        action = "worker_stopped" if end.kind == "stopped" else "worker_died"
+        self.fail(state, end.errno, f"worker pid {end.pid} {end.text}", action,
+                  self.death_details(state, end))
+
+    def record_respawn(self, state: JobState, end: outcome.Outcome) -> None:
+        """An OOM-killed worker is replaced (oom_policy=respawn): report it, keep the job open."""
+        state.restarts += 1
+        state.result.extras["restarts"] = state.restarts
+        state.result.extras["outcome_detail"] = end.to_dict()
+        self.event("worker_respawned", f"worker pid {end.pid} {end.text}; respawning it "
+                   f"(restart {state.restarts})", end.errno, state, level="warning",
+                   details=self.death_details(state, end))
 
     # ---- stream records ---------------------------------------------------------------------
     @staticmethod
@@ -146,12 +197,13 @@ class Aggregator:
         return {"group": job.group_id, "job": job.name, "thread_number": job.thread_number, "subjob": job.subjob}
 
     def event(self, action: str, message: str, err: int = 0, state: JobState | None = None,
-              level: str = "info") -> None:
+              level: str = "info", details: dict[str, Any] | None = None) -> None:
         if self.writer is None:
             return
         ident: dict[str, Any] = (self._job_id(state) if state is not None else
                                  {"group": None, "job": None, "thread_number": None, "subjob": None})
-        fields = {**ident, "event.action": action, "log.level": level, "message": message, "error": err}
+        fields = {**ident, "event.action": action, "log.level": level, "message": message, "error": err,
+                  **(details or {})}
         self.writer.write("event", fields, pid=state.result.pid if state is not None and state.result.pid else None)
 
     def job_end(self, state: JobState) -> None:

@@ -56,6 +56,7 @@ class Spawner:
         self._spawned: asyncio.Future[dict[str, Any]] | None = None
         self.on_exit: Callable[[int, int], None] = lambda pid, status: None
         self.on_helper_death: Callable[[], None] = lambda: None
+        self.crash_traceback = ""  # what the helper reported before it exited on a bug
 
     def attach(self) -> None:
         """Start reading helper messages on the running loop (no thread, no task)."""
@@ -91,6 +92,8 @@ class Spawner:
                 self._spawned.set_result(msg)
             elif msg["op"] == "exit":
                 self.on_exit(msg["pid"], msg["status"])
+            elif msg["op"] == "crash":
+                self.crash_traceback = msg["traceback"]
 
     async def spawn(self, group: int, units: list[list[Job]], interval_ns: int, gate_r: int) -> dict[str, Any]:
         """Fork one worker per unit; returns the helper's reply: ``pids`` (0 = fork failed),

@@ -16,17 +16,24 @@ import asyncio
 import errno
 import os
 import signal
+import sys
 import time
+from dataclasses import replace
 from typing import Any
 
 import anyio
 
 from loadgen import protocol
+from loadgen.controller import outcome
 from loadgen.controller.aggregator import Aggregator, JobState
+from loadgen.controller.kernelwatch import KernelWatch
 from loadgen.controller.progress import ProgressLine, Snapshot, job_char
-from loadgen.controller.spawner import Spawner
+from loadgen.controller.spawner import HelperDied, Spawner
+from loadgen.kernel import counters
 from loadgen.plan import Group, Job, Plan, RunOptions
+from loadgen.report import render_snapshot
 from loadgen.results import GroupResult, RunResult
+from loadgen.sinks import Sink, SinkError
 
 STOP_GRACE_S = 0.75  # SIGTERM first; SIGKILL whatever still runs after this
 PROGRESS_TICK_S = 1.0
@@ -65,6 +72,10 @@ class _GroupRun:
         self.gate_w = -1
         self.released = False
         self.t_first_fork_ns = 0
+        # oom_policy=respawn (reliability, issue 7): replacements being forked
+        self.respawning = 0
+        self.spawn_lock = asyncio.Lock()
+        self.kernel_at_release: dict[str, Any] = {}
 
     # ---- loop callbacks ---------------------------------------------------------------------
     def _read_pipe(self, fd: int) -> None:
@@ -112,13 +123,66 @@ class _GroupRun:
             self.early_exits[pid] = status
             return
         self._read_pipe(self.pipe_of[pid])  # its last messages are in the pipe: count them first
-        self.agg.on_worker_exit(self.pid_states[pid], status, self.sup.stopping)
+        states = self.pid_states[pid]
         self.live.discard(pid)
+        for state, end in self.agg.classify_exit(states, status, self.sup.stopping):
+            self._after_end(state, end, len(states))
         self.changed.set()
 
+    # ---- worker deaths (reliability, issue 7) ------------------------------------------------
+    def _after_end(self, state: JobState, end: outcome.Outcome, unit_size: int) -> None:
+        """``oom_policy``: report the end, respawn the worker, or abort the run."""
+        action = "continue" if self.sup.stopping else outcome.next_action(
+            end, state.job.oom_policy, state.restarts)
+        job = self._respawn_job(state.job) if action == "respawn" and unit_size == 1 else None
+        if job is not None:
+            self.agg.record_respawn(state, end)
+            self.sup.notice(f"{state.job.name} (pid {end.pid}): {end.text}; respawned")
+            self.respawning += 1
+            self.sup.task_group.start_soon(self._respawn, job)
+            return
+        self.agg.record_end(state, end)
+        if end.is_death:
+            self.sup.notice(f"{state.job.name} (pid {end.pid}): {end.text}")
+        if action == "abort":
+            self.sup.abort(f"{state.job.name}: worker pid {end.pid} {end.text}; oom_policy=abort")
+
+    def _respawn_job(self, job: Job) -> Job | None:
+        """The replacement's job, timed from this group's release."""
+        release_ns = self.result.extras.get("release_ns", time.monotonic_ns())
+        return outcome.replacement_job(job, time.monotonic_ns() - release_ns)
+
+    async def _respawn(self, job: Job) -> None:
+        """Fork one fresh worker (fresh region) for ``job``; its gate is open from the start."""
+        gate_r, gate_w = os.pipe2(os.O_CLOEXEC)
+        os.close(gate_w)
+        try:
+            async with self.spawn_lock:
+                reply = await self.sup.spawner.spawn(self.group.id, [[job]],
+                                                     self.sup.opts.status_interval_ns, gate_r)
+            self._map_pids([[job]], reply["pids"], reply["pipes"], reply["fork_errno"])
+            if self.sup.stopping:  # the stop went out while this worker was being forked
+                self.sup.spawner.signal_workers(signal.SIGTERM)
+        except HelperDied:
+            self.sup.helper_died()
+        finally:
+            os.close(gate_r)
+            self.respawning -= 1
+            self.changed.set()
+
     def _on_helper_death(self) -> None:
+        """The helper is gone, and with it (PR_SET_PDEATHSIG) every worker; their wait
+        statuses went with it, so they are reported as lost, not as OOM kills."""
         for pid in list(self.live):
-            self._on_exit(pid, signal.SIGKILL)  # a raw status that reads as "killed by SIGKILL"
+            self._read_pipe(self.pipe_of[pid])
+            self.live.discard(pid)
+            for state in self.pid_states[pid]:
+                if not state.done:
+                    self.agg.record_end(state, outcome.Outcome(
+                        "killed", pid, errno.ECHILD, "lost: the worker fork helper exited",
+                        signal=signal.SIGKILL))
+        self.sup.helper_died()
+        self.changed.set()
 
     async def _until(self, done: Any) -> None:
         while not done():
@@ -157,6 +221,11 @@ class _GroupRun:
         try:
             try:
                 reply = await spawner.spawn(self.group.id, units, self.sup.opts.status_interval_ns, gate_r)
+            except HelperDied:  # every job of the group fails as "cannot create a worker"
+                self.sup.helper_died()
+                now = time.monotonic_ns()
+                reply = {"t_first_fork_ns": now, "t_last_fork_ns": now, "pids": [0] * len(units),
+                         "pipes": [], "fork_errno": errno.ECHILD}
             finally:
                 os.close(gate_r)
             self.t_first_fork_ns = reply["t_first_fork_ns"]
@@ -166,7 +235,7 @@ class _GroupRun:
                 self.stop()
             await self._until(lambda: all(s.settled for s in self.agg.group_states()) or not self.live)
             self._release()
-            await self._until(lambda: self.all_read and not self.live)
+            await self._until(lambda: self.all_read and not self.live and not self.respawning)
         finally:
             if not self.released:
                 os.close(self.gate_w)
@@ -198,6 +267,7 @@ class _GroupRun:
         """Open the gate for every worker at one instant (EOF to all readers)."""
         if self.released:
             return
+        self.kernel_at_release = counters.snapshot()  # ~1 ms while every worker still waits
         release_ns = time.monotonic_ns()  # before the close: workers may run at once
         os.close(self.gate_w)
         self.released = True
@@ -222,7 +292,12 @@ class _GroupRun:
         states = self.agg.group_states()
         firsts = [s.result.totals.first_op_ns for s in states if s.result.totals.first_op_ns]
         self.result.start_skew_ns = (max(firsts) - min(firsts)) if firsts else 0
+        if self.kernel_at_release:
+            # system-wide, so one delta for the group's window serves every job in it
+            self.result.extras["kernel"] = counters.delta(self.kernel_at_release, counters.snapshot())
         for state in states:
+            if "kernel" in self.result.extras:
+                state.result.extras["kernel"] = self.result.extras["kernel"]
             state.result.extras["ready_ns"] = state.ready_ns
             state.result.extras["first_op_ns"] = state.result.totals.first_op_ns
             if not state.done and not state.result.error:
@@ -236,23 +311,32 @@ class Supervisor:
     """The whole run: groups in order, signals, the progress line."""
 
     def __init__(self, plan: Plan, opts: RunOptions, spawner: Spawner, agg: Aggregator,
-                 progress: ProgressLine | None) -> None:
+                 progress: ProgressLine | None, report: Sink) -> None:
         self.plan = plan
         self.opts = opts
         self.spawner = spawner
         self.agg = agg
         self.progress = progress
+        self.report = report
         self.stopping = False
+        self.stop_reason = ""  # signal | abort | output (reliability, issue 7)
+        self.sinks: list[Sink] = []  # reopened on SIGHUP
+        self.helper_gone = False
         self.current: _GroupRun | None = None
         self.result = RunResult(plan=plan)
+        self.task_group: anyio.abc.TaskGroup | None = None
+        self.kernel = KernelWatch(agg.writer)
 
     async def run(self) -> RunResult:
         self.spawner.attach()
         try:
             async with anyio.create_task_group() as tg:
+                self.task_group = tg
                 tg.start_soon(self._watch_signals, tg)
                 if self.progress is not None:
                     tg.start_soon(self._show_progress)
+                if self.agg.writer is not None:
+                    tg.start_soon(self._kernel_intervals)
                 for group in self.plan.groups:
                     if self.stopping:
                         break
@@ -260,28 +344,96 @@ class Supervisor:
                     self.result.groups.append(await self.current.run())
                     self.current = None
                 tg.cancel_scope.cancel()
+            self.kernel.interval(None, final=True)
         finally:
             self.spawner.detach()
             if self.progress is not None:
                 self.progress.clear()
-        self.result.interrupted = self.stopping
+        self.result.interrupted = self.stop_reason == "signal"
         return self.result
 
     async def _watch_signals(self, tg: anyio.abc.TaskGroup) -> None:
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1) as signals:
             async for signum in signals:
-                if self.stopping and signum == signal.SIGINT:
+                if signum == signal.SIGHUP:
+                    self._reopen_outputs()
+                    continue
+                if signum == signal.SIGUSR1:
+                    self._show_snapshot()
+                    continue
+                if self.stop_reason == "signal" and signum == signal.SIGINT:
                     self._exit_now()
-                self.stopping = True
-                self.agg.event("signal", f"{signal.Signals(signum).name}: stopping all workers", level="warning")
-                if self.current is not None:
-                    self.current.stop()
-                    tg.start_soon(self._kill_after_grace, self.current)
+                self.stop_reason = "signal"
+                self._stop_all(f"{signal.Signals(signum).name}: stopping all workers", "signal", "warning")
+
+    def _stop_all(self, message: str, action: str, level: str) -> None:
+        already = self.stopping
+        self.stopping = True
+        self.agg.event(action, message, level=level)
+        if self.current is not None and not already:
+            self.current.stop()
+            if self.task_group is not None:
+                self.task_group.start_soon(self._kill_after_grace, self.current)
+
+    def abort(self, message: str, reason: str = "abort") -> None:
+        """Stop the run for a reason of its own (oom_policy=abort, an output that failed):
+        like SIGTERM, but the run counts as ended, not interrupted."""
+        if not self.stop_reason:
+            self.stop_reason = reason
+        self._stop_all(message, reason, "error")
+
+    def helper_died(self) -> None:
+        """The fork helper exited (a bug, or killed): no worker can start or be watched any
+        more, so the run stops; the helper's traceback goes to the event record."""
+        if self.helper_gone:
+            return
+        self.helper_gone = True
+        trace = self.spawner.crash_traceback
+        self.agg.event("helper_died", "the worker fork helper exited", errno.ECHILD, level="error",
+                       details={"outcome.traceback": trace} if trace else None)
+        self.notice("the worker fork helper exited" + (f" ({trace.strip().splitlines()[-1]})" if trace else "")
+                    + "; stopping the run")
+        self.abort("the worker fork helper exited", "helper")
+
+    def notice(self, line: str) -> None:
+        """One line on stderr for a person (a worker's death: fio's "got signal=9"); the
+        details are in the JSON lines and the report."""
+        if self.progress is not None:
+            self.progress.clear()
+        print(f"loadgen: {line}", file=sys.stderr, flush=True)
+
+    def _reopen_outputs(self) -> None:
+        """SIGHUP (logrotate): open the output paths again; a failure keeps the old file."""
+        for sink in self.sinks:
+            problem = sink.reopen()
+            if problem:
+                self.notice(problem)
+        self.agg.event("reopen", "SIGHUP: output files reopened")
+
+    def _show_snapshot(self) -> None:
+        """SIGUSR1: the cumulative report of the run so far (fio's show_running_run_stats).
+
+        It reads the totals the aggregator keeps anyway; the workers are not asked anything.
+        """
+        groups = [*self.result.groups, *([self.current.result] if self.current is not None else [])]
+        partial = replace(self.result, groups=groups, end_epoch_ns=0)
+        if self.progress is not None:
+            self.progress.clear()
+        try:
+            self.report.write_text(render_snapshot(partial, self.opts))
+        except SinkError as exc:  # a full disk, a gone reader: the run goes on, the final report tries again
+            self.agg.event("output", f"SIGUSR1 report not written: {exc}", level="warning")
 
     async def _kill_after_grace(self, group_run: _GroupRun) -> None:
         await anyio.sleep(STOP_GRACE_S)
         if self.current is group_run:
             group_run.kill()
+
+    async def _kernel_intervals(self) -> None:
+        """One system-wide ``kernel`` line per status interval (never per worker: ~1 ms each)."""
+        while True:
+            await anyio.sleep(self.opts.status_interval_ns / 1e9)
+            self.kernel.interval(self.current.group.id if self.current is not None else None)
 
     def _exit_now(self) -> None:
         """Second SIGINT: no report, no waiting; the helper's death takes every worker with it."""

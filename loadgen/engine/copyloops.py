@@ -13,10 +13,36 @@ Reads larger than ``SMALL_READ`` copy into a preallocated buffer instead, so tha
 malloc never adds faults of its own.  Without per-I/O timing (gtod_reduce) contiguous
 runs are coalesced into few large copies and aligned random writes become one numpy
 fancy-indexed assignment per batch (56 ns/op).
+
+The write source (read-only bytes) is made once per size and shared: a storm's
+forked workers inherit it from the fork helper and never fault its pages.
+
+Where a cache-hot I/O's time goes (``page_fault_cache_hot``: 64 pages, 4 KiB randrw,
+timed; CPU ns per I/O, medians of interleaved runs on the 2-core box under a shared
+load average of 100-600, so +-10%):
+
+* two clock reads + the subtraction + the append, no copy:   ~153 (a clock read is
+  ~60: the vDSO clock_gettime on TSC plus a builtin call and a new int object)
+* the copy alone: write ``mm[s] = src`` ~82, read ``mm[s]`` ~100 (slice unpacking,
+  buffer export, a 4 KiB memcpy; the read also mallocs/frees its bytes)
+* the ``for`` itself: ~5
+* => timed write loop ~237-250, read loop ~255-265 (``loop_w``/``loop_r``)
+* everything around the loops (tiles, per-chunk bookkeeping, folding latencies into
+  histograms/moments every 32768 I/Os): ~20-25 after this project's cuts (was ~55)
+
+Measured alternatives, all slower or equal: ``time.monotonic_ns`` = ``perf_counter_ns``
+(237 vs 237), ``time.clock_gettime_ns(CLOCK_MONOTONIC)`` 288 (an argument to parse);
+moving the per-I/O work into C iterators (``array('q', filter(None, map(operator.call,
+[clock, partial(setitem, mm, s, src), clock, ...])))``, no bytecode per I/O) 310 vs 249,
+since the partial/setitem dispatch between the two clock reads costs more than
+STORE_SUBSCR.  fio spends ~190-200 CPU ns per I/O on this job, so the pure-Python
+floor is about 1.3x fio and the whole job lands at ~1.4-1.5x (``scripts/engine_vs_fio.py
+hot10k``); with gtod_reduce (no clock reads) the engine is faster than fio.
 """
 
 from __future__ import annotations
 
+import functools
 import mmap
 import time
 from array import array
@@ -29,7 +55,24 @@ from loadgen.plan import WRITE
 SMALL_READ = 64 * 1024
 COALESCE = 256 * 1024  # bytes per copy call when runs are coalesced (stays in L2)
 
+SHARED_SOURCE_MAX = 1 << 20  # write sources up to this size are cached per process
+
 clock = time.perf_counter_ns
+
+
+def _pattern(size: int) -> bytes:
+    """``size`` non-zero bytes: written pages are never mistaken for the zero page."""
+    return (bytes(range(1, 256)) * (-(-size // 255)))[:size]
+
+
+@functools.lru_cache(maxsize=8)
+def _shared_pattern(size: int) -> bytes:
+    return _pattern(size)
+
+
+def write_source(size: int) -> bytes:
+    """The bytes every write copies from (shared across Copiers when small)."""
+    return _shared_pattern(size) if size <= SHARED_SOURCE_MAX else _pattern(size)
 
 
 class Copier:
@@ -45,9 +88,9 @@ class Copier:
         """
         self.mm = mm
         self.gil_free = gil_free
-        size = max(max_len, COALESCE)
-        pattern = bytes(range(1, 256)) * (-(-size // 255))
-        self.wsrc = pattern[:size]  # non-zero: never mistaken for the zero page
+        # Coalesced copies never exceed the mapping, so a small region needs small buffers.
+        size = max(max_len, min(COALESCE, len(mm)))
+        self.wsrc = write_source(size)
         self.rbuf = bytearray(size)
         self.view: memoryview | np.ndarray
         self.wview: memoryview | np.ndarray

@@ -41,7 +41,8 @@ class Batch:
     as a ``range`` and its arrays are only built if something asks for them.
     """
 
-    __slots__ = ("_offsets", "_lengths", "_dirs", "_lists", "arith", "count", "tile_len", "tile_slices", "tile_distinct")
+    __slots__ = ("_offsets", "_lengths", "_dirs", "_lists", "arith", "count", "tile_len", "tile_slices", "tile_distinct",
+                 "_tile_of")
 
     def __init__(self, offsets: np.ndarray, lengths: np.ndarray, dirs: np.ndarray) -> None:
         self._offsets: np.ndarray | None = offsets
@@ -53,6 +54,7 @@ class Batch:
         self.tile_len = 0
         self.tile_slices: tuple[list[slice], list[slice]] | None = None
         self.tile_distinct = False
+        self._tile_of: tuple[Batch, int] | None = None  # (template, reps) of a tiled batch
 
     @staticmethod
     def run(first: int, bs: int, count: int, ddir: int) -> Batch:
@@ -64,10 +66,14 @@ class Batch:
         b.tile_len = 0
         b.tile_slices = None
         b.tile_distinct = False
+        b._tile_of = None
         return b
 
     @property
     def offsets(self) -> np.ndarray:
+        if self._offsets is None and self._tile_of is not None:
+            template, reps = self._tile_of
+            self._offsets = np.tile(template.offsets, reps)
         if self._offsets is None:
             assert self.arith is not None
             first, bs, _ = self.arith
@@ -76,6 +82,9 @@ class Batch:
 
     @property
     def lengths(self) -> np.ndarray:
+        if self._lengths is None and self._tile_of is not None:
+            template, reps = self._tile_of
+            self._lengths = np.tile(template.lengths, reps)
         if self._lengths is None:
             assert self.arith is not None
             self._lengths = np.full(self.count, self.arith[1], dtype=np.int64)
@@ -83,6 +92,9 @@ class Batch:
 
     @property
     def dirs(self) -> np.ndarray:
+        if self._dirs is None and self._tile_of is not None:
+            template, reps = self._tile_of
+            self._dirs = np.tile(template.dirs, reps)
         if self._dirs is None:
             assert self.arith is not None
             self._dirs = np.full(self.count, self.arith[2], dtype=np.int8)
@@ -93,6 +105,11 @@ class Batch:
 
     def lists(self) -> tuple[Sequence[int], Sequence[int], list[int]]:
         """The batch as Python sequences for the copy loops (converted once, then cached)."""
+        if self._lists is None and self._tile_of is not None:
+            # The tiles share one set of int objects, so these lists are cheap and fastest.
+            template, reps = self._tile_of
+            o, n, d = template.lists()
+            self._lists = (list(o) * reps, list(n) * reps, d * reps)
         if self._lists is None:
             if self.arith is not None:
                 first, bs, ddir = self.arith
@@ -103,17 +120,25 @@ class Batch:
         return self._lists
 
     def tiled(self, reps: int, distinct: bool) -> Batch:
-        """The batch repeated ``reps`` times (replayed loops), lists included.
+        """The batch repeated ``reps`` times (replayed loops).
 
         Equal-sized tiles also get their I/Os as slice objects (``tile_slices``: one
         tile's writes and reads, each in order).  With ``distinct`` (every block once
         per loop, and a replayed block always has the same direction) a tile's writes
         and reads may run as two branch-free loops without changing what faults.
+        The repeated arrays and lists are built only if something asks for them (the
+        slices path never does), so a big tiled batch costs no memory of its own.
         """
-        out = Batch(np.tile(self.offsets, reps), np.tile(self.lengths, reps), np.tile(self.dirs, reps))
-        # The tiles share one set of int objects, so lists are cheap here and fastest.
+        out = Batch.__new__(Batch)
+        out._offsets = out._lengths = out._dirs = None
+        out._lists = None
+        out.arith = None
+        out.count = len(self) * reps
+        out.tile_len = 0
+        out.tile_slices = None
+        out.tile_distinct = False
+        out._tile_of = (self, reps)
         o, n, d = self.lists()
-        out._lists = (list(o) * reps, list(n) * reps, d * reps)
         if len(set(n)) == 1 and len(self):
             bs = n[0]
             sl = [slice(x, x + bs) for x in o]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import errno
 import mmap
+import os
 import time
 from collections.abc import Callable
 
@@ -28,16 +29,17 @@ import numpy as np
 
 from loadgen.engine.copyloops import Copier, clock
 from loadgen.engine.heap import keep_heap
-from loadgen.engine.faults import Usage, anon_huge_bytes, read_usage
+from loadgen.engine.faults import Usage, end_memory, read_usage
 from loadgen.engine.iolog import IoLogs
 from loadgen.engine.pattern import AccessPattern, Batch
-from loadgen.engine.recorder import FOLD_OPS, Recorder
+from loadgen.engine.recorder import DISTINCT_LIMIT, FOLD_OPS, Recorder
 from loadgen.engine.region import Region, RegionError
-from loadgen.plan import Job
+from loadgen.plan import READ, WRITE, Job
 from loadgen.stats.jobstats import IntervalStats
 
 BATCH_OPS = 4096  # I/Os generated per numpy batch
-REPLAY_BATCH_OPS = 16384  # small replayed loops are tiled into batches of up to this many I/Os
+REPLAY_BATCH_OPS = 65536  # small replayed loops are tiled into batches of up to this many I/Os
+ARRAY_REPLAY_BATCH_OPS = 16384  # ... when the loop needs the batch's arrays (untimed, per-I/O logs)
 REPLAY_TILE_MAX = 4096  # ... when a loop has at most this many I/Os
 CHUNK_TARGET_NS = 4_000_000  # one executed chunk: about 4 ms
 FIRST_CHUNK = 8  # the chunk size adapts from here (a few huge blocks already take ms)
@@ -51,6 +53,75 @@ class EngineError(Exception):
     def __init__(self, err: int, message: str) -> None:
         super().__init__(message)
         self.errno = err
+
+
+CalibrationKey = tuple[bool, bool, int, bool, int]
+_CALIBRATIONS: dict[CalibrationKey, float] = {}  # per process, inherited by forked workers
+_WARM_HEAPS: set[tuple[int, bool]] = set()  # (pid, mixed) whose heap the recorder has warmed
+
+
+def calibration_key(job: Job, pattern: AccessPattern, timed: bool) -> CalibrationKey:
+    """What the loop's per-I/O cost depends on: timed or not, numpy (thread) copies or not,
+    the block copied, and the direction mix."""
+    bs = min(pattern.min_bs, 64 * 1024)
+    return timed, job.thread, bs, pattern.mixed, job.rwmixread if pattern.mixed else pattern.fixed_dir
+
+
+def _may_fold_while_measured(job: Job, pattern: AccessPattern) -> bool:
+    """Whether the job can issue a full recorder fold (FOLD_OPS I/Os) while measured."""
+    if job.time_based or job.runtime_ns or job.ramp_time_ns:
+        return True
+    loops = max(job.loops, 1)
+    ios = job.bytes_per_pass * loops // max(pattern.min_bs, 1)
+    if job.number_ios:
+        ios = min(ios, job.number_ios * loops)
+    return ios >= FOLD_OPS
+
+
+def _measure_loop(job: Job, pattern: AccessPattern, timed: bool) -> float:
+    """Best of three runs of the job's kind of loop (its direction mix, its smallest
+    block) over a small pre-faulted scratch mapping: mean wall ns per I/O."""
+    bs = min(pattern.min_bs, 64 * 1024)
+    size = CALIBRATION_PAGES * mmap.PAGESIZE
+    size = max(size - size % bs, bs)
+    scratch = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    try:
+        scratch[:] = b"\x01" * size
+        copier = Copier(scratch, bs, gil_free=job.thread)
+        rng = np.random.default_rng(0)
+        offs = rng.integers(0, size // bs, CALIBRATION_OPS, dtype=np.int64) * bs
+        if pattern.mixed:
+            dirs = (rng.random(CALIBRATION_OPS) * 100 >= job.rwmixread).astype(np.int8)
+        else:
+            dirs = np.full(CALIBRATION_OPS, pattern.fixed_dir, dtype=np.int8)
+        lens = np.full(CALIBRATION_OPS, bs, dtype=np.int64)
+        offs_list = offs.tolist()
+        dirs_arg: list[int] | int = dirs.tolist() if pattern.mixed else int(dirs[0])
+        best = float("inf")
+        for _ in range(3):
+            t0 = clock()
+            if timed:
+                copier.timed(offs_list, bs, dirs_arg)
+            else:
+                copier.untimed(offs, lens, dirs, distinct=False)
+            best = min(best, (clock() - t0) / CALIBRATION_OPS)
+        copier.close()
+    finally:
+        scratch.close()
+    return best
+
+
+def _warm_recorder_heap(job: Job, record_clat: bool, record_lat: bool) -> None:
+    """Fold one full-size batch of latencies, so the heap grows to the recorder's working
+    size here, in setup, and not in the measured window."""
+    warm = Recorder(job, record_clat, record_lat)
+    warm.start(clock())
+    rng = np.random.default_rng(0)
+    dirs = (rng.random(FOLD_OPS) < 0.5).astype(np.int8)
+    # Latencies across the whole counted range and beyond: every fold array at its largest.
+    clat = rng.integers(0, 2 * DISTINCT_LIMIT, FOLD_OPS, dtype=np.int64)
+    warm.add(dirs, np.full(FOLD_OPS, mmap.PAGESIZE, dtype=np.int64), clat, 0)
+    warm.take()
 
 
 class JobRunner:
@@ -92,45 +163,26 @@ class JobRunner:
             self.region = None
 
     def _calibrate(self) -> float:
-        """The loop's own cost per I/O on memory that no longer faults (ns).
+        """The loop's own cost per I/O on memory that no longer faults (ns), measured once
+        per kind of loop (``calibration_key``) per process and then reused.
 
-        The job's kind of loop (timed or not, its direction mix, its smallest block) runs
-        over a small pre-faulted scratch mapping; the mean wall time per I/O is what
-        every I/O costs beyond its faults.
+        The fork helper sets up one job of each kind before forking a group, so a
+        storm's clones inherit the figure instead of each spending ~5 ms measuring it.
+        The recorder's heap warm-up still runs once per process: a forked clone shares
+        the helper's heap copy-on-write, so its first full fold would fault in the
+        window.  A job too short to fill one fold skips it (its folds come after the
+        final usage reading, or are small), which keeps a storm's clones light.
         """
         assert self.pattern is not None
-        bs = min(self.pattern.min_bs, 64 * 1024)
-        size = CALIBRATION_PAGES * mmap.PAGESIZE
-        size = max(size - size % bs, bs)
-        scratch = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-        try:
-            scratch[:] = b"\x01" * size
-            copier = Copier(scratch, bs, gil_free=self.job.thread)
-            rng = np.random.default_rng(0)
-            offs = rng.integers(0, size // bs, CALIBRATION_OPS, dtype=np.int64) * bs
-            if self.pattern.mixed:
-                dirs = (rng.random(CALIBRATION_OPS) * 100 >= self.job.rwmixread).astype(np.int8)
-            else:
-                dirs = np.full(CALIBRATION_OPS, self.pattern.fixed_dir, dtype=np.int8)
-            lens = np.full(CALIBRATION_OPS, bs, dtype=np.int64)
-            best = float("inf")
-            warm = Recorder(self.job, self.record_clat, self.record_lat)
-            warm.start(clock())
-            for _ in range(3):
-                t0 = clock()
-                if self.timed:
-                    clat = copier.timed(offs.tolist(), bs, dirs.tolist() if self.pattern.mixed else int(dirs[0]))
-                    reps = FOLD_OPS // CALIBRATION_OPS  # one full-size fold
-                    warm.add(np.tile(dirs, reps), np.tile(lens, reps), np.tile(np.frombuffer(clat, dtype=np.int64), reps), 0)
-                else:
-                    copier.untimed(offs, lens, dirs, distinct=False)
-                best = min(best, (clock() - t0) / CALIBRATION_OPS)
-            # The first fold grows the heap to its working size here, not in the window.
-            warm.take()
-            copier.close()
-        finally:
-            scratch.close()
-        return best
+        key = calibration_key(self.job, self.pattern, self.timed)
+        overhead = _CALIBRATIONS.get(key)
+        if overhead is None:
+            overhead = _CALIBRATIONS[key] = _measure_loop(self.job, self.pattern, self.timed)
+        heap = (os.getpid(), self.pattern.mixed)
+        if self.timed and heap not in _WARM_HEAPS and _may_fold_while_measured(self.job, self.pattern):
+            _warm_recorder_heap(self.job, self.record_clat, self.record_lat)
+            _WARM_HEAPS.add(heap)
+        return overhead
 
     # ---- run ----------------------------------------------------------------------------
     def run(self, report: Callable[[IntervalStats], None], interval_ns: int, stop: Callable[[], bool]) -> None:
@@ -275,7 +327,10 @@ class _Run:
         span = max(self.pattern.template_ops, 1)
         tiles = 1
         if not job.io_size and span <= REPLAY_TILE_MAX:
-            tiles = min(self.loops_left, REPLAY_BATCH_OPS // span)
+            # Only timed slices runs leave a tiled batch's arrays unbuilt (see Batch.tiled);
+            # built, they are new memory faulted inside the window.
+            batch_ops = REPLAY_BATCH_OPS if self.timed and not self.stamped else ARRAY_REPLAY_BATCH_OPS
+            tiles = min(self.loops_left, batch_ops // span)
         self.loops_left -= self.pattern.start_loop(tiles) - 1
         return True
 
@@ -285,8 +340,8 @@ class _Run:
             k = min(k, self.ios_limit - self.done_ios)
         if k <= 0:
             return 0
-        if batch.arith is not None:
-            bs = batch.arith[1]
+        if batch.arith is not None or self.fixed_len:
+            bs = batch.arith[1] if batch.arith is not None else self.pattern.min_bs
             return min(k, max(-(-(self.bytes_limit - self.done_bytes) // bs), 0))
         lens = batch.lengths[pos : pos + k]
         before = self.done_bytes + np.cumsum(lens) - lens
@@ -339,12 +394,13 @@ class _Run:
                 self.recorder.add(batch.dirs[pos:end], batch.lengths[pos:end], clat, prep)
             if self.logs is not None:
                 self.logs.add(epoch, t1, batch.offsets[pos:end], batch.lengths[pos:end], batch.dirs[pos:end], stamps, clat, prep)
-        self._next_chunk(k, t1 - t0)
+        self._next_chunk(k, t1 - t0, BATCH_OPS)
         return t0, k
 
-    def _next_chunk(self, k: int, spent: int) -> None:
-        """Size the next chunk to take about CHUNK_TARGET_NS."""
-        self.chunk = int(min(BATCH_OPS, max(1, k * CHUNK_TARGET_NS // max(spent, 1))))
+    def _next_chunk(self, k: int, spent: int, cap: int) -> None:
+        """Size the next chunk to take about CHUNK_TARGET_NS, at most ``cap`` I/Os (BATCH_OPS
+        where per-chunk arrays are made; replayed slices may run a whole tiled batch)."""
+        self.chunk = int(min(cap, max(1, k * CHUNK_TARGET_NS // max(spent, 1))))
 
     def _execute_tiles(self, batch: Batch, pos: int, tiles: int, record: bool) -> tuple[int, int]:
         """Whole replayed tiles, timed, from precomputed slices: writes then reads of
@@ -352,13 +408,15 @@ class _Run:
         assert batch.tile_slices is not None
         k = tiles * batch.tile_len
         writes, reads = batch.tile_slices
+        bs = (writes or reads)[0].stop - (writes or reads)[0].start
         if batch.tile_distinct:
             t0 = clock()
             cw = self.copier.write_slices(writes * tiles)
             cr = self.copier.read_slices(reads * tiles)
             t1 = clock()
-            clat = np.concatenate([np.frombuffer(cw, dtype=np.int64), np.frombuffer(cr, dtype=np.int64)])
-            dirs = np.repeat(np.array([1, 0], dtype=np.int8), [len(cw), len(cr)])
+            # One run per direction: the recorder needs no per-I/O direction array.
+            runs = [(WRITE, np.frombuffer(cw, dtype=np.int64)), (READ, np.frombuffer(cr, dtype=np.int64))]
+            spent = int(runs[0][1].sum()) + int(runs[1][1].sum())
         else:
             o_list, n_list, d_list = batch.lists()
             end = pos + k
@@ -366,18 +424,23 @@ class _Run:
             cl = self.copier.timed(o_list[pos:end], n_list[pos], d_list[pos:end] if self.mixed else d_list[pos])
             t1 = clock()
             clat = np.frombuffer(cl, dtype=np.int64)
-            dirs = batch.dirs[pos:end]
-        prep = max(0, (t1 - t0 - int(clat.sum())) // k)
-        n_bytes = k * int(batch.lengths[pos])
+            spent = int(clat.sum())
+            runs = []
+        prep = max(0, (t1 - t0 - spent) // k)
+        n_bytes = k * bs
         self.pass_bytes += n_bytes
         if record:
             self.done_bytes += n_bytes
             self.done_ios += k
-            if self.mixed:
-                self.recorder.add(dirs, batch.lengths[pos : pos + k], clat, prep)
-            else:
-                self.recorder.add_run(int(dirs[0]), k, n_bytes, clat, prep)
-        self._next_chunk(k, t1 - t0)
+            for ddir, run_clat in runs:
+                if len(run_clat):
+                    self.recorder.add_run(ddir, len(run_clat), len(run_clat) * bs, run_clat, prep)
+            if not runs:
+                if self.mixed:
+                    self.recorder.add(batch.dirs[pos : pos + k], batch.lengths[pos : pos + k], clat, prep)
+                else:
+                    self.recorder.add_run(int(batch.dirs[pos]), k, n_bytes, clat, prep)
+        self._next_chunk(k, t1 - t0, REPLAY_BATCH_OPS)
         return t0, k
 
     def _think(self) -> None:
@@ -421,7 +484,8 @@ class _Run:
             delta.t_start_ns = delta.t_end_ns = now
         delta.final = True
         delta.overhead_ns = self.runner.overhead_ns
-        delta.anon_huge_bytes = anon_huge_bytes(self.runner._address)
+        memory = end_memory(self.runner._address)
+        delta.anon_huge_bytes, delta.uss_bytes = memory.anon_huge_bytes, memory.uss_bytes
         if self.logs is not None:
             self.logs.close(now - (measured_start or now))
         self.report(delta)

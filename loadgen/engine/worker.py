@@ -35,6 +35,7 @@ controller closes it (EOF wakes all at once), then runs.
 from __future__ import annotations
 
 import ctypes
+import errno
 import fcntl
 import gc
 import os
@@ -46,6 +47,7 @@ import struct
 import sys
 import threading
 import time
+import traceback
 from dataclasses import replace
 from typing import Any, NoReturn
 
@@ -146,8 +148,10 @@ class _Worker:
             protocol.send(self.data_w, thread_number, kind, payload)
         return time.monotonic_ns() - t0
 
-    def _error(self, job: Job, err: int, text: str) -> None:
+    def _error(self, job: Job, err: int, text: str, trace: str = "") -> None:
         payload = {"pid": os.getpid(), "error": err, "error_text": text}
+        if trace:
+            payload["traceback"] = trace
         self._send(job.thread_number, protocol.ERROR, protocol.encode_json(payload))
 
     def stop(self) -> bool:
@@ -206,6 +210,9 @@ class _Worker:
         except OSError as exc:
             self._error(job, exc.errno or 0, f"{job.name}: {exc.strerror or exc}")
             return
+        except Exception as exc:  # a bug: its traceback goes to the event record, not the terminal
+            self._error(job, errno.EIO, f"{job.name}: {type(exc).__name__}: {exc}", traceback.format_exc())
+            return
         finally:
             runner.close()
         done = {"pid": os.getpid(), "report_block_ns": blocked_ns}
@@ -224,12 +231,23 @@ def _worker_process(jobs: list[Job], data_w: int, gate_r: int, interval_ns: int,
         die_with_parent(helper_pid)
         _volunteer_for_oom_killer()
         code = _Worker(jobs, data_w, gate_r, interval_ns).main()
-    except BaseException:  # noqa: BLE001 -- a worker must end in os._exit, never in the helper loop
-        import traceback
-
-        traceback.print_exc()
+    except BaseException as exc:  # noqa: BLE001 -- a worker must end in os._exit, never in the helper loop
+        _report_crash(jobs, data_w, exc)
     finally:
         os._exit(code)
+
+
+def _report_crash(jobs: list[Job], data_w: int, exc: BaseException) -> None:
+    """An exception outside a job's run: its traceback goes to the controller (the event
+    record), never to the user's terminal."""
+    trace = "".join(traceback.format_exception(exc))
+    payload = {"pid": os.getpid(), "error": errno.EIO, "error_text": f"{type(exc).__name__}: {exc}",
+               "traceback": trace}
+    for job in jobs:
+        try:
+            protocol.send(data_w, job.thread_number, protocol.ERROR, protocol.encode_json(payload))
+        except OSError:
+            return
 
 
 # ---- the fork helper ---------------------------------------------------------------------------
@@ -388,10 +406,18 @@ def _warm_up() -> None:
 def helper_main(commands_fd: int, replies_fd: int, parent: int, worker_nice: int) -> None:
     die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the controller decides; it kills us on exit
-    _warm_up()
-    gc.collect()
-    gc.freeze()  # everything so far is shared copy-on-write with every worker; gc never touches it
-    _Helper(socket.socket(fileno=commands_fd), socket.socket(fileno=replies_fd), worker_nice).serve()
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # a report request (to a process group) is the controller's
+    commands, replies = socket.socket(fileno=commands_fd), socket.socket(fileno=replies_fd)
+    try:
+        _warm_up()
+        gc.collect()
+        gc.freeze()  # everything so far is shared copy-on-write with every worker; gc never touches it
+        _Helper(commands, replies, worker_nice).serve()
+    except Exception:  # a bug: its traceback goes to the controller's event record, not the terminal
+        try:
+            send_msg(replies, {"op": "crash", "traceback": traceback.format_exc()})
+        finally:
+            os._exit(1)
 
 
 if __name__ == "__main__":

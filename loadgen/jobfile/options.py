@@ -166,6 +166,15 @@ OPTIONS: tuple[Option, ...] = (
             "never": "madvise(MADV_NOHUGEPAGE) on the region",
         }), "inherit", "Transparent huge pages for the region (loadgen engine option)", "Engine",
     ),
+    # reliability (issue 7): loadgen.controller.outcome.next_action
+    Option(
+        "oom_policy", Enum({
+            "report": "record the OOM kill; the other workers and later groups go on",
+            "respawn": "start a fresh worker (fresh region) in its place, counted in restarts",
+            "abort": "stop the whole run, as after SIGTERM",
+        }), "report", "What to do when the OOM killer kills this job's worker (loadgen option)",
+        "Engine",
+    ),
     Option(
         "iodepth", Int(1, 65536, "values above 1 are capped to 1 with a note"), 1,
         "Queue depth; page_fault is synchronous, so the depth is always 1", "Engine",

@@ -147,6 +147,7 @@ class Resolver:
             write_hist_log=_log_prefix(state["write_hist_log"], name),
             log_avg_msec=state["log_avg_msec"], log_hist_msec=state["log_hist_msec"],
             per_job_logs=state["per_job_logs"], log_offset=state["log_offset"], thp=state["thp"], kb_base=state["kb_base"],
+            oom_policy=state["oom_policy"],  # reliability (issue 7)
             unit_base=state["unit_base"], description=state["description"],
             job_options=tuple(job_options), source=where,
         )

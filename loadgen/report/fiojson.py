@@ -177,6 +177,9 @@ def loadgen_job_object(entry: Entry) -> dict[str, Any]:
         "outcome": next((o for o in outcomes if o != "ok"), "ok"),
         "overhead_ns": sum(overheads) / len(overheads) if overheads else 0.0,
         "anon_huge_bytes": sum(int(m.totals.anon_huge_bytes) for m in members),
+        # per worker process (threads of one share it): the largest, and the sum over processes
+        "uss_bytes": max((int(m.totals.uss_bytes) for m in members), default=0),
+        "uss_bytes_total": sum({m.pid: int(m.totals.uss_bytes) for m in members}.values()),
         "spawn_s": float(entry.group.spawn_s) if entry.group else 0.0,
         "start_skew_ns": int(entry.group.start_skew_ns) if entry.group else 0,
     }
@@ -237,7 +240,7 @@ def loadgen_run_object(result: RunResult) -> dict[str, Any]:
     """Run-level facts under the top-level ``loadgen`` key: the reproducibility header and groups."""
     obj: dict[str, Any] = {"header": dict(result.header), "run_id": result.run_id,
                            "start_epoch_ns": result.start_epoch_ns, "end_epoch_ns": result.end_epoch_ns,
-                           "interrupted": result.interrupted}
+                           "interrupted": result.interrupted, **result.extras}
     obj["groups"] = [
         {"id": g.id, "workers": len(g.jobs), "spawn_s": float(g.spawn_s), "start_skew_ns": int(g.start_skew_ns),
          **g.extras}

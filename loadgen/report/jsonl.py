@@ -20,12 +20,13 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 import orjson
 
+from loadgen.sinks import Sink, SinkError
 from loadgen.stats import histogram
 from loadgen.stats.jobstats import DirStats, IntervalStats
 from loadgen.stats.moments import Moments
@@ -75,6 +76,13 @@ _METRICS: dict[str, Any] = {
 }
 _SUMS = {k: v for k, v in _METRICS.items() if "_ns." not in k}  # aggregates: no latency keys
 _PERCENTILE_KEYS = {r"^(read|write)\.(clat|lat)_ns\.percentile\.\d+\.\d{6}$": _INT}
+# system-wide kernel counter deltas: the set is fixed by the running kernel, so these
+# keys are stable within a run (and across runs on one kernel)
+_KERNEL_KEYS = {r"^vmstat\.[a-z0-9_]+$": _INT, r"^mthp\.\d+kB\.[a-z0-9_]+$": _INT}
+# the run header (loadgen.kernel.sysinfo.run_header) flattened: header.cpu.model, header.thp.enabled, ...
+_HEADER_KEYS = {r"^header\.[A-Za-z0-9_.]+$": {"type": ["string", "integer", "number", "boolean", "array"]}}
+_HEADER_REQUIRED = {k: _STR for k in ("header.hostname", "header.kernel_release", "header.machine",
+                                      "header.loadgen_version")}
 
 
 def _record(type_name: str, props: dict[str, Any], optional: dict[str, Any] | None = None,
@@ -91,6 +99,15 @@ def _record(type_name: str, props: dict[str, Any], optional: dict[str, Any] | No
     return schema
 
 
+# a worker's end (worker_died, worker_respawned, worker_exception; docs/reliability.md)
+_DEATH: dict[str, Any] = {
+    "outcome.kind": _STR, "outcome.signal": _INT, "outcome.exit_code": _INT,
+    "outcome.oom_evidence": _STR, "outcome.traceback": _STR, "outcome.restarts": _INT,
+    "total_ios": _INT, "io_bytes": _INT,
+    "last_interval.t_end_ns": _INT, "last_interval.interval_ns": _INT,
+    "last_interval.total_ios": _INT, "last_interval.io_bytes": _INT, "last_interval.minf": _INT,
+}
+
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "loadgen JSON-lines record",
@@ -100,7 +117,8 @@ SCHEMA: dict[str, Any] = {
             "loadgen.version": _STR, "config.command_line": _STR, "config.files": {"type": "array"},
             "config.groups": _INT, "config.jobs": _INT, "config.status_interval_ns": _INT,
             "config.global_options": {"type": "object"}, "config.sections": {"type": "array"},
-        }),
+            **_HEADER_REQUIRED,
+        }, patterns=_HEADER_KEYS),
         _record("start", {"group": _INT, "jobs": _INT, "workers": _INT, "spawn_s": _NUM}),
         _record("interval", {
             **_JOB_ID, **_METRICS, "interval_ns": _INT, "final": _BOOL, "loadgen.lag_ns": _INT,
@@ -112,10 +130,12 @@ SCHEMA: dict[str, Any] = {
         _record("group_end", {
             "group": _INT, "jobs": _INT, "errors": _INT, "spawn_s": _NUM, "start_skew_ns": _INT, **_SUMS,
         }),
+        _record("kernel", {"group": _OPT_INT, "interval_ns": _INT, "final": _BOOL, "scope": _STR},
+                patterns=_KERNEL_KEYS),
         _record("event", {
             "group": _OPT_INT, "job": _OPT_STR, "thread_number": _OPT_INT, "subjob": _OPT_INT,
             "event.action": _STR, "log.level": _STR, "message": _STR, "error": _INT,
-        }),
+        }, optional=_DEATH),
         _record("run_end", {"exit_status": _INT, "interrupted": _BOOL, "duration_s": _NUM, "jobs": _INT,
                             "errors": _INT, **_SUMS}),
     ],
@@ -206,6 +226,26 @@ def metrics(stats: IntervalStats, duration_ns: int, plist: Sequence[float] | Non
     return out
 
 
+def kernel_fields(delta: dict[str, Any]) -> dict[str, Any]:
+    """A ``loadgen.kernel.counters.delta`` as flat keys: ``vmstat.pgfault``, ``mthp.64kB.anon_fault_alloc``."""
+    out: dict[str, Any] = {"scope": delta.get("scope", "system")}
+    out.update({f"vmstat.{name}": value for name, value in delta.get("vmstat", {}).items()})
+    for size, values in delta.get("mthp", {}).items():
+        out.update({f"mthp.{size}.{name}": value for name, value in values.items()})
+    return out
+
+
+def header_fields(header: dict[str, Any], prefix: str = "header") -> dict[str, Any]:
+    """The run header as flat dotted keys (``header.thp.mthp_enabled.64kB``); lists stay arrays."""
+    out: dict[str, Any] = {}
+    for key, value in header.items():
+        if isinstance(value, dict):
+            out.update(header_fields(value, f"{prefix}.{key}"))
+        else:
+            out[f"{prefix}.{key}"] = value
+    return out
+
+
 # ---- the writer -------------------------------------------------------------------------------
 def rfc3339(epoch_ns: int) -> str:
     """UTC with microseconds and a Z (a zone-less time is read as local by some shippers)."""
@@ -214,17 +254,25 @@ def rfc3339(epoch_ns: int) -> str:
 
 
 class JsonlWriter:
-    """Writes records as whole lines to a file (or stdout for ``-``)."""
+    """Writes records as whole lines to a file (or stdout for ``-``).
+
+    The file is a ``Sink`` (reopened on SIGHUP, only whole lines, EPIPE and ENOSPC told
+    apart).  A write that fails never raises into the caller (the event loop's
+    callbacks): the failure is kept in ``failure``, ``on_failure`` is told once, and
+    later records are dropped."""
 
     def __init__(self, path: str, run_id: str, host: str, start_epoch_ns: int, start_mono_ns: int) -> None:
-        self._own = path != "-"
-        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644) if self._own else 1
+        self.sink = Sink(path, f"--jsonl {path}", truncate=True).open()
+        self.failure: SinkError | None = None
+        self.on_failure: Callable[[SinkError], None] = lambda failure: None
         self.base = {"host.name": host, "run_id": run_id, "schema_version": SCHEMA_VERSION}
         self._epoch0 = start_epoch_ns
         self._mono0 = start_mono_ns
 
     def write(self, type_name: str, fields: dict[str, Any], pid: int | None = None) -> None:
         """One record: the common fields, then ``fields``; one write per line."""
+        if self.failure is not None:
+            return
         now_mono = time.monotonic_ns()
         ts = self._epoch0 + (now_mono - self._mono0)  # one clock for ts_ns and elapsed_s
         record = {
@@ -236,10 +284,11 @@ class JsonlWriter:
             "process.pid": os.getpid() if pid is None else pid,
             **fields,
         }
-        line = memoryview(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
-        while line:
-            line = line[os.write(self.fd, line):]
+        try:
+            self.sink.write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
+        except SinkError as failure:
+            self.failure = failure
+            self.on_failure(failure)
 
     def close(self) -> None:
-        if self._own:
-            os.close(self.fd)
+        self.sink.close()

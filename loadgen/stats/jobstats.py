@@ -73,7 +73,8 @@ class IntervalStats:
     # set once per job (in the interval they happen):
     first_op_ns: int = 0  # CLOCK_MONOTONIC of the first measured operation
     overhead_ns: float = 0.0  # the loop's own per-op cost on non-faulting memory
-    anon_huge_bytes: int = 0  # AnonHugePages of the worker at job end (smaps_rollup)
+    anon_huge_bytes: int = 0  # AnonHugePages of the job's region at job end (smaps)
+    uss_bytes: int = 0  # the worker process's USS at job end, region still mapped (smaps)
     error: int = 0  # errno-style; 0 = ok
     error_text: str = ""
     # ns the worker spent blocked writing stats to the controller's pipe (sent with the
@@ -99,6 +100,7 @@ class IntervalStats:
             self.first_op_ns = other.first_op_ns
         self.overhead_ns = self.overhead_ns or other.overhead_ns
         self.anon_huge_bytes += other.anon_huge_bytes
+        self.uss_bytes += other.uss_bytes  # summed: a total over processes (threads share one)
         self.report_block_ns += other.report_block_ns
         if other.error and not self.error:
             self.error, self.error_text = other.error, other.error_text

@@ -13,7 +13,7 @@ import orjson
 import psutil
 import pytest
 
-from loadgen.controller import EXIT_JOB_FAILED, EXIT_OK, execute, exit_status
+from loadgen.controller import EXIT_JOB_FAILED, EXIT_OK, EXIT_OOM, execute, exit_status
 from loadgen.controller.supervisor import worker_units
 from loadgen.errors import InputError
 from loadgen.plan import RunOptions
@@ -95,7 +95,7 @@ def test_stream_validates_and_interval_deltas_sum_to_totals(tmp_path: Path) -> N
         intervals = [r for r in lines if r["type"] == "interval" and r["thread_number"] == tn]
         assert intervals[-1]["final"] and not any(r["final"] for r in intervals[:-1])
         if job.job.time_based:
-            assert len(intervals) >= 3  # 100 ms intervals over 450 ms
+            assert len(intervals) >= 2  # 100 ms intervals over 450 ms (fewer when starved of CPU)
         for key in ("read.total_ios", "write.total_ios", "read.io_bytes", "write.io_bytes", "minf", "majf",
                     "read.clat_ns.N", "write.clat_ns.N"):
             assert sum(r[key] for r in intervals) == ends[tn][key], key
@@ -148,9 +148,10 @@ def test_killed_worker_is_an_error_and_others_complete(tmp_path: Path) -> None:
     killer.join()
     assert victim
     dead = [j for j in result.jobs if j.pid == victim[0]]
-    assert len(dead) == 1 and dead[0].error == errno.EINTR and "SIGKILL" in dead[0].error_text
+    # a SIGKILL loadgen did not send reads as an OOM kill (docs/reliability.md): ENOMEM, exit 4
+    assert len(dead) == 1 and dead[0].error == errno.ENOMEM and "SIGKILL" in dead[0].error_text
     assert all(j.error == 0 and j.totals.final for j in result.jobs if j.pid != victim[0])
-    assert exit_status(result) == EXIT_JOB_FAILED
+    assert exit_status(result) == EXIT_OOM
     lines = _lines(tmp_path)
     (event,) = [r for r in lines if r["type"] == "event"]
     assert event["event.action"] == "worker_died" and event["thread_number"] == dead[0].job.thread_number

@@ -70,3 +70,23 @@ def test_schema_is_json() -> None:
 
 def test_rfc3339_is_utc_with_z() -> None:
     assert jsonl.rfc3339(1_795_676_398_203_718_824) == "2026-11-26T06:59:58.203718Z"
+
+
+def test_kernel_record_has_flat_counter_keys(tmp_path) -> None:
+    delta = {"scope": "system", "vmstat": {"pgfault": 10, "thp_fault_alloc": 2},
+             "mthp": {"64kB": {"anon_fault_alloc": 3}, "2048kB": {"split": 0}}}
+    fields = jsonl.kernel_fields(delta)
+    assert fields == {"scope": "system", "vmstat.pgfault": 10, "vmstat.thp_fault_alloc": 2,
+                      "mthp.64kB.anon_fault_alloc": 3, "mthp.2048kB.split": 0}
+    rec = _record("kernel", {"group": None, "interval_ns": 5, "final": False, **fields}, tmp_path)
+    assert jsonl.validate(rec) == []
+    assert any("vmstat.pgfault" in p for p in jsonl.validate({**rec, "vmstat.pgfault": 1.5}))
+    assert any("unexpected" in p for p in jsonl.validate({**rec, "vmstat": 1}))
+
+
+def test_header_fields_flatten_nested_objects_and_keep_lists() -> None:
+    header = {"hostname": "h", "cpu": {"model": "m", "count": 2}, "thp": {"mthp_enabled": {"64kB": "never"}},
+              "job_files": [{"path": "a.fio", "sha256": ""}]}
+    assert jsonl.header_fields(header) == {"header.hostname": "h", "header.cpu.model": "m", "header.cpu.count": 2,
+                                           "header.thp.mthp_enabled.64kB": "never",
+                                           "header.job_files": [{"path": "a.fio", "sha256": ""}]}

@@ -10,7 +10,7 @@ import pytest
 
 from loadgen.stats import histogram, latbuckets
 
-PFPLUS = Path("/work/shared/docs/fio-samples/pfplus.json")
+PFPLUS = Path(__file__).parents[1] / "report" / "data" / "pfplus.json"  # fio-samples copy
 
 
 def reference_index(v: int) -> int:

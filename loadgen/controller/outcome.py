@@ -1,0 +1,328 @@
+"""How a worker ended, told apart well enough to act on and to report.
+
+A worker that exits 0 after its final interval completed its job; everything else is
+a death the run reports (an ``event`` JSON line, the job's fio ``error`` and its
+``loadgen.outcome``) while the other workers go on.  A SIGKILL nobody in loadgen sent
+is checked against the kernel's own OOM-kill records (the memory cgroup's ``oom_kill``
+count, ``/dev/kmsg``, ``/proc/vmstat``) so an OOM kill is reported as one, and a job's
+``oom_policy`` then decides between reporting, respawning and aborting the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import signal
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from loadgen.controller import cgroup
+from loadgen.plan import Job
+from loadgen.results import RunResult
+
+# exit statuses of ``loadgen run`` (README "Exit status", docs/reliability.md)
+EXIT_OK = 0  # every job completed
+EXIT_FAILED = 1  # a job failed, a worker died, or an output could not be written
+EXIT_INPUT = 2  # bad input: nothing started
+EXIT_SIGNAL = 3  # stopped by SIGINT/SIGTERM before the plan finished
+EXIT_OOM = 4  # a worker was OOM-killed (oom_policy=report or abort) and nothing else failed
+
+# the controller's own oom_score_adj where it may lower it (root, CAP_SYS_RESOURCE): far
+# below the workers' 1000 so the kernel takes workers first and the run can still report,
+# but not -1000 (stress-ng's choice), which would make a runaway controller unkillable
+# and send the OOM killer to system services instead
+CONTROLLER_OOM_SCORE_ADJ = -500
+# a job without a runtime could respawn forever if its region never fits; stress-ng
+# stops at its timeout, loadgen at this many restarts of one worker
+MAX_RESPAWNS = 10
+
+# the kernel's OOM-kill lines: "oom-kill:" (before the signal; rate-limited with the
+# rest of the OOM report), "Killed process" (right after it), the reaper's line; a record
+# overwritten before it is read is skipped, so each of them may be missing
+_KMSG_OOM = (
+    re.compile(rb"oom-kill:.*[,:]pid=(\d+),"),
+    re.compile(rb"Killed process (\d+) "),
+    re.compile(rb"oom_reaper: reaped process (\d+) "),
+)
+_CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGABRT}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One worker's end.  ``kind`` is one of:
+
+    completed -- exit 0 after its final interval;
+    failed -- the job itself reported an error (fio's ``error``; e.g. mmap ENOMEM);
+    oom_killed -- SIGKILL with the kernel's OOM record for it (``oom_evidence`` says which);
+    probably_oom -- SIGKILL nobody in loadgen sent, no OOM record readable;
+    crashed -- SIGSEGV/SIGBUS/SIGILL/SIGFPE/SIGABRT;
+    killed -- any other signal loadgen did not send;
+    exception -- the worker's Python code raised (``traceback`` holds it);
+    exited -- a non-zero exit status with no report from the worker;
+    stopped -- loadgen stopped it (SIGINT/SIGTERM to the run, or oom_policy=abort).
+    """
+
+    kind: str
+    pid: int
+    errno: int = 0  # fio-style "error": ENOMEM for OOM, EFAULT for a crash, ...
+    text: str = ""  # one line for people: "killed by the OOM killer (memory cgroup ...)"
+    exit_code: int | None = None
+    signal: int | None = None
+    oom_evidence: str = ""  # memcg | kmsg | vmstat; "" = none
+    traceback: str = ""
+
+    @property
+    def is_oom(self) -> bool:
+        return self.kind in ("oom_killed", "probably_oom")
+
+    @property
+    def is_death(self) -> bool:
+        """The worker ended before its job did, for reasons of its own."""
+        return self.kind not in ("completed", "failed", "stopped")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v not in (None, "")}
+
+
+@dataclass
+class OomWatch:
+    """The kernel's OOM-kill records since the run started.
+
+    Counters are read as deltas from the baseline taken at construction; every OOM kill
+    attributed to a worker uses up one unit of each delta, so two SIGKILLs after one OOM
+    kill are not both confirmed by the same count."""
+
+    groups: list[cgroup.MemoryCgroup] = field(default_factory=list)
+    vmstat_path: Path = Path("/proc/vmstat")
+    _group_base: dict[Path, int] = field(default_factory=dict)
+    _group_used: dict[Path, int] = field(default_factory=dict)
+    _vmstat_base: int = 0
+    _vmstat_used: int = 0
+    _kmsg_fd: int = -1
+    _kmsg_pids: set[int] = field(default_factory=set)
+
+    @classmethod
+    def start(cls) -> OomWatch:
+        """Watch the caller's memory cgroup (workers inherit it), vmstat and kmsg."""
+        own = cgroup.group_of("self")
+        watch = cls(groups=[own] if own else [])
+        watch.open_kmsg()
+        return watch
+
+    def __post_init__(self) -> None:
+        for group in self.groups:
+            self._baseline(group)
+        self._vmstat_base = self._vmstat_oom_kills()
+
+    def _baseline(self, group: cgroup.MemoryCgroup) -> None:
+        with contextlib.suppress(OSError):
+            self._group_base[group.path] = group.oom_kills()
+            self._group_used[group.path] = 0
+
+    def watch_pid(self, pid: int) -> None:
+        """Also watch the memory cgroup ``pid`` lives in, if it is not watched yet (read
+        while the worker is alive: a dead pid's cgroup cannot be looked up)."""
+        group = cgroup.group_of(pid)
+        if group is not None and group.path not in self._group_base:
+            self.groups.append(group)
+            self._baseline(group)
+
+    def open_kmsg(self, path: str = "/dev/kmsg") -> None:
+        """Start reading the kernel log from its current end; without permission
+        (``dmesg_restrict``, containers) OOM kills are confirmed by counters only."""
+        try:
+            self._kmsg_fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            os.lseek(self._kmsg_fd, 0, os.SEEK_END)
+        except OSError:
+            self._kmsg_fd = -1
+
+    def close(self) -> None:
+        if self._kmsg_fd >= 0:
+            os.close(self._kmsg_fd)
+            self._kmsg_fd = -1
+
+    def _drain_kmsg(self) -> None:
+        """Read the records logged since the last call, never blocking."""
+        while self._kmsg_fd >= 0:
+            try:
+                record = os.read(self._kmsg_fd, 8192)
+            except BlockingIOError:
+                return
+            except BrokenPipeError:  # records overwritten before we read them: skip on
+                continue
+            except OSError:
+                return
+            if not record:
+                return
+            for pattern in _KMSG_OOM:
+                if match := pattern.search(record):
+                    self._kmsg_pids.add(int(match.group(1)))
+
+    def _vmstat_oom_kills(self) -> int:
+        with contextlib.suppress(OSError):
+            for line in self.vmstat_path.read_text().splitlines():
+                if line.startswith("oom_kill "):
+                    return int(line.split()[1])
+        return 0
+
+    def _take_group_unit(self) -> bool:
+        for group in self.groups:
+            try:
+                delta = group.oom_kills() - self._group_base.get(group.path, 0)
+            except OSError:
+                continue
+            if delta > self._group_used.get(group.path, 0):
+                self._group_used[group.path] = self._group_used.get(group.path, 0) + 1
+                return True
+        return False
+
+    def _take_vmstat_unit(self) -> bool:
+        if self._vmstat_oom_kills() - self._vmstat_base > self._vmstat_used:
+            self._vmstat_used += 1
+            return True
+        return False
+
+    def evidence(self, pid: int) -> str:
+        """Which kernel record shows that ``pid`` was OOM-killed: ``kmsg`` (names the
+        pid), ``memcg`` (its cgroup's count rose), ``vmstat`` (the system-wide count
+        rose); ``""`` where none does."""
+        self._drain_kmsg()
+        by_group = self._take_group_unit()
+        by_vmstat = self._take_vmstat_unit()
+        if pid in self._kmsg_pids:
+            return "kmsg"
+        if by_group:
+            return "memcg"
+        return "vmstat" if by_vmstat else ""
+
+
+_EVIDENCE_TEXT = {
+    "kmsg": "the kernel log names it",
+    "memcg": "its memory cgroup's oom_kill count rose",
+    "vmstat": "the system's oom_kill count rose",
+}
+
+
+def classify(
+    pid: int,
+    returncode: int | None,
+    *,
+    finished: bool,
+    stop_requested: bool = False,
+    job_error: tuple[int, str] = (0, ""),
+    traceback: str = "",
+    oom: OomWatch | None = None,
+) -> Outcome:
+    """Name a reaped worker's end.
+
+    ``returncode`` follows ``multiprocessing``/``subprocess``: ``-N`` for signal N.
+    ``finished``: the worker sent its final interval.  ``stop_requested``: loadgen
+    told it to stop before its job was done (a stopped worker still sends a final
+    interval and exits 0).  ``job_error``: the errno/text the job reported.
+    ``traceback``: what the worker reported before exiting on an exception."""
+    if returncode is not None and returncode < 0:
+        signum = -returncode
+        name = _signal_name(signum)
+        if stop_requested and signum in (signal.SIGTERM, signal.SIGKILL, signal.SIGINT):
+            return Outcome("stopped", pid, errno.EINTR, f"stopped by loadgen ({name})",
+                           signal=signum)
+        if signum == signal.SIGKILL:
+            evidence = oom.evidence(pid) if oom is not None else ""
+            if evidence:
+                return Outcome("oom_killed", pid, errno.ENOMEM,
+                               f"killed by the OOM killer ({_EVIDENCE_TEXT[evidence]})",
+                               signal=signum, oom_evidence=evidence)
+            return Outcome("probably_oom", pid, errno.ENOMEM,
+                           "killed by SIGKILL, probably OOM (no kernel OOM record readable)",
+                           signal=signum)
+        if signum in _CRASH_SIGNALS:
+            return Outcome("crashed", pid, errno.EFAULT, f"crashed: killed by {name}",
+                           signal=signum)
+        return Outcome("killed", pid, errno.EINTR, f"killed by {name}", signal=signum)
+    if traceback:
+        last = traceback.strip().splitlines()[-1] if traceback.strip() else "exception"
+        return Outcome("exception", pid, job_error[0] or errno.EIO,
+                       f"worker raised {last}", exit_code=returncode, traceback=traceback)
+    if job_error[0]:
+        return Outcome("failed", pid, job_error[0], job_error[1] or os.strerror(job_error[0]),
+                       exit_code=returncode)
+    if returncode == 0 and finished and not stop_requested:
+        return Outcome("completed", pid, exit_code=0)
+    if stop_requested:
+        return Outcome("stopped", pid, errno.EINTR, "stopped by loadgen", exit_code=returncode)
+    return Outcome("exited", pid, errno.ECHILD,
+                   f"exited with status {returncode} before finishing its job",
+                   exit_code=returncode)
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def next_action(outcome: Outcome, oom_policy: str, restarts: int) -> str:
+    """What the controller does after ``outcome``: ``continue`` (record it; the other
+    workers and later groups go on), ``respawn`` (a fresh worker with a fresh region),
+    or ``abort`` (stop the whole run)."""
+    if not outcome.is_oom:
+        return "continue"
+    if oom_policy == "respawn" and restarts < MAX_RESPAWNS:
+        return "respawn"
+    if oom_policy == "abort":
+        return "abort"
+    return "continue"
+
+
+def replacement_job(job: Job, elapsed_ns: int) -> Job | None:
+    """The job a respawned worker runs, ``elapsed_ns`` after its group started: what is
+    left of a runtime (``None`` when nothing is), no start delay, no second ramp; a
+    sized job starts its pass again in the fresh region."""
+    if not job.runtime_ns:
+        return replace(job, startdelay_ns=(0, 0))
+    left = job.runtime_ns + job.ramp_time_ns - elapsed_ns
+    if left <= 0:
+        return None
+    return replace(job, runtime_ns=left, ramp_time_ns=0, startdelay_ns=(0, 0))
+
+
+def exit_status(outcomes: list[Outcome], *, interrupted: bool, output_failed: bool = False) -> int:
+    """The run's exit status from every worker's final outcome.
+
+    A signal stop wins (the plan did not finish); then any non-OOM failure or death
+    (and an output that could not be written); then OOM kills; else success.  Workers
+    that were OOM-killed and then respawned to completion count as completed."""
+    if interrupted:
+        return EXIT_SIGNAL
+    if output_failed or any(o.kind not in ("completed", "stopped") and not o.is_oom
+                            for o in outcomes):
+        return EXIT_FAILED
+    if any(o.is_oom for o in outcomes):
+        return EXIT_OOM
+    return EXIT_OK
+
+
+def run_exit_status(result: RunResult, *, output_failed: bool = False) -> int:
+    """``exit_status`` of a finished run: each job's ``loadgen.outcome`` (absent = it
+    completed, or failed where it has an ``error``)."""
+    outcomes = [Outcome(str(j.extras.get("outcome") or ("failed" if j.error else "completed")), j.pid)
+                for j in result.jobs]
+    return exit_status(outcomes, interrupted=result.interrupted, output_failed=output_failed)
+
+
+def protect_controller(path: str = "/proc/self/oom_score_adj") -> int:
+    """Lower the controller's OOM score (see ``CONTROLLER_OOM_SCORE_ADJ``); returns the value
+    in effect.  Without CAP_SYS_RESOURCE (even root may lack it, in sandboxes) the kernel
+    refuses, and the workers' 1000 still makes them the first victims."""
+    with contextlib.suppress(OSError):
+        with open(path, "w") as adj:
+            adj.write(str(CONTROLLER_OOM_SCORE_ADJ))
+    try:
+        with open(path) as adj:
+            return int(adj.read())
+    except (OSError, ValueError):
+        return 0

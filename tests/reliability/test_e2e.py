@@ -1,0 +1,366 @@
+"""Faults injected for real into ``python -m loadgen run``: OOM kills inside a memory
+cgroup, killed and crashing workers, signals to the controller, a closed pipe, a full
+disk.  After each: no process of the run is left (orphan or zombie), every JSON line
+is whole and valid, and the final report is there where the run could write it."""
+
+from __future__ import annotations
+
+import errno
+import importlib.util
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psutil
+import pytest
+
+from loadgen.controller import cgroup, outcome
+from tests.reliability.conftest import limited_memory_group
+from tests.reliability.faults import (
+    LoadgenRun,
+    read_jsonl,
+    start_loadgen,
+    wait_for_lines,
+    wait_gone,
+)
+
+def _integrated() -> bool:
+    """The controller and the worker entry are both in this tree."""
+    try:
+        return importlib.util.find_spec("loadgen.engine.worker") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+pytestmark = pytest.mark.skipif(not _integrated(),
+                                reason="the controller and worker are not integrated yet")
+
+RUN_LIMIT_BYTES = 256 << 20  # controller + workers + a victim that wants 1 GiB
+
+TIMED = """\
+[global]
+ioengine=page_fault
+bs=4k
+size=4m
+rw=randwrite
+time_based=1
+runtime={runtime}
+
+[timed]
+numjobs={numjobs}
+"""
+
+
+def job(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "test.fio"
+    path.write_text(text)
+    return path
+
+
+def outputs(tmp_path: Path) -> tuple[Path, Path, list[str]]:
+    jsonl, report = tmp_path / "run.jsonl", tmp_path / "report.json"
+    return jsonl, report, [f"--jsonl={jsonl}", "--output-format=json", f"--output={report}"]
+
+
+def finish(run: LoadgenRun, timeout_s: float = 60) -> tuple[int, str]:
+    """Wait for the run; its status and stderr; and no process of it may be left."""
+    try:
+        _, stderr = run.proc.communicate(timeout=timeout_s)
+    finally:
+        left = wait_gone(run)
+        if run.proc.poll() is None:
+            run.proc.kill()
+    assert left == [], f"processes left behind: {left}"
+    text = stderr.decode(errors="replace")
+    assert "Traceback" not in text and "Exception ignored" not in text, text
+    return run.proc.returncode, text
+
+
+def events(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in records if r.get("type") == "event"]
+
+
+def report_jobs(report: Path) -> dict[str, list[dict[str, Any]]]:
+    """The fio JSON report's jobs by name (numjobs clones share a name)."""
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for entry in orjson.loads(report.read_bytes())["jobs"]:
+        by_name.setdefault(entry["jobname"], []).append(entry)
+    return by_name
+
+
+@pytest.fixture
+def run_group() -> Iterator[cgroup.MemoryCgroup]:
+    """A memory cgroup for a whole run (controller and workers), 256 MiB."""
+    yield from limited_memory_group("loadgen-test-run", RUN_LIMIT_BYTES)
+
+
+OOM_JOB = """\
+[global]
+ioengine=page_fault
+bs=64k
+rw=write
+
+[victim]
+size=1g
+oom_policy={policy}
+{victim_extra}
+
+[bystander]
+size=4m
+time_based=1
+runtime={bystander_runtime}
+
+[after]
+stonewall
+size=4m
+"""
+
+
+def test_oom_kill_is_reported_and_the_run_goes_on(tmp_path: Path,
+                                                   run_group: cgroup.MemoryCgroup) -> None:
+    jsonl, report, args = outputs(tmp_path)
+    text = OOM_JOB.format(policy="report", victim_extra="", bystander_runtime=2)
+    status, _ = finish(start_loadgen([str(job(tmp_path, text)), *args], group=run_group))
+    assert status == 4
+    assert run_group.oom_kills() >= 1 and run_group.pids() == []
+    oom = [e for e in events(read_jsonl(jsonl)) if e["job"] == "victim"]
+    assert len(oom) == 1 and oom[0]["outcome.kind"] == "oom_killed"
+    assert oom[0]["outcome.oom_evidence"] in ("kmsg", "memcg")
+    assert oom[0]["error"] == errno.ENOMEM and oom[0]["total_ios"] >= 0  # reported before it died
+    jobs = report_jobs(report)
+    assert jobs["victim"][0]["error"] == errno.ENOMEM
+    assert jobs["victim"][0]["loadgen"]["outcome"] == "oom_killed"
+    assert jobs["bystander"][0]["error"] == 0 and jobs["after"][0]["error"] == 0
+    assert jobs["after"][0]["write"]["io_bytes"] == 4 << 20
+
+
+def test_oom_respawn_restarts_the_worker_up_to_the_cap(tmp_path: Path,
+                                                      run_group: cgroup.MemoryCgroup) -> None:
+    """A sized job whose region never fits: every replacement is OOM-killed too, until
+    the cap; then the kill is reported as under oom_policy=report."""
+    jsonl, report, args = outputs(tmp_path)
+    text = OOM_JOB.format(policy="respawn", victim_extra="", bystander_runtime=1)
+    status, stderr = finish(start_loadgen([str(job(tmp_path, text)), *args], group=run_group))
+    happened = [(e["event.action"], e["job"], e.get("outcome.kind")) for e in events(read_jsonl(jsonl))]
+    victim = report_jobs(report)["victim"][0]
+    assert victim["loadgen"].get("restarts") == outcome.MAX_RESPAWNS, (status, stderr, happened)
+    oom = [h for h in happened if h[1] == "victim"]
+    assert oom == [("worker_respawned", "victim", "oom_killed")] * outcome.MAX_RESPAWNS + [
+        ("worker_died", "victim", "oom_killed")]
+    assert status == 4
+    assert report_jobs(report)["after"][0]["error"] == 0
+
+
+def test_oom_abort_stops_the_run(tmp_path: Path, run_group: cgroup.MemoryCgroup) -> None:
+    jsonl, report, args = outputs(tmp_path)
+    text = OOM_JOB.format(policy="abort", victim_extra="", bystander_runtime=120)
+    status, _ = finish(start_loadgen([str(job(tmp_path, text)), *args], group=run_group),
+                       timeout_s=90)
+    assert status == 4
+    jobs = report_jobs(report)
+    assert jobs["victim"][0]["loadgen"]["outcome"] == "oom_killed"
+    assert jobs["bystander"][0]["loadgen"]["outcome"] == "stopped"
+    assert "after" not in jobs or jobs["after"][0]["write"]["io_bytes"] == 0
+    read_jsonl(jsonl)
+
+
+@pytest.mark.parametrize(("signum", "status", "kind", "error"), [
+    (signal.SIGKILL, 4, "probably_oom", errno.ENOMEM),
+    (signal.SIGSEGV, 1, "crashed", errno.EFAULT),
+])
+def test_worker_death_is_reported_and_the_others_go_on(
+        tmp_path: Path, signum: int, status: int, kind: str, error: int) -> None:
+    jsonl, report, args = outputs(tmp_path)
+    run = start_loadgen([str(job(tmp_path, TIMED.format(runtime=3, numjobs=2))), *args])
+    victim = run.wait_for_workers(2)[0]
+    wait_for_lines(jsonl, 2, run)
+    victim.send_signal(signum)
+    got, _ = finish(run)
+    assert got == status
+    died = [e for e in events(read_jsonl(jsonl)) if e["process.pid"] == victim.pid]
+    assert [(e["event.action"], e["outcome.kind"]) for e in died] == [("worker_died", kind)]
+    jobs = report_jobs(report)["timed"]
+    assert sorted(j["error"] for j in jobs) == sorted([0, error])
+    assert [j for j in jobs if j["error"] == 0][0]["loadgen"]["outcome"] == "ok"
+
+
+# loaded by every Python process of the run (PYTHONPATH); the processes forked from the
+# fork helper (the workers) or the helper itself then hit a bug in the engine, as with a
+# real one
+ENGINE_BUG = """\
+import os
+import loadgen.engine.runner
+
+_LOADED_IN = os.getpid()
+
+def _broken_run(self, report, interval_ns, stop):
+    if (os.getpid() == _LOADED_IN) == {in_helper}:
+        raise ValueError("injected engine bug")
+
+loadgen.engine.runner.JobRunner.run = _broken_run
+"""
+
+
+def _inject(tmp_path: Path, in_helper: bool) -> Path:
+    inject = tmp_path / "inject"
+    inject.mkdir()
+    (inject / "sitecustomize.py").write_text(ENGINE_BUG.format(in_helper=in_helper))
+    return inject
+
+
+def test_worker_exception_goes_to_the_event_record_not_the_terminal(tmp_path: Path) -> None:
+    jsonl, report, args = outputs(tmp_path)
+    run = start_loadgen([str(job(tmp_path, TIMED.format(runtime=2, numjobs=2))), *args],
+                        extra_path=_inject(tmp_path, in_helper=False))
+    status, stderr = finish(run)
+    assert status == 1
+    raised = [e for e in events(read_jsonl(jsonl)) if e["event.action"] == "worker_exception"]
+    assert len(raised) == 2
+    assert all("ValueError: injected engine bug" in e["outcome.traceback"] for e in raised)
+    assert stderr.count("worker raised ValueError: injected engine bug") == 2  # one line each
+    jobs = report_jobs(report)["timed"]
+    assert [j["loadgen"]["outcome"] for j in jobs] == ["exception", "exception"]
+    assert all(j["error"] == errno.EIO for j in jobs)
+
+
+def test_fork_helper_bug_stops_the_run_cleanly(tmp_path: Path) -> None:
+    jsonl, report, args = outputs(tmp_path)
+    text = TIMED.format(runtime=2, numjobs=2) + "[later]\nstonewall\n"
+    run = start_loadgen([str(job(tmp_path, text)), *args], extra_path=_inject(tmp_path, in_helper=True))
+    status, stderr = finish(run)
+    assert status == 1
+    assert "the worker fork helper exited (ValueError: injected engine bug)" in stderr
+    died = [e for e in events(read_jsonl(jsonl)) if e["event.action"] == "helper_died"]
+    assert len(died) == 1 and "ValueError: injected engine bug" in died[0]["outcome.traceback"]
+    jobs = report_jobs(report)
+    assert [j["error"] for j in jobs["timed"]] == [errno.ECHILD, errno.ECHILD]
+    assert "later" not in jobs
+
+
+def test_workers_volunteer_for_the_oom_killer_and_the_controller_does_not(tmp_path: Path) -> None:
+    jsonl, _, args = outputs(tmp_path)
+    run = start_loadgen([str(job(tmp_path, TIMED.format(runtime=120, numjobs=2))), *args])
+    workers = run.wait_for_workers(2)
+    wait_for_lines(jsonl, 1, run)
+    adj = {p.pid: int(Path(f"/proc/{p.pid}/oom_score_adj").read_text()) for p in workers}
+    controller_adj = int(Path(f"/proc/{run.pid}/oom_score_adj").read_text())
+    run.proc.terminate()
+    assert finish(run)[0] == 3
+    assert set(adj.values()) == {1000}
+    expected = outcome.CONTROLLER_OOM_SCORE_ADJ if _has_cap_sys_resource() else 0
+    assert controller_adj == expected
+
+
+def _has_cap_sys_resource() -> bool:
+    """Lowering oom_score_adj needs CAP_SYS_RESOURCE (bit 24), which root may lack (sandboxes)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("CapEff:"):
+            return bool(int(line.split()[1], 16) >> 24 & 1)
+    return False
+
+
+def test_sigterm_stops_workers_and_still_reports(tmp_path: Path) -> None:
+    jsonl, report, args = outputs(tmp_path)
+    run = start_loadgen([str(job(tmp_path, TIMED.format(runtime=120, numjobs=2))), *args])
+    run.wait_for_workers(2)
+    wait_for_lines(jsonl, 2, run)
+    run.proc.terminate()
+    status, _ = finish(run)
+    assert status == 3
+    records = read_jsonl(jsonl)
+    assert records[-1]["type"] == "run_end"
+    jobs = report_jobs(report)["timed"]
+    assert len(jobs) == 2 and all(j["write"]["total_ios"] > 0 for j in jobs)
+
+
+def test_ctrl_c_to_the_process_group_is_quiet(tmp_path: Path) -> None:
+    jsonl, report, args = outputs(tmp_path)
+    run = start_loadgen([str(job(tmp_path, TIMED.format(runtime=120, numjobs=2))), *args],
+                        new_session=True)
+    run.wait_for_workers(2)
+    wait_for_lines(jsonl, 1, run)
+    os.killpg(run.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches every process
+    status, stderr = finish(run)
+    assert status == 3 and "KeyboardInterrupt" not in stderr
+    assert len(report_jobs(report)["timed"]) == 2
+    read_jsonl(jsonl)
+
+
+def test_second_sigint_exits_at_once_without_orphans(tmp_path: Path) -> None:
+    jsonl, _, args = outputs(tmp_path)
+    run = start_loadgen([str(job(tmp_path, TIMED.format(runtime=120, numjobs=4))), *args])
+    run.wait_for_workers(4)
+    wait_for_lines(jsonl, 1, run)
+    run.proc.send_signal(signal.SIGINT)
+    run.proc.send_signal(signal.SIGINT)
+    status, _ = finish(run)
+    assert status == 3
+    read_jsonl(jsonl)
+
+
+def test_sighup_reopens_the_jsonl_file(tmp_path: Path) -> None:
+    jsonl, report, args = outputs(tmp_path)
+    rotated = tmp_path / "run.jsonl.1"
+    run = start_loadgen([str(job(tmp_path, TIMED.format(runtime=120, numjobs=1))), *args])
+    wait_for_lines(jsonl, 2, run)
+    jsonl.rename(rotated)
+    run.proc.send_signal(signal.SIGHUP)
+    wait_for_lines(jsonl, 1, run)
+    run.proc.terminate()
+    assert finish(run)[0] == 3
+    before, after = read_jsonl(rotated), read_jsonl(jsonl)
+    assert before[0]["type"] == "run_start" and after[-1]["type"] == "run_end"
+    assert after[0]["type"] != "run_start"  # the stream goes on; no second run_start
+    assert report.exists()
+
+
+def test_controller_sigkill_takes_the_workers_down(tmp_path: Path) -> None:
+    jsonl, _, args = outputs(tmp_path)
+    run = start_loadgen([str(job(tmp_path, TIMED.format(runtime=120, numjobs=4))), *args])
+    run.wait_for_workers(4)
+    wait_for_lines(jsonl, 1, run)
+    run.proc.kill()
+    run.proc.wait()
+    assert wait_gone(run) == []
+    read_jsonl(jsonl)
+
+
+def test_closed_stdout_ends_the_run_with_status_zero(tmp_path: Path) -> None:
+    run = start_loadgen([str(job(tmp_path, TIMED.format(runtime=120, numjobs=2))), "--jsonl=-"])
+    assert run.proc.stdout is not None
+    first = run.proc.stdout.readline()
+    run.proc.stdout.close()  # `| head -1`
+    assert orjson.loads(first)["type"] == "run_start"
+    status, _ = finish(run)
+    assert status == 0
+
+
+def test_full_disk_stops_the_run_and_says_what_was_written(tmp_path: Path,
+                                                            tiny_tmpfs: Path) -> None:
+    (tiny_tmpfs / "filler").write_bytes(b"\0" * (56 << 10))  # leave ~8 KiB
+    jsonl = tiny_tmpfs / "run.jsonl"
+    report = tmp_path / "report.json"
+    run = start_loadgen([str(job(tmp_path, TIMED.format(runtime=120, numjobs=2))),
+                         f"--jsonl={jsonl}", "--output-format=json", f"--output={report}"])
+    status, stderr = finish(run)
+    assert status == 1
+    records = read_jsonl(jsonl)
+    assert "No space left on device" in stderr
+    assert f"{len(records)} lines" in stderr
+    assert report.exists()
+
+
+@pytest.mark.parametrize("option", ["--jsonl", "--output"])
+def test_unwritable_output_is_bad_input_and_nothing_starts(tmp_path: Path, option: str) -> None:
+    target = tmp_path / "no-such-dir" / "out"
+    run = start_loadgen([str(job(tmp_path, TIMED.format(runtime=120, numjobs=2))),
+                         f"{option}={target}"])
+    status, stderr = finish(run, timeout_s=30)
+    assert status == 2
+    assert len(stderr.strip().splitlines()) == 1 and "cannot write" in stderr
+    assert run.seen == {}

@@ -184,11 +184,12 @@ def build_cases(scale: Scale, pagesize: int, include_fio_storm_1024: bool) -> li
             job=_pf("randwrite", "4k", 64 * 1024, numjobs=str(scale.storm_1024_jobs)),
             memory_bytes=64 * 1024 * scale.storm_1024_jobs,
             fio=include_fio_storm_1024,
-            extras=("spawn_s", "fork_s", "start_skew_ns", "wall_s", "controller_cpu_s"),
+            extras=("spawn_s", "fork_s", "start_skew_ns", "wall_s", "controller_cpu_s", "uss_bytes", "uss_bytes_median"),
             targets=(Target("all released within 5 s", "metric", "release_s", "<=", 5.0),),
             notes=(
                 "release_s = the report's group release_ns (CLOCK_MONOTONIC) minus bench.py's CLOCK_MONOTONIC "
                 "right before it started loadgen: interpreter start, imports, parsing, forking and readiness",
+                "uss_bytes: the report's (each worker's USS at its job end), shown here and judged in storm-1024-uss",
                 "fio runs here only with --fio-storm-1024 (it forks one job at a time; minutes)",
             ),
         )

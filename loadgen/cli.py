@@ -6,6 +6,7 @@ Every user mistake ends here as one line on stderr and exit status 2, never a tr
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -99,3 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print_note(f"loadgen: {exc}" if not exc.location else str(exc))
         return 2
+    except BrokenPipeError:
+        # The reader of our stdout went away (`loadgen plan ... | head`): not an error of
+        # ours or theirs.  Point stdout at /dev/null so the interpreter's final flush is quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

@@ -130,3 +130,18 @@ def test_run_does_not_start_anything_on_bad_input(monkeypatch, capsys):
     fake.run = lambda plan, options: pytest.fail("controller started")  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "loadgen.controller", fake)
     assert main(["run", "--name=x", "--size=1m", "--bogus=1"]) == 2
+
+
+def test_plan_into_a_closed_pipe_is_quiet(tmp_path: Path) -> None:
+    """`loadgen plan FILE | head -1`: the reader leaves early; no traceback, status 0."""
+    many = tmp_path / "many.fio"  # a plan far larger than a pipe's buffer, so the write must fail
+    many.write_text("".join(f"[job{i}]\nsize=1m\n" for i in range(300)))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "loadgen", "plan", str(many)], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    proc.stdout.readline()
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    assert err == b""

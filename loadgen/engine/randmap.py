@@ -70,28 +70,14 @@ class RandomMap:
             used_np[cand] = 1
             self.free -= n
             return cand
-        # An int64 array, not a list: no thousands of live int objects (see copyloops).
-        out = array("q", cand.astype(np.int64).tobytes())
-        used = self.used
-        nxt = self._pointers()
-        for i, b in enumerate(out):
-            if used[b]:
-                # next_free, inlined: follow the pointers, then point the path at the result
-                p = nxt[b]
-                while used[p]:
-                    p = nxt[p]
-                while b != p:
-                    b_next = nxt[b]
-                    nxt[b] = p
-                    b = b_next
-                out[i] = p
-            used[b] = 1
-        self.free -= n
-        return np.frombuffer(out, dtype=np.int64)
+        # The batch fits in the free blocks, so the cycling claim never resets the map here.
+        return self.claim_cycling(cand)
 
     def claim_cycling(self, candidates: np.ndarray) -> np.ndarray:
-        """Like ``claim_single`` for every candidate, clearing the map whenever it fills
-        (time_based: the map resets and offsets continue), in one pass."""
+        """Resolve one-block I/Os in order, each taking the next free block at or after its
+        candidate, clearing the map whenever it fills (time_based: the map resets and
+        offsets continue), in one pass."""
+        # An int64 array, not a list: no thousands of live int objects (see copyloops).
         out = array("q", candidates.astype(np.int64).tobytes())
         used = self.used
         nxt = self._pointers()
@@ -102,6 +88,7 @@ class RandomMap:
                 nxt = self._pointers()
                 free = self.nblocks
             if used[b]:
+                # next_free, inlined (a call per collision costs more than the loop body)
                 p = nxt[b]
                 while used[p]:
                     p = nxt[p]

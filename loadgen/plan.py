@@ -10,12 +10,48 @@ cross the process boundary, so they hold only plain values.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 READ = 0
 WRITE = 1
 
 Pair = tuple[int, int]
+
+
+class RwMode(StrEnum):
+    """fio's ``rw`` modes that have a meaning for anonymous memory (trim has none).
+
+    The one place that knows which modes are random, mixed, reading or writing; the
+    option table lists the accepted spellings (``readwrite`` is fio's alias of ``rw``).
+    """
+
+    READ = "read"
+    WRITE = "write"
+    RANDREAD = "randread"
+    RANDWRITE = "randwrite"
+    RW = "rw"
+    RANDRW = "randrw"
+
+    @classmethod
+    def _missing_(cls, value: object) -> RwMode | None:
+        return cls.RW if value == "readwrite" else None
+
+    @property
+    def random(self) -> bool:
+        return self in (RwMode.RANDREAD, RwMode.RANDWRITE, RwMode.RANDRW)
+
+    @property
+    def mixed(self) -> bool:
+        return self in (RwMode.RW, RwMode.RANDRW)
+
+    @property
+    def reads(self) -> bool:
+        return self in (RwMode.READ, RwMode.RANDREAD, RwMode.RW, RwMode.RANDRW)
+
+    @property
+    def writes(self) -> bool:
+        return self in (RwMode.WRITE, RwMode.RANDWRITE, RwMode.RW, RwMode.RANDRW)
 
 
 @dataclass(frozen=True)
@@ -36,7 +72,7 @@ class Job:
     numjobs: int
     group_id: int
     # access pattern
-    rw: str = "read"  # read|write|randread|randwrite|rw|randrw  (readwrite -> rw)
+    rw: RwMode = RwMode.READ
     rw_postfix: int = 0  # rw=<mode>:N
     rw_sequencer: str = "sequential"  # sequential|identical
     rwmixread: int = 50

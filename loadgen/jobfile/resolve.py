@@ -17,7 +17,7 @@ from loadgen.jobfile.options import MAX_JOBS, State, initial_state, lookup
 from loadgen.jobfile.reader import OptionLine, Section
 from loadgen.jobfile.substitute import SystemFacts
 from loadgen.jobfile.values import BadValue, ParseContext, Percent
-from loadgen.plan import READ, WRITE, BsSplitEntry, Group, Job, Pair, Plan
+from loadgen.plan import READ, WRITE, BsSplitEntry, Group, Job, Pair, Plan, RwMode
 
 Note = Callable[[str], None]
 COMMAND_LINE = "command line"
@@ -116,7 +116,7 @@ class Resolver:
         offset = state["offset"]
         return Job(
             name=name, thread_number=0, subjob=0, numjobs=state["numjobs"], group_id=0,
-            rw=state["rw"], rw_postfix=state["rw_postfix"], rw_sequencer=state["rw_sequencer"],
+            rw=RwMode(state["rw"]), rw_postfix=state["rw_postfix"], rw_sequencer=state["rw_sequencer"],
             rwmixread=state["rwmixread"], size=size,
             io_size=_of_size(state["io_size"], size), number_ios=state["number_ios"],
             offset=0, offset_percent=offset.value if isinstance(offset, Percent) else 0,

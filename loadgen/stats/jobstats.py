@@ -70,6 +70,11 @@ class IntervalStats:
     usr_ns: int = 0
     sys_ns: int = 0
     final: bool = False  # the worker's last interval of the job
+    # The run-wide status-interval grid: every worker of a run reports on the same grid,
+    # origin = the run's first release (CLOCK_MONOTONIC), one point every status interval.
+    # A delta with interval_index k covers [origin + (k-1)*I, origin + k*I) clipped to the
+    # job's own measured window, so records of one k can be grouped across jobs.
+    interval_index: int = 0
     # set once per job (in the interval they happen):
     first_op_ns: int = 0  # CLOCK_MONOTONIC of the first measured operation
     overhead_ns: float = 0.0  # the loop's own per-op cost on non-faulting memory
@@ -96,6 +101,7 @@ class IntervalStats:
         self.usr_ns += other.usr_ns
         self.sys_ns += other.sys_ns
         self.final = self.final or other.final
+        self.interval_index = max(self.interval_index, other.interval_index)
         if other.first_op_ns and (not self.first_op_ns or other.first_op_ns < self.first_op_ns):
             self.first_op_ns = other.first_op_ns
         self.overhead_ns = self.overhead_ns or other.overhead_ns

@@ -10,8 +10,9 @@ import os
 import sys
 from typing import Any
 
+from loadgen.blas import pin_blas_threads
 from loadgen.errors import InputError
-from loadgen.jobfile import build_plan, parse_command_line, print_note
+from loadgen.jobfile import build_plan, parse_command_line, print_note, profiles
 from loadgen.jobfile.help import option_help, options_overview
 from loadgen.plan import WRITE, Plan
 from loadgen.startup_signals import StartupSignals
@@ -22,9 +23,11 @@ usage: loadgen plan JOBFILE... [--section=NAME] [--name=JOB --OPTION=VALUE ...]
                     [--jsonl=PATH|-] [--status-interval=TIME] [--eta=auto|always|never]
                     [--section=NAME] [--name=JOB --OPTION=VALUE ...]
        loadgen run|plan --cmdhelp[=OPTION]
+       loadgen profiles
 
-Job files use fio's syntax ('-' reads standard input). Job options given on the command
-line before the first --name apply to all jobs; --name=JOB starts a job.
+Job files use fio's syntax ('-' reads standard input); a JOBFILE that is not a file
+names a bundled profile ('loadgen profiles' lists them). Job options given on the
+command line before the first --name apply to all jobs; --name=JOB starts a job.
 """
 
 
@@ -51,7 +54,11 @@ def plan_document(plan: Plan) -> dict[str, Any]:
             fields["workers"] = [worker]
             jobs.append(fields)
         groups.append({"id": group.id, "jobs": jobs})
-    return {"files": list(plan.files), "global_options": dict(plan.global_options), "groups": groups}
+    return {
+        "files": list(plan.files),
+        "global_options": dict(plan.global_options),
+        "groups": groups,
+    }
 
 
 def _plan(args: list[str]) -> int:
@@ -60,7 +67,10 @@ def _plan(args: list[str]) -> int:
         print(USAGE, end="")
         return 0
     if command_line.cmdhelp is not None:
-        print(option_help(command_line.cmdhelp) if command_line.cmdhelp else options_overview(), end="")
+        print(
+            option_help(command_line.cmdhelp) if command_line.cmdhelp else options_overview(),
+            end="",
+        )
         return 0
     plan = build_plan(command_line)
     print(json.dumps(plan_document(plan), indent=2))
@@ -75,11 +85,11 @@ def _run(args: list[str]) -> int:
     startup_signals.install()
     try:
         plan = build_plan(command_line)
-        try:
-            from loadgen.controller import run
-        except ImportError:
-            print("loadgen: run: controller not available", file=sys.stderr)
-            return 1
+        # One BLAS thread per process: effective only before numpy's first import, which
+        # the controller's modules make; the job-file side above imports no numpy.
+        pin_blas_threads()
+        from loadgen.controller import run
+
         return int(run(plan, command_line.run_options, startup_signals=startup_signals))
     finally:
         startup_signals.restore()
@@ -96,7 +106,12 @@ def main(argv: list[str] | None = None) -> int:
             return _plan(rest)
         if command == "run":
             return _run(rest)
-        raise InputError(f"unknown command {command!r} (use 'plan' or 'run')")
+        if command == "profiles" and not rest:
+            print(profiles.listing(), end="")
+            return 0
+        if command == "profiles":
+            raise InputError(f"profiles: takes no arguments (got {rest[0]!r})")
+        raise InputError(f"unknown command {command!r} (use 'plan', 'run' or 'profiles')")
     except InputError as exc:
         print_note(f"loadgen: {exc}" if not exc.location else str(exc))
         return 2

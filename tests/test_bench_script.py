@@ -91,12 +91,16 @@ def stubs(tmp_path: Path) -> dict[str, Path]:
     }
 
 
-def run_bench(stubs: dict[str, Path], extra: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], dict[str, Any] | None]:
+def run_bench(
+    stubs: dict[str, Path], extra: list[str], env: dict[str, str]
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any] | None]:
     """Run bench.py --smoke with every side stubbed; loadgen's stub state is 'lg', fio's 'fio'."""
     out_json = stubs["dir"] / "result.json"
     out_md = stubs["dir"] / "result.md"
     # loadgen and fio share one stub program; their state files tell their calls apart.
-    loadgen_cmd = f"env STUB_STATE={stubs['dir'] / 'lg'} STUB_RUNTIMES={env.pop('LG_RUNTIMES', '100')} {shlex.quote(str(stubs['report']))}"
+    runtimes = env.pop("LG_RUNTIMES", "100")
+    report = shlex.quote(str(stubs["report"]))
+    loadgen_cmd = f"env STUB_STATE={stubs['dir'] / 'lg'} STUB_RUNTIMES={runtimes} {report}"
     fio_wrapper = _executable(
         stubs["dir"] / "fio_stub.py",
         "import os, sys\n"
@@ -114,8 +118,15 @@ def run_bench(stubs: dict[str, Path], extra: list[str], env: dict[str, str]) -> 
         "--json-out", str(out_json), "--md-out", str(out_md),
         *extra,
     ]  # fmt: skip
-    full_env = {**os.environ, "PFSTUB_STATE": str(stubs["dir"] / "pf"), "PFSTUB_RATES": "10000", **env}
-    completed = subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=60, check=False)
+    full_env = {
+        **os.environ,
+        "PFSTUB_STATE": str(stubs["dir"] / "pf"),
+        "PFSTUB_RATES": "10000",
+        **env,
+    }
+    completed = subprocess.run(
+        command, capture_output=True, text=True, env=full_env, timeout=60, check=False
+    )
     document = json.loads(out_json.read_text()) if out_json.exists() else None
     return completed, document
 
@@ -143,7 +154,9 @@ def test_medians_and_per_round_ratios_follow_the_stub_numbers(stubs: dict[str, P
     assert (vs_fio["median"], vs_fio["min"], vs_fio["max"]) == pytest.approx((0.5, 0.25, 1.0))
     # each round's loadgen and pflimit fell by the same factor: the ratio stays put
     assert case["ratios"]["loadgen/pflimit"]["per_pair"] == pytest.approx([0.5, 0.5, 0.5])
-    assert case["targets"] == [{"label": "loadgen >= 0.95x fio ops/s", "met": False, "value": pytest.approx(0.5)}]
+    assert case["targets"] == [
+        {"label": "loadgen >= 0.95x fio ops/s", "met": False, "value": pytest.approx(0.5)}
+    ]
     markdown = (stubs["dir"] / "result.md").read_text()
     row = next(line for line in markdown.splitlines() if line.startswith("| fault-seq-4k |"))
     assert "0.500 [0.250-1.000]" in row
@@ -154,7 +167,9 @@ def test_medians_and_per_round_ratios_follow_the_stub_numbers(stubs: dict[str, P
 def test_sides_run_in_turn_reversed_every_other_round(stubs: dict[str, Path]) -> None:
     completed, _ = run_bench(stubs, ["--cases", "fault-seq-4k", "--pairs", "2"], {})
     assert completed.returncode == 0, completed.stderr
-    order = [line.split()[4].rstrip(":") for line in completed.stderr.splitlines() if " round " in line]
+    order = [
+        line.split()[4].rstrip(":") for line in completed.stderr.splitlines() if " round " in line
+    ]
     assert order == ["loadgen", "fio", "pflimit", "pflimit", "fio", "loadgen"]
 
 
@@ -162,7 +177,12 @@ def test_every_case_is_reported_in_json_and_markdown(stubs: dict[str, Path]) -> 
     completed, document = run_bench(stubs, [], {})
     assert completed.returncode == 0, completed.stderr
     assert document is not None
-    listed = subprocess.run([sys.executable, str(BENCH), "--smoke", "--list"], capture_output=True, text=True, check=True)
+    listed = subprocess.run(
+        [sys.executable, str(BENCH), "--smoke", "--list"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     names = [line.split(":")[0] for line in listed.stdout.splitlines()]
     assert [case["name"] for case in document["cases"]] == names
     assert document["schema"] == "loadgen-bench/1"
@@ -174,14 +194,21 @@ def test_every_case_is_reported_in_json_and_markdown(stubs: dict[str, Path]) -> 
     assert "fio" not in _case(document, "controller-1s")["sides"]
     assert "fio" not in _case(document, "storm-1024")["sides"]
     fio_calls = [json.loads(line) for line in (stubs["dir"] / "fio.args").read_text().splitlines()]
-    loadgen_calls = [json.loads(line) for line in (stubs["dir"] / "lg.args").read_text().splitlines()]
+    loadgen_calls = [
+        json.loads(line) for line in (stubs["dir"] / "lg.args").read_text().splitlines()
+    ]
     assert not any("thp=" in call["job"] for call in fio_calls)
     assert any("thp=never" in call["job"] for call in loadgen_calls)
     assert all(call["argv"][0] == "run" for call in loadgen_calls)
 
 
 def test_loadgen_extras_judge_storm_and_controller_targets(stubs: dict[str, Path]) -> None:
-    extras = {"spawn_s": 0.5, "start_skew_ns": 200000, "uss_bytes": 12 << 20, "controller_cpu_s": 0.001}
+    extras = {
+        "spawn_s": 0.5,
+        "start_skew_ns": 200000,
+        "uss_bytes": 12 << 20,
+        "controller_cpu_s": 0.001,
+    }
     completed, document = run_bench(
         stubs,
         ["--cases", "storm-1024*,controller-1s"],
@@ -197,23 +224,31 @@ def test_loadgen_extras_judge_storm_and_controller_targets(stubs: dict[str, Path
     uss = _case(document, "storm-1024-uss")
     assert [(t["label"], t["met"]) for t in uss["targets"]] == [("USS <= 8 MiB per worker", False)]
     assert uss["sides"]["loadgen"]["median"] == 12 << 20
-    assert uss["sides"]["loadgen"]["extras"]["uss_sampled"] == 0.0  # the report's figure wins over sampling
+    # the report's figure wins over sampling
+    assert uss["sides"]["loadgen"]["extras"]["uss_sampled"] == 0.0
     controller = _case(document, "controller-1s")
     run = controller["sides"]["loadgen"]["runs"][0]["metrics"]
     assert run["report_controller_cpu_s"] == 0.001  # the report's own figure, kept apart
     assert run["controller_cpu_s"] > 0  # measured from outside: the stub's interpreter
-    assert run["controller_cpu_share_whole"] == pytest.approx(run["controller_cpu_s"] / run["wall_s"])
+    assert run["controller_cpu_share_whole"] == pytest.approx(
+        run["controller_cpu_s"] / run["wall_s"]
+    )
 
 
 def test_steady_share_is_the_middle_of_release_to_exit() -> None:
     second = 1_000_000_000
     # start at 0, release at 2 s, exit at 10 s: the window is 3 s .. 9 s (1 s margins)
-    samples = [(t * second, cpu) for t, cpu in ((1, 0.9), (2, 1.0), (3, 1.2), (6, 1.5), (9, 1.8), (10, 2.5))]
+    samples = [
+        (t * second, cpu)
+        for t, cpu in ((1, 0.9), (2, 1.0), (3, 1.2), (6, 1.5), (9, 1.8), (10, 2.5))
+    ]
     watch = Watch(start_ns=0, cpu_samples=samples)
     assert watch.steady_share(2 * second) == pytest.approx((1.8 - 1.2) / 6)
     assert watch.controller_cpu_s() == 2.5
     # a short run keeps a quarter of the span at each end: release 0, exit 4 s -> 1 s .. 3 s
-    short = Watch(start_ns=0, cpu_samples=[(0, 0.0), (second, 0.1), (3 * second, 0.3), (4 * second, 0.9)])
+    short = Watch(
+        start_ns=0, cpu_samples=[(0, 0.0), (second, 0.1), (3 * second, 0.3), (4 * second, 0.9)]
+    )
     assert short.steady_share(0) == pytest.approx(0.1)
     assert Watch(start_ns=0).steady_share(0) is None
 
@@ -225,7 +260,8 @@ def burn(seconds):
     while time.process_time() - start < seconds:
         pass
 burn(0.3)
-subprocess.run([sys.executable, "-c", "import time\nstart = time.process_time()\nwhile time.process_time() - start < 0.6: pass"], check=True)
+CHILD = "import time\nstart = time.process_time()\nwhile time.process_time() - start < 0.6: pass"
+subprocess.run([sys.executable, "-c", CHILD], check=True)
 """
 
 
@@ -269,7 +305,9 @@ def test_uss_summary_keeps_each_workers_largest_sample_and_skips_unsampled() -> 
 
 
 def test_missing_report_keys_read_as_na(stubs: dict[str, Path]) -> None:
-    completed, document = run_bench(stubs, ["--cases", "fault-seq-4k,storm-1024-uss"], {"STUB_DROP": "read,write"})
+    completed, document = run_bench(
+        stubs, ["--cases", "fault-seq-4k,storm-1024-uss"], {"STUB_DROP": "read,write"}
+    )
     assert completed.returncode == 0, completed.stderr
     assert document is not None
     case = _case(document, "fault-seq-4k")
@@ -291,9 +329,19 @@ def test_a_failing_side_is_recorded_not_fatal(stubs: dict[str, Path]) -> None:
     assert "stub: asked to fail" in completed.stdout
 
 
-@pytest.mark.parametrize("args", [["--pairs", "0"], ["--settle", "-1"], ["--cases", "no-such-case"], ["--fio", "/nonexistent/fio"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--pairs", "0"],
+        ["--settle", "-1"],
+        ["--cases", "no-such-case"],
+        ["--fio", "/nonexistent/fio"],
+    ],
+)
 def test_bad_arguments_give_one_line_and_status_2(args: list[str]) -> None:
-    completed = subprocess.run([sys.executable, str(BENCH), "--smoke", *args], capture_output=True, text=True, check=False)
+    completed = subprocess.run(
+        [sys.executable, str(BENCH), "--smoke", *args], capture_output=True, text=True, check=False
+    )
     assert completed.returncode == 2
     assert len(completed.stderr.strip().splitlines()) == 1
     assert completed.stderr.startswith("bench: ")
@@ -339,7 +387,11 @@ def test_copy_microbenchmark_reports_every_primitive_and_state(tmp_path: Path) -
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr
     document = json.loads(out_json.read_text())
-    table_rows = [line for line in completed.stdout.splitlines() if line.startswith("| ") and "ns/block" not in line]
+    table_rows = [
+        line
+        for line in completed.stdout.splitlines()
+        if line.startswith("| ") and "ns/block" not in line
+    ]
     assert len(table_rows) == len(document["ns_per_block"])
     for by_state in document["ns_per_block"].values():
         assert set(by_state) == {"fresh", "faulted", "cache-hot"}

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from loadgen.blas import SINGLE_THREAD_ENV
 from loadgen.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,7 +65,10 @@ def test_job_file_error_is_one_line_with_file_and_line_and_exit_2(tmp_path):
 
 def test_missing_file_and_stdin_job(tmp_path):
     missing = _loadgen("run", str(tmp_path / "none.fio"))
-    assert (missing.returncode, missing.stderr) == (2, f"{tmp_path / 'none.fio'}: No such file or directory\n")
+    assert (missing.returncode, missing.stderr) == (
+        2,
+        f"{tmp_path / 'none.fio'}: No such file or directory\n",
+    )
     piped = _loadgen("plan", "-", stdin="[s]\nsize=1m\nrw = randread\n")
     assert piped.returncode == 0, piped.stderr
     assert json.loads(piped.stdout)["groups"][0]["jobs"][0]["rw"] == "randread"
@@ -74,10 +78,16 @@ def test_missing_file_and_stdin_job(tmp_path):
     ("argv", "message"),
     [
         (["plan"], "loadgen: no jobs defined\n"),
-        (["frobnicate"], "loadgen: unknown command 'frobnicate' (use 'plan' or 'run')\n"),
-        (["plan", "--name=x"], "command line: job 'x': you need to specify size= (the region to map)\n"),
-        (["run", "--name=x", "--size=1m", "--output-format=xml"],
-         "command line: --output-format: 'xml' is not one of: normal, json, json+, terse\n"),
+        (["frobnicate"],
+         "loadgen: unknown command 'frobnicate' (use 'plan', 'run' or 'profiles')\n"),
+        (
+            ["plan", "--name=x"],
+            "command line: job 'x': you need to specify size= (the region to map)\n",
+        ),
+        (
+            ["run", "--name=x", "--size=1m", "--output-format=xml"],
+            "command line: --output-format: 'xml' is not one of: normal, json, json+, terse\n",
+        ),
     ],
 )
 def test_user_mistakes_exit_2_with_one_line(capsys, argv, message):
@@ -87,7 +97,9 @@ def test_user_mistakes_exit_2_with_one_line(capsys, argv, message):
 
 def test_notes_go_to_stderr_and_do_not_fail(capsys):
     assert main(["plan", "--name=x", "--size=1m", "--iodepth=8"]) == 0
-    assert capsys.readouterr().err == "command line: note: iodepth=8 capped to 1: page_fault is a synchronous engine (as fio)\n"
+    assert capsys.readouterr().err == (
+        "command line: note: iodepth=8 capped to 1: page_fault is a synchronous engine (as fio)\n"
+    )
 
 
 def test_cmdhelp(capsys):
@@ -105,10 +117,22 @@ def test_help_and_usage(capsys):
     assert main(["run", "-h"]) == 0
 
 
-def test_run_without_controller_says_so(capsys, monkeypatch):
-    monkeypatch.setitem(sys.modules, "loadgen.controller", None)  # import fails
-    assert main(["run", "--name=x", "--size=1m"]) == 1
-    assert capsys.readouterr().err == "loadgen: run: controller not available\n"
+def test_run_pins_one_blas_thread_before_the_controller_loads_numpy(monkeypatch):
+    import types
+
+    for name in SINGLE_THREAD_ENV:
+        monkeypatch.delenv(name, raising=False)
+    seen = {}
+
+    def fake_run(plan, options, startup_signals=None):
+        seen.update({name: os.environ.get(name) for name in SINGLE_THREAD_ENV})
+        return 0
+
+    fake = types.ModuleType("loadgen.controller")
+    fake.run = fake_run  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "loadgen.controller", fake)
+    assert main(["run", "--name=x", "--size=1m"]) == 0
+    assert seen == SINGLE_THREAD_ENV
 
 
 def test_run_passes_plan_and_run_options_to_the_controller(monkeypatch):
@@ -116,7 +140,12 @@ def test_run_passes_plan_and_run_options_to_the_controller(monkeypatch):
 
     seen = {}
     fake = types.ModuleType("loadgen.controller")
-    fake.run = lambda plan, options, startup_signals=None: seen.update(plan=plan, options=options) or 0  # type: ignore[attr-defined]
+
+    def fake_run(plan, options, startup_signals=None):
+        seen.update(plan=plan, options=options)
+        return 0
+
+    fake.run = fake_run  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "loadgen.controller", fake)
     assert main(["run", "--name=x", "--size=1m", "--output-format=json", "--jsonl=-"]) == 0
     assert seen["plan"].jobs[0].name == "x"

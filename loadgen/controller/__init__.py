@@ -8,43 +8,48 @@ the same run returning the ``RunResult`` itself.
 
 from __future__ import annotations
 
-from loadgen.controller.blas import pin_blas_threads
+import contextlib
+import os
+import resource
+import signal
+import socket
+import sys
+import time
+import uuid
+from dataclasses import replace
+from typing import Any
 
-pin_blas_threads()  # before anything below imports numpy
+import anyio
 
-import os  # noqa: E402
-import resource  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
-from dataclasses import replace  # noqa: E402
-from typing import Any  # noqa: E402
-
-import anyio  # noqa: E402
-
-from loadgen import __version__  # noqa: E402
-from loadgen.controller import outcome, reportout  # noqa: E402
-from loadgen.controller.aggregator import Aggregator, aggregate_metrics  # noqa: E402
-from loadgen.controller.progress import ProgressLine, wanted  # noqa: E402
-from loadgen.controller.spawner import Spawner  # noqa: E402
-from loadgen.controller.supervisor import Supervisor  # noqa: E402
-from loadgen.errors import InputError  # noqa: E402
-from loadgen.kernel.sysinfo import run_header  # noqa: E402
-from loadgen.plan import Plan, RunOptions  # noqa: E402
-from loadgen.report.jsonl import JsonlWriter, header_fields  # noqa: E402
-from loadgen.report.writer import render_formats  # noqa: E402
-from loadgen.results import RunResult  # noqa: E402
-from loadgen.sinks import Sink, SinkError, SinkFull  # noqa: E402
-from loadgen.startup_signals import StartupSignals  # noqa: E402
+from loadgen import __version__
+from loadgen.controller import outcome, reportout
+from loadgen.controller.aggregator import Aggregator, aggregate_metrics
+from loadgen.controller.progress import ProgressLine, wanted
+from loadgen.controller.spawner import Spawner
+from loadgen.controller.supervisor import Supervisor
+from loadgen.errors import InputError
+from loadgen.kernel.sysinfo import run_header
+from loadgen.plan import Plan, RunOptions
+from loadgen.report.jsonl import JsonlWriter, header_fields
+from loadgen.report.writer import render_formats
+from loadgen.results import RunResult
+from loadgen.sinks import Sink, SinkError, SinkFull
+from loadgen.startup_signals import StartupSignals
 
 EXIT_OK = outcome.EXIT_OK
 EXIT_JOB_FAILED = outcome.EXIT_FAILED
 EXIT_SIGNALLED = outcome.EXIT_SIGNAL
 EXIT_OOM = outcome.EXIT_OOM
 
-__all__ = ["run", "execute", "exit_status", "EXIT_OK", "EXIT_JOB_FAILED", "EXIT_SIGNALLED", "EXIT_OOM"]
+__all__ = [
+    "run",
+    "execute",
+    "exit_status",
+    "EXIT_OK",
+    "EXIT_JOB_FAILED",
+    "EXIT_SIGNALLED",
+    "EXIT_OOM",
+]
 
 
 def raise_fd_limit() -> int:
@@ -70,14 +75,14 @@ def boost_priority() -> int:
     stats pipe and block workers in write.  Workers go back to the original nice.
     """
     original = os.getpriority(os.PRIO_PROCESS, 0)
-    try:
+    with contextlib.suppress(OSError):  # not privileged: run at equal priority
         os.setpriority(os.PRIO_PROCESS, 0, max(original - CONTROLLER_NICE_BOOST, -20))
-    except OSError:
-        pass  # not privileged: run at equal priority
     return original
 
 
-def _header(plan: Plan, opts: RunOptions, nofile: int, controller_nice: int, oom_score_adj: int) -> dict[str, Any]:
+def _header(
+    plan: Plan, opts: RunOptions, nofile: int, controller_nice: int, oom_score_adj: int
+) -> dict[str, Any]:
     """The reproducibility header (kernel, CPU, THP, job files) plus how this controller runs."""
     header = run_header(plan, opts.command_line)
     header["worker_start"] = "fork from a preloaded helper process"
@@ -102,7 +107,9 @@ def _run_start(writer: JsonlWriter, plan: Plan, opts: RunOptions, header: dict[s
     })
 
 
-def _open_stream(opts: RunOptions, run_id: str, host: str, epoch_ns: int, mono_ns: int) -> JsonlWriter | None:
+def _open_stream(
+    opts: RunOptions, run_id: str, host: str, epoch_ns: int, mono_ns: int
+) -> JsonlWriter | None:
     """The --jsonl writer, opened before anything starts: a bad path is the user's to fix."""
     if not opts.jsonl:
         return None
@@ -142,20 +149,32 @@ def execute(plan: Plan, opts: RunOptions, report_sink: Sink | None = None,
     worker_nice = boost_priority()
     controller_nice = os.getpriority(os.PRIO_PROCESS, 0)
     spawner = Spawner(worker_nice)  # from the main thread, before the loop: see spawner.py
-    previous_usr1 = signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # never fatal, before and after the loop
+    # SIGUSR1 is never fatal, before and after the loop
+    previous_usr1 = signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     try:
-        supervisor = Supervisor(plan, opts, spawner, agg, progress,
-                                report_sink or reportout.report_sink(replace(opts, output="")).open())
+        supervisor = Supervisor(
+            plan,
+            opts,
+            spawner,
+            agg,
+            progress,
+            report_sink or reportout.report_sink(replace(opts, output="")).open(),
+        )
         supervisor.result.header = _header(plan, opts, nofile, controller_nice, oom_score_adj)
         supervisor.result.run_id, supervisor.result.start_epoch_ns = run_id, start_epoch_ns
-        supervisor.sinks = [s for s in (writer.sink if writer else None, report_sink) if s is not None]
+        supervisor.sinks = [
+            s for s in (writer.sink if writer else None, report_sink) if s is not None
+        ]
         if startup_signals is not None:
-            startup_signals.attach(supervisor)  # a signal before the loop listens stops the run at once
+            # a signal before the loop listens stops the run at once
+            startup_signals.attach(supervisor)
         if writer is not None:
             writer.on_failure = lambda failure: supervisor.abort(str(failure), "output")
             _run_start(writer, plan, opts, supervisor.result.header)
         try:
-            result = anyio.run(supervisor.run, backend="asyncio", backend_options={"use_uvloop": True})
+            result = anyio.run(
+                supervisor.run, backend="asyncio", backend_options={"use_uvloop": True}
+            )
         except KeyboardInterrupt:  # SIGINT before the signal receiver was listening
             result = supervisor.result
             result.interrupted = True
@@ -169,7 +188,9 @@ def execute(plan: Plan, opts: RunOptions, report_sink: Sink | None = None,
     result.end_epoch_ns = time.time_ns()
     cpu_s = _cpu_s() - cpu_at_start
     result.extras["controller_cpu_s"] = cpu_s
-    result.extras["controller_cpu_pct"] = 100.0 * cpu_s * 1e9 / max(result.end_epoch_ns - start_epoch_ns, 1)
+    result.extras["controller_cpu_pct"] = (
+        100.0 * cpu_s * 1e9 / max(result.end_epoch_ns - start_epoch_ns, 1)
+    )
     if writer is not None and isinstance(writer.failure, SinkFull):
         result.output_failure = f"{writer.failure}; the run was stopped"
     if writer is not None:

@@ -118,7 +118,8 @@ class Aggregator:
                 **self._job_id(state),
                 "interval_ns": delta.t_end_ns - delta.t_start_ns,
                 "final": delta.final,
-                "loadgen.lag_ns": time.monotonic_ns() - delta.t_end_ns,  # aggregator behind the worker
+                # how far the aggregator is behind the worker
+                "loadgen.lag_ns": time.monotonic_ns() - delta.t_end_ns,
                 **metrics(delta, delta.t_end_ns - delta.t_start_ns, plist, lat_plist),
             }
             if delta.first_op_ns:
@@ -129,7 +130,9 @@ class Aggregator:
 
     def _end_epoch(self, state: JobState) -> None:
         end = state.result.totals.t_end_ns
-        state.result.end_epoch_ms = ((end + self.epoch_offset_ns) if end else time.time_ns()) // 1_000_000
+        state.result.end_epoch_ms = (
+            (end + self.epoch_offset_ns) if end else time.time_ns()
+        ) // 1_000_000
 
     # ---- failures ---------------------------------------------------------------------------
     def fail(self, state: JobState, err: int, text: str, action: str,
@@ -150,7 +153,9 @@ class Aggregator:
             pid = state.result.pid
             if state.done and not state.traceback:
                 kind = "failed" if state.result.error else ("stopped" if stopping else "completed")
-                ends.append((state, outcome.Outcome(kind, pid, state.result.error, state.result.error_text)))
+                ends.append(
+                    (state, outcome.Outcome(kind, pid, state.result.error, state.result.error_text))
+                )
                 continue
             ends.append((state, outcome.classify(
                 pid, os.waitstatus_to_exitcode(status), finished=state.final_seen,
@@ -194,17 +199,35 @@ class Aggregator:
     @staticmethod
     def _job_id(state: JobState) -> dict[str, Any]:
         job = state.job
-        return {"group": job.group_id, "job": job.name, "thread_number": job.thread_number, "subjob": job.subjob}
+        return {
+            "group": job.group_id,
+            "job": job.name,
+            "thread_number": job.thread_number,
+            "subjob": job.subjob,
+        }
 
     def event(self, action: str, message: str, err: int = 0, state: JobState | None = None,
               level: str = "info", details: dict[str, Any] | None = None) -> None:
         if self.writer is None:
             return
-        ident: dict[str, Any] = (self._job_id(state) if state is not None else
-                                 {"group": None, "job": None, "thread_number": None, "subjob": None})
-        fields = {**ident, "event.action": action, "log.level": level, "message": message, "error": err,
-                  **(details or {})}
-        self.writer.write("event", fields, pid=state.result.pid if state is not None and state.result.pid else None)
+        ident: dict[str, Any] = (
+            self._job_id(state)
+            if state is not None
+            else {"group": None, "job": None, "thread_number": None, "subjob": None}
+        )
+        fields = {
+            **ident,
+            "event.action": action,
+            "log.level": level,
+            "message": message,
+            "error": err,
+            **(details or {}),
+        }
+        self.writer.write(
+            "event",
+            fields,
+            pid=state.result.pid if state is not None and state.result.pid else None,
+        )
 
     def job_end(self, state: JobState) -> None:
         if self.writer is None:

@@ -309,8 +309,10 @@ def exit_status(outcomes: list[Outcome], *, interrupted: bool, output_failed: bo
 def run_exit_status(result: RunResult, *, output_failed: bool = False) -> int:
     """``exit_status`` of a finished run: each job's ``loadgen.outcome`` (absent = it
     completed, or failed where it has an ``error``)."""
-    outcomes = [Outcome(str(j.extras.get("outcome") or ("failed" if j.error else "completed")), j.pid)
-                for j in result.jobs]
+    outcomes = [
+        Outcome(str(j.extras.get("outcome") or ("failed" if j.error else "completed")), j.pid)
+        for j in result.jobs
+    ]
     return exit_status(outcomes, interrupted=result.interrupted, output_failed=output_failed)
 
 
@@ -318,9 +320,8 @@ def protect_controller(path: str = "/proc/self/oom_score_adj") -> int:
     """Lower the controller's OOM score (see ``CONTROLLER_OOM_SCORE_ADJ``); returns the value
     in effect.  Without CAP_SYS_RESOURCE (even root may lack it, in sandboxes) the kernel
     refuses, and the workers' 1000 still makes them the first victims."""
-    with contextlib.suppress(OSError):
-        with open(path, "w") as adj:
-            adj.write(str(CONTROLLER_OOM_SCORE_ADJ))
+    with contextlib.suppress(OSError), open(path, "w") as adj:
+        adj.write(str(CONTROLLER_OOM_SCORE_ADJ))
     try:
         with open(path) as adj:
             return int(adj.read())

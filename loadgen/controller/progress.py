@@ -20,7 +20,8 @@ _STATE_CHAR = {"read": "R", "randread": "r", "write": "W", "randwrite": "w", "rw
 class Snapshot:
     """What the line shows, computed by the controller once per tick."""
 
-    states: Sequence[str]  # one char per job: fio's run-state letters (P setup, R/r/W/w/M/m running, _ done, X error)
+    # one char per job: fio's run-state letters (P setup, R/r/W/w/M/m running, _ done, X error)
+    states: Sequence[str]
     percent: float
     read_bps: float
     write_bps: float
@@ -69,7 +70,10 @@ def format_line(snap: Snapshot) -> str:
     running = sum(1 for ch in snap.states if ch not in "P_X")
     rate = []
     bw = []
-    for key, bps, iops in (("r", snap.read_bps, snap.read_iops), ("w", snap.write_bps, snap.write_iops)):
+    for key, bps, iops in (
+        ("r", snap.read_bps, snap.read_iops),
+        ("w", snap.write_bps, snap.write_iops),
+    ):
         if bps or iops:
             bw.append(f"{key}={_units(bps, ('B', 'KiB', 'MiB', 'GiB', 'TiB'), 1024)}/s")
             rate.append(f"{key}={_units(iops, ('', 'k', 'M', 'G'), 1000)}")

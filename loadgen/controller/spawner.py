@@ -9,6 +9,7 @@ children, so they die with it, and it dies with the controller.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import pickle
 import signal
@@ -21,7 +22,7 @@ from typing import Any
 
 import anyio
 
-from loadgen.controller.blas import SINGLE_THREAD_ENV
+from loadgen.blas import SINGLE_THREAD_ENV
 from loadgen.engine.worker import FDS_PER_MESSAGE, send_msg
 from loadgen.plan import Job
 
@@ -41,9 +42,18 @@ class Spawner:
         theirs = (their_commands.fileno(), their_replies.fileno())
         env = dict(os.environ, **SINGLE_THREAD_ENV)
         package_root = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (package_root, env.get("PYTHONPATH", "")) if p
+        )
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "loadgen.engine.worker", *map(str, theirs), str(os.getpid()), str(worker_nice)],
+            [
+                sys.executable,
+                "-m",
+                "loadgen.engine.worker",
+                *map(str, theirs),
+                str(os.getpid()),
+                str(worker_nice),
+            ],
             pass_fds=theirs,
             env=env,
         )
@@ -95,7 +105,9 @@ class Spawner:
             elif msg["op"] == "crash":
                 self.crash_traceback = msg["traceback"]
 
-    async def spawn(self, group: int, units: list[list[Job]], interval_ns: int, gate_r: int) -> dict[str, Any]:
+    async def spawn(
+        self, group: int, units: list[list[Job]], interval_ns: int, gate_r: int
+    ) -> dict[str, Any]:
         """Fork one worker per unit; returns the helper's reply: ``pids`` (0 = fork failed),
         ``pipes`` (the stats-pipe read end of each forked worker, in order), fork times.
 
@@ -112,10 +124,8 @@ class Spawner:
 
     def signal_workers(self, signum: int) -> None:
         """Send ``signum`` to every live worker (the helper knows exactly which: no pid reuse)."""
-        try:
+        with contextlib.suppress(OSError):
             send_msg(self.sock, {"op": "signal", "signum": signum})
-        except OSError:
-            pass
 
     def kill_now(self) -> None:
         """The emergency exit: SIGKILL the helper; its workers follow via PDEATHSIG."""
@@ -124,10 +134,8 @@ class Spawner:
 
     def close(self) -> None:
         """Ask the helper to kill and reap every worker and exit; never leave it behind."""
-        try:
+        with contextlib.suppress(OSError):
             send_msg(self.sock, {"op": "exit"})
-        except OSError:
-            pass
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:

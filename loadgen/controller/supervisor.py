@@ -139,6 +139,8 @@ class _GroupRun:
             self.agg.record_respawn(state, end)
             self.sup.notice(f"{state.job.name} (pid {end.pid}): {end.text}; respawned")
             self.respawning += 1
+            # exits are only seen while the supervisor's task group runs
+            assert self.sup.task_group is not None
             self.sup.task_group.start_soon(self._respawn, job)
             return
         self.agg.record_end(state, end)
@@ -209,7 +211,9 @@ class _GroupRun:
         return self.result
 
     async def _drain(self) -> None:
-        running_period = min(max(self.sup.opts.status_interval_ns / 10e9, DRAIN_PERIOD_S), DRAIN_PERIOD_MAX_S)
+        running_period = min(
+            max(self.sup.opts.status_interval_ns / 10e9, DRAIN_PERIOD_S), DRAIN_PERIOD_MAX_S
+        )
         while True:
             if self._read_data(DRAIN_BUDGET_S):
                 await anyio.sleep(running_period if self.released else DRAIN_PERIOD_S)
@@ -220,7 +224,9 @@ class _GroupRun:
         spawner = self.sup.spawner
         try:
             try:
-                reply = await spawner.spawn(self.group.id, units, self.sup.opts.status_interval_ns, gate_r)
+                reply = await spawner.spawn(
+                    self.group.id, units, self.sup.opts.status_interval_ns, gate_r
+                )
             except HelperDied:  # every job of the group fails as "cannot create a worker"
                 self.sup.helper_died()
                 now = time.monotonic_ns()
@@ -229,25 +235,31 @@ class _GroupRun:
             finally:
                 os.close(gate_r)
             self.t_first_fork_ns = reply["t_first_fork_ns"]
-            self.result.extras["fork_s"] = (reply["t_last_fork_ns"] - reply["t_first_fork_ns"]) / 1e9
+            self.result.extras["fork_s"] = (
+                reply["t_last_fork_ns"] - reply["t_first_fork_ns"]
+            ) / 1e9
             self._map_pids(units, reply["pids"], reply["pipes"], reply["fork_errno"])
             if self.sup.stopping:
                 self.stop()
-            await self._until(lambda: all(s.settled for s in self.agg.group_states()) or not self.live)
+            await self._until(
+                lambda: all(s.settled for s in self.agg.group_states()) or not self.live
+            )
             self._release()
             await self._until(lambda: self.all_read and not self.live and not self.respawning)
         finally:
             if not self.released:
                 os.close(self.gate_w)
 
-    def _map_pids(self, units: list[list[Job]], pids: list[int], pipes: list[int], fork_errno: int) -> None:
+    def _map_pids(
+        self, units: list[list[Job]], pids: list[int], pipes: list[int], fork_errno: int
+    ) -> None:
         forked = iter(pipes)
-        for unit, pid in zip(units, pids):
+        for unit, pid in zip(units, pids, strict=True):
             states = [self.agg.states[j.thread_number] for j in unit]
             if not pid:  # the helper could not fork (e.g. EAGAIN from a process limit)
+                err = fork_errno or errno.EAGAIN
                 for state in states:
-                    self.agg.fail(state, fork_errno or errno.EAGAIN,
-                                  f"cannot create a worker process: {os.strerror(fork_errno or errno.EAGAIN)}",
+                    self.agg.fail(state, err, f"cannot create a worker process: {os.strerror(err)}",
                                   "spawn_failed")
                 continue
             for state in states:
@@ -276,8 +288,15 @@ class _GroupRun:
         self.result.extras["release_ns"] = release_ns
         self.result.extras["workers"] = len(self.pid_states)
         if self.agg.writer is not None:
-            self.agg.writer.write("start", {"group": self.group.id, "jobs": len(self.group.jobs),
-                                            "workers": len(self.pid_states), "spawn_s": self.result.spawn_s})
+            self.agg.writer.write(
+                "start",
+                {
+                    "group": self.group.id,
+                    "jobs": len(self.group.jobs),
+                    "workers": len(self.pid_states),
+                    "spawn_s": self.result.spawn_s,
+                },
+            )
 
     def stop(self) -> None:
         """Ask every worker to finish now (SIGTERM), and let the ones still in setup through."""
@@ -294,7 +313,9 @@ class _GroupRun:
         self.result.start_skew_ns = (max(firsts) - min(firsts)) if firsts else 0
         if self.kernel_at_release:
             # system-wide, so one delta for the group's window serves every job in it
-            self.result.extras["kernel"] = counters.delta(self.kernel_at_release, counters.snapshot())
+            self.result.extras["kernel"] = counters.delta(
+                self.kernel_at_release, counters.snapshot()
+            )
         for state in states:
             if "kernel" in self.result.extras:
                 state.result.extras["kernel"] = self.result.extras["kernel"]
@@ -302,7 +323,9 @@ class _GroupRun:
             state.result.extras["first_op_ns"] = state.result.totals.first_op_ns
             if not state.done and not state.result.error:
                 # reaped and EOF, but no DONE: the worker ended its job without saying so
-                self.agg.fail(state, errno.EIO, "worker ended without finishing its job", "worker_died")
+                self.agg.fail(
+                    state, errno.EIO, "worker ended without finishing its job", "worker_died"
+                )
             self.agg.job_end(state)
         self.agg.group_end(self.result)
 
@@ -353,7 +376,9 @@ class Supervisor:
         return self.result
 
     async def _watch_signals(self, tg: anyio.abc.TaskGroup) -> None:
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1) as signals:
+        with anyio.open_signal_receiver(
+            signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1
+        ) as signals:
             async for signum in signals:
                 if signum == signal.SIGHUP:
                     self._reopen_outputs()
@@ -364,7 +389,9 @@ class Supervisor:
                 if self.stop_reason == "signal" and signum == signal.SIGINT:
                     self._exit_now()
                 self.stop_reason = "signal"
-                self._stop_all(f"{signal.Signals(signum).name}: stopping all workers", "signal", "warning")
+                self._stop_all(
+                    f"{signal.Signals(signum).name}: stopping all workers", "signal", "warning"
+                )
 
     def _stop_all(self, message: str, action: str, level: str) -> None:
         already = self.stopping
@@ -391,8 +418,11 @@ class Supervisor:
         trace = self.spawner.crash_traceback
         self.agg.event("helper_died", "the worker fork helper exited", errno.ECHILD, level="error",
                        details={"outcome.traceback": trace} if trace else None)
-        self.notice("the worker fork helper exited" + (f" ({trace.strip().splitlines()[-1]})" if trace else "")
-                    + "; stopping the run")
+        self.notice(
+            "the worker fork helper exited"
+            + (f" ({trace.strip().splitlines()[-1]})" if trace else "")
+            + "; stopping the run"
+        )
         self.abort("the worker fork helper exited", "helper")
 
     def notice(self, line: str) -> None:
@@ -421,7 +451,9 @@ class Supervisor:
             self.progress.clear()
         try:
             self.report.write_text(render_snapshot(partial, self.opts))
-        except SinkError as exc:  # a full disk, a gone reader: the run goes on, the final report tries again
+        except (
+            SinkError
+        ) as exc:  # a full disk, a gone reader: the run goes on, the final report tries again
             self.agg.event("output", f"SIGUSR1 report not written: {exc}", level="warning")
 
     async def _kill_after_grace(self, group_run: _GroupRun) -> None:
@@ -466,7 +498,8 @@ class Supervisor:
             self.progress.show(Snapshot(
                 states=[_state_char(s) for s in states],
                 percent=percent,
-                read_bps=(byts[0] - last_bytes[0]) / span, write_bps=(byts[1] - last_bytes[1]) / span,
+                read_bps=(byts[0] - last_bytes[0]) / span,
+                write_bps=(byts[1] - last_bytes[1]) / span,
                 read_iops=(ios[0] - last_ios[0]) / span, write_iops=(ios[1] - last_ios[1]) / span,
                 faults_per_s=(minf - last_minf) / span,
                 eta_s=eta,

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from loadgen.errors import InputError
+from loadgen.jobfile import profiles
 from loadgen.jobfile.cmdline import CommandLine, parse_command_line
 from loadgen.jobfile.reader import JobFileReader
 from loadgen.jobfile.resolve import COMMAND_LINE, Resolver, SourceFile
@@ -39,8 +40,8 @@ def build_plan(command_line: CommandLine, *, facts: SystemFacts | None = None,
     facts = facts or SystemFacts.of_this_machine()
     reader = JobFileReader(facts, os.environ if environ is None else environ, command_line.wanted)
     sources = [SourceFile(COMMAND_LINE, command_line.sections, on_command_line=True)]
-    for path in command_line.job_files:
-        sources.append(SourceFile(path, tuple(reader.read(path))))
+    paths = [profiles.locate(argument) for argument in command_line.job_files]
+    sources += [SourceFile(path, tuple(reader.read(path))) for path in paths]
     if command_line.wanted is not None:
         known = reader.sections_seen | {s.name for s in command_line.sections}
         for name in sorted(command_line.wanted - known):
@@ -48,8 +49,13 @@ def build_plan(command_line: CommandLine, *, facts: SystemFacts | None = None,
     return Resolver(facts, note).resolve(sources)
 
 
-def load(argv: list[str], *, facts: SystemFacts | None = None,
-         environ: Mapping[str, str] | None = None, note: Note = print_note) -> tuple[Plan, RunOptions]:
+def load(
+    argv: list[str],
+    *,
+    facts: SystemFacts | None = None,
+    environ: Mapping[str, str] | None = None,
+    note: Note = print_note,
+) -> tuple[Plan, RunOptions]:
     """``loadgen plan|run`` arguments (job files, run options, --name=... jobs) to a plan."""
     command_line = parse_command_line(argv)
     plan = build_plan(command_line, facts=facts, environ=environ, note=note)

@@ -61,7 +61,8 @@ class Rw(Kind):
 
     def describe(self) -> list[str]:
         return [f"{word}: {meaning}" for word, meaning in RW_MODES.items()] + [
-            "postfix :N -- sequential: skip N bytes after each I/O; random: new offset every N I/Os",
+            "postfix :N -- sequential: skip N bytes after each I/O; "
+            "random: new offset every N I/Os",
             "trim, randtrim, trimwrite, randtrimwrite: rejected (anonymous memory)",
         ]
 
@@ -150,7 +151,11 @@ class Distribution(Kind):
             if not slash:
                 raise BadValue(f"zone {item.strip()!r} is not access%/region")
             access = parse_int(access_text, 0, 100)
-            region = parse_int(region_text, 0, 100) if name == "zoned" else parse_size(region_text, ctx, 1)
+            region = (
+                parse_int(region_text, 0, 100)
+                if name == "zoned"
+                else parse_size(region_text, ctx, 1)
+            )
             zones.append((float(access), region))
         access_sum = sum(access for access, _ in zones)
         if access_sum != 100:

@@ -117,8 +117,10 @@ def _run_options(run: dict[str, list[str]], argv: list[str]) -> RunOptions:
         for word in text.split(","):
             word = word.strip()
             if word not in OUTPUT_FORMATS:
-                raise InputError(f"--output-format: {word!r} is not one of: {', '.join(OUTPUT_FORMATS)}",
-                                 COMMAND_LINE)
+                raise InputError(
+                    f"--output-format: {word!r} is not one of: {', '.join(OUTPUT_FORMATS)}",
+                    COMMAND_LINE,
+                )
             if word not in formats:
                 formats.append(word)
     eta = _last(run, "eta") or "auto"
@@ -132,7 +134,9 @@ def _run_options(run: dict[str, list[str]], argv: list[str]) -> RunOptions:
         except BadValue as exc:
             raise InputError(f"--status-interval={interval_text}: {exc}", COMMAND_LINE) from None
         if interval < MIN_STATUS_INTERVAL_NS:
-            raise InputError(f"--status-interval={interval_text}: must be at least 100ms", COMMAND_LINE)
+            raise InputError(
+                f"--status-interval={interval_text}: must be at least 100ms", COMMAND_LINE
+            )
     return RunOptions(
         output_format=tuple(formats) or ("normal",),
         output=_last(run, "output") or "",

@@ -17,9 +17,9 @@ evaluates arithmetic with these rules, without ``eval`` or an external ``bc``:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Callable
 
 MAX_MAGNITUDE = 2**128  # far above any byte count or ns value; stops runaway ``^``
 MAX_DEPTH = 64  # parenthesis nesting; keeps recursion bounded
@@ -171,7 +171,9 @@ class _Parser:
             self._enter()
             operand = self.unary()
             self.depth -= 1
-            return Quantity(-operand.value if token.text == "-" else operand.value, operand.has_unit)
+            return Quantity(
+                -operand.value if token.text == "-" else operand.value, operand.has_unit
+            )
         return self.power()
 
     def power(self) -> Quantity:

@@ -45,7 +45,9 @@ def option_help(name: str) -> str:
     rows += [("type", option.kind.label), ("default", option.kind.show(option.default)),
              ("help", option.help)]
     rows += [("", detail) for detail in option.kind.describe()]
-    return "".join(f"{label:<12}: {text}\n" if label else f"{'':<14}{text}\n" for label, text in rows)
+    return "".join(
+        f"{label:<12}: {text}\n" if label else f"{'':<14}{text}\n" for label, text in rows
+    )
 
 
 def _cell(text: str) -> str:

@@ -8,8 +8,9 @@ docs/options.md.  fio options that make no sense for anonymous memory are listed
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from loadgen.jobfile.access import Distribution, DistributionValue, Rw, RwValue
 from loadgen.jobfile.values import (
@@ -63,7 +64,7 @@ class Option:
             return self.apply(state, value)
         if self.kind.per_direction:
             state[self.key] = tuple(
-                old if new is None else new for old, new in zip(state[self.key], value)
+                old if new is None else new for old, new in zip(state[self.key], value, strict=True)
             )
         else:
             state[self.key] = value
@@ -72,7 +73,9 @@ class Option:
 
 def _apply_ioengine(state: State, value: str) -> None:
     if value != "page_fault":
-        raise BadValue("not supported: loadgen implements only ioengine=page_fault (anonymous memory)")
+        raise BadValue(
+            "not supported: loadgen implements only ioengine=page_fault (anonymous memory)"
+        )
     state["ioengine"] = value
 
 
@@ -151,7 +154,8 @@ def _apply_kb_base(state: State, value: str) -> None:
 
 OPTIONS: tuple[Option, ...] = (
     # --- job description
-    Option("name", Str(allow_empty=False), "", "Job name (defaults to the section name)", "Description"),
+    Option("name", Str(allow_empty=False), "", "Job name (defaults to the section name)",
+           "Description"),
     Option("description", Str(), "", "Free text shown in the report", "Description"),
     # --- engine
     Option(
@@ -180,11 +184,12 @@ OPTIONS: tuple[Option, ...] = (
         "Queue depth; page_fault is synchronous, so the depth is always 1", "Engine",
         apply=_apply_iodepth,
     ),
-    Option("direct", Bool(), False, "O_DIRECT; accepted, no effect on anonymous memory (note)", "Engine",
-           apply=_apply_direct),
+    Option("direct", Bool(), False, "O_DIRECT; accepted, no effect on anonymous memory (note)",
+           "Engine", apply=_apply_direct),
     Option("nrfiles", Int(1), 1, "Number of files; the page_fault engine supports only 1", "Engine",
            aliases=("nr_files",), apply=_apply_nrfiles),
-    Option("filename", Str(), "", "File name; accepted, no effect: the region is anonymous memory (note)",
+    Option("filename", Str(), "",
+           "File name; accepted, no effect: the region is anonymous memory (note)",
            "Engine", apply=_apply_filename, prio=-1),
     # --- access pattern
     Option("rw", Rw(), RwValue("read", 0), "Access pattern", "Access pattern",
@@ -194,11 +199,13 @@ OPTIONS: tuple[Option, ...] = (
         "identical": "repeat the same offset",
     }), "sequential", "What rw=<random mode>:N does between new random offsets", "Access pattern"),
     Option("rwmixread", Int(0, 100), 50, "Percentage of mixed I/O that reads", "Access pattern"),
-    Option("rwmixwrite", Int(0, 100), 50, "Percentage of mixed I/O that writes (sets rwmixread=100-N)",
+    Option("rwmixwrite", Int(0, 100), 50,
+           "Percentage of mixed I/O that writes (sets rwmixread=100-N)",
            "Access pattern", apply=_apply_rwmixwrite),
     Option("percentage_random", PercentList(), (100, 100, 100),
            "Percentage of random I/O in a random job, the rest sequential", "Access pattern"),
-    Option("norandommap", Flag(), False, "Random offsets with replacement (no random map)", "Access pattern"),
+    Option("norandommap", Flag(), False, "Random offsets with replacement (no random map)",
+           "Access pattern"),
     Option("random_generator", Enum({
         "tausworthe": "fio's 32-bit taus88 (default)",
         "lfsr": "linear feedback shift register, no repeats without a map",
@@ -211,34 +218,43 @@ OPTIONS: tuple[Option, ...] = (
     Option("randseed", Int(), 0x89, "Seed of the random streams (setting it forces randrepeat=1)",
            "Access pattern", apply=_apply_randseed),
     # --- sizes
-    Option("size", Size(1), 0, "Region size: the mmap length and the I/O per loop (required)", "Sizes"),
-    Option("io_size", Size(percent=True), 0, "Bytes of I/O per loop if not size (N% of size allowed)",
+    Option("size", Size(1), 0, "Region size: the mmap length and the I/O per loop (required)",
+           "Sizes"),
+    Option("io_size", Size(percent=True), 0,
+           "Bytes of I/O per loop if not size (N% of size allowed)",
            "Sizes", aliases=("io_limit",)),
     Option("number_ios", Int(), 0, "Stop after this many I/Os (0 = no limit)", "Sizes"),
     Option("offset", Size(percent=True), 0,
            "Start offset: only 0 or N% (the page_fault engine rejects other offsets)", "Sizes",
            aliases=("fileoffset",), apply=_apply_offset),
-    Option("offset_increment", Size(percent=True), 0, "Added to offset for each numjobs clone", "Sizes"),
+    Option("offset_increment", Size(percent=True), 0, "Added to offset for each numjobs clone",
+           "Sizes"),
     Option("bs", SizeList(1), (4096, 4096, 4096), "Block size (bytes per memcpy)", "Block sizes",
            aliases=("blocksize",)),
     Option("bsrange", RangeList(1), (None, None, None), "Block size range lo-hi", "Block sizes",
            aliases=("blocksize_range",)),
-    Option("bssplit", BsSplit(), (None, None, None), "Weighted block sizes bs/pct:bs/pct...", "Block sizes"),
+    Option("bssplit", BsSplit(), (None, None, None), "Weighted block sizes bs/pct:bs/pct...",
+           "Block sizes"),
     Option("ba", SizeList(1), (None, None, None),
            "Random offset alignment (default: minimum bs; reset to it for sequential I/O)",
            "Block sizes", aliases=("blockalign",)),
-    Option("bs_unaligned", Flag(), False, "Variable block sizes need not be multiples of the minimum",
+    Option("bs_unaligned", Flag(), False,
+           "Variable block sizes need not be multiples of the minimum",
            "Block sizes", aliases=("blocksize_unaligned",)),
     # --- time
-    Option("loops", Int(), 1, "Run the workload this many times (the mapping persists; 0 = 1, as fio)",
+    Option("loops", Int(), 1,
+           "Run the workload this many times (the mapping persists; 0 = 1, as fio)",
            "Time", apply=_apply_loops),
     Option("runtime", Time("s"), 0, "Cap on run time after ramp_time (0 = none)", "Time",
            aliases=("timeout",), target="runtime_ns"),
     Option("time_based", Flag(), False, "Repeat the workload until runtime passes", "Time"),
-    Option("ramp_time", Time("s"), 0, "Run this long before stats are reset", "Time", target="ramp_time_ns"),
-    Option("startdelay", Time("s", allow_range=True), 0, "Delay before the job starts (or a random one in lo-hi)",
+    Option("ramp_time", Time("s"), 0, "Run this long before stats are reset", "Time",
+           target="ramp_time_ns"),
+    Option("startdelay", Time("s", allow_range=True), 0,
+           "Delay before the job starts (or a random one in lo-hi)",
            "Time", target="startdelay_ns"),
-    Option("thinktime", Time("us"), 0, "Pause after each block of I/Os", "Time", target="thinktime_ns"),
+    Option("thinktime", Time("us"), 0, "Pause after each block of I/Os", "Time",
+           target="thinktime_ns"),
     Option("thinktime_spin", Time("us"), 0, "Part of thinktime spent spinning", "Time",
            target="thinktime_spin_ns"),
     Option("thinktime_blocks", Int(), 1, "I/Os between thinktime pauses (0 = 1, as fio)", "Time",
@@ -246,10 +262,11 @@ OPTIONS: tuple[Option, ...] = (
     # --- processes and groups
     Option("numjobs", Int(1, MAX_JOBS), 1, "Number of clones of this job (processes or threads)",
            "Processes"),
-    Option("thread", Flag(), False, "Run jobs as threads of one process (one mm) instead of processes",
+    Option("thread", Flag(), False,
+           "Run jobs as threads of one process (one mm) instead of processes",
            "Processes"),
-    Option("stonewall", Flag(), False, "Wait for all earlier jobs and start a new group", "Processes",
-           aliases=("wait_for_previous",)),
+    Option("stonewall", Flag(), False, "Wait for all earlier jobs and start a new group",
+           "Processes", aliases=("wait_for_previous",)),
     Option("new_group", Flag(), False, "Start a new reporting group without waiting", "Processes"),
     Option("group_reporting", Flag(), False, "Report a group's jobs as one", "Processes"),
     Option("cpus_allowed", CpuList(), (), "CPUs the job may run on", "Processes"),
@@ -260,28 +277,34 @@ OPTIONS: tuple[Option, ...] = (
         "split": "each job gets one CPU of the set",
     }), "shared", "How jobs share cpus_allowed", "Processes", prio=1),
     # --- measurement
-    Option("gtod_reduce", Bool(), False, "Measure only what needs no extra clock reads", "Measurement",
-           apply=_apply_gtod_reduce),
+    Option("gtod_reduce", Bool(), False, "Measure only what needs no extra clock reads",
+           "Measurement", apply=_apply_gtod_reduce),
     Option("disable_lat", Bool(), False, "Do not measure total latency", "Measurement"),
     Option("disable_clat", Bool(), False, "Do not measure completion latency", "Measurement"),
     Option("disable_slat", Bool(), False, "Do not measure submission latency", "Measurement"),
     Option("disable_bw_measurement", Bool(), False, "Do not measure bandwidth", "Measurement",
            aliases=("disable_bw",), target="disable_bw"),
-    Option("clat_percentiles", Bool(), True, "Report completion latency percentiles", "Measurement"),
+    Option("clat_percentiles", Bool(), True, "Report completion latency percentiles",
+           "Measurement"),
     Option("lat_percentiles", Bool(), False, "Report total latency percentiles", "Measurement"),
-    Option("slat_percentiles", Bool(), False, "Report submission latency percentiles", "Measurement"),
+    Option("slat_percentiles", Bool(), False, "Report submission latency percentiles",
+           "Measurement"),
     Option("percentile_list", FloatList(), (), "Percentiles to report", "Measurement"),
-    Option("bwavgtime", Int(1), 500, "Bandwidth sample window in ms", "Measurement", target="bwavgtime_ms"),
-    Option("iopsavgtime", Int(1), 500, "IOPS sample window in ms", "Measurement", target="iopsavgtime_ms"),
+    Option("bwavgtime", Int(1), 500, "Bandwidth sample window in ms", "Measurement",
+           target="bwavgtime_ms"),
+    Option("iopsavgtime", Int(1), 500, "IOPS sample window in ms", "Measurement",
+           target="iopsavgtime_ms"),
     # --- logs
     Option("write_bw_log", LogPrefix(), None, "Write PREFIX_bw.N.log", "Logs"),
     Option("write_lat_log", LogPrefix(), None, "Write PREFIX_lat/clat/slat.N.log", "Logs"),
     Option("write_iops_log", LogPrefix(), None, "Write PREFIX_iops.N.log", "Logs"),
     Option("write_hist_log", LogPrefix(), None, "Write PREFIX_clat_hist.N.log", "Logs"),
-    Option("log_avg_msec", Int(), 0, "Average log samples over this many ms (0 = one line per I/O)", "Logs"),
+    Option("log_avg_msec", Int(), 0, "Average log samples over this many ms (0 = one line per I/O)",
+           "Logs"),
     Option("log_hist_msec", Int(), 0, "Histogram log interval in ms", "Logs"),
     Option("log_offset", Bool(), False, "Add each I/O's offset to bw/lat/iops log lines", "Logs"),
-    Option("per_job_logs", Bool(), True, "One log file per job (.N suffix); 0 = shared files", "Logs"),
+    Option("per_job_logs", Bool(), True, "One log file per job (.N suffix); 0 = shared files",
+           "Logs"),
     # --- units
     Option("kb_base", Enum({"1024": "k = 1024 (default)", "1000": "k = 1000"}), 1024,
            "Base of size suffixes and reported units", "Units", apply=_apply_kb_base, prio=1),
@@ -310,7 +333,9 @@ _NOT_IMPLEMENTED = "not implemented by loadgen"
 
 UNSUPPORTED: dict[str, str] = {
     **dict.fromkeys((
-        "directory", "filename_format", "unique_filename", "opendir", "lockfile", "file_service_type", "openfiles", "fallocate", "fadvise_hint", "create_serialize", "create_fsync", "create_on_open", "create_only", "allow_file_create",
+        "directory", "filename_format", "unique_filename", "opendir", "lockfile",
+        "file_service_type", "openfiles", "fallocate", "fadvise_hint", "create_serialize",
+        "create_fsync", "create_on_open", "create_only", "allow_file_create",
         "allow_mounted_write", "pre_read", "invalidate", "sync", "fsync", "fdatasync",
         "write_barrier", "sync_file_range", "end_fsync", "fsync_on_close", "unlink",
         "unlink_each_loop", "buffered", "atomic", "overwrite", "file_append", "filesize",
@@ -320,7 +345,8 @@ UNSUPPORTED: dict[str, str] = {
     **dict.fromkeys((
         "rate", "rate_min", "rate_iops", "rate_iops_min", "rate_process", "rate_cycle",
         "ratecycle", "rate_ignore_thinktime", "latency_target", "latency_window",
-        "latency_percentile", "latency_run", "max_latency", "flow", "flow_id", "flow_sleep", "thinktime_iotime",
+        "latency_percentile", "latency_run", "max_latency", "flow", "flow_id", "flow_sleep",
+        "thinktime_iotime",
     ), _RATE),
     **dict.fromkeys((
         "verify", "do_verify", "verify_offset", "verify_interval", "verify_pattern",
@@ -334,7 +360,8 @@ UNSUPPORTED: dict[str, str] = {
         "numa_cpu_nodes", "numa_mem_policy", ), _PRIO),
     **dict.fromkeys((
         "mem", "iomem", "iomem_align", "mem_align", "hugepage-size", "buffer_pattern",
-        "buffer_compress_percentage", "buffer_compress_chunk", "dedupe_percentage", "refill_buffers", "scramble_buffers",
+        "buffer_compress_percentage", "buffer_compress_chunk", "dedupe_percentage",
+        "refill_buffers", "scramble_buffers",
         "zero_buffers", ), _BUFFERS),
     **dict.fromkeys((
         "continue_on_error", "ignore_error", "error_dump", "exitall", "exitall_on_error",
@@ -344,7 +371,8 @@ UNSUPPORTED: dict[str, str] = {
         "unified_rw_reporting", "significant_figures", "log_prio",
         "log_issue_time", "log_window_value", "log_max_value", "log_compression",
         "log_compression_cpus", "log_store_compressed", "log_unix_epoch", "log_alternate_epoch",
-        "log_alternate_epoch_clock_id", "log_entries", "log_hist_coarseness", "steadystate", "ss", "ss_dur", "ss_ramp", "clocksource", "gtod_cpu",
+        "log_alternate_epoch_clock_id", "log_entries", "log_hist_coarseness", "steadystate", "ss",
+        "ss_dur", "ss_ramp", "clocksource", "gtod_cpu",
         "job_start_clock_id", "dataplacement",
     ), _OUTPUT),
     **dict.fromkeys(("zonemode", "zonesize", "zonerange", "zoneskip", "zonecapacity",
@@ -358,14 +386,18 @@ UNSUPPORTED: dict[str, str] = {
                      "iodepth_batch_complete_min", "iodepth_batch_complete_max", "iodepth_low",
                      "io_submit_mode", "serialize_overlap"), _ASYNC),
     **dict.fromkeys(("hugepage_delay", "madvise_hint", "khugepaged_delay"), _RFC),
-    **dict.fromkeys(("filetype", "offset_align", "read_beyond_wp", "end_syncfs", "write_hint", "fdp", "plid_select", "plids", "dp_scheme",), _FILES),
-    **dict.fromkeys(("verify_policy", "verify_pattern_interval", "verify_write_sequence",), _VERIFY),
+    **dict.fromkeys(("filetype", "offset_align", "read_beyond_wp", "end_syncfs", "write_hint",
+                     "fdp", "plid_select", "plids", "dp_scheme",), _FILES),
+    **dict.fromkeys(("verify_policy", "verify_pattern_interval", "verify_write_sequence",),
+                     _VERIFY),
     **dict.fromkeys(("read_iolog_chunked",), _IOLOG),
     **dict.fromkeys(("recover_zbd_write_error", "write_zone_remainder",), _ZONES),
     **dict.fromkeys(("priohint",), _PRIO),
-    **dict.fromkeys(("block_error_percentiles", "steadystate_duration", "steadystate_ramp_time", "steadystate_check_interval",), _OUTPUT),
+    **dict.fromkeys(("block_error_percentiles", "steadystate_duration", "steadystate_ramp_time",
+                     "steadystate_check_interval",), _OUTPUT),
     **dict.fromkeys(("dedupe_working_set_percentage", "dedupe_global",), _BUFFERS),
-    **dict.fromkeys(("wait_for", "sprandom", "num_range", "random_sequence_stride", "thinkcycles", "thinktime_blocks_type", "lockmem", "comm", "profile",), _NOT_IMPLEMENTED),
+    **dict.fromkeys(("wait_for", "sprandom", "num_range", "random_sequence_stride", "thinkcycles",
+                     "thinktime_blocks_type", "lockmem", "comm", "profile",), _NOT_IMPLEMENTED),
 }
 
 
@@ -375,7 +407,9 @@ def _distance(a: str, b: str) -> int:
     for i, char_a in enumerate(a, 1):
         current = [i]
         for j, char_b in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b)))
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b))
+            )
         previous = current
     return previous[-1]
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from loadgen.errors import InputError
 from loadgen.jobfile.substitute import SystemFacts, expand_environment, replace_keywords
@@ -145,7 +145,9 @@ class JobFileReader:
         if not os.path.exists(candidate) and "/" in including:
             candidate = os.path.join(os.path.dirname(including), target)
         if not os.path.isfile(candidate):
-            reason = "not a regular file" if os.path.exists(candidate) else "No such file or directory"
+            reason = (
+                "not a regular file" if os.path.exists(candidate) else "No such file or directory"
+            )
             raise InputError(f"include {target}: {reason}", location)
         real = os.path.realpath(candidate)
         if real in chain or len(chain) >= MAX_INCLUDE_DEPTH:

@@ -7,8 +7,8 @@ job is expanded into numjobs workers with fio's clone numbering and group ids.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable
 
 from loadgen.errors import InputError
 from loadgen.jobfile.access import RANDOM_MODES
@@ -68,7 +68,9 @@ class Resolver:
         return Plan(groups=_number_and_group(jobs), global_options=tuple(global_options),
                     files=tuple(s.name for s in sources if not s.on_command_line))
 
-    def _apply(self, state: State, section: Section, on_command_line: bool) -> list[tuple[str, str]]:
+    def _apply(
+        self, state: State, section: Section, on_command_line: bool
+    ) -> list[tuple[str, str]]:
         """Apply a section's lines to ``state``; returns the options as fio lists them."""
         looked_up = []
         for line in section.options:
@@ -81,9 +83,15 @@ class Resolver:
         for option, line in looked_up:
             text = line.value
             if text is None:
-                text = option.kind.bare_on_command_line if on_command_line else option.kind.bare_in_file
+                text = (
+                    option.kind.bare_on_command_line
+                    if on_command_line
+                    else option.kind.bare_in_file
+                )
                 if text is None:
-                    raise InputError(f"option {line.key!r} needs a value ({line.key}=...)", line.location)
+                    raise InputError(
+                        f"option {line.key!r} needs a value ({line.key}=...)", line.location
+                    )
             context = ParseContext(state["kb_base"], self.facts.ncpus, on_command_line)
             try:
                 note = option.store(state, option.kind.parse(text, context))
@@ -110,13 +118,16 @@ class Resolver:
         align = [(state["ba"][d] or bs_min[d]) if random else bs_min[d] for d in (READ, WRITE)]
         time_based = state["time_based"]
         if time_based and state["runtime_ns"] == 0:
-            self.note(f"{where}: note: job {name!r}: time_based needs runtime=; time_based disabled")
+            self.note(
+                f"{where}: note: job {name!r}: time_based needs runtime=; time_based disabled"
+            )
             time_based = False
         startdelay = state["startdelay_ns"]
         offset = state["offset"]
         return Job(
             name=name, thread_number=0, subjob=0, numjobs=state["numjobs"], group_id=0,
-            rw=RwMode(state["rw"]), rw_postfix=state["rw_postfix"], rw_sequencer=state["rw_sequencer"],
+            rw=RwMode(state["rw"]), rw_postfix=state["rw_postfix"],
+            rw_sequencer=state["rw_sequencer"],
             rwmixread=state["rwmixread"], size=size,
             io_size=_of_size(state["io_size"], size), number_ios=state["number_ios"],
             offset=0, offset_percent=offset.value if isinstance(offset, Percent) else 0,
@@ -146,7 +157,8 @@ class Resolver:
             write_iops_log=_log_prefix(state["write_iops_log"], name),
             write_hist_log=_log_prefix(state["write_hist_log"], name),
             log_avg_msec=state["log_avg_msec"], log_hist_msec=state["log_hist_msec"],
-            per_job_logs=state["per_job_logs"], log_offset=state["log_offset"], thp=state["thp"], kb_base=state["kb_base"],
+            per_job_logs=state["per_job_logs"], log_offset=state["log_offset"], thp=state["thp"],
+            kb_base=state["kb_base"],
             oom_policy=state["oom_policy"],  # reliability (issue 7)
             unit_base=state["unit_base"], description=state["description"],
             job_options=tuple(job_options), source=where,

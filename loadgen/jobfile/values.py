@@ -234,7 +234,9 @@ class Size(Kind):
         return parse_size(text, ctx, self.minimum)
 
     def describe(self) -> list[str]:
-        lines = ["syntax: number with optional suffix k/m/g/t/p (kb_base), kib/mib/... (other base)"]
+        lines = [
+            "syntax: number with optional suffix k/m/g/t/p (kb_base), kib/mib/... (other base)"
+        ]
         if self.percent:
             lines.append("or N% of the job's size (0..100)")
         if self.minimum:
@@ -266,7 +268,9 @@ class Time(Kind):
         return lines
 
     def show(self, value: Any) -> str:
-        return str(value // TIME_UNITS_NS[self.default_unit]) if isinstance(value, int) else str(value)
+        return (
+            str(value // TIME_UNITS_NS[self.default_unit]) if isinstance(value, int) else str(value)
+        )
 
 
 class Bool(Kind):

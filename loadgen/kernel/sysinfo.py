@@ -64,8 +64,11 @@ def file_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def run_header(plan: Plan | None = None, command_line: Sequence[str] | None = None) -> dict[str, Any]:
-    """Kernel, CPU, memory, page size, THP policy, loadgen version, command line, job file checksums."""
+def run_header(
+    plan: Plan | None = None, command_line: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """Kernel, CPU, memory, page size, THP policy, loadgen version, command line, job file
+    checksums."""
     uname = os.uname()
     mem = meminfo()
     try:
@@ -79,7 +82,10 @@ def run_header(plan: Plan | None = None, command_line: Sequence[str] | None = No
         "kernel_version": uname.version,
         "machine": uname.machine,
         "cpu": {"model": cpu_model(), "count": os.cpu_count() or 0, "usable": usable_cpus},
-        "memory": {"total_bytes": mem.get("MemTotal", 0), "swap_total_bytes": mem.get("SwapTotal", 0)},
+        "memory": {
+            "total_bytes": mem.get("MemTotal", 0),
+            "swap_total_bytes": mem.get("SwapTotal", 0),
+        },
         "page_size": os.sysconf("SC_PAGE_SIZE"),
         "thp": thp.settings(),
         "python": platform.python_version(),

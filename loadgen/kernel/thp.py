@@ -93,7 +93,9 @@ def mthp_snapshot(root: str = THP_ROOT) -> dict[str, dict[str, int]]:
     return out
 
 
-def mthp_delta(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+def mthp_delta(
+    before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]
+) -> dict[str, dict[str, int]]:
     """``after - before`` per size and counter (missing in ``before`` counts from 0)."""
     return {
         size: {name: value - before.get(size, {}).get(name, 0) for name, value in counters.items()}

@@ -43,7 +43,9 @@ def is_reported(name: str) -> bool:
     return name in REPORTED_EXACT or name.startswith(REPORTED_PREFIXES)
 
 
-def delta(before: dict[str, int], after: dict[str, int], names: Iterable[str] | None = None) -> dict[str, int]:
+def delta(
+    before: dict[str, int], after: dict[str, int], names: Iterable[str] | None = None
+) -> dict[str, int]:
     """``after - before`` for the reported counters (or ``names``), in /proc/vmstat order.
 
     A counter missing from ``before`` counts from 0; one missing from ``after`` is left out.

@@ -226,7 +226,8 @@ def group_run_stats(entries: list[Entry], result: RunResult) -> dict[int, GroupR
 
 
 def bw_agg_percent(mean_kib: float, rs: GroupRunStats, ddir: int) -> float:
-    """fio's ``convert_agg_kbytes_percent`` (json and normal): the mean's share of the group's rate."""
+    """fio's ``convert_agg_kbytes_percent`` (json and normal): the mean's share of the group's
+    rate."""
     agg = rs.agg(ddir)
     if agg <= 1024:
         return 100.0

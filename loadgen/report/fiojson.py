@@ -25,10 +25,10 @@ from loadgen.report.entries import (
     bw_agg_percent,
     group_run_stats,
 )
+from loadgen.results import RunResult
 from loadgen.stats import histogram, latbuckets
 from loadgen.stats.jobstats import LatencyStat
 from loadgen.stats.moments import Moments
-from loadgen.results import RunResult
 
 ETA_UNKNOWN = 2147483647  # what fio prints as "eta" once the run is over
 DEPTH_KEYS = ("1", "2", "4", "8", "16", "32", ">=64")
@@ -90,7 +90,9 @@ def dumps(value: Any, level: int = 0) -> str:
         return _quote(value)
     if isinstance(value, (dict, Pairs)):
         inner = "  " * (level + 1)
-        body = ",\n".join(f"{inner}{_quote(str(k))} : {_scalar(v, level + 1)}" for k, v in _items(value))
+        body = ",\n".join(
+            f"{inner}{_quote(str(k))} : {_scalar(v, level + 1)}" for k, v in _items(value)
+        )
         return "{\n" + body + "\n" + "  " * level + "}"
     if isinstance(value, (list, tuple)):
         inner = "  " * (level + 1)
@@ -103,7 +105,9 @@ def dumps(value: Any, level: int = 0) -> str:
     raise TypeError(f"cannot serialise {type(value).__name__} in a fio JSON report")
 
 
-def lat_object(stat: LatencyStat, percentiles: bool, plist: tuple[float, ...], plus: bool) -> dict[str, Any]:
+def lat_object(
+    stat: LatencyStat, percentiles: bool, plist: tuple[float, ...], plus: bool
+) -> dict[str, Any]:
     """fio's ``add_ddir_lat_json``: exact moments, then percentiles and json+ bins when enabled."""
     m = stat.moments
     obj: dict[str, Any] = {
@@ -125,7 +129,9 @@ def _empty_lat() -> dict[str, Any]:
     return lat_object(LatencyStat(), False, (), False)
 
 
-def dir_object(entry: Entry, ddir: int | None, rs: GroupRunStats | None, plus: bool) -> dict[str, Any]:
+def dir_object(
+    entry: Entry, ddir: int | None, rs: GroupRunStats | None, plus: bool
+) -> dict[str, Any]:
     """fio's ``add_ddir_status_json`` for read, write or (``ddir`` None) the all-zero trim."""
     job = entry.job
     plist = entry.percentile_list
@@ -195,7 +201,9 @@ def loadgen_job_object(entry: Entry) -> dict[str, Any]:
     return obj
 
 
-def job_object(entry: Entry, rs: GroupRunStats | None, plus: bool, elapsed_s: int) -> dict[str, Any]:
+def job_object(
+    entry: Entry, rs: GroupRunStats | None, plus: bool, elapsed_s: int
+) -> dict[str, Any]:
     """fio's ``show_thread_status_json`` for one entry, then loadgen's key."""
     job = entry.job
     obj: dict[str, Any] = {
@@ -220,14 +228,14 @@ def job_object(entry: Entry, rs: GroupRunStats | None, plus: bool, elapsed_s: in
         majf=int(entry.majf),
         minf=int(entry.minf),
     )
-    obj["iodepth_level"] = dict(zip(DEPTH_KEYS, entry.depth_percent()))
-    obj["iodepth_submit"] = dict(zip(SUBMIT_KEYS, entry.submit_percent()))
-    obj["iodepth_complete"] = dict(zip(SUBMIT_KEYS, entry.submit_percent()))
+    obj["iodepth_level"] = dict(zip(DEPTH_KEYS, entry.depth_percent(), strict=True))
+    obj["iodepth_submit"] = dict(zip(SUBMIT_KEYS, entry.submit_percent(), strict=True))
+    obj["iodepth_complete"] = dict(zip(SUBMIT_KEYS, entry.submit_percent(), strict=True))
     pct = entry.latency_percent()
     n_ns, n_us = len(latbuckets.NS_KEYS), len(latbuckets.US_KEYS)
-    obj["latency_ns"] = dict(zip(latbuckets.NS_KEYS, pct[:n_ns]))
-    obj["latency_us"] = dict(zip(latbuckets.US_KEYS, pct[n_ns:n_ns + n_us]))
-    obj["latency_ms"] = dict(zip(latbuckets.MS_KEYS, pct[n_ns + n_us:]))
+    obj["latency_ns"] = dict(zip(latbuckets.NS_KEYS, pct[:n_ns], strict=True))
+    obj["latency_us"] = dict(zip(latbuckets.US_KEYS, pct[n_ns:n_ns + n_us], strict=True))
+    obj["latency_ms"] = dict(zip(latbuckets.MS_KEYS, pct[n_ns + n_us:], strict=True))
     obj.update(latency_depth=1, latency_target=0, latency_target_ns=0, latency_percentile=100.0,
                latency_window=0, latency_window_us=0)
     if job.description:
@@ -237,13 +245,24 @@ def job_object(entry: Entry, rs: GroupRunStats | None, plus: bool, elapsed_s: in
 
 
 def loadgen_run_object(result: RunResult) -> dict[str, Any]:
-    """Run-level facts under the top-level ``loadgen`` key: the reproducibility header and groups."""
-    obj: dict[str, Any] = {"header": dict(result.header), "run_id": result.run_id,
-                           "start_epoch_ns": result.start_epoch_ns, "end_epoch_ns": result.end_epoch_ns,
-                           "interrupted": result.interrupted, **result.extras}
+    """Run-level facts under the top-level ``loadgen`` key: the reproducibility header and
+    groups."""
+    obj: dict[str, Any] = {
+        "header": dict(result.header),
+        "run_id": result.run_id,
+        "start_epoch_ns": result.start_epoch_ns,
+        "end_epoch_ns": result.end_epoch_ns,
+        "interrupted": result.interrupted,
+        **result.extras,
+    }
     obj["groups"] = [
-        {"id": g.id, "workers": len(g.jobs), "spawn_s": float(g.spawn_s), "start_skew_ns": int(g.start_skew_ns),
-         **g.extras}
+        {
+            "id": g.id,
+            "workers": len(g.jobs),
+            "spawn_s": float(g.spawn_s),
+            "start_skew_ns": int(g.start_skew_ns),
+            **g.extras,
+        }
         for g in result.groups
     ]
     return obj

@@ -21,7 +21,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -56,7 +56,10 @@ _JOB_ID: dict[str, Any] = {"group": _INT, "job": _STR, "thread_number": _INT, "s
 
 
 def _dir_props(d: str) -> dict[str, Any]:
-    props = {f"{d}.{k}": _INT for k in ("total_ios", "io_bytes", "io_kbytes", "bw_bytes", "bw", "runtime")}
+    props = {
+        f"{d}.{k}": _INT
+        for k in ("total_ios", "io_bytes", "io_kbytes", "bw_bytes", "bw", "runtime")
+    }
     props[f"{d}.iops"] = _NUM
     for lat in ("clat_ns", "lat_ns"):
         props.update({f"{d}.{lat}.{k}": _INT for k in ("min", "max", "N")})
@@ -79,10 +82,14 @@ _PERCENTILE_KEYS = {r"^(read|write)\.(clat|lat)_ns\.percentile\.\d+\.\d{6}$": _I
 # system-wide kernel counter deltas: the set is fixed by the running kernel, so these
 # keys are stable within a run (and across runs on one kernel)
 _KERNEL_KEYS = {r"^vmstat\.[a-z0-9_]+$": _INT, r"^mthp\.\d+kB\.[a-z0-9_]+$": _INT}
-# the run header (loadgen.kernel.sysinfo.run_header) flattened: header.cpu.model, header.thp.enabled, ...
-_HEADER_KEYS = {r"^header\.[A-Za-z0-9_.]+$": {"type": ["string", "integer", "number", "boolean", "array"]}}
-_HEADER_REQUIRED = {k: _STR for k in ("header.hostname", "header.kernel_release", "header.machine",
-                                      "header.loadgen_version")}
+# the run header (loadgen.kernel.sysinfo.run_header) flattened: header.cpu.model,
+# header.thp.enabled, ...
+_HEADER_KEYS = {
+    r"^header\.[A-Za-z0-9_.]+$": {"type": ["string", "integer", "number", "boolean", "array"]}
+}
+_HEADER_REQUIRED = dict.fromkeys(
+    ("header.hostname", "header.kernel_release", "header.machine", "header.loadgen_version"), _STR
+)
 
 
 def _record(type_name: str, props: dict[str, Any], optional: dict[str, Any] | None = None,
@@ -122,13 +129,15 @@ SCHEMA: dict[str, Any] = {
         _record("start", {"group": _INT, "jobs": _INT, "workers": _INT, "spawn_s": _NUM}),
         _record("interval", {
             **_JOB_ID, **_METRICS, "interval_ns": _INT, "final": _BOOL, "loadgen.lag_ns": _INT,
-        }, optional={"first_op_ns": _INT, "loadgen.report_block_ns": _INT}, patterns=_PERCENTILE_KEYS),
+        }, optional={"first_op_ns": _INT, "loadgen.report_block_ns": _INT},
+            patterns=_PERCENTILE_KEYS),
         _record("end", {
             **_JOB_ID, **_METRICS, "error": _INT, "error_text": _STR, "job_start": _INT,
             "loadgen.report_block_ns": _INT,
         }, patterns=_PERCENTILE_KEYS),
         _record("group_end", {
-            "group": _INT, "jobs": _INT, "errors": _INT, "spawn_s": _NUM, "start_skew_ns": _INT, **_SUMS,
+            "group": _INT, "jobs": _INT, "errors": _INT, "spawn_s": _NUM, "start_skew_ns": _INT,
+            **_SUMS,
         }),
         _record("kernel", {"group": _OPT_INT, "interval_ns": _INT, "final": _BOOL, "scope": _STR},
                 patterns=_KERNEL_KEYS),
@@ -136,8 +145,8 @@ SCHEMA: dict[str, Any] = {
             "group": _OPT_INT, "job": _OPT_STR, "thread_number": _OPT_INT, "subjob": _OPT_INT,
             "event.action": _STR, "log.level": _STR, "message": _STR, "error": _INT,
         }, optional=_DEATH),
-        _record("run_end", {"exit_status": _INT, "interrupted": _BOOL, "duration_s": _NUM, "jobs": _INT,
-                            "errors": _INT, **_SUMS}),
+        _record("run_end", {"exit_status": _INT, "interrupted": _BOOL, "duration_s": _NUM,
+                            "jobs": _INT, "errors": _INT, **_SUMS}),
     ],
 }
 
@@ -153,17 +162,18 @@ def _type_ok(value: Any, spec: dict[str, Any]) -> bool:
     names = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
     for name in names:
         # bool is an int in Python, never in JSON
-        if isinstance(value, _JSON_TYPES[name]) and not (isinstance(value, bool) and name in ("integer", "number")):
-            if "pattern" in spec and not re.search(spec["pattern"], value):
-                return False
-            return True
+        if isinstance(value, _JSON_TYPES[name]) and not (
+            isinstance(value, bool) and name in ("integer", "number")
+        ):
+            pattern = spec.get("pattern")
+            return pattern is None or (isinstance(value, str) and bool(re.search(pattern, value)))
     return False
 
 
 def validate(record: dict[str, Any]) -> list[str]:
     """Problems of one record against ``SCHEMA`` (empty = valid)."""
     by_type = {s["properties"]["type"]["const"]: s for s in SCHEMA["oneOf"]}
-    schema = by_type.get(record.get("type"))  # type: ignore[arg-type]
+    schema = by_type.get(record.get("type"))
     if schema is None:
         return [f"unknown type {record.get('type')!r}"]
     problems = [f"missing {k}" for k in schema["required"] if k not in record]
@@ -206,8 +216,12 @@ def _dir_fields(name: str, d: DirStats, runtime_ns: int, plist: Sequence[float] 
     return out
 
 
-def metrics(stats: IntervalStats, duration_ns: int, plist: Sequence[float] | None = histogram.DEFAULT_PERCENTILES,
-            lat_plist: Sequence[float] | None = None) -> dict[str, Any]:
+def metrics(
+    stats: IntervalStats,
+    duration_ns: int,
+    plist: Sequence[float] | None = histogram.DEFAULT_PERCENTILES,
+    lat_plist: Sequence[float] | None = None,
+) -> dict[str, Any]:
     """fio's JSON numbers of one delta or total, as flat dotted keys.
 
     ``duration_ns`` is the wall time the CPU percentages refer to; percentiles are
@@ -215,7 +229,7 @@ def metrics(stats: IntervalStats, duration_ns: int, plist: Sequence[float] | Non
     """
     runtime = stats.runtime_ns
     out: dict[str, Any] = {}
-    for name, d in zip(DIRS, stats.dirs):
+    for name, d in zip(DIRS, stats.dirs, strict=True):
         out.update(_dir_fields(name, d, runtime, plist, lat_plist))
     out.update({
         "minf": stats.minf, "majf": stats.majf, "ctx": stats.ctx,
@@ -227,7 +241,8 @@ def metrics(stats: IntervalStats, duration_ns: int, plist: Sequence[float] | Non
 
 
 def kernel_fields(delta: dict[str, Any]) -> dict[str, Any]:
-    """A ``loadgen.kernel.counters.delta`` as flat keys: ``vmstat.pgfault``, ``mthp.64kB.anon_fault_alloc``."""
+    """A ``loadgen.kernel.counters.delta`` as flat keys: ``vmstat.pgfault``,
+    ``mthp.64kB.anon_fault_alloc``."""
     out: dict[str, Any] = {"scope": delta.get("scope", "system")}
     out.update({f"vmstat.{name}": value for name, value in delta.get("vmstat", {}).items()})
     for size, values in delta.get("mthp", {}).items():
@@ -249,7 +264,7 @@ def header_fields(header: dict[str, Any], prefix: str = "header") -> dict[str, A
 # ---- the writer -------------------------------------------------------------------------------
 def rfc3339(epoch_ns: int) -> str:
     """UTC with microseconds and a Z (a zone-less time is read as local by some shippers)."""
-    dt = datetime.fromtimestamp(epoch_ns // 1000 / 1e6, tz=timezone.utc)
+    dt = datetime.fromtimestamp(epoch_ns // 1000 / 1e6, tz=UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -261,7 +276,9 @@ class JsonlWriter:
     callbacks): the failure is kept in ``failure``, ``on_failure`` is told once, and
     later records are dropped."""
 
-    def __init__(self, path: str, run_id: str, host: str, start_epoch_ns: int, start_mono_ns: int) -> None:
+    def __init__(
+        self, path: str, run_id: str, host: str, start_epoch_ns: int, start_mono_ns: int
+    ) -> None:
         self.sink = Sink(path, f"--jsonl {path}", truncate=True).open()
         self.failure: SinkError | None = None
         self.on_failure: Callable[[SinkError], None] = lambda failure: None

@@ -77,21 +77,21 @@ def starting_line(plan: Plan) -> str:
 
 
 def system_header_lines(header: dict[str, Any]) -> list[str]:
-    """loadgen's reproducibility header (``loadgen.kernel.sysinfo.run_header``) in two short lines."""
+    """loadgen's reproducibility header (``loadgen.kernel.sysinfo.run_header``) in two short
+    lines."""
     if not header:
         return []
     cpu = header.get("cpu", {})
     mem = header.get("memory", {})
     thp = header.get("thp", {})
     mthp = thp.get("mthp_enabled", {})
-    lines = [
+    return [
         f"host: {header.get('hostname', '?')}, kernel={header.get('kernel_release', '?')}, "
         f"cpus={cpu.get('count', '?')} ({cpu.get('model', '?')}), "
         f"mem={mem.get('total_bytes', 0) >> 20}MiB, page={header.get('page_size', '?')}B",
         f"thp: enabled={thp.get('enabled', '?')}, defrag={thp.get('defrag', '?')}"
         + (", mthp: " + ", ".join(f"{k}={v}" for k, v in mthp.items()) if mthp else ""),
     ]
-    return lines
 
 
 def render_header(result: RunResult) -> str:
@@ -115,8 +115,11 @@ def _display_lat(name: str, stat: LatencyStat) -> str:
             f"max={num2str(hi, 6, 1, False, N2S_NONE)}, avg={mean:5.2f}, stdev={dev:5.2f}\n")
 
 
-def percentile_block(stat: LatencyStat, plist: tuple[float, ...], label: str, precision: int = 2) -> str:
-    """fio's ``show_clat_percentiles``: as many per line as fit 80 columns, width from the largest value."""
+def percentile_block(
+    stat: LatencyStat, plist: tuple[float, ...], label: str, precision: int = 2
+) -> str:
+    """fio's ``show_clat_percentiles``: as many per line as fit 80 columns, width from the
+    largest value."""
     values = histogram.percentiles(stat.hist, plist)
     if not values:
         return ""
@@ -131,13 +134,15 @@ def percentile_block(stat: LatencyStat, plist: tuple[float, ...], label: str, pr
     width = percentile_time_width(maxv, divisor)
     per_line = (80 - 7) // (precision + 10 + width)
     out = [f"    {label} percentiles ({unit}):\n     |"]
-    for j, (p, value) in enumerate(zip(plist, ordered)):
+    for j, (p, value) in enumerate(zip(plist, ordered, strict=True)):
         if j and j % per_line == 0:
             out.append("     |")
         for _ in range(scale):
             value = (value + 999) // 1000
         last = j == len(ordered) - 1
-        out.append(f" {p:{precision + 3}.{precision}f}th=[{value:{width}d}]{chr(10) if last else ','}")
+        out.append(
+            f" {p:{precision + 3}.{precision}f}th=[{value:{width}d}]{chr(10) if last else ','}"
+        )
         if not last and j % per_line == per_line - 1:
             out.append("\n")
     return "".join(out)
@@ -153,17 +158,23 @@ def _ddir_block(entry: Entry, ddir: int, rs: GroupRunStats) -> str:
     units = bw_units(job.unit_base)
     bw = 1000 * d.io_bytes // d.runtime_ms
     iops = 1000 * d.total_ios // d.runtime_ms
-    out = [f"  {DIR_LABELS[ddir]}: IOPS={num2str(iops, SIG_FIGS, 1, False, N2S_NONE)}, "
-           f"BW={num2str(bw, SIG_FIGS, 1, pow2, units)} ({num2str(bw, SIG_FIGS, 1, not pow2, units)})"
-           f"({num2str(d.io_bytes, SIG_FIGS, 1, pow2, N2S_BYTE)}/{d.runtime_ms}msec)\n"]
+    out = [
+        f"  {DIR_LABELS[ddir]}: IOPS={num2str(iops, SIG_FIGS, 1, False, N2S_NONE)}, "
+        f"BW={num2str(bw, SIG_FIGS, 1, pow2, units)} ({num2str(bw, SIG_FIGS, 1, not pow2, units)})"
+        f"({num2str(d.io_bytes, SIG_FIGS, 1, pow2, N2S_BYTE)}/{d.runtime_ms}msec)\n"
+    ]
     if d.clat.moments.n:
         out.append(_display_lat("clat", d.clat))
     if d.lat.moments.n:
         out.append(_display_lat(" lat", d.lat))
     if job.clat_percentiles and d.clat.moments.n:
-        out.append(percentile_block(d.clat, entry.percentile_list, "clat", entry.percentile_precision))
+        out.append(
+            percentile_block(d.clat, entry.percentile_list, "clat", entry.percentile_precision)
+        )
     if job.lat_percentiles and d.lat.moments.n:
-        out.append(percentile_block(d.lat, entry.percentile_list, "lat", entry.percentile_precision))
+        out.append(
+            percentile_block(d.lat, entry.percentile_list, "lat", entry.percentile_precision)
+        )
     if d.bw.n:
         lo, hi, mean, dev = int(d.bw.min), int(d.bw.max), float(d.bw.mean), float(d.bw.stddev)
         p_of_agg = bw_agg_percent(mean, rs, ddir)
@@ -181,7 +192,7 @@ def _ddir_block(entry: Entry, ddir: int, rs: GroupRunStats) -> str:
 
 def _lat_lines(values: list[float], ranges: tuple[str, ...], unit: str) -> str:
     """fio's ``show_lat``: non-zero buckets only, five per line."""
-    shown = [(r, v) for r, v in zip(ranges, values) if v > 0.0]
+    shown = [(r, v) for r, v in zip(ranges, values, strict=True) if v > 0.0]
     lines = []
     for i in range(0, len(shown), 5):
         chunk = ", ".join(f"{r}{v:3.2f}%" for r, v in shown[i:i + 5])
@@ -190,7 +201,7 @@ def _lat_lines(values: list[float], ranges: tuple[str, ...], unit: str) -> str:
 
 
 def _dist(values: list[float], keys: tuple[str, ...]) -> str:
-    return ", ".join(f"{k}={v:3.1f}%" for k, v in zip(keys, values))
+    return ", ".join(f"{k}={v:3.1f}%" for k, v in zip(keys, values, strict=True))
 
 
 def entry_block(entry: Entry, rs: GroupRunStats, now_s: int) -> str:
@@ -215,15 +226,21 @@ def entry_block(entry: Entry, rs: GroupRunStats, now_s: int) -> str:
     out.append(_lat_lines(pct[20:32], LAT_RANGES_MS, "msec"))
     out.append(f"  cpu          : usr={entry.usr_cpu:3.2f}%, sys={entry.sys_cpu:3.2f}%, "
                f"ctx={entry.ctx}, majf={entry.majf}, minf={entry.minf}\n")
-    out.append("  IO depths    : " + _dist(entry.depth_percent(), ("1", "2", "4", "8", "16", "32", ">=64")) + "\n")
+    out.append(
+        "  IO depths    : "
+        + _dist(entry.depth_percent(), ("1", "2", "4", "8", "16", "32", ">=64"))
+        + "\n"
+    )
     submit = _dist(entry.submit_percent(), ("0", "4", "8", "16", "32", "64", ">=64"))
     out.append(f"     submit    : {submit}\n")
     out.append(f"     complete  : {submit}\n")
     r, w = entry.dirs[READ].total_ios, entry.dirs[WRITE].total_ios
     out.append(f"     issued rwts: total={r},{w},0,0 short=0,0,0,0 dropped=0,0,0,0\n")
     target, target_unit = scale_down_ns(0)
-    out.append(f"     latency   : target={target:.2f}{target_unit}, window={target:.2f}{target_unit}, "
-               f"percentile=100.00%, depth=1\n")
+    out.append(
+        f"     latency   : target={target:.2f}{target_unit}, window={target:.2f}{target_unit}, "
+        f"percentile=100.00%, depth=1\n"
+    )
     return "".join(out)
 
 
@@ -237,7 +254,10 @@ def group_block(rs: GroupRunStats) -> str:
             continue
 
         def both(value: int, unit: int) -> tuple[str, str]:
-            return (num2str(value, SIG_FIGS, 1, pow2, unit), num2str(value, SIG_FIGS, 1, not pow2, unit))
+            return (
+                num2str(value, SIG_FIGS, 1, pow2, unit),
+                num2str(value, SIG_FIGS, 1, not pow2, unit),
+            )
 
         io, io_alt = both(rs.io_bytes[ddir], N2S_BYTE)
         agg, agg_alt = both(rs.agg(ddir), units)

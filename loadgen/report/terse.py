@@ -24,7 +24,12 @@ def _lat_fields(stat: LatencyStat) -> list[str]:
     m = stat.moments
     if not m.n:
         return ["0", "0", f"{0.0:f}", f"{0.0:f}"]
-    return [str(int(m.min) // 1000), str(int(m.max) // 1000), f"{m.mean / 1000:f}", f"{m.stddev / 1000:f}"]
+    return [
+        str(int(m.min) // 1000),
+        str(int(m.max) // 1000),
+        f"{m.mean / 1000:f}",
+        f"{m.stddev / 1000:f}",
+    ]
 
 
 def _ddir_fields(entry: Entry, ddir: int, rs: GroupRunStats) -> list[str]:
@@ -41,7 +46,9 @@ def _ddir_fields(entry: Entry, ddir: int, rs: GroupRunStats) -> list[str]:
     if entry.job.lat_percentiles or entry.job.clat_percentiles:
         # fio walks an empty histogram too: every percentile of a direction without samples is 0
         stat = d.lat if entry.job.lat_percentiles else d.clat
-        values = histogram.percentiles(stat.hist, plist) if stat.moments.n else dict.fromkeys(plist, 0)
+        values = (
+            histogram.percentiles(stat.hist, plist) if stat.moments.n else dict.fromkeys(plist, 0)
+        )
     else:
         values = {}
     for i in range(LIST_MAX_LEN):
@@ -55,17 +62,35 @@ def _ddir_fields(entry: Entry, ddir: int, rs: GroupRunStats) -> list[str]:
         p_of_agg = 100.0
         if rs.agg(ddir):
             p_of_agg = min(100.0, d.bw.mean * 100 / agg_kib) if agg_kib else 100.0
-        fields += [str(int(d.bw.min)), str(int(d.bw.max)), f"{p_of_agg:f}%", f"{d.bw.mean:f}", f"{d.bw.stddev:f}"]
+        fields += [
+            str(int(d.bw.min)),
+            str(int(d.bw.max)),
+            f"{p_of_agg:f}%",
+            f"{d.bw.mean:f}",
+            f"{d.bw.stddev:f}",
+        ]
     else:
         fields += ["0", "0", f"{0.0:f}%", f"{0.0:f}", f"{0.0:f}"]
     return fields
 
 
 def terse_line(entry: Entry, rs: GroupRunStats) -> str:
-    fields = [str(TERSE_VERSION), version_string(), entry.name, str(entry.groupid), str(entry.error)]
+    fields = [
+        str(TERSE_VERSION),
+        version_string(),
+        entry.name,
+        str(entry.groupid),
+        str(entry.error),
+    ]
     fields += _ddir_fields(entry, READ, rs)
     fields += _ddir_fields(entry, WRITE, rs)
-    fields += [f"{entry.usr_cpu:f}%", f"{entry.sys_cpu:f}%", str(entry.ctx), str(entry.majf), str(entry.minf)]
+    fields += [
+        f"{entry.usr_cpu:f}%",
+        f"{entry.sys_cpu:f}%",
+        str(entry.ctx),
+        str(entry.majf),
+        str(entry.minf),
+    ]
     fields += [f"{v:3.1f}%" for v in entry.depth_percent()]
     pct = entry.latency_percent()
     total = entry.total_ios

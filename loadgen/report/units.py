@@ -31,7 +31,8 @@ def c_float(value: float, decimals: int) -> str:
 
 
 def num2str(num: int, maxlen: int, base: int, pow2: bool, units: int) -> str:
-    """fio's ``num2str``: at most ``maxlen`` digits, then a unit prefix, with fio's carry rounding."""
+    """fio's ``num2str``: at most ``maxlen`` digits, then a unit prefix, with fio's carry
+    rounding."""
     thousand = 1024 if pow2 else 1000
     prefixes = IEC_PREFIXES if pow2 else SI_PREFIXES
     num = int(num)

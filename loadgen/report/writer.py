@@ -20,7 +20,9 @@ FORMATS = ("normal", "json", "json+", "terse")
 
 def selected_formats(opts: RunOptions) -> set[str]:
     """The formats named in ``--output-format`` (each item may itself be a comma list)."""
-    names = {name.strip() for item in opts.output_format for name in item.split(",") if name.strip()}
+    names = {
+        name.strip() for item in opts.output_format for name in item.split(",") if name.strip()
+    }
     unknown = sorted(names - set(FORMATS))
     if unknown:
         raise InputError(f"unknown output format {unknown[0]!r} (valid: {', '.join(FORMATS)})")

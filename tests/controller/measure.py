@@ -10,10 +10,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
 import time
+from pathlib import Path
 
 import orjson
 import psutil
@@ -22,7 +24,7 @@ from loadgen.controller import execute, exit_status
 from loadgen.plan import RunOptions
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plans import make_plan  # noqa: E402
+from plans import make_plan
 
 KIB = 1024
 
@@ -33,8 +35,12 @@ def storm(n: int) -> None:
     result = execute(make_plan([dict(numjobs=n, size=64 * KIB)]), RunOptions(eta="never"))
     (g,) = result.groups
     release_epoch = g.extras["release_ns"] + time.time_ns() - time.monotonic_ns()
-    print(f"workers={n} status={exit_status(result)} command_start_to_release_s={(release_epoch - t0) / 1e9:.2f} "
-          f"fork_loop_s={g.extras['fork_s']:.2f} spawn_s={g.spawn_s:.2f} start_skew_ms={g.start_skew_ns / 1e6:.1f}")
+    print(
+        f"workers={n} status={exit_status(result)} "
+        f"command_start_to_release_s={(release_epoch - t0) / 1e9:.2f} "
+        f"fork_loop_s={g.extras['fork_s']:.2f} spawn_s={g.spawn_s:.2f} "
+        f"start_skew_ms={g.start_skew_ns / 1e6:.1f}"
+    )
 
 
 def uss(n: int) -> None:
@@ -42,25 +48,25 @@ def uss(n: int) -> None:
     found: list[int] = []
 
     def sample() -> None:
-        # /proc/<pid>/task/<pid>/children: one read, where psutil's /proc scan took seconds mid-storm
+        # /proc/<pid>/task/<pid>/children: one read, where psutil's /proc scan took seconds
+        # mid-storm
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not found:
             time.sleep(0.5)
-            helpers = open(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read().split()
+            helpers = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()
             if not helpers:
                 continue
             try:
-                workers = open(f"/proc/{helpers[0]}/task/{helpers[0]}/children").read().split()
+                children = Path(f"/proc/{helpers[0]}/task/{helpers[0]}/children")
+                workers = children.read_text().split()
             except FileNotFoundError:
                 return
             if len(workers) < n:
                 continue
             time.sleep(1.0)  # released and running
             for pid in workers[::16]:
-                try:
+                with contextlib.suppress(psutil.NoSuchProcess):
                     found.append(psutil.Process(int(pid)).memory_full_info().uss)
-                except psutil.NoSuchProcess:
-                    pass
 
     sampler = threading.Thread(target=sample)
     sampler.start()
@@ -71,8 +77,11 @@ def uss(n: int) -> None:
     if not found:
         print(f"workers={n}: no worker was sampled while running")
         return
-    print(f"workers={n} uss_per_worker_MiB median={found[len(found) // 2] / 2**20:.2f} max={found[-1] / 2**20:.2f} "
-          f"(its region: 64 KiB) samples={len(found)}")
+    print(
+        f"workers={n} uss_per_worker_MiB median={found[len(found) // 2] / 2**20:.2f} "
+        f"max={found[-1] / 2**20:.2f} "
+        f"(its region: 64 KiB) samples={len(found)}"
+    )
 
 
 def steady(n: int, interval_ms: int, thinktime_us: int = 0) -> None:
@@ -93,12 +102,14 @@ def steady(n: int, interval_ms: int, thinktime_us: int = 0) -> None:
     sampler = threading.Thread(target=sample)
     sampler.start()
     path = "/tmp/loadgen-measure.jsonl"
-    plan = make_plan([dict(numjobs=n, size=4 << 20, time_based=True, runtime_ns=8_000_000_000, rw="randrw",
-                           thinktime_ns=thinktime_us * 1000)])
-    result = execute(plan, RunOptions(eta="never", jsonl=path, status_interval_ns=interval_ms * 1_000_000))
+    plan = make_plan([dict(numjobs=n, size=4 << 20, time_based=True, runtime_ns=8_000_000_000,
+                           rw="randrw", thinktime_ns=thinktime_us * 1000)])
+    result = execute(
+        plan, RunOptions(eta="never", jsonl=path, status_interval_ns=interval_ms * 1_000_000)
+    )
     stop.set()
     sampler.join()
-    lines = [orjson.loads(x) for x in open(path, "rb")]
+    lines = [orjson.loads(x) for x in Path(path).read_bytes().splitlines()]
     intervals = [r for r in lines if r["type"] == "interval"]
     lags = sorted(r["loadgen.lag_ns"] for r in intervals)
     blocked = sum(j.totals.report_block_ns for j in result.jobs)
@@ -106,10 +117,13 @@ def steady(n: int, interval_ms: int, thinktime_us: int = 0) -> None:
     t_lo, t_hi = samples[0][0] + 3, samples[-1][0] - 2
     mid = [s for s in samples if t_lo <= s[0] <= t_hi]
     share = (mid[-1][1] - mid[0][1]) / (mid[-1][0] - mid[0][0]) if len(mid) > 1 else float("nan")
-    print(f"workers={n} interval_ms={interval_ms} thinktime_us={thinktime_us} status={exit_status(result)} records={len(intervals)} "
-          f"controller_cpu_share={100 * share:.2f}% lag_ms p50={lags[len(lags) // 2] / 1e6:.2f} "
-          f"p99={lags[int(len(lags) * 0.99)] / 1e6:.2f} max={lags[-1] / 1e6:.2f} "
-          f"workers_blocked_in_write_ms_total={blocked / 1e6:.2f}")
+    print(
+        f"workers={n} interval_ms={interval_ms} thinktime_us={thinktime_us} "
+        f"status={exit_status(result)} records={len(intervals)} "
+        f"controller_cpu_share={100 * share:.2f}% lag_ms p50={lags[len(lags) // 2] / 1e6:.2f} "
+        f"p99={lags[int(len(lags) * 0.99)] / 1e6:.2f} max={lags[-1] / 1e6:.2f} "
+        f"workers_blocked_in_write_ms_total={blocked / 1e6:.2f}"
+    )
 
 
 def pipes(n: int, writers_per_pipe: int) -> None:
@@ -164,4 +178,6 @@ def pipes(n: int, writers_per_pipe: int) -> None:
 
 
 if __name__ == "__main__":
-    {"storm": storm, "uss": uss, "steady": steady, "pipes": pipes}[sys.argv[1]](*map(int, sys.argv[2:]))
+    {"storm": storm, "uss": uss, "steady": steady, "pipes": pipes}[sys.argv[1]](
+        *map(int, sys.argv[2:])
+    )

@@ -31,7 +31,9 @@ def make_plan(groups: list[dict[str, Any]]) -> Plan:
         base = Job(name=name, thread_number=0, subjob=0, numjobs=numjobs, group_id=gid, **spec)
         jobs = []
         for k in range(numjobs):
-            jobs.append(replace(base, thread_number=thread_number, subjob=0 if k == 0 else numjobs - k))
+            jobs.append(
+                replace(base, thread_number=thread_number, subjob=0 if k == 0 else numjobs - k)
+            )
             thread_number += 1
         out.append(Group(gid, tuple(jobs)))
     return Plan(groups=tuple(out))

@@ -31,9 +31,14 @@ def _lines(tmp_path: Path) -> list[dict]:
 def test_madvise_job_shows_thp_faults_and_never_job_does_not(tmp_path: Path) -> None:
     settings = thp.settings()
     if settings["enabled"] not in ("madvise", "always") or settings["pmd_size_bytes"] != HUGE:
-        pytest.skip(f"THP is {settings['enabled'] or 'unavailable'} system-wide (pmd {settings['pmd_size_bytes']})")
-    plan = make_plan([dict(rw="write", size=REGION, bs_min=(HUGE, HUGE), bs_max=(HUGE, HUGE), thp="madvise"),
-                      dict(rw="write", size=REGION, bs_min=(HUGE, HUGE), bs_max=(HUGE, HUGE), thp="never")])
+        enabled, pmd = settings["enabled"] or "unavailable", settings["pmd_size_bytes"]
+        pytest.skip(f"THP is {enabled} system-wide (pmd {pmd})")
+    plan = make_plan(
+        [
+            dict(rw="write", size=REGION, bs_min=(HUGE, HUGE), bs_max=(HUGE, HUGE), thp="madvise"),
+            dict(rw="write", size=REGION, bs_min=(HUGE, HUGE), bs_max=(HUGE, HUGE), thp="never"),
+        ]
+    )
     result = execute(plan, _opts(tmp_path))
     assert exit_status(result) == EXIT_OK
     huge, small = result.jobs
@@ -49,9 +54,11 @@ def test_madvise_job_shows_thp_faults_and_never_job_does_not(tmp_path: Path) -> 
     assert small.extras["kernel"]["vmstat"]["thp_fault_alloc"] < expected
     assert small.extras["kernel"]["vmstat"]["pgfault"] >= small.totals.minf  # 4 KiB faults instead
     document = orjson.loads(render_json(result))
-    for job_obj, job in zip(document["jobs"], result.jobs):
+    for job_obj, job in zip(document["jobs"], result.jobs, strict=True):
         assert job_obj["loadgen"]["kernel"] == job.extras["kernel"]
-    assert [g["kernel"] for g in document["loadgen"]["groups"]] == [g.extras["kernel"] for g in result.groups]
+    assert [g["kernel"] for g in document["loadgen"]["groups"]] == [
+        g.extras["kernel"] for g in result.groups
+    ]
 
 
 def test_stream_has_one_kernel_line_per_interval_covering_the_run(tmp_path: Path) -> None:
@@ -71,7 +78,9 @@ def test_stream_has_one_kernel_line_per_interval_covering_the_run(tmp_path: Path
 
 
 def test_run_header_is_in_result_first_line_and_text_header(tmp_path: Path) -> None:
-    result = execute(make_plan([dict(size=MIB)]), _opts(tmp_path, command_line=("loadgen", "run", "x.fio")))
+    result = execute(
+        make_plan([dict(size=MIB)]), _opts(tmp_path, command_line=("loadgen", "run", "x.fio"))
+    )
     header = result.header
     assert header["command_line"] == ["loadgen", "run", "x.fio"]
     assert header["kernel_release"] and header["thp"]["enabled"] == thp.settings()["enabled"]

@@ -23,7 +23,10 @@ def _snap(**kw) -> Snapshot:
 
 
 def test_fio_like_line() -> None:
-    assert format_line(_snap()) == "Jobs: 4 (f=4): [W(4)][45.0%][w=2.10GiB/s][w=540k IOPS][minf=540k/s][eta 00m:11s]"
+    assert (
+        format_line(_snap())
+        == "Jobs: 4 (f=4): [W(4)][45.0%][w=2.10GiB/s][w=540k IOPS][minf=540k/s][eta 00m:11s]"
+    )
 
 
 def test_mixed_states_and_both_directions() -> None:
@@ -38,7 +41,9 @@ def test_unknown_eta() -> None:
 
 
 def test_state_letters_follow_fio() -> None:
-    assert [job_char(rw) for rw in ("read", "randread", "write", "randwrite", "rw", "randrw")] == list("RrWwMm")
+    assert [
+        job_char(rw) for rw in ("read", "randread", "write", "randwrite", "rw", "randrw")
+    ] == list("RrWwMm")
 
 
 def test_eta_option() -> None:

@@ -33,9 +33,13 @@ TIMED = JOB + "time_based\nruntime=1500ms\n"
 
 def _loadgen(tmp_path: Path, job: str, *args: str) -> subprocess.Popen:
     (tmp_path / "t.fio").write_text(job)
-    return subprocess.Popen([sys.executable, "-m", "loadgen", "run", str(tmp_path / "t.fio"), "--eta=never", *args],
-                            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, cwd=tmp_path)
+    return subprocess.Popen(
+        [sys.executable, "-m", "loadgen", "run", str(tmp_path / "t.fio"), "--eta=never", *args],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
 
 
 def test_jsonl_on_stdout_keeps_stdout_json_and_sends_the_report_to_stderr(tmp_path: Path) -> None:
@@ -76,37 +80,49 @@ def _wait_for_interval(path: Path, proc: subprocess.Popen) -> None:
 
 @pytest.mark.parametrize("output", ["", "report.txt"])
 def test_sigusr1_prints_the_run_so_far_and_the_run_completes(tmp_path: Path, output: str) -> None:
-    args = ["--jsonl=run.jsonl", "--status-interval=100ms"] + ([f"--output={output}"] if output else [])
+    args = ["--jsonl=run.jsonl", "--status-interval=100ms"] + (
+        [f"--output={output}"] if output else []
+    )
     proc = _loadgen(tmp_path, TIMED, *args)
     _wait_for_interval(tmp_path / "run.jsonl", proc)
     proc.send_signal(signal.SIGUSR1)
     stdout, _ = proc.communicate(timeout=60)
     assert proc.returncode == EXIT_OK
     text = (tmp_path / output).read_text() if output else stdout.decode()
-    snapshot, _, final = text.partition("Starting 1 process")  # the final report's header follows the snapshot
+    # the final report's header follows the snapshot
+    snapshot, _, final = text.partition("Starting 1 process")
     assert "t: (groupid=0, jobs=1): err= 0" in snapshot and "Run status group 0" in snapshot
     assert "t: (groupid=0, jobs=1): err= 0" in final
     lines = [orjson.loads(x) for x in (tmp_path / "run.jsonl").read_bytes().splitlines()]
     (end,) = [r for r in lines if r["type"] == "end"]
-    assert end["error"] == 0 and end["job_runtime"] >= 1500  # the worker ran its whole time undisturbed
+    # the worker ran its whole time undisturbed
+    assert end["error"] == 0 and end["job_runtime"] >= 1500
     assert lines[-1]["exit_status"] == EXIT_OK
 
 
 def test_controller_cpu_and_worker_uss_are_reported(tmp_path: Path) -> None:
-    result = execute(make_plan([dict(numjobs=2, size=8 * MIB, rw="write")]), RunOptions(eta="never"))
+    result = execute(
+        make_plan([dict(numjobs=2, size=8 * MIB, rw="write")]), RunOptions(eta="never")
+    )
     assert result.extras["controller_cpu_s"] > 0
     assert 0 < result.extras["controller_cpu_pct"] <= 100 * (os.cpu_count() or 1)
     for job in result.jobs:
         assert job.totals.uss_bytes >= 8 * MIB  # the written region is still mapped at job end
     document = orjson.loads(render_json(result))
-    assert document["loadgen"]["controller_cpu_s"] == pytest.approx(result.extras["controller_cpu_s"], abs=1e-6)  # %f in the JSON
-    assert [j["loadgen"]["uss_bytes"] for j in document["jobs"]] == [j.totals.uss_bytes for j in result.jobs]
+    assert document["loadgen"]["controller_cpu_s"] == pytest.approx(  # %f in the JSON
+        result.extras["controller_cpu_s"], abs=1e-6
+    )
+    assert [j["loadgen"]["uss_bytes"] for j in document["jobs"]] == [
+        j.totals.uss_bytes for j in result.jobs
+    ]
 
 
 def test_report_sink_follows_the_stdout_rule(tmp_path: Path) -> None:
     assert report_sink(RunOptions(jsonl="-")).open().fd == 2
     assert report_sink(RunOptions(jsonl="run.jsonl")).open().fd == 1
-    assert report_sink(RunOptions(jsonl="-", output=str(tmp_path / "r.txt"))).target == str(tmp_path / "r.txt")
+    assert report_sink(RunOptions(jsonl="-", output=str(tmp_path / "r.txt"))).target == str(
+        tmp_path / "r.txt"
+    )
     with pytest.raises(InputError, match="cannot write"):
         report_sink(RunOptions(output=str(tmp_path / "missing" / "report.txt"))).open()
     with pytest.raises(InputError, match="unknown output format"):

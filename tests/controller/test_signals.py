@@ -24,9 +24,12 @@ def _start(tmp_path: Path, numjobs: int) -> tuple[subprocess.Popen, Path]:
     spec = {"groups": [{"numjobs": numjobs, "time_based": True, "runtime_ns": LONG},
                        {"numjobs": 1}],  # never starts: the plan stops at the signal
             "opts": {"jsonl": str(out), "eta": "never", "status_interval_ns": 100_000_000}}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "tests/controller/plans.py"), orjson.dumps(spec).decode()],
-                            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests/controller/plans.py"), orjson.dumps(spec).decode()],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # wait until every worker reported an interval
         if out.exists() and out.read_bytes().count(b'"type":"interval"') >= numjobs:

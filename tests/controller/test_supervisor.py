@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import signal
 import threading
@@ -37,7 +38,7 @@ def test_groups_run_in_order(tmp_path: Path) -> None:
     result = execute(plan, _opts(tmp_path))
     assert exit_status(result) == EXIT_OK
     assert [g.id for g in result.groups] == [0, 1, 2]
-    for before, after in zip(result.groups, result.groups[1:]):
+    for before, after in itertools.pairwise(result.groups):
         last_end = max(j.totals.t_end_ns for j in before.jobs)
         assert all(j.totals.first_op_ns > last_end for j in after.jobs)
     for job in result.jobs:
@@ -75,8 +76,12 @@ def test_thread_mode_shares_one_process(tmp_path: Path) -> None:
 
 
 def test_stream_validates_and_interval_deltas_sum_to_totals(tmp_path: Path) -> None:
-    plan = make_plan([dict(numjobs=3, time_based=True, runtime_ns=450_000_000, rw="randrw", size=16 << 20),
-                      dict(numjobs=2, rw="write")])
+    plan = make_plan(
+        [
+            dict(numjobs=3, time_based=True, runtime_ns=450_000_000, rw="randrw", size=16 << 20),
+            dict(numjobs=2, rw="write"),
+        ]
+    )
     result = execute(plan, _opts(tmp_path, status_interval_ns=FAST))
     lines = _lines(tmp_path)
     for rec in lines:
@@ -88,7 +93,9 @@ def test_stream_validates_and_interval_deltas_sum_to_totals(tmp_path: Path) -> N
     assert sorted(ends) == [j.job.thread_number for j in result.jobs]
     for key in ("write.io_bytes", "read.total_ios", "minf"):
         for group_end in (r for r in lines if r["type"] == "group_end"):
-            assert group_end[key] == sum(e[key] for e in ends.values() if e["group"] == group_end["group"])
+            assert group_end[key] == sum(
+                e[key] for e in ends.values() if e["group"] == group_end["group"]
+            )
         assert lines[-1][key] == sum(e[key] for e in ends.values())
     for job in result.jobs:
         tn = job.job.thread_number
@@ -96,8 +103,16 @@ def test_stream_validates_and_interval_deltas_sum_to_totals(tmp_path: Path) -> N
         assert intervals[-1]["final"] and not any(r["final"] for r in intervals[:-1])
         if job.job.time_based:
             assert len(intervals) >= 2  # 100 ms intervals over 450 ms (fewer when starved of CPU)
-        for key in ("read.total_ios", "write.total_ios", "read.io_bytes", "write.io_bytes", "minf", "majf",
-                    "read.clat_ns.N", "write.clat_ns.N"):
+        for key in (
+            "read.total_ios",
+            "write.total_ios",
+            "read.io_bytes",
+            "write.io_bytes",
+            "minf",
+            "majf",
+            "read.clat_ns.N",
+            "write.clat_ns.N",
+        ):
             assert sum(r[key] for r in intervals) == ends[tn][key], key
         totals = job.totals
         assert ends[tn]["write.io_bytes"] == totals.dirs[1].bytes
@@ -154,15 +169,18 @@ def test_killed_worker_is_an_error_and_others_complete(tmp_path: Path) -> None:
     assert exit_status(result) == EXIT_OOM
     lines = _lines(tmp_path)
     (event,) = [r for r in lines if r["type"] == "event"]
-    assert event["event.action"] == "worker_died" and event["thread_number"] == dead[0].job.thread_number
+    assert (
+        event["event.action"] == "worker_died"
+        and event["thread_number"] == dead[0].job.thread_number
+    )
     assert len([r for r in lines if r["type"] == "end"]) == 3
     assert not psutil.Process().children(recursive=True)  # helper and workers all reaped
 
 
 def test_split_policy_pins_each_worker_to_one_cpu_at_the_callers_priority(tmp_path: Path) -> None:
     cpus = sorted(os.sched_getaffinity(0))
-    plan = make_plan([dict(numjobs=4, cpus_allowed=cpus, cpus_allowed_policy="split", time_based=True,
-                           runtime_ns=1_000_000_000)])
+    plan = make_plan([dict(numjobs=4, cpus_allowed=cpus, cpus_allowed_policy="split",
+                           time_based=True, runtime_ns=1_000_000_000)])
     seen: dict[int, list[int]] = {}
     nices: set[int] = set()
 

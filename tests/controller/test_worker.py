@@ -20,8 +20,11 @@ def test_shared_policy_gives_every_job_the_whole_set() -> None:
 
 def test_split_policy_takes_the_thread_numbers_cpu_round_robin() -> None:
     # a first group shifts thread numbers: split counts over the whole run, as fio
-    jobs = make_plan([dict(numjobs=1), dict(numjobs=4, cpus_allowed=[5, 2, 7], cpus_allowed_policy="split")]).jobs
-    assert [cpus_for(j) for j in jobs[1:]] == [{5}, {7}, {2}, {5}]  # thread 2..5 -> index 1,2,0,1 of [2,5,7]
+    jobs = make_plan(
+        [dict(numjobs=1), dict(numjobs=4, cpus_allowed=[5, 2, 7], cpus_allowed_policy="split")]
+    ).jobs
+    # thread 2..5 -> index 1,2,0,1 of [2,5,7]
+    assert [cpus_for(j) for j in jobs[1:]] == [{5}, {7}, {2}, {5}]
 
 
 def test_messages_carry_fds_across_the_helper_socket() -> None:

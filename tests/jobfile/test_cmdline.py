@@ -13,14 +13,21 @@ def test_files_run_options_and_job_options_are_separated():
                                "--name=x", "--rw", "write", "--", "--weird.fio"])
     assert line.job_files == ("a.fio", "-", "--weird.fio")
     assert line.run_options.output_format == ("json", "normal")
-    assert [(s.name, s.is_global, [(o.key, o.value) for o in s.options]) for s in line.sections] == [
-        ("global", True, [("size", "1m")]), ("x", False, [("name", "x"), ("rw", "write")])]
+    assert [
+        (s.name, s.is_global, [(o.key, o.value) for o in s.options]) for s in line.sections
+    ] == [("global", True, [("size", "1m")]), ("x", False, [("name", "x"), ("rw", "write")])]
 
 
 def test_run_option_defaults():
     options = parse_command_line(["a.fio"]).run_options
-    assert (options.output_format, options.output, options.jsonl, options.status_interval_ns,
-            options.status_interval_given, options.eta) == (("normal",), "", "", 10**9, False, "auto")
+    assert (
+        options.output_format,
+        options.output,
+        options.jsonl,
+        options.status_interval_ns,
+        options.status_interval_given,
+        options.eta,
+    ) == (("normal",), "", "", 10**9, False, "auto")
     assert options.command_line == ("a.fio",)
 
 
@@ -64,4 +71,7 @@ def test_sections_and_cmdhelp():
 def test_flags_do_not_take_the_next_argument():
     line = parse_command_line(["--name=x", "--time_based", "job.fio"])
     assert line.job_files == ("job.fio",)
-    assert [(o.key, o.value) for o in line.sections[1].options] == [("name", "x"), ("time_based", None)]
+    assert [(o.key, o.value) for o in line.sections[1].options] == [
+        ("name", "x"),
+        ("time_based", None),
+    ]

@@ -14,7 +14,9 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "options.md"
 
 
 def test_checked_in_options_doc_is_the_generated_one():
-    assert DOC.read_text() == options_markdown(), "run: python -m loadgen.jobfile.help > docs/options.md"
+    assert DOC.read_text() == options_markdown(), (
+        "run: python -m loadgen.jobfile.help > docs/options.md"
+    )
 
 
 def test_doc_and_overview_list_every_option_and_refusal():
@@ -38,5 +40,7 @@ def test_option_help_details():
 
 
 def test_option_help_unknown_suggests():
-    with pytest.raises(InputError, match="no such option 'rwmixred' \\(did you mean 'rwmixread'\\?\\)"):
+    with pytest.raises(
+        InputError, match="no such option 'rwmixred' \\(did you mean 'rwmixread'\\?\\)"
+    ):
         option_help("rwmixred")

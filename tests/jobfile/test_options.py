@@ -67,7 +67,9 @@ def test_later_key_wins(one_job):
 
 
 def test_prio_options_apply_first(load_text):
-    plan = load_text("[global]\ncpus_allowed=0\n[j]\nsize=1m\nunit_base=1\nio_size=1k\nkb_base=1000\n")
+    plan = load_text(
+        "[global]\ncpus_allowed=0\n[j]\nsize=1m\nunit_base=1\nio_size=1k\nkb_base=1000\n"
+    )
     (job,) = plan.jobs
     assert (job.io_size, job.unit_base, job.kb_base) == (1000, 1, 1000)
 
@@ -76,7 +78,9 @@ def test_ioengine_only_page_fault(one_job, error_of):
     assert one_job("ioengine=page_fault")
     for engine in ("psync", "sync", "libaio", "mmap"):
         assert error_of(f"[j]\nsize=1m\nioengine={engine}\n").endswith(
-            f"ioengine={engine}: not supported: loadgen implements only ioengine=page_fault (anonymous memory)")
+            f"ioengine={engine}: not supported: "
+            "loadgen implements only ioengine=page_fault (anonymous memory)"
+        )
 
 
 def test_engine_constraints(one_job, error_of, notes):
@@ -88,7 +92,9 @@ def test_engine_constraints(one_job, error_of, notes):
     assert one_job("nrfiles=1")
     one_job("iodepth=32\ndirect=1\nfilename=/dev/zero")
     assert len(notes) == 3
-    assert notes[0].endswith("job.fio:3: note: iodepth=32 capped to 1: page_fault is a synchronous engine (as fio)")
+    assert notes[0].endswith(
+        "job.fio:3: note: iodepth=32 capped to 1: page_fault is a synchronous engine (as fio)"
+    )
 
 
 def test_gtod_reduce_switches_off_measurements(one_job):

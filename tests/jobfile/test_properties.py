@@ -30,8 +30,12 @@ VALUES = ["1m", "4k", "$pagesize", "$ncpus", "$mb_memory", "5*1024*$pagesize", "
 FRAGMENTS = ["[", "]", "=", ";", "#", "$", "{", "}", "(", ")", ",", ":", "/", "-", "%", "^", "*",
              "\n", " ", "\t", "include", "global", "k", "m", "0x", "9"]
 
-SETTINGS = settings(max_examples=120, deadline=2000, derandomize=True,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=120,
+    deadline=2000,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 def _outcome(path: Path, text: str) -> Plan | None:

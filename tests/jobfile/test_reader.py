@@ -39,7 +39,9 @@ def test_section_name_keeps_inner_spaces(load_text):
 
 
 def test_section_header_without_closing_bracket_is_an_error(error_of):
-    assert error_of("[job\nsize=1m\n").endswith("job.fio:1: section header '[job' does not end with ']'")
+    assert error_of("[job\nsize=1m\n").endswith(
+        "job.fio:1: section header '[job' does not end with ']'"
+    )
 
 
 def test_empty_section_name_is_an_error(error_of):
@@ -134,7 +136,9 @@ def test_include_in_global_feeds_the_template_and_nests(tmp_path, monkeypatch, l
 def test_included_options_keep_order_so_later_lines_win(tmp_path, monkeypatch, load_text):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "inc.fio").write_text("bs=8k\n")
-    plan = load_text("[a]\nsize=1m\nbs=16k\ninclude inc.fio\n[b]\nsize=1m\ninclude inc.fio\nbs=16k\n")
+    plan = load_text(
+        "[a]\nsize=1m\nbs=16k\ninclude inc.fio\n[b]\nsize=1m\ninclude inc.fio\nbs=16k\n"
+    )
     assert [job.bs_min[0] for job in plan.jobs] == [8192, 16384]
 
 

@@ -18,7 +18,11 @@ def _load(*argv: str):
 
 def test_job_is_a_copy_of_the_template_at_its_section(load_text):
     plan = load_text("[global]\nsize=1m\nbs=8k\n[a]\n[global]\nbs=16k\n[b]\n[c]\nbs=4k\n")
-    assert [(job.name, job.bs_min[0]) for job in plan.jobs] == [("a", 8192), ("b", 16384), ("c", 4096)]
+    assert [(job.name, job.bs_min[0]) for job in plan.jobs] == [
+        ("a", 8192),
+        ("b", 16384),
+        ("c", 4096),
+    ]
 
 
 def test_job_options_override_globals_and_are_listed_per_section(load_text):
@@ -101,8 +105,10 @@ def test_stonewall_in_global_gives_every_job_its_group_and_clones_share_it(load_
 
 
 def test_new_group_and_first_job_rules(load_text):
-    plan = load_text("[a]\nsize=1m\nstonewall\n[b]\nsize=1m\n[c]\nsize=1m\nnew_group\n[d]\nsize=1m\n"
-                     "[e]\nsize=1m\nstonewall=0\n")
+    plan = load_text(
+        "[a]\nsize=1m\nstonewall\n[b]\nsize=1m\n[c]\nsize=1m\nnew_group\n[d]\nsize=1m\n"
+        "[e]\nsize=1m\nstonewall=0\n"
+    )
     assert [(job.name, job.group_id) for job in plan.jobs] == [
         ("a", 0), ("b", 0), ("c", 1), ("d", 1), ("e", 1)]
 
@@ -130,14 +136,22 @@ def test_random_job_without_blockalign_aligns_to_min_bs(one_job):
 
 
 def test_size_checks(error_of):
-    assert error_of("[a]\nrw=write\n").endswith("job.fio:1: job 'a': you need to specify size= (the region to map)")
-    assert "size=4096 is smaller than the minimum block size 8192" in error_of("[a]\nsize=4k\nbs=8k\n")
+    assert error_of("[a]\nrw=write\n").endswith(
+        "job.fio:1: job 'a': you need to specify size= (the region to map)"
+    )
+    assert "size=4096 is smaller than the minimum block size 8192" in error_of(
+        "[a]\nsize=4k\nbs=8k\n"
+    )
     assert "out of range" in error_of("[a]\nsize=0\n")
 
 
 def test_io_size_and_offset_increment_percentages_resolve_against_size(one_job):
     job = one_job("io_size=200k\noffset_increment=50%")
-    assert (job.io_size, job.offset_increment, job.bytes_per_pass) == (200 << 10, 512 << 10, 200 << 10)
+    assert (job.io_size, job.offset_increment, job.bytes_per_pass) == (
+        200 << 10,
+        512 << 10,
+        200 << 10,
+    )
 
 
 def test_time_based_without_runtime_is_disabled_with_a_note(one_job, notes):

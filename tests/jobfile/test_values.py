@@ -21,7 +21,9 @@ def test_size_suffixes_kb_base_1024(one_job, value, size):
     assert one_job(f"io_size={value}").io_size == size
 
 
-@pytest.mark.parametrize(("value", "size"), [("4k", 4000), ("4m", 4_000_000), ("4kib", 4096), ("1mib", 1 << 20)])
+@pytest.mark.parametrize(
+    ("value", "size"), [("4k", 4000), ("4m", 4_000_000), ("4kib", 4096), ("1mib", 1 << 20)]
+)
 def test_kb_base_1000_flips_the_suffixes(one_job, value, size):
     assert one_job(f"kb_base=1000\nio_size={value}").io_size == size
 
@@ -40,7 +42,9 @@ def test_bad_sizes_are_errors_unlike_fios_silent_truncation(error_of, value):
 
 
 def test_size_error_says_what_is_wrong(error_of):
-    assert error_of("[j]\nsize=1m\nio_size=10 foo\n").endswith("io_size=10 foo: unexpected 'foo' in '10 foo'")
+    assert error_of("[j]\nsize=1m\nio_size=10 foo\n").endswith(
+        "io_size=10 foo: unexpected 'foo' in '10 foo'"
+    )
 
 
 def test_percentages(one_job, error_of):
@@ -110,7 +114,11 @@ def test_bs_lists_in_jobs(one_job, error_of):
 
 def test_bssplit_remainder_sorting_and_limits(one_job, error_of):
     job = one_job("bssplit=64k/50:4k/10:32k")
-    assert job.bssplit[0] == (BsSplitEntry(4096, 10), BsSplitEntry(32768, 40), BsSplitEntry(65536, 50))
+    assert job.bssplit[0] == (
+        BsSplitEntry(4096, 10),
+        BsSplitEntry(32768, 40),
+        BsSplitEntry(65536, 50),
+    )
     assert job.bssplit[1] == job.bssplit[0]
     assert (job.bs_min, job.bs_max) == ((4096, 4096), (65536, 65536))
     shared = one_job("bssplit=4k/0:8k:16k/40").bssplit[0]

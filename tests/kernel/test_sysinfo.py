@@ -15,16 +15,18 @@ def test_run_header_fields(tmp_path: Path) -> None:
     job.write_bytes(b"[a]\nsize=1m\n")
     header = sysinfo.run_header(Plan(groups=(), files=(str(job), str(tmp_path / "missing.fio"))),
                                 ["loadgen", "run", str(job)])
-    for key in ("loadgen_version", "hostname", "kernel_release", "cpu", "memory", "page_size", "thp",
-                "command_line", "job_files"):
+    for key in ("loadgen_version", "hostname", "kernel_release", "cpu", "memory", "page_size",
+                "thp", "command_line", "job_files"):
         assert key in header
     assert header["loadgen_version"] == __version__
     assert header["cpu"]["count"] >= 1 and header["cpu"]["model"]
     assert header["memory"]["total_bytes"] > 0 and header["page_size"] >= 4096
     assert {"enabled", "defrag", "mthp_enabled"} <= set(header["thp"])
     assert header["command_line"] == ["loadgen", "run", str(job)]
-    assert header["job_files"] == [{"path": str(job), "sha256": hashlib.sha256(job.read_bytes()).hexdigest()},
-                                   {"path": str(tmp_path / "missing.fio"), "sha256": ""}]
+    assert header["job_files"] == [
+        {"path": str(job), "sha256": hashlib.sha256(job.read_bytes()).hexdigest()},
+        {"path": str(tmp_path / "missing.fio"), "sha256": ""},
+    ]
 
 
 def test_meminfo_and_cpuinfo_parsing(tmp_path: Path) -> None:
@@ -32,5 +34,7 @@ def test_meminfo_and_cpuinfo_parsing(tmp_path: Path) -> None:
     meminfo.write_text("MemTotal:       1000 kB\nHugePages_Total:       0\n")
     assert sysinfo.meminfo(str(meminfo)) == {"MemTotal": 1024000, "HugePages_Total": 0}
     cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text("processor\t: 0\nmodel name\t: Test CPU @ 1GHz\n\nprocessor\t: 1\nmodel name\t: Test CPU\n")
+    cpuinfo.write_text(
+        "processor\t: 0\nmodel name\t: Test CPU @ 1GHz\n\nprocessor\t: 1\nmodel name\t: Test CPU\n"
+    )
     assert sysinfo.cpu_model(str(cpuinfo)) == "Test CPU @ 1GHz"

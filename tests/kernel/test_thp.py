@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from .probe import run_probe
 from loadgen.kernel import thp
+
+from .probe import run_probe
 
 ENABLED = Path(thp.THP_ROOT) / "enabled"
 
@@ -39,7 +40,10 @@ def _fake_tree(root: Path) -> None:
     (root / "enabled").write_text("always [madvise] never\n")
     (root / "defrag").write_text("always defer defer+madvise [madvise] never\n")
     (root / "hpage_pmd_size").write_text("2097152\n")
-    for size, policy in (("2048kB", "always [inherit] madvise never"), ("64kB", "always inherit [madvise] never")):
+    for size, policy in (
+        ("2048kB", "always [inherit] madvise never"),
+        ("64kB", "always inherit [madvise] never"),
+    ):
         stats = root / f"hugepages-{size}" / "stats"
         stats.mkdir(parents=True)
         (root / f"hugepages-{size}" / "enabled").write_text(policy + "\n")
@@ -73,11 +77,15 @@ def test_selected_choice() -> None:
     assert thp.selected("") == "" and thp.selected(None) == ""
 
 
-@pytest.mark.skipif(not thp.size_dirs(), reason="no per-size mTHP directories (kernel < 6.8 or THP off)")
+@pytest.mark.skipif(
+    not thp.size_dirs(), reason="no per-size mTHP directories (kernel < 6.8 or THP off)"
+)
 def test_real_mthp_counters_parse() -> None:
     snap = thp.mthp_snapshot()
     assert snap and all(size.endswith("kB") and size[:-2].isdigit() for size in snap)
-    assert all(isinstance(v, int) and v >= 0 for counters in snap.values() for v in counters.values())
+    assert all(
+        isinstance(v, int) and v >= 0 for counters in snap.values() for v in counters.values()
+    )
     assert any("anon_fault_alloc" in counters for counters in snap.values())
     assert set(thp.settings()["mthp_enabled"].values()) <= {"always", "inherit", "madvise", "never"}
 

@@ -6,8 +6,9 @@ import os
 
 import pytest
 
-from .probe import run_probe
 from loadgen.kernel import vmstat
+
+from .probe import run_probe
 
 TOUCH_PAGES = """
 import json, mmap, os, resource
@@ -27,29 +28,46 @@ print(json.dumps({{"delta": vmstat.delta(before, after), "own_minflt": own}}))
 
 
 def test_parse_skips_bad_lines() -> None:
-    assert vmstat.parse("pgfault 10\nbogus\nthp_fault_alloc 3\nx y\n") == {"pgfault": 10, "thp_fault_alloc": 3}
+    assert vmstat.parse("pgfault 10\nbogus\nthp_fault_alloc 3\nx y\n") == {
+        "pgfault": 10,
+        "thp_fault_alloc": 3,
+    }
 
 
 def test_delta_reports_the_documented_counters_only() -> None:
     before = {"pgfault": 10, "nr_free_pages": 5, "thp_fault_alloc": 1, "compact_stall": 0}
-    after = {"pgfault": 25, "nr_free_pages": 2, "thp_fault_alloc": 4, "compact_stall": 2, "oom_kill": 1}
-    assert vmstat.delta(before, after) == {"pgfault": 15, "thp_fault_alloc": 3, "compact_stall": 2, "oom_kill": 1}
+    after = {
+        "pgfault": 25,
+        "nr_free_pages": 2,
+        "thp_fault_alloc": 4,
+        "compact_stall": 2,
+        "oom_kill": 1,
+    }
+    assert vmstat.delta(before, after) == {
+        "pgfault": 15,
+        "thp_fault_alloc": 3,
+        "compact_stall": 2,
+        "oom_kill": 1,
+    }
     assert vmstat.delta(before, after, names=["nr_free_pages"]) == {"nr_free_pages": -3}
 
 
 @pytest.mark.skipif(not os.path.exists(vmstat.VMSTAT_PATH), reason="no /proc/vmstat")
 def test_real_snapshot_has_the_required_counters() -> None:
     snap = vmstat.snapshot()
-    for name in ("pgfault", "pgmajfault", "pgfree", "pswpin", "pswpout", "oom_kill", "thp_fault_alloc",
-                 "thp_fault_fallback", "thp_collapse_alloc", "thp_split_page"):
+    for name in ("pgfault", "pgmajfault", "pgfree", "pswpin", "pswpout", "oom_kill",
+                 "thp_fault_alloc", "thp_fault_fallback", "thp_collapse_alloc", "thp_split_page"):
         assert name in snap and snap[name] >= 0
-    assert any(n.startswith("pgalloc_") for n in snap) and any(n.startswith("compact_") for n in snap)
+    assert any(n.startswith("pgalloc_") for n in snap) and any(
+        n.startswith("compact_") for n in snap
+    )
     assert set(vmstat.delta(snap, snap).values()) == {0}
 
 
 @pytest.mark.skipif(not os.path.exists(vmstat.VMSTAT_PATH), reason="no /proc/vmstat")
 def test_touching_pages_raises_pgfault_by_at_least_that_many() -> None:
-    """System-wide, so other processes only add: the delta is at least the pages this process faulted."""
+    """System-wide, so other processes only add: the delta is at least the pages this process
+    faulted."""
     pages = 4096  # 16 MiB of 4k pages
     out = run_probe(TOUCH_PAGES.format(pages=pages))
     assert out["own_minflt"] >= pages * 0.95  # the process really faulted each page once

@@ -92,7 +92,9 @@ def test_v2_files_are_the_v2_names(tmp_path: Path) -> None:
     """cgroup v2 is not mounted with memory here: its file names are checked on a plain
     directory shaped like a v2 group."""
     (tmp_path / "memory.swap.max").write_text("max\n")
-    (tmp_path / "memory.events").write_text("low 0\nhigh 0\nmax 7\noom 2\noom_kill 2\noom_group_kill 0\n")
+    (tmp_path / "memory.events").write_text(
+        "low 0\nhigh 0\nmax 7\noom 2\noom_kill 2\noom_group_kill 0\n"
+    )
     group = cgroup.MemoryCgroup(tmp_path, 2)
     group.set_limit(CGROUP_LIMIT_BYTES)
     assert (tmp_path / "memory.max").read_text() == str(CGROUP_LIMIT_BYTES)

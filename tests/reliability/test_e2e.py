@@ -9,14 +9,11 @@ import errno
 import importlib.util
 import os
 import signal
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
-import psutil
 import pytest
 
 from loadgen.controller import cgroup, outcome
@@ -28,6 +25,7 @@ from tests.reliability.faults import (
     wait_for_lines,
     wait_gone,
 )
+
 
 def _integrated() -> bool:
     """The controller and the worker entry are both in this tree."""
@@ -146,7 +144,9 @@ def test_oom_respawn_restarts_the_worker_up_to_the_cap(tmp_path: Path,
     jsonl, report, args = outputs(tmp_path)
     text = OOM_JOB.format(policy="respawn", victim_extra="", bystander_runtime=1)
     status, stderr = finish(start_loadgen([str(job(tmp_path, text)), *args], group=run_group))
-    happened = [(e["event.action"], e["job"], e.get("outcome.kind")) for e in events(read_jsonl(jsonl))]
+    happened = [
+        (e["event.action"], e["job"], e.get("outcome.kind")) for e in events(read_jsonl(jsonl))
+    ]
     victim = report_jobs(report)["victim"][0]
     assert victim["loadgen"].get("restarts") == outcome.MAX_RESPAWNS, (status, stderr, happened)
     oom = [h for h in happened if h[1] == "victim"]
@@ -231,7 +231,9 @@ def test_worker_exception_goes_to_the_event_record_not_the_terminal(tmp_path: Pa
 def test_fork_helper_bug_stops_the_run_cleanly(tmp_path: Path) -> None:
     jsonl, report, args = outputs(tmp_path)
     text = TIMED.format(runtime=2, numjobs=2) + "[later]\nstonewall\n"
-    run = start_loadgen([str(job(tmp_path, text)), *args], extra_path=_inject(tmp_path, in_helper=True))
+    run = start_loadgen(
+        [str(job(tmp_path, text)), *args], extra_path=_inject(tmp_path, in_helper=True)
+    )
     status, stderr = finish(run)
     assert status == 1
     assert "the worker fork helper exited (ValueError: injected engine bug)" in stderr

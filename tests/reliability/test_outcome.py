@@ -202,8 +202,9 @@ def _run_result(*jobs: tuple[str | None, int], interrupted: bool = False) -> Run
     ([("stopped", 0)], False, False, outcome.EXIT_OK),  # stopped because stdout's reader left
     ([(None, 0)], False, True, outcome.EXIT_FAILED),
 ])
-def test_run_exit_status_reads_each_jobs_outcome(jobs: list[tuple[str | None, int]], interrupted: bool,
-                                                 output_failed: bool, status: int) -> None:
+def test_run_exit_status_reads_each_jobs_outcome(
+    jobs: list[tuple[str | None, int]], interrupted: bool, output_failed: bool, status: int
+) -> None:
     result = _run_result(*jobs, interrupted=interrupted)
     assert outcome.run_exit_status(result, output_failed=output_failed) == status
 
@@ -213,7 +214,11 @@ def test_replacement_of_a_timed_job_runs_what_is_left() -> None:
               ramp_time_ns=1_000, startdelay_ns=(5, 9), time_based=True)
     replacement = outcome.replacement_job(job, elapsed_ns=4_000)
     assert replacement is not None
-    assert (replacement.runtime_ns, replacement.ramp_time_ns, replacement.startdelay_ns) == (7_000, 0, (0, 0))
+    assert (replacement.runtime_ns, replacement.ramp_time_ns, replacement.startdelay_ns) == (
+        7_000,
+        0,
+        (0, 0),
+    )
     assert outcome.replacement_job(job, elapsed_ns=11_000) is None
 
 

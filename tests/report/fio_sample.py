@@ -41,13 +41,18 @@ def hist_from_bins(bins: dict[str, int]) -> np.ndarray:
     return hist
 
 
-def latency_stat(obj: dict[str, Any], fallback_percentiles: dict[str, int] | None = None) -> LatencyStat:
-    """Moments, plus the histogram from ``bins`` (json+) or one standing in for plain percentiles."""
+def latency_stat(
+    obj: dict[str, Any], fallback_percentiles: dict[str, int] | None = None
+) -> LatencyStat:
+    """Moments, plus the histogram from ``bins`` (json+) or one standing in for plain
+    percentiles."""
     stat = LatencyStat(moments=moments(obj))
     if "bins" in obj:
         stat.hist = hist_from_bins(obj["bins"])
     elif "percentile" in obj:
-        stat.hist = hist_for_percentiles({float(k): v for k, v in obj["percentile"].items()}, obj["N"])
+        stat.hist = hist_for_percentiles(
+            {float(k): v for k, v in obj["percentile"].items()}, obj["N"]
+        )
     return stat
 
 
@@ -70,7 +75,11 @@ def hist_for_percentiles(values: dict[float, int], n: int) -> np.ndarray:
 
 def latency_buckets(job: dict[str, Any], total: int) -> np.ndarray:
     """Counts that give fio's latency_ns/us/ms percentages (0.01 stands for any count < 0.01%)."""
-    pcts = list(job["latency_ns"].values()) + list(job["latency_us"].values()) + list(job["latency_ms"].values())
+    pcts = (
+        list(job["latency_ns"].values())
+        + list(job["latency_us"].values())
+        + list(job["latency_ms"].values())
+    )
     counts = []
     for pct in pcts:
         count = round(pct * total / 100)
@@ -87,10 +96,14 @@ def dir_stats(d: dict[str, Any]) -> DirStats:
                   lat=latency_stat(d["lat_ns"]))
     if d["bw_samples"]:
         n = d["bw_samples"]
-        ds.bw_samples = Moments(n, d["bw_mean"], d["bw_dev"] ** 2 * (n - 1), d["bw_min"], d["bw_max"])
+        ds.bw_samples = Moments(
+            n, d["bw_mean"], d["bw_dev"] ** 2 * (n - 1), d["bw_min"], d["bw_max"]
+        )
     if d["iops_samples"]:
         n = d["iops_samples"]
-        ds.iops_samples = Moments(n, d["iops_mean"], d["iops_stddev"] ** 2 * (n - 1), d["iops_min"], d["iops_max"])
+        ds.iops_samples = Moments(
+            n, d["iops_mean"], d["iops_stddev"] ** 2 * (n - 1), d["iops_min"], d["iops_max"]
+        )
     return ds
 
 
@@ -99,7 +112,11 @@ def job_result(fj: dict[str, Any], job: Job, pid: int = 0) -> JobResult:
     runtime_ms = max(fj["read"]["runtime"], fj["write"]["runtime"])
     total = fj["read"]["total_ios"] + fj["write"]["total_ios"]
     # runtime_ns that rounds up to fio's runtime and down to its job_runtime
-    runtime_ns = fj["job_runtime"] * 1_000_000 + 500_000 if runtime_ms > fj["job_runtime"] else runtime_ms * 1_000_000
+    runtime_ns = (
+        fj["job_runtime"] * 1_000_000 + 500_000
+        if runtime_ms > fj["job_runtime"]
+        else runtime_ms * 1_000_000
+    )
     totals = IntervalStats(
         thread_number=job.thread_number, runtime_ns=runtime_ns,
         dirs=(dir_stats(fj["read"]), dir_stats(fj["write"])),
@@ -120,15 +137,27 @@ def result_from_jobs(doc: dict[str, Any], workers: list[JobResult]) -> RunResult
                 global_options=tuple(doc.get("global options", {}).items()))
     end_ns = doc["timestamp_ms"] * 1_000_000
     elapsed_s = doc["jobs"][0].get("elapsed", 1)  # fio's whole seconds, rounded up
-    return RunResult(plan=plan, groups=groups, start_epoch_ns=end_ns - (elapsed_s * 1000 - 500) * 1_000_000,
-                     end_epoch_ns=end_ns)
+    return RunResult(
+        plan=plan,
+        groups=groups,
+        start_epoch_ns=end_ns - (elapsed_s * 1000 - 500) * 1_000_000,
+        end_epoch_ns=end_ns,
+    )
 
 
 def result_from_fio(doc: dict[str, Any], rw: str = "randrw", pid: int = 0) -> RunResult:
     """A one-job ``RunResult`` carrying the numbers of ``doc['jobs'][0]``."""
     fj = doc["jobs"][0]
-    job = Job(name=fj["jobname"], thread_number=1, subjob=0, numjobs=1, group_id=fj["groupid"], rw=rw,
-              size=64 << 20, job_options=tuple(fj.get("job options", {}).items()))
+    job = Job(
+        name=fj["jobname"],
+        thread_number=1,
+        subjob=0,
+        numjobs=1,
+        group_id=fj["groupid"],
+        rw=rw,
+        size=64 << 20,
+        job_options=tuple(fj.get("job options", {}).items()),
+    )
     return result_from_jobs(doc, [job_result(fj, job, pid)])
 
 
@@ -140,8 +169,10 @@ def rebuild(json_name: str, text_name: str, jobs: list[Job]) -> tuple[RunResult,
     doc = load(json_name)
     text = (DATA / text_name).read_text()
     pids = [int(p) for p in re.findall(r": pid=(\d+): ", text)]
-    workers = [job_result(fj, replace(job, job_options=tuple(fj.get("job options", {}).items())), pid)
-               for job, fj, pid in zip(jobs, doc["jobs"], pids, strict=True)]
+    workers = [
+        job_result(fj, replace(job, job_options=tuple(fj.get("job options", {}).items())), pid)
+        for job, fj, pid in zip(jobs, doc["jobs"], pids, strict=True)
+    ]
     return result_from_jobs(doc, workers), text.splitlines()
 
 
@@ -162,5 +193,6 @@ def big_result() -> tuple[RunResult, list[str]]:
     return rebuild("big_plus.json", "big.txt", [
         Job("big", 1, 0, 1, 0, rw="write", bs_min=bs2m, bs_max=bs2m, lat_percentiles=True,
             percentile_list=(50.0, 99.0, 99.9, 100.0)),
-        Job("kb", 2, 0, 1, 0, rw="randread", bs_min=(4000, 4000), bs_max=(4000, 4000), kb_base=1000),
+        Job("kb", 2, 0, 1, 0, rw="randread", bs_min=(4000, 4000), bs_max=(4000, 4000),
+            kb_base=1000),
     ])

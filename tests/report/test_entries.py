@@ -15,7 +15,9 @@ from loadgen.stats.moments import Moments
 
 def worker(n: int, name: str, group: int, samples_r: list[int], runtime_ns: int, gr: bool = True,
            rw: str = "randrw", bw: tuple[int, int, float] | None = None) -> JobResult:
-    job = Job(name=name, thread_number=n, subjob=0, numjobs=1, group_id=group, rw=rw, group_reporting=gr)
+    job = Job(
+        name=name, thread_number=n, subjob=0, numjobs=1, group_id=group, rw=rw, group_reporting=gr
+    )
     totals = IntervalStats(thread_number=n, runtime_ns=runtime_ns, minf=10 * n, ctx=n,
                            usr_ns=3_000_000, sys_ns=1_000_000)
     d = totals.dirs[0]
@@ -64,8 +66,12 @@ def test_no_merge_without_group_reporting_or_across_groups() -> None:
     a, b = worker(1, "a", 0, [1], 1_000_000, gr=False), worker(2, "a", 0, [2], 1_000_000, gr=False)
     c, d = worker(3, "c", 1, [3], 1_000_000), worker(4, "d", 2, [4], 1_000_000)
     entries = build_entries(run([a, b], [c], [d]))
-    assert [(e.name, e.groupid, len(e.members)) for e in entries] == [("a", 0, 1), ("a", 0, 1), ("c", 1, 1),
-                                                                       ("d", 2, 1)]
+    assert [(e.name, e.groupid, len(e.members)) for e in entries] == [
+        ("a", 0, 1),
+        ("a", 0, 1),
+        ("c", 1, 1),
+        ("d", 2, 1),
+    ]
 
 
 def test_group_run_stats_aggregate_and_ranges() -> None:
@@ -80,5 +86,10 @@ def test_group_run_stats_aggregate_and_ranges() -> None:
 
 
 def test_runtime_rounds_microseconds_up() -> None:
-    assert runtime_ms(0) == 0 and runtime_ms(999) == 0 and runtime_ms(1000) == 1 and runtime_ms(36_000_001) == 36
+    assert (
+        runtime_ms(0) == 0
+        and runtime_ms(999) == 0
+        and runtime_ms(1000) == 1
+        and runtime_ms(36_000_001) == 36
+    )
     assert runtime_ms(36_001_000) == 37

@@ -11,11 +11,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from .fio_sample import DATA, big_result, load, multi_result, result_from_fio
-from loadgen.results import RunResult
 from loadgen.report import render_json
 from loadgen.report.fiojson import Pairs, dumps
+from loadgen.results import RunResult
 from loadgen.stats import histogram
+
+from .fio_sample import DATA, big_result, load, multi_result, result_from_fio
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +47,9 @@ def without_loadgen(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-@pytest.mark.parametrize("sample,plus", [("pf.json", False), ("pfplus.json", True), ("gr_plus.json", True)])
+@pytest.mark.parametrize(
+    "sample,plus", [("pf.json", False), ("pfplus.json", True), ("gr_plus.json", True)]
+)
 def test_same_key_paths_types_and_order_as_fio(sample: str, plus: bool) -> None:
     fio_doc = load(sample)
     ours = json.loads(render_json(result_from_fio(fio_doc), plus=plus))
@@ -61,14 +64,19 @@ def strip_loadgen_keys(text: str) -> str:
 
 @pytest.mark.parametrize("sample,plus", [("pf.json", False), ("pfplus.json", True)])
 def test_text_identical_to_fio_apart_from_version_and_loadgen_keys(sample: str, plus: bool) -> None:
-    """Same numbers in, same bytes out: layout, %f floats, rounding of bw/iops/runtime/percentages."""
+    """Same numbers in, same bytes out: layout, %f floats, rounding of
+    bw/iops/runtime/percentages."""
     expected = (DATA / sample).read_text()
     text = strip_loadgen_keys(render_json(result_from_fio(load(sample)), plus=plus))
     assert text.replace('"loadgen-0.1.0"', '"fio-3.42"') == expected
 
 
-@pytest.mark.parametrize("rebuilt,sample", [(multi_result, "multi_plus.json"), (big_result, "big_plus.json")])
-def test_fio_runs_identical_to_fio(rebuilt: Callable[[], tuple[RunResult, list[str]]], sample: str) -> None:
+@pytest.mark.parametrize(
+    "rebuilt,sample", [(multi_result, "multi_plus.json"), (big_result, "big_plus.json")]
+)
+def test_fio_runs_identical_to_fio(
+    rebuilt: Callable[[], tuple[RunResult, list[str]]], sample: str
+) -> None:
     """fio's multi.fio run (4 workers, 2 groups, description, bw samples) and big.fio run
     (lat percentiles with a custom list including 100, kb_base=1000) rebuilt from their json+."""
     result, _ = rebuilt()
@@ -104,7 +112,9 @@ def test_json_plus_bins_sum_to_n_and_keys_are_bucket_values() -> None:
         assert sum(clat["bins"].values()) == clat["N"]
         keys = [int(k) for k in clat["bins"]]
         assert keys == sorted(keys)
-        assert all(histogram.index_to_value(int(histogram.value_to_index([k])[0])) == k for k in keys)
+        assert all(
+            histogram.index_to_value(int(histogram.value_to_index([k])[0])) == k for k in keys
+        )
     assert "bins" not in ours["jobs"][0]["trim"]["clat_ns"]
     assert "bins" not in ours["jobs"][0]["read"]["lat_ns"]
 
@@ -116,17 +126,29 @@ def test_plain_json_has_no_bins() -> None:
 
 
 def test_dumps_layout_duplicate_keys_and_escaping() -> None:
-    text = dumps({"a": Pairs([("bs", "4k"), ("bs", "8k")]), "n": 1, "f": 1.5, "s": 'x"\\', "l": [1, {"k": 2}]})
-    assert text == ('{\n  "a" : {\n    "bs" : "4k",\n    "bs" : "8k"\n  },\n  "n" : 1,\n  "f" : 1.500000,\n'
-                    '  "s" : "x\\"\\\\",\n  "l" : [\n    1,\n    {\n      "k" : 2\n    }\n  ]\n}')
+    text = dumps(
+        {
+            "a": Pairs([("bs", "4k"), ("bs", "8k")]),
+            "n": 1,
+            "f": 1.5,
+            "s": 'x"\\',
+            "l": [1, {"k": 2}],
+        }
+    )
+    assert text == (
+        '{\n  "a" : {\n    "bs" : "4k",\n    "bs" : "8k"\n  },\n  "n" : 1,\n  "f" : 1.500000,\n'
+        '  "s" : "x\\"\\\\",\n  "l" : [\n    1,\n    {\n      "k" : 2\n    }\n  ]\n}'
+    )
     assert json.loads(text)["s"] == 'x"\\'
 
 
 def test_loadgen_keys_carry_header_and_extras() -> None:
     result = result_from_fio(load("pf.json"))
     result.header = {"kernel_release": "6.18.0", "loadgen_version": "0.1.0"}
-    result.groups[0].jobs[0].extras = {"kernel": {"scope": "system", "vmstat": {"pgfault": 5}, "mthp": {}},
-                                       "outcome": "oom_killed"}
+    result.groups[0].jobs[0].extras = {
+        "kernel": {"scope": "system", "vmstat": {"pgfault": 5}, "mthp": {}},
+        "outcome": "oom_killed",
+    }
     result.groups[0].extras = {"vmstat": {"pgfault": 7}}
     doc = json.loads(render_json(result))
     assert doc["loadgen"]["header"]["kernel_release"] == "6.18.0"
@@ -148,7 +170,7 @@ def test_json_plus_gives_fio_jsonplus_clat2csv_its_recorded_csv() -> None:
     rebuilt: dict[str, dict[str, int]] = {}
     for line in lines[1:]:
         values = [v.strip() for v in line.split(",")]
-        for col, value in zip(columns, values):
+        for col, value in zip(columns, values, strict=True):
             if col.endswith("_count") and value:
                 ddir, lat = col.split("_")[:2]
                 rebuilt.setdefault(f"{ddir}/{lat}_ns", {})[values[0]] = int(value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from pathlib import Path
 
 import numpy as np
 import orjson
@@ -14,7 +15,9 @@ from loadgen.stats.jobstats import IntervalStats
 
 
 def _delta() -> IntervalStats:
-    d = IntervalStats(t_start_ns=0, t_end_ns=2_000_000_000, runtime_ns=2_000_000_000, minf=10, usr_ns=500_000_000)
+    d = IntervalStats(
+        t_start_ns=0, t_end_ns=2_000_000_000, runtime_ns=2_000_000_000, minf=10, usr_ns=500_000_000
+    )
     d.dirs[1].ios, d.dirs[1].bytes = 1000, 4096 * 1000
     d.dirs[1].clat.add_batch(np.arange(1000, 2000, dtype=np.uint64))
     return d
@@ -41,23 +44,37 @@ def _record(type_name: str, fields: dict, tmp_path) -> dict:
     w = jsonl.JsonlWriter(path, "run1", "host1", time.time_ns(), time.monotonic_ns())
     w.write(type_name, fields)
     w.close()
-    (line,) = open(path, "rb").read().splitlines()
+    (line,) = Path(path).read_bytes().splitlines()
     return orjson.loads(line)
 
 
 def test_interval_record_validates(tmp_path) -> None:
-    fields = {"group": 0, "job": "a", "thread_number": 1, "subjob": 0, "interval_ns": 5, "final": False, "loadgen.lag_ns": 7,
-              **jsonl.metrics(_delta(), 2_000_000_000)}
+    fields = {
+        "group": 0,
+        "job": "a",
+        "thread_number": 1,
+        "subjob": 0,
+        "interval_ns": 5,
+        "final": False,
+        "loadgen.lag_ns": 7,
+        **jsonl.metrics(_delta(), 2_000_000_000),
+    }
     rec = _record("interval", fields, tmp_path)
     assert jsonl.validate(rec) == []
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", rec["@timestamp"])
-    assert rec["host.name"] == "host1" and rec["run_id"] == "run1" and rec["process.pid"] == os.getpid()
+    assert (
+        rec["host.name"] == "host1"
+        and rec["run_id"] == "run1"
+        and rec["process.pid"] == os.getpid()
+    )
 
 
 def test_validate_reports_missing_wrong_and_unknown_keys(tmp_path) -> None:
     rec = _record("start", {"group": 0, "jobs": 1, "workers": 1, "spawn_s": 0.1}, tmp_path)
     assert jsonl.validate(rec) == []
-    assert any("missing" in p for p in jsonl.validate({k: v for k, v in rec.items() if k != "spawn_s"}))
+    assert any(
+        "missing" in p for p in jsonl.validate({k: v for k, v in rec.items() if k != "spawn_s"})
+    )
     assert any("jobs" in p for p in jsonl.validate({**rec, "jobs": "1"}))
     assert any("jobs" in p for p in jsonl.validate({**rec, "jobs": True}))
     assert any("unexpected" in p for p in jsonl.validate({**rec, "bogus": 1}))
@@ -85,8 +102,16 @@ def test_kernel_record_has_flat_counter_keys(tmp_path) -> None:
 
 
 def test_header_fields_flatten_nested_objects_and_keep_lists() -> None:
-    header = {"hostname": "h", "cpu": {"model": "m", "count": 2}, "thp": {"mthp_enabled": {"64kB": "never"}},
-              "job_files": [{"path": "a.fio", "sha256": ""}]}
-    assert jsonl.header_fields(header) == {"header.hostname": "h", "header.cpu.model": "m", "header.cpu.count": 2,
-                                           "header.thp.mthp_enabled.64kB": "never",
-                                           "header.job_files": [{"path": "a.fio", "sha256": ""}]}
+    header = {
+        "hostname": "h",
+        "cpu": {"model": "m", "count": 2},
+        "thp": {"mthp_enabled": {"64kB": "never"}},
+        "job_files": [{"path": "a.fio", "sha256": ""}],
+    }
+    assert jsonl.header_fields(header) == {
+        "header.hostname": "h",
+        "header.cpu.model": "m",
+        "header.cpu.count": 2,
+        "header.thp.mthp_enabled.64kB": "never",
+        "header.job_files": [{"path": "a.fio", "sha256": ""}],
+    }

@@ -9,17 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from .fio_sample import load, result_from_fio
 from loadgen.errors import InputError
 from loadgen.kernel.sysinfo import run_header
 from loadgen.plan import RunOptions
-from loadgen.results import JobResult
 from loadgen.report import render_normal, render_snapshot, write_reports
+from loadgen.results import JobResult
+
+from .fio_sample import load, result_from_fio
 
 
 def test_formats_print_in_fio_order(capsys: pytest.CaptureFixture[str]) -> None:
     """As fio writes them: the start-of-run header, then terse, json, and the normal report."""
-    write_reports(result_from_fio(load("pf.json")), RunOptions(output_format=("normal,json", "terse")))
+    write_reports(
+        result_from_fio(load("pf.json")), RunOptions(output_format=("normal,json", "terse"))
+    )
     out = capsys.readouterr().out
     header_at, terse_at = out.index("Starting 1 process"), out.index("3;loadgen-")
     json_at, report_at = out.index('{\n  "fio version"'), out.index("pf: (groupid=0")
@@ -32,7 +35,10 @@ def test_formats_print_in_fio_order(capsys: pytest.CaptureFixture[str]) -> None:
 def test_json_plus_and_output_file(tmp_path: Path) -> None:
     target = tmp_path / "report.json"
     target.write_text("old contents that must go\n" * 100)
-    write_reports(result_from_fio(load("pfplus.json")), RunOptions(output_format=("json+",), output=str(target)))
+    write_reports(
+        result_from_fio(load("pfplus.json")),
+        RunOptions(output_format=("json+",), output=str(target)),
+    )
     doc = json.loads(target.read_text())
     assert "bins" in doc["jobs"][0]["read"]["clat_ns"]
 
@@ -44,8 +50,10 @@ def test_unknown_format_is_an_input_error() -> None:
 
 def test_unwritable_output_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot write report"):
-        write_reports(result_from_fio(load("pf.json")),
-                      RunOptions(output_format=("json",), output=str(tmp_path / "no" / "such" / "dir")))
+        write_reports(
+            result_from_fio(load("pf.json")),
+            RunOptions(output_format=("json",), output=str(tmp_path / "no" / "such" / "dir")),
+        )
 
 
 def test_snapshot_is_the_report_without_the_start_header() -> None:
@@ -71,7 +79,8 @@ def test_normal_header_carries_the_run_header() -> None:
 
 def test_snapshot_of_a_run_in_progress() -> None:
     """Mid-run: no end time, one worker without any I/O yet.  The idle worker gets a JSON entry
-    (as in fio) but no text block; successive JSON dumps split like fio's status stream (si.json)."""
+    (as in fio) but no text block; successive JSON dumps split like fio's status stream
+    (si.json)."""
     result = result_from_fio(load("pf.json"))
     result.end_epoch_ns = 0
     idle_job = replace(result.groups[0].jobs[0].job, thread_number=2, name="idle")

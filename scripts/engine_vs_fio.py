@@ -87,8 +87,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("case", choices=sorted(CASES))
     ap.add_argument("reps", nargs="?", type=int, default=5)
-    ap.add_argument("--fio", default="/work/fio-build/fio")
-    ap.add_argument("--pflimit", default="/work/fio-build/pflimit")
+    fio = os.environ.get("LOADGEN_FIO")
+    ap.add_argument("--fio", default=fio, required=fio is None,
+                    help="fio binary with the page_fault engine (default: $LOADGEN_FIO)")
+    ap.add_argument("--pflimit", default="", help="compiled pflimit (the C floor); optional")
     a = ap.parse_args()
     fio_args, fields, pfl_args = CASES[a.case]
     fio_rate, eng_rate, fio_cpu, eng_cpu, floor = [], [], [], [], []
@@ -99,7 +101,7 @@ def main() -> None:
         n, ns, eng_minf, cpu = run_engine(fields)
         eng_rate.append(n / ns * 1e9)
         eng_cpu.append(cpu / n)
-        if pfl_args and Path(a.pflimit).exists():
+        if pfl_args and a.pflimit and Path(a.pflimit).exists():
             floor.append(run_pflimit(a.pflimit, pfl_args))
     fr, er = statistics.median(fio_rate), statistics.median(eng_rate)
     fc, ec = statistics.median(fio_cpu), statistics.median(eng_cpu)

@@ -269,6 +269,7 @@ class _GroupRun:
             return
         self.kernel_at_release = counters.snapshot()  # ~1 ms while every worker still waits
         release_ns = time.monotonic_ns()  # before the close: workers may run at once
+        self.agg.start_grid(release_ns)  # the stream's interval grid starts at the first release
         os.close(self.gate_w)
         self.released = True
         ready = [s.ready_ns for s in self.agg.group_states() if s.ready_ns]

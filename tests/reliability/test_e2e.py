@@ -82,7 +82,7 @@ def finish(run: LoadgenRun, timeout_s: float = 60) -> tuple[int, str]:
 
 
 def events(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r for r in records if r.get("type") == "event"]
+    return [r for r in records if r.get("event.dataset") == "loadgen.event"]
 
 
 def report_jobs(report: Path) -> dict[str, list[dict[str, Any]]]:
@@ -128,10 +128,10 @@ def test_oom_kill_is_reported_and_the_run_goes_on(tmp_path: Path,
     status, _ = finish(start_loadgen([str(job(tmp_path, text)), *args], group=run_group))
     assert status == 4
     assert run_group.oom_kills() >= 1 and run_group.pids() == []
-    oom = [e for e in events(read_jsonl(jsonl)) if e["job"] == "victim"]
-    assert len(oom) == 1 and oom[0]["outcome.kind"] == "oom_killed"
-    assert oom[0]["outcome.oom_evidence"] in ("kmsg", "memcg")
-    assert oom[0]["error"] == errno.ENOMEM and oom[0]["total_ios"] >= 0  # reported before it died
+    oom = [e for e in events(read_jsonl(jsonl)) if e["loadgen.job"] == "victim"]
+    assert len(oom) == 1 and oom[0]["loadgen.outcome.kind"] == "oom_killed"
+    assert oom[0]["loadgen.outcome.oom_evidence"] in ("kmsg", "memcg")
+    assert oom[0]["loadgen.error"] == errno.ENOMEM and oom[0]["loadgen.total_ios"] >= 0  # reported before it died
     jobs = report_jobs(report)
     assert jobs["victim"][0]["error"] == errno.ENOMEM
     assert jobs["victim"][0]["loadgen"]["outcome"] == "oom_killed"
@@ -146,7 +146,7 @@ def test_oom_respawn_restarts_the_worker_up_to_the_cap(tmp_path: Path,
     jsonl, report, args = outputs(tmp_path)
     text = OOM_JOB.format(policy="respawn", victim_extra="", bystander_runtime=1)
     status, stderr = finish(start_loadgen([str(job(tmp_path, text)), *args], group=run_group))
-    happened = [(e["event.action"], e["job"], e.get("outcome.kind")) for e in events(read_jsonl(jsonl))]
+    happened = [(e["event.action"], e["loadgen.job"], e.get("loadgen.outcome.kind")) for e in events(read_jsonl(jsonl))]
     victim = report_jobs(report)["victim"][0]
     assert victim["loadgen"].get("restarts") == outcome.MAX_RESPAWNS, (status, stderr, happened)
     oom = [h for h in happened if h[1] == "victim"]
@@ -183,7 +183,7 @@ def test_worker_death_is_reported_and_the_others_go_on(
     got, _ = finish(run)
     assert got == status
     died = [e for e in events(read_jsonl(jsonl)) if e["process.pid"] == victim.pid]
-    assert [(e["event.action"], e["outcome.kind"]) for e in died] == [("worker_died", kind)]
+    assert [(e["event.action"], e["loadgen.outcome.kind"]) for e in died] == [("worker_died", kind)]
     jobs = report_jobs(report)["timed"]
     assert sorted(j["error"] for j in jobs) == sorted([0, error])
     assert [j for j in jobs if j["error"] == 0][0]["loadgen"]["outcome"] == "ok"
@@ -221,7 +221,7 @@ def test_worker_exception_goes_to_the_event_record_not_the_terminal(tmp_path: Pa
     assert status == 1
     raised = [e for e in events(read_jsonl(jsonl)) if e["event.action"] == "worker_exception"]
     assert len(raised) == 2
-    assert all("ValueError: injected engine bug" in e["outcome.traceback"] for e in raised)
+    assert all("ValueError: injected engine bug" in e["loadgen.outcome.traceback"] for e in raised)
     assert stderr.count("worker raised ValueError: injected engine bug") == 2  # one line each
     jobs = report_jobs(report)["timed"]
     assert [j["loadgen"]["outcome"] for j in jobs] == ["exception", "exception"]
@@ -236,7 +236,7 @@ def test_fork_helper_bug_stops_the_run_cleanly(tmp_path: Path) -> None:
     assert status == 1
     assert "the worker fork helper exited (ValueError: injected engine bug)" in stderr
     died = [e for e in events(read_jsonl(jsonl)) if e["event.action"] == "helper_died"]
-    assert len(died) == 1 and "ValueError: injected engine bug" in died[0]["outcome.traceback"]
+    assert len(died) == 1 and "ValueError: injected engine bug" in died[0]["loadgen.outcome.traceback"]
     jobs = report_jobs(report)
     assert [j["error"] for j in jobs["timed"]] == [errno.ECHILD, errno.ECHILD]
     assert "later" not in jobs
@@ -273,7 +273,7 @@ def test_sigterm_stops_workers_and_still_reports(tmp_path: Path) -> None:
     status, _ = finish(run)
     assert status == 3
     records = read_jsonl(jsonl)
-    assert records[-1]["type"] == "run_end"
+    assert records[-1]["event.dataset"] == "loadgen.run_end"
     jobs = report_jobs(report)["timed"]
     assert len(jobs) == 2 and all(j["write"]["total_ios"] > 0 for j in jobs)
 
@@ -314,8 +314,8 @@ def test_sighup_reopens_the_jsonl_file(tmp_path: Path) -> None:
     run.proc.terminate()
     assert finish(run)[0] == 3
     before, after = read_jsonl(rotated), read_jsonl(jsonl)
-    assert before[0]["type"] == "run_start" and after[-1]["type"] == "run_end"
-    assert after[0]["type"] != "run_start"  # the stream goes on; no second run_start
+    assert before[0]["event.dataset"] == "loadgen.run_start" and after[-1]["event.dataset"] == "loadgen.run_end"
+    assert after[0]["event.dataset"] != "loadgen.run_start"  # the stream goes on; no second run_start
     assert report.exists()
 
 
@@ -335,7 +335,7 @@ def test_closed_stdout_ends_the_run_with_status_zero(tmp_path: Path) -> None:
     assert run.proc.stdout is not None
     first = run.proc.stdout.readline()
     run.proc.stdout.close()  # `| head -1`
-    assert orjson.loads(first)["type"] == "run_start"
+    assert orjson.loads(first)["event.dataset"] == "loadgen.run_start"
     status, _ = finish(run)
     assert status == 0
 

@@ -71,7 +71,8 @@ class _Jobs(Collector):
 def render(jobs: Iterable[JobResult]) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Jobs(jobs))
-    return generate_latest(registry)
+    text = generate_latest(registry)  # type: ignore[no-untyped-call]  # the client ships no hints here
+    return bytes(text)
 
 
 class PrometheusFile:

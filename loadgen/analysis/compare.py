@@ -235,7 +235,8 @@ def render_text(comparisons: list[Comparison], alpha: float, warnings: list[str]
                   f"{'CI (' + format(1 - alpha, '.0%') + ')':>19} {'p(adj)':>7}  verdict")
         lines.append(header)
         for r in comp.rows:
-            ci = f"[{r.ci_pct[0]:+.1f}, {r.ci_pct[1]:+.1f}]%" if not math.isnan(r.ci_pct[0]) else "-"
+            low, high = r.ci_pct
+            ci = f"[{low:+.1f}, {high:+.1f}]%" if not math.isnan(low) else "-"
             change = f"{r.change_pct:+.1f}%" if not math.isnan(r.change_pct) else "-"
             if r.significant:
                 verdict = "SIGNIFICANT" + (" (regression)" if r.regression_pct else "")

@@ -17,8 +17,8 @@ from ..controller.plans import make_plan
 
 pytest.importorskip("scipy")
 
-from loadgen.analysis import compare  # noqa: E402
-from loadgen.analysis.runs import METRICS, Run  # noqa: E402
+from loadgen.analysis import compare
+from loadgen.analysis.runs import METRICS, Run
 
 RUNS = 6
 MIB = 1 << 20
@@ -59,7 +59,9 @@ def test_4k_against_64k_blocks_is_significant(sets, capsys: pytest.CaptureFixtur
     assert iops["regression"] is True
     assert doc["family_wise_error"]["method"] == "Holm-Bonferroni"
     # metrics that never vary (thp_fault_alloc with THP off) are reported but not in the family
-    tested = [m for m in comparison["metrics"] if len(set(m["base"]["values"] + m["new"]["values"])) > 1]
+    tested = [
+        m for m in comparison["metrics"] if len(set(m["base"]["values"] + m["new"]["values"])) > 1
+    ]
     assert comparison["family_size"] == len(tested) >= 5
     # a CI gate: the iops regression is far beyond 10%
     assert main(["compare", str(sets["4k"]), str(sets["64k"]), "--fail-on-regression=10"]) == 1
@@ -67,14 +69,18 @@ def test_4k_against_64k_blocks_is_significant(sets, capsys: pytest.CaptureFixtur
     assert "Holm-Bonferroni" in text and "SIGNIFICANT (regression)" in text
 
 
-def test_the_same_configuration_shows_no_significant_change(sets, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_same_configuration_shows_no_significant_change(
+    sets, capsys: pytest.CaptureFixture[str]
+) -> None:
     status, doc = _compare(capsys, str(sets["4k"]), str(sets["4k_again"]), "--fail-on-regression=0")
     assert status == 0
     (comparison,) = doc["comparisons"]
     assert comparison["metrics"] and not any(m["significant"] for m in comparison["metrics"])
 
 
-def test_sets_by_comma_list_and_header_warnings(sets, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_sets_by_comma_list_and_header_warnings(
+    sets, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     runs = sorted(sets["4k"].iterdir())
     other = tmp_path / "other_kernel.json"
     doc = json.loads(runs[0].read_text())
@@ -86,7 +92,9 @@ def test_sets_by_comma_list_and_header_warnings(sets, tmp_path: Path, capsys: py
     assert any("cannot show a significant change" in w for w in out["warnings"])  # 5 vs 2 runs
 
 
-def test_bad_sets_are_one_line_and_status_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_sets_are_one_line_and_status_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["compare", str(tmp_path / "none"), str(tmp_path)]) == 2
     assert main(["compare", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -104,8 +112,12 @@ def _runs(rng: np.random.Generator, n: int, shift: float = 1.0) -> list[Run]:
     runs = []
     for i in range(n):
         values = {m.name: float(abs(rng.normal(100.0, 15.0))) for m in METRICS}
-        values.update(iops=tput[i], bw=tput[i] * 4096, faults_per_s=tput[i] * rng.normal(1, 0.01),
-                      clat_p50=1e9 / tput[i])
+        values.update(
+            iops=tput[i],
+            bw=tput[i] * 4096,
+            faults_per_s=tput[i] * rng.normal(1, 0.01),
+            clat_p50=1e9 / tput[i],
+        )
         runs.append(Run(f"sim{i}", {}, {"pf (g=0)": values}))
     return runs
 

@@ -27,10 +27,17 @@ def _agg(tmp_path: Path) -> tuple[Aggregator, Path]:
     return agg, path
 
 
-def _delta(tn: int, start: int, end: int, ios: int, index: int = 0,
-           final: bool = False) -> IntervalStats:
-    d = IntervalStats(thread_number=tn, t_start_ns=ORIGIN + start, t_end_ns=ORIGIN + end,
-                      runtime_ns=end - start, interval_index=index, final=final)
+def _delta(
+    tn: int, start: int, end: int, ios: int, index: int = 0, final: bool = False
+) -> IntervalStats:
+    d = IntervalStats(
+        thread_number=tn,
+        t_start_ns=ORIGIN + start,
+        t_end_ns=ORIGIN + end,
+        runtime_ns=end - start,
+        interval_index=index,
+        final=final,
+    )
     d.dirs[1].ios, d.dirs[1].bytes = ios, ios * 4096
     return d
 
@@ -47,8 +54,11 @@ def test_controller_side_alignment_merges_fills_gaps_and_numbers(tmp_path: Path)
     for start, end, ios in ((0, 104, 10), (104, 209, 11), (209, 260, 1), (260, 420, 12)):
         delta = _delta(1, start * 10**6, end * 10**6, ios)
         agg.on_message(1, protocol.INTERVAL, protocol.encode_interval(delta))
-    agg.on_message(1, protocol.INTERVAL,
-                   protocol.encode_interval(_delta(1, 420 * 10**6, 450 * 10**6, 5, final=True)))
+    agg.on_message(
+        1,
+        protocol.INTERVAL,
+        protocol.encode_interval(_delta(1, 420 * 10**6, 450 * 10**6, 5, final=True)),
+    )
     agg.job_end(agg.states[1])
     records = _records(agg, path)
     intervals = [r for r in records if r["event.dataset"] == "loadgen.interval"]
@@ -58,13 +68,17 @@ def test_controller_side_alignment_merges_fills_gaps_and_numbers(tmp_path: Path)
     assert [r["event.sequence"] for r in intervals] == [1, 2, 3, 4, 5]
     assert intervals[-1]["loadgen.final"] and not any(r["loadgen.final"] for r in intervals[:-1])
     assert intervals[0]["loadgen.interval.start_ns"] == ORIGIN + 1_000
-    assert all(r["loadgen.interval.end_ns"] - r["loadgen.interval.start_ns"] == I for r in intervals)
+    assert all(
+        r["loadgen.interval.end_ns"] - r["loadgen.interval.start_ns"] == I for r in intervals
+    )
     (end,) = [r for r in records if r["event.dataset"] == "loadgen.end"]
     assert end["event.sequence"] == 6 and end["loadgen.write.total_ios"] == 39
     assert all(validate(r) == [] for r in records)
 
 
-def test_two_deltas_in_one_window_are_one_record_and_a_skipped_window_is_zeros(tmp_path: Path) -> None:
+def test_two_deltas_in_one_window_are_one_record_and_a_skipped_window_is_zeros(
+    tmp_path: Path,
+) -> None:
     agg, path = _agg(tmp_path)
     for start, end, ios in ((0, 40, 1), (40, 90, 2), (250, 290, 3)):
         delta = _delta(2, start * 10**6, end * 10**6, ios)
@@ -72,7 +86,10 @@ def test_two_deltas_in_one_window_are_one_record_and_a_skipped_window_is_zeros(t
     agg.job_end(agg.states[2])
     intervals = [r for r in _records(agg, path) if r["event.dataset"] == "loadgen.interval"]
     assert [(r["loadgen.interval.index"], r["loadgen.write.total_ios"]) for r in intervals] == [
-        (1, 3), (2, 0), (3, 3)]
+        (1, 3),
+        (2, 0),
+        (3, 3),
+    ]
 
 
 def test_deltas_on_the_grid_are_written_as_they_come(tmp_path: Path) -> None:
@@ -80,7 +97,10 @@ def test_deltas_on_the_grid_are_written_as_they_come(tmp_path: Path) -> None:
     agg.on_message(1, protocol.INTERVAL, protocol.encode_interval(_delta(1, 10, I, 7, index=1)))
     assert agg.writer is not None
     assert b'"loadgen.interval.index":1' in path.read_bytes()  # not held back
-    agg.on_message(1, protocol.INTERVAL, protocol.encode_interval(_delta(1, 2 * I, 2 * I + 5, 1, index=3,
-                                                                         final=True)))
+    agg.on_message(
+        1,
+        protocol.INTERVAL,
+        protocol.encode_interval(_delta(1, 2 * I, 2 * I + 5, 1, index=3, final=True)),
+    )
     intervals = [r for r in _records(agg, path) if r["event.dataset"] == "loadgen.interval"]
     assert [r["loadgen.interval.index"] for r in intervals] == [1, 2, 3]

@@ -16,10 +16,28 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def _run(path: Path, bs: str, numjobs: int) -> Path:
-    subprocess.run([sys.executable, "-m", "loadgen", "run", "--name=pf", "--rw=randwrite", "--size=8m",
-                    f"--bs={bs}", f"--numjobs={numjobs}", "--time_based", "--runtime=500ms",
-                    "--status-interval=100ms", f"--jsonl={path}", "--eta=never",
-                    "--output-format=terse"], check=True, timeout=60, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "loadgen",
+            "run",
+            "--name=pf",
+            "--rw=randwrite",
+            "--size=8m",
+            f"--bs={bs}",
+            f"--numjobs={numjobs}",
+            "--time_based",
+            "--runtime=500ms",
+            "--status-interval=100ms",
+            f"--jsonl={path}",
+            "--eta=never",
+            "--output-format=terse",
+        ],
+        check=True,
+        timeout=60,
+        stdout=subprocess.DEVNULL,
+    )
     return path
 
 
@@ -30,7 +48,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 @pytest.mark.parametrize("suffix", [".png", ".svg", ".html"])
-def test_plot_writes_each_format_for_a_storm_and_an_overlay(runs, tmp_path: Path, suffix: str) -> None:
+def test_plot_writes_each_format_for_a_storm_and_an_overlay(
+    runs, tmp_path: Path, suffix: str
+) -> None:
     storm, big = runs
     for name, inputs in (("storm", [storm]), ("overlay", [storm, big])):
         out = tmp_path / f"{name}{suffix}"

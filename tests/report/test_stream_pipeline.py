@@ -23,10 +23,27 @@ NUMJOBS = 4
 def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("pipeline")
     stream, report = out / "run.jsonl", out / "report.json"
-    subprocess.run([sys.executable, "-m", "loadgen", "run", "--name=pf", "--rw=randwrite", "--size=8m",
-                    f"--numjobs={NUMJOBS}", "--time_based", "--runtime=700ms", "--status-interval=100ms",
-                    f"--jsonl={stream}", "--output-format=json", f"--output={report}", "--eta=never"],
-                   check=True, timeout=60)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "loadgen",
+            "run",
+            "--name=pf",
+            "--rw=randwrite",
+            "--size=8m",
+            f"--numjobs={NUMJOBS}",
+            "--time_based",
+            "--runtime=700ms",
+            "--status-interval=100ms",
+            f"--jsonl={stream}",
+            "--output-format=json",
+            f"--output={report}",
+            "--eta=never",
+        ],
+        check=True,
+        timeout=60,
+    )
     return stream, json.loads(report.read_text())
 
 
@@ -63,16 +80,24 @@ def test_duckdb_interval_sums_equal_the_final_report(run: tuple[Path, dict]) -> 
 def test_pandas_groups_one_record_per_job_per_interval_without_gaps(run: tuple[Path, dict]) -> None:
     stream, report = run
     frame = pd.read_json(stream, lines=True)
-    intervals = frame[frame["event.dataset"] == "loadgen.interval"].astype({
-        "loadgen.thread_number": int, "loadgen.interval.index": int, "loadgen.interval.start_ns": "int64",
-        "loadgen.interval.end_ns": "int64", "event.sequence": int, "loadgen.write.io_bytes": "int64"})
+    intervals = frame[frame["event.dataset"] == "loadgen.interval"].astype(
+        {
+            "loadgen.thread_number": int,
+            "loadgen.interval.index": int,
+            "loadgen.interval.start_ns": "int64",
+            "loadgen.interval.end_ns": "int64",
+            "event.sequence": int,
+            "loadgen.write.io_bytes": "int64",
+        }
+    )
     per_job = intervals.groupby("loadgen.thread_number")["loadgen.interval.index"]
     for _, index in per_job:
         ks = sorted(int(k) for k in index)
         assert ks == list(range(ks[0], ks[-1] + 1))  # one record per interval, none missing
     # every job's record k covers the same window: the run-wide grid
     windows = intervals.groupby("loadgen.interval.index")[
-        ["loadgen.interval.start_ns", "loadgen.interval.end_ns"]]
+        ["loadgen.interval.start_ns", "loadgen.interval.end_ns"]
+    ]
     assert (windows.nunique() == 1).all().all()
     step = intervals["loadgen.interval.end_ns"] - intervals["loadgen.interval.start_ns"]
     assert (step == 100_000_000).all()

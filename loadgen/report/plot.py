@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import sys
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,7 +110,9 @@ def _lines(series: RunSeries, metric: str, combine: str,
             per_k[k].append(_value(r, metric))
     ks = sorted(per_k)
     reduce = np.nansum if combine == "sum" else np.nanmedian
-    ys = np.array([reduce(per_k[k]) for k in ks])
+    with warnings.catch_warnings():  # an interval where no job had a percentile: NaN, no line
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ys = np.array([reduce(per_k[k]) for k in ks])
     many = "s" if len(series.jobs) > 1 else ""
     return [(f"{combine} of {len(series.jobs)} job{many}", xs(ks), ys)]
 

@@ -74,7 +74,8 @@ def test_missing_file_and_stdin_job(tmp_path):
     ("argv", "message"),
     [
         (["plan"], "loadgen: no jobs defined\n"),
-        (["frobnicate"], "loadgen: unknown command 'frobnicate' (use plan, run, compare, report, plot, schema)\n"),
+        (["frobnicate"], "loadgen: unknown command 'frobnicate' "
+                         "(use plan, run, compare, report, plot, schema)\n"),
         (["plan", "--name=x"], "command line: job 'x': you need to specify size= (the region to map)\n"),
         (["run", "--name=x", "--size=1m", "--output-format=xml"],
          "command line: --output-format: 'xml' is not one of: normal, json, json+, terse\n"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from loadgen.blas import pin_blas_threads
@@ -24,6 +25,11 @@ usage: loadgen plan JOBFILE... [--section=NAME] [--name=JOB --OPTION=VALUE ...]
                     [--section=NAME] [--name=JOB --OPTION=VALUE ...]
        loadgen run|plan --cmdhelp[=OPTION]
        loadgen profiles
+       loadgen compare BASE NEW [NEW2 ...] [--output-format=normal|json] [--alpha=A]
+                       [--fail-on-regression=PCT]
+       loadgen report  RUN.json|RUN.jsonl [--output-format=...] [--output=FILE]
+       loadgen plot    RUN.jsonl [RUN2.jsonl ...] -o FILE.png|svg|html
+       loadgen schema
 
 Job files use fio's syntax ('-' reads standard input); a JOBFILE that is not a file
 names a bundled profile ('loadgen profiles' lists them). Job options given on the
@@ -95,6 +101,36 @@ def _run(args: list[str]) -> int:
         startup_signals.restore()
 
 
+def _compare(args: list[str]) -> int:
+    from loadgen.analysis.compare import command
+
+    return command(args)
+
+
+def _report(args: list[str]) -> int:
+    from loadgen.report.command import report_command
+
+    return report_command(args)
+
+
+def _plot(args: list[str]) -> int:
+    from loadgen.report.plot import command
+
+    return command(args)
+
+
+def _schema(args: list[str]) -> int:
+    from loadgen.report.command import schema_command
+
+    return schema_command(args)
+
+
+# results people use (compare, plot, report) and the stream's schema; imported when used
+SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "compare": _compare, "report": _report, "plot": _plot, "schema": _schema,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
@@ -111,7 +147,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if command == "profiles":
             raise InputError(f"profiles: takes no arguments (got {rest[0]!r})")
-        raise InputError(f"unknown command {command!r} (use 'plan', 'run' or 'profiles')")
+        if command in SUBCOMMANDS:
+            return SUBCOMMANDS[command](rest)
+        commands = ", ".join(["plan", "run", "profiles", *SUBCOMMANDS])
+        raise InputError(f"unknown command {command!r} (use {commands})")
     except InputError as exc:
         print_note(f"loadgen: {exc}" if not exc.location else str(exc))
         return 2

@@ -187,3 +187,4 @@ class RunOptions:
     status_interval_given: bool = False  # fio prints periodic stats only when asked to
     eta: str = "auto"  # auto|always|never
     command_line: tuple[str, ...] = ()
+    prometheus: str = ""  # "" = off; else an OpenMetrics file rewritten every status interval

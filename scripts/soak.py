@@ -114,7 +114,7 @@ class LineCounter:
             except orjson.JSONDecodeError:
                 self.invalid += 1
                 continue
-            kind = str(record.get("type", "?")) if isinstance(record, dict) else "?"
+            kind = str(record.get("event.dataset", "?")) if isinstance(record, dict) else "?"
             self.types[kind] = self.types.get(kind, 0) + 1
         return self.lines
 

@@ -78,8 +78,11 @@ def test_missing_file_and_stdin_job(tmp_path):
     ("argv", "message"),
     [
         (["plan"], "loadgen: no jobs defined\n"),
-        (["frobnicate"],
-         "loadgen: unknown command 'frobnicate' (use 'plan', 'run' or 'profiles')\n"),
+        (
+            ["frobnicate"],
+            "loadgen: unknown command 'frobnicate' "
+            "(use plan, run, profiles, compare, report, plot, schema)\n",
+        ),
         (
             ["plan", "--name=x"],
             "command line: job 'x': you need to specify size= (the region to map)\n",
@@ -166,8 +169,13 @@ def test_plan_into_a_closed_pipe_is_quiet(tmp_path: Path) -> None:
     many = tmp_path / "many.fio"  # a plan far larger than a pipe's buffer, so the write must fail
     many.write_text("".join(f"[job{i}]\nsize=1m\n" for i in range(300)))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "loadgen", "plan", str(many)], env=env, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loadgen", "plan", str(many)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert proc.stdout is not None
     proc.stdout.readline()
     proc.stdout.close()

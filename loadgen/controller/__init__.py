@@ -30,6 +30,7 @@ from loadgen.controller.supervisor import Supervisor
 from loadgen.errors import InputError
 from loadgen.kernel.sysinfo import run_header
 from loadgen.plan import Plan, RunOptions
+from loadgen.report import saved
 from loadgen.report.jsonl import JsonlWriter, header_fields
 from loadgen.report.writer import render_formats
 from loadgen.results import RunResult
@@ -104,6 +105,7 @@ def _run_start(writer: JsonlWriter, plan: Plan, opts: RunOptions, header: dict[s
         "config.global_options": dict(plan.global_options),
         "config.sections": sections,
         **header_fields(header),
+        "state": saved.dumps(saved.start_doc(plan, header)),  # for `loadgen report`
     })
 
 
@@ -145,7 +147,7 @@ def execute(plan: Plan, opts: RunOptions, report_sink: Sink | None = None,
     progress = ProgressLine() if wanted(opts.eta) else None
     oom = outcome.OomWatch.start()
     oom_score_adj = outcome.protect_controller()  # before the helper exists: it inherits the value
-    agg = Aggregator(writer, start_epoch_ns - start_mono_ns, oom)
+    agg = Aggregator(writer, start_epoch_ns - start_mono_ns, oom, opts.status_interval_ns)
     worker_nice = boost_priority()
     controller_nice = os.getpriority(os.PRIO_PROCESS, 0)
     spawner = Spawner(worker_nice)  # from the main thread, before the loop: see spawner.py
@@ -201,6 +203,7 @@ def execute(plan: Plan, opts: RunOptions, report_sink: Sink | None = None,
             "jobs": len(result.jobs),
             "errors": sum(1 for j in result.jobs if j.error),
             **aggregate_metrics(result.jobs),
+            "state": saved.dumps(saved.run_facts(result)),  # for `loadgen report`
         })
         writer.close()
     return result

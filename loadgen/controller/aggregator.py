@@ -2,8 +2,16 @@
 
 Every message of every worker passes through here exactly once, on the event loop
 thread: deltas are merged into ``JobResult.totals`` (so the deltas of a job always
-sum to its totals), each becomes one ``interval`` line, and the progress line reads
-the running totals.
+sum to its totals), and the progress line reads the running totals.
+
+The stream gets one ``interval`` record per job per run-wide grid interval k (origin =
+the run's first release, one point every status interval; ``IntervalStats.interval_index``),
+numbered per job (``event.sequence``) and without gaps: a job's records run k = first..last,
+an interval the job reported nothing for is a record of zeros.  Deltas a worker put on the
+grid (``interval_index`` > 0) are written as they come.  Until every worker does that, a
+delta with index 0 is put on the grid here, in the interval that holds its midpoint (the
+window it overlaps most); deltas that land in the same interval are added up, so its
+record is written when a later one arrives or the job ends (one interval late).
 """
 
 from __future__ import annotations
@@ -16,7 +24,8 @@ from typing import Any
 from loadgen import protocol
 from loadgen.controller import outcome
 from loadgen.plan import Group, Job
-from loadgen.report.jsonl import JsonlWriter, metrics
+from loadgen.report import saved
+from loadgen.report.jsonl import JsonlWriter, metrics, rfc3339
 from loadgen.results import GroupResult, JobResult
 from loadgen.stats import histogram
 from loadgen.stats.jobstats import IntervalStats
@@ -35,6 +44,11 @@ class JobState:
     traceback: str = ""  # a Python exception the worker reported
     last_interval: dict[str, Any] = field(default_factory=dict)
     restarts: int = 0  # oom_policy=respawn
+    # the stream's per-job numbering and grid position
+    seq: int = 0  # event.sequence of the job's last record
+    last_index: int = 0  # grid interval of the job's last interval record
+    pending: IntervalStats | None = None  # a controller-aligned record still open
+    pending_index: int = 0
 
     @property
     def job(self) -> Job:
@@ -55,8 +69,11 @@ class Aggregator:
     """Per-run bookkeeping: job states by thread number, clocks, the JSON-lines writer."""
 
     def __init__(self, writer: JsonlWriter | None, epoch_offset_ns: int,
-                 oom: outcome.OomWatch | None = None) -> None:
+                 oom: outcome.OomWatch | None = None,
+                 interval_ns: int = 1_000_000_000) -> None:
         self.writer = writer
+        self.interval_ns = max(interval_ns, 1)  # the grid's step: the status interval
+        self.origin_ns = 0  # the grid's origin (CLOCK_MONOTONIC): the run's first release
         self.oom = oom  # the kernel's OOM-kill records, to tell OOM kills from other SIGKILLs
         self.epoch_offset_ns = epoch_offset_ns  # epoch ns = CLOCK_MONOTONIC ns + this
         self.states: dict[int, JobState] = {}
@@ -112,21 +129,74 @@ class Aggregator:
             "last_interval.io_bytes": delta.dirs[0].bytes + delta.dirs[1].bytes,
             "last_interval.minf": delta.minf,
         }
-        if self.writer is not None:
-            plist, lat_plist = _percentile_lists(state.job)
-            fields = {
-                **self._job_id(state),
-                "interval_ns": delta.t_end_ns - delta.t_start_ns,
-                "final": delta.final,
-                # how far the aggregator is behind the worker
-                "loadgen.lag_ns": time.monotonic_ns() - delta.t_end_ns,
-                **metrics(delta, delta.t_end_ns - delta.t_start_ns, plist, lat_plist),
-            }
-            if delta.first_op_ns:
-                fields["first_op_ns"] = delta.first_op_ns
-            if delta.final:
-                fields["loadgen.report_block_ns"] = delta.report_block_ns
-            self.writer.write("interval", fields, pid=state.result.pid)
+        if self.writer is None:
+            return
+        if delta.interval_index > 0:  # on the grid already: one delta per job per interval
+            self.flush(state)
+            self._write_interval(state, delta.interval_index, delta)
+            return
+        # the window it overlaps most: the one that holds its midpoint
+        index = self.grid_index((delta.t_start_ns + delta.t_end_ns) // 2)
+        if state.pending is not None and state.pending_index == index:
+            state.pending.merge(delta)
+        else:
+            self.flush(state)
+            state.pending, state.pending_index = delta, index
+        if delta.final:
+            self.flush(state)
+
+    # ---- the run-wide interval grid ----------------------------------------------------------
+    def start_grid(self, release_ns: int) -> None:
+        """The grid's origin: the first release of the run (later groups keep it)."""
+        if not self.origin_ns:
+            self.origin_ns = release_ns
+
+    def grid_index(self, t_ns: int) -> int:
+        """The grid interval k that holds instant ``t_ns``: (origin + (k-1)*I, origin + k*I]."""
+        if not self.origin_ns:
+            self.origin_ns = t_ns - self.interval_ns
+        return max(1, -(-(t_ns - self.origin_ns) // self.interval_ns))
+
+    def flush(self, state: JobState) -> None:
+        """Write the job's open controller-aligned record, if any."""
+        if state.pending is not None:
+            delta, state.pending = state.pending, None
+            self._write_interval(state, state.pending_index, delta)
+
+    def _write_interval(self, state: JobState, index: int, delta: IntervalStats) -> None:
+        assert self.writer is not None
+        while state.last_index and index > state.last_index + 1:  # no gaps: an empty interval
+            self._interval_record(state, state.last_index + 1, IntervalStats(), lag=False)
+        self._interval_record(state, index, delta, lag=True)
+
+    def _interval_record(self, state: JobState, index: int, delta: IntervalStats,
+                         lag: bool) -> None:
+        assert self.writer is not None
+        plist, lat_plist = _percentile_lists(state.job)
+        start = self.origin_ns + (index - 1) * self.interval_ns + self.epoch_offset_ns
+        end = start + self.interval_ns
+        measured = delta.t_end_ns - delta.t_start_ns
+        state.seq += 1
+        state.last_index = max(state.last_index, index)
+        fields = {
+            **self._job_id(state),
+            "event.sequence": state.seq,
+            "interval.index": index,
+            "interval.start_ns": start,
+            "interval.end_ns": end,
+            "event.start": rfc3339(start),
+            "event.end": rfc3339(end),
+            "interval_ns": measured,
+            "final": delta.final,
+            # how long after the delta's end the controller wrote it
+            "lag_ns": time.monotonic_ns() - delta.t_end_ns if lag else 0,
+            **metrics(delta, measured, plist, lat_plist),
+        }
+        if delta.first_op_ns:
+            fields["first_op_ns"] = delta.first_op_ns
+        if delta.final:
+            fields["report_block_ns"] = delta.report_block_ns
+        self.writer.write("interval", fields, pid=state.result.pid)
 
     def _end_epoch(self, state: JobState) -> None:
         end = state.result.totals.t_end_ns
@@ -142,6 +212,8 @@ class Aggregator:
             state.result.error, state.result.error_text = err, text
         state.done = True
         self._end_epoch(state)
+        if self.writer is not None:
+            self.flush(state)
         self.event(action, text, err, state, level="error", details=details)
 
     # ---- worker ends (reliability, issue 7: loadgen.controller.outcome) ----------------------
@@ -232,16 +304,20 @@ class Aggregator:
     def job_end(self, state: JobState) -> None:
         if self.writer is None:
             return
+        self.flush(state)
         totals = state.result.totals
         plist, lat_plist = _percentile_lists(state.job)
         duration = totals.t_end_ns - totals.t_start_ns
+        state.seq += 1
         fields = {
             **self._job_id(state),
+            "event.sequence": state.seq,
             **metrics(totals, duration, plist, lat_plist),
             "error": state.result.error,
             "error_text": state.result.error_text,
             "job_start": state.result.start_epoch_ms,
-            "loadgen.report_block_ns": totals.report_block_ns,
+            "report_block_ns": totals.report_block_ns,
+            "state": saved.dumps(saved.job_result_doc(state.result)),  # for `loadgen report`
         }
         self.writer.write("end", fields, pid=state.result.pid)
 
@@ -255,6 +331,7 @@ class Aggregator:
             "spawn_s": result.spawn_s,
             "start_skew_ns": result.start_skew_ns,
             **aggregate_metrics(result.jobs),
+            "state": saved.dumps(saved.group_doc(result)),  # for `loadgen report`
         }
         self.writer.write("group_end", fields)
 

@@ -32,6 +32,7 @@ from loadgen.controller.spawner import HelperDied, Spawner
 from loadgen.kernel import counters
 from loadgen.plan import Group, Job, Plan, RunOptions
 from loadgen.report import render_snapshot
+from loadgen.report.prometheus import PrometheusFile
 from loadgen.results import GroupResult, RunResult
 from loadgen.sinks import Sink, SinkError
 
@@ -281,6 +282,7 @@ class _GroupRun:
             return
         self.kernel_at_release = counters.snapshot()  # ~1 ms while every worker still waits
         release_ns = time.monotonic_ns()  # before the close: workers may run at once
+        self.agg.start_grid(release_ns)  # the stream's interval grid starts at the first release
         os.close(self.gate_w)
         self.released = True
         ready = [s.ready_ns for s in self.agg.group_states() if s.ready_ns]
@@ -349,6 +351,7 @@ class Supervisor:
         self.result = RunResult(plan=plan)
         self.task_group: anyio.abc.TaskGroup | None = None
         self.kernel = KernelWatch(agg.writer)
+        self.prometheus = PrometheusFile(opts.prometheus) if opts.prometheus else None
 
     async def run(self) -> RunResult:
         self.spawner.attach()
@@ -360,6 +363,8 @@ class Supervisor:
                     tg.start_soon(self._show_progress)
                 if self.agg.writer is not None:
                     tg.start_soon(self._kernel_intervals)
+                if self.prometheus is not None:
+                    tg.start_soon(self._prometheus_intervals)
                 for group in self.plan.groups:
                     if self.stopping:
                         break
@@ -368,6 +373,8 @@ class Supervisor:
                     self.current = None
                 tg.cancel_scope.cancel()
             self.kernel.interval(None, final=True)
+            if self.prometheus is not None:
+                self.prometheus.write(s.result for s in self.agg.states.values())
         finally:
             self.spawner.detach()
             if self.progress is not None:
@@ -466,6 +473,13 @@ class Supervisor:
         while True:
             await anyio.sleep(self.opts.status_interval_ns / 1e9)
             self.kernel.interval(self.current.group.id if self.current is not None else None)
+
+    async def _prometheus_intervals(self) -> None:
+        """The --prometheus file, rewritten every status interval with every job's totals so far."""
+        assert self.prometheus is not None
+        while True:
+            await anyio.sleep(self.opts.status_interval_ns / 1e9)
+            self.prometheus.write(s.result for s in self.agg.states.values())
 
     def _exit_now(self) -> None:
         """Second SIGINT: no report, no waiting; the helper's death takes every worker with it."""

@@ -20,7 +20,8 @@ from loadgen.plan import RunOptions
 OUTPUT_FORMATS = ("normal", "json", "json+", "terse")
 ETA_MODES = ("auto", "always", "never")
 MIN_STATUS_INTERVAL_NS = 100 * NS_PER_MS
-RUN_OPTIONS = ("output-format", "output", "jsonl", "status-interval", "eta", "section", "cmdhelp")
+RUN_OPTIONS = ("output-format", "output", "jsonl", "status-interval", "eta", "section", "cmdhelp",
+               "prometheus")
 
 
 @dataclass(frozen=True)
@@ -145,4 +146,5 @@ def _run_options(run: dict[str, list[str]], argv: list[str]) -> RunOptions:
         status_interval_given=interval_text is not None,
         eta=eta,
         command_line=tuple(argv),
+        prometheus=_last(run, "prometheus") or "",
     )

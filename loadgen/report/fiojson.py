@@ -18,6 +18,7 @@ import numpy as np
 
 from loadgen import __version__
 from loadgen.plan import READ, WRITE
+from loadgen.report import saved
 from loadgen.report.entries import (
     Entry,
     GroupRunStats,
@@ -265,6 +266,8 @@ def loadgen_run_object(result: RunResult) -> dict[str, Any]:
         }
         for g in result.groups
     ]
+    # the exact run, for `loadgen report` (loadgen.report.saved); one string, so fio readers skip it
+    obj["saved"] = saved.dumps(saved.run_doc(result))
     return obj
 
 

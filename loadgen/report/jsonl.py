@@ -1,27 +1,35 @@
 """The live JSON-lines stream (``--jsonl=PATH``): one flat JSON object per line.
 
-Why this shape (docs/jsonl.md has the full field list): log shippers (Logstash,
-Fluent Bit, Vector, Loki, OpenTelemetry) want one object per line, the same keys
-and types on every line of a type, flat dotted keys, an RFC 3339 UTC ``@timestamp``
-*and* an integer epoch; Vector fingerprints files by their first line, so line 1
-(``run_start``) carries the run id and start time.  Numbers use fio's JSON names
-(``write.io_bytes``, ``read.clat_ns.percentile.99.000000``) so fio users read them
-without a glossary.  ``interval`` records carry per-interval *deltas*; ``end``
-records carry a job's totals.
+Why this shape (docs/jsonl.md has the full field list and the schema's changelog): log
+shippers (Logstash, Fluent Bit, Vector, Loki, OpenTelemetry) and Elasticsearch want one
+object per line, the same keys and types on every line of a type, flat dotted keys,
+Elastic Common Schema names where ECS has one (``@timestamp``, ``event.kind``,
+``event.dataset``, ``host.name``, ``process.pid``, ...) and everything else under one
+custom namespace, ``loadgen.*``, so no field clashes with ECS or with Logstash's
+``type``.  Numbers keep fio's JSON names (``loadgen.write.io_bytes``); percentile keys
+are ``p99``, ``p99_9`` (never ``99.000000``, which Elasticsearch would split into
+nested objects).  ``interval`` records carry per-interval *deltas* on the run-wide
+interval grid; ``end`` records carry a job's totals.
+
+The code builds records with short keys (``group``, ``write.io_bytes``); ``stream_key``
+maps them to their stream names in one place.  ``schema.json`` in this package is the
+JSON Schema of every record (``loadgen schema`` prints it); ``validate`` checks one
+record against it without a dependency.
 
 The single writer (the controller's aggregator) writes every line with one
 ``os.write`` (never buffered, so each line is out as soon as it is made, and lines
-are never torn or interleaved).  ``SCHEMA`` is a JSON Schema (draft 2020-12 subset)
-of every record type; ``validate`` checks a record against it without a dependency.
+are never torn or interleaved).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from importlib import resources
 from typing import Any
 
 import orjson
@@ -31,124 +39,48 @@ from loadgen.stats import histogram
 from loadgen.stats.jobstats import DirStats, IntervalStats
 from loadgen.stats.moments import Moments
 
-SCHEMA_VERSION = 1
+# Changes whenever a field is added, removed, renamed or retyped (docs/jsonl.md changelog).
+SCHEMA_VERSION = 2
+ECS_VERSION = "8.11.0"
 DIRS = ("read", "write")
 
+# ECS event.kind of each record type (event.dataset is "loadgen.<type>")
+KINDS = {"run_start": "event", "start": "event", "interval": "metric", "kernel": "metric",
+         "end": "metric", "group_end": "metric", "event": "event", "run_end": "event"}
+# the ECS fields loadgen fills; every other key is loadgen's own and goes under loadgen.*
+ECS_KEYS = frozenset({
+    "@timestamp", "ecs.version", "event.kind", "event.dataset", "event.action", "event.sequence",
+    "event.start", "event.end", "event.duration", "host.name", "process.pid", "log.level",
+    "message", "error.message",
+})
+# short keys whose meaning is an ECS field: fio's error_text, a measured duration in ns
+_RENAMES = {"error_text": "error.message", "interval_ns": "event.duration"}
+
+
+@functools.lru_cache(maxsize=4096)
+def stream_key(key: str) -> str:
+    """The stream's name of a record key: an ECS name, or the key under ``loadgen.``."""
+    key = _RENAMES.get(key, key)
+    return key if key in ECS_KEYS or key.startswith("loadgen.") else "loadgen." + key
+
+
+def percentile_key(p: float) -> str:
+    """``p99``, ``p99_9``, ``p99_99``: no dot, so a search engine never splits it."""
+    return "p" + f"{p:.6f}".rstrip("0").rstrip(".").replace(".", "_")
+
+
 # ---- schema --------------------------------------------------------------------------------
-_INT = {"type": "integer"}
-_NUM = {"type": "number"}
-_STR = {"type": "string"}
-_BOOL = {"type": "boolean"}
-_OPT_STR = {"type": ["string", "null"]}
-_OPT_INT = {"type": ["integer", "null"]}
-
-_COMMON: dict[str, Any] = {
-    "type": _STR,
-    "@timestamp": {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$"},
-    "ts_ns": _INT,
-    "elapsed_s": _NUM,
-    "host.name": _STR,
-    "run_id": _STR,
-    "process.pid": _INT,
-    "schema_version": _INT,
-}
-_JOB_ID: dict[str, Any] = {"group": _INT, "job": _STR, "thread_number": _INT, "subjob": _INT}
+@functools.cache
+def schema() -> dict[str, Any]:
+    """The JSON Schema of every record, as shipped in ``loadgen/report/schema.json``."""
+    text = resources.files("loadgen.report").joinpath("schema.json").read_bytes()
+    loaded: dict[str, Any] = orjson.loads(text)
+    return loaded
 
 
-def _dir_props(d: str) -> dict[str, Any]:
-    props = {
-        f"{d}.{k}": _INT
-        for k in ("total_ios", "io_bytes", "io_kbytes", "bw_bytes", "bw", "runtime")
-    }
-    props[f"{d}.iops"] = _NUM
-    for lat in ("clat_ns", "lat_ns"):
-        props.update({f"{d}.{lat}.{k}": _INT for k in ("min", "max", "N")})
-        props.update({f"{d}.{lat}.{k}": _NUM for k in ("mean", "stddev")})
-    return props
+def schema_text() -> str:
+    return resources.files("loadgen.report").joinpath("schema.json").read_text(encoding="utf-8")
 
-
-_METRICS: dict[str, Any] = {
-    **_dir_props("read"),
-    **_dir_props("write"),
-    "minf": _INT,
-    "majf": _INT,
-    "ctx": _INT,
-    "usr_cpu": _NUM,
-    "sys_cpu": _NUM,
-    "job_runtime": _INT,
-}
-_SUMS = {k: v for k, v in _METRICS.items() if "_ns." not in k}  # aggregates: no latency keys
-_PERCENTILE_KEYS = {r"^(read|write)\.(clat|lat)_ns\.percentile\.\d+\.\d{6}$": _INT}
-# system-wide kernel counter deltas: the set is fixed by the running kernel, so these
-# keys are stable within a run (and across runs on one kernel)
-_KERNEL_KEYS = {r"^vmstat\.[a-z0-9_]+$": _INT, r"^mthp\.\d+kB\.[a-z0-9_]+$": _INT}
-# the run header (loadgen.kernel.sysinfo.run_header) flattened: header.cpu.model,
-# header.thp.enabled, ...
-_HEADER_KEYS = {
-    r"^header\.[A-Za-z0-9_.]+$": {"type": ["string", "integer", "number", "boolean", "array"]}
-}
-_HEADER_REQUIRED = dict.fromkeys(
-    ("header.hostname", "header.kernel_release", "header.machine", "header.loadgen_version"), _STR
-)
-
-
-def _record(type_name: str, props: dict[str, Any], optional: dict[str, Any] | None = None,
-            patterns: dict[str, Any] | None = None) -> dict[str, Any]:
-    required = {**_COMMON, **props}
-    schema: dict[str, Any] = {
-        "type": "object",
-        "properties": {**required, **(optional or {}), "type": {"const": type_name}},
-        "required": sorted(required),
-        "additionalProperties": False,
-    }
-    if patterns:
-        schema["patternProperties"] = patterns
-    return schema
-
-
-# a worker's end (worker_died, worker_respawned, worker_exception; docs/reliability.md)
-_DEATH: dict[str, Any] = {
-    "outcome.kind": _STR, "outcome.signal": _INT, "outcome.exit_code": _INT,
-    "outcome.oom_evidence": _STR, "outcome.traceback": _STR, "outcome.restarts": _INT,
-    "total_ios": _INT, "io_bytes": _INT,
-    "last_interval.t_end_ns": _INT, "last_interval.interval_ns": _INT,
-    "last_interval.total_ios": _INT, "last_interval.io_bytes": _INT, "last_interval.minf": _INT,
-}
-
-SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "loadgen JSON-lines record",
-    "discriminator": "type",
-    "oneOf": [
-        _record("run_start", {
-            "loadgen.version": _STR, "config.command_line": _STR, "config.files": {"type": "array"},
-            "config.groups": _INT, "config.jobs": _INT, "config.status_interval_ns": _INT,
-            "config.global_options": {"type": "object"}, "config.sections": {"type": "array"},
-            **_HEADER_REQUIRED,
-        }, patterns=_HEADER_KEYS),
-        _record("start", {"group": _INT, "jobs": _INT, "workers": _INT, "spawn_s": _NUM}),
-        _record("interval", {
-            **_JOB_ID, **_METRICS, "interval_ns": _INT, "final": _BOOL, "loadgen.lag_ns": _INT,
-        }, optional={"first_op_ns": _INT, "loadgen.report_block_ns": _INT},
-            patterns=_PERCENTILE_KEYS),
-        _record("end", {
-            **_JOB_ID, **_METRICS, "error": _INT, "error_text": _STR, "job_start": _INT,
-            "loadgen.report_block_ns": _INT,
-        }, patterns=_PERCENTILE_KEYS),
-        _record("group_end", {
-            "group": _INT, "jobs": _INT, "errors": _INT, "spawn_s": _NUM, "start_skew_ns": _INT,
-            **_SUMS,
-        }),
-        _record("kernel", {"group": _OPT_INT, "interval_ns": _INT, "final": _BOOL, "scope": _STR},
-                patterns=_KERNEL_KEYS),
-        _record("event", {
-            "group": _OPT_INT, "job": _OPT_STR, "thread_number": _OPT_INT, "subjob": _OPT_INT,
-            "event.action": _STR, "log.level": _STR, "message": _STR, "error": _INT,
-        }, optional=_DEATH),
-        _record("run_end", {"exit_status": _INT, "interrupted": _BOOL, "duration_s": _NUM,
-                            "jobs": _INT, "errors": _INT, **_SUMS}),
-    ],
-}
 
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
@@ -158,28 +90,28 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
 
 def _type_ok(value: Any, spec: dict[str, Any]) -> bool:
     if "const" in spec:
-        return bool(value == spec["const"])
+        return bool(value == spec["const"]) and type(value) is type(spec["const"])
+    if "enum" in spec:
+        return value in spec["enum"]
     names = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
     for name in names:
         # bool is an int in Python, never in JSON
-        if isinstance(value, _JSON_TYPES[name]) and not (
-            isinstance(value, bool) and name in ("integer", "number")
-        ):
-            pattern = spec.get("pattern")
-            return pattern is None or (isinstance(value, str) and bool(re.search(pattern, value)))
+        numeric = name in ("integer", "number")
+        if isinstance(value, _JSON_TYPES[name]) and not (isinstance(value, bool) and numeric):
+            return "pattern" not in spec or bool(re.search(spec["pattern"], str(value)))
     return False
 
 
 def validate(record: dict[str, Any]) -> list[str]:
-    """Problems of one record against ``SCHEMA`` (empty = valid)."""
-    by_type = {s["properties"]["type"]["const"]: s for s in SCHEMA["oneOf"]}
-    schema = by_type.get(record.get("type"))
-    if schema is None:
-        return [f"unknown type {record.get('type')!r}"]
-    problems = [f"missing {k}" for k in schema["required"] if k not in record]
-    patterns = [(re.compile(p), spec) for p, spec in schema.get("patternProperties", {}).items()]
+    """Problems of one record against the shipped schema (empty = valid), without a dependency."""
+    by_dataset = {s["properties"]["event.dataset"]["const"]: s for s in schema()["oneOf"]}
+    spec_of = by_dataset.get(str(record.get("event.dataset")))
+    if spec_of is None:
+        return [f"unknown event.dataset {record.get('event.dataset')!r}"]
+    problems = [f"missing {k}" for k in spec_of["required"] if k not in record]
+    patterns = [(re.compile(p), spec) for p, spec in spec_of.get("patternProperties", {}).items()]
     for key, value in record.items():
-        spec = schema["properties"].get(key)
+        spec = spec_of["properties"].get(key)
         if spec is None:
             spec = next((s for rx, s in patterns if rx.search(key)), None)
         if spec is None:
@@ -187,6 +119,9 @@ def validate(record: dict[str, Any]) -> list[str]:
         elif not _type_ok(value, spec):
             problems.append(f"{key}={value!r} does not match {spec}")
     return problems
+
+
+_DUMPS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY
 
 
 # ---- fio-named metrics -------------------------------------------------------------------------
@@ -212,16 +147,13 @@ def _dir_fields(name: str, d: DirStats, runtime_ns: int, plist: Sequence[float] 
     for kind, lat, wanted in (("clat_ns", d.clat, plist), ("lat_ns", d.lat, lat_plist)):
         if wanted is not None and lat.moments.n:
             for p, v in histogram.percentiles(lat.hist, wanted).items():
-                out[f"{name}.{kind}.percentile.{p:f}"] = v
+                out[f"{name}.{kind}.percentile.{percentile_key(p)}"] = v
     return out
 
 
-def metrics(
-    stats: IntervalStats,
-    duration_ns: int,
-    plist: Sequence[float] | None = histogram.DEFAULT_PERCENTILES,
-    lat_plist: Sequence[float] | None = None,
-) -> dict[str, Any]:
+def metrics(stats: IntervalStats, duration_ns: int,
+            plist: Sequence[float] | None = histogram.DEFAULT_PERCENTILES,
+            lat_plist: Sequence[float] | None = None) -> dict[str, Any]:
     """fio's JSON numbers of one delta or total, as flat dotted keys.
 
     ``duration_ns`` is the wall time the CPU percentages refer to; percentiles are
@@ -241,8 +173,8 @@ def metrics(
 
 
 def kernel_fields(delta: dict[str, Any]) -> dict[str, Any]:
-    """A ``loadgen.kernel.counters.delta`` as flat keys: ``vmstat.pgfault``,
-    ``mthp.64kB.anon_fault_alloc``."""
+    """A ``loadgen.kernel.counters.delta`` as flat keys (``vmstat.pgfault``,
+    ``mthp.64kB.anon_fault_alloc``)."""
     out: dict[str, Any] = {"scope": delta.get("scope", "system")}
     out.update({f"vmstat.{name}": value for name, value in delta.get("vmstat", {}).items()})
     for size, values in delta.get("mthp", {}).items():
@@ -264,8 +196,8 @@ def header_fields(header: dict[str, Any], prefix: str = "header") -> dict[str, A
 # ---- the writer -------------------------------------------------------------------------------
 def rfc3339(epoch_ns: int) -> str:
     """UTC with microseconds and a Z (a zone-less time is read as local by some shippers)."""
-    dt = datetime.fromtimestamp(epoch_ns // 1000 / 1e6, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    dt = datetime.fromtimestamp(epoch_ns // 1_000_000_000, tz=UTC)
+    return dt.replace(microsecond=epoch_ns // 1000 % 1_000_000).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class JsonlWriter:
@@ -276,33 +208,35 @@ class JsonlWriter:
     callbacks): the failure is kept in ``failure``, ``on_failure`` is told once, and
     later records are dropped."""
 
-    def __init__(
-        self, path: str, run_id: str, host: str, start_epoch_ns: int, start_mono_ns: int
-    ) -> None:
+    def __init__(self, path: str, run_id: str, host: str, start_epoch_ns: int,
+                 start_mono_ns: int) -> None:
         self.sink = Sink(path, f"--jsonl {path}", truncate=True).open()
         self.failure: SinkError | None = None
         self.on_failure: Callable[[SinkError], None] = lambda failure: None
-        self.base = {"host.name": host, "run_id": run_id, "schema_version": SCHEMA_VERSION}
+        self.base = {"ecs.version": ECS_VERSION, "host.name": host, "loadgen.run_id": run_id,
+                     "loadgen.schema_version": SCHEMA_VERSION}
         self._epoch0 = start_epoch_ns
         self._mono0 = start_mono_ns
 
     def write(self, type_name: str, fields: dict[str, Any], pid: int | None = None) -> None:
-        """One record: the common fields, then ``fields``; one write per line."""
+        """One record: the common fields, then ``fields`` under their stream names; one write."""
         if self.failure is not None:
             return
         now_mono = time.monotonic_ns()
-        ts = self._epoch0 + (now_mono - self._mono0)  # one clock for ts_ns and elapsed_s
+        ts = self._epoch0 + (now_mono - self._mono0)  # one clock for @timestamp, ts_ns, elapsed_s
         record = {
-            "type": type_name,
+            "event.dataset": f"loadgen.{type_name}",
+            "event.kind": KINDS[type_name],
             "@timestamp": rfc3339(ts),
-            "ts_ns": ts,
-            "elapsed_s": (now_mono - self._mono0) / 1e9,
             **self.base,
             "process.pid": os.getpid() if pid is None else pid,
-            **fields,
+            "loadgen.ts_ns": ts,
+            "loadgen.elapsed_s": (now_mono - self._mono0) / 1e9,
         }
+        for key, value in fields.items():
+            record[stream_key(key)] = value
         try:
-            self.sink.write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
+            self.sink.write(orjson.dumps(record, option=_DUMPS))
         except SinkError as failure:
             self.failure = failure
             self.on_failure(failure)

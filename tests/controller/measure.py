@@ -110,7 +110,7 @@ def steady(n: int, interval_ms: int, thinktime_us: int = 0) -> None:
     stop.set()
     sampler.join()
     lines = [orjson.loads(x) for x in Path(path).read_bytes().splitlines()]
-    intervals = [r for r in lines if r["type"] == "interval"]
+    intervals = [r for r in lines if r["event.dataset"] == "loadgen.interval"]
     lags = sorted(r["loadgen.lag_ns"] for r in intervals)
     blocked = sum(j.totals.report_block_ns for j in result.jobs)
     # steady state: the middle of the run (spawn and teardown excluded)

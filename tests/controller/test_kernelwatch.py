@@ -66,15 +66,17 @@ def test_stream_has_one_kernel_line_per_interval_covering_the_run(tmp_path: Path
     result = execute(plan, _opts(tmp_path, status_interval_ns=FAST))
     lines = _lines(tmp_path)
     assert all(validate(r) == [] for r in lines)
-    kernel = [r for r in lines if r["type"] == "kernel"]
+    kernel = [r for r in lines if r["event.dataset"] == "loadgen.kernel"]
     assert len(kernel) >= 3  # 100 ms lines over a 350 ms run, and the final one
-    assert kernel[-1]["final"] and not any(r["final"] for r in kernel[:-1])
-    assert all(r["scope"] == "system" and r["interval_ns"] > 0 for r in kernel)
+    assert kernel[-1]["loadgen.final"] and not any(r["loadgen.final"] for r in kernel[:-1])
+    assert all(r["loadgen.scope"] == "system" and r["event.duration"] > 0 for r in kernel)
     assert len({frozenset(r) for r in kernel}) == 1  # the same keys on every line
-    assert lines[-2] is kernel[-1] and lines[-1]["type"] == "run_end"
+    assert lines[-2] is kernel[-1] and lines[-1]["event.dataset"] == "loadgen.run_end"
     # the lines tile the run, so they hold every fault the workers took (and others')
-    assert sum(r["vmstat.pgfault"] for r in kernel) >= sum(j.totals.minf for j in result.jobs)
-    assert any(k.startswith("mthp.") for k in kernel[0]) == bool(thp.mthp_snapshot())
+    assert sum(r["loadgen.vmstat.pgfault"] for r in kernel) >= sum(
+        j.totals.minf for j in result.jobs
+    )
+    assert any(k.startswith("loadgen.mthp.") for k in kernel[0]) == bool(thp.mthp_snapshot())
 
 
 def test_run_header_is_in_result_first_line_and_text_header(tmp_path: Path) -> None:
@@ -85,8 +87,10 @@ def test_run_header_is_in_result_first_line_and_text_header(tmp_path: Path) -> N
     assert header["command_line"] == ["loadgen", "run", "x.fio"]
     assert header["kernel_release"] and header["thp"]["enabled"] == thp.settings()["enabled"]
     first = _lines(tmp_path)[0]
-    assert first["type"] == "run_start"
-    assert {k: v for k, v in first.items() if k.startswith("header.")} == header_fields(header)
-    assert first["header.kernel_release"] == header["kernel_release"]
+    assert first["event.dataset"] == "loadgen.run_start"
+    assert {k: v for k, v in first.items() if k.startswith("loadgen.header.")} == {
+        "loadgen." + k: v for k, v in header_fields(header).items()
+    }
+    assert first["loadgen.header.kernel_release"] == header["kernel_release"]
     assert f"kernel={header['kernel_release']}" in render_normal(result)
     assert orjson.loads(render_json(result))["loadgen"]["header"] == header

@@ -47,7 +47,10 @@ def test_jsonl_on_stdout_keeps_stdout_json_and_sends_the_report_to_stderr(tmp_pa
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == EXIT_OK
     records = [orjson.loads(line) for line in stdout.splitlines()]  # every stdout line is JSON
-    assert records[0]["type"] == "run_start" and records[-1]["type"] == "run_end"
+    assert (
+        records[0]["event.dataset"] == "loadgen.run_start"
+        and records[-1]["event.dataset"] == "loadgen.run_end"
+    )
     assert all(validate(r) == [] for r in records)
     text = stderr.decode()
     assert "t: (groupid=0, jobs=1): err= 0" in text and '"jobs" : [' in text
@@ -71,7 +74,9 @@ def test_report_goes_to_stdout_when_jsonl_is_a_file(tmp_path: Path) -> None:
 
 def _wait_for_interval(path: Path, proc: subprocess.Popen) -> None:
     deadline = time.monotonic() + 30
-    while b'"type":"interval"' not in (path.read_bytes() if path.exists() else b""):
+    while b'"event.dataset":"loadgen.interval"' not in (
+        path.read_bytes() if path.exists() else b""
+    ):
         if time.monotonic() > deadline or proc.poll() is not None:
             proc.kill()
             pytest.fail("no interval was reported")
@@ -94,10 +99,11 @@ def test_sigusr1_prints_the_run_so_far_and_the_run_completes(tmp_path: Path, out
     assert "t: (groupid=0, jobs=1): err= 0" in snapshot and "Run status group 0" in snapshot
     assert "t: (groupid=0, jobs=1): err= 0" in final
     lines = [orjson.loads(x) for x in (tmp_path / "run.jsonl").read_bytes().splitlines()]
-    (end,) = [r for r in lines if r["type"] == "end"]
-    # the worker ran its whole time undisturbed
-    assert end["error"] == 0 and end["job_runtime"] >= 1500
-    assert lines[-1]["exit_status"] == EXIT_OK
+    (end,) = [r for r in lines if r["event.dataset"] == "loadgen.end"]
+    assert (
+        end["loadgen.error"] == 0 and end["loadgen.job_runtime"] >= 1500
+    )  # the worker ran its whole time undisturbed
+    assert lines[-1]["loadgen.exit_status"] == EXIT_OK
 
 
 def test_controller_cpu_and_worker_uss_are_reported(tmp_path: Path) -> None:

@@ -32,7 +32,10 @@ def _start(tmp_path: Path, numjobs: int) -> tuple[subprocess.Popen, Path]:
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # wait until every worker reported an interval
-        if out.exists() and out.read_bytes().count(b'"type":"interval"') >= numjobs:
+        if (
+            out.exists()
+            and out.read_bytes().count(b'"event.dataset":"loadgen.interval"') >= numjobs
+        ):
             return proc, out
         time.sleep(0.05)
     proc.kill()
@@ -59,10 +62,15 @@ def test_signal_stops_workers_and_still_reports(tmp_path: Path, signum: int) -> 
     assert proc.returncode == EXIT_SIGNALLED
     assert _gone(procs)
     lines = [orjson.loads(x) for x in out.read_bytes().splitlines()]
-    types = [r["type"] for r in lines]
+    types = [r["event.dataset"].removeprefix("loadgen.") for r in lines]
     assert types.count("end") == 4 and types.count("start") == 1 and types[-1] == "run_end"
-    assert lines[-1]["interrupted"] is True and lines[-1]["exit_status"] == EXIT_SIGNALLED
-    assert all(r["write.io_bytes"] > 0 for r in lines if r["type"] == "end")
+    assert (
+        lines[-1]["loadgen.interrupted"] is True
+        and lines[-1]["loadgen.exit_status"] == EXIT_SIGNALLED
+    )
+    assert all(
+        r["loadgen.write.io_bytes"] > 0 for r in lines if r["event.dataset"] == "loadgen.end"
+    )
     assert b"g0" in stdout  # the final report still came out
 
 

@@ -55,8 +55,12 @@ def test_barrier_releases_all_after_the_last_ready(tmp_path: Path) -> None:
     assert group.spawn_s > 0
     firsts = [j.totals.first_op_ns for j in group.jobs]
     assert group.start_skew_ns == max(firsts) - min(firsts)
-    start = [r for r in _lines(tmp_path) if r["type"] == "start"]
-    assert len(start) == 1 and start[0]["workers"] == 16 and start[0]["spawn_s"] == group.spawn_s
+    start = [r for r in _lines(tmp_path) if r["event.dataset"] == "loadgen.start"]
+    assert (
+        len(start) == 1
+        and start[0]["loadgen.workers"] == 16
+        and start[0]["loadgen.spawn_s"] == group.spawn_s
+    )
 
 
 def test_process_mode_gives_each_job_its_own_process(tmp_path: Path) -> None:
@@ -85,22 +89,31 @@ def test_stream_validates_and_interval_deltas_sum_to_totals(tmp_path: Path) -> N
     result = execute(plan, _opts(tmp_path, status_interval_ns=FAST))
     lines = _lines(tmp_path)
     for rec in lines:
-        assert validate(rec) == [], rec["type"]
-    assert lines[0]["type"] == "run_start" and lines[-1]["type"] == "run_end"
-    assert [r["type"] for r in lines].count("start") == 2
-    assert [r["type"] for r in lines].count("group_end") == 2
-    ends = {r["thread_number"]: r for r in lines if r["type"] == "end"}
+        assert validate(rec) == [], rec["event.dataset"]
+    assert (
+        lines[0]["event.dataset"] == "loadgen.run_start"
+        and lines[-1]["event.dataset"] == "loadgen.run_end"
+    )
+    assert [r["event.dataset"] for r in lines].count("loadgen.start") == 2
+    assert [r["event.dataset"] for r in lines].count("loadgen.group_end") == 2
+    ends = {r["loadgen.thread_number"]: r for r in lines if r["event.dataset"] == "loadgen.end"}
     assert sorted(ends) == [j.job.thread_number for j in result.jobs]
-    for key in ("write.io_bytes", "read.total_ios", "minf"):
-        for group_end in (r for r in lines if r["type"] == "group_end"):
+    for key in ("loadgen.write.io_bytes", "loadgen.read.total_ios", "loadgen.minf"):
+        for group_end in (r for r in lines if r["event.dataset"] == "loadgen.group_end"):
             assert group_end[key] == sum(
-                e[key] for e in ends.values() if e["group"] == group_end["group"]
+                e[key] for e in ends.values() if e["loadgen.group"] == group_end["loadgen.group"]
             )
         assert lines[-1][key] == sum(e[key] for e in ends.values())
     for job in result.jobs:
         tn = job.job.thread_number
-        intervals = [r for r in lines if r["type"] == "interval" and r["thread_number"] == tn]
-        assert intervals[-1]["final"] and not any(r["final"] for r in intervals[:-1])
+        intervals = [
+            r
+            for r in lines
+            if r["event.dataset"] == "loadgen.interval" and r["loadgen.thread_number"] == tn
+        ]
+        assert intervals[-1]["loadgen.final"] and not any(
+            r["loadgen.final"] for r in intervals[:-1]
+        )
         if job.job.time_based:
             assert len(intervals) >= 2  # 100 ms intervals over 450 ms (fewer when starved of CPU)
         for key in (
@@ -113,11 +126,16 @@ def test_stream_validates_and_interval_deltas_sum_to_totals(tmp_path: Path) -> N
             "read.clat_ns.N",
             "write.clat_ns.N",
         ):
+            key = "loadgen." + key
             assert sum(r[key] for r in intervals) == ends[tn][key], key
         totals = job.totals
-        assert ends[tn]["write.io_bytes"] == totals.dirs[1].bytes
-        assert sum(r["write.clat_ns.N"] for r in intervals) == int(totals.dirs[1].clat.hist.sum())
-        assert sum(r["read.clat_ns.N"] for r in intervals) == int(totals.dirs[0].clat.hist.sum())
+        assert ends[tn]["loadgen.write.io_bytes"] == totals.dirs[1].bytes
+        assert sum(r["loadgen.write.clat_ns.N"] for r in intervals) == int(
+            totals.dirs[1].clat.hist.sum()
+        )
+        assert sum(r["loadgen.read.clat_ns.N"] for r in intervals) == int(
+            totals.dirs[0].clat.hist.sum()
+        )
 
 
 def test_setup_error_fails_that_job_only(tmp_path: Path) -> None:
@@ -126,8 +144,8 @@ def test_setup_error_fails_that_job_only(tmp_path: Path) -> None:
     errors = {j.job.thread_number: j.error for j in result.jobs}
     assert errors == {1: 0, 2: 0, 3: errno.EINVAL, 4: 0}
     assert exit_status(result) == EXIT_JOB_FAILED
-    events = [r for r in _lines(tmp_path) if r["type"] == "event"]
-    assert [(e["event.action"], e["thread_number"]) for e in events] == [("job_error", 3)]
+    events = [r for r in _lines(tmp_path) if r["event.dataset"] == "loadgen.event"]
+    assert [(e["event.action"], e["loadgen.thread_number"]) for e in events] == [("job_error", 3)]
 
 
 def _workers_of(pid: int) -> list[psutil.Process]:
@@ -151,7 +169,7 @@ def test_killed_worker_is_an_error_and_others_complete(tmp_path: Path) -> None:
         while time.monotonic() < deadline:
             workers = _workers_of(os.getpid())
             path = tmp_path / "run.jsonl"
-            if len(workers) == 3 and path.exists() and b'"interval"' in path.read_bytes():
+            if len(workers) == 3 and path.exists() and b'"loadgen.interval"' in path.read_bytes():
                 victim.append(workers[1].pid)
                 os.kill(workers[1].pid, signal.SIGKILL)
                 return
@@ -168,19 +186,28 @@ def test_killed_worker_is_an_error_and_others_complete(tmp_path: Path) -> None:
     assert all(j.error == 0 and j.totals.final for j in result.jobs if j.pid != victim[0])
     assert exit_status(result) == EXIT_OOM
     lines = _lines(tmp_path)
-    (event,) = [r for r in lines if r["type"] == "event"]
+    (event,) = [r for r in lines if r["event.dataset"] == "loadgen.event"]
     assert (
         event["event.action"] == "worker_died"
-        and event["thread_number"] == dead[0].job.thread_number
+        and event["loadgen.thread_number"] == dead[0].job.thread_number
     )
-    assert len([r for r in lines if r["type"] == "end"]) == 3
+    assert len([r for r in lines if r["event.dataset"] == "loadgen.end"]) == 3
     assert not psutil.Process().children(recursive=True)  # helper and workers all reaped
 
 
 def test_split_policy_pins_each_worker_to_one_cpu_at_the_callers_priority(tmp_path: Path) -> None:
     cpus = sorted(os.sched_getaffinity(0))
-    plan = make_plan([dict(numjobs=4, cpus_allowed=cpus, cpus_allowed_policy="split",
-                           time_based=True, runtime_ns=1_000_000_000)])
+    plan = make_plan(
+        [
+            dict(
+                numjobs=4,
+                cpus_allowed=cpus,
+                cpus_allowed_policy="split",
+                time_based=True,
+                runtime_ns=1_000_000_000,
+            )
+        ]
+    )
     seen: dict[int, list[int]] = {}
     nices: set[int] = set()
 

@@ -156,7 +156,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 def wait_for_lines(path: Path, count: int, run: LoadgenRun, timeout_s: float = 30,
                    record_type: str = "interval") -> None:
     """Wait until ``path`` holds ``count`` records of ``record_type`` (the workers run)."""
-    marker = b'{"type":"%s"' % record_type.encode()
+    marker = b'{"event.dataset":"loadgen.%s"' % record_type.encode()
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         run.note_children()

@@ -80,7 +80,7 @@ def finish(run: LoadgenRun, timeout_s: float = 60) -> tuple[int, str]:
 
 
 def events(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r for r in records if r.get("type") == "event"]
+    return [r for r in records if r.get("event.dataset") == "loadgen.event"]
 
 
 def report_jobs(report: Path) -> dict[str, list[dict[str, Any]]]:
@@ -126,10 +126,11 @@ def test_oom_kill_is_reported_and_the_run_goes_on(tmp_path: Path,
     status, _ = finish(start_loadgen([str(job(tmp_path, text)), *args], group=run_group))
     assert status == 4
     assert run_group.oom_kills() >= 1 and run_group.pids() == []
-    oom = [e for e in events(read_jsonl(jsonl)) if e["job"] == "victim"]
-    assert len(oom) == 1 and oom[0]["outcome.kind"] == "oom_killed"
-    assert oom[0]["outcome.oom_evidence"] in ("kmsg", "memcg")
-    assert oom[0]["error"] == errno.ENOMEM and oom[0]["total_ios"] >= 0  # reported before it died
+    oom = [e for e in events(read_jsonl(jsonl)) if e["loadgen.job"] == "victim"]
+    assert len(oom) == 1 and oom[0]["loadgen.outcome.kind"] == "oom_killed"
+    assert oom[0]["loadgen.outcome.oom_evidence"] in ("kmsg", "memcg")
+    # reported before it died
+    assert oom[0]["loadgen.error"] == errno.ENOMEM and oom[0]["loadgen.total_ios"] >= 0
     jobs = report_jobs(report)
     assert jobs["victim"][0]["error"] == errno.ENOMEM
     assert jobs["victim"][0]["loadgen"]["outcome"] == "oom_killed"
@@ -137,21 +138,24 @@ def test_oom_kill_is_reported_and_the_run_goes_on(tmp_path: Path,
     assert jobs["after"][0]["write"]["io_bytes"] == 4 << 20
 
 
-def test_oom_respawn_restarts_the_worker_up_to_the_cap(tmp_path: Path,
-                                                      run_group: cgroup.MemoryCgroup) -> None:
+def test_oom_respawn_restarts_the_worker_up_to_the_cap(
+    tmp_path: Path, run_group: cgroup.MemoryCgroup
+) -> None:
     """A sized job whose region never fits: every replacement is OOM-killed too, until
     the cap; then the kill is reported as under oom_policy=report."""
     jsonl, report, args = outputs(tmp_path)
     text = OOM_JOB.format(policy="respawn", victim_extra="", bystander_runtime=1)
     status, stderr = finish(start_loadgen([str(job(tmp_path, text)), *args], group=run_group))
     happened = [
-        (e["event.action"], e["job"], e.get("outcome.kind")) for e in events(read_jsonl(jsonl))
+        (e["event.action"], e["loadgen.job"], e.get("loadgen.outcome.kind"))
+        for e in events(read_jsonl(jsonl))
     ]
     victim = report_jobs(report)["victim"][0]
     assert victim["loadgen"].get("restarts") == outcome.MAX_RESPAWNS, (status, stderr, happened)
     oom = [h for h in happened if h[1] == "victim"]
     assert oom == [("worker_respawned", "victim", "oom_killed")] * outcome.MAX_RESPAWNS + [
-        ("worker_died", "victim", "oom_killed")]
+        ("worker_died", "victim", "oom_killed")
+    ]
     assert status == 4
     assert report_jobs(report)["after"][0]["error"] == 0
 
@@ -159,8 +163,9 @@ def test_oom_respawn_restarts_the_worker_up_to_the_cap(tmp_path: Path,
 def test_oom_abort_stops_the_run(tmp_path: Path, run_group: cgroup.MemoryCgroup) -> None:
     jsonl, report, args = outputs(tmp_path)
     text = OOM_JOB.format(policy="abort", victim_extra="", bystander_runtime=120)
-    status, _ = finish(start_loadgen([str(job(tmp_path, text)), *args], group=run_group),
-                       timeout_s=90)
+    status, _ = finish(
+        start_loadgen([str(job(tmp_path, text)), *args], group=run_group), timeout_s=90
+    )
     assert status == 4
     jobs = report_jobs(report)
     assert jobs["victim"][0]["loadgen"]["outcome"] == "oom_killed"
@@ -169,12 +174,16 @@ def test_oom_abort_stops_the_run(tmp_path: Path, run_group: cgroup.MemoryCgroup)
     read_jsonl(jsonl)
 
 
-@pytest.mark.parametrize(("signum", "status", "kind", "error"), [
-    (signal.SIGKILL, 4, "probably_oom", errno.ENOMEM),
-    (signal.SIGSEGV, 1, "crashed", errno.EFAULT),
-])
+@pytest.mark.parametrize(
+    ("signum", "status", "kind", "error"),
+    [
+        (signal.SIGKILL, 4, "probably_oom", errno.ENOMEM),
+        (signal.SIGSEGV, 1, "crashed", errno.EFAULT),
+    ],
+)
 def test_worker_death_is_reported_and_the_others_go_on(
-        tmp_path: Path, signum: int, status: int, kind: str, error: int) -> None:
+    tmp_path: Path, signum: int, status: int, kind: str, error: int
+) -> None:
     jsonl, report, args = outputs(tmp_path)
     run = start_loadgen([str(job(tmp_path, TIMED.format(runtime=3, numjobs=2))), *args])
     victim = run.wait_for_workers(2)[0]
@@ -183,7 +192,7 @@ def test_worker_death_is_reported_and_the_others_go_on(
     got, _ = finish(run)
     assert got == status
     died = [e for e in events(read_jsonl(jsonl)) if e["process.pid"] == victim.pid]
-    assert [(e["event.action"], e["outcome.kind"]) for e in died] == [("worker_died", kind)]
+    assert [(e["event.action"], e["loadgen.outcome.kind"]) for e in died] == [("worker_died", kind)]
     jobs = report_jobs(report)["timed"]
     assert sorted(j["error"] for j in jobs) == sorted([0, error])
     assert [j for j in jobs if j["error"] == 0][0]["loadgen"]["outcome"] == "ok"
@@ -215,13 +224,15 @@ def _inject(tmp_path: Path, in_helper: bool) -> Path:
 
 def test_worker_exception_goes_to_the_event_record_not_the_terminal(tmp_path: Path) -> None:
     jsonl, report, args = outputs(tmp_path)
-    run = start_loadgen([str(job(tmp_path, TIMED.format(runtime=2, numjobs=2))), *args],
-                        extra_path=_inject(tmp_path, in_helper=False))
+    run = start_loadgen(
+        [str(job(tmp_path, TIMED.format(runtime=2, numjobs=2))), *args],
+        extra_path=_inject(tmp_path, in_helper=False),
+    )
     status, stderr = finish(run)
     assert status == 1
     raised = [e for e in events(read_jsonl(jsonl)) if e["event.action"] == "worker_exception"]
     assert len(raised) == 2
-    assert all("ValueError: injected engine bug" in e["outcome.traceback"] for e in raised)
+    assert all("ValueError: injected engine bug" in e["loadgen.outcome.traceback"] for e in raised)
     assert stderr.count("worker raised ValueError: injected engine bug") == 2  # one line each
     jobs = report_jobs(report)["timed"]
     assert [j["loadgen"]["outcome"] for j in jobs] == ["exception", "exception"]
@@ -238,7 +249,9 @@ def test_fork_helper_bug_stops_the_run_cleanly(tmp_path: Path) -> None:
     assert status == 1
     assert "the worker fork helper exited (ValueError: injected engine bug)" in stderr
     died = [e for e in events(read_jsonl(jsonl)) if e["event.action"] == "helper_died"]
-    assert len(died) == 1 and "ValueError: injected engine bug" in died[0]["outcome.traceback"]
+    assert (
+        len(died) == 1 and "ValueError: injected engine bug" in died[0]["loadgen.outcome.traceback"]
+    )
     jobs = report_jobs(report)
     assert [j["error"] for j in jobs["timed"]] == [errno.ECHILD, errno.ECHILD]
     assert "later" not in jobs
@@ -275,15 +288,16 @@ def test_sigterm_stops_workers_and_still_reports(tmp_path: Path) -> None:
     status, _ = finish(run)
     assert status == 3
     records = read_jsonl(jsonl)
-    assert records[-1]["type"] == "run_end"
+    assert records[-1]["event.dataset"] == "loadgen.run_end"
     jobs = report_jobs(report)["timed"]
     assert len(jobs) == 2 and all(j["write"]["total_ios"] > 0 for j in jobs)
 
 
 def test_ctrl_c_to_the_process_group_is_quiet(tmp_path: Path) -> None:
     jsonl, report, args = outputs(tmp_path)
-    run = start_loadgen([str(job(tmp_path, TIMED.format(runtime=120, numjobs=2))), *args],
-                        new_session=True)
+    run = start_loadgen(
+        [str(job(tmp_path, TIMED.format(runtime=120, numjobs=2))), *args], new_session=True
+    )
     run.wait_for_workers(2)
     wait_for_lines(jsonl, 1, run)
     os.killpg(run.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches every process
@@ -316,8 +330,13 @@ def test_sighup_reopens_the_jsonl_file(tmp_path: Path) -> None:
     run.proc.terminate()
     assert finish(run)[0] == 3
     before, after = read_jsonl(rotated), read_jsonl(jsonl)
-    assert before[0]["type"] == "run_start" and after[-1]["type"] == "run_end"
-    assert after[0]["type"] != "run_start"  # the stream goes on; no second run_start
+    assert (
+        before[0]["event.dataset"] == "loadgen.run_start"
+        and after[-1]["event.dataset"] == "loadgen.run_end"
+    )
+    assert (
+        after[0]["event.dataset"] != "loadgen.run_start"
+    )  # the stream goes on; no second run_start
     assert report.exists()
 
 
@@ -337,18 +356,25 @@ def test_closed_stdout_ends_the_run_with_status_zero(tmp_path: Path) -> None:
     assert run.proc.stdout is not None
     first = run.proc.stdout.readline()
     run.proc.stdout.close()  # `| head -1`
-    assert orjson.loads(first)["type"] == "run_start"
+    assert orjson.loads(first)["event.dataset"] == "loadgen.run_start"
     status, _ = finish(run)
     assert status == 0
 
 
-def test_full_disk_stops_the_run_and_says_what_was_written(tmp_path: Path,
-                                                            tiny_tmpfs: Path) -> None:
+def test_full_disk_stops_the_run_and_says_what_was_written(
+    tmp_path: Path, tiny_tmpfs: Path
+) -> None:
     (tiny_tmpfs / "filler").write_bytes(b"\0" * (56 << 10))  # leave ~8 KiB
     jsonl = tiny_tmpfs / "run.jsonl"
     report = tmp_path / "report.json"
-    run = start_loadgen([str(job(tmp_path, TIMED.format(runtime=120, numjobs=2))),
-                         f"--jsonl={jsonl}", "--output-format=json", f"--output={report}"])
+    run = start_loadgen(
+        [
+            str(job(tmp_path, TIMED.format(runtime=120, numjobs=2))),
+            f"--jsonl={jsonl}",
+            "--output-format=json",
+            f"--output={report}",
+        ]
+    )
     status, stderr = finish(run)
     assert status == 1
     records = read_jsonl(jsonl)
@@ -360,8 +386,9 @@ def test_full_disk_stops_the_run_and_says_what_was_written(tmp_path: Path,
 @pytest.mark.parametrize("option", ["--jsonl", "--output"])
 def test_unwritable_output_is_bad_input_and_nothing_starts(tmp_path: Path, option: str) -> None:
     target = tmp_path / "no-such-dir" / "out"
-    run = start_loadgen([str(job(tmp_path, TIMED.format(runtime=120, numjobs=2))),
-                         f"{option}={target}"])
+    run = start_loadgen(
+        [str(job(tmp_path, TIMED.format(runtime=120, numjobs=2))), f"{option}={target}"]
+    )
     status, stderr = finish(run, timeout_s=30)
     assert status == 2
     assert len(stderr.strip().splitlines()) == 1 and "cannot write" in stderr

@@ -38,14 +38,16 @@ def test_line_counter_reads_a_growing_file_once(soak: ModuleType, tmp_path: Path
     path = tmp_path / "run.jsonl"
     counter = soak.LineCounter(path)
     assert counter.poll() == 0  # not there yet
-    path.write_bytes(b'{"type":"header"}\n{"type":"interval","n"')
+    path.write_bytes(b'{"event.dataset":"loadgen.run_start"}\n{"event.dataset":"loadgen.interval","n"')
     assert counter.poll() == 1
     with path.open("ab") as stream:
-        stream.write(b':1}\nnot json\n{"type":"interval"}\n{"type":"end"')
+        stream.write(
+            b':1}\nnot json\n{"event.dataset":"loadgen.interval"}\n{"event.dataset":"loadgen.end"'
+        )
     assert counter.poll() == 4
     counter.finish()  # the unterminated last record counts as a broken line
     assert (counter.lines, counter.invalid) == (5, 2)
-    assert counter.types == {"header": 1, "interval": 2}
+    assert counter.types == {"loadgen.run_start": 1, "loadgen.interval": 2}
 
 
 def test_summary_and_markdown(soak: ModuleType) -> None:

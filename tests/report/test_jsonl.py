@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import orjson
+import pytest
 
 from loadgen.report import jsonl
 from loadgen.stats.jobstats import IntervalStats
@@ -29,7 +30,7 @@ def test_metrics_use_fio_names_and_rates_over_runtime() -> None:
     assert m["write.bw_bytes"] == 2048000 and m["write.bw"] == 2000 and m["write.iops"] == 500.0
     assert m["write.runtime"] == 2000 and m["job_runtime"] == 2000
     assert m["write.clat_ns.N"] == 1000 and m["write.clat_ns.min"] == 1000
-    assert "write.clat_ns.percentile.99.000000" in m
+    assert "write.clat_ns.percentile.p99" in m and "write.clat_ns.percentile.p99_9" in m
     assert not any(k.startswith("read.clat_ns.percentile") for k in m)  # no samples, no percentiles
     assert m["usr_cpu"] == 25.0 and m["minf"] == 10
 
@@ -41,7 +42,9 @@ def test_percentiles_only_when_asked() -> None:
 
 def _record(type_name: str, fields: dict, tmp_path) -> dict:
     path = str(tmp_path / "x.jsonl")
-    w = jsonl.JsonlWriter(path, "run1", "host1", time.time_ns(), time.monotonic_ns())
+    w = jsonl.JsonlWriter(
+        path, "0123456789abcdef0123456789abcdef", "host1", time.time_ns(), time.monotonic_ns()
+    )
     w.write(type_name, fields)
     w.close()
     (line,) = Path(path).read_bytes().splitlines()
@@ -56,33 +59,60 @@ def test_interval_record_validates(tmp_path) -> None:
         "subjob": 0,
         "interval_ns": 5,
         "final": False,
-        "loadgen.lag_ns": 7,
+        "lag_ns": 7,
+        "event.sequence": 1,
+        "interval.index": 3,
+        "interval.start_ns": 2_000_000_000,
+        "interval.end_ns": 3_000_000_000,
+        "event.start": jsonl.rfc3339(2_000_000_000),
+        "event.end": jsonl.rfc3339(3_000_000_000),
         **jsonl.metrics(_delta(), 2_000_000_000),
     }
     rec = _record("interval", fields, tmp_path)
     assert jsonl.validate(rec) == []
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", rec["@timestamp"])
-    assert (
-        rec["host.name"] == "host1"
-        and rec["run_id"] == "run1"
-        and rec["process.pid"] == os.getpid()
-    )
+    assert rec["host.name"] == "host1" and rec["process.pid"] == os.getpid()
+    assert rec["loadgen.run_id"] == "0123456789abcdef0123456789abcdef"
+    # ECS names, loadgen's own fields under loadgen.*, nothing bare that ECS or Logstash owns
+    assert rec["event.dataset"] == "loadgen.interval" and rec["event.kind"] == "metric"
+    assert rec["ecs.version"] == jsonl.ECS_VERSION and rec["event.duration"] == 5
+    assert rec["loadgen.group"] == 0 and rec["loadgen.interval.index"] == 3
+    assert not {"type", "group", "error", "job"} & set(rec)
+    assert all(k in jsonl.ECS_KEYS or k.startswith("loadgen.") for k in rec)
+    # no key part is a number (Elasticsearch would nest 99.000000 as {"99": {"000000": ...}})
+    assert not any(part.isdigit() for k in rec for part in k.split("."))
 
 
 def test_validate_reports_missing_wrong_and_unknown_keys(tmp_path) -> None:
     rec = _record("start", {"group": 0, "jobs": 1, "workers": 1, "spawn_s": 0.1}, tmp_path)
     assert jsonl.validate(rec) == []
-    assert any(
-        "missing" in p for p in jsonl.validate({k: v for k, v in rec.items() if k != "spawn_s"})
-    )
-    assert any("jobs" in p for p in jsonl.validate({**rec, "jobs": "1"}))
-    assert any("jobs" in p for p in jsonl.validate({**rec, "jobs": True}))
+    missing = {k: v for k, v in rec.items() if k != "loadgen.spawn_s"}
+    assert any("missing" in p for p in jsonl.validate(missing))
+    assert any("jobs" in p for p in jsonl.validate({**rec, "loadgen.jobs": "1"}))
+    assert any("jobs" in p for p in jsonl.validate({**rec, "loadgen.jobs": True}))
     assert any("unexpected" in p for p in jsonl.validate({**rec, "bogus": 1}))
-    assert jsonl.validate({"type": "nope"}) == ["unknown type 'nope'"]
+    assert jsonl.validate({"event.dataset": "nope"}) == ["unknown event.dataset 'nope'"]
 
 
-def test_schema_is_json() -> None:
-    assert orjson.loads(orjson.dumps(jsonl.SCHEMA)) == jsonl.SCHEMA
+def test_percentile_keys_have_no_dot() -> None:
+    assert [jsonl.percentile_key(p) for p in (1.0, 50.0, 99.9, 99.99, 99.999999)] == [
+        "p1",
+        "p50",
+        "p99_9",
+        "p99_99",
+        "p99_999999",
+    ]
+
+
+def test_shipped_schema_is_a_valid_json_schema_and_agrees_with_validate(tmp_path) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = jsonl.schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    rec = _record("start", {"group": 0, "jobs": 1, "workers": 1, "spawn_s": 0.1}, tmp_path)
+    jsonschema.validate(rec, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**rec, "loadgen.jobs": "1"}, schema)
+    assert orjson.loads(jsonl.schema_text()) == schema
 
 
 def test_rfc3339_is_utc_with_z() -> None:
@@ -90,15 +120,26 @@ def test_rfc3339_is_utc_with_z() -> None:
 
 
 def test_kernel_record_has_flat_counter_keys(tmp_path) -> None:
-    delta = {"scope": "system", "vmstat": {"pgfault": 10, "thp_fault_alloc": 2},
-             "mthp": {"64kB": {"anon_fault_alloc": 3}, "2048kB": {"split": 0}}}
+    delta = {
+        "scope": "system",
+        "vmstat": {"pgfault": 10, "thp_fault_alloc": 2},
+        "mthp": {"64kB": {"anon_fault_alloc": 3}, "2048kB": {"split": 0}},
+    }
     fields = jsonl.kernel_fields(delta)
-    assert fields == {"scope": "system", "vmstat.pgfault": 10, "vmstat.thp_fault_alloc": 2,
-                      "mthp.64kB.anon_fault_alloc": 3, "mthp.2048kB.split": 0}
+    assert fields == {
+        "scope": "system",
+        "vmstat.pgfault": 10,
+        "vmstat.thp_fault_alloc": 2,
+        "mthp.64kB.anon_fault_alloc": 3,
+        "mthp.2048kB.split": 0,
+    }
     rec = _record("kernel", {"group": None, "interval_ns": 5, "final": False, **fields}, tmp_path)
     assert jsonl.validate(rec) == []
-    assert any("vmstat.pgfault" in p for p in jsonl.validate({**rec, "vmstat.pgfault": 1.5}))
-    assert any("unexpected" in p for p in jsonl.validate({**rec, "vmstat": 1}))
+    assert rec["loadgen.mthp.64kB.anon_fault_alloc"] == 3
+    assert any(
+        "vmstat.pgfault" in p for p in jsonl.validate({**rec, "loadgen.vmstat.pgfault": 1.5})
+    )
+    assert any("unexpected" in p for p in jsonl.validate({**rec, "loadgen.vmstat": 1}))
 
 
 def test_header_fields_flatten_nested_objects_and_keep_lists() -> None:

@@ -1,0 +1,1 @@
+"""Comparing sets of runs: loadgen compare."""

@@ -187,3 +187,8 @@ class RunOptions:
     status_interval_given: bool = False  # fio prints periodic stats only when asked to
     eta: str = "auto"  # auto|always|never
     command_line: tuple[str, ...] = ()
+    # when a group's ready workers are released (loadgen.controller.release): at the
+    # wall-clock instant start_at_ns (first group), or when the orchestrator on the
+    # socket release_fd says go; 0 and -1 = at once
+    start_at_ns: int = 0
+    release_fd: int = -1

@@ -28,6 +28,7 @@ from loadgen.controller import outcome
 from loadgen.controller.aggregator import Aggregator, JobState
 from loadgen.controller.kernelwatch import KernelWatch
 from loadgen.controller.progress import ProgressLine, Snapshot, job_char
+from loadgen.controller.release import gate_for
 from loadgen.controller.spawner import HelperDied, Spawner
 from loadgen.kernel import counters
 from loadgen.plan import Group, Job, Plan, RunOptions
@@ -234,11 +235,24 @@ class _GroupRun:
             if self.sup.stopping:
                 self.stop()
             await self._until(lambda: all(s.settled for s in self.agg.group_states()) or not self.live)
+            if self.sup.gate.holds and self.live and not self.sup.stopping:
+                await self._hold()
             self._release()
             await self._until(lambda: self.all_read and not self.live and not self.respawning)
         finally:
             if not self.released:
                 os.close(self.gate_w)
+
+    async def _hold(self) -> None:
+        """Keep the ready workers at the barrier until the release gate opens or the run stops."""
+        async with anyio.create_task_group() as tg:
+            async def opened() -> None:
+                await self.sup.gate.wait(self.group.id)
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(opened)
+            await self._until(lambda: self.sup.stopping or self.released)
+            tg.cancel_scope.cancel()
 
     def _map_pids(self, units: list[list[Job]], pids: list[int], pipes: list[int], fork_errno: int) -> None:
         forked = iter(pipes)
@@ -270,7 +284,10 @@ class _GroupRun:
         self.kernel_at_release = counters.snapshot()  # ~1 ms while every worker still waits
         release_ns = time.monotonic_ns()  # before the close: workers may run at once
         os.close(self.gate_w)
+        release_epoch_ns = time.time_ns()
         self.released = True
+        self.sup.gate.released(self.group.id, release_epoch_ns)
+        self.result.extras["release_epoch_ns"] = release_epoch_ns
         ready = [s.ready_ns for s in self.agg.group_states() if s.ready_ns]
         self.result.spawn_s = ((max(ready) - self.t_first_fork_ns) / 1e9) if ready else 0.0
         self.result.extras["release_ns"] = release_ns
@@ -326,6 +343,7 @@ class Supervisor:
         self.result = RunResult(plan=plan)
         self.task_group: anyio.abc.TaskGroup | None = None
         self.kernel = KernelWatch(agg.writer)
+        self.gate = gate_for(opts.start_at_ns, opts.release_fd)  # who says when a group starts
 
     async def run(self) -> RunResult:
         self.spawner.attach()
@@ -337,6 +355,7 @@ class Supervisor:
                     tg.start_soon(self._show_progress)
                 if self.agg.writer is not None:
                     tg.start_soon(self._kernel_intervals)
+                tg.start_soon(self.gate.watch, self.abort)
                 for group in self.plan.groups:
                     if self.stopping:
                         break
@@ -346,6 +365,7 @@ class Supervisor:
                 tg.cancel_scope.cancel()
             self.kernel.interval(None, final=True)
         finally:
+            self.gate.close()
             self.spawner.detach()
             if self.progress is not None:
                 self.progress.clear()

@@ -64,8 +64,9 @@ def test_release_fd_holds_each_group_until_go_and_reports_the_release() -> None:
     log: list[tuple[str, int]] = []
     helper = threading.Thread(target=_orchestrate, args=(ours, 0.3, log), daemon=True)
     helper.start()
-    plan = make_plan([{"numjobs": 2, "size": 2 * MIB, "rw": "write"},
-                      {"size": 2 * MIB, "rw": "read"}])
+    plan = make_plan(
+        [{"numjobs": 2, "size": 2 * MIB, "rw": "write"}, {"size": 2 * MIB, "rw": "read"}]
+    )
     result = execute(plan, RunOptions(eta="never", release_fd=theirs.detach()))
     ours.close()
     helper.join(10)
@@ -82,27 +83,46 @@ def test_the_orchestrator_going_away_stops_a_held_run(tmp_path: Path) -> None:
     (tmp_path / "t.fio").write_text("[t]\nsize=2m\nrw=write\ntime_based\nruntime=60s\n")
     ours, theirs = socket.socketpair()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "loadgen", "run", "t.fio", "--eta=never", "--jsonl=run.jsonl",
-         "--output-format=json", f"--release-fd={theirs.fileno()}"],
-        pass_fds=[theirs.fileno()], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        [
+            sys.executable,
+            "-m",
+            "loadgen",
+            "run",
+            "t.fio",
+            "--eta=never",
+            "--jsonl=run.jsonl",
+            "--output-format=json",
+            f"--release-fd={theirs.fileno()}",
+        ],
+        pass_fds=[theirs.fileno()],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     theirs.close()
     assert ours.makefile("rb").readline().startswith(b"ready 0 ")  # held at the barrier
     ours.close()
     stdout, _ = proc.communicate(timeout=60)  # a 60 s job, stopped long before
     report = orjson.loads(stdout)
     assert report["jobs"][0]["write"]["io_bytes"] < 60 * 2 * MIB
-    events = [r for r in map(orjson.loads, (tmp_path / "run.jsonl").read_bytes().splitlines())
-              if r["type"] == "event"]
+    events = [
+        r
+        for r in map(orjson.loads, (tmp_path / "run.jsonl").read_bytes().splitlines())
+        if r["type"] == "event"
+    ]
     assert any("went away" in e["message"] for e in events)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--start-at=soon"], "not a time in seconds"),
-    (["--start-at=nan"], "not a time in seconds"),
-    (["--release-fd=x"], "not a file descriptor"),
-    (["--start-at=1", "--release-fd=5"], "cannot be used together"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--start-at=soon"], "not a time in seconds"),
+        (["--start-at=nan"], "not a time in seconds"),
+        (["--release-fd=x"], "not a file descriptor"),
+        (["--start-at=1", "--release-fd=5"], "cannot be used together"),
+    ],
+)
 def test_bad_release_options_are_input_errors(args: list[str], message: str) -> None:
     with pytest.raises(InputError, match=message):
         parse_command_line(["t.fio", *args])

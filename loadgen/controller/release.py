@@ -9,8 +9,9 @@ that runs on many hosts start together:
   what the hosts' clocks disagree by.
 * ``--release-fd=FD``: a connected stream socket to an orchestrator (loadgen's fleet
   agent is one).  At each group's barrier the controller writes ``ready GROUP EPOCH_NS``
-  and holds the workers until it reads ``go GROUP``; after the release it writes
-  ``start GROUP EPOCH_NS``.  The socket is also a lifeline: end of file (the
+  and holds the workers until it reads ``go GROUP`` (released at once) or ``go GROUP
+  EPOCH_NS`` (released at that wall-clock instant, or at once if it has passed); after
+  the release it writes ``start GROUP EPOCH_NS``.  The socket is also a lifeline: end of file (the
   orchestrator went away) stops the run, as SIGTERM would.
 
 ``wait`` may be cancelled (the run was stopped while holding): the supervisor races it
@@ -66,6 +67,22 @@ class Immediate:
         return
 
 
+SPIN_S = 0.002
+
+
+async def until_epoch(epoch_ns: int) -> int:
+    """Return at wall-clock ``epoch_ns``; how late that was (ns), if it had already passed."""
+    delay_ns = epoch_ns - time.time_ns()
+    if delay_ns <= 0:
+        return -delay_ns
+    # sleep to just short of the instant, then spin the last stretch: the loop's timer
+    # granularity (~1 ms) would otherwise be the whole skew
+    await anyio.sleep(max(delay_ns / 1e9 - SPIN_S, 0.0))
+    while time.time_ns() < epoch_ns:
+        pass
+    return 0
+
+
 class StartAt(Immediate):
     """Release the first group at ``epoch_ns``; ``late_ns`` says by how much the workers
     were ready only after it (then they start at once)."""
@@ -81,15 +98,7 @@ class StartAt(Immediate):
         if self._first is not None and self._first != group_id:
             return
         self._first = group_id
-        delay_ns = self.epoch_ns - time.time_ns()
-        if delay_ns <= 0:
-            self.late_ns = -delay_ns
-            return
-        # sleep to just short of the instant, then spin the last stretch: the loop's timer
-        # granularity (~1 ms) would otherwise be the whole skew
-        await anyio.sleep(max(delay_ns / 1e9 - 0.002, 0.0))
-        while time.time_ns() < self.epoch_ns:
-            pass
+        self.late_ns = await until_epoch(self.epoch_ns)
 
 
 class FdGate:
@@ -107,6 +116,7 @@ class FdGate:
             raise InputError(f"--release-fd={fd}: not a stream socket")
         self.sock.setblocking(False)
         self._go: dict[int, anyio.Event] = {}
+        self._at: dict[int, int] = {}  # group -> the release instant "go" named
         self._buffer = b""
         self.gone = False
 
@@ -130,6 +140,8 @@ class FdGate:
         self._send(f"ready {group_id} {time.time_ns()}")
         if not self.gone:
             await event.wait()
+        if group_id in self._at and not self.gone:
+            await until_epoch(self._at[group_id])
 
     def released(self, group_id: int, epoch_ns: int) -> None:
         self._send(f"start {group_id} {epoch_ns}")
@@ -153,7 +165,13 @@ class FdGate:
             *lines, self._buffer = self._buffer.split(b"\n")
             for line in lines:
                 words = line.split()
-                if len(words) == 2 and words[0] == b"go" and words[1].isdigit():
+                if (
+                    2 <= len(words) <= 3
+                    and words[0] == b"go"
+                    and all(w.isdigit() for w in words[1:])
+                ):
+                    if len(words) == 3:
+                        self._at[int(words[1])] = int(words[2])
                     self._event(int(words[1])).set()
 
     def close(self) -> None:

@@ -9,7 +9,9 @@ crashes cannot take the Dask worker with it.  Three threads tie it to the fleet:
 * the stream: the controller's JSON lines, ``host.name`` set to the fleet's name for the
   host, sent to the client in small batches as they come (``Worker.log_event``);
 * the gate: at each barrier the controller says ``ready``; the agent tells the client
-  and says ``go`` once the cluster-wide ``distributed.Event`` of that group is set;
+  and, once the cluster-wide ``distributed.Event`` of that group is set, says ``go``
+  with the release instant the client set beside it (a ``distributed.Variable``), so
+  every host releases at one instant rather than whenever the Event reached it;
 * the stop: the host's stop ``Event`` (Ctrl-C on the client, a missed barrier) or the
   task's cancellation sends the controller SIGINT, so it stops and writes its report.
 
@@ -37,7 +39,7 @@ from typing import Any
 import orjson
 from distributed import Client, get_client, get_worker
 
-from loadgen.fleet.daskapi import Waiter, current_task_key
+from loadgen.fleet.daskapi import Waiter, current_task_key, get_variable
 from loadgen.fleet.options import JobFile
 
 FLUSH_S = 0.1  # the most a line waits on the host before it is sent on
@@ -45,6 +47,7 @@ BATCH_LINES = 1000
 POLL_S = 0.5  # how often a waiting thread looks at the process and the task
 STOP_GRACE_S = 60.0  # after SIGINT, how long the controller may take to write its report
 STDERR_TAIL = 4000
+GO_AT_TIMEOUT_S = 30.0
 
 Send = Callable[[dict[str, Any]], None]
 
@@ -78,6 +81,11 @@ def topic(run_id: str) -> str:
 
 def go_event(run_id: str, group: int) -> str:
     return f"loadgen-fleet-{run_id}-go-{group}"
+
+
+def go_at(run_id: str, group: int) -> str:
+    """The ``distributed.Variable`` with the instant the group's hosts release at."""
+    return f"loadgen-fleet-{run_id}-go-at-{group}"
 
 
 def stop_event(run_id: str, name: str) -> str:
@@ -253,7 +261,8 @@ def _gate(sock: socket.socket, run_id: str, client: Client, send: Send, stop: _S
         go = Waiter(client, go_event(run_id, group))
         while stop.proc.poll() is None and not stop.stopped:
             if go.wait(POLL_S):
+                at = get_variable(client, go_at(run_id, group), GO_AT_TIMEOUT_S)
                 with contextlib.suppress(OSError):
-                    sock.sendall(b"go %d\n" % group)
+                    sock.sendall(b"go %d %d\n" % (group, at))
                 send({"kind": "go", "group": group, "epoch_ns": time.time_ns()})
                 break

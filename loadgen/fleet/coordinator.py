@@ -3,12 +3,14 @@
 One thread does everything here; Dask calls ``_inbox.put`` from its own thread for each
 message a host sends and each task that ends, so messages are handled in the order they
 arrived.  The barrier, per group: once every host still running is ready at it (its
-workers forked and waiting), the group's ``distributed.Event`` is set and every host's
-agent releases its controller.  A host not ready ``--barrier-timeout`` after the first
-host was (after its own previous group ended, for later groups) is reported, told to
-stop, and the rest start without it.  A host whose Dask worker leaves the cluster is
-reported as dead; the others go on.  The first Ctrl-C (or SIGTERM) stops every host,
-which then writes what it measured; a second one stops waiting for them.
+workers forked and waiting), the client names a release instant a little ahead
+(``GO_LEAD_NS``), sets the group's ``distributed.Event``, and every host's agent has its
+controller release the workers at that instant on the host's clock.  A host not ready
+``--barrier-timeout`` after the first host was (after its own previous group ended, for
+later groups) is reported, told to stop, and the rest start without it.  A host whose
+Dask worker leaves the cluster is reported as dead; the others go on.  The first Ctrl-C
+(or SIGTERM) stops every host, which then writes what it measured; a second one stops
+waiting for them.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from distributed import Client, Future
 
 from loadgen.errors import InputError
 from loadgen.fleet import clock, daskapi
-from loadgen.fleet.agent import HostOutcome, HostSpec, go_event, run_host, stop_event, topic
+from loadgen.fleet.agent import HostOutcome, HostSpec, go_at, go_event, run_host, stop_event, topic
 from loadgen.fleet.options import FleetOptions, HostChoice, JobFile
 from loadgen.fleet.report import HostRecord, fleet_document, render_json, render_text
 from loadgen.plan import RunOptions
@@ -44,6 +46,9 @@ TICK_S = 0.2
 WORKER_CHECK_S = 0.5
 CONNECT_TIMEOUT_S = 10
 DRAIN_S = 10.0  # after the last host ended: how long its last lines may take to arrive
+# the release instant is this far after the Event is set: time for the Event to reach
+# every host (tens of ms under load), so that all release at the instant, not on arrival
+GO_LEAD_NS = 100_000_000
 GROUP_END = b'{"type":"group_end"'
 OUTCOME_OF_STATUS = {
     ExitStatus.OK: "completed",
@@ -320,8 +325,10 @@ class Coordinator:
                 self._missed(host, group)
         waiting = [h for h in candidates if h.active and h.record.outcome == "pending"]
         if waiting and all(h.ready_group >= group for h in waiting):
+            at = time.time_ns() + GO_LEAD_NS
+            daskapi.set_variable(self.client, go_at(self.run_id, group), at)
             daskapi.set_event(self.client, go_event(self.run_id, group))
-            self.go_epoch_ns[group] = time.time_ns()
+            self.go_epoch_ns[group] = at
             self.next_group += 1
 
     def _missed(self, host: _Host, group: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from distributed import Client, Event, Future
+from distributed import Client, Event, Future, Variable
 from distributed.worker import thread_state as _thread_state  # type: ignore[attr-defined]
 
 
@@ -51,3 +51,11 @@ def current_task_key() -> str | None:
     """The key of the task this thread runs (None outside a task)."""
     key = getattr(_thread_state, "key", None)
     return None if key is None else str(key)
+
+
+def set_variable(client: Client, name: str, value: int) -> None:
+    Variable(name, client=client).set(value)  # type: ignore[no-untyped-call]
+
+
+def get_variable(client: Client, name: str, timeout_s: float) -> int:
+    return int(Variable(name, client=client).get(timeout=timeout_s))  # type: ignore[no-untyped-call]

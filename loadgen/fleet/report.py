@@ -436,8 +436,8 @@ def render_text(document: dict[str, Any]) -> str:
             f"range={s['range_pct']:.1f}%"
         )
     lines += [
-        f"  group {st['group']}: start skew {st['start_skew_ns'] / 1e6:.3f} ms across {st['hosts']} "
-        f"hosts (offset-corrected {st['start_skew_corrected_ns'] / 1e6:.3f} ms)"
+        f"  group {st['group']}: start skew {st['start_skew_ns'] / 1e6:.3f} ms across "
+        f"{st['hosts']} hosts (offset-corrected {st['start_skew_corrected_ns'] / 1e6:.3f} ms)"
         for st in fleet["start"]
     ]
     lines += [

@@ -79,6 +79,29 @@ def test_release_fd_holds_each_group_until_go_and_reports_the_release() -> None:
     assert all(j.error == 0 for j in result.jobs)
 
 
+def test_go_with_an_instant_releases_at_that_instant() -> None:
+    ours, theirs = socket.socketpair()
+    said: list[int] = []
+
+    def orchestrate() -> None:
+        reader = ours.makefile("rb")
+        reader.readline()  # ready 0 ...
+        said.append(time.time_ns() + 300_000_000)
+        ours.sendall(b"go 0 %d\n" % said[0])
+        reader.readline()  # start 0 ...
+
+    helper = threading.Thread(target=orchestrate, daemon=True)
+    helper.start()
+    result = execute(
+        make_plan([{"size": 2 * MIB, "rw": "write"}]),
+        RunOptions(eta="never", release_fd=theirs.detach()),
+    )
+    ours.close()
+    helper.join(10)
+    (group,) = result.groups
+    assert group.extras["release_epoch_ns"] >= said[0]
+
+
 def test_the_orchestrator_going_away_stops_a_held_run(tmp_path: Path) -> None:
     (tmp_path / "t.fio").write_text("[t]\nsize=2m\nrw=write\ntime_based\nruntime=60s\n")
     ours, theirs = socket.socketpair()

@@ -16,6 +16,7 @@ from loadgen.fleet.report import HostRecord
 def events(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     set_events: list[str] = []
     monkeypatch.setattr(daskapi, "set_event", lambda client, name: set_events.append(name))
+    monkeypatch.setattr(daskapi, "set_variable", lambda client, name, value: None)
     return set_events
 
 

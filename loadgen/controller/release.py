@@ -37,8 +37,10 @@ Lost = Callable[[str], None]
 class ReleaseGate(Protocol):
     holds: bool  # False: the supervisor releases at once, without a wait
 
-    async def wait(self, group_id: int) -> None:
-        """Return when group ``group_id``, whose workers are all ready, may start."""
+    async def wait(self, group_id: int) -> int:
+        """Return when group ``group_id``, whose workers are all ready, may start: with 0
+        (at once) or the wall-clock instant to release at, at most ``PREPARE_S`` ahead (the
+        supervisor's last steps before a release take that long at most)."""
 
     def released(self, group_id: int, epoch_ns: int) -> None:
         """The group was released at ``epoch_ns`` (wall clock)."""
@@ -54,8 +56,8 @@ class Immediate:
 
     holds = False
 
-    async def wait(self, group_id: int) -> None:
-        return
+    async def wait(self, group_id: int) -> int:
+        return 0
 
     def released(self, group_id: int, epoch_ns: int) -> None:
         return
@@ -67,38 +69,39 @@ class Immediate:
         return
 
 
-SPIN_S = 0.002
+SHORT_S = 0.002
+PREPARE_S = 0.05
 
 
-async def until_epoch(epoch_ns: int) -> int:
-    """Return at wall-clock ``epoch_ns``; how late that was (ns), if it had already passed."""
+async def until_epoch(epoch_ns: int) -> None:
+    """Return at wall-clock ``epoch_ns`` (at once if it has passed)."""
     delay_ns = epoch_ns - time.time_ns()
     if delay_ns <= 0:
-        return -delay_ns
-    # sleep to just short of the instant, then spin the last stretch: the loop's timer
-    # granularity (~1 ms) would otherwise be the whole skew
-    await anyio.sleep(max(delay_ns / 1e9 - SPIN_S, 0.0))
-    while time.time_ns() < epoch_ns:
-        pass
-    return 0
+        return
+    # the loop's timers are ms-grained: sleep to just short of the instant on the loop, then
+    # the rest in a precise blocking sleep (not a spin: with more controllers than cores,
+    # as on a loopback test fleet, spinning ones keep each other from the CPU)
+    await anyio.sleep(max(delay_ns / 1e9 - SHORT_S, 0.0))
+    remaining_ns = epoch_ns - time.time_ns()
+    if remaining_ns > 0:
+        time.sleep(remaining_ns / 1e9)
 
 
 class StartAt(Immediate):
-    """Release the first group at ``epoch_ns``; ``late_ns`` says by how much the workers
-    were ready only after it (then they start at once)."""
+    """Release the first group at ``epoch_ns`` (at once if the workers were ready only after it)."""
 
     holds = True
 
     def __init__(self, epoch_ns: int) -> None:
         self.epoch_ns = epoch_ns
-        self.late_ns = 0
         self._first: int | None = None
 
-    async def wait(self, group_id: int) -> None:
+    async def wait(self, group_id: int) -> int:
         if self._first is not None and self._first != group_id:
-            return
+            return 0
         self._first = group_id
-        self.late_ns = await until_epoch(self.epoch_ns)
+        await until_epoch(self.epoch_ns - int(PREPARE_S * 1e9))
+        return self.epoch_ns
 
 
 class FdGate:
@@ -135,13 +138,16 @@ class FdGate:
             with contextlib.suppress(OSError):
                 self.sock.setblocking(False)
 
-    async def wait(self, group_id: int) -> None:
+    async def wait(self, group_id: int) -> int:
         event = self._event(group_id)
         self._send(f"ready {group_id} {time.time_ns()}")
-        if not self.gone:
-            await event.wait()
-        if group_id in self._at and not self.gone:
-            await until_epoch(self._at[group_id])
+        if self.gone:
+            return 0
+        await event.wait()
+        at = self._at.get(group_id, 0)
+        if at:
+            await until_epoch(at - int(PREPARE_S * 1e9))
+        return 0 if self.gone else at
 
     def released(self, group_id: int, epoch_ns: int) -> None:
         self._send(f"start {group_id} {epoch_ns}")

@@ -28,7 +28,7 @@ from loadgen.controller import outcome
 from loadgen.controller.aggregator import Aggregator, JobState
 from loadgen.controller.kernelwatch import KernelWatch
 from loadgen.controller.progress import ProgressLine, Snapshot, job_char
-from loadgen.controller.release import gate_for
+from loadgen.controller.release import gate_for, until_epoch
 from loadgen.controller.spawner import HelperDied, Spawner
 from loadgen.kernel import counters
 from loadgen.plan import Group, Job, Plan, RunOptions
@@ -236,23 +236,29 @@ class _GroupRun:
                 self.stop()
             await self._until(lambda: all(s.settled for s in self.agg.group_states()) or not self.live)
             if self.sup.gate.holds and self.live and not self.sup.stopping:
-                await self._hold()
+                at = await self._hold()
+                if at and not self.sup.stopping:
+                    self.kernel_at_release = counters.snapshot()  # before the instant, not after
+                    await until_epoch(at)
             self._release()
             await self._until(lambda: self.all_read and not self.live and not self.respawning)
         finally:
             if not self.released:
                 os.close(self.gate_w)
 
-    async def _hold(self) -> None:
-        """Keep the ready workers at the barrier until the release gate opens or the run stops."""
+    async def _hold(self) -> int:
+        """Keep the ready workers at the barrier until the release gate opens or the run
+        stops; the instant the gate names for the release (0: at once)."""
+        at = [0]
         async with anyio.create_task_group() as tg:
             async def opened() -> None:
-                await self.sup.gate.wait(self.group.id)
+                at[0] = await self.sup.gate.wait(self.group.id)
                 tg.cancel_scope.cancel()
 
             tg.start_soon(opened)
             await self._until(lambda: self.sup.stopping or self.released)
             tg.cancel_scope.cancel()
+        return at[0]
 
     def _map_pids(self, units: list[list[Job]], pids: list[int], pipes: list[int], fork_errno: int) -> None:
         forked = iter(pipes)
@@ -281,7 +287,8 @@ class _GroupRun:
         """Open the gate for every worker at one instant (EOF to all readers)."""
         if self.released:
             return
-        self.kernel_at_release = counters.snapshot()  # ~1 ms while every worker still waits
+        if not self.kernel_at_release:  # ~1-10 ms while every worker still waits
+            self.kernel_at_release = counters.snapshot()
         release_ns = time.monotonic_ns()  # before the close: workers may run at once
         os.close(self.gate_w)
         release_epoch_ns = time.time_ns()

@@ -243,6 +243,8 @@ class Coordinator:
         elif kind == "ready":
             host.ready_group = int(message["group"])
             self.first_ready.setdefault(host.ready_group, time.monotonic())
+        elif kind == "go":
+            host.record.go_epoch_ns[int(message["group"])] = int(message["epoch_ns"])
         elif kind == "start":
             host.record.release_epoch_ns[int(message["group"])] = int(message["epoch_ns"])
         elif kind == "done":

@@ -72,6 +72,7 @@ class HostRecord:
     exit_status: int | None = None
     document: dict[str, Any] | None = None  # its fio json+ report
     release_epoch_ns: dict[int, int] = field(default_factory=dict)  # group -> host clock
+    go_epoch_ns: dict[int, int] = field(default_factory=dict)  # group -> its agent passed go on
     lines: int = 0
     message: str = ""
 
@@ -300,6 +301,9 @@ def start_skew(hosts: Sequence[HostRecord]) -> list[dict[str, Any]]:
                 "first_host": min(corrected, key=lambda n: corrected[n]),
                 "last_host": max(corrected, key=lambda n: corrected[n]),
                 "release_epoch_ns": raw,
+                "go_passed_epoch_ns": {
+                    h.name: h.go_epoch_ns[group] for h in hosts if group in h.go_epoch_ns
+                },
             }
         )
     return out

@@ -13,6 +13,7 @@ from typing import Any
 
 from loadgen.blas import pin_blas_threads
 from loadgen.errors import InputError
+from loadgen.fleet.options import split_fleet_options
 from loadgen.jobfile import build_plan, parse_command_line, print_note, profiles
 from loadgen.jobfile.help import option_help, options_overview
 from loadgen.plan import WRITE, Plan
@@ -23,6 +24,8 @@ usage: loadgen plan JOBFILE... [--section=NAME] [--name=JOB --OPTION=VALUE ...]
        loadgen run  JOBFILE... [--output-format=normal|json|json+|terse[,...]] [--output=FILE]
                     [--jsonl=PATH|-] [--status-interval=TIME] [--eta=auto|always|never]
                     [--section=NAME] [--name=JOB --OPTION=VALUE ...]
+                    [--start-at=EPOCH | --release-fd=FD]
+                    [--cluster=tcp://HOST:PORT [--hosts=N|all|NAME,...] [--barrier-timeout=TIME]]
        loadgen run|plan --cmdhelp[=OPTION]
        loadgen profiles
        loadgen compare BASE NEW [NEW2 ...] [--output-format=normal|json] [--alpha=A]
@@ -84,12 +87,17 @@ def _plan(args: list[str]) -> int:
 
 
 def _run(args: list[str]) -> int:
+    fleet, args = split_fleet_options(args)
     command_line = parse_command_line(args)
     if command_line.help or command_line.cmdhelp is not None:
         return _plan(args)
     startup_signals = StartupSignals()  # reliability: no traceback or lost report on an early ^C
     startup_signals.install()
     try:
+        if fleet is not None:  # the profile runs on Dask workers (docs/fleet.md)
+            from loadgen.fleet.command import run_command
+
+            return run_command(fleet, args, startup_signals)
         plan = build_plan(command_line)
         # One BLAS thread per process: effective only before numpy's first import, which
         # the controller's modules make; the job-file side above imports no numpy.

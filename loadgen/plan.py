@@ -188,3 +188,8 @@ class RunOptions:
     eta: str = "auto"  # auto|always|never
     command_line: tuple[str, ...] = ()
     prometheus: str = ""  # "" = off; else an OpenMetrics file rewritten every status interval
+    # when a group's ready workers are released (loadgen.controller.release): at the
+    # wall-clock instant start_at_ns (first group), or when the orchestrator on the
+    # socket release_fd says go; 0 and -1 = at once
+    start_at_ns: int = 0
+    release_fd: int = -1

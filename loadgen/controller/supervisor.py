@@ -28,6 +28,7 @@ from loadgen.controller import outcome
 from loadgen.controller.aggregator import Aggregator, JobState
 from loadgen.controller.kernelwatch import KernelWatch
 from loadgen.controller.progress import ProgressLine, Snapshot, job_char
+from loadgen.controller.release import gate_for, until_epoch
 from loadgen.controller.spawner import HelperDied, Spawner
 from loadgen.kernel import counters
 from loadgen.plan import Group, Job, Plan, RunOptions
@@ -245,11 +246,30 @@ class _GroupRun:
             await self._until(
                 lambda: all(s.settled for s in self.agg.group_states()) or not self.live
             )
+            if self.sup.gate.holds and self.live and not self.sup.stopping:
+                at = await self._hold()
+                if at and not self.sup.stopping:
+                    self.kernel_at_release = counters.snapshot()  # before the instant, not after
+                    await until_epoch(at)
             self._release()
             await self._until(lambda: self.all_read and not self.live and not self.respawning)
         finally:
             if not self.released:
                 os.close(self.gate_w)
+
+    async def _hold(self) -> int:
+        """Keep the ready workers at the barrier until the release gate opens or the run
+        stops; the instant the gate names for the release (0: at once)."""
+        at = [0]
+        async with anyio.create_task_group() as tg:
+            async def opened() -> None:
+                at[0] = await self.sup.gate.wait(self.group.id)
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(opened)
+            await self._until(lambda: self.sup.stopping or self.released)
+            tg.cancel_scope.cancel()
+        return at[0]
 
     def _map_pids(
         self, units: list[list[Job]], pids: list[int], pipes: list[int], fork_errno: int
@@ -280,11 +300,15 @@ class _GroupRun:
         """Open the gate for every worker at one instant (EOF to all readers)."""
         if self.released:
             return
-        self.kernel_at_release = counters.snapshot()  # ~1 ms while every worker still waits
+        if not self.kernel_at_release:  # ~1-10 ms while every worker still waits
+            self.kernel_at_release = counters.snapshot()
         release_ns = time.monotonic_ns()  # before the close: workers may run at once
         self.agg.start_grid(release_ns)  # the stream's interval grid starts at the first release
         os.close(self.gate_w)
+        release_epoch_ns = time.time_ns()
         self.released = True
+        self.sup.gate.released(self.group.id, release_epoch_ns)
+        self.result.extras["release_epoch_ns"] = release_epoch_ns
         ready = [s.ready_ns for s in self.agg.group_states() if s.ready_ns]
         self.result.spawn_s = ((max(ready) - self.t_first_fork_ns) / 1e9) if ready else 0.0
         self.result.extras["release_ns"] = release_ns
@@ -352,6 +376,7 @@ class Supervisor:
         self.task_group: anyio.abc.TaskGroup | None = None
         self.kernel = KernelWatch(agg.writer)
         self.prometheus = PrometheusFile(opts.prometheus) if opts.prometheus else None
+        self.gate = gate_for(opts.start_at_ns, opts.release_fd)  # who says when a group starts
 
     async def run(self) -> RunResult:
         self.spawner.attach()
@@ -365,6 +390,7 @@ class Supervisor:
                     tg.start_soon(self._kernel_intervals)
                 if self.prometheus is not None:
                     tg.start_soon(self._prometheus_intervals)
+                tg.start_soon(self.gate.watch, self.abort)
                 for group in self.plan.groups:
                     if self.stopping:
                         break
@@ -376,6 +402,7 @@ class Supervisor:
             if self.prometheus is not None:
                 self.prometheus.write(s.result for s in self.agg.states.values())
         finally:
+            self.gate.close()
             self.spawner.detach()
             if self.progress is not None:
                 self.progress.clear()

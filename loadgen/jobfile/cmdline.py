@@ -9,6 +9,7 @@ may take it from the next argument: ``--size 1g``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from loadgen.errors import InputError
 from loadgen.jobfile.options import BY_NAME
@@ -21,7 +22,7 @@ OUTPUT_FORMATS = ("normal", "json", "json+", "terse")
 ETA_MODES = ("auto", "always", "never")
 MIN_STATUS_INTERVAL_NS = 100 * NS_PER_MS
 RUN_OPTIONS = ("output-format", "output", "jsonl", "status-interval", "eta", "section", "cmdhelp",
-               "prometheus")
+               "prometheus", "start-at", "release-fd")
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ def _run_options(run: dict[str, list[str]], argv: list[str]) -> RunOptions:
             raise InputError(
                 f"--status-interval={interval_text}: must be at least 100ms", COMMAND_LINE
             )
+    start_at_ns, release_fd = _release_options(run)
     return RunOptions(
         output_format=tuple(formats) or ("normal",),
         output=_last(run, "output") or "",
@@ -147,4 +149,28 @@ def _run_options(run: dict[str, list[str]], argv: list[str]) -> RunOptions:
         eta=eta,
         command_line=tuple(argv),
         prometheus=_last(run, "prometheus") or "",
+        start_at_ns=start_at_ns,
+        release_fd=release_fd,
     )
+
+
+def _release_options(run: dict[str, list[str]]) -> tuple[int, int]:
+    """``--start-at=EPOCH`` (seconds since the epoch, fractions allowed) and ``--release-fd=FD``."""
+    start_text, fd_text = _last(run, "start-at"), _last(run, "release-fd")
+    if start_text is not None and fd_text is not None:
+        raise InputError("--start-at and --release-fd cannot be used together", COMMAND_LINE)
+    start_at_ns, release_fd = 0, -1
+    if start_text is not None:
+        try:
+            start_at_ns = int(Decimal(start_text.strip()) * NS_PER_S)
+        except (ArithmeticError, ValueError):  # not a number, nan, inf
+            start_at_ns = 0
+        if not 0 < start_at_ns < (1 << 63):
+            raise InputError(f"--start-at={start_text}: not a time in seconds since the epoch",
+                             COMMAND_LINE)
+    if fd_text is not None:
+        if not fd_text.isdigit() or int(fd_text) < 3:
+            raise InputError(f"--release-fd={fd_text}: not a file descriptor number (3 or more)",
+                             COMMAND_LINE)
+        release_fd = int(fd_text)
+    return start_at_ns, release_fd

@@ -200,6 +200,30 @@ def rfc3339(epoch_ns: int) -> str:
     return dt.replace(microsecond=epoch_ns // 1000 % 1_000_000).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def stream_base(host: str, run_id: str) -> dict[str, Any]:
+    """The fields every record of one run's stream carries."""
+    return {"ecs.version": ECS_VERSION, "host.name": host, "loadgen.run_id": run_id,
+            "loadgen.schema_version": SCHEMA_VERSION}
+
+
+def stream_record(type_name: str, fields: dict[str, Any], base: dict[str, Any], ts_ns: int,
+                  elapsed_s: float, pid: int) -> dict[str, Any]:
+    """One record as the stream writes it: ECS names first, then ``fields`` renamed by
+    ``stream_key``; ``ts_ns`` is the wall clock, ``elapsed_s`` since the run started."""
+    record: dict[str, Any] = {
+        "event.dataset": f"loadgen.{type_name}",
+        "event.kind": KINDS[type_name],
+        "@timestamp": rfc3339(ts_ns),
+        **base,
+        "process.pid": pid,
+        "loadgen.ts_ns": ts_ns,
+        "loadgen.elapsed_s": elapsed_s,
+    }
+    for key, value in fields.items():
+        record[stream_key(key)] = value
+    return record
+
+
 class JsonlWriter:
     """Writes records as whole lines to a file (or stdout for ``-``).
 
@@ -213,8 +237,7 @@ class JsonlWriter:
         self.sink = Sink(path, f"--jsonl {path}", truncate=True).open()
         self.failure: SinkError | None = None
         self.on_failure: Callable[[SinkError], None] = lambda failure: None
-        self.base = {"ecs.version": ECS_VERSION, "host.name": host, "loadgen.run_id": run_id,
-                     "loadgen.schema_version": SCHEMA_VERSION}
+        self.base = stream_base(host, run_id)
         self._epoch0 = start_epoch_ns
         self._mono0 = start_mono_ns
 
@@ -224,17 +247,8 @@ class JsonlWriter:
             return
         now_mono = time.monotonic_ns()
         ts = self._epoch0 + (now_mono - self._mono0)  # one clock for @timestamp, ts_ns, elapsed_s
-        record = {
-            "event.dataset": f"loadgen.{type_name}",
-            "event.kind": KINDS[type_name],
-            "@timestamp": rfc3339(ts),
-            **self.base,
-            "process.pid": os.getpid() if pid is None else pid,
-            "loadgen.ts_ns": ts,
-            "loadgen.elapsed_s": (now_mono - self._mono0) / 1e9,
-        }
-        for key, value in fields.items():
-            record[stream_key(key)] = value
+        record = stream_record(type_name, fields, self.base, ts, (now_mono - self._mono0) / 1e9,
+                               os.getpid() if pid is None else pid)
         try:
             self.sink.write(orjson.dumps(record, option=_DUMPS))
         except SinkError as failure:

@@ -16,6 +16,7 @@ from loadgen.jobfile import build_plan, parse_command_line, print_note, profiles
 from loadgen.jobfile.help import option_help, options_overview
 from loadgen.plan import WRITE, Plan
 from loadgen.startup_signals import StartupSignals
+from loadgen.status import ExitStatus
 
 USAGE = """\
 usage: loadgen plan JOBFILE... [--section=NAME] [--name=JOB --OPTION=VALUE ...]
@@ -61,27 +62,27 @@ def plan_document(plan: Plan) -> dict[str, Any]:
     }
 
 
-def _plan(args: list[str]) -> int:
+def _plan(args: list[str]) -> ExitStatus:
     command_line = parse_command_line(args)
     if command_line.help:
         print(USAGE, end="")
-        return 0
+        return ExitStatus.OK
     if command_line.cmdhelp is not None:
         print(
             option_help(command_line.cmdhelp) if command_line.cmdhelp else options_overview(),
             end="",
         )
-        return 0
+        return ExitStatus.OK
     plan = build_plan(command_line)
     print(json.dumps(plan_document(plan), indent=2))
-    return 0
+    return ExitStatus.OK
 
 
-def _run(args: list[str]) -> int:
+def _run(args: list[str]) -> ExitStatus:
     command_line = parse_command_line(args)
     if command_line.help or command_line.cmdhelp is not None:
         return _plan(args)
-    startup_signals = StartupSignals()  # reliability: no traceback or lost report on an early ^C
+    startup_signals = StartupSignals()  # no traceback or lost report on an early ^C
     startup_signals.install()
     try:
         plan = build_plan(command_line)
@@ -90,16 +91,16 @@ def _run(args: list[str]) -> int:
         pin_blas_threads()
         from loadgen.controller import run
 
-        return int(run(plan, command_line.run_options, startup_signals=startup_signals))
+        return run(plan, command_line.run_options, startup_signals=startup_signals)
     finally:
         startup_signals.restore()
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> ExitStatus:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
         print(USAGE, end="")
-        return 0 if args else 2
+        return ExitStatus.OK if args else ExitStatus.BAD_INPUT
     command, rest = args[0], args[1:]
     try:
         if command == "plan":
@@ -108,15 +109,15 @@ def main(argv: list[str] | None = None) -> int:
             return _run(rest)
         if command == "profiles" and not rest:
             print(profiles.listing(), end="")
-            return 0
+            return ExitStatus.OK
         if command == "profiles":
             raise InputError(f"profiles: takes no arguments (got {rest[0]!r})")
         raise InputError(f"unknown command {command!r} (use 'plan', 'run' or 'profiles')")
     except InputError as exc:
         print_note(f"loadgen: {exc}" if not exc.location else str(exc))
-        return 2
+        return ExitStatus.BAD_INPUT
     except BrokenPipeError:
         # The reader of our stdout went away (`loadgen plan ... | head`): not an error of
         # ours or theirs.  Point stdout at /dev/null so the interpreter's final flush is quiet.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        return ExitStatus.OK

@@ -20,6 +20,7 @@ from loadgen.report.jsonl import JsonlWriter, metrics
 from loadgen.results import GroupResult, JobResult
 from loadgen.stats import histogram
 from loadgen.stats.jobstats import IntervalStats
+from loadgen.status import OutcomeKind
 
 
 @dataclass
@@ -144,7 +145,7 @@ class Aggregator:
         self._end_epoch(state)
         self.event(action, text, err, state, level="error", details=details)
 
-    # ---- worker ends (reliability, issue 7: loadgen.controller.outcome) ----------------------
+    # ---- worker ends (loadgen.controller.outcome) ---------------------------------------------
     def classify_exit(self, pids_jobs: list[JobState], status: int,
                       stopping: bool) -> list[tuple[JobState, outcome.Outcome]]:
         """How a reaped worker's jobs ended; nothing is recorded yet (see ``record_end``)."""
@@ -152,7 +153,8 @@ class Aggregator:
         for state in pids_jobs:
             pid = state.result.pid
             if state.done and not state.traceback:
-                kind = "failed" if state.result.error else ("stopped" if stopping else "completed")
+                kind = (OutcomeKind.FAILED if state.result.error else
+                        OutcomeKind.STOPPED if stopping else OutcomeKind.COMPLETED)
                 ends.append(
                     (state, outcome.Outcome(kind, pid, state.result.error, state.result.error_text))
                 )
@@ -176,13 +178,13 @@ class Aggregator:
 
     def record_end(self, state: JobState, end: outcome.Outcome) -> None:
         """Put a job's end into its result (``error``, ``loadgen.outcome``) and the stream."""
-        if end.kind == "completed":
+        if end.kind is OutcomeKind.COMPLETED:
             return
         state.result.extras["outcome"] = end.kind
         state.result.extras["outcome_detail"] = end.to_dict()
         if state.done:  # DONE came, or the job's own job_error/worker_exception event is out
             return
-        action = "worker_stopped" if end.kind == "stopped" else "worker_died"
+        action = "worker_stopped" if end.kind is OutcomeKind.STOPPED else "worker_died"
         self.fail(state, end.errno, f"worker pid {end.pid} {end.text}", action,
                   self.death_details(state, end))
 

@@ -34,6 +34,7 @@ from loadgen.plan import Group, Job, Plan, RunOptions
 from loadgen.report import render_snapshot
 from loadgen.results import GroupResult, RunResult
 from loadgen.sinks import Sink, SinkError
+from loadgen.status import ExitStatus, OutcomeKind, StopReason
 
 STOP_GRACE_S = 0.75  # SIGTERM first; SIGKILL whatever still runs after this
 PROGRESS_TICK_S = 1.0
@@ -129,7 +130,7 @@ class _GroupRun:
             self._after_end(state, end, len(states))
         self.changed.set()
 
-    # ---- worker deaths (reliability, issue 7) ------------------------------------------------
+    # ---- worker deaths ---------------------------------------------------------------------
     def _after_end(self, state: JobState, end: outcome.Outcome, unit_size: int) -> None:
         """``oom_policy``: report the end, respawn the worker, or abort the run."""
         action = "continue" if self.sup.stopping else outcome.next_action(
@@ -181,8 +182,8 @@ class _GroupRun:
             for state in self.pid_states[pid]:
                 if not state.done:
                     self.agg.record_end(state, outcome.Outcome(
-                        "killed", pid, errno.ECHILD, "lost: the worker fork helper exited",
-                        signal=signal.SIGKILL))
+                        OutcomeKind.KILLED, pid, errno.ECHILD,
+                        "lost: the worker fork helper exited", signal=signal.SIGKILL))
         self.sup.helper_died()
         self.changed.set()
 
@@ -342,7 +343,7 @@ class Supervisor:
         self.progress = progress
         self.report = report
         self.stopping = False
-        self.stop_reason = ""  # signal | abort | output (reliability, issue 7)
+        self.stop_reason: StopReason | None = None  # set once: the first reason wins
         self.sinks: list[Sink] = []  # reopened on SIGHUP
         self.helper_gone = False
         self.current: _GroupRun | None = None
@@ -372,7 +373,7 @@ class Supervisor:
             self.spawner.detach()
             if self.progress is not None:
                 self.progress.clear()
-        self.result.interrupted = self.stop_reason == "signal"
+        self.result.interrupted = self.stop_reason is StopReason.SIGNAL
         return self.result
 
     async def _watch_signals(self, tg: anyio.abc.TaskGroup) -> None:
@@ -386,12 +387,11 @@ class Supervisor:
                 if signum == signal.SIGUSR1:
                     self._show_snapshot()
                     continue
-                if self.stop_reason == "signal" and signum == signal.SIGINT:
+                if self.stop_reason is StopReason.SIGNAL and signum == signal.SIGINT:
                     self._exit_now()
-                self.stop_reason = "signal"
-                self._stop_all(
-                    f"{signal.Signals(signum).name}: stopping all workers", "signal", "warning"
-                )
+                self.stop_reason = StopReason.SIGNAL
+                self._stop_all(f"{signal.Signals(signum).name}: stopping all workers",
+                               StopReason.SIGNAL, "warning")
 
     def _stop_all(self, message: str, action: str, level: str) -> None:
         already = self.stopping
@@ -402,7 +402,7 @@ class Supervisor:
             if self.task_group is not None:
                 self.task_group.start_soon(self._kill_after_grace, self.current)
 
-    def abort(self, message: str, reason: str = "abort") -> None:
+    def abort(self, message: str, reason: StopReason = StopReason.ABORT) -> None:
         """Stop the run for a reason of its own (oom_policy=abort, an output that failed):
         like SIGTERM, but the run counts as ended, not interrupted."""
         if not self.stop_reason:
@@ -423,7 +423,7 @@ class Supervisor:
             + (f" ({trace.strip().splitlines()[-1]})" if trace else "")
             + "; stopping the run"
         )
-        self.abort("the worker fork helper exited", "helper")
+        self.abort("the worker fork helper exited", StopReason.HELPER)
 
     def notice(self, line: str) -> None:
         """One line on stderr for a person (a worker's death: fio's "got signal=9"); the
@@ -451,9 +451,7 @@ class Supervisor:
             self.progress.clear()
         try:
             self.report.write_text(render_snapshot(partial, self.opts))
-        except (
-            SinkError
-        ) as exc:  # a full disk, a gone reader: the run goes on, the final report tries again
+        except SinkError as exc:  # a full disk, a gone reader: the final report tries again
             self.agg.event("output", f"SIGUSR1 report not written: {exc}", level="warning")
 
     async def _kill_after_grace(self, group_run: _GroupRun) -> None:
@@ -472,7 +470,7 @@ class Supervisor:
         if self.progress is not None:
             self.progress.clear()
         self.spawner.kill_now()
-        os._exit(3)
+        os._exit(ExitStatus.SIGNALLED)
 
     async def _show_progress(self) -> None:
         assert self.progress is not None

@@ -33,6 +33,7 @@ from loadgen.jobfile.values import (
     Str,
     Time,
 )
+from loadgen.plan import RwMode
 
 State = dict[str, Any]
 # An apply function stores a parsed value into the job state; it may return a note for the
@@ -192,7 +193,7 @@ OPTIONS: tuple[Option, ...] = (
            "File name; accepted, no effect: the region is anonymous memory (note)",
            "Engine", apply=_apply_filename, prio=-1),
     # --- access pattern
-    Option("rw", Rw(), RwValue("read", 0), "Access pattern", "Access pattern",
+    Option("rw", Rw(), RwValue(RwMode.READ, 0), "Access pattern", "Access pattern",
            aliases=("readwrite",), apply=_apply_rw),
     Option("rw_sequencer", Enum({
         "sequential": "continue sequentially between random offsets",
@@ -437,7 +438,7 @@ def lookup(name: str) -> Option:
 # Defaults of the state keys that apply functions write (their Option.default is in option
 # syntax, e.g. RwValue, for --cmdhelp).
 _APPLIED_DEFAULTS: State = {
-    "ioengine": "page_fault", "rw": "read", "rw_postfix": 0, "random_distribution": "random",
+    "ioengine": "page_fault", "rw": RwMode.READ, "rw_postfix": 0, "random_distribution": "random",
     "distribution_params": (), "zones": ((), ()), "randseed": 0x89, "randseed_set": False,
     "offset": 0, "loops": 1, "thinktime_blocks": 1, "gtod_reduce": False, "kb_base": 1024,
     "unit_base": 8,

@@ -11,13 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from loadgen.errors import InputError
-from loadgen.jobfile.access import RANDOM_MODES
 from loadgen.jobfile.expr import bc_integer
 from loadgen.jobfile.options import MAX_JOBS, State, initial_state, lookup
 from loadgen.jobfile.reader import OptionLine, Section
 from loadgen.jobfile.substitute import SystemFacts
 from loadgen.jobfile.values import BadValue, ParseContext, Percent
-from loadgen.plan import READ, WRITE, BsSplitEntry, Group, Job, Pair, Plan, RwMode
+from loadgen.plan import READ, WRITE, BsSplitEntry, Group, Job, Pair, Plan
 
 Note = Callable[[str], None]
 COMMAND_LINE = "command line"
@@ -114,7 +113,7 @@ class Resolver:
         if size < smallest:
             raise InputError(f"job {name!r}: size={size} is smaller than the minimum block size "
                              f"{smallest}", where)
-        random = state["rw"] in RANDOM_MODES
+        random = state["rw"].random
         align = [(state["ba"][d] or bs_min[d]) if random else bs_min[d] for d in (READ, WRITE)]
         time_based = state["time_based"]
         if time_based and state["runtime_ns"] == 0:
@@ -126,7 +125,7 @@ class Resolver:
         offset = state["offset"]
         return Job(
             name=name, thread_number=0, subjob=0, numjobs=state["numjobs"], group_id=0,
-            rw=RwMode(state["rw"]), rw_postfix=state["rw_postfix"],
+            rw=state["rw"], rw_postfix=state["rw_postfix"],
             rw_sequencer=state["rw_sequencer"],
             rwmixread=state["rwmixread"], size=size,
             io_size=_of_size(state["io_size"], size), number_ios=state["number_ios"],

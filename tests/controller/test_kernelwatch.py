@@ -7,11 +7,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from loadgen.controller import EXIT_OK, execute, exit_status
+from loadgen.controller import execute, exit_status
 from loadgen.kernel import thp
 from loadgen.plan import RunOptions
 from loadgen.report import render_json, render_normal
 from loadgen.report.jsonl import header_fields, validate
+from loadgen.status import ExitStatus
 
 from .plans import MIB, make_plan
 
@@ -40,7 +41,7 @@ def test_madvise_job_shows_thp_faults_and_never_job_does_not(tmp_path: Path) -> 
         ]
     )
     result = execute(plan, _opts(tmp_path))
-    assert exit_status(result) == EXIT_OK
+    assert exit_status(result) == ExitStatus.OK
     huge, small = result.jobs
     expected = REGION // HUGE  # one PMD fault per 2 MiB block
     for job in (huge, small):

@@ -12,12 +12,13 @@ from pathlib import Path
 import orjson
 import pytest
 
-from loadgen.controller import EXIT_OK, execute
+from loadgen.controller import execute
 from loadgen.controller.reportout import report_sink
 from loadgen.errors import InputError
 from loadgen.plan import RunOptions
 from loadgen.report import render_json
 from loadgen.report.jsonl import validate
+from loadgen.status import ExitStatus
 
 from .plans import MIB, make_plan
 
@@ -45,7 +46,7 @@ def _loadgen(tmp_path: Path, job: str, *args: str) -> subprocess.Popen:
 def test_jsonl_on_stdout_keeps_stdout_json_and_sends_the_report_to_stderr(tmp_path: Path) -> None:
     proc = _loadgen(tmp_path, JOB, "--jsonl=-", "--output-format=normal,json")
     stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == EXIT_OK
+    assert proc.returncode == ExitStatus.OK
     records = [orjson.loads(line) for line in stdout.splitlines()]  # every stdout line is JSON
     assert records[0]["type"] == "run_start" and records[-1]["type"] == "run_end"
     assert all(validate(r) == [] for r in records)
@@ -56,7 +57,7 @@ def test_jsonl_on_stdout_keeps_stdout_json_and_sends_the_report_to_stderr(tmp_pa
 def test_jsonl_on_stdout_with_output_file_leaves_stderr_quiet(tmp_path: Path) -> None:
     proc = _loadgen(tmp_path, JOB, "--jsonl=-", "--output=report.txt")
     stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == EXIT_OK
+    assert proc.returncode == ExitStatus.OK
     assert all(orjson.loads(line) for line in stdout.splitlines())
     assert stderr == b""
     assert "t: (groupid=0, jobs=1): err= 0" in (tmp_path / "report.txt").read_text()
@@ -65,7 +66,7 @@ def test_jsonl_on_stdout_with_output_file_leaves_stderr_quiet(tmp_path: Path) ->
 def test_report_goes_to_stdout_when_jsonl_is_a_file(tmp_path: Path) -> None:
     proc = _loadgen(tmp_path, JOB, "--jsonl=run.jsonl")
     stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == EXIT_OK
+    assert proc.returncode == ExitStatus.OK
     assert b"t: (groupid=0, jobs=1): err= 0" in stdout and b"groupid" not in stderr
 
 
@@ -87,7 +88,7 @@ def test_sigusr1_prints_the_run_so_far_and_the_run_completes(tmp_path: Path, out
     _wait_for_interval(tmp_path / "run.jsonl", proc)
     proc.send_signal(signal.SIGUSR1)
     stdout, _ = proc.communicate(timeout=60)
-    assert proc.returncode == EXIT_OK
+    assert proc.returncode == ExitStatus.OK
     text = (tmp_path / output).read_text() if output else stdout.decode()
     # the final report's header follows the snapshot
     snapshot, _, final = text.partition("Starting 1 process")
@@ -97,7 +98,7 @@ def test_sigusr1_prints_the_run_so_far_and_the_run_completes(tmp_path: Path, out
     (end,) = [r for r in lines if r["type"] == "end"]
     # the worker ran its whole time undisturbed
     assert end["error"] == 0 and end["job_runtime"] >= 1500
-    assert lines[-1]["exit_status"] == EXIT_OK
+    assert lines[-1]["exit_status"] == ExitStatus.OK
 
 
 def test_controller_cpu_and_worker_uss_are_reported(tmp_path: Path) -> None:

@@ -3,7 +3,9 @@ stop reasons that the CLI, the controller, the reports and the docs use."""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from enum import IntEnum, StrEnum
+from typing import Any
 
 
 class ExitStatus(IntEnum):
@@ -70,3 +72,30 @@ class StopReason(StrEnum):
     ABORT = "abort"  # oom_policy=abort
     OUTPUT = "output"  # an output (--jsonl) could not be written
     HELPER = "helper"  # the worker fork helper exited
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One worker's end: its ``kind`` and what backs it (``oom_evidence`` for an OOM kill,
+    ``traceback`` for an exception)."""
+
+    kind: OutcomeKind
+    pid: int
+    errno: int = 0  # fio-style "error": ENOMEM for OOM, EFAULT for a crash, ...
+    text: str = ""  # one line for people: "killed by the OOM killer (memory cgroup ...)"
+    exit_code: int | None = None
+    signal: int | None = None
+    oom_evidence: str = ""  # memcg | kmsg | vmstat; "" = none
+    traceback: str = ""
+
+    @property
+    def is_oom(self) -> bool:
+        return self.kind.is_oom
+
+    @property
+    def is_death(self) -> bool:
+        """The worker ended before its job did, for reasons of its own."""
+        return self.kind.is_death
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v not in (None, "")}

@@ -28,12 +28,12 @@ from _bench_watch import Watch, run_watched  # noqa: E402
 # fio-shaped JSON report to --output. Its Nth call takes the Nth runtime of STUB_RUNTIMES
 # (cycling); STUB_LOADGEN is a JSON object put under each job's "loadgen" key; STUB_DROP
 # names keys (comma-separated) left out of each job; STUB_FAIL makes it exit 1;
-# STUB_RELEASE_AFTER_S: sleep that long, then put CLOCK_MONOTONIC as the group's release_ns.
+# STUB_RELEASE_AFTER_S: sleep that long, then put the time as the group's release_epoch_ns.
 REPORT_STUB = r'''
 import json, os, sys, time
 from pathlib import Path
 time.sleep(float(os.environ.get("STUB_RELEASE_AFTER_S", "0")))
-release_ns = time.monotonic_ns()
+release_epoch_ns = time.time_ns()
 args = [a for a in sys.argv[1:] if a != "run"]
 output = next(a.split("=", 1)[1] for a in args if a.startswith("--output="))
 job_file = next(a for a in args if not a.startswith("--"))
@@ -60,7 +60,7 @@ for _ in range(int(options.get("numjobs", "1"))):
     for key in os.environ.get("STUB_DROP", "").split(","):
         job.pop(key, None)
     jobs.append(job)
-top = {"groups": [{"id": 0, "workers": len(jobs), "release_ns": release_ns}]}
+top = {"groups": [{"id": 0, "workers": len(jobs), "release_epoch_ns": release_epoch_ns}]}
 Path(output).write_text(json.dumps({"fio version": "stub", "jobs": jobs, "loadgen": top}))
 '''
 
@@ -219,7 +219,7 @@ def test_loadgen_extras_judge_storm_and_controller_targets(stubs: dict[str, Path
     storm = _case(document, "storm-1024")
     assert [(t["label"], t["met"]) for t in storm["targets"]] == [("all released within 5 s", True)]
     run = storm["sides"]["loadgen"]["runs"][0]["metrics"]
-    # release: from bench.py's clock reading before the start to the stub's release_ns
+    # release: from bench.py's clock reading before the start to the stub's release_epoch_ns
     assert 0.2 <= run["release_s"] <= run["wall_s"]
     uss = _case(document, "storm-1024-uss")
     assert [(t["label"], t["met"]) for t in uss["targets"]] == [("USS <= 8 MiB per worker", False)]

@@ -173,10 +173,8 @@ def execute(plan: Plan, opts: RunOptions, report_sink: Sink | None = None,
         os.setpriority(os.PRIO_PROCESS, 0, worker_nice)  # a library caller gets its priority back
     result.end_epoch_ns = time.time_ns()
     cpu_s = _cpu_s() - cpu_at_start
-    result.extras["controller_cpu_s"] = cpu_s
-    result.extras["controller_cpu_pct"] = (
-        100.0 * cpu_s * 1e9 / max(result.end_epoch_ns - start_epoch_ns, 1)
-    )
+    result.controller_cpu_s = cpu_s
+    result.controller_cpu_pct = 100.0 * cpu_s * 1e9 / max(result.end_epoch_ns - start_epoch_ns, 1)
     if writer is not None and isinstance(writer.failure, SinkFull):
         result.output_failure = f"{writer.failure}; the run was stopped"
     if writer is not None:

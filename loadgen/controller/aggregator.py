@@ -180,8 +180,8 @@ class Aggregator:
         """Put a job's end into its result (``error``, ``loadgen.outcome``) and the stream."""
         if end.kind is OutcomeKind.COMPLETED:
             return
-        state.result.extras["outcome"] = end.kind
-        state.result.extras["outcome_detail"] = end.to_dict()
+        state.result.outcome = end.kind
+        state.result.last_end = end
         if state.done:  # DONE came, or the job's own job_error/worker_exception event is out
             return
         action = "worker_stopped" if end.kind is OutcomeKind.STOPPED else "worker_died"
@@ -191,8 +191,8 @@ class Aggregator:
     def record_respawn(self, state: JobState, end: outcome.Outcome) -> None:
         """An OOM-killed worker is replaced (oom_policy=respawn): report it, keep the job open."""
         state.restarts += 1
-        state.result.extras["restarts"] = state.restarts
-        state.result.extras["outcome_detail"] = end.to_dict()
+        state.result.restarts = state.restarts
+        state.result.last_end = end
         self.event("worker_respawned", f"worker pid {end.pid} {end.text}; respawning it "
                    f"(restart {state.restarts})", end.errno, state, level="warning",
                    details=self.death_details(state, end))

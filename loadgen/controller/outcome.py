@@ -15,14 +15,14 @@ import errno
 import os
 import re
 import signal
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from loadgen.controller import cgroup
 from loadgen.plan import Job
 from loadgen.results import JobResult, RunResult
 from loadgen.status import ExitStatus, OutcomeKind
+from loadgen.status import Outcome as Outcome  # what classify() returns, beside the kinds
 
 # the controller's own oom_score_adj where it may lower it (root, CAP_SYS_RESOURCE): far
 # below the workers' 1000 so the kernel takes workers first and the run can still report,
@@ -42,33 +42,6 @@ _KMSG_OOM = (
     re.compile(rb"oom_reaper: reaped process (\d+) "),
 )
 _CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGABRT}
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One worker's end: its ``kind`` and what backs it (``oom_evidence`` for an OOM kill,
-    ``traceback`` for an exception)."""
-
-    kind: OutcomeKind
-    pid: int
-    errno: int = 0  # fio-style "error": ENOMEM for OOM, EFAULT for a crash, ...
-    text: str = ""  # one line for people: "killed by the OOM killer (memory cgroup ...)"
-    exit_code: int | None = None
-    signal: int | None = None
-    oom_evidence: str = ""  # memcg | kmsg | vmstat; "" = none
-    traceback: str = ""
-
-    @property
-    def is_oom(self) -> bool:
-        return self.kind.is_oom
-
-    @property
-    def is_death(self) -> bool:
-        """The worker ended before its job did, for reasons of its own."""
-        return self.kind.is_death
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v not in (None, "")}
 
 
 @dataclass
@@ -296,9 +269,8 @@ def run_exit_status(result: RunResult, *, output_failed: bool = False) -> ExitSt
     """``exit_status`` of a finished run: each job's ``loadgen.outcome`` (absent = it
     completed, or failed where it has an ``error``)."""
     def kind(job: JobResult) -> OutcomeKind:
-        recorded = job.extras.get("outcome")
-        if recorded:
-            return OutcomeKind(recorded)
+        if job.outcome is not None:
+            return job.outcome
         return OutcomeKind.FAILED if job.error else OutcomeKind.COMPLETED
 
     outcomes = [Outcome(kind(j), j.pid) for j in result.jobs]

@@ -76,7 +76,7 @@ class _GroupRun:
         # oom_policy=respawn (reliability, issue 7): replacements being forked
         self.respawning = 0
         self.spawn_lock = asyncio.Lock()
-        self.kernel_at_release: dict[str, Any] = {}
+        self.kernel_at_release: counters.Snapshot | None = None
 
     # ---- loop callbacks ---------------------------------------------------------------------
     def _read_pipe(self, fd: int) -> None:
@@ -152,8 +152,8 @@ class _GroupRun:
 
     def _respawn_job(self, job: Job) -> Job | None:
         """The replacement's job, timed from this group's release."""
-        release_ns = self.result.extras.get("release_ns", time.monotonic_ns())
-        return outcome.replacement_job(job, time.monotonic_ns() - release_ns)
+        now = time.monotonic_ns()
+        return outcome.replacement_job(job, now - (self.result.release_ns or now))
 
     async def _respawn(self, job: Job) -> None:
         """Fork one fresh worker (fresh region) for ``job``; its gate is open from the start."""
@@ -236,9 +236,7 @@ class _GroupRun:
             finally:
                 os.close(gate_r)
             self.t_first_fork_ns = reply["t_first_fork_ns"]
-            self.result.extras["fork_s"] = (
-                reply["t_last_fork_ns"] - reply["t_first_fork_ns"]
-            ) / 1e9
+            self.result.fork_s = (reply["t_last_fork_ns"] - reply["t_first_fork_ns"]) / 1e9
             self._map_pids(units, reply["pids"], reply["pipes"], reply["fork_errno"])
             if self.sup.stopping:
                 self.stop()
@@ -286,8 +284,9 @@ class _GroupRun:
         self.released = True
         ready = [s.ready_ns for s in self.agg.group_states() if s.ready_ns]
         self.result.spawn_s = ((max(ready) - self.t_first_fork_ns) / 1e9) if ready else 0.0
-        self.result.extras["release_ns"] = release_ns
-        self.result.extras["workers"] = len(self.pid_states)
+        self.result.release_ns = release_ns
+        self.result.release_epoch_ns = release_ns + self.agg.epoch_offset_ns
+        self.result.workers = len(self.pid_states)
         if self.agg.writer is not None:
             self.agg.writer.write(
                 "start",
@@ -312,16 +311,12 @@ class _GroupRun:
         states = self.agg.group_states()
         firsts = [s.result.totals.first_op_ns for s in states if s.result.totals.first_op_ns]
         self.result.start_skew_ns = (max(firsts) - min(firsts)) if firsts else 0
-        if self.kernel_at_release:
+        if self.kernel_at_release is not None:
             # system-wide, so one delta for the group's window serves every job in it
-            self.result.extras["kernel"] = counters.delta(
-                self.kernel_at_release, counters.snapshot()
-            )
+            self.result.kernel = counters.delta(self.kernel_at_release, counters.snapshot())
         for state in states:
-            if "kernel" in self.result.extras:
-                state.result.extras["kernel"] = self.result.extras["kernel"]
-            state.result.extras["ready_ns"] = state.ready_ns
-            state.result.extras["first_op_ns"] = state.result.totals.first_op_ns
+            state.result.kernel = self.result.kernel
+            state.result.ready_ns = state.ready_ns
             if not state.done and not state.result.error:
                 # reaped and EOF, but no DONE: the worker ended its job without saying so
                 self.agg.fail(
@@ -491,7 +486,7 @@ class Supervisor:
             ios = [sum(t.dirs[i].ios for t in totals) for i in (0, 1)]
             minf = sum(t.minf for t in totals)
             span = max(now - last, 1e-9)
-            release = group_run.result.extras.get("release_ns", 0)
+            release = group_run.result.release_ns
             percent, eta = _completion(states, (time.monotonic_ns() - release) if release else 0)
             self.progress.show(Snapshot(
                 states=[_state_char(s) for s in states],

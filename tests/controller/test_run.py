@@ -1,4 +1,4 @@
-"""Whole `loadgen run` processes: where reports go, SIGUSR1 snapshots, run-level extras."""
+"""Whole `loadgen run` processes: where reports go, SIGUSR1 snapshots, run-level figures."""
 
 from __future__ import annotations
 
@@ -105,13 +105,13 @@ def test_controller_cpu_and_worker_uss_are_reported(tmp_path: Path) -> None:
     result = execute(
         make_plan([dict(numjobs=2, size=8 * MIB, rw="write")]), RunOptions(eta="never")
     )
-    assert result.extras["controller_cpu_s"] > 0
-    assert 0 < result.extras["controller_cpu_pct"] <= 100 * (os.cpu_count() or 1)
+    assert result.controller_cpu_s > 0
+    assert 0 < result.controller_cpu_pct <= 100 * (os.cpu_count() or 1)
     for job in result.jobs:
         assert job.totals.uss_bytes >= 8 * MIB  # the written region is still mapped at job end
     document = orjson.loads(render_json(result))
     assert document["loadgen"]["controller_cpu_s"] == pytest.approx(  # %f in the JSON
-        result.extras["controller_cpu_s"], abs=1e-6
+        result.controller_cpu_s, abs=1e-6
     )
     assert [j["loadgen"]["uss_bytes"] for j in document["jobs"]] == [
         j.totals.uss_bytes for j in result.jobs

@@ -190,7 +190,7 @@ def _run_result(*jobs: tuple[str | None, int], interrupted: bool = False) -> Run
     for n, (kind, error) in enumerate(jobs, start=1):
         job = Job(name=f"j{n}", thread_number=n, subjob=0, numjobs=1, group_id=0)
         results.append(JobResult(job=job, pid=100 + n, error=error,
-                                 extras={"outcome": kind} if kind else {}))
+                                 outcome=OutcomeKind(kind) if kind else None))
     return RunResult(plan=Plan(groups=()), groups=[GroupResult(id=0, jobs=results)],
                      interrupted=interrupted)
 

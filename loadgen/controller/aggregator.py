@@ -32,7 +32,7 @@ class JobState:
     done: bool = False  # DONE received, or the job ended in an error
     final_seen: bool = False
     bytes_done: list[int] = field(default_factory=lambda: [0, 0])
-    # reliability (issue 7): what a death report needs
+    # what a death report needs
     traceback: str = ""  # a Python exception the worker reported
     last_interval: dict[str, Any] = field(default_factory=dict)
     restarts: int = 0  # oom_policy=respawn

@@ -79,14 +79,6 @@ class OomWatch:
             self._group_base[group.path] = group.oom_kills()
             self._group_used[group.path] = 0
 
-    def watch_pid(self, pid: int) -> None:
-        """Also watch the memory cgroup ``pid`` lives in, if it is not watched yet (read
-        while the worker is alive: a dead pid's cgroup cannot be looked up)."""
-        group = cgroup.group_of(pid)
-        if group is not None and group.path not in self._group_base:
-            self.groups.append(group)
-            self._baseline(group)
-
     def open_kmsg(self, path: str = "/dev/kmsg") -> None:
         """Start reading the kernel log from its current end; without permission
         (``dmesg_restrict``, containers) OOM kills are confirmed by counters only."""

@@ -12,14 +12,13 @@ pipe reached EOF, so no message is lost and none is waited for in vain.
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
 import anyio
 
@@ -62,7 +61,7 @@ class _GroupRun:
         self.group = group
         self.agg = sup.agg
         self.result = self.agg.begin_group(group)
-        self.changed = asyncio.Event()
+        self.changed = anyio.Event()  # set whenever a worker's state moved on
         self.pid_states: dict[int, list[JobState]] = {}
         self.early_exits: dict[int, int] = {}  # exits seen before the pid list arrived
         self.live: set[int] = set()
@@ -73,9 +72,9 @@ class _GroupRun:
         self.gate_w = -1
         self.released = False
         self.t_first_fork_ns = 0
-        # oom_policy=respawn (reliability, issue 7): replacements being forked
+        # oom_policy=respawn: replacements being forked; the group ends only when none is
         self.respawning = 0
-        self.spawn_lock = asyncio.Lock()
+        self.spawn_lock = anyio.Lock()
         self.kernel_at_release: counters.Snapshot | None = None
 
     # ---- loop callbacks ---------------------------------------------------------------------
@@ -187,9 +186,12 @@ class _GroupRun:
         self.sup.helper_died()
         self.changed.set()
 
-    async def _until(self, done: Any) -> None:
+    async def _until(self, done: Callable[[], bool]) -> None:
+        """Wait until ``done()``; the group's own task is the only waiter, so a fresh event
+        per wait (anyio's cannot be cleared) loses no wake-up: nothing runs between the
+        check and the new event."""
         while not done():
-            self.changed.clear()
+            self.changed = anyio.Event()
             await self.changed.wait()
 
     # ---- the group's phases ------------------------------------------------------------------

@@ -256,7 +256,7 @@ OPTIONS: tuple[Option, ...] = (
             "never": "madvise(MADV_NOHUGEPAGE) on the region",
         }), "inherit", "Transparent huge pages for the region (loadgen engine option)", "Engine",
     ),
-    # reliability (issue 7): loadgen.controller.outcome.next_action
+    # acted on by loadgen.controller.outcome.next_action
     Option(
         "oom_policy", Enum({
             "report": "record the OOM kill; the other workers and later groups go on",

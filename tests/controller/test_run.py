@@ -13,8 +13,6 @@ import orjson
 import pytest
 
 from loadgen.controller import execute
-from loadgen.controller.reportout import report_sink
-from loadgen.errors import InputError
 from loadgen.plan import RunOptions
 from loadgen.report import render_json
 from loadgen.report.jsonl import validate
@@ -116,15 +114,3 @@ def test_controller_cpu_and_worker_uss_are_reported(tmp_path: Path) -> None:
     assert [j["loadgen"]["uss_bytes"] for j in document["jobs"]] == [
         j.totals.uss_bytes for j in result.jobs
     ]
-
-
-def test_report_sink_follows_the_stdout_rule(tmp_path: Path) -> None:
-    assert report_sink(RunOptions(jsonl="-")).open().fd == 2
-    assert report_sink(RunOptions(jsonl="run.jsonl")).open().fd == 1
-    assert report_sink(RunOptions(jsonl="-", output=str(tmp_path / "r.txt"))).target == str(
-        tmp_path / "r.txt"
-    )
-    with pytest.raises(InputError, match="cannot write"):
-        report_sink(RunOptions(output=str(tmp_path / "missing" / "report.txt"))).open()
-    with pytest.raises(InputError, match="unknown output format"):
-        report_sink(RunOptions(output_format=("xml",)))

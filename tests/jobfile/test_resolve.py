@@ -8,12 +8,12 @@ from typing import get_type_hints
 import pytest
 
 from loadgen.errors import InputError
-from loadgen.jobfile import load
 from loadgen.jobfile.options import State
 from loadgen.jobfile.resolve import COMPUTED, COPIED
 from loadgen.plan import Job
 
 from .conftest import FACTS
+from .plans import load
 
 
 def _load(*argv: str):

@@ -119,19 +119,6 @@ def test_one_oom_kill_confirms_one_sigkill_only(memory_group: cgroup.MemoryCgrou
     assert second.kind == "probably_oom"
 
 
-def test_watch_pid_adds_the_workers_group(memory_group: cgroup.MemoryCgroup,
-                                          tmp_path: Path) -> None:
-    watch = outcome.OomWatch(groups=[], vmstat_path=tmp_path / "no-vmstat")
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    try:
-        memory_group.add(sleeper.pid)
-        watch.watch_pid(sleeper.pid)
-        assert watch.groups == [memory_group]
-    finally:
-        sleeper.kill()
-        sleeper.wait()
-
-
 @pytest.mark.parametrize(
     ("policy", "restarts", "action"),
     [("report", 0, "continue"), ("respawn", 0, "respawn"),

@@ -12,7 +12,7 @@ import pytest
 from loadgen.errors import InputError
 from loadgen.sinks import Sink, SinkClosed, SinkFull
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_lines_are_appended_whole(tmp_path: Path) -> None:

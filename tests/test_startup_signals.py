@@ -12,7 +12,7 @@ from pathlib import Path
 from loadgen.startup_signals import StartupSignals
 from loadgen.status import ExitStatus, StopReason
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass

@@ -18,6 +18,7 @@ from loadgen.jobfile import build_plan, parse_command_line, print_note, profiles
 from loadgen.jobfile.help import option_help, options_overview
 from loadgen.plan import WRITE, Plan
 from loadgen.startup_signals import StartupSignals
+from loadgen.status import ExitStatus
 
 USAGE = """\
 usage: loadgen plan JOBFILE... [--section=NAME] [--name=JOB --OPTION=VALUE ...]
@@ -70,41 +71,41 @@ def plan_document(plan: Plan) -> dict[str, Any]:
     }
 
 
-def _plan(args: list[str]) -> int:
+def _plan(args: list[str]) -> ExitStatus:
     command_line = parse_command_line(args)
     if command_line.help:
         print(USAGE, end="")
-        return 0
+        return ExitStatus.OK
     if command_line.cmdhelp is not None:
         print(
             option_help(command_line.cmdhelp) if command_line.cmdhelp else options_overview(),
             end="",
         )
-        return 0
+        return ExitStatus.OK
     plan = build_plan(command_line)
     print(json.dumps(plan_document(plan), indent=2))
-    return 0
+    return ExitStatus.OK
 
 
-def _run(args: list[str]) -> int:
+def _run(args: list[str]) -> ExitStatus:
     fleet, args = split_fleet_options(args)
     command_line = parse_command_line(args)
     if command_line.help or command_line.cmdhelp is not None:
         return _plan(args)
-    startup_signals = StartupSignals()  # reliability: no traceback or lost report on an early ^C
+    startup_signals = StartupSignals()  # no traceback or lost report on an early ^C
     startup_signals.install()
     try:
         if fleet is not None:  # the profile runs on Dask workers (docs/fleet.md)
             from loadgen.fleet.command import run_command
 
-            return run_command(fleet, args, startup_signals)
+            return ExitStatus(run_command(fleet, args, startup_signals))
         plan = build_plan(command_line)
         # One BLAS thread per process: effective only before numpy's first import, which
         # the controller's modules make; the job-file side above imports no numpy.
         pin_blas_threads()
         from loadgen.controller import run
 
-        return int(run(plan, command_line.run_options, startup_signals=startup_signals))
+        return run(plan, command_line.run_options, startup_signals=startup_signals)
     finally:
         startup_signals.restore()
 
@@ -139,11 +140,11 @@ SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> ExitStatus:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
         print(USAGE, end="")
-        return 0 if args else 2
+        return ExitStatus.OK if args else ExitStatus.BAD_INPUT
     command, rest = args[0], args[1:]
     try:
         if command == "plan":
@@ -152,18 +153,18 @@ def main(argv: list[str] | None = None) -> int:
             return _run(rest)
         if command == "profiles" and not rest:
             print(profiles.listing(), end="")
-            return 0
+            return ExitStatus.OK
         if command == "profiles":
             raise InputError(f"profiles: takes no arguments (got {rest[0]!r})")
         if command in SUBCOMMANDS:
-            return SUBCOMMANDS[command](rest)
+            return ExitStatus(SUBCOMMANDS[command](rest))
         commands = ", ".join(["plan", "run", "profiles", *SUBCOMMANDS])
         raise InputError(f"unknown command {command!r} (use {commands})")
     except InputError as exc:
         print_note(f"loadgen: {exc}" if not exc.location else str(exc))
-        return 2
+        return ExitStatus.BAD_INPUT
     except BrokenPipeError:
         # The reader of our stdout went away (`loadgen plan ... | head`): not an error of
         # ours or theirs.  Point stdout at /dev/null so the interpreter's final flush is quiet.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        return ExitStatus.OK

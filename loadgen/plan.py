@@ -35,7 +35,7 @@ class RwMode(StrEnum):
 
     @classmethod
     def _missing_(cls, value: object) -> RwMode | None:
-        return cls.RW if value == "readwrite" else None
+        return RW_ALIASES.get(value) if isinstance(value, str) else None
 
     @property
     def random(self) -> bool:
@@ -52,6 +52,10 @@ class RwMode(StrEnum):
     @property
     def writes(self) -> bool:
         return self in (RwMode.WRITE, RwMode.RANDWRITE, RwMode.RW, RwMode.RANDRW)
+
+
+# fio's other spellings of a mode (``RwMode("readwrite")`` is ``RwMode.RW``)
+RW_ALIASES: dict[str, RwMode] = {"readwrite": RwMode.RW}
 
 
 @dataclass(frozen=True)

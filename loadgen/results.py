@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from loadgen.kernel.counters import Delta as KernelDelta
 from loadgen.plan import Job, Plan
 from loadgen.stats.jobstats import IntervalStats
+from loadgen.status import Outcome, OutcomeKind
 
 
 @dataclass
@@ -24,9 +26,13 @@ class JobResult:
     end_epoch_ms: int = 0
     error: int = 0  # errno-style, fio's "error"; 0 = ok
     error_text: str = ""
-    # loadgen's additions, reported under the job's "loadgen" key: kernel counter deltas
-    # (labelled system-wide where they are), overhead_ns, outcome (e.g. OOM kill), ...
-    extras: dict[str, Any] = field(default_factory=dict)
+    # reported under the job's "loadgen" key (docs/reports.md)
+    outcome: OutcomeKind | None = None  # how the worker ended, where it did not complete
+    last_end: Outcome | None = None  # the worker's last death or stop (also one respawned)
+    restarts: int = 0  # fresh workers started in its place (oom_policy=respawn)
+    kernel: KernelDelta | None = None  # the group's system-wide counter deltas
+    # the controller's own state, never reported: CLOCK_MONOTONIC means nothing outside it
+    ready_ns: int = 0  # when the worker said it was ready, waiting for the release
 
 
 @dataclass
@@ -37,7 +43,14 @@ class GroupResult:
     jobs: list[JobResult] = field(default_factory=list)
     spawn_s: float = 0.0  # first worker process created -> last worker ready
     start_skew_ns: int = 0  # spread of the workers' first operations after release
-    extras: dict[str, Any] = field(default_factory=dict)  # e.g. system-wide vmstat deltas
+    # reported under the group's entry of the top-level "loadgen" key
+    workers: int = 0  # worker processes (threads of one count once)
+    fork_s: float = 0.0  # the fork helper's first fork -> its last
+    ready_epoch_ns: int = 0  # when the last worker was ready at the barrier (wall clock)
+    release_epoch_ns: int = 0  # when the barrier released the workers (wall clock)
+    kernel: KernelDelta | None = None  # system-wide counter deltas over the group
+    # the controller's own state, never reported
+    release_ns: int = 0  # the release on CLOCK_MONOTONIC, the clock of the workers' stats
 
 
 @dataclass
@@ -51,8 +64,9 @@ class RunResult:
     interrupted: bool = False  # stopped by a signal before the plan finished
     # an output that could not be written mid-run (full disk): why, and what got out
     output_failure: str = ""
-    # run-level additions reported under the top-level "loadgen" key, e.g. controller_cpu_s
-    extras: dict[str, Any] = field(default_factory=dict)
+    # reported under the top-level "loadgen" key: the controller process's own CPU
+    controller_cpu_s: float = 0.0
+    controller_cpu_pct: float = 0.0  # of one core, over the run's wall time
 
     @property
     def jobs(self) -> list[JobResult]:

@@ -112,10 +112,6 @@ class Sink:
         self.bytes_written += len(data)
         self.lines_written += data.count(b"\n")
 
-    def write_line(self, line: bytes) -> None:
-        """One record: ``line`` plus a newline, in one piece."""
-        self.write(line if line.endswith(b"\n") else line + b"\n")
-
     def write_text(self, text: str) -> None:
         self.write(text.encode())
 

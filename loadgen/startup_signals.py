@@ -15,12 +15,12 @@ import signal
 from types import FrameType
 from typing import Any, Protocol
 
-EXIT_SIGNALLED = 3
+from loadgen.status import ExitStatus, StopReason
 
 
 class Stoppable(Protocol):
     stopping: bool
-    stop_reason: str
+    stop_reason: StopReason | None
 
 
 class StartupSignals:
@@ -55,11 +55,11 @@ class StartupSignals:
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
         if signum == signal.SIGINT and self.received == signal.SIGINT:
-            os._exit(EXIT_SIGNALLED)  # the fork helper and its workers die with us (PDEATHSIG)
+            os._exit(ExitStatus.SIGNALLED)  # the helper and its workers die with us (PDEATHSIG)
         self.received = signum
         self._tell()
 
     def _tell(self) -> None:
         if self.received and self.target is not None and not self.target.stop_reason:
-            self.target.stop_reason = "signal"
+            self.target.stop_reason = StopReason.SIGNAL
             self.target.stopping = True

@@ -187,7 +187,7 @@ def build_cases(scale: Scale, pagesize: int, include_fio_storm_1024: bool) -> li
             extras=("spawn_s", "fork_s", "start_skew_ns", "wall_s", "controller_cpu_s", "uss_bytes", "uss_bytes_median"),
             targets=(Target("all released within 5 s", "metric", "release_s", "<=", 5.0),),
             notes=(
-                "release_s = the report's group release_ns (CLOCK_MONOTONIC) minus bench.py's CLOCK_MONOTONIC "
+                "release_s = the report's group release_epoch_ns minus bench.py's clock reading "
                 "right before it started loadgen: interpreter start, imports, parsing, forking and readiness",
                 "uss_bytes: the report's (each worker's USS at its job end), shown here and judged in storm-1024-uss",
                 "fio runs here only with --fio-storm-1024 (it forks one job at a time; minutes)",

@@ -1,9 +1,7 @@
 """The asyncio controller: runs a ``Plan`` and hands the ``RunResult`` to the reports.
 
-``run(plan, opts)`` is the whole run and returns the exit status (0 every job ok,
-1 a job failed, a worker died or an output could not be written, 2 bad input, 3
-stopped by a signal, 4 a worker was OOM-killed: docs/reliability.md); ``execute`` is
-the same run returning the ``RunResult`` itself.
+``run(plan, opts)`` is the whole run and returns its ``ExitStatus``; ``execute`` is the
+same run returning the ``RunResult`` itself.
 """
 
 from __future__ import annotations
@@ -36,21 +34,9 @@ from loadgen.report.writer import render_formats
 from loadgen.results import RunResult
 from loadgen.sinks import Sink, SinkError, SinkFull
 from loadgen.startup_signals import StartupSignals
+from loadgen.status import ExitStatus, StopReason
 
-EXIT_OK = outcome.EXIT_OK
-EXIT_JOB_FAILED = outcome.EXIT_FAILED
-EXIT_SIGNALLED = outcome.EXIT_SIGNAL
-EXIT_OOM = outcome.EXIT_OOM
-
-__all__ = [
-    "run",
-    "execute",
-    "exit_status",
-    "EXIT_OK",
-    "EXIT_JOB_FAILED",
-    "EXIT_SIGNALLED",
-    "EXIT_OOM",
-]
+__all__ = ["execute", "exit_status", "run"]
 
 
 def raise_fd_limit() -> int:
@@ -127,7 +113,7 @@ def _cpu_s() -> float:
     return time.process_time_ns() / 1e9
 
 
-def exit_status(result: RunResult) -> int:
+def exit_status(result: RunResult) -> ExitStatus:
     return outcome.run_exit_status(result, output_failed=bool(result.output_failure))
 
 
@@ -171,7 +157,7 @@ def execute(plan: Plan, opts: RunOptions, report_sink: Sink | None = None,
             # a signal before the loop listens stops the run at once
             startup_signals.attach(supervisor)
         if writer is not None:
-            writer.on_failure = lambda failure: supervisor.abort(str(failure), "output")
+            writer.on_failure = lambda failure: supervisor.abort(str(failure), StopReason.OUTPUT)
             _run_start(writer, plan, opts, supervisor.result.header)
         try:
             result = anyio.run(
@@ -189,10 +175,8 @@ def execute(plan: Plan, opts: RunOptions, report_sink: Sink | None = None,
         os.setpriority(os.PRIO_PROCESS, 0, worker_nice)  # a library caller gets its priority back
     result.end_epoch_ns = time.time_ns()
     cpu_s = _cpu_s() - cpu_at_start
-    result.extras["controller_cpu_s"] = cpu_s
-    result.extras["controller_cpu_pct"] = (
-        100.0 * cpu_s * 1e9 / max(result.end_epoch_ns - start_epoch_ns, 1)
-    )
+    result.controller_cpu_s = cpu_s
+    result.controller_cpu_pct = 100.0 * cpu_s * 1e9 / max(result.end_epoch_ns - start_epoch_ns, 1)
     if writer is not None and isinstance(writer.failure, SinkFull):
         result.output_failure = f"{writer.failure}; the run was stopped"
     if writer is not None:
@@ -209,7 +193,8 @@ def execute(plan: Plan, opts: RunOptions, report_sink: Sink | None = None,
     return result
 
 
-def run(plan: Plan, opts: RunOptions, startup_signals: StartupSignals | None = None) -> int:
+def run(plan: Plan, opts: RunOptions,
+        startup_signals: StartupSignals | None = None) -> ExitStatus:
     """The whole run, reports included; returns the process exit status.
 
     ``startup_signals``: already installed by the command line before its imports."""

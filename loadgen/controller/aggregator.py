@@ -29,6 +29,7 @@ from loadgen.report.jsonl import JsonlWriter, metrics, rfc3339
 from loadgen.results import GroupResult, JobResult
 from loadgen.stats import histogram
 from loadgen.stats.jobstats import IntervalStats
+from loadgen.status import OutcomeKind
 
 
 @dataclass
@@ -40,7 +41,7 @@ class JobState:
     done: bool = False  # DONE received, or the job ended in an error
     final_seen: bool = False
     bytes_done: list[int] = field(default_factory=lambda: [0, 0])
-    # reliability (issue 7): what a death report needs
+    # what a death report needs
     traceback: str = ""  # a Python exception the worker reported
     last_interval: dict[str, Any] = field(default_factory=dict)
     restarts: int = 0  # oom_policy=respawn
@@ -216,7 +217,7 @@ class Aggregator:
             self.flush(state)
         self.event(action, text, err, state, level="error", details=details)
 
-    # ---- worker ends (reliability, issue 7: loadgen.controller.outcome) ----------------------
+    # ---- worker ends (loadgen.controller.outcome) ---------------------------------------------
     def classify_exit(self, pids_jobs: list[JobState], status: int,
                       stopping: bool) -> list[tuple[JobState, outcome.Outcome]]:
         """How a reaped worker's jobs ended; nothing is recorded yet (see ``record_end``)."""
@@ -224,7 +225,8 @@ class Aggregator:
         for state in pids_jobs:
             pid = state.result.pid
             if state.done and not state.traceback:
-                kind = "failed" if state.result.error else ("stopped" if stopping else "completed")
+                kind = (OutcomeKind.FAILED if state.result.error else
+                        OutcomeKind.STOPPED if stopping else OutcomeKind.COMPLETED)
                 ends.append(
                     (state, outcome.Outcome(kind, pid, state.result.error, state.result.error_text))
                 )
@@ -248,21 +250,21 @@ class Aggregator:
 
     def record_end(self, state: JobState, end: outcome.Outcome) -> None:
         """Put a job's end into its result (``error``, ``loadgen.outcome``) and the stream."""
-        if end.kind == "completed":
+        if end.kind is OutcomeKind.COMPLETED:
             return
-        state.result.extras["outcome"] = end.kind
-        state.result.extras["outcome_detail"] = end.to_dict()
+        state.result.outcome = end.kind
+        state.result.last_end = end
         if state.done:  # DONE came, or the job's own job_error/worker_exception event is out
             return
-        action = "worker_stopped" if end.kind == "stopped" else "worker_died"
+        action = "worker_stopped" if end.kind is OutcomeKind.STOPPED else "worker_died"
         self.fail(state, end.errno, f"worker pid {end.pid} {end.text}", action,
                   self.death_details(state, end))
 
     def record_respawn(self, state: JobState, end: outcome.Outcome) -> None:
         """An OOM-killed worker is replaced (oom_policy=respawn): report it, keep the job open."""
         state.restarts += 1
-        state.result.extras["restarts"] = state.restarts
-        state.result.extras["outcome_detail"] = end.to_dict()
+        state.result.restarts = state.restarts
+        state.result.last_end = end
         self.event("worker_respawned", f"worker pid {end.pid} {end.text}; respawning it "
                    f"(restart {state.restarts})", end.errno, state, level="warning",
                    details=self.death_details(state, end))

@@ -3,14 +3,13 @@
 A snapshot reads /proc/vmstat and every mTHP stats file (~1 ms, see
 docs/reports.md), and the counters are system-wide, so the controller takes them
 a fixed number of times whatever the number of workers: at each group's release
-and end (the delta goes into every job's and the group's ``extras["kernel"]``) and
+and end (the delta goes into every job's and the group's ``kernel``) and
 once per status interval for the whole run (a ``kernel`` JSON line).
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from loadgen.kernel import counters
 from loadgen.report.jsonl import JsonlWriter, kernel_fields
@@ -21,7 +20,8 @@ class KernelWatch:
 
     def __init__(self, writer: JsonlWriter | None) -> None:
         self.writer = writer
-        self._last: dict[str, Any] = counters.snapshot() if writer is not None else {}
+        self._last: counters.Snapshot = (counters.snapshot() if writer is not None else
+                                         {"vmstat": {}, "mthp": {}})
         self._last_ns = time.monotonic_ns()
 
     def interval(self, group_id: int | None, final: bool = False) -> None:

@@ -15,20 +15,14 @@ import errno
 import os
 import re
 import signal
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from loadgen.controller import cgroup
 from loadgen.plan import Job
-from loadgen.results import RunResult
-
-# exit statuses of ``loadgen run`` (README "Exit status", docs/reliability.md)
-EXIT_OK = 0  # every job completed
-EXIT_FAILED = 1  # a job failed, a worker died, or an output could not be written
-EXIT_INPUT = 2  # bad input: nothing started
-EXIT_SIGNAL = 3  # stopped by SIGINT/SIGTERM before the plan finished
-EXIT_OOM = 4  # a worker was OOM-killed (oom_policy=report or abort) and nothing else failed
+from loadgen.results import JobResult, RunResult
+from loadgen.status import ExitStatus, OutcomeKind
+from loadgen.status import Outcome as Outcome  # what classify() returns, beside the kinds
 
 # the controller's own oom_score_adj where it may lower it (root, CAP_SYS_RESOURCE): far
 # below the workers' 1000 so the kernel takes workers first and the run can still report,
@@ -48,43 +42,6 @@ _KMSG_OOM = (
     re.compile(rb"oom_reaper: reaped process (\d+) "),
 )
 _CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGABRT}
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One worker's end.  ``kind`` is one of:
-
-    completed -- exit 0 after its final interval;
-    failed -- the job itself reported an error (fio's ``error``; e.g. mmap ENOMEM);
-    oom_killed -- SIGKILL with the kernel's OOM record for it (``oom_evidence`` says which);
-    probably_oom -- SIGKILL nobody in loadgen sent, no OOM record readable;
-    crashed -- SIGSEGV/SIGBUS/SIGILL/SIGFPE/SIGABRT;
-    killed -- any other signal loadgen did not send;
-    exception -- the worker's Python code raised (``traceback`` holds it);
-    exited -- a non-zero exit status with no report from the worker;
-    stopped -- loadgen stopped it (SIGINT/SIGTERM to the run, or oom_policy=abort).
-    """
-
-    kind: str
-    pid: int
-    errno: int = 0  # fio-style "error": ENOMEM for OOM, EFAULT for a crash, ...
-    text: str = ""  # one line for people: "killed by the OOM killer (memory cgroup ...)"
-    exit_code: int | None = None
-    signal: int | None = None
-    oom_evidence: str = ""  # memcg | kmsg | vmstat; "" = none
-    traceback: str = ""
-
-    @property
-    def is_oom(self) -> bool:
-        return self.kind in ("oom_killed", "probably_oom")
-
-    @property
-    def is_death(self) -> bool:
-        """The worker ended before its job did, for reasons of its own."""
-        return self.kind not in ("completed", "failed", "stopped")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v not in (None, "")}
 
 
 @dataclass
@@ -121,14 +78,6 @@ class OomWatch:
         with contextlib.suppress(OSError):
             self._group_base[group.path] = group.oom_kills()
             self._group_used[group.path] = 0
-
-    def watch_pid(self, pid: int) -> None:
-        """Also watch the memory cgroup ``pid`` lives in, if it is not watched yet (read
-        while the worker is alive: a dead pid's cgroup cannot be looked up)."""
-        group = cgroup.group_of(pid)
-        if group is not None and group.path not in self._group_base:
-            self.groups.append(group)
-            self._baseline(group)
 
     def open_kmsg(self, path: str = "/dev/kmsg") -> None:
         """Start reading the kernel log from its current end; without permission
@@ -227,33 +176,34 @@ def classify(
         signum = -returncode
         name = _signal_name(signum)
         if stop_requested and signum in (signal.SIGTERM, signal.SIGKILL, signal.SIGINT):
-            return Outcome("stopped", pid, errno.EINTR, f"stopped by loadgen ({name})",
+            return Outcome(OutcomeKind.STOPPED, pid, errno.EINTR, f"stopped by loadgen ({name})",
                            signal=signum)
         if signum == signal.SIGKILL:
             evidence = oom.evidence(pid) if oom is not None else ""
             if evidence:
-                return Outcome("oom_killed", pid, errno.ENOMEM,
+                return Outcome(OutcomeKind.OOM_KILLED, pid, errno.ENOMEM,
                                f"killed by the OOM killer ({_EVIDENCE_TEXT[evidence]})",
                                signal=signum, oom_evidence=evidence)
-            return Outcome("probably_oom", pid, errno.ENOMEM,
+            return Outcome(OutcomeKind.PROBABLY_OOM, pid, errno.ENOMEM,
                            "killed by SIGKILL, probably OOM (no kernel OOM record readable)",
                            signal=signum)
         if signum in _CRASH_SIGNALS:
-            return Outcome("crashed", pid, errno.EFAULT, f"crashed: killed by {name}",
+            return Outcome(OutcomeKind.CRASHED, pid, errno.EFAULT, f"crashed: killed by {name}",
                            signal=signum)
-        return Outcome("killed", pid, errno.EINTR, f"killed by {name}", signal=signum)
+        return Outcome(OutcomeKind.KILLED, pid, errno.EINTR, f"killed by {name}", signal=signum)
     if traceback:
         last = traceback.strip().splitlines()[-1] if traceback.strip() else "exception"
-        return Outcome("exception", pid, job_error[0] or errno.EIO,
+        return Outcome(OutcomeKind.EXCEPTION, pid, job_error[0] or errno.EIO,
                        f"worker raised {last}", exit_code=returncode, traceback=traceback)
     if job_error[0]:
-        return Outcome("failed", pid, job_error[0], job_error[1] or os.strerror(job_error[0]),
-                       exit_code=returncode)
+        return Outcome(OutcomeKind.FAILED, pid, job_error[0],
+                       job_error[1] or os.strerror(job_error[0]), exit_code=returncode)
     if returncode == 0 and finished and not stop_requested:
-        return Outcome("completed", pid, exit_code=0)
+        return Outcome(OutcomeKind.COMPLETED, pid, exit_code=0)
     if stop_requested:
-        return Outcome("stopped", pid, errno.EINTR, "stopped by loadgen", exit_code=returncode)
-    return Outcome("exited", pid, errno.ECHILD,
+        return Outcome(OutcomeKind.STOPPED, pid, errno.EINTR, "stopped by loadgen",
+                       exit_code=returncode)
+    return Outcome(OutcomeKind.EXITED, pid, errno.ECHILD,
                    f"exited with status {returncode} before finishing its job",
                    exit_code=returncode)
 
@@ -290,29 +240,32 @@ def replacement_job(job: Job, elapsed_ns: int) -> Job | None:
     return replace(job, runtime_ns=left, ramp_time_ns=0, startdelay_ns=(0, 0))
 
 
-def exit_status(outcomes: list[Outcome], *, interrupted: bool, output_failed: bool = False) -> int:
+def exit_status(outcomes: list[Outcome], *, interrupted: bool,
+                output_failed: bool = False) -> ExitStatus:
     """The run's exit status from every worker's final outcome.
 
     A signal stop wins (the plan did not finish); then any non-OOM failure or death
     (and an output that could not be written); then OOM kills; else success.  Workers
     that were OOM-killed and then respawned to completion count as completed."""
     if interrupted:
-        return EXIT_SIGNAL
-    if output_failed or any(o.kind not in ("completed", "stopped") and not o.is_oom
-                            for o in outcomes):
-        return EXIT_FAILED
+        return ExitStatus.SIGNALLED
+    ended = (OutcomeKind.COMPLETED, OutcomeKind.STOPPED)
+    if output_failed or any(o.kind not in ended and not o.is_oom for o in outcomes):
+        return ExitStatus.FAILED
     if any(o.is_oom for o in outcomes):
-        return EXIT_OOM
-    return EXIT_OK
+        return ExitStatus.OOM
+    return ExitStatus.OK
 
 
-def run_exit_status(result: RunResult, *, output_failed: bool = False) -> int:
+def run_exit_status(result: RunResult, *, output_failed: bool = False) -> ExitStatus:
     """``exit_status`` of a finished run: each job's ``loadgen.outcome`` (absent = it
     completed, or failed where it has an ``error``)."""
-    outcomes = [
-        Outcome(str(j.extras.get("outcome") or ("failed" if j.error else "completed")), j.pid)
-        for j in result.jobs
-    ]
+    def kind(job: JobResult) -> OutcomeKind:
+        if job.outcome is not None:
+            return job.outcome
+        return OutcomeKind.FAILED if job.error else OutcomeKind.COMPLETED
+
+    outcomes = [Outcome(kind(j), j.pid) for j in result.jobs]
     return exit_status(outcomes, interrupted=result.interrupted, output_failed=output_failed)
 
 

@@ -12,8 +12,11 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-_STATE_CHAR = {"read": "R", "randread": "r", "write": "W", "randwrite": "w", "rw": "M",
-               "readwrite": "M", "randrw": "m"}
+from loadgen.plan import RwMode
+
+# fio's run-state letter of a running job: upper case sequential, lower case random
+_STATE_CHAR = {RwMode.READ: "R", RwMode.RANDREAD: "r", RwMode.WRITE: "W", RwMode.RANDWRITE: "w",
+               RwMode.RW: "M", RwMode.RANDRW: "m"}
 
 
 @dataclass(frozen=True)
@@ -31,8 +34,8 @@ class Snapshot:
     eta_s: float | None
 
 
-def job_char(rw: str) -> str:
-    return _STATE_CHAR.get(rw, "R")
+def job_char(rw: RwMode) -> str:
+    return _STATE_CHAR[rw]
 
 
 def _compress(states: Sequence[str]) -> str:

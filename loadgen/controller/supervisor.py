@@ -12,14 +12,13 @@ pipe reached EOF, so no message is lost and none is waited for in vain.
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
 import anyio
 
@@ -36,6 +35,7 @@ from loadgen.report import render_snapshot
 from loadgen.report.prometheus import PrometheusFile
 from loadgen.results import GroupResult, RunResult
 from loadgen.sinks import Sink, SinkError
+from loadgen.status import ExitStatus, OutcomeKind, StopReason
 
 STOP_GRACE_S = 0.75  # SIGTERM first; SIGKILL whatever still runs after this
 PROGRESS_TICK_S = 1.0
@@ -63,7 +63,7 @@ class _GroupRun:
         self.group = group
         self.agg = sup.agg
         self.result = self.agg.begin_group(group)
-        self.changed = asyncio.Event()
+        self.changed = anyio.Event()  # set whenever a worker's state moved on
         self.pid_states: dict[int, list[JobState]] = {}
         self.early_exits: dict[int, int] = {}  # exits seen before the pid list arrived
         self.live: set[int] = set()
@@ -74,10 +74,10 @@ class _GroupRun:
         self.gate_w = -1
         self.released = False
         self.t_first_fork_ns = 0
-        # oom_policy=respawn (reliability, issue 7): replacements being forked
+        # oom_policy=respawn: replacements being forked; the group ends only when none is
         self.respawning = 0
-        self.spawn_lock = asyncio.Lock()
-        self.kernel_at_release: dict[str, Any] = {}
+        self.spawn_lock = anyio.Lock()
+        self.kernel_at_release: counters.Snapshot | None = None
 
     # ---- loop callbacks ---------------------------------------------------------------------
     def _read_pipe(self, fd: int) -> None:
@@ -131,7 +131,7 @@ class _GroupRun:
             self._after_end(state, end, len(states))
         self.changed.set()
 
-    # ---- worker deaths (reliability, issue 7) ------------------------------------------------
+    # ---- worker deaths ---------------------------------------------------------------------
     def _after_end(self, state: JobState, end: outcome.Outcome, unit_size: int) -> None:
         """``oom_policy``: report the end, respawn the worker, or abort the run."""
         action = "continue" if self.sup.stopping else outcome.next_action(
@@ -153,8 +153,8 @@ class _GroupRun:
 
     def _respawn_job(self, job: Job) -> Job | None:
         """The replacement's job, timed from this group's release."""
-        release_ns = self.result.extras.get("release_ns", time.monotonic_ns())
-        return outcome.replacement_job(job, time.monotonic_ns() - release_ns)
+        now = time.monotonic_ns()
+        return outcome.replacement_job(job, now - (self.result.release_ns or now))
 
     async def _respawn(self, job: Job) -> None:
         """Fork one fresh worker (fresh region) for ``job``; its gate is open from the start."""
@@ -183,14 +183,17 @@ class _GroupRun:
             for state in self.pid_states[pid]:
                 if not state.done:
                     self.agg.record_end(state, outcome.Outcome(
-                        "killed", pid, errno.ECHILD, "lost: the worker fork helper exited",
-                        signal=signal.SIGKILL))
+                        OutcomeKind.KILLED, pid, errno.ECHILD,
+                        "lost: the worker fork helper exited", signal=signal.SIGKILL))
         self.sup.helper_died()
         self.changed.set()
 
-    async def _until(self, done: Any) -> None:
+    async def _until(self, done: Callable[[], bool]) -> None:
+        """Wait until ``done()``; the group's own task is the only waiter, so a fresh event
+        per wait (anyio's cannot be cleared) loses no wake-up: nothing runs between the
+        check and the new event."""
         while not done():
-            self.changed.clear()
+            self.changed = anyio.Event()
             await self.changed.wait()
 
     # ---- the group's phases ------------------------------------------------------------------
@@ -237,9 +240,7 @@ class _GroupRun:
             finally:
                 os.close(gate_r)
             self.t_first_fork_ns = reply["t_first_fork_ns"]
-            self.result.extras["fork_s"] = (
-                reply["t_last_fork_ns"] - reply["t_first_fork_ns"]
-            ) / 1e9
+            self.result.fork_s = (reply["t_last_fork_ns"] - reply["t_first_fork_ns"]) / 1e9
             self._map_pids(units, reply["pids"], reply["pipes"], reply["fork_errno"])
             if self.sup.stopping:
                 self.stop()
@@ -308,11 +309,13 @@ class _GroupRun:
         release_epoch_ns = time.time_ns()
         self.released = True
         self.sup.gate.released(self.group.id, release_epoch_ns)
-        self.result.extras["release_epoch_ns"] = release_epoch_ns
         ready = [s.ready_ns for s in self.agg.group_states() if s.ready_ns]
         self.result.spawn_s = ((max(ready) - self.t_first_fork_ns) / 1e9) if ready else 0.0
-        self.result.extras["release_ns"] = release_ns
-        self.result.extras["workers"] = len(self.pid_states)
+        self.result.release_ns = release_ns
+        self.result.release_epoch_ns = release_epoch_ns
+        if ready:  # the monotonic instant on the wall clock, read across the release
+            self.result.ready_epoch_ns = release_epoch_ns - (release_ns - max(ready))
+        self.result.workers = len(self.pid_states)
         if self.agg.writer is not None:
             self.agg.writer.write(
                 "start",
@@ -337,16 +340,12 @@ class _GroupRun:
         states = self.agg.group_states()
         firsts = [s.result.totals.first_op_ns for s in states if s.result.totals.first_op_ns]
         self.result.start_skew_ns = (max(firsts) - min(firsts)) if firsts else 0
-        if self.kernel_at_release:
+        if self.kernel_at_release is not None:
             # system-wide, so one delta for the group's window serves every job in it
-            self.result.extras["kernel"] = counters.delta(
-                self.kernel_at_release, counters.snapshot()
-            )
+            self.result.kernel = counters.delta(self.kernel_at_release, counters.snapshot())
         for state in states:
-            if "kernel" in self.result.extras:
-                state.result.extras["kernel"] = self.result.extras["kernel"]
-            state.result.extras["ready_ns"] = state.ready_ns
-            state.result.extras["first_op_ns"] = state.result.totals.first_op_ns
+            state.result.kernel = self.result.kernel
+            state.result.ready_ns = state.ready_ns
             if not state.done and not state.result.error:
                 # reaped and EOF, but no DONE: the worker ended its job without saying so
                 self.agg.fail(
@@ -368,7 +367,7 @@ class Supervisor:
         self.progress = progress
         self.report = report
         self.stopping = False
-        self.stop_reason = ""  # signal | abort | output (reliability, issue 7)
+        self.stop_reason: StopReason | None = None  # set once: the first reason wins
         self.sinks: list[Sink] = []  # reopened on SIGHUP
         self.helper_gone = False
         self.current: _GroupRun | None = None
@@ -406,7 +405,7 @@ class Supervisor:
             self.spawner.detach()
             if self.progress is not None:
                 self.progress.clear()
-        self.result.interrupted = self.stop_reason == "signal"
+        self.result.interrupted = self.stop_reason is StopReason.SIGNAL
         return self.result
 
     async def _watch_signals(self, tg: anyio.abc.TaskGroup) -> None:
@@ -420,12 +419,11 @@ class Supervisor:
                 if signum == signal.SIGUSR1:
                     self._show_snapshot()
                     continue
-                if self.stop_reason == "signal" and signum == signal.SIGINT:
+                if self.stop_reason is StopReason.SIGNAL and signum == signal.SIGINT:
                     self._exit_now()
-                self.stop_reason = "signal"
-                self._stop_all(
-                    f"{signal.Signals(signum).name}: stopping all workers", "signal", "warning"
-                )
+                self.stop_reason = StopReason.SIGNAL
+                self._stop_all(f"{signal.Signals(signum).name}: stopping all workers",
+                               StopReason.SIGNAL, "warning")
 
     def _stop_all(self, message: str, action: str, level: str) -> None:
         already = self.stopping
@@ -436,7 +434,7 @@ class Supervisor:
             if self.task_group is not None:
                 self.task_group.start_soon(self._kill_after_grace, self.current)
 
-    def abort(self, message: str, reason: str = "abort") -> None:
+    def abort(self, message: str, reason: StopReason = StopReason.ABORT) -> None:
         """Stop the run for a reason of its own (oom_policy=abort, an output that failed):
         like SIGTERM, but the run counts as ended, not interrupted."""
         if not self.stop_reason:
@@ -457,7 +455,7 @@ class Supervisor:
             + (f" ({trace.strip().splitlines()[-1]})" if trace else "")
             + "; stopping the run"
         )
-        self.abort("the worker fork helper exited", "helper")
+        self.abort("the worker fork helper exited", StopReason.HELPER)
 
     def notice(self, line: str) -> None:
         """One line on stderr for a person (a worker's death: fio's "got signal=9"); the
@@ -485,9 +483,7 @@ class Supervisor:
             self.progress.clear()
         try:
             self.report.write_text(render_snapshot(partial, self.opts))
-        except (
-            SinkError
-        ) as exc:  # a full disk, a gone reader: the run goes on, the final report tries again
+        except SinkError as exc:  # a full disk, a gone reader: the final report tries again
             self.agg.event("output", f"SIGUSR1 report not written: {exc}", level="warning")
 
     async def _kill_after_grace(self, group_run: _GroupRun) -> None:
@@ -513,7 +509,7 @@ class Supervisor:
         if self.progress is not None:
             self.progress.clear()
         self.spawner.kill_now()
-        os._exit(3)
+        os._exit(ExitStatus.SIGNALLED)
 
     async def _show_progress(self) -> None:
         assert self.progress is not None
@@ -534,7 +530,7 @@ class Supervisor:
             ios = [sum(t.dirs[i].ios for t in totals) for i in (0, 1)]
             minf = sum(t.minf for t in totals)
             span = max(now - last, 1e-9)
-            release = group_run.result.extras.get("release_ns", 0)
+            release = group_run.result.release_ns
             percent, eta = _completion(states, (time.monotonic_ns() - release) if release else 0)
             self.progress.show(Snapshot(
                 states=[_state_char(s) for s in states],

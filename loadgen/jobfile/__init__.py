@@ -2,9 +2,9 @@
 
 Entry points:
 
-* ``load(argv)`` -- the argument list after ``loadgen plan|run`` to ``(Plan, RunOptions)``;
-* ``parse_command_line(argv)`` and ``build_plan(command_line)`` -- the two halves of ``load``,
-  for callers that first want ``--cmdhelp``/``--help``;
+* ``parse_command_line(argv)`` -- the argument list after ``loadgen plan|run``: job files,
+  run options, command-line jobs, ``--cmdhelp``/``--help``;
+* ``build_plan(command_line)`` -- the job files and command-line jobs to a checked ``Plan``;
 * ``loadgen.jobfile.help`` -- ``--cmdhelp`` text and docs/options.md.
 
 Every user mistake raises ``loadgen.errors.InputError`` (``FILE:LINE: message``).
@@ -22,7 +22,7 @@ from loadgen.jobfile.cmdline import CommandLine, parse_command_line
 from loadgen.jobfile.reader import JobFileReader
 from loadgen.jobfile.resolve import COMMAND_LINE, Resolver, SourceFile
 from loadgen.jobfile.substitute import SystemFacts
-from loadgen.plan import Plan, RunOptions
+from loadgen.plan import Plan
 
 Note = Callable[[str], None]
 
@@ -49,17 +49,4 @@ def build_plan(command_line: CommandLine, *, facts: SystemFacts | None = None,
     return Resolver(facts, note).resolve(sources)
 
 
-def load(
-    argv: list[str],
-    *,
-    facts: SystemFacts | None = None,
-    environ: Mapping[str, str] | None = None,
-    note: Note = print_note,
-) -> tuple[Plan, RunOptions]:
-    """``loadgen plan|run`` arguments (job files, run options, --name=... jobs) to a plan."""
-    command_line = parse_command_line(argv)
-    plan = build_plan(command_line, facts=facts, environ=environ, note=note)
-    return plan, command_line.run_options
-
-
-__all__ = ["CommandLine", "SystemFacts", "build_plan", "load", "parse_command_line", "print_note"]
+__all__ = ["CommandLine", "SystemFacts", "build_plan", "parse_command_line", "print_note"]

@@ -20,23 +20,24 @@ from loadgen.jobfile.values import (
     parse_size,
     split_directions,
 )
+from loadgen.plan import RW_ALIASES, RwMode
 
-RW_MODES = {
-    "read": "sequential reads",
-    "write": "sequential writes",
-    "randread": "random reads",
-    "randwrite": "random writes",
-    "rw": "sequential mixed reads and writes",
-    "readwrite": "same as rw",
-    "randrw": "random mixed reads and writes",
+# what --cmdhelp says of each mode; RwMode and RW_ALIASES are the accepted spellings
+_RW_HELP = {
+    RwMode.READ: "sequential reads",
+    RwMode.WRITE: "sequential writes",
+    RwMode.RANDREAD: "random reads",
+    RwMode.RANDWRITE: "random writes",
+    RwMode.RW: "sequential mixed reads and writes",
+    RwMode.RANDRW: "random mixed reads and writes",
 }
+RW_SPELLINGS: tuple[str, ...] = (*(mode.value for mode in RwMode), *RW_ALIASES)
 TRIM_MODES = ("trim", "randtrim", "trimwrite", "randtrimwrite")
-RANDOM_MODES = ("randread", "randwrite", "randrw")
 
 
 @dataclass(frozen=True)
 class RwValue:
-    mode: str  # normalised: readwrite -> rw
+    mode: RwMode  # aliases resolved: readwrite -> rw
     postfix: int  # bytes added after each I/O (sequential) or I/Os per random offset
 
 
@@ -50,24 +51,28 @@ class Rw(Kind):
                 "trim is not supported: anonymous memory cannot be trimmed "
                 "(fio's page_fault engine fails every trim with EINVAL)"
             )
-        if mode not in RW_MODES:
-            raise BadValue(f"{mode!r} is not one of: {', '.join(RW_MODES)}")
-        mode = "rw" if mode == "readwrite" else mode
+        if mode not in RW_SPELLINGS:
+            raise BadValue(f"{mode!r} is not one of: {', '.join(RW_SPELLINGS)}")
+        rw = RwMode(mode)
         if not colon:
-            return RwValue(mode, 0)
-        if mode in RANDOM_MODES:
-            return RwValue(mode, parse_int(postfix_text, 1))
-        return RwValue(mode, parse_size(postfix_text, ctx))
+            return RwValue(rw, 0)
+        if rw.random:
+            return RwValue(rw, parse_int(postfix_text, 1))
+        return RwValue(rw, parse_size(postfix_text, ctx))
 
     def describe(self) -> list[str]:
-        return [f"{word}: {meaning}" for word, meaning in RW_MODES.items()] + [
+        lines = []
+        for mode, meaning in _RW_HELP.items():
+            lines.append(f"{mode}: {meaning}")
+            lines += [f"{alias}: same as {mode}" for alias, to in RW_ALIASES.items() if to is mode]
+        return lines + [
             "postfix :N -- sequential: skip N bytes after each I/O; "
             "random: new offset every N I/Os",
             "trim, randtrim, trimwrite, randtrimwrite: rejected (anonymous memory)",
         ]
 
     def show(self, value: Any) -> str:
-        return value.mode if isinstance(value, RwValue) else str(value)
+        return str(value.mode) if isinstance(value, RwValue) else str(value)
 
 
 DISTRIBUTIONS = {

@@ -9,10 +9,10 @@ docs/options.md.  fio options that make no sense for anonymous memory are listed
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from loadgen.jobfile.access import Distribution, DistributionValue, Rw, RwValue
+from loadgen.jobfile.access import Distribution, DistributionValue, Rw, RwValue, Zones
 from loadgen.jobfile.values import (
     BadValue,
     Bool,
@@ -33,8 +33,97 @@ from loadgen.jobfile.values import (
     Str,
     Time,
 )
+from loadgen.plan import BsSplitEntry, RwMode
 
-State = dict[str, Any]
+MaybeInts = tuple[int | None, ...]  # per direction (read, write, trim): None = not given
+
+
+@dataclass(slots=True)
+class State:
+    """One job's options as parsed, before ``Resolver`` checks them and makes the ``Job``.
+
+    The fields are the options' state keys (``Option.key``) plus what apply functions
+    derive; every default comes from the option table (``initial_state``), none is here.
+    """
+
+    # description
+    name: str
+    description: str
+    # engine
+    ioengine: str
+    thp: str
+    oom_policy: str
+    # access pattern
+    rw: RwMode
+    rw_postfix: int  # rw=<mode>:N
+    rw_sequencer: str
+    rwmixread: int
+    percentage_random: tuple[int, int, int]
+    norandommap: bool
+    random_generator: str
+    random_distribution: str
+    distribution_params: tuple[float, ...]
+    zones: tuple[Zones, Zones]
+    randrepeat: bool
+    randseed: int
+    randseed_set: bool  # randseed was given, which forces randrepeat (fio)
+    # sizes
+    size: int
+    io_size: int | Percent
+    number_ios: int
+    offset: int | Percent
+    offset_increment: int | Percent
+    bs: tuple[int, int, int]
+    bsrange: tuple[tuple[int, int] | None, ...]
+    bssplit: tuple[tuple[BsSplitEntry, ...] | None, ...]
+    ba: MaybeInts
+    bs_unaligned: bool
+    # time
+    loops: int
+    runtime_ns: int
+    time_based: bool
+    ramp_time_ns: int
+    startdelay_ns: int | tuple[int, int]
+    thinktime_ns: int
+    thinktime_spin_ns: int
+    thinktime_blocks: int
+    # processes and groups
+    numjobs: int
+    thread: bool
+    stonewall: bool
+    new_group: bool
+    group_reporting: bool
+    cpus_allowed: tuple[int, ...]
+    cpus_allowed_policy: str
+    # measurement
+    gtod_reduce: bool
+    disable_lat: bool
+    disable_clat: bool
+    disable_slat: bool
+    disable_bw: bool
+    clat_percentiles: bool
+    lat_percentiles: bool
+    slat_percentiles: bool
+    percentile_list: tuple[float, ...]
+    bwavgtime_ms: int
+    iopsavgtime_ms: int
+    # logs: None = off, "" = on with the job name as prefix
+    write_bw_log: str | None
+    write_lat_log: str | None
+    write_iops_log: str | None
+    write_hist_log: str | None
+    log_avg_msec: int
+    log_hist_msec: int
+    log_offset: bool
+    per_job_logs: bool
+    # units
+    kb_base: int
+    unit_base: int
+
+    def copy(self) -> State:
+        return replace(self)
+
+
 # An apply function stores a parsed value into the job state; it may return a note for the
 # user (a documented no-op) or raise BadValue.
 Apply = Callable[[State, Any], str | None]
@@ -63,11 +152,10 @@ class Option:
         if self.apply is not None:
             return self.apply(state, value)
         if self.kind.per_direction:
-            state[self.key] = tuple(
-                old if new is None else new for old, new in zip(state[self.key], value, strict=True)
-            )
+            merged = zip(getattr(state, self.key), value, strict=True)
+            setattr(state, self.key, tuple(old if new is None else new for old, new in merged))
         else:
-            state[self.key] = value
+            setattr(state, self.key, value)
         return None
 
 
@@ -76,23 +164,23 @@ def _apply_ioengine(state: State, value: str) -> None:
         raise BadValue(
             "not supported: loadgen implements only ioengine=page_fault (anonymous memory)"
         )
-    state["ioengine"] = value
+    state.ioengine = value
 
 
 def _apply_rw(state: State, value: RwValue) -> None:
-    state["rw"], state["rw_postfix"] = value.mode, value.postfix
+    state.rw, state.rw_postfix = value.mode, value.postfix
 
 
 def _apply_rwmixwrite(state: State, value: int) -> None:
-    state["rwmixread"] = 100 - value
+    state.rwmixread = 100 - value
 
 
 def _apply_loops(state: State, value: int) -> None:
-    state["loops"] = max(1, value)  # fio runs loops=0 once
+    state.loops = max(1, value)  # fio runs loops=0 once
 
 
 def _apply_thinktime_blocks(state: State, value: int) -> None:
-    state["thinktime_blocks"] = max(1, value)  # fio accepts 0 and thinks after every I/O
+    state.thinktime_blocks = max(1, value)  # fio accepts 0 and thinks after every I/O
 
 
 def _apply_offset(state: State, value: int | Percent) -> None:
@@ -101,7 +189,7 @@ def _apply_offset(state: State, value: int | Percent) -> None:
             "not supported: the page_fault engine rejects a non-zero start offset; "
             "use offset=N% to start N% into the region"
         )
-    state["offset"] = value
+    state.offset = value
 
 
 def _apply_nrfiles(state: State, value: int) -> None:
@@ -124,32 +212,30 @@ def _apply_filename(state: State, value: str) -> str:
 
 
 def _apply_distribution(state: State, value: DistributionValue) -> None:
-    state["random_distribution"] = value.name
-    state["distribution_params"] = value.params
-    state["zones"] = value.zones
+    state.random_distribution = value.name
+    state.distribution_params = value.params
+    state.zones = value.zones
 
 
 def _apply_randseed(state: State, value: int) -> None:
-    state["randseed"] = value
-    state["randseed_set"] = True  # an explicit seed forces repeatable mode (fio)
+    state.randseed = value
+    state.randseed_set = True  # an explicit seed forces repeatable mode (fio)
 
 
 def _apply_gtod_reduce(state: State, value: bool) -> None:
     """gtod_reduce=1 switches off every clock read but the completion's, as fio's callback."""
-    state["gtod_reduce"] = value
+    state.gtod_reduce = value
     if value:
-        for key in ("disable_lat", "disable_clat", "disable_slat", "disable_bw"):
-            state[key] = True
-        for key in ("clat_percentiles", "lat_percentiles", "slat_percentiles"):
-            state[key] = False
+        state.disable_lat = state.disable_clat = state.disable_slat = state.disable_bw = True
+        state.clat_percentiles = state.lat_percentiles = state.slat_percentiles = False
 
 
 def _apply_unit_base(state: State, value: str) -> None:
-    state["unit_base"] = 8 if value == "0" else int(value)  # 0 = auto, which means bytes
+    state.unit_base = 8 if value == "0" else int(value)  # 0 = auto, which means bytes
 
 
 def _apply_kb_base(state: State, value: str) -> None:
-    state["kb_base"] = int(value)
+    state.kb_base = int(value)
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -170,7 +256,7 @@ OPTIONS: tuple[Option, ...] = (
             "never": "madvise(MADV_NOHUGEPAGE) on the region",
         }), "inherit", "Transparent huge pages for the region (loadgen engine option)", "Engine",
     ),
-    # reliability (issue 7): loadgen.controller.outcome.next_action
+    # acted on by loadgen.controller.outcome.next_action
     Option(
         "oom_policy", Enum({
             "report": "record the OOM kill; the other workers and later groups go on",
@@ -192,7 +278,7 @@ OPTIONS: tuple[Option, ...] = (
            "File name; accepted, no effect: the region is anonymous memory (note)",
            "Engine", apply=_apply_filename, prio=-1),
     # --- access pattern
-    Option("rw", Rw(), RwValue("read", 0), "Access pattern", "Access pattern",
+    Option("rw", Rw(), RwValue(RwMode.READ, 0), "Access pattern", "Access pattern",
            aliases=("readwrite",), apply=_apply_rw),
     Option("rw_sequencer", Enum({
         "sequential": "continue sequentially between random offsets",
@@ -434,10 +520,11 @@ def lookup(name: str) -> Option:
     raise BadValue(f"bad option {name!r}{hint}")
 
 
-# Defaults of the state keys that apply functions write (their Option.default is in option
-# syntax, e.g. RwValue, for --cmdhelp).
-_APPLIED_DEFAULTS: State = {
-    "ioengine": "page_fault", "rw": "read", "rw_postfix": 0, "random_distribution": "random",
+# The state an option's apply function derives from its default (Option.default is in
+# option syntax, e.g. RwValue, for --cmdhelp); tests/jobfile/test_options.py checks that
+# applying each default gives exactly these.
+_APPLIED_DEFAULTS: dict[str, Any] = {
+    "ioengine": "page_fault", "rw": RwMode.READ, "rw_postfix": 0, "random_distribution": "random",
     "distribution_params": (), "zones": ((), ()), "randseed": 0x89, "randseed_set": False,
     "offset": 0, "loops": 1, "thinktime_blocks": 1, "gtod_reduce": False, "kb_base": 1024,
     "unit_base": 8,
@@ -446,6 +533,5 @@ _APPLIED_DEFAULTS: State = {
 
 def initial_state() -> State:
     """The job state before any option: every option's default."""
-    state: State = {option.key: option.default for option in OPTIONS if option.apply is None}
-    state.update(_APPLIED_DEFAULTS)
-    return state
+    plain = {option.key: option.default for option in OPTIONS if option.apply is None}
+    return State(**plain, **_APPLIED_DEFAULTS)

@@ -8,19 +8,29 @@ job is expanded into numjobs workers with fio's clone numbering and group ids.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 from loadgen.errors import InputError
-from loadgen.jobfile.access import RANDOM_MODES
 from loadgen.jobfile.expr import bc_integer
 from loadgen.jobfile.options import MAX_JOBS, State, initial_state, lookup
 from loadgen.jobfile.reader import OptionLine, Section
 from loadgen.jobfile.substitute import SystemFacts
 from loadgen.jobfile.values import BadValue, ParseContext, Percent
-from loadgen.plan import READ, WRITE, BsSplitEntry, Group, Job, Pair, Plan, RwMode
+from loadgen.plan import READ, WRITE, BsSplitEntry, Group, Job, Pair, Plan
 
 Note = Callable[[str], None]
 COMMAND_LINE = "command line"
+
+# Job fields computed in Resolver._job from the state (or set when the job is numbered);
+# every other Job field is the state field of the same name and type, copied as it is
+# (tests/jobfile/test_resolve.py checks both halves).
+COMPUTED = frozenset({
+    "name", "thread_number", "subjob", "group_id", "size", "io_size", "offset",
+    "offset_percent", "offset_increment", "bs_min", "bs_max", "bssplit", "blockalign",
+    "percentage_random", "randrepeat", "time_based", "startdelay_ns", "write_bw_log",
+    "write_lat_log", "write_iops_log", "write_hist_log", "job_options", "source",
+})
+COPIED = tuple(f.name for f in fields(Job) if f.name not in COMPUTED)
 
 
 @dataclass(frozen=True)
@@ -57,9 +67,9 @@ class Resolver:
                     if not source.on_command_line:  # fio lists only job-file globals
                         global_options += shown
                     continue
-                state = dict(template)
+                state = template.copy()
                 if implicit_stonewall:
-                    state["stonewall"] = True  # fio: each later file's first job waits
+                    state.stonewall = True  # fio: each later file's first job waits
                     implicit_stonewall = False
                 job_options = self._apply(state, section, source.on_command_line)
                 jobs.append(self._job(state, section, job_options))
@@ -92,7 +102,7 @@ class Resolver:
                     raise InputError(
                         f"option {line.key!r} needs a value ({line.key}=...)", line.location
                     )
-            context = ParseContext(state["kb_base"], self.facts.ncpus, on_command_line)
+            context = ParseContext(state.kb_base, self.facts.ncpus, on_command_line)
             try:
                 note = option.store(state, option.kind.parse(text, context))
             except BadValue as exc:
@@ -105,8 +115,8 @@ class Resolver:
     def _job(self, state: State, section: Section, job_options: list[tuple[str, str]]) -> Job:
         """Check and turn one job's final state into a Job (fio's fixup_options)."""
         where = section.location
-        name = state["name"] or section.name
-        size = state["size"]
+        name = state.name or section.name
+        size = state.size
         if size == 0:
             raise InputError(f"job {name!r}: you need to specify size= (the region to map)", where)
         bs_min, bs_max, bssplit = _block_sizes(state)
@@ -114,53 +124,30 @@ class Resolver:
         if size < smallest:
             raise InputError(f"job {name!r}: size={size} is smaller than the minimum block size "
                              f"{smallest}", where)
-        random = state["rw"] in RANDOM_MODES
-        align = [(state["ba"][d] or bs_min[d]) if random else bs_min[d] for d in (READ, WRITE)]
-        time_based = state["time_based"]
-        if time_based and state["runtime_ns"] == 0:
+        ba = [(state.ba[d] or bs_min[d]) if state.rw.random else bs_min[d] for d in (READ, WRITE)]
+        time_based = state.time_based
+        if time_based and state.runtime_ns == 0:
             self.note(
                 f"{where}: note: job {name!r}: time_based needs runtime=; time_based disabled"
             )
             time_based = False
-        startdelay = state["startdelay_ns"]
-        offset = state["offset"]
+        startdelay = state.startdelay_ns
+        offset = state.offset
         return Job(
-            name=name, thread_number=0, subjob=0, numjobs=state["numjobs"], group_id=0,
-            rw=RwMode(state["rw"]), rw_postfix=state["rw_postfix"],
-            rw_sequencer=state["rw_sequencer"],
-            rwmixread=state["rwmixread"], size=size,
-            io_size=_of_size(state["io_size"], size), number_ios=state["number_ios"],
+            **{field: getattr(state, field) for field in COPIED},
+            name=name, thread_number=0, subjob=0, group_id=0, size=size,
+            io_size=_of_size(state.io_size, size),
             offset=0, offset_percent=offset.value if isinstance(offset, Percent) else 0,
-            offset_increment=_of_size(state["offset_increment"], size),
-            bs_min=bs_min, bs_max=bs_max, bssplit=bssplit, blockalign=(align[READ], align[WRITE]),
-            bs_unaligned=state["bs_unaligned"], norandommap=state["norandommap"],
-            random_generator=state["random_generator"],
-            random_distribution=state["random_distribution"],
-            distribution_params=state["distribution_params"], zones=state["zones"],
-            percentage_random=(state["percentage_random"][READ], state["percentage_random"][WRITE]),
-            randrepeat=state["randrepeat"] or state["randseed_set"], randseed=state["randseed"],
-            loops=state["loops"], runtime_ns=state["runtime_ns"], time_based=time_based,
-            ramp_time_ns=state["ramp_time_ns"],
+            offset_increment=_of_size(state.offset_increment, size),
+            bs_min=bs_min, bs_max=bs_max, bssplit=bssplit, blockalign=(ba[READ], ba[WRITE]),
+            percentage_random=(state.percentage_random[READ], state.percentage_random[WRITE]),
+            randrepeat=state.randrepeat or state.randseed_set,
+            time_based=time_based,
             startdelay_ns=startdelay if isinstance(startdelay, tuple) else (startdelay, startdelay),
-            thinktime_ns=state["thinktime_ns"], thinktime_spin_ns=state["thinktime_spin_ns"],
-            thinktime_blocks=state["thinktime_blocks"], thread=state["thread"],
-            stonewall=state["stonewall"], new_group=state["new_group"],
-            group_reporting=state["group_reporting"], cpus_allowed=state["cpus_allowed"],
-            cpus_allowed_policy=state["cpus_allowed_policy"], gtod_reduce=state["gtod_reduce"],
-            disable_lat=state["disable_lat"], disable_clat=state["disable_clat"],
-            disable_slat=state["disable_slat"], disable_bw=state["disable_bw"],
-            clat_percentiles=state["clat_percentiles"], lat_percentiles=state["lat_percentiles"],
-            slat_percentiles=state["slat_percentiles"], percentile_list=state["percentile_list"],
-            bwavgtime_ms=state["bwavgtime_ms"], iopsavgtime_ms=state["iopsavgtime_ms"],
-            write_bw_log=_log_prefix(state["write_bw_log"], name),
-            write_lat_log=_log_prefix(state["write_lat_log"], name),
-            write_iops_log=_log_prefix(state["write_iops_log"], name),
-            write_hist_log=_log_prefix(state["write_hist_log"], name),
-            log_avg_msec=state["log_avg_msec"], log_hist_msec=state["log_hist_msec"],
-            per_job_logs=state["per_job_logs"], log_offset=state["log_offset"], thp=state["thp"],
-            kb_base=state["kb_base"],
-            oom_policy=state["oom_policy"],  # reliability (issue 7)
-            unit_base=state["unit_base"], description=state["description"],
+            write_bw_log=_log_prefix(state.write_bw_log, name),
+            write_lat_log=_log_prefix(state.write_lat_log, name),
+            write_iops_log=_log_prefix(state.write_iops_log, name),
+            write_hist_log=_log_prefix(state.write_hist_log, name),
             job_options=tuple(job_options), source=where,
         )
 
@@ -196,8 +183,8 @@ def _block_sizes(state: State) -> tuple[Pair, Pair, tuple[Splits, Splits]]:
     maximum: list[int] = []
     splits: list[Splits] = []
     for direction in (READ, WRITE):
-        split: Splits | None = state["bssplit"][direction]
-        span = state["bsrange"][direction]
+        split = state.bssplit[direction]
+        span = state.bsrange[direction]
         if split:
             sizes = [entry.bs for entry in split]
             minimum.append(min(sizes))
@@ -206,8 +193,8 @@ def _block_sizes(state: State) -> tuple[Pair, Pair, tuple[Splits, Splits]]:
             minimum.append(span[0])
             maximum.append(span[1])
         else:
-            minimum.append(state["bs"][direction])
-            maximum.append(state["bs"][direction])
+            minimum.append(state.bs[direction])
+            maximum.append(state.bs[direction])
         splits.append(split or ())
     return (minimum[0], minimum[1]), (maximum[0], maximum[1]), (splits[0], splits[1])
 

@@ -2,7 +2,7 @@
 
 * ``vmstat``  -- /proc/vmstat snapshots and deltas (system-wide event counters)
 * ``thp``     -- THP settings and per-size mTHP counters under /sys/kernel/mm/transparent_hugepage
-* ``counters``-- one snapshot of both, and the delta shape put into JobResult.extras["kernel"]
+* ``counters``-- one snapshot of both, and the delta shape of JobResult.kernel
 * ``sysinfo`` -- the run header that makes a report reproducible
 
 Every counter here is system-wide (other processes' faults count too), so every

@@ -21,8 +21,6 @@ from loadgen.stats.jobstats import LatencyStat
 from loadgen.stats.moments import Moments
 
 DIRECTIONS = (READ, WRITE)
-_READS = frozenset({"read", "randread", "rw", "randrw"})
-_WRITES = frozenset({"write", "randwrite", "rw", "randrw"})
 
 
 def runtime_ms(runtime_ns: int) -> int:
@@ -32,7 +30,7 @@ def runtime_ms(runtime_ns: int) -> int:
 
 def does_direction(job: Job, ddir: int) -> bool:
     """fio's td_read/td_write: whether the job's rw mode includes this direction."""
-    return job.rw in (_READS if ddir == READ else _WRITES)
+    return job.rw.reads if ddir == READ else job.rw.writes
 
 
 def sum_rate_moments(dst: Moments, src: Moments) -> None:

@@ -175,7 +175,7 @@ def dir_object(
 def loadgen_job_object(entry: Entry) -> dict[str, Any]:
     """loadgen's own per-entry facts, under the job's ``loadgen`` key (see docs/reports.md)."""
     members = entry.members
-    outcomes = [str(m.extras.get("outcome", "error" if m.error else "ok")) for m in members]
+    outcomes = [str(m.outcome or ("error" if m.error else "ok")) for m in members]
     overheads = [m.totals.overhead_ns for m in members if m.totals.overhead_ns]
     obj: dict[str, Any] = {
         "members": len(members),
@@ -192,11 +192,13 @@ def loadgen_job_object(entry: Entry) -> dict[str, Any]:
     }
     if entry.error_text:
         obj["error_text"] = entry.error_text
-    for member in members:  # extras: the first member's (kernel deltas are system-wide)
-        if member.extras:
-            for key, value in member.extras.items():
-                obj.setdefault(key, value)
-            break
+    first = members[0]  # its outcome and kernel deltas (system-wide: the same for all)
+    if first.last_end is not None:
+        obj["outcome_detail"] = first.last_end.to_dict()
+    if first.restarts:
+        obj["restarts"] = first.restarts
+    if first.kernel is not None:
+        obj["kernel"] = first.kernel
     if len(members) > 1 and len(set(outcomes)) > 1:
         obj["outcomes"] = outcomes
     return obj
@@ -254,15 +256,19 @@ def loadgen_run_object(result: RunResult) -> dict[str, Any]:
         "start_epoch_ns": result.start_epoch_ns,
         "end_epoch_ns": result.end_epoch_ns,
         "interrupted": result.interrupted,
-        **result.extras,
+        "controller_cpu_s": result.controller_cpu_s,
+        "controller_cpu_pct": result.controller_cpu_pct,
     }
     obj["groups"] = [
         {
             "id": g.id,
-            "workers": len(g.jobs),
+            "workers": g.workers or len(g.jobs),
             "spawn_s": float(g.spawn_s),
             "start_skew_ns": int(g.start_skew_ns),
-            **g.extras,
+            "fork_s": float(g.fork_s),
+            "ready_epoch_ns": int(g.ready_epoch_ns),
+            "release_epoch_ns": int(g.release_epoch_ns),
+            **({"kernel": g.kernel} if g.kernel is not None else {}),
         }
         for g in result.groups
     ]

@@ -34,6 +34,7 @@ from typing import Any
 
 import orjson
 
+from loadgen.kernel import counters
 from loadgen.sinks import Sink, SinkError
 from loadgen.stats import histogram
 from loadgen.stats.jobstats import DirStats, IntervalStats
@@ -172,12 +173,12 @@ def metrics(stats: IntervalStats, duration_ns: int,
     return out
 
 
-def kernel_fields(delta: dict[str, Any]) -> dict[str, Any]:
+def kernel_fields(delta: counters.Delta) -> dict[str, Any]:
     """A ``loadgen.kernel.counters.delta`` as flat keys (``vmstat.pgfault``,
     ``mthp.64kB.anon_fault_alloc``)."""
-    out: dict[str, Any] = {"scope": delta.get("scope", "system")}
-    out.update({f"vmstat.{name}": value for name, value in delta.get("vmstat", {}).items()})
-    for size, values in delta.get("mthp", {}).items():
+    out: dict[str, Any] = {"scope": delta["scope"]}
+    out.update({f"vmstat.{name}": value for name, value in delta["vmstat"].items()})
+    for size, values in delta["mthp"].items():
         out.update({f"mthp.{size}.{name}": value for name, value in values.items()})
     return out
 

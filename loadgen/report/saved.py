@@ -25,6 +25,7 @@ from loadgen.results import GroupResult, JobResult, RunResult
 from loadgen.stats import histogram, latbuckets
 from loadgen.stats.jobstats import DirStats, IntervalStats, LatencyStat
 from loadgen.stats.moments import Moments
+from loadgen.status import Outcome, OutcomeKind
 
 SAVED_VERSION = 1
 _DUMPS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
@@ -163,23 +164,40 @@ def totals_from(doc: dict[str, Any]) -> IntervalStats:
 
 
 # ---- results ---------------------------------------------------------------------------------
+def _outcome_doc(o: Outcome | None) -> dict[str, Any] | None:
+    return None if o is None else {**dataclasses.asdict(o), "kind": o.kind.value}
+
+
+def _outcome_from(doc: dict[str, Any] | None) -> Outcome | None:
+    return None if doc is None else Outcome(**{**doc, "kind": OutcomeKind(doc["kind"])})
+
+
 def job_result_doc(j: JobResult) -> dict[str, Any]:
+    """Every reported fact of one worker (the controller-only ``ready_ns`` is not one)."""
     return {"thread_number": j.job.thread_number, "totals": totals_doc(j.totals), "pid": j.pid,
             "start_epoch_ms": j.start_epoch_ms, "end_epoch_ms": j.end_epoch_ms,
-            "error": j.error, "error_text": j.error_text, "extras": j.extras}
+            "error": j.error, "error_text": j.error_text,
+            "outcome": None if j.outcome is None else j.outcome.value,
+            "last_end": _outcome_doc(j.last_end), "restarts": j.restarts, "kernel": j.kernel}
 
 
 def job_result_from(doc: dict[str, Any], job: Job) -> JobResult:
+    outcome = doc.get("outcome")
     return JobResult(job=job, totals=totals_from(doc["totals"]), pid=int(doc["pid"]),
                      start_epoch_ms=int(doc["start_epoch_ms"]),
                      end_epoch_ms=int(doc["end_epoch_ms"]),
                      error=int(doc["error"]), error_text=str(doc["error_text"]),
-                     extras=dict(doc["extras"]))
+                     outcome=None if outcome is None else OutcomeKind(outcome),
+                     last_end=_outcome_from(doc.get("last_end")),
+                     restarts=int(doc.get("restarts", 0)), kernel=doc.get("kernel"))
 
 
 def group_doc(g: GroupResult) -> dict[str, Any]:
-    """A group's own facts (its jobs are saved one by one)."""
-    return {"id": g.id, "spawn_s": g.spawn_s, "start_skew_ns": g.start_skew_ns, "extras": g.extras}
+    """A group's own reported facts (its jobs are saved one by one)."""
+    return {"id": g.id, "spawn_s": g.spawn_s, "start_skew_ns": g.start_skew_ns,
+            "workers": g.workers, "fork_s": g.fork_s, "ready_epoch_ns": g.ready_epoch_ns,
+            "release_epoch_ns": g.release_epoch_ns,
+            "kernel": g.kernel}
 
 
 def start_doc(plan: Plan, header: dict[str, Any]) -> dict[str, Any]:
@@ -190,7 +208,8 @@ def start_doc(plan: Plan, header: dict[str, Any]) -> dict[str, Any]:
 def run_facts(r: RunResult) -> dict[str, Any]:
     """The run's facts known at its end (the header and plan are known at its start)."""
     return {"run_id": r.run_id, "start_epoch_ns": r.start_epoch_ns, "end_epoch_ns": r.end_epoch_ns,
-            "interrupted": r.interrupted, "output_failure": r.output_failure, "extras": r.extras}
+            "interrupted": r.interrupted, "output_failure": r.output_failure,
+            "controller_cpu_s": r.controller_cpu_s, "controller_cpu_pct": r.controller_cpu_pct}
 
 
 def run_doc(r: RunResult) -> dict[str, Any]:
@@ -209,11 +228,16 @@ def assemble(plan: Plan, header: dict[str, Any], facts: dict[str, Any],
                        end_epoch_ns=int(facts.get("end_epoch_ns", 0)),
                        interrupted=bool(facts.get("interrupted", False)),
                        output_failure=str(facts.get("output_failure", "")),
-                       extras=dict(facts.get("extras", {})))
+                       controller_cpu_s=float(facts.get("controller_cpu_s", 0.0)),
+                       controller_cpu_pct=float(facts.get("controller_cpu_pct", 0.0)))
     for gdoc, jdocs in groups:
         group = GroupResult(id=int(gdoc["id"]), spawn_s=float(gdoc.get("spawn_s", 0.0)),
                             start_skew_ns=int(gdoc.get("start_skew_ns", 0)),
-                            extras=dict(gdoc.get("extras", {})))
+                            workers=int(gdoc.get("workers", 0)),
+                            fork_s=float(gdoc.get("fork_s", 0.0)),
+                            ready_epoch_ns=int(gdoc.get("ready_epoch_ns", 0)),
+                            release_epoch_ns=int(gdoc.get("release_epoch_ns", 0)),
+                            kernel=gdoc.get("kernel"))
         for jdoc in sorted(jdocs, key=lambda d: int(d["thread_number"])):
             job = by_thread.get(int(jdoc["thread_number"]))
             if job is None:

@@ -6,8 +6,6 @@ same report of the run so far, without the start-of-run header.
 
 from __future__ import annotations
 
-import sys
-
 from loadgen.errors import InputError
 from loadgen.plan import RunOptions
 from loadgen.report.fiojson import render_json
@@ -51,17 +49,3 @@ def render_formats(result: RunResult, opts: RunOptions, with_header: bool) -> st
 def render_snapshot(result: RunResult, opts: RunOptions) -> str:
     """A cumulative report of a run in progress (SIGUSR1, status interval), as fio dumps it."""
     return render_formats(result, opts, with_header=False)
-
-
-def write_reports(result: RunResult, opts: RunOptions) -> None:
-    """Write the end-of-run report to ``opts.output`` (a file, truncated) or stdout."""
-    text = render_formats(result, opts, with_header=True)
-    if opts.output:
-        try:
-            with open(opts.output, "w", encoding="utf-8") as out:
-                out.write(text)
-        except OSError as exc:
-            raise InputError(f"cannot write report: {exc.strerror}", opts.output) from exc
-    else:
-        sys.stdout.write(text)
-        sys.stdout.flush()

@@ -34,11 +34,11 @@ def storm(n: int) -> None:
     t0 = int(os.environ.get("LG_T0", time.time_ns()))
     result = execute(make_plan([dict(numjobs=n, size=64 * KIB)]), RunOptions(eta="never"))
     (g,) = result.groups
-    release_epoch = g.extras["release_ns"] + time.time_ns() - time.monotonic_ns()
+    release_epoch = g.release_epoch_ns
     print(
         f"workers={n} status={exit_status(result)} "
         f"command_start_to_release_s={(release_epoch - t0) / 1e9:.2f} "
-        f"fork_loop_s={g.extras['fork_s']:.2f} spawn_s={g.spawn_s:.2f} "
+        f"fork_loop_s={g.fork_s:.2f} spawn_s={g.spawn_s:.2f} "
         f"start_skew_ms={g.start_skew_ns / 1e6:.1f}"
     )
 

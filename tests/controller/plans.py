@@ -11,7 +11,7 @@ import sys
 from dataclasses import replace
 from typing import Any
 
-from loadgen.plan import Group, Job, Plan
+from loadgen.plan import Group, Job, Plan, RwMode
 
 MIB = 1 << 20
 
@@ -24,7 +24,7 @@ def make_plan(groups: list[dict[str, Any]]) -> Plan:
         spec = dict(spec)
         numjobs = spec.pop("numjobs", 1)
         spec.setdefault("size", 8 * MIB)
-        spec.setdefault("rw", "randwrite")
+        spec["rw"] = RwMode(spec.get("rw", RwMode.RANDWRITE))
         name = spec.pop("name", f"g{gid}")
         if "cpus_allowed" in spec:
             spec["cpus_allowed"] = tuple(spec["cpus_allowed"])

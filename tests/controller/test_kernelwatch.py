@@ -7,11 +7,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from loadgen.controller import EXIT_OK, execute, exit_status
+from loadgen.controller import execute, exit_status
 from loadgen.kernel import thp
 from loadgen.plan import RunOptions
 from loadgen.report import render_json, render_normal
 from loadgen.report.jsonl import header_fields, validate
+from loadgen.status import ExitStatus
 
 from .plans import MIB, make_plan
 
@@ -40,24 +41,24 @@ def test_madvise_job_shows_thp_faults_and_never_job_does_not(tmp_path: Path) -> 
         ]
     )
     result = execute(plan, _opts(tmp_path))
-    assert exit_status(result) == EXIT_OK
+    assert exit_status(result) == ExitStatus.OK
     huge, small = result.jobs
     expected = REGION // HUGE  # one PMD fault per 2 MiB block
     for job in (huge, small):
-        kernel = job.extras["kernel"]
+        kernel = job.kernel
         assert kernel["scope"] == "system"
-        assert kernel is result.groups[job.job.group_id].extras["kernel"]
+        assert kernel is result.groups[job.job.group_id].kernel
     assert huge.totals.anon_huge_bytes > 0
-    assert huge.extras["kernel"]["vmstat"]["thp_fault_alloc"] >= huge.totals.anon_huge_bytes // HUGE
+    assert huge.kernel["vmstat"]["thp_fault_alloc"] >= huge.totals.anon_huge_bytes // HUGE
     # system-wide: other processes may fault huge pages meanwhile, but not this job's worth
     assert small.totals.anon_huge_bytes == 0
-    assert small.extras["kernel"]["vmstat"]["thp_fault_alloc"] < expected
-    assert small.extras["kernel"]["vmstat"]["pgfault"] >= small.totals.minf  # 4 KiB faults instead
+    assert small.kernel["vmstat"]["thp_fault_alloc"] < expected
+    assert small.kernel["vmstat"]["pgfault"] >= small.totals.minf  # 4 KiB faults instead
     document = orjson.loads(render_json(result))
     for job_obj, job in zip(document["jobs"], result.jobs, strict=True):
-        assert job_obj["loadgen"]["kernel"] == job.extras["kernel"]
+        assert job_obj["loadgen"]["kernel"] == job.kernel
     assert [g["kernel"] for g in document["loadgen"]["groups"]] == [
-        g.extras["kernel"] for g in result.groups
+        g.kernel for g in result.groups
     ]
 
 

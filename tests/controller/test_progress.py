@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 
 from loadgen.controller.progress import Snapshot, format_line, job_char, wanted
+from loadgen.plan import RwMode
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,9 +42,8 @@ def test_unknown_eta() -> None:
 
 
 def test_state_letters_follow_fio() -> None:
-    assert [
-        job_char(rw) for rw in ("read", "randread", "write", "randwrite", "rw", "randrw")
-    ] == list("RrWwMm")
+    modes = ("read", "randread", "write", "randwrite", "rw", "readwrite", "randrw")
+    assert "".join(job_char(RwMode(rw)) for rw in modes) == "RrWwMMm"
 
 
 def test_eta_option() -> None:

@@ -18,15 +18,16 @@ from loadgen.controller import execute
 from loadgen.errors import InputError
 from loadgen.jobfile.cmdline import parse_command_line
 from loadgen.plan import RunOptions
+from loadgen.results import GroupResult
 
 from .plans import MIB, make_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _first_op_epoch_ns(result_extras: dict[str, int], first_op_mono_ns: int) -> int:
+def _first_op_epoch_ns(group: GroupResult, first_op_mono_ns: int) -> int:
     """A worker's first operation on the wall clock, from the group's release instant."""
-    return result_extras["release_epoch_ns"] + (first_op_mono_ns - result_extras["release_ns"])
+    return group.release_epoch_ns + (first_op_mono_ns - group.release_ns)
 
 
 def test_start_at_holds_every_worker_until_the_instant() -> None:
@@ -34,10 +35,10 @@ def test_start_at_holds_every_worker_until_the_instant() -> None:
     plan = make_plan([{"numjobs": 2, "size": 2 * MIB, "rw": "write"}])
     result = execute(plan, RunOptions(eta="never", start_at_ns=start_at))
     (group,) = result.groups
-    assert group.extras["release_epoch_ns"] >= start_at
+    assert group.release_epoch_ns >= start_at
     for job in result.jobs:
         assert job.error == 0
-        assert _first_op_epoch_ns(group.extras, job.totals.first_op_ns) >= start_at
+        assert _first_op_epoch_ns(group, job.totals.first_op_ns) >= start_at
 
 
 def test_start_at_in_the_past_starts_at_once_and_later_groups_are_not_held() -> None:
@@ -73,9 +74,9 @@ def test_release_fd_holds_each_group_until_go_and_reports_the_release() -> None:
     assert [w for w, _ in log] == ["ready", "go", "start"] * 2
     for g, group in enumerate(result.groups):
         go_ns, start_ns = log[3 * g + 1][1], log[3 * g + 2][1]
-        assert group.extras["release_epoch_ns"] == start_ns >= go_ns
+        assert group.release_epoch_ns == start_ns >= go_ns
         for job in group.jobs:
-            assert _first_op_epoch_ns(group.extras, job.totals.first_op_ns) >= go_ns
+            assert _first_op_epoch_ns(group, job.totals.first_op_ns) >= go_ns
     assert all(j.error == 0 for j in result.jobs)
 
 
@@ -99,7 +100,7 @@ def test_go_with_an_instant_releases_at_that_instant() -> None:
     ours.close()
     helper.join(10)
     (group,) = result.groups
-    assert group.extras["release_epoch_ns"] >= said[0]
+    assert group.release_epoch_ns >= said[0]
 
 
 def test_the_orchestrator_going_away_stops_a_held_run(tmp_path: Path) -> None:
@@ -132,7 +133,7 @@ def test_the_orchestrator_going_away_stops_a_held_run(tmp_path: Path) -> None:
     events = [
         r
         for r in map(orjson.loads, (tmp_path / "run.jsonl").read_bytes().splitlines())
-        if r["type"] == "event"
+        if r["event.dataset"] == "loadgen.event"
     ]
     assert any("went away" in e["message"] for e in events)
 

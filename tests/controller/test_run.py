@@ -1,4 +1,4 @@
-"""Whole `loadgen run` processes: where reports go, SIGUSR1 snapshots, run-level extras."""
+"""Whole `loadgen run` processes: where reports go, SIGUSR1 snapshots, run-level figures."""
 
 from __future__ import annotations
 
@@ -12,12 +12,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from loadgen.controller import EXIT_OK, execute
-from loadgen.controller.reportout import report_sink
-from loadgen.errors import InputError
+from loadgen.controller import execute
 from loadgen.plan import RunOptions
 from loadgen.report import render_json
 from loadgen.report.jsonl import validate
+from loadgen.status import ExitStatus
 
 from .plans import MIB, make_plan
 
@@ -45,7 +44,7 @@ def _loadgen(tmp_path: Path, job: str, *args: str) -> subprocess.Popen:
 def test_jsonl_on_stdout_keeps_stdout_json_and_sends_the_report_to_stderr(tmp_path: Path) -> None:
     proc = _loadgen(tmp_path, JOB, "--jsonl=-", "--output-format=normal,json")
     stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == EXIT_OK
+    assert proc.returncode == ExitStatus.OK
     records = [orjson.loads(line) for line in stdout.splitlines()]  # every stdout line is JSON
     assert (
         records[0]["event.dataset"] == "loadgen.run_start"
@@ -59,7 +58,7 @@ def test_jsonl_on_stdout_keeps_stdout_json_and_sends_the_report_to_stderr(tmp_pa
 def test_jsonl_on_stdout_with_output_file_leaves_stderr_quiet(tmp_path: Path) -> None:
     proc = _loadgen(tmp_path, JOB, "--jsonl=-", "--output=report.txt")
     stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == EXIT_OK
+    assert proc.returncode == ExitStatus.OK
     assert all(orjson.loads(line) for line in stdout.splitlines())
     assert stderr == b""
     assert "t: (groupid=0, jobs=1): err= 0" in (tmp_path / "report.txt").read_text()
@@ -68,7 +67,7 @@ def test_jsonl_on_stdout_with_output_file_leaves_stderr_quiet(tmp_path: Path) ->
 def test_report_goes_to_stdout_when_jsonl_is_a_file(tmp_path: Path) -> None:
     proc = _loadgen(tmp_path, JOB, "--jsonl=run.jsonl")
     stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == EXIT_OK
+    assert proc.returncode == ExitStatus.OK
     assert b"t: (groupid=0, jobs=1): err= 0" in stdout and b"groupid" not in stderr
 
 
@@ -92,7 +91,7 @@ def test_sigusr1_prints_the_run_so_far_and_the_run_completes(tmp_path: Path, out
     _wait_for_interval(tmp_path / "run.jsonl", proc)
     proc.send_signal(signal.SIGUSR1)
     stdout, _ = proc.communicate(timeout=60)
-    assert proc.returncode == EXIT_OK
+    assert proc.returncode == ExitStatus.OK
     text = (tmp_path / output).read_text() if output else stdout.decode()
     # the final report's header follows the snapshot
     snapshot, _, final = text.partition("Starting 1 process")
@@ -103,33 +102,21 @@ def test_sigusr1_prints_the_run_so_far_and_the_run_completes(tmp_path: Path, out
     assert (
         end["loadgen.error"] == 0 and end["loadgen.job_runtime"] >= 1500
     )  # the worker ran its whole time undisturbed
-    assert lines[-1]["loadgen.exit_status"] == EXIT_OK
+    assert lines[-1]["loadgen.exit_status"] == ExitStatus.OK
 
 
 def test_controller_cpu_and_worker_uss_are_reported(tmp_path: Path) -> None:
     result = execute(
         make_plan([dict(numjobs=2, size=8 * MIB, rw="write")]), RunOptions(eta="never")
     )
-    assert result.extras["controller_cpu_s"] > 0
-    assert 0 < result.extras["controller_cpu_pct"] <= 100 * (os.cpu_count() or 1)
+    assert result.controller_cpu_s > 0
+    assert 0 < result.controller_cpu_pct <= 100 * (os.cpu_count() or 1)
     for job in result.jobs:
         assert job.totals.uss_bytes >= 8 * MIB  # the written region is still mapped at job end
     document = orjson.loads(render_json(result))
     assert document["loadgen"]["controller_cpu_s"] == pytest.approx(  # %f in the JSON
-        result.extras["controller_cpu_s"], abs=1e-6
+        result.controller_cpu_s, abs=1e-6
     )
     assert [j["loadgen"]["uss_bytes"] for j in document["jobs"]] == [
         j.totals.uss_bytes for j in result.jobs
     ]
-
-
-def test_report_sink_follows_the_stdout_rule(tmp_path: Path) -> None:
-    assert report_sink(RunOptions(jsonl="-")).open().fd == 2
-    assert report_sink(RunOptions(jsonl="run.jsonl")).open().fd == 1
-    assert report_sink(RunOptions(jsonl="-", output=str(tmp_path / "r.txt"))).target == str(
-        tmp_path / "r.txt"
-    )
-    with pytest.raises(InputError, match="cannot write"):
-        report_sink(RunOptions(output=str(tmp_path / "missing" / "report.txt"))).open()
-    with pytest.raises(InputError, match="unknown output format"):
-        report_sink(RunOptions(output_format=("xml",)))

@@ -13,7 +13,7 @@ import orjson
 import psutil
 import pytest
 
-from loadgen.controller import EXIT_SIGNALLED
+from loadgen.status import ExitStatus
 
 ROOT = Path(__file__).resolve().parents[2]
 LONG = 30_000_000_000  # far longer than any test waits: only a signal ends these runs
@@ -59,14 +59,14 @@ def test_signal_stops_workers_and_still_reports(tmp_path: Path, signum: int) -> 
     assert len(procs) == 5  # the fork helper and its four workers
     proc.send_signal(signum)
     stdout, _ = proc.communicate(timeout=20)
-    assert proc.returncode == EXIT_SIGNALLED
+    assert proc.returncode == ExitStatus.SIGNALLED
     assert _gone(procs)
     lines = [orjson.loads(x) for x in out.read_bytes().splitlines()]
     types = [r["event.dataset"].removeprefix("loadgen.") for r in lines]
     assert types.count("end") == 4 and types.count("start") == 1 and types[-1] == "run_end"
     assert (
         lines[-1]["loadgen.interrupted"] is True
-        and lines[-1]["loadgen.exit_status"] == EXIT_SIGNALLED
+        and lines[-1]["loadgen.exit_status"] == ExitStatus.SIGNALLED
     )
     assert all(
         r["loadgen.write.io_bytes"] > 0 for r in lines if r["event.dataset"] == "loadgen.end"
@@ -80,5 +80,5 @@ def test_second_sigint_exits_at_once_without_orphans(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGINT)
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=20)
-    assert proc.returncode == EXIT_SIGNALLED
+    assert proc.returncode == ExitStatus.SIGNALLED
     assert _gone(procs)

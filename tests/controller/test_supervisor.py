@@ -14,11 +14,12 @@ import orjson
 import psutil
 import pytest
 
-from loadgen.controller import EXIT_JOB_FAILED, EXIT_OK, EXIT_OOM, execute, exit_status
+from loadgen.controller import execute, exit_status
 from loadgen.controller.supervisor import worker_units
 from loadgen.errors import InputError
 from loadgen.plan import RunOptions
 from loadgen.report.jsonl import validate
+from loadgen.status import ExitStatus
 
 from .plans import make_plan
 
@@ -36,7 +37,7 @@ def _lines(tmp_path: Path) -> list[dict]:
 def test_groups_run_in_order(tmp_path: Path) -> None:
     plan = make_plan([dict(numjobs=2), dict(numjobs=3, rw="randread"), dict(numjobs=2, rw="write")])
     result = execute(plan, _opts(tmp_path))
-    assert exit_status(result) == EXIT_OK
+    assert exit_status(result) == ExitStatus.OK
     assert [g.id for g in result.groups] == [0, 1, 2]
     for before, after in itertools.pairwise(result.groups):
         last_end = max(j.totals.t_end_ns for j in before.jobs)
@@ -48,10 +49,10 @@ def test_groups_run_in_order(tmp_path: Path) -> None:
 def test_barrier_releases_all_after_the_last_ready(tmp_path: Path) -> None:
     result = execute(make_plan([dict(numjobs=16)]), _opts(tmp_path))
     (group,) = result.groups
-    last_ready = max(j.extras["ready_ns"] for j in group.jobs)
-    assert all(j.extras["ready_ns"] for j in group.jobs)
-    assert all(j.totals.first_op_ns > last_ready for j in group.jobs)
-    assert all(j.totals.first_op_ns > group.extras["release_ns"] for j in group.jobs)
+    last_ready = max(j.ready_ns for j in group.jobs)
+    assert all(j.ready_ns for j in group.jobs)
+    assert last_ready <= group.release_ns
+    assert all(j.totals.first_op_ns > group.release_ns for j in group.jobs)
     assert group.spawn_s > 0
     firsts = [j.totals.first_op_ns for j in group.jobs]
     assert group.start_skew_ns == max(firsts) - min(firsts)
@@ -73,7 +74,7 @@ def test_thread_mode_shares_one_process(tmp_path: Path) -> None:
     plan = make_plan([dict(numjobs=4, thread=True)])
     assert len(worker_units(plan.groups[0].jobs)) == 1
     result = execute(plan, _opts(tmp_path))
-    assert exit_status(result) == EXIT_OK
+    assert exit_status(result) == ExitStatus.OK
     (pid,) = {j.pid for j in result.jobs}
     assert pid != os.getpid()
     assert all(j.totals.dirs[1].bytes == j.job.size for j in result.jobs)
@@ -139,11 +140,12 @@ def test_stream_validates_and_interval_deltas_sum_to_totals(tmp_path: Path) -> N
 
 
 def test_setup_error_fails_that_job_only(tmp_path: Path) -> None:
-    plan = make_plan([dict(numjobs=2), dict(rw="trim"), dict(numjobs=1, rw="read")])
+    # no such CPU: sched_setaffinity refuses the job's CPU set with EINVAL
+    plan = make_plan([dict(numjobs=2), dict(cpus_allowed=[1 << 16]), dict(numjobs=1, rw="read")])
     result = execute(plan, _opts(tmp_path))
     errors = {j.job.thread_number: j.error for j in result.jobs}
     assert errors == {1: 0, 2: 0, 3: errno.EINVAL, 4: 0}
-    assert exit_status(result) == EXIT_JOB_FAILED
+    assert exit_status(result) == ExitStatus.FAILED
     events = [r for r in _lines(tmp_path) if r["event.dataset"] == "loadgen.event"]
     assert [(e["event.action"], e["loadgen.thread_number"]) for e in events] == [("job_error", 3)]
 
@@ -184,7 +186,7 @@ def test_killed_worker_is_an_error_and_others_complete(tmp_path: Path) -> None:
     # a SIGKILL loadgen did not send reads as an OOM kill (docs/reliability.md): ENOMEM, exit 4
     assert len(dead) == 1 and dead[0].error == errno.ENOMEM and "SIGKILL" in dead[0].error_text
     assert all(j.error == 0 and j.totals.final for j in result.jobs if j.pid != victim[0])
-    assert exit_status(result) == EXIT_OOM
+    assert exit_status(result) == ExitStatus.OOM
     lines = _lines(tmp_path)
     (event,) = [r for r in lines if r["event.dataset"] == "loadgen.event"]
     assert (
@@ -228,7 +230,7 @@ def test_split_policy_pins_each_worker_to_one_cpu_at_the_callers_priority(tmp_pa
     watcher.start()
     result = execute(plan, _opts(tmp_path, status_interval_ns=FAST))
     watcher.join()
-    assert exit_status(result) == EXIT_OK
+    assert exit_status(result) == ExitStatus.OK
     for job in result.jobs:
         assert seen.get(job.pid) == [cpus[(job.job.thread_number - 1) % len(cpus)]]
     assert nices == {os.getpriority(os.PRIO_PROCESS, 0)}  # the controller's boost is not inherited

@@ -63,11 +63,23 @@ def test_a_host_still_running_the_previous_group_is_not_late(events: list[str]) 
         _ready(c, host, 0)
     c._check_barrier(c.first_ready[0])
     for host in ("a", "b"):  # c is still in group 0
-        c._handle({"kind": "lines", "host": host, "lines": ['{"event.dataset":"loadgen.group_end","loadgen.group":0}']})
+        c._handle(
+            {
+                "kind": "lines",
+                "host": host,
+                "lines": ['{"event.dataset":"loadgen.group_end","loadgen.group":0}'],
+            }
+        )
         _ready(c, host, 1)
     c._check_barrier(c.first_ready[1] + 100.0)
     assert events == [f"loadgen-fleet-{c.run_id}-go-0"]
-    c._handle({"kind": "lines", "host": "c", "lines": ['{"event.dataset":"loadgen.group_end","loadgen.group":0}']})
+    c._handle(
+        {
+            "kind": "lines",
+            "host": "c",
+            "lines": ['{"event.dataset":"loadgen.group_end","loadgen.group":0}'],
+        }
+    )
     c._check_barrier(c.hosts["c"].ended_at[0] + 6.0)  # now it is late
     assert c.hosts["c"].record.outcome == "missed_barrier"
     assert events[-1] == f"loadgen-fleet-{c.run_id}-go-1"

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from loadgen.errors import InputError
-from loadgen.jobfile import load
 from loadgen.jobfile.substitute import SystemFacts
 from loadgen.plan import Job, Plan
+
+from .plans import load
 
 # The machine of fio-reference.md: 4 KiB pages, 24105 MiB, 2 CPUs.
 FACTS = SystemFacts(pagesize=4096, mb_memory=24105, ncpus=2)

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from loadgen.jobfile import load
 from loadgen.plan import Plan
+
+from .plans import load
 
 FIO = os.environ.get("LOADGEN_FIO", "")
 PROFILE = Path(__file__).resolve().parents[2] / "profiles" / "page_fault.fio"

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import pytest
 
-from loadgen.jobfile.options import BY_NAME, OPTIONS, UNSUPPORTED, closest, initial_state
-from loadgen.plan import Job
+from loadgen.jobfile.options import (
+    _APPLIED_DEFAULTS,
+    BY_NAME,
+    OPTIONS,
+    UNSUPPORTED,
+    State,
+    closest,
+    initial_state,
+)
 
 
 def test_names_and_aliases_are_unique_and_not_refused():
@@ -14,16 +23,21 @@ def test_names_and_aliases_are_unique_and_not_refused():
     assert not set(spellings) & set(UNSUPPORTED)
 
 
-def test_every_plain_option_has_a_default_in_the_initial_state():
+def test_the_state_holds_exactly_the_options_keys_and_what_apply_functions_derive():
+    plain = {option.key for option in OPTIONS if option.apply is None}
+    assert plain.isdisjoint(_APPLIED_DEFAULTS)
+    assert plain | set(_APPLIED_DEFAULTS) == {f.name for f in fields(State)}
+
+
+@pytest.mark.parametrize("option", [o for o in OPTIONS if o.apply is not None],
+                         ids=lambda o: o.name)
+def test_applying_an_options_default_leaves_the_initial_state(option):
     state = initial_state()
-    assert all(option.key in state for option in OPTIONS if option.apply is None)
-
-
-def test_state_keys_name_job_fields_where_they_map_one_to_one():
-    fields = set(Job.__dataclass_fields__)
-    internal = {"ioengine", "bs", "bsrange", "ba", "randseed_set", "iodepth", "direct",
-                "nrfiles", "filename", "name"}
-    assert set(initial_state()) - internal <= fields
+    option.store(state, option.default)
+    expected = initial_state()
+    if option.name == "randseed":  # giving randseed (even its default) forces randrepeat
+        expected.randseed_set = True
+    assert state == expected
 
 
 @pytest.mark.parametrize(

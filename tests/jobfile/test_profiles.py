@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from loadgen.cli import main
-from loadgen.jobfile import load, profiles
+from loadgen.jobfile import profiles
+
+from .plans import load
 
 ROOT = Path(__file__).resolve().parents[2]
 # the README's Quickstart path in a checkout: profiles/ links to the package's profiles

@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 
 from loadgen.cli import main
 from loadgen.errors import InputError
-from loadgen.jobfile import load
 from loadgen.jobfile.options import OPTIONS, UNSUPPORTED
 from loadgen.plan import Plan
 
 from .conftest import FACTS
+from .plans import load
 
 PROFILE = (Path(__file__).resolve().parents[2] / "profiles" / "page_fault.fio").read_text()
 PROFILE_LINES = PROFILE.splitlines()

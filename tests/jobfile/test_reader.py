@@ -8,10 +8,10 @@ import os
 import pytest
 
 from loadgen.errors import InputError
-from loadgen.jobfile import load
 from loadgen.jobfile.reader import is_empty_or_comment, split_option, strip_comment
 
 from .conftest import FACTS
+from .plans import load
 
 
 def test_full_line_comments_blank_and_control_lines_are_skipped(load_text):

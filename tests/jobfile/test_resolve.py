@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_type_hints
 
 import pytest
 
 from loadgen.errors import InputError
-from loadgen.jobfile import load
+from loadgen.jobfile.options import State
+from loadgen.jobfile.resolve import COMPUTED, COPIED
+from loadgen.plan import Job
 
 from .conftest import FACTS
+from .plans import load
 
 
 def _load(*argv: str):
@@ -170,3 +174,19 @@ def test_defaults_of_a_minimal_job(one_job):
     assert (job.rw, job.rwmixread, job.loops, job.randrepeat, job.randseed, job.bwavgtime_ms,
             job.clat_percentiles, job.per_job_logs, job.kb_base, job.unit_base) == (
         "read", 50, 1, True, 0x89, 500, True, True, 1024, 8)
+
+
+def test_a_job_of_defaults_is_the_job_dataclass_with_its_defaults():
+    """The option table's defaults and the Job dataclass's agree: a job that sets nothing
+    but its size resolves to ``Job(...)`` with only the identifying fields given."""
+    (job,) = _load("--name=x", "--size=64k").jobs
+    expected = Job(name="x", thread_number=1, subjob=0, numjobs=1, group_id=0, size=65536,
+                   job_options=job.job_options, source=job.source)
+    assert job == expected
+
+
+def test_copied_fields_have_the_same_type_in_the_state_and_the_job():
+    state_types, job_types = get_type_hints(State), get_type_hints(Job)
+    assert set(COPIED) <= set(state_types)
+    assert {f: state_types[f] for f in COPIED} == {f: job_types[f] for f in COPIED}
+    assert set(job_types) >= COMPUTED

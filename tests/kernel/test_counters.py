@@ -1,4 +1,4 @@
-"""The combined snapshot and the extras["kernel"] delta shape."""
+"""The combined snapshot and the kernel delta shape reports carry."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 from loadgen import __version__
@@ -15,12 +16,15 @@ def test_run_header_fields(tmp_path: Path) -> None:
     job.write_bytes(b"[a]\nsize=1m\n")
     header = sysinfo.run_header(Plan(groups=(), files=(str(job), str(tmp_path / "missing.fio"))),
                                 ["loadgen", "run", str(job)])
-    for key in ("loadgen_version", "hostname", "kernel_release", "cpu", "memory", "page_size",
-                "thp", "command_line", "job_files"):
-        assert key in header
+    uname = os.uname()
     assert header["loadgen_version"] == __version__
-    assert header["cpu"]["count"] >= 1 and header["cpu"]["model"]
-    assert header["memory"]["total_bytes"] > 0 and header["page_size"] >= 4096
+    assert (header["hostname"], header["kernel_release"]) == (uname.nodename, uname.release)
+    assert header["cpu"]["count"] == os.cpu_count() and header["cpu"]["model"]
+    assert header["cpu"]["usable"] == len(os.sched_getaffinity(0))
+    page_size = os.sysconf("SC_PAGE_SIZE")
+    # MemTotal is the kernel's totalram_pages, which sysconf reports in pages
+    assert header["memory"]["total_bytes"] == os.sysconf("SC_PHYS_PAGES") * page_size
+    assert header["page_size"] == page_size
     assert {"enabled", "defrag", "mthp_enabled"} <= set(header["thp"])
     assert header["command_line"] == ["loadgen", "run", str(job)]
     assert header["job_files"] == [

@@ -6,7 +6,6 @@ is whole and valid, and the final report is there where the run could write it."
 from __future__ import annotations
 
 import errno
-import importlib.util
 import os
 import signal
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ import orjson
 import pytest
 
 from loadgen.controller import cgroup, outcome
-from tests.reliability.conftest import limited_memory_group
+from tests.conftest import limited_memory_group
 from tests.reliability.faults import (
     LoadgenRun,
     read_jsonl,
@@ -25,18 +24,6 @@ from tests.reliability.faults import (
     wait_for_lines,
     wait_gone,
 )
-
-
-def _integrated() -> bool:
-    """The controller and the worker entry are both in this tree."""
-    try:
-        return importlib.util.find_spec("loadgen.engine.worker") is not None
-    except ModuleNotFoundError:
-        return False
-
-
-pytestmark = pytest.mark.skipif(not _integrated(),
-                                reason="the controller and worker are not integrated yet")
 
 RUN_LIMIT_BYTES = 256 << 20  # controller + workers + a victim that wants 1 GiB
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from loadgen.plan import Group, Job, Plan
+from loadgen.plan import Group, Job, Plan, RwMode
 from loadgen.results import GroupResult, JobResult, RunResult
 from loadgen.stats import histogram, latbuckets
 from loadgen.stats.jobstats import DirStats, IntervalStats, LatencyStat
@@ -154,7 +154,7 @@ def result_from_fio(doc: dict[str, Any], rw: str = "randrw", pid: int = 0) -> Ru
         subjob=0,
         numjobs=1,
         group_id=fj["groupid"],
-        rw=rw,
+        rw=RwMode(rw),
         size=64 << 20,
         job_options=tuple(fj.get("job options", {}).items()),
     )
@@ -180,10 +180,10 @@ def multi_result() -> tuple[RunResult, list[str]]:
     """data/multi.fio: 3 sections, numjobs=2 with a description, a stonewall group, bw samples."""
     bs4k, bs64k = ((4096, 4096), (4096, 4096)), ((65536, 65536), (65536, 65536))
     return rebuild("multi_plus.json", "multi.txt", [
-        Job("a", 1, 0, 1, 0, rw="randwrite", bs_min=bs4k[0], bs_max=bs4k[1]),
-        Job("b", 2, 0, 2, 0, rw="read", description="reads twice"),
-        Job("b", 3, 1, 2, 0, rw="read", description="reads twice"),
-        Job("c", 4, 0, 1, 1, rw="randrw", bs_min=bs64k[0], bs_max=bs64k[1]),
+        Job("a", 1, 0, 1, 0, rw=RwMode.RANDWRITE, bs_min=bs4k[0], bs_max=bs4k[1]),
+        Job("b", 2, 0, 2, 0, rw=RwMode.READ, description="reads twice"),
+        Job("b", 3, 1, 2, 0, rw=RwMode.READ, description="reads twice"),
+        Job("c", 4, 0, 1, 1, rw=RwMode.RANDRW, bs_min=bs64k[0], bs_max=bs64k[1]),
     ])
 
 
@@ -191,8 +191,8 @@ def big_result() -> tuple[RunResult, list[str]]:
     """data/big.fio: 2 MiB writes (usec units, lat percentiles, a custom list) and kb_base=1000."""
     bs2m = (2 << 20, 2 << 20)
     return rebuild("big_plus.json", "big.txt", [
-        Job("big", 1, 0, 1, 0, rw="write", bs_min=bs2m, bs_max=bs2m, lat_percentiles=True,
+        Job("big", 1, 0, 1, 0, rw=RwMode.WRITE, bs_min=bs2m, bs_max=bs2m, lat_percentiles=True,
             percentile_list=(50.0, 99.0, 99.9, 100.0)),
-        Job("kb", 2, 0, 1, 0, rw="randread", bs_min=(4000, 4000), bs_max=(4000, 4000),
+        Job("kb", 2, 0, 1, 0, rw=RwMode.RANDREAD, bs_min=(4000, 4000), bs_max=(4000, 4000),
             kb_base=1000),
     ])

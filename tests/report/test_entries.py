@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from loadgen.plan import Group, Job, Plan
+from loadgen.plan import Group, Job, Plan, RwMode
 from loadgen.report.entries import build_entries, group_run_stats, runtime_ms
 from loadgen.results import GroupResult, JobResult, RunResult
 from loadgen.stats.jobstats import IntervalStats
@@ -14,7 +14,7 @@ from loadgen.stats.moments import Moments
 
 
 def worker(n: int, name: str, group: int, samples_r: list[int], runtime_ns: int, gr: bool = True,
-           rw: str = "randrw", bw: tuple[int, int, float] | None = None) -> JobResult:
+           rw: RwMode = RwMode.RANDRW, bw: tuple[int, int, float] | None = None) -> JobResult:
     job = Job(
         name=name, thread_number=n, subjob=0, numjobs=1, group_id=group, rw=rw, group_reporting=gr
     )
@@ -57,7 +57,7 @@ def test_merged_entry_sums_counts_and_takes_max_runtime() -> None:
 
 
 def test_runtime_only_for_the_directions_a_job_does() -> None:
-    w = worker(1, "w", 0, [], 42_000_000, gr=False, rw="write")
+    w = worker(1, "w", 0, [], 42_000_000, gr=False, rw=RwMode.WRITE)
     (entry,) = build_entries(run([w]))
     assert entry.dirs[0].runtime_ms == 0 and entry.dirs[1].runtime_ms == 42
 

@@ -15,6 +15,7 @@ from loadgen.report import render_json
 from loadgen.report.fiojson import Pairs, dumps
 from loadgen.results import RunResult
 from loadgen.stats import histogram
+from loadgen.status import Outcome, OutcomeKind
 
 from .fio_sample import DATA, big_result, load, multi_result, result_from_fio
 
@@ -142,21 +143,36 @@ def test_dumps_layout_duplicate_keys_and_escaping() -> None:
     assert json.loads(text)["s"] == 'x"\\'
 
 
-def test_loadgen_keys_carry_header_and_extras() -> None:
+def test_loadgen_keys_carry_header_outcome_and_kernel_deltas() -> None:
     result = result_from_fio(load("pf.json"))
     result.header = {"kernel_release": "6.18.0", "loadgen_version": "0.1.0"}
-    result.groups[0].jobs[0].extras = {
-        "kernel": {"scope": "system", "vmstat": {"pgfault": 5}, "mthp": {}},
-        "outcome": "oom_killed",
-    }
-    result.groups[0].extras = {"vmstat": {"pgfault": 7}}
+    job_result = result.groups[0].jobs[0]
+    job_result.kernel = {"scope": "system", "vmstat": {"pgfault": 5}, "mthp": {}}
+    job_result.outcome = OutcomeKind.OOM_KILLED
+    job_result.last_end = Outcome(OutcomeKind.OOM_KILLED, 7, 12, oom_evidence="memcg")
+    job_result.restarts = 2
+    result.groups[0].kernel = {"scope": "system", "vmstat": {"pgfault": 7}, "mthp": {}}
+    result.groups[0].release_epoch_ns = 1_700_000_000_000_000_000
     doc = json.loads(render_json(result))
     assert doc["loadgen"]["header"]["kernel_release"] == "6.18.0"
-    assert doc["loadgen"]["groups"][0]["vmstat"] == {"pgfault": 7}
+    group = doc["loadgen"]["groups"][0]
+    assert group["kernel"]["vmstat"] == {"pgfault": 7}
+    assert group["release_epoch_ns"] == 1_700_000_000_000_000_000
     job = doc["jobs"][0]["loadgen"]
     assert job["kernel"]["vmstat"]["pgfault"] == 5
-    assert job["outcome"] == "oom_killed"
+    assert (job["outcome"], job["restarts"]) == ("oom_killed", 2)
+    assert job["outcome_detail"] == {"kind": "oom_killed", "pid": 7, "errno": 12,
+                                     "oom_evidence": "memcg"}
     assert list(doc)[-1] == "loadgen" and list(doc["jobs"][0])[-1] == "loadgen"
+
+
+def test_the_controllers_monotonic_clock_stays_out_of_the_report() -> None:
+    result = result_from_fio(load("pf.json"))
+    result.groups[0].release_ns = 123_456_789
+    result.groups[0].jobs[0].ready_ns = 123_000_000
+    text = render_json(result)
+    assert "123456789" not in text and "123000000" not in text
+    assert "ready_ns" not in text and '"release_ns"' not in text
 
 
 def test_json_plus_gives_fio_jsonplus_clat2csv_its_recorded_csv() -> None:
@@ -181,6 +197,6 @@ def test_json_plus_gives_fio_jsonplus_clat2csv_its_recorded_csv() -> None:
     assert all(job[d]["clat_ns"]["bins"] for d in ("read", "write"))
 
 
-def test_dumps_numpy_values_from_extras() -> None:
+def test_dumps_numpy_values() -> None:
     assert dumps({"a": np.uint64(3), "b": np.array([1, 2]), "c": np.float64(0.5)}) == (
         '{\n  "a" : 3,\n  "b" : [\n    1,\n    2\n  ],\n  "c" : 0.500000\n}')

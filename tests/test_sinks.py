@@ -12,7 +12,7 @@ import pytest
 from loadgen.errors import InputError
 from loadgen.sinks import Sink, SinkClosed, SinkFull
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_lines_are_appended_whole(tmp_path: Path) -> None:
@@ -20,7 +20,7 @@ def test_lines_are_appended_whole(tmp_path: Path) -> None:
     target.write_text('{"old":1}\n')
     first, second = (Sink(str(target), "--jsonl").open() for _ in range(2))
     for n in range(50):
-        (first if n % 2 else second).write_line(b'{"n":%d}' % n)
+        (first if n % 2 else second).write(b'{"n":%d}\n' % n)
     first.close()
     second.close()
     lines = target.read_text().splitlines()
@@ -43,11 +43,11 @@ def test_report_sink_truncates_only_at_first_open(tmp_path: Path) -> None:
 def test_reopen_follows_the_path_after_rotation(tmp_path: Path) -> None:
     target, rotated = tmp_path / "out.jsonl", tmp_path / "out.jsonl.1"
     sink = Sink(str(target), "--jsonl").open()
-    sink.write_line(b"before")
+    sink.write(b"before\n")
     target.rename(rotated)
-    sink.write_line(b"still-old")  # until SIGHUP the old file keeps the lines
+    sink.write(b"still-old\n")  # until SIGHUP the old file keeps the lines
     assert sink.reopen() == ""
-    sink.write_line(b"after")
+    sink.write(b"after\n")
     sink.close()
     assert rotated.read_text() == "before\nstill-old\n"
     assert target.read_text() == "after\n"
@@ -61,7 +61,7 @@ def test_failed_reopen_keeps_writing_the_old_file(tmp_path: Path) -> None:
     directory.rmdir()
     message = sink.reopen()
     assert "cannot reopen" in message and "--jsonl logs/out.jsonl" in message
-    sink.write_line(b"kept")
+    sink.write(b"kept\n")
     sink.close()
     assert (tmp_path / "kept.jsonl").read_text() == "kept\n"
 
@@ -84,7 +84,7 @@ def test_full_disk_stops_with_whole_lines_and_a_count(tiny_tmpfs: Path) -> None:
     line = b'{"pad":"' + b"x" * 1000 + b'"}'
     with pytest.raises(SinkFull) as caught:
         for _ in range(1000):
-            sink.write_line(line)
+            sink.write(line + b"\n")
     sink.close()
     content = target.read_bytes()
     assert content == (line + b"\n") * sink.lines_written
@@ -99,13 +99,13 @@ def test_closed_fifo_reader_is_sink_closed(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
     sink = Sink(str(fifo), "--jsonl fifo").open()
-    sink.write_line(b"first")
+    sink.write(b"first\n")
     assert os.read(reader, 100) == b"first\n"
     os.close(reader)
     with pytest.raises(SinkClosed, match="reader closed the pipe; 1 lines"):
-        sink.write_line(b"second")
+        sink.write(b"second\n")
     with pytest.raises(SinkClosed):  # stays closed: no write reaches a new reader
-        sink.write_line(b"third")
+        sink.write(b"third\n")
     sink.close()
 
 
@@ -115,7 +115,7 @@ from loadgen.sinks import Sink, SinkClosed
 sink = Sink("-", "--jsonl -").open()
 try:
     for n in range(1_000_000):
-        sink.write_line(b'{"n":%d}' % n)
+        sink.write(b'{"n":%d}\n' % n)
 except SinkClosed as exc:
     sys.stderr.write(f"stopped: {exc}\n")
     print("text for the interpreter to flush at exit", end="")

@@ -13,6 +13,7 @@ import pytest
 from loadgen.controller import cgroup, outcome
 from loadgen.plan import Job, Plan
 from loadgen.results import GroupResult, JobResult, RunResult
+from loadgen.status import ExitStatus, OutcomeKind
 from tests.reliability.faults import run_hog
 
 
@@ -118,49 +119,36 @@ def test_one_oom_kill_confirms_one_sigkill_only(memory_group: cgroup.MemoryCgrou
     assert second.kind == "probably_oom"
 
 
-def test_watch_pid_adds_the_workers_group(memory_group: cgroup.MemoryCgroup,
-                                          tmp_path: Path) -> None:
-    watch = outcome.OomWatch(groups=[], vmstat_path=tmp_path / "no-vmstat")
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    try:
-        memory_group.add(sleeper.pid)
-        watch.watch_pid(sleeper.pid)
-        assert watch.groups == [memory_group]
-    finally:
-        sleeper.kill()
-        sleeper.wait()
-
-
 @pytest.mark.parametrize(
     ("policy", "restarts", "action"),
     [("report", 0, "continue"), ("respawn", 0, "respawn"),
      ("respawn", outcome.MAX_RESPAWNS, "continue"), ("abort", 0, "abort")],
 )
 def test_oom_policy_decides_the_next_step(policy: str, restarts: int, action: str) -> None:
-    oom = outcome.Outcome("oom_killed", 1, errno.ENOMEM, signal=9, oom_evidence="memcg")
+    oom = outcome.Outcome(OutcomeKind.OOM_KILLED, 1, errno.ENOMEM, signal=9, oom_evidence="memcg")
     assert outcome.next_action(oom, policy, restarts) == action
 
 
 def test_non_oom_deaths_never_respawn() -> None:
-    crash = outcome.Outcome("crashed", 1, errno.EFAULT, signal=11)
+    crash = outcome.Outcome(OutcomeKind.CRASHED, 1, errno.EFAULT, signal=11)
     assert outcome.next_action(crash, "respawn", 0) == "continue"
 
 
 def _o(kind: str) -> outcome.Outcome:
-    return outcome.Outcome(kind, 1)
+    return outcome.Outcome(OutcomeKind(kind), 1)
 
 
 @pytest.mark.parametrize(
     ("kinds", "interrupted", "output_failed", "status"),
     [
-        (["completed", "completed"], False, False, outcome.EXIT_OK),
-        (["completed", "crashed"], False, False, outcome.EXIT_FAILED),
-        (["completed", "failed"], False, False, outcome.EXIT_FAILED),
-        (["completed", "oom_killed"], False, False, outcome.EXIT_OOM),
-        (["probably_oom", "stopped"], False, False, outcome.EXIT_OOM),
-        (["oom_killed", "exception"], False, False, outcome.EXIT_FAILED),
-        (["stopped", "completed"], True, False, outcome.EXIT_SIGNAL),
-        (["completed"], False, True, outcome.EXIT_FAILED),
+        (["completed", "completed"], False, False, ExitStatus.OK),
+        (["completed", "crashed"], False, False, ExitStatus.FAILED),
+        (["completed", "failed"], False, False, ExitStatus.FAILED),
+        (["completed", "oom_killed"], False, False, ExitStatus.OOM),
+        (["probably_oom", "stopped"], False, False, ExitStatus.OOM),
+        (["oom_killed", "exception"], False, False, ExitStatus.FAILED),
+        (["stopped", "completed"], True, False, ExitStatus.SIGNALLED),
+        (["completed"], False, True, ExitStatus.FAILED),
     ],
 )
 def test_exit_status(kinds: list[str], interrupted: bool, output_failed: bool, status: int) -> None:
@@ -170,7 +158,7 @@ def test_exit_status(kinds: list[str], interrupted: bool, output_failed: bool, s
 
 
 def test_outcome_dict_leaves_out_empty_fields() -> None:
-    record = outcome.Outcome("crashed", 42, errno.EFAULT, "crashed: killed by SIGSEGV",
+    record = outcome.Outcome(OutcomeKind.CRASHED, 42, errno.EFAULT, "crashed: killed by SIGSEGV",
                              signal=11).to_dict()
     assert record == {"kind": "crashed", "pid": 42, "errno": errno.EFAULT,
                       "text": "crashed: killed by SIGSEGV", "signal": 11}
@@ -189,18 +177,18 @@ def _run_result(*jobs: tuple[str | None, int], interrupted: bool = False) -> Run
     for n, (kind, error) in enumerate(jobs, start=1):
         job = Job(name=f"j{n}", thread_number=n, subjob=0, numjobs=1, group_id=0)
         results.append(JobResult(job=job, pid=100 + n, error=error,
-                                 extras={"outcome": kind} if kind else {}))
+                                 outcome=OutcomeKind(kind) if kind else None))
     return RunResult(plan=Plan(groups=()), groups=[GroupResult(id=0, jobs=results)],
                      interrupted=interrupted)
 
 
 @pytest.mark.parametrize(("jobs", "interrupted", "output_failed", "status"), [
-    ([(None, 0), (None, 0)], False, False, outcome.EXIT_OK),
-    ([(None, 0), (None, errno.EINVAL)], False, False, outcome.EXIT_FAILED),  # job error, no outcome
-    ([(None, 0), ("oom_killed", errno.ENOMEM)], False, False, outcome.EXIT_OOM),
-    ([("stopped", 0), ("stopped", 0)], True, False, outcome.EXIT_SIGNAL),
-    ([("stopped", 0)], False, False, outcome.EXIT_OK),  # stopped because stdout's reader left
-    ([(None, 0)], False, True, outcome.EXIT_FAILED),
+    ([(None, 0), (None, 0)], False, False, ExitStatus.OK),
+    ([(None, 0), (None, errno.EINVAL)], False, False, ExitStatus.FAILED),  # job error, no outcome
+    ([(None, 0), ("oom_killed", errno.ENOMEM)], False, False, ExitStatus.OOM),
+    ([("stopped", 0), ("stopped", 0)], True, False, ExitStatus.SIGNALLED),
+    ([("stopped", 0)], False, False, ExitStatus.OK),  # stopped because stdout's reader left
+    ([(None, 0)], False, True, ExitStatus.FAILED),
 ])
 def test_run_exit_status_reads_each_jobs_outcome(
     jobs: list[tuple[str | None, int]], interrupted: bool, output_failed: bool, status: int

@@ -9,15 +9,16 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from loadgen.startup_signals import EXIT_SIGNALLED, StartupSignals
+from loadgen.startup_signals import StartupSignals
+from loadgen.status import ExitStatus, StopReason
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass
 class FakeRun:
     stopping: bool = False
-    stop_reason: str = ""
+    stop_reason: StopReason | None = None
 
 
 def test_signal_before_the_run_exists_stops_it_when_attached() -> None:
@@ -25,16 +26,16 @@ def test_signal_before_the_run_exists_stops_it_when_attached() -> None:
     signals(signal.SIGTERM, None)
     run = FakeRun()
     signals.attach(run)
-    assert (run.stopping, run.stop_reason) == (True, "signal")
+    assert (run.stopping, run.stop_reason) == (True, StopReason.SIGNAL)
 
 
 def test_signal_after_attach_stops_the_run_and_keeps_an_earlier_reason() -> None:
     signals, run = StartupSignals(), FakeRun()
     signals.attach(run)
     assert not run.stopping
-    run.stop_reason = "abort"
+    run.stop_reason = StopReason.ABORT
     signals(signal.SIGTERM, None)
-    assert run.stop_reason == "abort"
+    assert run.stop_reason is StopReason.ABORT
 
 
 CHILD = r"""
@@ -57,7 +58,7 @@ def test_real_signals_first_remembered_second_sigint_exits_at_once() -> None:
     child.send_signal(signal.SIGINT)
     assert child.stdout.readline() == "survived first True\n"
     child.send_signal(signal.SIGINT)
-    assert child.wait(timeout=10) == EXIT_SIGNALLED
+    assert child.wait(timeout=10) == ExitStatus.SIGNALLED
 
 
 def test_an_ignored_sigint_stays_ignored() -> None:

@@ -22,6 +22,7 @@ from dataclasses import replace
 from typing import Any
 
 import anyio
+import psutil
 
 from loadgen import protocol
 from loadgen.controller import outcome
@@ -268,6 +269,7 @@ class _GroupRun:
         if self.released:
             return
         self.kernel_at_release = counters.snapshot()  # ~1 ms while every worker still waits
+        self._sample_uss()
         release_ns = time.monotonic_ns()  # before the close: workers may run at once
         os.close(self.gate_w)
         self.released = True
@@ -278,6 +280,17 @@ class _GroupRun:
         if self.agg.writer is not None:
             self.agg.writer.write("start", {"group": self.group.id, "jobs": len(self.group.jobs),
                                             "workers": len(self.pid_states), "spawn_s": self.result.spawn_s})
+
+    def _sample_uss(self) -> None:
+        """Each waiting worker's USS (psutil, smaps_rollup): its own memory, region mapped
+        but not yet touched, read here so that no worker spends its time on /proc."""
+        for pid in self.live:
+            try:
+                uss = psutil.Process(pid).memory_full_info().uss
+            except (psutil.Error, OSError):
+                continue
+            for state in self.pid_states.get(pid, ()):
+                state.result.totals.uss_bytes = uss
 
     def stop(self) -> None:
         """Ask every worker to finish now (SIGTERM), and let the ones still in setup through."""

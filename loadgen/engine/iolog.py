@@ -65,10 +65,12 @@ class IoLogs:
         self.hist = [histogram.empty(), histogram.empty()]
 
     @staticmethod
+    def wanted(job: Job) -> bool:
+        return bool(job.write_lat_log or job.write_bw_log or job.write_iops_log or job.write_hist_log)
+
+    @staticmethod
     def for_job(job: Job) -> IoLogs | None:
-        if not (job.write_lat_log or job.write_bw_log or job.write_iops_log or job.write_hist_log):
-            return None
-        return IoLogs(job)
+        return IoLogs(job) if IoLogs.wanted(job) else None
 
     def add(
         self,
@@ -79,14 +81,14 @@ class IoLogs:
         dirs: np.ndarray,
         starts: np.ndarray | None,
         clat: np.ndarray | None,
-        prep: int,
+        lat: np.ndarray | None,
     ) -> None:
-        """One executed chunk.  ``starts``: per-I/O start stamps (per-I/O logs only)."""
-        if self.per_io and starts is not None and clat is not None:
+        """One executed chunk: per-I/O start stamps, clat and lat (None when untimed)."""
+        if self.per_io and starts is not None and clat is not None and lat is not None:
             t_ms = (starts + clat - epoch) // _MS
-            self._per_io(t_ms, offs, lens, dirs, clat, prep)
+            self._per_io(t_ms, offs, lens, dirs, clat, lat)
         elif self.avg_ns:
-            self._averaged(now - epoch, lens, dirs, clat, prep)
+            self._averaged(now - epoch, lens, dirs, clat, lat)
         if "clat_hist" in self.files and clat is not None:
             idx = histogram.value_to_index(clat)
             for d in (READ, WRITE):
@@ -103,18 +105,20 @@ class IoLogs:
         cols.append(zeros)
         return cols
 
-    def _per_io(self, t_ms: np.ndarray, offs: np.ndarray, lens: np.ndarray, dirs: np.ndarray, clat: np.ndarray, prep: int) -> None:
+    def _per_io(self, t_ms: np.ndarray, offs: np.ndarray, lens: np.ndarray, dirs: np.ndarray,
+                clat: np.ndarray, lat: np.ndarray) -> None:
         tail = self._row_tail(dirs, lens, offs)
         files = self.files
         if "lat" in files:
-            files["lat"].write(_lines([t_ms, clat + prep, *tail]))
+            files["lat"].write(_lines([t_ms, lat, *tail]))
             files["clat"].write(_lines([t_ms, clat, *tail]))
         if "bw" in files:
             files["bw"].write(_lines([t_ms, lens * 1_000_000 // np.maximum(clat, 1), *tail]))
         if "iops" in files:
             files["iops"].write(_lines([t_ms, np.ones(len(t_ms), dtype=np.int64), *tail]))
 
-    def _averaged(self, elapsed: int, lens: np.ndarray, dirs: np.ndarray, clat: np.ndarray | None, prep: int) -> None:
+    def _averaged(self, elapsed: int, lens: np.ndarray, dirs: np.ndarray, clat: np.ndarray | None,
+                  lat: np.ndarray | None) -> None:
         for d in (READ, WRITE):
             m = dirs == d
             k = int(np.count_nonzero(m))
@@ -122,11 +126,9 @@ class IoLogs:
                 continue
             self.bytes[d] += int(lens[m].sum())
             self.ios[d] += k
-            if clat is not None:
-                c = clat[m]
-                s = int(c.sum())
-                self.avg["clat"].sum[d] += s
-                self.avg["lat"].sum[d] += s + prep * k
+            if clat is not None and lat is not None:
+                self.avg["clat"].sum[d] += int(clat[m].sum())
+                self.avg["lat"].sum[d] += int(lat[m].sum())
                 self.avg["clat"].n[d] += k
                 self.avg["lat"].n[d] += k
         if elapsed - self.window_start >= self.avg_ns:

@@ -1,7 +1,7 @@
 """Runs a plan group by group on one event loop: spawn, barrier, release, watch, stop.
 
 Per group: one stats pipe per worker process (made by the fork helper, see
-``loadgen.engine.worker``), all drained by one task every few tens of ms rather
+``loadgen.engine.helper``), all drained by one task every few tens of ms rather
 than on readability (no wakeup per worker write, no task or thread per worker),
 and one gate pipe whose write end only the controller holds.
 Workers set up (mmap) and say READY; once every job is ready (or failed) the
@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import fcntl
 import os
 import signal
+import struct
 import sys
 import time
 from dataclasses import replace
@@ -159,9 +161,10 @@ class _GroupRun:
         os.close(gate_w)
         try:
             async with self.spawn_lock:
-                reply = await self.sup.spawner.spawn(self.group.id, [[job]],
-                                                     self.sup.opts.status_interval_ns, gate_r)
-            self._map_pids([[job]], reply["pids"], reply["pipes"], reply["fork_errno"])
+                reply, pipes = await self.sup.spawner.spawn(self.group.id, [[job]],
+                                                            self.sup.opts.status_interval_ns, gate_r,
+                                                            self.sup.origin_ns)
+            self._map_pids([[job]], list(reply.pids), pipes, reply.fork_errno)
             if self.sup.stopping:  # the stop went out while this worker was being forked
                 self.sup.spawner.signal_workers(signal.SIGTERM)
         except HelperDied:
@@ -221,17 +224,17 @@ class _GroupRun:
         spawner = self.sup.spawner
         try:
             try:
-                reply = await spawner.spawn(self.group.id, units, self.sup.opts.status_interval_ns, gate_r)
+                # the grid origin travels through the gate at release (see _release)
+                reply, pipes = await spawner.spawn(self.group.id, units, self.sup.opts.status_interval_ns, gate_r)
             except HelperDied:  # every job of the group fails as "cannot create a worker"
                 self.sup.helper_died()
                 now = time.monotonic_ns()
-                reply = {"t_first_fork_ns": now, "t_last_fork_ns": now, "pids": [0] * len(units),
-                         "pipes": [], "fork_errno": errno.ECHILD}
+                reply, pipes = protocol.Spawned(self.group.id, (0,) * len(units), now, now, errno.ECHILD), []
             finally:
                 os.close(gate_r)
-            self.t_first_fork_ns = reply["t_first_fork_ns"]
-            self.result.extras["fork_s"] = (reply["t_last_fork_ns"] - reply["t_first_fork_ns"]) / 1e9
-            self._map_pids(units, reply["pids"], reply["pipes"], reply["fork_errno"])
+            self.t_first_fork_ns = reply.t_first_fork_ns
+            self.result.extras["fork_s"] = (reply.t_last_fork_ns - reply.t_first_fork_ns) / 1e9
+            self._map_pids(units, list(reply.pids), pipes, reply.fork_errno)
             if self.sup.stopping:
                 self.stop()
             await self._until(lambda: all(s.settled for s in self.agg.group_states()) or not self.live)
@@ -265,12 +268,22 @@ class _GroupRun:
         self.early_exits.clear()
 
     def _release(self) -> None:
-        """Open the gate for every worker at one instant (EOF to all readers)."""
+        """Open the gate for every worker at one instant: each reads the run's interval-grid
+        origin (the first release of the run) from it, then EOF."""
         if self.released:
             return
         self.kernel_at_release = counters.snapshot()  # ~1 ms while every worker still waits
         self._sample_uss()
-        release_ns = time.monotonic_ns()  # before the close: workers may run at once
+        release_ns = time.monotonic_ns()  # before the write: workers may run at once
+        if not self.sup.origin_ns:
+            self.sup.origin_ns = release_ns
+        origins = struct.pack("<q", self.sup.origin_ns) * len(self.pid_states)
+        try:
+            if len(origins) > 65536:
+                fcntl.fcntl(self.gate_w, fcntl.F_SETPIPE_SZ, len(origins))
+            os.write(self.gate_w, origins)
+        except OSError:
+            pass  # workers then take the origin as their release (their grid is their own)
         os.close(self.gate_w)
         self.released = True
         ready = [s.ready_ns for s in self.agg.group_states() if s.ready_ns]
@@ -333,6 +346,7 @@ class Supervisor:
         self.report = report
         self.stopping = False
         self.stop_reason = ""  # signal | abort | output (reliability, issue 7)
+        self.origin_ns = 0  # the run's first release: origin of every worker's interval grid
         self.sinks: list[Sink] = []  # reopened on SIGHUP
         self.helper_gone = False
         self.current: _GroupRun | None = None
@@ -483,6 +497,7 @@ class Supervisor:
                 read_iops=(ios[0] - last_ios[0]) / span, write_iops=(ios[1] - last_ios[1]) / span,
                 faults_per_s=(minf - last_minf) / span,
                 eta_s=eta,
+                note="compiling the kernel (first run)" if self.spawner.compiling else "",
             ))
             last, last_bytes, last_ios, last_minf = now, byts, ios, minf
 

@@ -44,9 +44,13 @@ UNTIMED_CHECK_BYTES = 1 << 20  # ... or after this many bytes, whichever comes f
 LOG_MSEC_SLACK = 1  # fio takes a bw/iops window up to 1 ms early
 
 # ---- ctl: the call's inputs and outputs (int64) ---------------------------------------------
-C_BASE, C_SRC, C_RBUF, C_FLAGS, C_DEADLINE, C_BYTES_LEFT, C_IOS_LEFT, C_NOW, C_FIRST, C_PASS = range(10)
+C_BASE, C_SRC, C_RBUF, C_FLAGS, C_DEADLINE, C_BYTES_LEFT, C_IOS_LEFT, C_NOW, C_FIRST, C_PASS = (
+    range(10)
+)
 C_SIZE = 10
-F_TIMED, F_RECORD, F_CLAT, F_LAT, F_LAT_HIST, F_SAMPLES, F_LOG, F_NOCOPY = (1 << i for i in range(8))
+F_TIMED, F_RECORD, F_CLAT, F_LAT, F_LAT_HIST, F_SAMPLES, F_LOG, F_NOCOPY = (
+    1 << i for i in range(8)
+)
 
 # ---- acc: the accumulators (int64) ------------------------------------------------------------
 # CNT/TOT: [dir*2] ios, [dir*2+1] bytes (interval / whole measured window).
@@ -68,7 +72,7 @@ AF_SIZE = 12
 _EDGES = np.ascontiguousarray(latbuckets.EDGES_NS, dtype=np.int64)
 
 
-@intrinsic  # type: ignore[misc]
+@intrinsic  # type: ignore[untyped-decorator]
 def _memcpy(typingctx: Any, dst: Any, src: Any, n: Any) -> Any:
     """LLVM's memcpy between two raw addresses."""
     sig = types.void(types.int64, types.int64, types.int64)
@@ -76,13 +80,15 @@ def _memcpy(typingctx: Any, dst: Any, src: Any, n: Any) -> Any:
     def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
         d, s, k = args
         byte_ptr = ir.IntType(8).as_pointer()
-        cgutils.raw_memcpy(builder, builder.inttoptr(d, byte_ptr), builder.inttoptr(s, byte_ptr), k, 1)
+        cgutils.raw_memcpy(
+            builder, builder.inttoptr(d, byte_ptr), builder.inttoptr(s, byte_ptr), k, 1
+        )
         return context.get_dummy_value()
 
     return sig, codegen
 
 
-@intrinsic  # type: ignore[misc]
+@intrinsic  # type: ignore[untyped-decorator]
 def _leading_zeros(typingctx: Any, v: Any) -> Any:
     sig = types.int64(types.int64)
 
@@ -92,7 +98,7 @@ def _leading_zeros(typingctx: Any, v: Any) -> Any:
     return sig, codegen
 
 
-@intrinsic  # type: ignore[misc]
+@intrinsic  # type: ignore[untyped-decorator]
 def trailing_zeros(typingctx: Any, v: Any) -> Any:
     """Index of the lowest set bit of a uint64 (64 for zero)."""
     sig = types.int64(types.uint64)
@@ -106,13 +112,13 @@ def trailing_zeros(typingctx: Any, v: Any) -> Any:
 _clock_gettime = types.ExternalFunction("clock_gettime", types.int32(types.int32, types.voidptr))
 
 
-@numba.njit(nogil=True, cache=True)  # type: ignore[misc]
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
 def _now(ts: Any) -> int:
     _clock_gettime(CLOCK_MONOTONIC, ts.ctypes.data)
     return ts[0] * 1_000_000_000 + ts[1]  # type: ignore[no-any-return]
 
 
-@numba.njit(nogil=True, cache=True)  # type: ignore[misc]
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
 def plat_index(v: int) -> int:
     """fio's ``plat_val_to_idx``: exact below 128 ns, then 64 buckets per power of two."""
     if v < (1 << (PLAT_BITS + 1)):
@@ -123,7 +129,7 @@ def plat_index(v: int) -> int:
     return min(idx, PLAT_NR - 1)  # type: ignore[no-any-return]
 
 
-@numba.njit(nogil=True, cache=True, inline="always")  # type: ignore[misc]
+@numba.njit(nogil=True, cache=True, inline="always")  # type: ignore[untyped-decorator]
 def _moment(acc: Any, accf: Any, at: int, atf: int, v: int) -> None:
     n = acc[at]
     if n == 0:
@@ -140,7 +146,7 @@ def _moment(acc: Any, accf: Any, at: int, atf: int, v: int) -> None:
         acc[at + 4] = v
 
 
-@numba.njit(nogil=True, cache=True)  # type: ignore[misc]
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
 def _windows(acc: Any, accf: Any, now: int) -> None:
     """Take a bw (KiB/s) and an iops sample per direction for each window that is full."""
     for kind in range(2):
@@ -172,9 +178,19 @@ def _windows(acc: Any, accf: Any, now: int) -> None:
         acc[w] = now
 
 
-@numba.njit(nogil=True, cache=True)  # type: ignore[misc]
-def execute(offs: Any, lens: Any, dirs: Any, start: int, count: int, ctl: Any, acc: Any, accf: Any,
-            logs: Any, ts: Any) -> int:
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+def execute(
+    offs: Any,
+    lens: Any,
+    dirs: Any,
+    start: int,
+    count: int,
+    ctl: Any,
+    acc: Any,
+    accf: Any,
+    logs: Any,
+    ts: Any,
+) -> int:
     """Run ``count`` I/Os from index ``start`` of the arrays, wrapping around at their end
     (a replayed loop runs many times in one call); returns how many ran.
 
@@ -282,7 +298,7 @@ def execute(offs: Any, lens: Any, dirs: Any, start: int, count: int, ctl: Any, a
     return ran
 
 
-@numba.njit(nogil=True, cache=True)  # type: ignore[misc]
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
 def now_ns(ts: Any) -> int:
     """CLOCK_MONOTONIC in ns, read the way the kernel reads it."""
     return _now(ts)  # type: ignore[no-any-return]
@@ -299,9 +315,13 @@ class State:
         self.logs = np.full((3, max(log_capacity, 1)), 0, dtype=np.int64)
         self.ts = np.full(2, 0, dtype=np.int64)
 
-    def run(self, offs: np.ndarray, lens: np.ndarray, dirs: np.ndarray, start: int, count: int) -> int:
-        return execute(offs, lens, dirs, start, count, self.ctl, self.acc, self.accf,  # type: ignore[no-any-return]
-                       self.logs, self.ts)
+    def run(
+        self, offs: np.ndarray, lens: np.ndarray, dirs: np.ndarray, start: int, count: int
+    ) -> int:
+        ran: int = execute(
+            offs, lens, dirs, start, count, self.ctl, self.acc, self.accf, self.logs, self.ts
+        )
+        return ran
 
     def now(self) -> int:
         return now_ns(self.ts)  # type: ignore[no-any-return]

@@ -68,21 +68,24 @@ class AccessPattern:
         self.job = job
         rw = RwMode(job.rw)
         if job.random_generator not in GENERATORS:
-            raise ValueError(f"random_generator={job.random_generator}: expected one of {', '.join(GENERATORS)}")
+            raise ValueError(
+                f"random_generator={job.random_generator}: expected one of {', '.join(GENERATORS)}"
+            )
         self.random = rw.random
         self.mixed = rw.mixed
         self.fixed_dir = WRITE if rw.writes and not rw.mixed else READ
         self.writes = rw.writes
         self.start, self.end = region_bounds(job)
         self.sizers = tuple(
-            BlockSizer(job.bs_min[d], job.bs_max[d], job.bssplit[d], job.bs_unaligned) for d in (READ, WRITE)
+            BlockSizer(job.bs_min[d], job.bs_max[d], job.bssplit[d], job.bs_unaligned)
+            for d in (READ, WRITE)
         )
         active = (READ, WRITE) if self.mixed else (self.fixed_dir,)
         self.min_bs = min(self.sizers[d].min for d in active)
         self.max_bs = max(self.sizers[d].max for d in active)
-        self.fixed_len = len({(self.sizers[d].min, self.sizers[d].max) for d in active}) == 1 and all(
-            self.sizers[d].fixed for d in active
-        )
+        self.fixed_len = len(
+            {(self.sizers[d].min, self.sizers[d].max) for d in active}
+        ) == 1 and all(self.sizers[d].fixed for d in active)
         # time_based needs a runtime; fio warns and drops it otherwise.
         self.time_based = job.time_based and job.runtime_ns > 0
         # Sequential writes wrap inside a loop when io_size > size (fio get_next_seq_offset).
@@ -92,7 +95,9 @@ class AccessPattern:
         self.identical = job.rw_sequencer == "identical"
         self.perc_rand = job.percentage_random
         # Random grid: blocks of blockalign; fio reduces the region by (min_bs - ba).
-        self.ba = tuple(job.blockalign[d] if self.random else self.sizers[d].min for d in (READ, WRITE))
+        self.ba = tuple(
+            job.blockalign[d] if self.random else self.sizers[d].min for d in (READ, WRITE)
+        )
         region = max(self.end - self.start, 0)
         region -= region % self.min_bs
         self.lastb = tuple(
@@ -103,7 +108,9 @@ class AccessPattern:
         self.rw_min_bs = min(self.sizers[d].min for d in (READ, WRITE))
         self.lfsr: Lfsr | None = None
         if self.random and job.random_generator == "lfsr" and region:
-            self.lfsr = Lfsr(region // self.rw_min_bs, job.randseed, job.thread_number, job.randrepeat)
+            self.lfsr = Lfsr(
+                region // self.rw_min_bs, job.randseed, job.thread_number, job.randrepeat
+            )
         self.use_map = (
             self.random
             and self.lfsr is None
@@ -114,13 +121,19 @@ class AccessPattern:
         self.map = RandomMap(region // self.rw_min_bs) if self.use_map else None
         self.map_lastb = self.lastb[active[0]]
         self.map_ba = self.ba[active[0]]
-        nranges = -(-min(self.end - self.start, job.bytes_per_pass) // min(job.bs_min)) if region else 0
+        nranges = (
+            -(-min(self.end - self.start, job.bytes_per_pass) // min(job.bs_min)) if region else 0
+        )
         self.seeder = Seeder(job.randseed, job.thread_number, job.randrepeat)
         self.streams: Streams = self.seeder.make()
         self.index_draws: tuple[IndexDraw, IndexDraw] | None = None
         if self.random and region and job.random_distribution != "random":
             self.index_draws = make_index_draws(
-                job, max(nranges, 1), self.lastb[active[0]], self.ba[active[0]], self.streams.distribution
+                job,
+                max(nranges, 1),
+                self.lastb[active[0]],
+                self.ba[active[0]],
+                self.streams.distribution,
             )
         self.chooser = DirectionChooser(job.rwmixread) if self.mixed else None
         self.last_pos = [self.start, self.start]
@@ -148,7 +161,11 @@ class AccessPattern:
         if not first and self.seeder.repeatable:
             template = self._template
             if template is not None and not self.time_based:
-                n = max_replays if self.chooser is None else self.chooser.replay(template.dirs, max_replays)
+                n = (
+                    max_replays
+                    if self.chooser is None
+                    else self.chooser.replay(template.dirs, max_replays)
+                )
                 if n:
                     self._replay = n
                     self.exhausted = False
@@ -162,10 +179,17 @@ class AccessPattern:
             self.lfsr.reset()
         if self.chooser is not None:
             self.chooser.new_loop(self.streams.rwmix)
-        self.exhausted = self.end - self.start < self.min_bs or (self.random and min(self.lastb) == 0)
+        self.exhausted = self.end - self.start < self.min_bs or (
+            self.random and min(self.lastb) == 0
+        )
         # Only loops that are a pure function of the seeds are recorded: not time_based
         # (no re-seed), not random rw=<mode>:N (its I/O counter runs across loops).
-        recordable = self.seeder.repeatable and not self.time_based and not self.seq_nr and self._template is None
+        recordable = (
+            self.seeder.repeatable
+            and not self.time_based
+            and not self.seq_nr
+            and self._template is None
+        )
         self._recording = [] if recordable else None
         self._forced_at_start = self.chooser.forced if self.chooser is not None else 0
         return 1
@@ -215,7 +239,7 @@ class AccessPattern:
                 self._recording = None
             elif self.exhausted:
                 forced = self.chooser.forced if self.chooser is not None else 0
-                if forced == self._forced_at_start and sum(len(b) for b in rec):
+                if forced == self._forced_at_start and any(len(b) for b in rec):
                     self._template = Batch(
                         np.concatenate([b.offsets for b in rec]),
                         np.concatenate([b.lengths for b in rec]),
@@ -266,7 +290,9 @@ class AccessPattern:
                     self.exhausted = True
                     break
                 self.map.reset()
-            cand = self.streams.offset.integers(0, self.map.nblocks, size=min(want - got, self.map.free), dtype=np.int64)
+            cand = self.streams.offset.integers(
+                0, self.map.nblocks, size=min(want - got, self.map.free), dtype=np.int64
+            )
             blocks = self.map.claim_single(cand)
             parts.append(blocks)
             got += len(blocks)
@@ -275,7 +301,13 @@ class AccessPattern:
         if got < want:
             self._give_back(dirs[got:])
             dirs = dirs[:got]
-        blocks = parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+        blocks = (
+            parts[0]
+            if len(parts) == 1
+            else np.concatenate(parts)
+            if parts
+            else np.empty(0, dtype=np.int64)
+        )
         offs = self.start + blocks * self.map_ba
         lens = np.full(got, self.min_bs, dtype=np.int64)
         self._remember(offs, lens, dirs)

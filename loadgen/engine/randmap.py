@@ -20,7 +20,7 @@ from loadgen.engine.kernel import trailing_zeros
 _ALL = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
 
 
-@numba.njit(nogil=True, cache=True)  # type: ignore[misc]
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
 def _next_free(words: Any, block: int) -> int:
     """The first free block at or after ``block``, cyclic; -1 when the map is full."""
     nw = len(words)
@@ -36,17 +36,17 @@ def _next_free(words: Any, block: int) -> int:
     return -1
 
 
-@numba.njit(nogil=True, cache=True, inline="always")  # type: ignore[misc]
+@numba.njit(nogil=True, cache=True, inline="always")  # type: ignore[untyped-decorator]
 def _set(words: Any, block: int) -> None:
     words[block >> 6] |= np.uint64(1) << np.uint64(block & 63)
 
 
-@numba.njit(nogil=True, cache=True, inline="always")  # type: ignore[misc]
+@numba.njit(nogil=True, cache=True, inline="always")  # type: ignore[untyped-decorator]
 def _is_set(words: Any, block: int) -> bool:
     return (words[block >> 6] >> np.uint64(block & 63)) & np.uint64(1) != 0  # type: ignore[no-any-return]
 
 
-@numba.njit(nogil=True, cache=True)  # type: ignore[misc]
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
 def _clear(words: Any, nblocks: int) -> None:
     words[:] = 0
     tail = nblocks & 63
@@ -54,8 +54,10 @@ def _clear(words: Any, nblocks: int) -> None:
         words[len(words) - 1] = _ALL << np.uint64(tail)
 
 
-@numba.njit(nogil=True, cache=True)  # type: ignore[misc]
-def _claim(words: Any, nblocks: int, free: int, cand: Any, out: Any, cycling: bool) -> tuple[int, int]:
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+def _claim(
+    words: Any, nblocks: int, free: int, cand: Any, out: Any, cycling: bool
+) -> tuple[int, int]:
     """Claim one block per candidate in order; returns (claimed, free left).  Without
     ``cycling`` it stops when the map is full; with it the map is cleared and goes on."""
     n = 0
@@ -75,7 +77,7 @@ def _claim(words: Any, nblocks: int, free: int, cand: Any, out: Any, cycling: bo
     return n, free
 
 
-@numba.njit(nogil=True, cache=True)  # type: ignore[misc]
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
 def _mark_run(words: Any, nblocks: int, start: int, count: int, shorten: bool) -> tuple[int, int]:
     """Mark up to ``count`` blocks from ``start``; with ``shorten`` stop at the first used
     one.  Returns (blocks covered, blocks newly marked)."""
@@ -127,14 +129,18 @@ class RandomMap:
     def claim_single(self, candidates: np.ndarray) -> np.ndarray:
         """Resolve one-block I/Os in order; the result is shorter if the map fills."""
         out = np.empty(len(candidates), dtype=np.int64)
-        n, self.free = _claim(self.words, self.nblocks, self.free, candidates.astype(np.int64), out, False)
+        n, self.free = _claim(
+            self.words, self.nblocks, self.free, candidates.astype(np.int64), out, False
+        )
         return out[:n]
 
     def claim_cycling(self, candidates: np.ndarray) -> np.ndarray:
         """Like ``claim_single``, but a full map is cleared and claiming goes on
         (time_based: the map resets and offsets continue)."""
         out = np.empty(len(candidates), dtype=np.int64)
-        n, self.free = _claim(self.words, self.nblocks, self.free, candidates.astype(np.int64), out, True)
+        n, self.free = _claim(
+            self.words, self.nblocks, self.free, candidates.astype(np.int64), out, True
+        )
         return out[:n]
 
     def mark_run(self, start: int, nblocks: int) -> int:

@@ -65,7 +65,9 @@ class Recorder:
                 at = k.A_HIST + (2 * kind + d) * histogram.PLAT_NR
                 stat.hist = acc[at : at + histogram.PLAT_NR].astype(np.uint64)
             ds.bw_samples = _sample_moments(acc, accf, k.A_SMP + 3 * d, k.AF_SMP + 2 * d)
-            ds.iops_samples = _sample_moments(acc, accf, k.A_SMP + 3 * (2 + d), k.AF_SMP + 2 * (2 + d))
+            ds.iops_samples = _sample_moments(
+                acc, accf, k.A_SMP + 3 * (2 + d), k.AF_SMP + 2 * (2 + d)
+            )
         out.latency_buckets = acc[k.A_LBK : k.A_HIST].astype(np.uint64)
         acc[k.A_CNT : k.A_CNT + 4] = 0
         acc[k.A_MOM : k.A_WIN] = 0

@@ -34,7 +34,8 @@ class Region:
                 prot=mmap.PROT_READ | mmap.PROT_WRITE,
             )
         except OSError as exc:
-            raise RegionError(exc.errno or errno.ENOMEM, f"mmap of {size} bytes refused: {exc.strerror}") from exc
+            raise RegionError(exc.errno or errno.ENOMEM,
+                              f"mmap of {size} bytes refused: {exc.strerror}") from exc
         self.size = size
         if thp != "inherit":
             advice = mmap.MADV_HUGEPAGE if thp == "madvise" else mmap.MADV_NOHUGEPAGE
@@ -42,7 +43,8 @@ class Region:
                 self.mm.madvise(advice)
             except OSError as exc:
                 self.mm.close()
-                raise RegionError(exc.errno or errno.EINVAL, f"madvise(thp={thp}) refused: {exc.strerror}") from exc
+                raise RegionError(exc.errno or errno.EINVAL,
+                                  f"madvise(thp={thp}) refused: {exc.strerror}") from exc
         # The address only: no buffer export is kept, so close() can always unmap.
         anchor = ctypes.c_char.from_buffer(self.mm)
         self.address = ctypes.addressof(anchor)

@@ -99,7 +99,9 @@ class JobRunner:
         try:
             RwMode(job.rw)
         except ValueError:
-            raise EngineError(errno.EINVAL, f"rw={job.rw}: the page_fault engine supports only reads and writes") from None
+            raise EngineError(
+                errno.EINVAL, f"rw={job.rw}: the page_fault engine supports only reads and writes"
+            ) from None
         try:
             self.region = Region(job.size, job.thp)
         except RegionError as exc:
@@ -130,8 +132,13 @@ class JobRunner:
             self.region.close()
             self.region = None
 
-    def run(self, report: Callable[[IntervalStats], None], interval_ns: int, stop: Callable[[], bool],
-            origin_ns: int = 0) -> None:
+    def run(
+        self,
+        report: Callable[[IntervalStats], None],
+        interval_ns: int,
+        stop: Callable[[], bool],
+        origin_ns: int = 0,
+    ) -> None:
         """Run the whole job; report a delta at every point ``origin_ns + k*interval_ns``
         (origin 0: the measured window's start), then one final."""
         if self.state is None:
@@ -142,8 +149,14 @@ class JobRunner:
 class _Run:
     """State of one run() call: counters, phase (ramp or measured), limits."""
 
-    def __init__(self, runner: JobRunner, report: Callable[[IntervalStats], None], interval_ns: int,
-                 stop: Callable[[], bool], origin_ns: int) -> None:
+    def __init__(
+        self,
+        runner: JobRunner,
+        report: Callable[[IntervalStats], None],
+        interval_ns: int,
+        stop: Callable[[], bool],
+        origin_ns: int,
+    ) -> None:
         job = runner.job
         assert runner.pattern is not None and runner.state is not None
         self.runner = runner
@@ -251,7 +264,9 @@ class _Run:
             budgeted = measured and not self.time_based
             if budgeted:
                 ctl[kernel.C_BYTES_LEFT] = self.bytes_limit - self.done_bytes
-                ctl[kernel.C_IOS_LEFT] = (self.ios_limit - self.done_ios) if self.ios_limit else UNLIMITED
+                ctl[kernel.C_IOS_LEFT] = (
+                    (self.ios_limit - self.done_ios) if self.ios_limit else UNLIMITED
+                )
             else:
                 ctl[kernel.C_BYTES_LEFT] = ctl[kernel.C_IOS_LEFT] = UNLIMITED
             ran = state.run(batch.offsets, batch.lengths, batch.dirs, pos, count)
@@ -260,7 +275,9 @@ class _Run:
                 self.done_bytes = self.bytes_limit - int(ctl[kernel.C_BYTES_LEFT])
                 if self.ios_limit:
                     self.done_ios = self.ios_limit - int(ctl[kernel.C_IOS_LEFT])
-                if self.done_bytes >= self.bytes_limit or (self.ios_limit and self.done_ios >= self.ios_limit):
+                if self.done_bytes >= self.bytes_limit or (
+                    self.ios_limit and self.done_ios >= self.ios_limit
+                ):
                     limited = True
             if self.logs is not None and measured and ran:
                 self._log(batch, pos, ran, int(ctl[kernel.C_NOW]))
@@ -312,7 +329,11 @@ class _Run:
             if self.ios_limit and self.done_ios >= self.ios_limit:
                 return False
             limit = job.bytes_per_pass
-            if self.done_bytes >= limit or limit - self.done_bytes < self.pattern.max_bs or not job.io_size:
+            if (
+                self.done_bytes >= limit
+                or limit - self.done_bytes < self.pattern.max_bs
+                or not job.io_size
+            ):
                 return False
             self.pattern.start_loop()
             return True
@@ -327,12 +348,28 @@ class _Run:
         if self.kernel_logs:
             sl = slice(pos, pos + ran)
             logs = self.state.logs
-            self.logs.add(self.measured_start, now, batch.offsets[sl], batch.lengths[sl], batch.dirs[sl],
-                          logs[0, :ran], logs[1, :ran], logs[2, :ran])
+            self.logs.add(
+                self.measured_start,
+                now,
+                batch.offsets[sl],
+                batch.lengths[sl],
+                batch.dirs[sl],
+                logs[0, :ran],
+                logs[1, :ran],
+                logs[2, :ran],
+            )
             return
         idx = (pos + np.arange(ran)) % len(batch)
-        self.logs.add(self.measured_start, now, batch.offsets[idx], batch.lengths[idx], batch.dirs[idx],
-                      None, None, None)
+        self.logs.add(
+            self.measured_start,
+            now,
+            batch.offsets[idx],
+            batch.lengths[idx],
+            batch.dirs[idx],
+            None,
+            None,
+            None,
+        )
 
     def _think(self) -> None:
         """thinktime: spin thinktime_spin, then sleep the rest."""
@@ -358,7 +395,9 @@ class _Run:
         delta.interval_index = self._index(now)
         self.usage_last = usage
         self.last_report = now
-        self.next_report = (self.origin_ns or self.measured_start) + (delta.interval_index + 1) * self.interval_ns
+        self.next_report = (self.origin_ns or self.measured_start) + (
+            delta.interval_index + 1
+        ) * self.interval_ns
         self.report(delta)
 
     def _fill(self, delta: IntervalStats, now: int, usage: Usage) -> None:

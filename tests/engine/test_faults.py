@@ -29,7 +29,9 @@ def test_usage_difference_counts_each_touched_page() -> None:
     assert 8 * MIB // mmap.PAGESIZE <= faults <= 8 * MIB // mmap.PAGESIZE + 16
 
 
-@pytest.mark.skipif(not THP.exists() or "[never]" in THP.read_text(), reason="transparent huge pages unavailable")
+@pytest.mark.skipif(
+    not THP.exists() or "[never]" in THP.read_text(), reason="transparent huge pages unavailable"
+)
 def test_advised_region_reports_its_huge_pages_and_unadvised_none() -> None:
     huge, small = Region(16 * MIB, "madvise"), Region(16 * MIB, "never")
     try:

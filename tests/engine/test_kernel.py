@@ -79,8 +79,14 @@ def test_histogram_buckets_and_moments_equal_a_numpy_reference() -> None:
 
 
 def test_plat_index_is_fios_rule() -> None:
-    values = np.concatenate([np.arange(0, 5000), 2 ** np.arange(7, 40), 2 ** np.arange(7, 40) - 1,
-                             np.random.default_rng(3).integers(0, 10**12, 5000)]).astype(np.int64)
+    values = np.concatenate(
+        [
+            np.arange(0, 5000),
+            2 ** np.arange(7, 40),
+            2 ** np.arange(7, 40) - 1,
+            np.random.default_rng(3).integers(0, 10**12, 5000),
+        ]
+    ).astype(np.int64)
     compiled = np.array([k.plat_index(int(v)) for v in values])
     assert np.array_equal(compiled, histogram.value_to_index(values))
 
@@ -125,7 +131,7 @@ def test_untimed_calls_count_but_record_no_latency() -> None:
         offs, lens, dirs = _ios(500, 64)
         assert state.run(offs, lens, dirs, 0, 500) == 500
         assert state.acc[k.A_CNT] + state.acc[k.A_CNT + 2] == 500
-        assert not state.acc[k.A_HIST:].any() and state.acc[k.A_MOM] == 0
+        assert not state.acc[k.A_HIST :].any() and state.acc[k.A_MOM] == 0
     finally:
         region.close()
 

@@ -30,7 +30,9 @@ def thp_available() -> bool:
 def test_sequential_write_counts_every_block_once() -> None:
     res = run_job(make_job(rw="write", size=4 * M))
     assert res.ios == (0, 1024) and res.bytes == (0, 4 * M)
-    assert res.total.dirs[1].clat.moments.n == 1024 and int(res.total.dirs[1].clat.hist.sum()) == 1024
+    assert (
+        res.total.dirs[1].clat.moments.n == 1024 and int(res.total.dirs[1].clat.hist.sum()) == 1024
+    )
     assert int(res.total.latency_buckets.sum()) == 1024
 
 
@@ -93,7 +95,14 @@ def test_time_based_keeps_looping_until_runtime() -> None:
 def test_ramp_is_excluded_from_counts_and_faults() -> None:
     """The ramp faults every page in; the measured window then sees no new faults."""
     # A 64-page region: the 200 ms ramp covers it many times over even on a loaded machine.
-    job = make_job(rw="write", size=256 * 1024, thp="never", ramp_time_ns=200 * MS, runtime_ns=50 * MS, time_based=True)
+    job = make_job(
+        rw="write",
+        size=256 * 1024,
+        thp="never",
+        ramp_time_ns=200 * MS,
+        runtime_ns=50 * MS,
+        time_based=True,
+    )
     res = run_job(job)
     assert res.total.minf < 16
     assert res.total.runtime_ns < 100 * MS  # only the measured window is reported
@@ -129,7 +138,9 @@ def test_stop_is_honoured_within_one_chunk() -> None:
 
 
 def test_stop_during_startdelay_still_reports_final() -> None:
-    res = run_job(make_job(rw="write", size=1 * M, startdelay_ns=(10**10, 10**10)), stop=lambda: True)
+    res = run_job(
+        make_job(rw="write", size=1 * M, startdelay_ns=(10**10, 10**10)), stop=lambda: True
+    )
     assert res.ios == (0, 0) and len(res.reports) == 1 and res.reports[0].final
 
 
@@ -168,11 +179,29 @@ def test_disable_clat_keeps_lat_only() -> None:
 def test_bw_and_iops_samples_need_full_windows() -> None:
     short = run_job(make_job(rw="write", size=1 * M))
     assert short.total.dirs[1].bw_samples.n == 0
-    res = run_job(make_job(rw="randrw", size=256 * K, runtime_ns=120 * MS, time_based=True, bwavgtime_ms=20, iopsavgtime_ms=20))
+    res = run_job(
+        make_job(
+            rw="randrw",
+            size=256 * K,
+            runtime_ns=120 * MS,
+            time_based=True,
+            bwavgtime_ms=20,
+            iopsavgtime_ms=20,
+        )
+    )
     for d in res.total.dirs:
         assert d.bw_samples.n >= 1 and d.iops_samples.n >= 1
         assert d.bw_samples.min > 0 and d.iops_samples.min > 0
-    off = run_job(make_job(rw="randrw", size=256 * K, runtime_ns=60 * MS, time_based=True, bwavgtime_ms=10, disable_bw=True))
+    off = run_job(
+        make_job(
+            rw="randrw",
+            size=256 * K,
+            runtime_ns=60 * MS,
+            time_based=True,
+            bwavgtime_ms=10,
+            disable_bw=True,
+        )
+    )
     assert off.total.dirs[0].bw_samples.n == 0
 
 
@@ -188,8 +217,16 @@ def test_rusage_reports_cpu_time_and_overhead() -> None:
 def test_fresh_4k_writes_fault_once_per_page(rw: str, thread: bool) -> None:
     """A job's minor faults are its region's pages: nothing else faults in the window."""
     n = 4096
-    res = run_job(make_job(rw=rw, size=n * PAGE, bs_min=(PAGE, PAGE), bs_max=(PAGE, PAGE), thp="never",
-                           thread=thread))
+    res = run_job(
+        make_job(
+            rw=rw,
+            size=n * PAGE,
+            bs_min=(PAGE, PAGE),
+            bs_max=(PAGE, PAGE),
+            thp="never",
+            thread=thread,
+        )
+    )
     assert n <= res.total.minf <= n + 16
 
 
@@ -236,8 +273,12 @@ def test_loops_refault_nothing_the_mapping_persists() -> None:
 @pytest.mark.skipif(not thp_available(), reason="transparent huge pages unavailable")
 def test_thp_madvise_gets_huge_pages_and_never_does_not() -> None:
     job = make_job(rw="write", size=16 * M, bs_min=(2 * M, 2 * M), bs_max=(2 * M, 2 * M))
-    huge = run_job(job.__class__(**{**job.to_dict(), "thp": "madvise", "bssplit": ((), ())})).reports[-1]
-    never = run_job(job.__class__(**{**job.to_dict(), "thp": "never", "bssplit": ((), ())})).reports[-1]
+    huge = run_job(
+        job.__class__(**{**job.to_dict(), "thp": "madvise", "bssplit": ((), ())})
+    ).reports[-1]
+    never = run_job(
+        job.__class__(**{**job.to_dict(), "thp": "never", "bssplit": ((), ())})
+    ).reports[-1]
     assert huge.anon_huge_bytes > 0
     assert never.anon_huge_bytes == 0
     assert huge.minf < never.minf
@@ -278,7 +319,9 @@ def test_time_based_without_runtime_runs_once() -> None:
 
 
 def test_blocks_bigger_than_the_region_do_nothing() -> None:
-    res = run_job(make_job(rw="randwrite", size=64 * K, bs_min=(128 * K, 128 * K), bs_max=(128 * K, 128 * K)))
+    res = run_job(
+        make_job(rw="randwrite", size=64 * K, bs_min=(128 * K, 128 * K), bs_max=(128 * K, 128 * K))
+    )
     assert res.ios == (0, 0) and res.reports[-1].final
 
 
@@ -322,7 +365,9 @@ def test_thread_mode_counts_and_faults(rw: str) -> None:
     n = 1024
     res = run_job(make_job(rw=rw, size=n * PAGE, thp="never", thread=True, loops=2))
     assert sum(res.bytes) == 2 * n * PAGE
-    pages_faulted_twice = 1 if rw == "rw" else 0  # rw=rw reads (zero page), then writes the same blocks
+    pages_faulted_twice = (
+        1 if rw == "rw" else 0
+    )  # rw=rw reads (zero page), then writes the same blocks
     assert res.total.minf <= (1 + pages_faulted_twice) * n * 1.01 + 32
     gil = run_job(make_job(rw=rw, size=n * PAGE, thread=True, gtod_reduce=True))
     assert sum(gil.bytes) == n * PAGE
@@ -360,4 +405,8 @@ def test_interval_deltas_follow_the_run_grid() -> None:
     for r in periodic:
         assert r.t_end_ns >= origin + r.interval_index * 20 * MS
         assert r.t_end_ns - origin < (r.interval_index + 1) * 20 * MS
-    assert origin + (final.interval_index - 1) * 20 * MS <= final.t_end_ns < origin + final.interval_index * 20 * MS
+    assert (
+        origin + (final.interval_index - 1) * 20 * MS
+        <= final.t_end_ns
+        < origin + final.interval_index * 20 * MS
+    )

@@ -214,3 +214,50 @@ def test_bssplit_lengths_in_random_job_without_map() -> None:
     batch = AccessPattern(job).next_batch(4096)
     assert set(batch.lengths.tolist()) == {4 * K, 16 * K}
     assert (batch.offsets + batch.lengths <= 16 * M).all()
+
+
+def test_lfsr_touches_every_block_once_without_a_map() -> None:
+    p = AccessPattern(
+        make_job(rw="randwrite", size=4 * M, random_generator="lfsr", norandommap=True)
+    )
+    assert p.map is None and p.lfsr is not None
+    for _ in range(2):
+        offs = [o for o, _, _ in loop_ios(p)]
+        assert sorted(offs) == list(range(0, 4 * M, 4 * K)) and offs != sorted(offs)
+        p.start_loop()
+
+
+def test_lfsr_yields_each_value_once_then_stops() -> None:
+    """A 3-bit register (fio's taps 3,2) covers 0..6 once from any legal seed, then ends."""
+    from loadgen.engine.lfsr import Lfsr
+
+    for seed in range(7):
+        lfsr = Lfsr(7, seed, 1, repeatable=True)
+        got = lfsr.take(10).tolist()
+        assert sorted(got) == list(range(7)) and lfsr.done and not len(lfsr.take(1))
+
+
+def test_unknown_random_generator_is_refused() -> None:
+    with pytest.raises(ValueError, match="random_generator"):
+        AccessPattern(make_job(rw="randread", size=1 * M, random_generator="mt19937"))
+
+
+def test_per_direction_block_sizes_use_fios_map_rules() -> None:
+    """bs=4k,16k with rw=randrw: reads 4k, writes 16k, each at its own block number in the
+    4k-granular map; the loop ends when a write's next free block lies past the end."""
+    job = make_job(
+        rw="randrw",
+        size=16 * M,
+        bs_min=(4 * K, 16 * K),
+        bs_max=(4 * K, 16 * K),
+        blockalign=(4 * K, 16 * K),
+    )
+    ios = loop_ios(AccessPattern(job))
+    reads = [o for o, n, d in ios if d == 0]
+    writes = [o for o, n, d in ios if d == 1]
+    assert {n for _, n, d in ios if d == 0} == {4 * K} and {n for _, n, d in ios if d == 1} == {
+        16 * K
+    }
+    assert not any(o % (16 * K) for o in writes) and all(o + 16 * K <= 16 * M for o in writes)
+    assert all(o + 4 * K <= 16 * M for o in reads)
+    assert 800 < len(ios) < 1100  # fio 3.42 runs 952 with its seed

@@ -30,6 +30,26 @@ def volunteer_for_oom_killer() -> None:
         f.write("1000")
 
 
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD = 32 << 20  # glibc's maximum for the dynamic threshold
+TRIM_THRESHOLD = 1 << 30
+
+
+def keep_heap() -> bool:
+    """Make glibc reuse freed memory instead of returning it (heap trims, big mmaps), so
+    the numpy temporaries of each batch do not fault fresh pages in the measured window.
+    Process-wide and idempotent; False where mallopt is unavailable."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
+        mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+    )
+
+
 def enlarge_pipe(fd: int, size: int = PIPE_SIZE) -> None:
     """Room for seconds of deltas, so a busy controller never makes a worker wait in write."""
     # Over pipe-max-size or the user's pipe quota the default 64 KiB still works.

@@ -24,7 +24,10 @@ from loadgen.engine.rwmix import DirectionChooser
 from loadgen.engine.streams import Seeder, Streams
 from loadgen.plan import READ, WRITE, Job, RwMode
 
-REPLAY_MAX_OPS = 1 << 16  # loops up to this many I/Os are recorded and replayed
+# Loops up to this many I/Os are recorded and replayed: a loop of one batch (the one
+# that matters, a small region looped many times) is kept as it is, and a longer one is
+# regenerated, since keeping its batches alive would fault fresh heap in the window.
+REPLAY_MAX_OPS = 1 << 12
 GENERATORS = ("tausworthe", "tausworthe64", "lfsr")
 
 
@@ -239,7 +242,9 @@ class AccessPattern:
                 self._recording = None
             elif self.exhausted:
                 forced = self.chooser.forced if self.chooser is not None else 0
-                if forced == self._forced_at_start and any(len(b) for b in rec):
+                if forced == self._forced_at_start and len(rec) == 1 and len(rec[0]):
+                    self._template = rec[0]
+                elif forced == self._forced_at_start and any(len(b) for b in rec):
                     self._template = Batch(
                         np.concatenate([b.offsets for b in rec]),
                         np.concatenate([b.lengths for b in rec]),

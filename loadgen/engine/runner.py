@@ -23,6 +23,7 @@ import numpy as np
 
 from loadgen.engine import kernel
 from loadgen.engine.faults import Usage, anon_huge_bytes, huge_pages_possible, read_usage
+from loadgen.engine.hygiene import keep_heap
 from loadgen.engine.iolog import IoLogs
 from loadgen.engine.pattern import AccessPattern, Batch
 from loadgen.engine.recorder import Recorder
@@ -102,6 +103,7 @@ class JobRunner:
             raise EngineError(
                 errno.EINVAL, f"rw={job.rw}: the page_fault engine supports only reads and writes"
             ) from None
+        keep_heap()
         try:
             self.region = Region(job.size, job.thp)
         except RegionError as exc:

@@ -410,3 +410,11 @@ def test_interval_deltas_follow_the_run_grid() -> None:
         <= final.t_end_ns
         < origin + final.interval_index * 20 * MS
     )
+
+
+@pytest.mark.parametrize("rw", ["write", "randwrite"])
+def test_a_job_of_many_batches_faults_only_its_pages(rw: str) -> None:
+    """32768 I/Os in 8 batches: the batches' numpy temporaries reuse the heap."""
+    n = 32768
+    res = run_job(make_job(rw=rw, size=n * PAGE, thp="never"))
+    assert n <= res.total.minf <= n + 16

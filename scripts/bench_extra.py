@@ -5,7 +5,7 @@ Interleaved rounds (loadgen, fio, loadgen, fio, ...), medians with [min-max]; ev
 figure comes from the run's JSON report and the command's wall clock and CPU (the
 children's rusage, so the whole tree: controller, helper and workers).
 
-    python scripts/bench_extra.py --fio PATH [--rounds 3] [--cases storm-256,storm-1024,threads,tiny]
+    python scripts/bench_extra.py --fio PATH [--rounds 3] [--cases storm-256,threads,...]
 """
 
 from __future__ import annotations
@@ -37,13 +37,27 @@ def run(cmd: list[str]) -> dict[str, float]:
     runtime_ms = max(max(j["read"]["runtime"], j["write"]["runtime"]) for j in jobs)
     minf = sum(j["minf"] for j in jobs)
     uss = [j.get("loadgen", {}).get("uss_bytes", 0) for j in jobs]
-    return {"wall_s": wall, "cpu_s": cpu, "ios": ios, "ops_per_s": ios / max(runtime_ms, 1) * 1000,
-            "minf": minf, "jobs": len(jobs), "uss_max_mib": max(uss) / 2**20 if uss else 0.0}
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "ios": ios,
+        "ops_per_s": ios / max(runtime_ms, 1) * 1000,
+        "minf": minf,
+        "jobs": len(jobs),
+        "uss_max_mib": max(uss) / 2**20 if uss else 0.0,
+    }
 
 
 def storm(n: int, size: str) -> tuple[list[str], list[str]]:
-    opts = ["--name=storm", "--rw=randrw", "--rwmixread=50", "--bs=4k", f"--size={size}", f"--numjobs={n}",
-            "--output-format=json"]
+    opts = [
+        "--name=storm",
+        "--rw=randrw",
+        "--rwmixread=50",
+        "--bs=4k",
+        f"--size={size}",
+        f"--numjobs={n}",
+        "--output-format=json",
+    ]
     return LOADGEN + ["run", *opts, "--eta=never"], ["--ioengine=page_fault", *opts]
 
 
@@ -58,12 +72,27 @@ def main() -> None:
     for name, n, size in (("storm-256", 256, "8m"), ("storm-1024", 1024, "4m")):
         lg, fo = storm(n, size)
         cases[name] = [("loadgen", lg)] + ([("fio", fio + fo)] if fio else [])
-    one = ["--name=t", "--rw=randwrite", "--bs=4k", "--size=512m", "--thread", "--thp=never",
-           "--output-format=json", "--eta=never"]
-    cases["threads"] = [("loadgen-1", LOADGEN + ["run", *one, "--numjobs=1"]),
-                        ("loadgen-2", LOADGEN + ["run", *one, "--numjobs=2"])]
-    cases["tiny"] = [("loadgen", LOADGEN + ["run", "--name=t", "--rw=write", "--size=4k", "--output-format=json",
-                                            "--eta=never"])]
+    one = [
+        "--name=t",
+        "--rw=randwrite",
+        "--bs=4k",
+        "--size=512m",
+        "--thread",
+        "--thp=never",
+        "--output-format=json",
+        "--eta=never",
+    ]
+    cases["threads"] = [
+        ("loadgen-1", LOADGEN + ["run", *one, "--numjobs=1"]),
+        ("loadgen-2", LOADGEN + ["run", *one, "--numjobs=2"]),
+    ]
+    cases["tiny"] = [
+        (
+            "loadgen",
+            LOADGEN
+            + ["run", "--name=t", "--rw=write", "--size=4k", "--output-format=json", "--eta=never"],
+        )
+    ]
     report: dict[str, dict[str, list[dict[str, float]]]] = {}
     for name in args.cases.split(","):
         sides = cases[name]
@@ -74,11 +103,18 @@ def main() -> None:
         report[name] = got
         for side, rounds in got.items():
             med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
-            rng = {k: (min(r[k] for r in rounds), max(r[k] for r in rounds)) for k in ("wall_s", "ops_per_s")}
-            print(f"{name:10s} {side:10s} wall {med['wall_s']:.2f}s [{rng['wall_s'][0]:.2f}-{rng['wall_s'][1]:.2f}]"
-                  f" cpu {med['cpu_s']:.2f}s ({med['cpu_s'] / med['jobs'] * 1000:.1f} ms/job)"
-                  f" ops/s {med['ops_per_s']:.0f} [{rng['ops_per_s'][0]:.0f}-{rng['ops_per_s'][1]:.0f}]"
-                  f" minf {med['minf']:.0f} uss {med['uss_max_mib']:.2f} MiB", flush=True)
+            rng = {
+                k: (min(r[k] for r in rounds), max(r[k] for r in rounds))
+                for k in ("wall_s", "ops_per_s")
+            }
+            wall, ops = rng["wall_s"], rng["ops_per_s"]
+            print(
+                f"{name:10s} {side:10s} wall {med['wall_s']:.2f}s [{wall[0]:.2f}-{wall[1]:.2f}]"
+                f" cpu {med['cpu_s']:.2f}s ({med['cpu_s'] / med['jobs'] * 1000:.1f} ms/job)"
+                f" ops/s {med['ops_per_s']:.0f} [{ops[0]:.0f}-{ops[1]:.0f}]"
+                f" minf {med['minf']:.0f} uss {med['uss_max_mib']:.2f} MiB",
+                flush=True,
+            )
     Path("bench_extra.json").write_text(json.dumps(report, indent=1))
 
 

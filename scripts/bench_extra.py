@@ -66,6 +66,7 @@ def main() -> None:
     ap.add_argument("--fio", default=os.environ.get("LOADGEN_FIO", ""))
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--cases", default="storm-256,storm-1024,threads,tiny")
+    ap.add_argument("--json-out", default="", help="write every round's figures here")
     args = ap.parse_args()
     fio = [args.fio] if args.fio else []
     cases: dict[str, list[tuple[str, list[str]]]] = {}
@@ -115,7 +116,8 @@ def main() -> None:
                 f" minf {med['minf']:.0f} uss {med['uss_max_mib']:.2f} MiB",
                 flush=True,
             )
-    Path("bench_extra.json").write_text(json.dumps(report, indent=1))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":

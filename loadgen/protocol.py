@@ -1,6 +1,15 @@
-"""Messages from a worker process to the controller, framed for its stats pipe.
+"""The wire between the controller and the worker side: one module, one version.
 
-Each worker process has its own pipe (see ``loadgen.engine.worker`` for why not one
+Two channels, both checked by ``PROTOCOL_VERSION`` at the fork helper's handshake
+(the helper's first message is ``Hello``; the controller refuses another version):
+
+* the **helper socket** (controller <-> fork helper): frozen dataclasses
+  (``SpawnRequest``, ``SignalRequest``, ``ExitRequest``; ``Hello``, ``Compiling``,
+  ``Spawned``, ``Pipes``, ``ChildExit``, ``Crash``), each a length-prefixed pickle
+  (they carry ``Job`` objects), file descriptors riding on the length prefix;
+* each worker's **stats pipe** (worker -> controller), framed as below.
+
+Each worker process has its own pipe (see ``loadgen.engine.helper`` for why not one
 per group); the jobs of a thread-mode worker share it under a lock.  Frames keep
 each message self-describing (sender, kind, length) and small: every frame is one
 ``os.write`` of at most ``PIPE_BUF`` bytes, which POSIX makes atomic, so frames of
@@ -36,14 +45,18 @@ controller compares them across workers directly.
 from __future__ import annotations
 
 import os
+import pickle
+import socket
 import struct
 from collections.abc import Iterator
-from dataclasses import fields
+from dataclasses import asdict, dataclass, fields
+from enum import IntEnum
 from typing import Any
 
 import numpy as np
 import orjson
 
+from loadgen.plan import Job
 from loadgen.stats import histogram, latbuckets
 from loadgen.stats.jobstats import DirStats, IntervalStats, LatencyStat
 from loadgen.stats.moments import Moments
@@ -53,17 +66,29 @@ HEADER = struct.Struct("<IHBB")
 MAX_PAYLOAD = PIPE_BUF - HEADER.size
 MORE = 1
 
-READY = 1
-ERROR = 2
-INTERVAL = 3
-DONE = 4
+PROTOCOL_VERSION = 2
+
+
+class MessageKind(IntEnum):
+    """What a stats-pipe message carries."""
+
+    READY = 1
+    ERROR = 2
+    INTERVAL = 3
+    DONE = 4
+
+
+READY, ERROR, INTERVAL, DONE = (
+    MessageKind.READY,
+    MessageKind.ERROR,
+    MessageKind.INTERVAL,
+    MessageKind.DONE,
+)
 
 _U32 = struct.Struct("<I")
 _U16 = struct.Struct("<H")
 # IntervalStats scalar fields that travel as they are (dirs and arrays are special).
-_SCALARS = tuple(
-    f.name for f in fields(IntervalStats) if f.name not in ("dirs", "latency_buckets")
-)
+_SCALARS = tuple(f.name for f in fields(IntervalStats) if f.name not in ("dirs", "latency_buckets"))
 
 
 def frames(thread_number: int, kind: int, payload: bytes) -> list[bytes]:
@@ -106,10 +131,6 @@ class Reassembler:
                 yield thread_number, kind, b"".join(parts)
         self._buf = buf[pos:]
 
-    def drop(self, thread_number: int) -> None:
-        """Forget a half-received message of a worker that died mid-message."""
-        self._partial.pop(thread_number, None)
-
 
 def _moments_out(m: Moments) -> list[Any]:
     return [m.n, m.mean, m.m2, m.min, m.max]
@@ -121,11 +142,7 @@ def _moments_in(v: list[Any]) -> Moments:
 
 def _sparse_out(counts: np.ndarray) -> bytes:
     idx = np.flatnonzero(counts)
-    return (
-        _U16.pack(len(idx))
-        + idx.astype("<u2").tobytes()
-        + counts[idx].astype("<u8").tobytes()
-    )
+    return _U16.pack(len(idx)) + idx.astype("<u2").tobytes() + counts[idx].astype("<u8").tobytes()
 
 
 def _sparse_in(data: bytes, pos: int, size: int) -> tuple[np.ndarray, int]:
@@ -155,8 +172,13 @@ def encode_interval(stats: IntervalStats) -> bytes:
         for d in stats.dirs
     ]
     head_bytes = orjson.dumps(head)
-    arrays = [stats.dirs[0].clat.hist, stats.dirs[0].lat.hist, stats.dirs[1].clat.hist,
-              stats.dirs[1].lat.hist, stats.latency_buckets]
+    arrays = [
+        stats.dirs[0].clat.hist,
+        stats.dirs[0].lat.hist,
+        stats.dirs[1].clat.hist,
+        stats.dirs[1].lat.hist,
+        stats.latency_buckets,
+    ]
     return _U32.pack(len(head_bytes)) + head_bytes + b"".join(_sparse_out(a) for a in arrays)
 
 
@@ -183,9 +205,182 @@ def decode_interval(data: bytes) -> IntervalStats:
     return IntervalStats(dirs=dirs, latency_buckets=arrays[4], **known)  # type: ignore[arg-type]
 
 
-def encode_json(obj: dict[str, Any]) -> bytes:
-    return orjson.dumps(obj)
+# ---- the small stats-pipe messages ------------------------------------------------------------
+@dataclass(frozen=True)
+class Ready:
+    """Setup done, waiting at the gate."""
+
+    pid: int
+    t_ready_ns: int
+
+
+@dataclass(frozen=True)
+class JobError:
+    """Setup or run failed; ``traceback`` only for a bug (it goes to the event record)."""
+
+    pid: int
+    error: int
+    error_text: str
+    traceback: str = ""
+
+
+@dataclass(frozen=True)
+class Done:
+    """The job finished and sent its final interval."""
+
+    pid: int
+    report_block_ns: int
+
+
+def encode_message(message: Ready | JobError | Done) -> bytes:
+    return orjson.dumps(asdict(message))
+
+
+def decode_ready(data: bytes) -> Ready:
+    return Ready(**orjson.loads(data))
+
+
+def decode_error(data: bytes) -> JobError:
+    return JobError(**orjson.loads(data))
+
+
+def decode_done(data: bytes) -> Done:
+    return Done(**orjson.loads(data))
 
 
 def decode_json(data: bytes) -> dict[str, Any]:
+    """A small message's fields by name (the aggregator's reading of READY/ERROR/DONE)."""
     return orjson.loads(data)  # type: ignore[no-any-return]
+
+
+# ---- the helper socket ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Hello:
+    """The helper's first message: its protocol version."""
+
+    version: int
+    pid: int
+
+
+@dataclass(frozen=True)
+class Compiling:
+    """The helper is compiling the kernel (no cached machine code yet)."""
+
+
+@dataclass(frozen=True)
+class SpawnRequest:
+    """Fork one worker per unit (a unit: the jobs of one process).  ``origin_ns`` is the
+    run's interval-grid origin when known (0: the workers read it from the gate)."""
+
+    group: int
+    units: tuple[tuple[Job, ...], ...]
+    interval_ns: int
+    origin_ns: int = 0
+
+
+@dataclass(frozen=True)
+class SignalRequest:
+    signum: int
+
+
+@dataclass(frozen=True)
+class ExitRequest:
+    """Kill and reap every worker, then exit."""
+
+
+@dataclass(frozen=True)
+class Spawned:
+    """The reply to a SpawnRequest; ``pids`` 0 where the fork failed (``fork_errno``)."""
+
+    group: int
+    pids: tuple[int, ...]
+    t_first_fork_ns: int
+    t_last_fork_ns: int
+    fork_errno: int
+
+
+@dataclass(frozen=True)
+class Pipes:
+    """``count`` stats-pipe read ends ride on this message, in fork order."""
+
+    count: int
+
+
+@dataclass(frozen=True)
+class ChildExit:
+    """A worker was reaped: its wait status and its CPU time (wait4 rusage)."""
+
+    pid: int
+    status: int
+    usr_ns: int
+    sys_ns: int
+
+
+@dataclass(frozen=True)
+class Crash:
+    """The helper hit a bug and exits; its traceback goes to the event record."""
+
+    traceback: str
+
+
+HelperRequest = SpawnRequest | SignalRequest | ExitRequest
+HelperReply = Hello | Compiling | Spawned | Pipes | ChildExit | Crash
+LENGTH = struct.Struct("<Q")
+MAX_FDS = 4  # per request (the gate)
+FDS_PER_MESSAGE = 250  # the kernel's SCM_MAX_FD is 253
+
+
+def send_msg(
+    sock: socket.socket, message: HelperRequest | HelperReply, fds: tuple[int, ...] = ()
+) -> None:
+    """One length-prefixed pickle; ``fds`` ride on the length prefix."""
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    if fds:
+        socket.send_fds(sock, [LENGTH.pack(len(data))], list(fds))
+    else:
+        sock.sendall(LENGTH.pack(len(data)))
+    sock.sendall(data)
+
+
+def _recv_exact(sock: socket.socket, n: int, head: bytes = b"") -> bytes:
+    buf = bytearray(head)
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise EOFError
+        buf += chunk
+    return bytes(buf)
+
+
+def recv_request(sock: socket.socket) -> tuple[HelperRequest, list[int]]:
+    """Blocking receive of one request and the fds attached to it."""
+    head, fds, _flags, _addr = socket.recv_fds(sock, LENGTH.size, MAX_FDS)
+    if not head:
+        raise EOFError
+    (length,) = LENGTH.unpack(_recv_exact(sock, LENGTH.size, head))
+    message = pickle.loads(_recv_exact(sock, length))
+    if not isinstance(message, SpawnRequest | SignalRequest | ExitRequest):
+        raise ValueError(f"not a helper request: {type(message).__name__}")
+    return message, list(fds)
+
+
+def split_replies(buf: bytes) -> tuple[list[HelperReply], bytes]:
+    """The whole replies at the start of ``buf`` and what is left (a partial one)."""
+    out: list[HelperReply] = []
+    while len(buf) >= LENGTH.size:
+        (length,) = LENGTH.unpack_from(buf)
+        if len(buf) < LENGTH.size + length:
+            break
+        message = pickle.loads(buf[LENGTH.size : LENGTH.size + length])
+        if not isinstance(message, Hello | Compiling | Spawned | Pipes | ChildExit | Crash):
+            raise ValueError(f"not a helper reply: {type(message).__name__}")
+        out.append(message)
+        buf = buf[LENGTH.size + length :]
+    return out, buf
+
+
+def check_hello(message: HelperReply) -> None:
+    """The handshake: the helper must speak this module's version."""
+    if not isinstance(message, Hello) or message.version != PROTOCOL_VERSION:
+        got = message.version if isinstance(message, Hello) else type(message).__name__
+        raise ValueError(f"fork helper protocol {got}, expected {PROTOCOL_VERSION}")

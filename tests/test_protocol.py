@@ -4,20 +4,37 @@ from __future__ import annotations
 
 import os
 import random
+import socket
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loadgen import protocol
+from loadgen.plan import Job
 from loadgen.stats.jobstats import IntervalStats
 
 
 def _delta(seed: int, nonzero: int) -> IntervalStats:
     rng = np.random.default_rng(seed)
-    d = IntervalStats(thread_number=7, t_start_ns=10, t_end_ns=20, runtime_ns=10, minf=5, majf=1, ctx=3,
-                      usr_ns=4, sys_ns=6, final=True, first_op_ns=11, overhead_ns=1.5,
-                      anon_huge_bytes=2 << 20, error=0, report_block_ns=99)
+    d = IntervalStats(
+        thread_number=7,
+        t_start_ns=10,
+        t_end_ns=20,
+        runtime_ns=10,
+        minf=5,
+        majf=1,
+        ctx=3,
+        usr_ns=4,
+        sys_ns=6,
+        final=True,
+        first_op_ns=11,
+        overhead_ns=1.5,
+        anon_huge_bytes=2 << 20,
+        error=0,
+        report_block_ns=99,
+    )
     for i, direction in enumerate(d.dirs):
         direction.ios, direction.bytes = 100 + i, 4096 * (100 + i)
         samples = rng.integers(1, 10**9, size=nonzero).astype(np.uint64)
@@ -29,10 +46,19 @@ def _delta(seed: int, nonzero: int) -> IntervalStats:
 
 
 def _same(a: IntervalStats, b: IntervalStats) -> None:
-    assert a.thread_number == b.thread_number and a.final == b.final and a.first_op_ns == b.first_op_ns
-    assert (a.minf, a.majf, a.ctx, a.usr_ns, a.sys_ns, a.report_block_ns) == (b.minf, b.majf, b.ctx, b.usr_ns, b.sys_ns, b.report_block_ns)
+    assert (
+        a.thread_number == b.thread_number and a.final == b.final and a.first_op_ns == b.first_op_ns
+    )
+    assert (a.minf, a.majf, a.ctx, a.usr_ns, a.sys_ns, a.report_block_ns) == (
+        b.minf,
+        b.majf,
+        b.ctx,
+        b.usr_ns,
+        b.sys_ns,
+        b.report_block_ns,
+    )
     assert a.overhead_ns == b.overhead_ns and a.anon_huge_bytes == b.anon_huge_bytes
-    for x, y in zip(a.dirs, b.dirs):
+    for x, y in zip(a.dirs, b.dirs, strict=False):
         assert (x.ios, x.bytes) == (y.ios, y.bytes)
         for lx, ly in ((x.clat, y.clat), (x.lat, y.lat)):
             assert lx.moments == ly.moments
@@ -74,21 +100,75 @@ def test_interleaved_chunks_of_many_senders_reassemble() -> None:
     assert got == messages
 
 
-def test_drop_forgets_a_dead_senders_partial_message() -> None:
+def test_a_partial_message_waits_for_its_last_frame() -> None:
     r = protocol.Reassembler()
-    first, *_ = protocol.frames(5, protocol.INTERVAL, b"x" * 10000)
+    first, *rest = protocol.frames(5, protocol.INTERVAL, b"x" * 10000)
     assert list(r.feed(first)) == []
-    r.drop(5)
-    assert list(r.feed(protocol.frames(5, protocol.DONE, b"{}")[0])) == [(5, protocol.DONE, b"{}")]
+    assert list(r.feed(b"".join(rest))) == [(5, protocol.INTERVAL, b"x" * 10000)]
 
 
 def test_send_writes_through_a_real_pipe() -> None:
     r, w = os.pipe()
     try:
-        protocol.send(w, 2, protocol.READY, protocol.encode_json({"pid": 1, "t_ready_ns": 5}))
+        protocol.send(w, 2, protocol.READY, protocol.encode_message(protocol.Ready(1, 5)))
         (msg,) = protocol.Reassembler().feed(os.read(r, 65536))
         assert msg[:2] == (2, protocol.READY)
+        assert protocol.decode_ready(msg[2]) == protocol.Ready(1, 5)
         assert protocol.decode_json(msg[2]) == {"pid": 1, "t_ready_ns": 5}
     finally:
         os.close(r)
         os.close(w)
+
+
+def test_small_messages_round_trip() -> None:
+    error = protocol.JobError(3, 12, "no memory", "Traceback ...")
+    assert protocol.decode_error(protocol.encode_message(error)) == error
+    assert protocol.decode_done(protocol.encode_message(protocol.Done(3, 99))) == protocol.Done(
+        3, 99
+    )
+
+
+def test_helper_messages_carry_fds_across_the_socket() -> None:
+    a, b = socket.socketpair()
+    r, w = socket.socketpair()
+    job = Job(name="j", thread_number=1, subjob=0, numjobs=1, group_id=0)
+    request = protocol.SpawnRequest(0, ((job,) * 1000,), 10**9, 5)
+    try:
+        protocol.send_msg(a, request, (r.fileno(),))
+        got, fds = protocol.recv_request(b)
+        assert got == request and len(fds) == 1
+        received = socket.socket(fileno=fds[0])
+        w.sendall(b"x")
+        assert received.recv(1) == b"x"
+        received.close()
+    finally:
+        for s in (a, b, r, w):
+            s.close()
+
+
+def test_replies_split_at_message_boundaries() -> None:
+    a, b = socket.socketpair()
+    try:
+        replies = [
+            protocol.Hello(protocol.PROTOCOL_VERSION, 1),
+            protocol.Pipes(3),
+            protocol.ChildExit(4, 0, 10, 20),
+        ]
+        for reply in replies:
+            protocol.send_msg(a, reply)
+        data = b.recv(1 << 16)
+        got, rest = protocol.split_replies(data[:-3])
+        assert got == replies[:2] and rest
+        more, rest = protocol.split_replies(rest + data[-3:])
+        assert more == replies[2:] and rest == b""
+    finally:
+        a.close()
+        b.close()
+
+
+def test_the_handshake_refuses_another_version() -> None:
+    protocol.check_hello(protocol.Hello(protocol.PROTOCOL_VERSION, 1))
+    with pytest.raises(ValueError, match="protocol"):
+        protocol.check_hello(protocol.Hello(protocol.PROTOCOL_VERSION + 1, 1))
+    with pytest.raises(ValueError):
+        protocol.check_hello(protocol.Pipes(1))

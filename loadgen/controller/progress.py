@@ -32,6 +32,7 @@ class Snapshot:
     write_iops: float
     faults_per_s: float
     eta_s: float | None
+    note: str = ""  # what the run waits for, if anything (a first run compiles the kernel)
 
 
 def job_char(rw: RwMode) -> str:
@@ -86,6 +87,8 @@ def format_line(snap: Snapshot) -> str:
         parts.append(f"[{','.join(rate)} IOPS]")
     parts.append(f"[minf={_units(snap.faults_per_s, ('', 'k', 'M', 'G'), 1000)}/s]")
     parts.append(f"[eta {_eta(snap.eta_s)}]")
+    if snap.note:
+        parts.append(f" [{snap.note}]")
     return "".join(parts)
 
 

@@ -1,4 +1,4 @@
-"""The controller's end of the fork helper (``loadgen.engine.worker``).
+"""The controller's end of the fork helper (``loadgen.engine.helper``).
 
 The helper is started from the main thread before the event loop runs: its
 PR_SET_PDEATHSIG fires when the *thread* that created it exits, and a clean exec'd
@@ -11,22 +11,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import pickle
 import signal
 import socket
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import anyio
 
+from loadgen import protocol
 from loadgen.blas import SINGLE_THREAD_ENV
-from loadgen.engine.worker import FDS_PER_MESSAGE, send_msg
 from loadgen.plan import Job
-
-_LEN_SIZE = 8
 
 
 class HelperDied(Exception):
@@ -49,7 +45,7 @@ class Spawner:
             [
                 sys.executable,
                 "-m",
-                "loadgen.engine.worker",
+                "loadgen.engine.helper",
                 *map(str, theirs),
                 str(os.getpid()),
                 str(worker_nice),
@@ -63,7 +59,9 @@ class Spawner:
         self.replies = replies  # read by the loop (which makes it non-blocking)
         self._buf = b""
         self._pipes: list[int] = []  # stats-pipe read ends received, not yet handed out
-        self._spawned: asyncio.Future[dict[str, Any]] | None = None
+        self._spawned: asyncio.Future[tuple[protocol.Spawned, list[int]]] | None = None
+        self._greeted = False  # the helper's Hello (protocol version) has been checked
+        self.compiling = False
         self.on_exit: Callable[[int, int], None] = lambda pid, status: None
         self.on_helper_death: Callable[[], None] = lambda: None
         self.crash_traceback = ""  # what the helper reported before it exited on a bug
@@ -77,7 +75,9 @@ class Spawner:
 
     def _readable(self) -> None:
         try:
-            data, fds, flags, _addr = socket.recv_fds(self.replies, 1 << 16, FDS_PER_MESSAGE + 3)
+            data, fds, flags, _addr = socket.recv_fds(
+                self.replies, 1 << 16, protocol.FDS_PER_MESSAGE + 3
+            )
         except BlockingIOError:
             return
         if flags & socket.MSG_CTRUNC:
@@ -89,34 +89,47 @@ class Spawner:
                 self._spawned.set_exception(HelperDied("the fork helper exited"))
             self.on_helper_death()
             return
-        self._buf += data
-        while len(self._buf) >= _LEN_SIZE:
-            length = int.from_bytes(self._buf[:_LEN_SIZE], "little")
-            if len(self._buf) < _LEN_SIZE + length:
-                break
-            msg = pickle.loads(self._buf[_LEN_SIZE : _LEN_SIZE + length])
-            self._buf = self._buf[_LEN_SIZE + length :]
-            if msg["op"] == "spawned" and self._spawned is not None:
-                forked = sum(1 for pid in msg["pids"] if pid)
-                msg["pipes"], self._pipes = self._pipes[:forked], self._pipes[forked:]
-                self._spawned.set_result(msg)
-            elif msg["op"] == "exit":
-                self.on_exit(msg["pid"], msg["status"])
-            elif msg["op"] == "crash":
-                self.crash_traceback = msg["traceback"]
+        messages, self._buf = protocol.split_replies(self._buf + data)
+        for msg in messages:
+            if not self._greeted:
+                try:
+                    protocol.check_hello(msg)
+                except ValueError as exc:  # another version: it dies, and the run stops on EOF
+                    self.crash_traceback = str(exc)
+                    self.process.send_signal(signal.SIGKILL)
+                    return
+                self._greeted = True
+            elif isinstance(msg, protocol.Compiling):
+                self.compiling = True
+            elif isinstance(msg, protocol.Spawned) and self._spawned is not None:
+                self.compiling = False
+                forked = sum(1 for pid in msg.pids if pid)
+                pipes, self._pipes = self._pipes[:forked], self._pipes[forked:]
+                self._spawned.set_result((msg, pipes))
+            elif isinstance(msg, protocol.ChildExit):
+                self.on_exit(msg.pid, msg.status)
+            elif isinstance(msg, protocol.Crash):
+                self.crash_traceback = msg.traceback
 
     async def spawn(
-        self, group: int, units: list[list[Job]], interval_ns: int, gate_r: int
-    ) -> dict[str, Any]:
-        """Fork one worker per unit; returns the helper's reply: ``pids`` (0 = fork failed),
-        ``pipes`` (the stats-pipe read end of each forked worker, in order), fork times.
+        self,
+        group: int,
+        units: list[list[Job]],
+        interval_ns: int,
+        gate_r: int,
+        origin_ns: int = 0,
+    ) -> tuple[protocol.Spawned, list[int]]:
+        """Fork one worker per unit; returns the helper's reply (``pids``, 0 = fork failed;
+        fork times) and the stats-pipe read end of each forked worker, in order.
 
         The request (pickled jobs; megabytes for a big storm) is sent from a thread so
         the loop keeps reading exit notices meanwhile.
         """
         self._spawned = asyncio.get_running_loop().create_future()
-        request = {"op": "spawn", "group": group, "units": units, "interval_ns": interval_ns}
-        await anyio.to_thread.run_sync(send_msg, self.sock, request, (gate_r,))
+        request = protocol.SpawnRequest(
+            group, tuple(tuple(u) for u in units), interval_ns, origin_ns
+        )
+        await anyio.to_thread.run_sync(protocol.send_msg, self.sock, request, (gate_r,))
         try:
             return await self._spawned
         finally:
@@ -125,7 +138,7 @@ class Spawner:
     def signal_workers(self, signum: int) -> None:
         """Send ``signum`` to every live worker (the helper knows exactly which: no pid reuse)."""
         with contextlib.suppress(OSError):
-            send_msg(self.sock, {"op": "signal", "signum": signum})
+            protocol.send_msg(self.sock, protocol.SignalRequest(signum))
 
     def kill_now(self) -> None:
         """The emergency exit: SIGKILL the helper; its workers follow via PDEATHSIG."""
@@ -135,7 +148,7 @@ class Spawner:
     def close(self) -> None:
         """Ask the helper to kill and reap every worker and exit; never leave it behind."""
         with contextlib.suppress(OSError):
-            send_msg(self.sock, {"op": "exit"})
+            protocol.send_msg(self.sock, protocol.ExitRequest())
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:

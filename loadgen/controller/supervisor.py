@@ -1,7 +1,7 @@
 """Runs a plan group by group on one event loop: spawn, barrier, release, watch, stop.
 
 Per group: one stats pipe per worker process (made by the fork helper, see
-``loadgen.engine.worker``), all drained by one task every few tens of ms rather
+``loadgen.engine.helper``), all drained by one task every few tens of ms rather
 than on readability (no wakeup per worker write, no task or thread per worker),
 and one gate pipe whose write end only the controller holds.
 Workers set up (mmap) and say READY; once every job is ready (or failed) the
@@ -13,14 +13,17 @@ pipe reached EOF, so no message is lost and none is waited for in vain.
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import signal
+import struct
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
 
 import anyio
+import psutil
 
 from loadgen import protocol
 from loadgen.controller import outcome
@@ -162,9 +165,14 @@ class _GroupRun:
         os.close(gate_w)
         try:
             async with self.spawn_lock:
-                reply = await self.sup.spawner.spawn(self.group.id, [[job]],
-                                                     self.sup.opts.status_interval_ns, gate_r)
-            self._map_pids([[job]], reply["pids"], reply["pipes"], reply["fork_errno"])
+                reply, pipes = await self.sup.spawner.spawn(
+                    self.group.id,
+                    [[job]],
+                    self.sup.opts.status_interval_ns,
+                    gate_r,
+                    self.sup.origin_ns,
+                )
+            self._map_pids([[job]], list(reply.pids), pipes, reply.fork_errno)
             if self.sup.stopping:  # the stop went out while this worker was being forked
                 self.sup.spawner.signal_workers(signal.SIGTERM)
         except HelperDied:
@@ -182,9 +190,16 @@ class _GroupRun:
             self.live.discard(pid)
             for state in self.pid_states[pid]:
                 if not state.done:
-                    self.agg.record_end(state, outcome.Outcome(
-                        OutcomeKind.KILLED, pid, errno.ECHILD,
-                        "lost: the worker fork helper exited", signal=signal.SIGKILL))
+                    self.agg.record_end(
+                        state,
+                        outcome.Outcome(
+                            OutcomeKind.KILLED,
+                            pid,
+                            errno.ECHILD,
+                            "lost: the worker fork helper exited",
+                            signal=signal.SIGKILL,
+                        ),
+                    )
         self.sup.helper_died()
         self.changed.set()
 
@@ -229,19 +244,22 @@ class _GroupRun:
         spawner = self.sup.spawner
         try:
             try:
-                reply = await spawner.spawn(
+                # the grid origin travels through the gate at release (see _release)
+                reply, pipes = await spawner.spawn(
                     self.group.id, units, self.sup.opts.status_interval_ns, gate_r
                 )
             except HelperDied:  # every job of the group fails as "cannot create a worker"
                 self.sup.helper_died()
                 now = time.monotonic_ns()
-                reply = {"t_first_fork_ns": now, "t_last_fork_ns": now, "pids": [0] * len(units),
-                         "pipes": [], "fork_errno": errno.ECHILD}
+                reply, pipes = (
+                    protocol.Spawned(self.group.id, (0,) * len(units), now, now, errno.ECHILD),
+                    [],
+                )
             finally:
                 os.close(gate_r)
-            self.t_first_fork_ns = reply["t_first_fork_ns"]
-            self.result.fork_s = (reply["t_last_fork_ns"] - reply["t_first_fork_ns"]) / 1e9
-            self._map_pids(units, reply["pids"], reply["pipes"], reply["fork_errno"])
+            self.t_first_fork_ns = reply.t_first_fork_ns
+            self.result.fork_s = (reply.t_last_fork_ns - reply.t_first_fork_ns) / 1e9
+            self._map_pids(units, list(reply.pids), pipes, reply.fork_errno)
             if self.sup.stopping:
                 self.stop()
             await self._until(
@@ -263,6 +281,7 @@ class _GroupRun:
         stops; the instant the gate names for the release (0: at once)."""
         at = [0]
         async with anyio.create_task_group() as tg:
+
             async def opened() -> None:
                 at[0] = await self.sup.gate.wait(self.group.id)
                 tg.cancel_scope.cancel()
@@ -281,8 +300,12 @@ class _GroupRun:
             if not pid:  # the helper could not fork (e.g. EAGAIN from a process limit)
                 err = fork_errno or errno.EAGAIN
                 for state in states:
-                    self.agg.fail(state, err, f"cannot create a worker process: {os.strerror(err)}",
-                                  "spawn_failed")
+                    self.agg.fail(
+                        state,
+                        err,
+                        f"cannot create a worker process: {os.strerror(err)}",
+                        "spawn_failed",
+                    )
                 continue
             for state in states:
                 state.result.pid = pid
@@ -298,13 +321,24 @@ class _GroupRun:
         self.early_exits.clear()
 
     def _release(self) -> None:
-        """Open the gate for every worker at one instant (EOF to all readers)."""
+        """Open the gate for every worker at one instant: each reads the run's interval-grid
+        origin (the first release of the run) from it, then EOF."""
         if self.released:
             return
         if not self.kernel_at_release:  # ~1-10 ms while every worker still waits
             self.kernel_at_release = counters.snapshot()
-        release_ns = time.monotonic_ns()  # before the close: workers may run at once
-        self.agg.start_grid(release_ns)  # the stream's interval grid starts at the first release
+        self._sample_uss()
+        release_ns = time.monotonic_ns()  # before the write: workers may run at once
+        if not self.sup.origin_ns:
+            self.sup.origin_ns = release_ns
+        self.agg.start_grid(self.sup.origin_ns)  # the stream's interval grid
+        origins = struct.pack("<q", self.sup.origin_ns) * len(self.pid_states)
+        try:
+            if len(origins) > 65536:
+                fcntl.fcntl(self.gate_w, fcntl.F_SETPIPE_SZ, len(origins))
+            os.write(self.gate_w, origins)
+        except OSError:
+            pass  # workers then take the origin as their release (their grid is their own)
         os.close(self.gate_w)
         release_epoch_ns = time.time_ns()
         self.released = True
@@ -326,6 +360,17 @@ class _GroupRun:
                     "spawn_s": self.result.spawn_s,
                 },
             )
+
+    def _sample_uss(self) -> None:
+        """Each waiting worker's USS (psutil, smaps_rollup): its own memory, region mapped
+        but not yet touched, read here so that no worker spends its time on /proc."""
+        for pid in self.live:
+            try:
+                uss = psutil.Process(pid).memory_full_info().uss
+            except (psutil.Error, OSError):
+                continue
+            for state in self.pid_states.get(pid, ()):
+                state.result.totals.uss_bytes = uss
 
     def stop(self) -> None:
         """Ask every worker to finish now (SIGTERM), and let the ones still in setup through."""
@@ -358,8 +403,15 @@ class _GroupRun:
 class Supervisor:
     """The whole run: groups in order, signals, the progress line."""
 
-    def __init__(self, plan: Plan, opts: RunOptions, spawner: Spawner, agg: Aggregator,
-                 progress: ProgressLine | None, report: Sink) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        opts: RunOptions,
+        spawner: Spawner,
+        agg: Aggregator,
+        progress: ProgressLine | None,
+        report: Sink,
+    ) -> None:
         self.plan = plan
         self.opts = opts
         self.spawner = spawner
@@ -368,6 +420,7 @@ class Supervisor:
         self.report = report
         self.stopping = False
         self.stop_reason: StopReason | None = None  # set once: the first reason wins
+        self.origin_ns = 0  # the run's first release: origin of every worker's interval grid
         self.sinks: list[Sink] = []  # reopened on SIGHUP
         self.helper_gone = False
         self.current: _GroupRun | None = None
@@ -422,8 +475,11 @@ class Supervisor:
                 if self.stop_reason is StopReason.SIGNAL and signum == signal.SIGINT:
                     self._exit_now()
                 self.stop_reason = StopReason.SIGNAL
-                self._stop_all(f"{signal.Signals(signum).name}: stopping all workers",
-                               StopReason.SIGNAL, "warning")
+                self._stop_all(
+                    f"{signal.Signals(signum).name}: stopping all workers",
+                    StopReason.SIGNAL,
+                    "warning",
+                )
 
     def _stop_all(self, message: str, action: str, level: str) -> None:
         already = self.stopping
@@ -448,8 +504,13 @@ class Supervisor:
             return
         self.helper_gone = True
         trace = self.spawner.crash_traceback
-        self.agg.event("helper_died", "the worker fork helper exited", errno.ECHILD, level="error",
-                       details={"outcome.traceback": trace} if trace else None)
+        self.agg.event(
+            "helper_died",
+            "the worker fork helper exited",
+            errno.ECHILD,
+            level="error",
+            details={"outcome.traceback": trace} if trace else None,
+        )
         self.notice(
             "the worker fork helper exited"
             + (f" ({trace.strip().splitlines()[-1]})" if trace else "")
@@ -532,15 +593,19 @@ class Supervisor:
             span = max(now - last, 1e-9)
             release = group_run.result.release_ns
             percent, eta = _completion(states, (time.monotonic_ns() - release) if release else 0)
-            self.progress.show(Snapshot(
-                states=[_state_char(s) for s in states],
-                percent=percent,
-                read_bps=(byts[0] - last_bytes[0]) / span,
-                write_bps=(byts[1] - last_bytes[1]) / span,
-                read_iops=(ios[0] - last_ios[0]) / span, write_iops=(ios[1] - last_ios[1]) / span,
-                faults_per_s=(minf - last_minf) / span,
-                eta_s=eta,
-            ))
+            self.progress.show(
+                Snapshot(
+                    states=[_state_char(s) for s in states],
+                    percent=percent,
+                    read_bps=(byts[0] - last_bytes[0]) / span,
+                    write_bps=(byts[1] - last_bytes[1]) / span,
+                    read_iops=(ios[0] - last_ios[0]) / span,
+                    write_iops=(ios[1] - last_ios[1]) / span,
+                    faults_per_s=(minf - last_minf) / span,
+                    eta_s=eta,
+                    note="compiling the kernel (first run)" if self.spawner.compiling else "",
+                )
+            )
             last, last_bytes, last_ios, last_minf = now, byts, ios, minf
 
 

@@ -7,7 +7,7 @@ Modules, one responsibility each:
 * ``pattern``: where each I/O goes (fio's cursors, loops, replay of re-seeded loops).
 * ``randmap``, ``rwmix``, ``blocksize``, ``distribution``, ``streams``: fio's random map,
   direction choice, block sizes, non-uniform offsets and seeded random streams.
-* ``copyloops``: the timed and untimed copy loops.  ``recorder``: chunks -> statistics.
+* ``kernel``: the compiled per-I/O loop.  ``recorder``: kernel accumulators -> deltas.
 * ``region``: the mapping.  ``faults``: rusage and huge pages.  ``heap``: keeps the
   worker's own allocations from faulting.  ``iolog``: fio's per-I/O log files.
 """

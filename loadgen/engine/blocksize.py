@@ -19,7 +19,9 @@ _RANDMAX = float(2**32)
 class BlockSizer:
     """Lengths for one direction."""
 
-    def __init__(self, bs_min: int, bs_max: int, bssplit: tuple[BsSplitEntry, ...], unaligned: bool) -> None:
+    def __init__(
+        self, bs_min: int, bs_max: int, bssplit: tuple[BsSplitEntry, ...], unaligned: bool
+    ) -> None:
         entries = sorted((e for e in bssplit if e.pct > 0), key=lambda e: e.pct)
         self.split_bs = np.array([e.bs for e in entries], dtype=np.int64)
         self.split_cum = np.cumsum([e.pct for e in entries]).astype(np.float64)
@@ -33,7 +35,8 @@ class BlockSizer:
     def _round(self, lens: np.ndarray) -> np.ndarray:
         if not self.unaligned:
             lens = lens - lens % self.min
-        return np.minimum(lens, self.max)
+        out: np.ndarray = np.minimum(lens, self.max)
+        return out
 
     def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """``n`` lengths ignoring the region end (the common case: everything fits)."""
@@ -56,7 +59,7 @@ class BlockSizer:
             r = float(rng.random())
             if len(self.split_bs):
                 length = int(self.split_bs[-1])
-                for bs, cum in zip(self.split_bs.tolist(), self.split_cum.tolist()):
+                for bs, cum in zip(self.split_bs.tolist(), self.split_cum.tolist(), strict=True):
                     if r * 100.0 <= cum and bs <= room:
                         length = bs
                         break

@@ -44,7 +44,9 @@ def _zipf(nranges: int, theta: float, rand_off: int) -> IndexDraw:
         cum = np.cumsum(np.arange(1, nranges + 1, dtype=np.float64) ** -theta)
 
         def exact(rng: np.random.Generator, n: int) -> np.ndarray:
-            ranks = np.minimum(np.searchsorted(cum, rng.random(n) * cum[-1], side="right"), nranges - 1)
+            ranks = np.minimum(
+                np.searchsorted(cum, rng.random(n) * cum[-1], side="right"), nranges - 1
+            )
             return ((_hash(ranks) + np.uint64(rand_off)) % np.uint64(nranges)).astype(np.int64)
 
         return exact
@@ -96,7 +98,9 @@ def _normal(nranges: int, dev_pct: float, center: float) -> IndexDraw:
     return draw
 
 
-def _zoned(zones: tuple[tuple[float, int], ...], nblocks: int, block_bytes: int, absolute: bool) -> IndexDraw:
+def _zoned(
+    zones: tuple[tuple[float, int], ...], nblocks: int, block_bytes: int, absolute: bool
+) -> IndexDraw:
     """Zone i takes access_pct[i]% of the I/Os in its slice of the region."""
     access = np.array([z[0] for z in zones], dtype=np.float64)
     if absolute:
@@ -111,12 +115,15 @@ def _zoned(zones: tuple[tuple[float, int], ...], nblocks: int, block_bytes: int,
     def draw(rng: np.random.Generator, n: int) -> np.ndarray:
         v = rng.integers(1, 101, size=n)
         zone = np.minimum(np.searchsorted(cum, v, side="left"), len(cum) - 1)
-        return starts[zone] + (rng.random(n) * sizes[zone]).astype(np.int64)
+        out: np.ndarray = starts[zone] + (rng.random(n) * sizes[zone]).astype(np.int64)
+        return out
 
     return draw
 
 
-def make_index_draws(job: Job, nranges: int, nblocks: int, block_bytes: int, rng: np.random.Generator) -> tuple[IndexDraw, IndexDraw] | None:
+def make_index_draws(
+    job: Job, nranges: int, nblocks: int, block_bytes: int, rng: np.random.Generator
+) -> tuple[IndexDraw, IndexDraw] | None:
     """Per-direction index generators, or None for the uniform default."""
     kind = job.random_distribution
     params = job.distribution_params

@@ -1,4 +1,4 @@
-"""Fault, CPU and context-switch counters of the worker, and its memory at job end.
+"""Fault, CPU and context-switch counters of the worker, and its region's huge pages.
 
 getrusage(RUSAGE_THREAD) when jobs are threads (they share one process, so the
 process totals would mix jobs), RUSAGE_SELF for a worker process.  Values are
@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import resource
 from dataclasses import dataclass
+from pathlib import Path
+
+THP_ENABLED = Path("/sys/kernel/mm/transparent_hugepage/enabled")
 
 
 @dataclass(frozen=True)
@@ -40,34 +43,29 @@ def read_usage(thread: bool) -> Usage:
     )
 
 
-@dataclass(frozen=True)
-class EndMemory:
-    """The worker's memory at job end: the region's huge pages and the process's USS."""
+def huge_pages_possible(thp: str) -> bool:
+    """Whether the region can hold transparent huge pages: advised, or THP is ``always``."""
+    if thp == "never":
+        return False
+    if thp == "madvise":
+        return True
+    try:
+        return "[always]" in THP_ENABLED.read_text()
+    except OSError:
+        return False
 
-    anon_huge_bytes: int  # AnonHugePages of the job's region
-    uss_bytes: int  # Private_Clean + Private_Dirty over every mapping (psutil's USS)
 
+def anon_huge_bytes(address: int) -> int:
+    """AnonHugePages of the mapping holding ``address`` (/proc/self/smaps).
 
-_PRIVATE = ("Private_Clean:", "Private_Dirty:")
-
-
-def end_memory(address: int) -> EndMemory:
-    """One pass over /proc/self/smaps: AnonHugePages of the mapping holding ``address``, and USS.
-
-    Per mapping rather than smaps_rollup for the huge pages: it is exact in thread mode
-    too, and does not count huge pages of the interpreter's own heap.  The USS comes
-    from the same read (psutil's ``memory_full_info`` reads smaps again, ~300 us+), and
-    is the whole process's: threads of one worker share it.
+    Per mapping rather than smaps_rollup: exact in thread mode too, and it does not
+    count huge pages of the interpreter's own heap.
     """
     inside = False
-    huge = private_kb = 0
     try:
         with open("/proc/self/smaps") as f:
             for line in f:
                 head = line.split(" ", 1)[0]
-                if head in _PRIVATE:
-                    private_kb += int(line.split()[1])
-                    continue
                 lo, dash, hi = head.partition("-")
                 if dash and not head.endswith(":"):
                     try:
@@ -75,7 +73,7 @@ def end_memory(address: int) -> EndMemory:
                     except ValueError:
                         inside = False
                 elif inside and head == "AnonHugePages:":
-                    huge = int(line.split()[1]) * 1024
+                    return int(line.split()[1]) * 1024
     except OSError:
-        return EndMemory(0, 0)
-    return EndMemory(huge, private_kb * 1024)
+        return 0
+    return 0

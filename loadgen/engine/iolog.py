@@ -22,7 +22,9 @@ _MS = 1_000_000
 
 
 def log_name(prefix: str, kind: str, job: Job) -> str:
-    return f"{prefix}_{kind}.{job.thread_number}.log" if job.per_job_logs else f"{prefix}_{kind}.log"
+    return (
+        f"{prefix}_{kind}.{job.thread_number}.log" if job.per_job_logs else f"{prefix}_{kind}.log"
+    )
 
 
 def _lines(cols: list[np.ndarray]) -> str:
@@ -45,7 +47,9 @@ class IoLogs:
     def __init__(self, job: Job) -> None:
         self.job = job
         self.avg_ns = job.log_avg_msec * _MS
-        self.per_io = self.avg_ns == 0 and bool(job.write_lat_log or job.write_bw_log or job.write_iops_log)
+        self.per_io = self.avg_ns == 0 and bool(
+            job.write_lat_log or job.write_bw_log or job.write_iops_log
+        )
         mode = "w" if job.per_job_logs else "a"
         self.files: dict[str, IO[str]] = {}
         for prefix, kinds in (
@@ -55,7 +59,8 @@ class IoLogs:
             (job.write_hist_log, ("clat_hist",)),
         ):
             for kind in kinds if prefix else ():
-                self.files[kind] = open(log_name(prefix, kind, job), mode)
+                # closed in close(): the files live as long as the job
+                self.files[kind] = open(log_name(prefix, kind, job), mode)  # noqa: SIM115
         self.window_start = 0  # ns since epoch
         self.avg = {kind: _Avg() for kind in ("lat", "clat")}
         self.bytes = [0, 0]
@@ -65,10 +70,14 @@ class IoLogs:
         self.hist = [histogram.empty(), histogram.empty()]
 
     @staticmethod
+    def wanted(job: Job) -> bool:
+        return bool(
+            job.write_lat_log or job.write_bw_log or job.write_iops_log or job.write_hist_log
+        )
+
+    @staticmethod
     def for_job(job: Job) -> IoLogs | None:
-        if not (job.write_lat_log or job.write_bw_log or job.write_iops_log or job.write_hist_log):
-            return None
-        return IoLogs(job)
+        return IoLogs(job) if IoLogs.wanted(job) else None
 
     def add(
         self,
@@ -79,20 +88,22 @@ class IoLogs:
         dirs: np.ndarray,
         starts: np.ndarray | None,
         clat: np.ndarray | None,
-        prep: int,
+        lat: np.ndarray | None,
     ) -> None:
-        """One executed chunk.  ``starts``: per-I/O start stamps (per-I/O logs only)."""
-        if self.per_io and starts is not None and clat is not None:
+        """One executed chunk: per-I/O start stamps, clat and lat (None when untimed)."""
+        if self.per_io and starts is not None and clat is not None and lat is not None:
             t_ms = (starts + clat - epoch) // _MS
-            self._per_io(t_ms, offs, lens, dirs, clat, prep)
+            self._per_io(t_ms, offs, lens, dirs, clat, lat)
         elif self.avg_ns:
-            self._averaged(now - epoch, lens, dirs, clat, prep)
+            self._averaged(now - epoch, lens, dirs, clat, lat)
         if "clat_hist" in self.files and clat is not None:
             idx = histogram.value_to_index(clat)
             for d in (READ, WRITE):
                 m = dirs == d
                 if m.any():
-                    self.hist[d] += np.bincount(idx[m], minlength=histogram.PLAT_NR).astype(np.uint64)
+                    self.hist[d] += np.bincount(idx[m], minlength=histogram.PLAT_NR).astype(
+                        np.uint64
+                    )
             self._hist_flush(now - epoch, final=False)
 
     def _row_tail(self, dirs: np.ndarray, lens: np.ndarray, offs: np.ndarray) -> list[np.ndarray]:
@@ -103,18 +114,33 @@ class IoLogs:
         cols.append(zeros)
         return cols
 
-    def _per_io(self, t_ms: np.ndarray, offs: np.ndarray, lens: np.ndarray, dirs: np.ndarray, clat: np.ndarray, prep: int) -> None:
+    def _per_io(
+        self,
+        t_ms: np.ndarray,
+        offs: np.ndarray,
+        lens: np.ndarray,
+        dirs: np.ndarray,
+        clat: np.ndarray,
+        lat: np.ndarray,
+    ) -> None:
         tail = self._row_tail(dirs, lens, offs)
         files = self.files
         if "lat" in files:
-            files["lat"].write(_lines([t_ms, clat + prep, *tail]))
+            files["lat"].write(_lines([t_ms, lat, *tail]))
             files["clat"].write(_lines([t_ms, clat, *tail]))
         if "bw" in files:
             files["bw"].write(_lines([t_ms, lens * 1_000_000 // np.maximum(clat, 1), *tail]))
         if "iops" in files:
             files["iops"].write(_lines([t_ms, np.ones(len(t_ms), dtype=np.int64), *tail]))
 
-    def _averaged(self, elapsed: int, lens: np.ndarray, dirs: np.ndarray, clat: np.ndarray | None, prep: int) -> None:
+    def _averaged(
+        self,
+        elapsed: int,
+        lens: np.ndarray,
+        dirs: np.ndarray,
+        clat: np.ndarray | None,
+        lat: np.ndarray | None,
+    ) -> None:
         for d in (READ, WRITE):
             m = dirs == d
             k = int(np.count_nonzero(m))
@@ -122,11 +148,9 @@ class IoLogs:
                 continue
             self.bytes[d] += int(lens[m].sum())
             self.ios[d] += k
-            if clat is not None:
-                c = clat[m]
-                s = int(c.sum())
-                self.avg["clat"].sum[d] += s
-                self.avg["lat"].sum[d] += s + prep * k
+            if clat is not None and lat is not None:
+                self.avg["clat"].sum[d] += int(clat[m].sum())
+                self.avg["lat"].sum[d] += int(lat[m].sum())
                 self.avg["clat"].n[d] += k
                 self.avg["lat"].n[d] += k
         if elapsed - self.window_start >= self.avg_ns:
@@ -140,12 +164,19 @@ class IoLogs:
             for kind in ("lat", "clat"):
                 acc = self.avg[kind]
                 if kind in self.files and acc.n[d]:
-                    self.files[kind].write(f"{t_ms}, {acc.sum[d] // acc.n[d]}, {d}, 0{offset_col}, 0\n")
+                    self.files[kind].write(
+                        f"{t_ms}, {acc.sum[d] // acc.n[d]}, {d}, 0{offset_col}, 0\n"
+                    )
             if self.ios[d]:
                 if "bw" in self.files:
-                    self.files["bw"].write(f"{t_ms}, {self.bytes[d] * 1000 // spent_ms // 1024}, {d}, 0{offset_col}, 0\n")
+                    kib_s = self.bytes[d] * 1000 // spent_ms // 1024
+                    self.files["bw"].write(
+                        f"{t_ms}, {kib_s}, {d}, 0{offset_col}, 0\n"
+                    )
                 if "iops" in self.files:
-                    self.files["iops"].write(f"{t_ms}, {self.ios[d] * 1000 // spent_ms}, {d}, 0{offset_col}, 0\n")
+                    self.files["iops"].write(
+                        f"{t_ms}, {self.ios[d] * 1000 // spent_ms}, {d}, 0{offset_col}, 0\n"
+                    )
         self.window_start = elapsed
         self.avg = {kind: _Avg() for kind in ("lat", "clat")}
         self.bytes = [0, 0]
@@ -157,7 +188,11 @@ class IoLogs:
         f = self.files["clat_hist"]
         for d in (READ, WRITE):
             if self.hist[d].any():
-                f.write(f"{elapsed // _MS}, {d}, 0, " + ", ".join(map(str, self.hist[d].tolist())) + "\n")
+                f.write(
+                    f"{elapsed // _MS}, {d}, 0, "
+                    + ", ".join(map(str, self.hist[d].tolist()))
+                    + "\n"
+                )
                 self.hist[d] = histogram.empty()
         self.hist_start = elapsed
 

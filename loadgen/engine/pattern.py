@@ -14,152 +14,41 @@ pre-drawn random numbers.
 
 from __future__ import annotations
 
-from array import array
-
-from collections.abc import Sequence
-
 import numpy as np
 
 from loadgen.engine.blocksize import BlockSizer
 from loadgen.engine.distribution import IndexDraw, make_index_draws
+from loadgen.engine.lfsr import Lfsr
 from loadgen.engine.randmap import RandomMap
 from loadgen.engine.rwmix import DirectionChooser
 from loadgen.engine.streams import Seeder, Streams
-from loadgen.plan import READ, WRITE, Job
+from loadgen.plan import READ, WRITE, Job, RwMode
 
-RANDOM_MODES = ("randread", "randwrite", "randrw")
-MIXED_MODES = ("rw", "readwrite", "randrw")
-WRITE_MODES = ("write", "randwrite", "rw", "readwrite", "randrw")
-REPLAY_MAX_OPS = 1 << 16  # loops up to this many I/Os are recorded and replayed
+# Loops up to this many I/Os are recorded and replayed: a loop of one batch (the one
+# that matters, a small region looped many times) is kept as it is, and a longer one is
+# regenerated, since keeping its batches alive would fault fresh heap in the window.
+REPLAY_MAX_OPS = 1 << 12
+GENERATORS = ("tausworthe", "tausworthe64", "lfsr")
 
 
 class Batch:
-    """Up to n I/Os: absolute offsets into the mapping, lengths, directions (0=read).
+    """Up to n I/Os as arrays: absolute offsets into the mapping, lengths, directions
+    (0 = read)."""
 
-    A sequential run of equal blocks in one direction is kept as arithmetic
-    (``arith`` = first offset, block size, direction): its offsets reach the copy loop
-    as a ``range`` and its arrays are only built if something asks for them.
-    """
-
-    __slots__ = ("_offsets", "_lengths", "_dirs", "_lists", "arith", "count", "tile_len", "tile_slices", "tile_distinct",
-                 "_tile_of")
+    __slots__ = ("dirs", "lengths", "offsets")
 
     def __init__(self, offsets: np.ndarray, lengths: np.ndarray, dirs: np.ndarray) -> None:
-        self._offsets: np.ndarray | None = offsets
-        self._lengths: np.ndarray | None = lengths
-        self._dirs: np.ndarray | None = dirs
-        self._lists: tuple[Sequence[int], Sequence[int], list[int]] | None = None
-        self.arith: tuple[int, int, int] | None = None
-        self.count = len(offsets)
-        self.tile_len = 0
-        self.tile_slices: tuple[list[slice], list[slice]] | None = None
-        self.tile_distinct = False
-        self._tile_of: tuple[Batch, int] | None = None  # (template, reps) of a tiled batch
-
-    @staticmethod
-    def run(first: int, bs: int, count: int, ddir: int) -> Batch:
-        b = Batch.__new__(Batch)
-        b._offsets = b._lengths = b._dirs = None
-        b._lists = None
-        b.arith = (first, bs, ddir)
-        b.count = count
-        b.tile_len = 0
-        b.tile_slices = None
-        b.tile_distinct = False
-        b._tile_of = None
-        return b
-
-    @property
-    def offsets(self) -> np.ndarray:
-        if self._offsets is None and self._tile_of is not None:
-            template, reps = self._tile_of
-            self._offsets = np.tile(template.offsets, reps)
-        if self._offsets is None:
-            assert self.arith is not None
-            first, bs, _ = self.arith
-            self._offsets = first + bs * np.arange(self.count, dtype=np.int64)
-        return self._offsets
-
-    @property
-    def lengths(self) -> np.ndarray:
-        if self._lengths is None and self._tile_of is not None:
-            template, reps = self._tile_of
-            self._lengths = np.tile(template.lengths, reps)
-        if self._lengths is None:
-            assert self.arith is not None
-            self._lengths = np.full(self.count, self.arith[1], dtype=np.int64)
-        return self._lengths
-
-    @property
-    def dirs(self) -> np.ndarray:
-        if self._dirs is None and self._tile_of is not None:
-            template, reps = self._tile_of
-            self._dirs = np.tile(template.dirs, reps)
-        if self._dirs is None:
-            assert self.arith is not None
-            self._dirs = np.full(self.count, self.arith[2], dtype=np.int8)
-        return self._dirs
+        self.offsets = offsets
+        self.lengths = lengths
+        self.dirs = dirs
 
     def __len__(self) -> int:
-        return self.count
-
-    def lists(self) -> tuple[Sequence[int], Sequence[int], list[int]]:
-        """The batch as Python sequences for the copy loops (converted once, then cached)."""
-        if self._lists is None and self._tile_of is not None:
-            # The tiles share one set of int objects, so these lists are cheap and fastest.
-            template, reps = self._tile_of
-            o, n, d = template.lists()
-            self._lists = (list(o) * reps, list(n) * reps, d * reps)
-        if self._lists is None:
-            if self.arith is not None:
-                first, bs, ddir = self.arith
-                self._lists = (range(first, first + bs * self.count, bs), [bs], [ddir])
-            else:
-                # Arrays, not lists: no per-I/O int objects kept alive (see copyloops).
-                self._lists = (_int_array(self.offsets), _int_array(self.lengths), self.dirs.tolist())
-        return self._lists
-
-    def tiled(self, reps: int, distinct: bool) -> Batch:
-        """The batch repeated ``reps`` times (replayed loops).
-
-        Equal-sized tiles also get their I/Os as slice objects (``tile_slices``: one
-        tile's writes and reads, each in order).  With ``distinct`` (every block once
-        per loop, and a replayed block always has the same direction) a tile's writes
-        and reads may run as two branch-free loops without changing what faults.
-        The repeated arrays and lists are built only if something asks for them (the
-        slices path never does), so a big tiled batch costs no memory of its own.
-        """
-        out = Batch.__new__(Batch)
-        out._offsets = out._lengths = out._dirs = None
-        out._lists = None
-        out.arith = None
-        out.count = len(self) * reps
-        out.tile_len = 0
-        out.tile_slices = None
-        out.tile_distinct = False
-        out._tile_of = (self, reps)
-        o, n, d = self.lists()
-        if len(set(n)) == 1 and len(self):
-            bs = n[0]
-            sl = [slice(x, x + bs) for x in o]
-            out.tile_len = len(self)
-            out.tile_slices = (
-                [s for s, dd in zip(sl, d) if dd],
-                [s for s, dd in zip(sl, d) if not dd],
-            )
-            out.tile_distinct = distinct
-        return out
+        return len(self.offsets)
 
     @staticmethod
     def empty() -> Batch:
         z = np.empty(0, dtype=np.int64)
         return Batch(z, z, np.empty(0, dtype=np.int8))
-
-
-def _int_array(values: np.ndarray) -> array:
-    out = array("q")
-    out.frombytes(np.ascontiguousarray(values, dtype=np.int64).tobytes())
-    return out
 
 
 def region_bounds(job: Job) -> tuple[int, int]:
@@ -180,20 +69,26 @@ def region_bounds(job: Job) -> tuple[int, int]:
 class AccessPattern:
     def __init__(self, job: Job) -> None:
         self.job = job
-        self.random = job.rw in RANDOM_MODES
-        self.mixed = job.rw in MIXED_MODES
-        self.fixed_dir = WRITE if job.rw in ("write", "randwrite") else READ
-        self.writes = job.rw in WRITE_MODES
+        rw = RwMode(job.rw)
+        if job.random_generator not in GENERATORS:
+            raise ValueError(
+                f"random_generator={job.random_generator}: expected one of {', '.join(GENERATORS)}"
+            )
+        self.random = rw.random
+        self.mixed = rw.mixed
+        self.fixed_dir = WRITE if rw.writes and not rw.mixed else READ
+        self.writes = rw.writes
         self.start, self.end = region_bounds(job)
         self.sizers = tuple(
-            BlockSizer(job.bs_min[d], job.bs_max[d], job.bssplit[d], job.bs_unaligned) for d in (READ, WRITE)
+            BlockSizer(job.bs_min[d], job.bs_max[d], job.bssplit[d], job.bs_unaligned)
+            for d in (READ, WRITE)
         )
         active = (READ, WRITE) if self.mixed else (self.fixed_dir,)
         self.min_bs = min(self.sizers[d].min for d in active)
         self.max_bs = max(self.sizers[d].max for d in active)
-        self.fixed_len = len({(self.sizers[d].min, self.sizers[d].max) for d in active}) == 1 and all(
-            self.sizers[d].fixed for d in active
-        )
+        self.fixed_len = len(
+            {(self.sizers[d].min, self.sizers[d].max) for d in active}
+        ) == 1 and all(self.sizers[d].fixed for d in active)
         # time_based needs a runtime; fio warns and drops it otherwise.
         self.time_based = job.time_based and job.runtime_ns > 0
         # Sequential writes wrap inside a loop when io_size > size (fio get_next_seq_offset).
@@ -203,26 +98,45 @@ class AccessPattern:
         self.identical = job.rw_sequencer == "identical"
         self.perc_rand = job.percentage_random
         # Random grid: blocks of blockalign; fio reduces the region by (min_bs - ba).
-        self.ba = tuple(job.blockalign[d] if self.random else self.sizers[d].min for d in (READ, WRITE))
+        self.ba = tuple(
+            job.blockalign[d] if self.random else self.sizers[d].min for d in (READ, WRITE)
+        )
         region = max(self.end - self.start, 0)
         region -= region % self.min_bs
         self.lastb = tuple(
             max(region - max(self.min_bs - self.ba[d], 0), 0) // self.ba[d] for d in (READ, WRITE)
         )
+        # fio sizes the map by its smallest block size over both directions (rw_min_bs)
+        # and indexes it with each direction's own block number.
+        self.rw_min_bs = min(self.sizers[d].min for d in (READ, WRITE))
+        self.lfsr: Lfsr | None = None
+        if self.random and job.random_generator == "lfsr" and region:
+            self.lfsr = Lfsr(
+                region // self.rw_min_bs, job.randseed, job.thread_number, job.randrepeat
+            )
         self.use_map = (
             self.random
+            and self.lfsr is None
             and not job.norandommap
             and job.random_distribution == "random"
             and all(self.ba[d] == self.sizers[d].min for d in active)
         )
-        self.map = RandomMap(self.lastb[active[0]]) if self.use_map else None
-        nranges = -(-min(self.end - self.start, job.bytes_per_pass) // min(job.bs_min)) if region else 0
+        self.map = RandomMap(region // self.rw_min_bs) if self.use_map else None
+        self.map_lastb = self.lastb[active[0]]
+        self.map_ba = self.ba[active[0]]
+        nranges = (
+            -(-min(self.end - self.start, job.bytes_per_pass) // min(job.bs_min)) if region else 0
+        )
         self.seeder = Seeder(job.randseed, job.thread_number, job.randrepeat)
         self.streams: Streams = self.seeder.make()
         self.index_draws: tuple[IndexDraw, IndexDraw] | None = None
         if self.random and region and job.random_distribution != "random":
             self.index_draws = make_index_draws(
-                job, max(nranges, 1), self.lastb[active[0]], self.ba[active[0]], self.streams.distribution
+                job,
+                max(nranges, 1),
+                self.lastb[active[0]],
+                self.ba[active[0]],
+                self.streams.distribution,
             )
         self.chooser = DirectionChooser(job.rwmixread) if self.mixed else None
         self.last_pos = [self.start, self.start]
@@ -234,7 +148,7 @@ class AccessPattern:
         self._recording: list[Batch] | None = None
         self._forced_at_start = 0
         self._replay = 0
-        self._tiles: dict[int, Batch] = {}
+        self.repeat = 1  # how many times the runner runs the last batch (replayed loops)
         self.start_loop()
 
     # ---- loop state -------------------------------------------------------------------
@@ -250,7 +164,11 @@ class AccessPattern:
         if not first and self.seeder.repeatable:
             template = self._template
             if template is not None and not self.time_based:
-                n = max_replays if self.chooser is None else self.chooser.replay(template.dirs, max_replays)
+                n = (
+                    max_replays
+                    if self.chooser is None
+                    else self.chooser.replay(template.dirs, max_replays)
+                )
                 if n:
                     self._replay = n
                     self.exhausted = False
@@ -260,12 +178,21 @@ class AccessPattern:
         self.last_start = [-1, -1]
         if self.map is not None:
             self.map.reset()
+        if self.lfsr is not None:
+            self.lfsr.reset()
         if self.chooser is not None:
             self.chooser.new_loop(self.streams.rwmix)
-        self.exhausted = self.end - self.start < self.min_bs or (self.random and min(self.lastb) == 0)
+        self.exhausted = self.end - self.start < self.min_bs or (
+            self.random and min(self.lastb) == 0
+        )
         # Only loops that are a pure function of the seeds are recorded: not time_based
         # (no re-seed), not random rw=<mode>:N (its I/O counter runs across loops).
-        recordable = self.seeder.repeatable and not self.time_based and not self.seq_nr and self._template is None
+        recordable = (
+            self.seeder.repeatable
+            and not self.time_based
+            and not self.seq_nr
+            and self._template is None
+        )
         self._recording = [] if recordable else None
         self._forced_at_start = self.chooser.forced if self.chooser is not None else 0
         return 1
@@ -303,14 +230,10 @@ class AccessPattern:
         """Up to ``n`` I/Os of this loop (a replayed loop comes whole, however long)."""
         if self._replay:
             assert self._template is not None
-            reps, self._replay = self._replay, 0
+            self.repeat, self._replay = self._replay, 0
             self.exhausted = True
-            if reps == 1:
-                return self._template
-            tiled = self._tiles.get(reps)
-            if tiled is None:  # made once and reused: replays allocate nothing new
-                tiled = self._tiles[reps] = self._template.tiled(reps, self.use_map)
-            return tiled
+            return self._template
+        self.repeat = 1
         batch = self._generate(n)
         rec = self._recording
         if rec is not None:
@@ -319,7 +242,9 @@ class AccessPattern:
                 self._recording = None
             elif self.exhausted:
                 forced = self.chooser.forced if self.chooser is not None else 0
-                if forced == self._forced_at_start and sum(len(b) for b in rec):
+                if forced == self._forced_at_start and len(rec) == 1 and len(rec[0]):
+                    self._template = rec[0]
+                elif forced == self._forced_at_start and any(len(b) for b in rec):
                     self._template = Batch(
                         np.concatenate([b.offsets for b in rec]),
                         np.concatenate([b.lengths for b in rec]),
@@ -337,7 +262,9 @@ class AccessPattern:
                 return run
         dirs = self._directions(n)
         if self.random and self.seq_nr == 0 and min(self.perc_rand) >= 100:
-            if self.use_map and self.fixed_len:
+            if self.lfsr is not None:
+                return self._lfsr_batch(dirs)
+            if self.map is not None and self.fixed_len and self.map.nblocks == self.map_lastb:
                 return self._random_map_batch(dirs)
             if not self.use_map:
                 return self._random_nomap_batch(dirs)
@@ -355,7 +282,7 @@ class AccessPattern:
         assert self.map is not None
         if self.time_based:
             cand = self.streams.offset.integers(0, self.map.nblocks, size=len(dirs), dtype=np.int64)
-            offs = self.start + self.map.claim_cycling(cand) * self.ba[READ]
+            offs = self.start + self.map.claim_cycling(cand) * self.map_ba
             lens = np.full(len(dirs), self.min_bs, dtype=np.int64)
             self._remember(offs, lens, dirs)
             return Batch(offs, lens, dirs)
@@ -368,7 +295,9 @@ class AccessPattern:
                     self.exhausted = True
                     break
                 self.map.reset()
-            cand = self.streams.offset.integers(0, self.map.nblocks, size=min(want - got, self.map.free), dtype=np.int64)
+            cand = self.streams.offset.integers(
+                0, self.map.nblocks, size=min(want - got, self.map.free), dtype=np.int64
+            )
             blocks = self.map.claim_single(cand)
             parts.append(blocks)
             got += len(blocks)
@@ -377,11 +306,37 @@ class AccessPattern:
         if got < want:
             self._give_back(dirs[got:])
             dirs = dirs[:got]
-        blocks = parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
-        offs = self.start + blocks * self.ba[READ]
+        blocks = (
+            parts[0]
+            if len(parts) == 1
+            else np.concatenate(parts)
+            if parts
+            else np.empty(0, dtype=np.int64)
+        )
+        offs = self.start + blocks * self.map_ba
         lens = np.full(got, self.min_bs, dtype=np.int64)
         self._remember(offs, lens, dirs)
         return Batch(offs, lens, dirs)
+
+    def _lfsr_batch(self, dirs: np.ndarray) -> Batch:
+        """Blocks in the shift register's order (each once per loop; time_based starts the
+        register again when a loop's blocks are used up); lengths fit or the loop ends."""
+        assert self.lfsr is not None
+        blocks = self.lfsr.take(len(dirs))
+        if self.time_based:
+            while len(blocks) < len(dirs):
+                self.lfsr.reset()
+                blocks = np.concatenate([blocks, self.lfsr.take(len(dirs) - len(blocks))])
+        ba = np.where(dirs == WRITE, self.ba[WRITE], self.ba[READ])
+        offs = self.start + blocks * ba[: len(blocks)]
+        lens = self._lengths(dirs[: len(blocks)])
+        bad = np.flatnonzero(offs + lens > self.end)
+        k = len(blocks) if len(bad) == 0 else int(bad[0])
+        if k < len(dirs):
+            self.exhausted = True
+            self._give_back(dirs[k:])
+        self._remember(offs[:k], lens[:k], dirs[:k])
+        return Batch(offs[:k], lens[:k], dirs[:k])
 
     def _random_nomap_batch(self, dirs: np.ndarray) -> Batch:
         n = len(dirs)
@@ -415,7 +370,8 @@ class AccessPattern:
             return Batch.empty()
         self.last_start[d] = pos + (k - 1) * bs
         self.last_pos[d] = pos + k * bs
-        return Batch.run(pos, bs, k, d)
+        offs = pos + bs * np.arange(k, dtype=np.int64)
+        return Batch(offs, np.full(k, bs, dtype=np.int64), np.full(k, d, dtype=np.int8))
 
     def _sequential_batch(self, dirs: np.ndarray) -> Batch:
         """Contiguous I/Os per direction; stops before the first one that would not fit.
@@ -498,12 +454,22 @@ class AccessPattern:
         return self.start + rel
 
     def _rand_block(self, d: int, u: float) -> int | None:
+        """fio's block number for a random I/O of direction ``d`` (in units of its
+        blockalign), or None when the loop has no block left."""
+        if self.lfsr is not None:
+            got = self.lfsr.take(1)
+            if not len(got) and self.time_based:
+                self.lfsr.reset()
+                got = self.lfsr.take(1)
+            return int(got[0]) if len(got) else None
         if self.map is not None:
             if self.map.full:
                 if not self.time_based:
                     return None
                 self.map.reset()
-            return self.map.next_free(int(u * self.map.nblocks))
+            # Drawn over this direction's blocks, looked up in the map by that number.
+            b = min(int(u * self.lastb[d]), self.map.nblocks - 1)
+            return b if not self.map.is_used(b) else self.map.next_free(b)
         if self.index_draws is not None:
             return min(int(self.index_draws[d](self.streams.offset, 1)[0]), self.lastb[d] - 1)
         return int(u * self.lastb[d])
@@ -525,24 +491,21 @@ class AccessPattern:
                 return None
             block = b
             off = self.start + b * self.ba[d]
+            if off >= self.end:
+                return None  # fio: an offset at or past the end ends the loop
         length = self.sizers[d].draw_fitting(self.streams.bs[d], self.end - off)
         if length == 0:
             return None
         if self.map is not None:
-            gran = self.map_granularity
+            # fio's mark_random_map: in units of this direction's smallest block
+            gran = self.sizers[d].min
             first = (off - self.start) // gran
             nblk = -(-length // gran)
             if block >= 0:
                 got = self.map.mark_run(first, nblk)
                 length = min(length, got * gran)
             else:  # sequential or repeated I/O in a random job: marks, never shortened
-                last = min(first + nblk, self.map.nblocks)
-                self.map.free -= (last - first) - sum(self.map.used[first:last])
-                self.map.used[first:last] = b"\x01" * (last - first)
+                self.map.mark_all(first, nblk)
         self.last_start[d] = off
         self.last_pos[d] = off + length
         return off, length
-
-    @property
-    def map_granularity(self) -> int:
-        return self.min_bs

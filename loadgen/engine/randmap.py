@@ -1,116 +1,157 @@
-"""fio's random map (lib/axmap.c): one bit per minimum-size block, so that every block
-is touched exactly once per loop.
+"""fio's random map (lib/axmap.c): one bit per block, so that every block is touched
+exactly once per loop.
 
 A chosen block that is already used is replaced by the next free block after it,
 wrapping around (no redraw).  An I/O of several blocks marks the free blocks it covers
-and is shortened at the first used one.  The next-free search is a union-find over
-"next candidate" pointers with path compression, so it is amortised O(1); a batch
-without any collision is accepted fully vectorised.
+and is shortened at the first used one.  The map is a word bitmap searched in compiled
+code 64 blocks per step; bits past the last block are kept set, so a search never
+returns them.
 """
 
 from __future__ import annotations
 
-from array import array
+from typing import Any
 
+import numba
 import numpy as np
+
+from loadgen.engine.kernel import trailing_zeros
+
+_ALL = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
+
+
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+def _next_free(words: Any, block: int) -> int:
+    """The first free block at or after ``block``, cyclic; -1 when the map is full."""
+    nw = len(words)
+    w = block >> 6
+    free = ~words[w] & (_ALL << np.uint64(block & 63))
+    for _ in range(nw + 1):
+        if free:
+            return (w << 6) + trailing_zeros(free)  # type: ignore[no-any-return]
+        w += 1
+        if w == nw:
+            w = 0
+        free = ~words[w]
+    return -1
+
+
+@numba.njit(nogil=True, cache=True, inline="always")  # type: ignore[untyped-decorator]
+def _set(words: Any, block: int) -> None:
+    words[block >> 6] |= np.uint64(1) << np.uint64(block & 63)
+
+
+@numba.njit(nogil=True, cache=True, inline="always")  # type: ignore[untyped-decorator]
+def _is_set(words: Any, block: int) -> bool:
+    return (words[block >> 6] >> np.uint64(block & 63)) & np.uint64(1) != 0  # type: ignore[no-any-return]
+
+
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+def _clear(words: Any, nblocks: int) -> None:
+    words[:] = 0
+    tail = nblocks & 63
+    if tail:
+        words[len(words) - 1] = _ALL << np.uint64(tail)
+
+
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+def _claim(
+    words: Any, nblocks: int, free: int, cand: Any, out: Any, cycling: bool
+) -> tuple[int, int]:
+    """Claim one block per candidate in order; returns (claimed, free left).  Without
+    ``cycling`` it stops when the map is full; with it the map is cleared and goes on."""
+    n = 0
+    for i in range(len(cand)):
+        if free == 0:
+            if not cycling:
+                break
+            _clear(words, nblocks)
+            free = nblocks
+        b = cand[i]
+        if _is_set(words, b):
+            b = _next_free(words, b)
+        _set(words, b)
+        free -= 1
+        out[n] = b
+        n += 1
+    return n, free
+
+
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+def _mark_run(words: Any, nblocks: int, start: int, count: int, shorten: bool) -> tuple[int, int]:
+    """Mark up to ``count`` blocks from ``start``; with ``shorten`` stop at the first used
+    one.  Returns (blocks covered, blocks newly marked)."""
+    end = min(start + count, nblocks)
+    marked = 0
+    b = start
+    while b < end:
+        if _is_set(words, b):
+            if shorten:
+                break
+        else:
+            _set(words, b)
+            marked += 1
+        b += 1
+    return b - start, marked
 
 
 class RandomMap:
     def __init__(self, nblocks: int) -> None:
         self.nblocks = nblocks
-        self.used = bytearray(nblocks)
-        self._used_np = np.frombuffer(self.used, dtype=np.uint8)
+        self.words = np.zeros(max((nblocks + 63) // 64, 1), dtype=np.uint64)
         self.free = nblocks
-        self._next: array | None = None  # built on the first collision of a loop
+        self.reset()
 
     def reset(self) -> None:
-        self._used_np[:] = 0
+        _clear(self.words, self.nblocks)
         self.free = self.nblocks
-        self._next = None
 
     @property
     def full(self) -> bool:
         return self.free == 0
 
+    def is_used(self, block: int) -> bool:
+        return bool(_is_set(self.words, block))
+
     def next_free(self, block: int) -> int:
         """The first free block at or after ``block`` (cyclic).  The map must not be full."""
-        used = self.used
-        if not used[block]:
-            return block
-        nxt = self._pointers()
-        # Invariant: for a used block b, every block strictly between b and nxt[b] is used.
-        p = nxt[block]
-        while used[p]:
-            p = nxt[p]
-        q = block
-        while q != p:
-            q_next = nxt[q]
-            nxt[q] = p
-            q = q_next
-        return p
+        return int(_next_free(self.words, block))
 
-    def _pointers(self) -> array:
-        nxt = self._next
-        if nxt is None:
-            n = self.nblocks
-            nxt = self._next = array("q", range(1, n + 1))
-            nxt[n - 1] = 0
-        return nxt
+    def claim(self, block: int) -> int:
+        """Take ``block`` or, if used, the next free one; -1 when the map is full."""
+        if self.free == 0:
+            return -1
+        b = block if not self.is_used(block) else self.next_free(block)
+        _set(self.words, b)
+        self.free -= 1
+        return b
 
     def claim_single(self, candidates: np.ndarray) -> np.ndarray:
-        """Resolve one-block I/Os in order; the result may be shorter if the map fills."""
-        n = min(len(candidates), self.free)
-        cand = candidates[:n]
-        if n == 0:
-            return cand
-        used_np = self._used_np
-        used_before = self.nblocks - self.free
-        # While the map is sparse most batches have no collision at all: take them whole.
-        if n * (used_before + n) < self.nblocks and not used_np[cand].any() and len(np.unique(cand)) == n:
-            used_np[cand] = 1
-            self.free -= n
-            return cand
-        # The batch fits in the free blocks, so the cycling claim never resets the map here.
-        return self.claim_cycling(cand)
+        """Resolve one-block I/Os in order; the result is shorter if the map fills."""
+        out = np.empty(len(candidates), dtype=np.int64)
+        n, self.free = _claim(
+            self.words, self.nblocks, self.free, candidates.astype(np.int64), out, False
+        )
+        return out[:n]
 
     def claim_cycling(self, candidates: np.ndarray) -> np.ndarray:
-        """Resolve one-block I/Os in order, each taking the next free block at or after its
-        candidate, clearing the map whenever it fills (time_based: the map resets and
-        offsets continue), in one pass."""
-        # An int64 array, not a list: no thousands of live int objects (see copyloops).
-        out = array("q", candidates.astype(np.int64).tobytes())
-        used = self.used
-        nxt = self._pointers()
-        free = self.free
-        for i, b in enumerate(out):
-            if free == 0:
-                self.reset()
-                nxt = self._pointers()
-                free = self.nblocks
-            if used[b]:
-                # next_free, inlined (a call per collision costs more than the loop body)
-                p = nxt[b]
-                while used[p]:
-                    p = nxt[p]
-                while b != p:
-                    b_next = nxt[b]
-                    nxt[b] = p
-                    b = b_next
-                out[i] = p
-            used[b] = 1
-            free -= 1
-        self.free = free
-        return np.frombuffer(out, dtype=np.int64)
+        """Like ``claim_single``, but a full map is cleared and claiming goes on
+        (time_based: the map resets and offsets continue)."""
+        out = np.empty(len(candidates), dtype=np.int64)
+        n, self.free = _claim(
+            self.words, self.nblocks, self.free, candidates.astype(np.int64), out, True
+        )
+        return out[:n]
 
     def mark_run(self, start: int, nblocks: int) -> int:
-        """Mark an I/O of up to ``nblocks`` blocks from the free block ``start``.
+        """Mark an I/O of up to ``nblocks`` blocks from the free block ``start``; returns
+        how many blocks it covers (it stops at the first used block)."""
+        covered, marked = _mark_run(self.words, self.nblocks, start, nblocks, True)
+        self.free -= marked
+        return int(covered)
 
-        Returns how many blocks it covers: it stops at the first used block.
-        """
-        end = min(start + nblocks, self.nblocks)
-        hit = np.flatnonzero(self._used_np[start:end])
-        if len(hit):
-            end = start + int(hit[0])
-        self._used_np[start:end] = 1
-        self.free -= end - start
-        return end - start
+    def mark_all(self, start: int, nblocks: int) -> None:
+        """Mark blocks [start, start+nblocks) whether used or not (sequential I/O in a
+        random job marks, and is never shortened)."""
+        _, marked = _mark_run(self.words, self.nblocks, start, nblocks, False)
+        self.free -= marked

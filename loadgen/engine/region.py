@@ -7,10 +7,9 @@ madvise before the first touch, since the kernel decides huge pages at fault tim
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import mmap
-
-import numpy as np
 
 THP_MODES = ("inherit", "madvise", "never")
 
@@ -20,7 +19,7 @@ class RegionError(OSError):
 
 
 class Region:
-    """``size`` bytes of private anonymous memory plus views used by the copy loops."""
+    """``size`` bytes of private anonymous memory; ``address`` is where it starts."""
 
     def __init__(self, size: int, thp: str = "inherit") -> None:
         if thp not in THP_MODES:
@@ -35,7 +34,8 @@ class Region:
                 prot=mmap.PROT_READ | mmap.PROT_WRITE,
             )
         except OSError as exc:
-            raise RegionError(exc.errno or errno.ENOMEM, f"mmap of {size} bytes refused: {exc.strerror}") from exc
+            raise RegionError(exc.errno or errno.ENOMEM,
+                              f"mmap of {size} bytes refused: {exc.strerror}") from exc
         self.size = size
         if thp != "inherit":
             advice = mmap.MADV_HUGEPAGE if thp == "madvise" else mmap.MADV_NOHUGEPAGE
@@ -43,20 +43,13 @@ class Region:
                 self.mm.madvise(advice)
             except OSError as exc:
                 self.mm.close()
-                raise RegionError(exc.errno or errno.EINVAL, f"madvise(thp={thp}) refused: {exc.strerror}") from exc
-        self.view = memoryview(self.mm)
-        self._blocks: dict[int, np.ndarray] = {}
-
-    def blocks(self, bs: int) -> np.ndarray:
-        """The region as an array of ``bs``-byte items (numpy void), for vectorised copies."""
-        arr = self._blocks.get(bs)
-        if arr is None:
-            arr = np.frombuffer(self.mm, dtype=np.dtype((np.void, bs)), count=self.size // bs)
-            self._blocks[bs] = arr
-        return arr
+                raise RegionError(exc.errno or errno.EINVAL,
+                                  f"madvise(thp={thp}) refused: {exc.strerror}") from exc
+        # The address only: no buffer export is kept, so close() can always unmap.
+        anchor = ctypes.c_char.from_buffer(self.mm)
+        self.address = ctypes.addressof(anchor)
+        del anchor
 
     def close(self) -> None:
-        """Drop every view, then munmap (outside the measured window)."""
-        self._blocks.clear()
-        self.view.release()
+        """munmap (outside the measured window)."""
         self.mm.close()

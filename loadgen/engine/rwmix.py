@@ -48,10 +48,11 @@ class DirectionChooser:
             fresh = self._rng.integers(1, 101, size=max(n - avail, _DRAW_CHUNK), dtype=np.int64)
             self._draws = np.concatenate([self._draws[self._pos :], fresh])
             self._pos = 0
-        out = self._draws[self._pos : self._pos + n]
-        return out
+        return self._draws[self._pos : self._pos + n]
 
-    def _scan(self, dirs: np.ndarray, issued: list[int], ddir: int) -> tuple[int, np.ndarray, np.ndarray]:
+    def _scan(
+        self, dirs: np.ndarray, issued: list[int], ddir: int
+    ) -> tuple[int, np.ndarray, np.ndarray]:
         """Check I/Os that all drew: (index of the first catch-up switch or -1, each
         I/O's threshold if it switches, which I/Os switch)."""
         n = len(dirs)

@@ -36,10 +36,15 @@ class Seeder:
     def __init__(self, randseed: int, thread_number: int, repeatable: bool) -> None:
         self.repeatable = repeatable
         # Unrepeatable runs take one OS seed per job; the streams then just continue.
-        self._root = [randseed, thread_number] if repeatable else [secrets.randbits(64), thread_number]
+        self._root = (
+            [randseed, thread_number] if repeatable else [secrets.randbits(64), thread_number]
+        )
 
     def make(self) -> Streams:
-        gens = [np.random.Generator(np.random.PCG64(np.random.SeedSequence(self._root + [i]))) for i in range(_NSTREAMS)]
+        gens = [
+            np.random.Generator(np.random.PCG64(np.random.SeedSequence(self._root + [i])))
+            for i in range(_NSTREAMS)
+        ]
         return Streams(
             offset=gens[OFFSET],
             rwmix=gens[RWMIX],

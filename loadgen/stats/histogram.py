@@ -18,8 +18,23 @@ PLAT_GROUP_NR = 29
 PLAT_NR = PLAT_GROUP_NR * PLAT_VAL  # 1856
 
 DEFAULT_PERCENTILES: tuple[float, ...] = (
-    1.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0,
-    90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99,
+    1.0,
+    5.0,
+    10.0,
+    20.0,
+    30.0,
+    40.0,
+    50.0,
+    60.0,
+    70.0,
+    80.0,
+    90.0,
+    95.0,
+    99.0,
+    99.5,
+    99.9,
+    99.95,
+    99.99,
 )
 
 
@@ -33,9 +48,12 @@ def _value_to_index_exact(v: np.ndarray) -> np.ndarray:
     _, exp = np.frexp(v.astype(np.float64))
     msb = exp.astype(np.int64) - 1  # frexp(0) = (0, 0) -> msb -1, handled by v < 128
     shift = np.maximum(msb - PLAT_BITS, 0)
-    idx = (shift + 1) * PLAT_VAL + ((v >> shift.astype(np.uint64)) & np.uint64(PLAT_VAL - 1)).astype(np.int64)
+    idx = (shift + 1) * PLAT_VAL + (
+        (v >> shift.astype(np.uint64)) & np.uint64(PLAT_VAL - 1)
+    ).astype(np.int64)
     idx = np.where(v < (PLAT_VAL << 1), v.astype(np.int64), idx)
-    return np.minimum(idx, PLAT_NR - 1)
+    out: np.ndarray = np.minimum(idx, PLAT_NR - 1)
+    return out
 
 
 # Latencies below 64 us (the common case) are looked up in a table: one gather per batch.
@@ -48,7 +66,7 @@ def value_to_index(values: np.ndarray) -> np.ndarray:
     v = np.asarray(values)
     if v.dtype != np.uint64:
         v = v.astype(np.uint64)
-    idx = _TABLE[np.minimum(v, np.uint64(_TABLE_LIMIT - 1))].astype(np.int64)
+    idx: np.ndarray = _TABLE[np.minimum(v, np.uint64(_TABLE_LIMIT - 1))].astype(np.int64)
     big = np.flatnonzero(v >= _TABLE_LIMIT)
     if len(big):
         idx[big] = _value_to_index_exact(v[big])
@@ -56,7 +74,8 @@ def value_to_index(values: np.ndarray) -> np.ndarray:
 
 
 def index_to_value(idx: int) -> int:
-    """Representative value (ns) of bucket ``idx``: its midpoint, truncated (``plat_idx_to_val``)."""
+    """Representative value (ns) of bucket ``idx``: its midpoint, truncated
+    (``plat_idx_to_val``)."""
     if idx < (PLAT_VAL << 1):
         return idx
     error_bits = (idx >> PLAT_BITS) - 1
@@ -90,9 +109,14 @@ def percentiles(hist: np.ndarray, plist: Sequence[float] = DEFAULT_PERCENTILES) 
     # Counts are integers, so cum >= t  <=>  cum >= ceil(t): the long double thresholds
     # become exact integers and one integer searchsorted serves the whole list (the
     # live stream asks for this per job per interval).
-    thresholds = np.ceil(np.array(plist, dtype=np.longdouble) / np.longdouble(100.0) * np.longdouble(total))
-    idx = np.searchsorted(cum, thresholds.astype(np.uint64), side="left")  # first i with cum[i] >= threshold
-    return {p: int(BUCKET_VALUES[min(int(i), PLAT_NR - 1)]) for p, i in zip(plist, idx)}
+    thresholds = np.ceil(
+        np.array(plist, dtype=np.longdouble) / np.longdouble(100.0) * np.longdouble(total)
+    )
+    idx = np.searchsorted(
+        cum, thresholds.astype(np.uint64), side="left"
+    )  # first i with cum[i] >= threshold
+    last = PLAT_NR - 1
+    return {p: int(BUCKET_VALUES[min(int(i), last)]) for p, i in zip(plist, idx, strict=True)}
 
 
 def bins(hist: np.ndarray) -> dict[int, int]:

@@ -92,7 +92,7 @@ class IntervalStats:
             self.t_start_ns = other.t_start_ns
         self.t_end_ns = max(self.t_end_ns, other.t_end_ns)
         self.runtime_ns += other.runtime_ns
-        for mine, theirs in zip(self.dirs, other.dirs):
+        for mine, theirs in zip(self.dirs, other.dirs, strict=True):
             mine.merge(theirs)
         self.latency_buckets += other.latency_buckets
         self.minf += other.minf

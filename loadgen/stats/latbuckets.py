@@ -35,7 +35,9 @@ def add_samples(counts: np.ndarray, clat_ns: np.ndarray) -> None:
 
 
 _TABLE_LIMIT = 1 << 16
-_TABLE = np.searchsorted(EDGES_NS, np.arange(_TABLE_LIMIT, dtype=np.int64), side="right").astype(np.int8)
+_TABLE = np.searchsorted(EDGES_NS, np.arange(_TABLE_LIMIT, dtype=np.int64), side="right").astype(
+    np.int8
+)
 
 
 def bucket_index(clat_ns: np.ndarray) -> np.ndarray:

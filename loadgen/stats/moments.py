@@ -34,7 +34,13 @@ class Moments:
         if other.n == 0:
             return
         if self.n == 0:
-            self.n, self.mean, self.m2, self.min, self.max = other.n, other.mean, other.m2, other.min, other.max
+            self.n, self.mean, self.m2, self.min, self.max = (
+                other.n,
+                other.mean,
+                other.m2,
+                other.min,
+                other.max,
+            )
             return
         n = self.n + other.n
         delta = other.mean - self.mean

@@ -112,7 +112,8 @@ def test_controller_cpu_and_worker_uss_are_reported(tmp_path: Path) -> None:
     assert result.controller_cpu_s > 0
     assert 0 < result.controller_cpu_pct <= 100 * (os.cpu_count() or 1)
     for job in result.jobs:
-        assert job.totals.uss_bytes >= 8 * MIB  # the written region is still mapped at job end
+        # sampled at release: the worker's own memory, its region mapped but untouched
+        assert 0 < job.totals.uss_bytes < 8 * MIB
     document = orjson.loads(render_json(result))
     assert document["loadgen"]["controller_cpu_s"] == pytest.approx(  # %f in the JSON
         result.controller_cpu_s, abs=1e-6

@@ -14,7 +14,8 @@ from loadgen.stats.jobstats import IntervalStats
 
 
 def make_job(**kw: object) -> Job:
-    base: dict[str, object] = dict(name="t", thread_number=1, subjob=0, numjobs=1, group_id=0)
+    base: dict[str, object] = {"name": "t", "thread_number": 1, "subjob": 0, "numjobs": 1}
+    base["group_id"] = 0
     base.update(kw)
     return Job(**base)  # type: ignore[arg-type]
 
@@ -33,7 +34,9 @@ class RunResult:
         return self.total.dirs[0].bytes, self.total.dirs[1].bytes
 
 
-def run_job(job: Job, interval_ns: int = 10**12, stop: Callable[[], bool] = lambda: False) -> RunResult:
+def run_job(
+    job: Job, interval_ns: int = 10**12, stop: Callable[[], bool] = lambda: False
+) -> RunResult:
     runner = JobRunner(job)
     runner.setup()
     out = RunResult()
@@ -54,7 +57,7 @@ def loop_ios(pattern: AccessPattern, limit: int = 1 << 20) -> list[tuple[int, in
     out: list[tuple[int, int, int]] = []
     while not pattern.exhausted and len(out) < limit:
         b = pattern.next_batch(4096)
-        out.extend(zip(b.offsets.tolist(), b.lengths.tolist(), b.dirs.tolist()))
+        out.extend(zip(b.offsets.tolist(), b.lengths.tolist(), b.dirs.tolist(), strict=False))
     return out
 
 

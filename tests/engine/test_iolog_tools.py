@@ -29,8 +29,14 @@ def golden_shape(name: str) -> tuple[int, bool]:
 
 
 def test_engine_logs_match_the_shape_fios_tools_read(in_tmp: Path) -> None:
-    job = make_job(rw="randrw", size=256 * K, write_bw_log="lg", write_lat_log="lg", write_hist_log="lg",
-                   log_hist_msec=1000)
+    job = make_job(
+        rw="randrw",
+        size=256 * K,
+        write_bw_log="lg",
+        write_lat_log="lg",
+        write_hist_log="lg",
+        log_hist_msec=1000,
+    )
     res = run_job(job)
     for kind in ("bw", "clat"):
         lines = (in_tmp / f"lg_{kind}.1.log").read_text().splitlines()

@@ -28,7 +28,9 @@ def test_random_map_touches_every_block_once_per_loop(rw: str) -> None:
 
 
 def test_random_map_with_bsrange_covers_size_exactly() -> None:
-    p = AccessPattern(make_job(rw="randwrite", size=1 * M, bs_min=(4 * K, 4 * K), bs_max=(64 * K, 64 * K)))
+    p = AccessPattern(
+        make_job(rw="randwrite", size=1 * M, bs_min=(4 * K, 4 * K), bs_max=(64 * K, 64 * K))
+    )
     ios = loop_ios(p)
     assert sum(n for _, n, _ in ios) == 1 * M
     touched = np.zeros(1 * M // (4 * K), dtype=int)
@@ -105,7 +107,7 @@ def test_random_postfix_identical_repeats_offsets() -> None:
 def test_percentage_random_mixes_sequential_steps() -> None:
     job = make_job(rw="randread", percentage_random=(50, 50), size=4 * M, norandommap=True)
     ios = loop_ios(AccessPattern(job), limit=20_000)
-    steps = sum(1 for (a, n, _), (b, _, _) in zip(ios, ios[1:]) if b == a + n)
+    steps = sum(1 for (a, n, _), (b, _, _) in zip(ios, ios[1:], strict=False) if b == a + n)
     assert 0.35 < steps / len(ios) < 0.65
 
 
@@ -150,7 +152,9 @@ def test_blockalign_turns_the_map_off_and_aligns() -> None:
 
 
 def test_zipf_is_skewed() -> None:
-    job = make_job(rw="randread", size=64 * M, random_distribution="zipf", distribution_params=(1.2,))
+    job = make_job(
+        rw="randread", size=64 * M, random_distribution="zipf", distribution_params=(1.2,)
+    )
     p = AccessPattern(job)
     assert p.map is None
     offs = np.concatenate([p.next_batch(4096).offsets for _ in range(10)])
@@ -159,35 +163,101 @@ def test_zipf_is_skewed() -> None:
 
 
 def test_pareto_is_skewed() -> None:
-    job = make_job(rw="randread", size=64 * M, random_distribution="pareto", distribution_params=(0.2,))
+    job = make_job(
+        rw="randread", size=64 * M, random_distribution="pareto", distribution_params=(0.2,)
+    )
     offs = np.concatenate([AccessPattern(job).next_batch(4096).offsets for _ in range(5)])
     top = Counter(offs.tolist()).most_common(3277)  # 20% of blocks
     assert sum(c for _, c in top) / len(offs) > 0.6
 
 
 def test_normal_concentrates_values_then_hashes_them() -> None:
-    job = make_job(rw="randread", size=64 * M, random_distribution="normal", distribution_params=(5.0,))
+    job = make_job(
+        rw="randread", size=64 * M, random_distribution="normal", distribution_params=(5.0,)
+    )
     offs = np.concatenate([AccessPattern(job).next_batch(4096).offsets for _ in range(5)])
     assert len(set(offs.tolist())) < 0.5 * len(offs)  # few distinct blocks, spread by the hash
 
 
 def test_zoned_puts_access_share_in_its_region_share() -> None:
     job = make_job(
-        rw="randread", size=16 * M, random_distribution="zoned", zones=(((80.0, 20), (20.0, 80)), ())
+        rw="randread",
+        size=16 * M,
+        random_distribution="zoned",
+        zones=(((80.0, 20), (20.0, 80)), ()),
     )
     offs = np.concatenate([AccessPattern(job).next_batch(4096).offsets for _ in range(10)])
     assert abs((offs < 16 * M * 20 // 100).mean() - 0.80) < 0.02
 
 
 def test_zoned_abs_uses_byte_sizes() -> None:
-    job = make_job(rw="randread", size=16 * M, random_distribution="zoned_abs", zones=(((50.0, 1 * M), (50.0, 15 * M)), ()))
+    job = make_job(
+        rw="randread",
+        size=16 * M,
+        random_distribution="zoned_abs",
+        zones=(((50.0, 1 * M), (50.0, 15 * M)), ()),
+    )
     offs = np.concatenate([AccessPattern(job).next_batch(4096).offsets for _ in range(10)])
     assert abs((offs < 1 * M).mean() - 0.5) < 0.03
 
 
 def test_bssplit_lengths_in_random_job_without_map() -> None:
     split = (BsSplitEntry(4 * K, 50), BsSplitEntry(16 * K, 50))
-    job = make_job(rw="randwrite", size=16 * M, bssplit=(split, split), norandommap=True, bs_min=(4 * K, 4 * K), bs_max=(16 * K, 16 * K))
+    job = make_job(
+        rw="randwrite",
+        size=16 * M,
+        bssplit=(split, split),
+        norandommap=True,
+        bs_min=(4 * K, 4 * K),
+        bs_max=(16 * K, 16 * K),
+    )
     batch = AccessPattern(job).next_batch(4096)
     assert set(batch.lengths.tolist()) == {4 * K, 16 * K}
     assert (batch.offsets + batch.lengths <= 16 * M).all()
+
+
+def test_lfsr_touches_every_block_once_without_a_map() -> None:
+    p = AccessPattern(
+        make_job(rw="randwrite", size=4 * M, random_generator="lfsr", norandommap=True)
+    )
+    assert p.map is None and p.lfsr is not None
+    for _ in range(2):
+        offs = [o for o, _, _ in loop_ios(p)]
+        assert sorted(offs) == list(range(0, 4 * M, 4 * K)) and offs != sorted(offs)
+        p.start_loop()
+
+
+def test_lfsr_yields_each_value_once_then_stops() -> None:
+    """A 3-bit register (fio's taps 3,2) covers 0..6 once from any legal seed, then ends."""
+    from loadgen.engine.lfsr import Lfsr
+
+    for seed in range(7):
+        lfsr = Lfsr(7, seed, 1, repeatable=True)
+        got = lfsr.take(10).tolist()
+        assert sorted(got) == list(range(7)) and lfsr.done and not len(lfsr.take(1))
+
+
+def test_unknown_random_generator_is_refused() -> None:
+    with pytest.raises(ValueError, match="random_generator"):
+        AccessPattern(make_job(rw="randread", size=1 * M, random_generator="mt19937"))
+
+
+def test_per_direction_block_sizes_use_fios_map_rules() -> None:
+    """bs=4k,16k with rw=randrw: reads 4k, writes 16k, each at its own block number in the
+    4k-granular map; the loop ends when a write's next free block lies past the end."""
+    job = make_job(
+        rw="randrw",
+        size=16 * M,
+        bs_min=(4 * K, 16 * K),
+        bs_max=(4 * K, 16 * K),
+        blockalign=(4 * K, 16 * K),
+    )
+    ios = loop_ios(AccessPattern(job))
+    reads = [o for o, n, d in ios if d == 0]
+    writes = [o for o, n, d in ios if d == 1]
+    assert {n for _, n, d in ios if d == 0} == {4 * K} and {n for _, n, d in ios if d == 1} == {
+        16 * K
+    }
+    assert not any(o % (16 * K) for o in writes) and all(o + 16 * K <= 16 * M for o in writes)
+    assert all(o + 4 * K <= 16 * M for o in reads)
+    assert 800 < len(ios) < 1100  # fio 3.42 runs 952 with its seed

@@ -36,13 +36,24 @@ jobs = st.builds(
 
 def build(p: dict) -> dict:
     lo, hi = p["bs"]
-    kw = dict(
-        rw=p["rw"], size=p["size"], bs_min=(lo, lo), bs_max=(hi, hi), rw_postfix=p["rw_postfix"],
-        rw_sequencer=p["rw_sequencer"], percentage_random=(p["percentage_random"],) * 2,
-        norandommap=p["norandommap"], random_distribution=p["distribution"], loops=p["loops"],
-        io_size=p["io_size"], number_ios=p["number_ios"], offset_percent=p["offset_percent"],
-        subjob=p["subjob"], offset_increment=p["offset_increment"], rwmixread=p["rwmixread"],
-    )
+    kw = {
+        "rw": p["rw"],
+        "size": p["size"],
+        "bs_min": (lo, lo),
+        "bs_max": (hi, hi),
+        "rw_postfix": p["rw_postfix"],
+        "rw_sequencer": p["rw_sequencer"],
+        "percentage_random": (p["percentage_random"],) * 2,
+        "norandommap": p["norandommap"],
+        "random_distribution": p["distribution"],
+        "loops": p["loops"],
+        "io_size": p["io_size"],
+        "number_ios": p["number_ios"],
+        "offset_percent": p["offset_percent"],
+        "subjob": p["subjob"],
+        "offset_increment": p["offset_increment"],
+        "rwmixread": p["rwmixread"],
+    }
     if p["bssplit"] and lo != hi:
         split = (BsSplitEntry(lo, 30), BsSplitEntry(hi, 70))
         kw["bssplit"] = (split, split)

@@ -69,7 +69,9 @@ def test_cycling_claims_clear_the_map_when_full() -> None:
     m = RandomMap(16)
     got = m.claim_cycling(cands).tolist()
     want = reference_claims(16, cands[:16].tolist())
-    want += reference_claims(16, cands[16:32].tolist()) + reference_claims(16, cands[32:48].tolist())
+    want += reference_claims(16, cands[16:32].tolist()) + reference_claims(
+        16, cands[32:48].tolist()
+    )
     want += reference_claims(16, cands[48:].tolist())
     assert got == want
     assert m.free == 14

@@ -106,7 +106,7 @@ class LoadgenRun:
 
 def _is_helper(process: psutil.Process) -> bool:
     try:
-        return "loadgen.engine.worker" in process.cmdline()
+        return "loadgen.engine.helper" in process.cmdline()
     except psutil.Error:
         return False
 

@@ -10,7 +10,9 @@ from loadgen.stats.jobstats import IntervalStats
 
 
 def _interval(rng: np.random.Generator, t0: int) -> tuple[IntervalStats, np.ndarray]:
-    delta = IntervalStats(thread_number=1, t_start_ns=t0, t_end_ns=t0 + 10, runtime_ns=10, minf=3, ctx=1)
+    delta = IntervalStats(
+        thread_number=1, t_start_ns=t0, t_end_ns=t0 + 10, runtime_ns=10, minf=3, ctx=1
+    )
     samples = rng.integers(100, 100_000, 50)
     delta.dirs[WRITE].ios = len(samples)
     delta.dirs[WRITE].bytes = 4096 * len(samples)

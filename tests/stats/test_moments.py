@@ -14,7 +14,7 @@ from loadgen.stats.moments import Moments
 def test_merging_splits_gives_the_whole(samples: list[int], data: st.DataObject) -> None:
     cuts = sorted(data.draw(st.lists(st.integers(0, len(samples)), max_size=5)))
     merged = Moments()
-    for lo, hi in zip([0, *cuts], [*cuts, len(samples)]):
+    for lo, hi in zip([0, *cuts], [*cuts, len(samples)], strict=False):
         part = Moments()
         part.add_batch(np.array(samples[lo:hi], dtype=np.int64))
         merged.merge(part)

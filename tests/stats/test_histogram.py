@@ -1,4 +1,5 @@
-"""The table-driven histogram/latency-bucket indexing equals fio's definitions exactly."""
+"""fio's histogram and latency buckets: indexing equals fio's definitions exactly, and the
+percentile walk compares in long double as fio does."""
 
 from __future__ import annotations
 
@@ -19,7 +20,10 @@ def reference_index(v: int) -> int:
     if msb <= histogram.PLAT_BITS:
         return v
     err = msb - histogram.PLAT_BITS
-    return min((err + 1) * histogram.PLAT_VAL + ((v >> err) & (histogram.PLAT_VAL - 1)), histogram.PLAT_NR - 1)
+    return min(
+        (err + 1) * histogram.PLAT_VAL + ((v >> err) & (histogram.PLAT_VAL - 1)),
+        histogram.PLAT_NR - 1,
+    )
 
 
 def test_value_to_index_matches_fio_on_edges_and_random_values() -> None:
@@ -40,7 +44,9 @@ def test_value_to_index_matches_fio_on_edges_and_random_values() -> None:
 
 def test_latbuckets_table_matches_searchsorted() -> None:
     rng = np.random.default_rng(3)
-    values = np.concatenate([np.arange(0, 70_000), rng.integers(0, 5 * 10**9, 20_000)]).astype(np.int64)
+    values = np.concatenate([np.arange(0, 70_000), rng.integers(0, 5 * 10**9, 20_000)]).astype(
+        np.int64
+    )
     got = latbuckets.bucket_index(values)
     want = np.searchsorted(latbuckets.EDGES_NS, values, side="right")
     assert np.array_equal(got, want)
@@ -71,3 +77,13 @@ def test_percentile_walk_on_synthetic_samples() -> None:
     histogram.add_samples(hist, samples)
     pct = histogram.percentiles(hist, (1.0, 50.0, 99.0, 99.5, 100.0))
     assert pct == {1.0: 1, 50.0: 50, 99.0: 99, 99.5: 100, 100.0: 100}
+
+
+def test_99_95_of_8000_needs_the_next_bucket_as_in_fio() -> None:
+    """(long double)99.95/100*8000 is 7996 + 2.3e-13, so 7996 samples do not reach it (fio's
+    kb job in tests/report/data/big_plus.json); in double it rounds to exactly 7996."""
+    hist = histogram.empty()
+    histogram.add_samples(hist, np.array([100] * 7996 + [1000] * 4, dtype=np.uint64))
+    expected = histogram.index_to_value(int(histogram.value_to_index(np.array([1000]))[0]))
+    assert histogram.percentiles(hist, [99.95]) == {99.95: expected}
+    assert histogram.percentiles(hist, [99.9])[99.9] == 100

@@ -1,0 +1,226 @@
+"""The fork helper: a clean process that compiles the kernel once and forks every worker.
+
+The controller starts it (``python -m loadgen.engine.helper``) and talks to it over two
+sockets with the messages of ``loadgen.protocol`` (first message: ``Hello`` with the
+protocol version).  Before serving, it loads (or compiles and caches) the numba kernel,
+runs tiny jobs so lazy paths are done, measures the kernel's per-I/O overhead and
+freezes its heap for the garbage collector, so that every forked worker inherits machine
+code and warm state copy-on-write and spends its own CPU on its job alone.
+
+Each worker gets its own stats pipe (a shared pipe would serialise thousands of writers
+on one lock); the read ends go back to the controller in fork order.  Children wait
+until the whole group is forked, so that hundreds of runnable children doing their setup
+do not starve this single forking process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import select
+import signal
+import socket
+import sys
+import time
+import traceback
+
+from loadgen import protocol
+from loadgen.engine import jit, kernel
+from loadgen.engine.hygiene import die_with_parent, enlarge_pipe
+from loadgen.engine.runner import EngineError, JobRunner, measure_overhead
+from loadgen.engine.worker import worker_process
+from loadgen.plan import BsSplitEntry, Job, RwMode
+from loadgen.status import ExitStatus
+
+
+def warm_up() -> None:
+    """Run tiny jobs of each pattern path once (numba functions load, numpy dispatch
+    caches fill) so every worker inherits them instead of repeating them per fork."""
+    split = (BsSplitEntry(4096, 50), BsSplitEntry(8192, 50))
+    for kw in (
+        {"rw": RwMode.RANDRW},
+        {"rw": RwMode.RW},
+        {"rw": RwMode.RANDRW, "bs_min": (4096, 8192), "bs_max": (4096, 8192)},
+        {"rw": RwMode.RANDWRITE, "bssplit": (split, split), "bs_max": (8192, 8192)},
+        {"rw": RwMode.RANDREAD, "random_generator": "lfsr"},
+    ):
+        job = Job(
+            name="warm-up", thread_number=0, subjob=0, numjobs=1, group_id=0, size=256 * 1024, **kw
+        )
+        runner = JobRunner(job, overhead_ns=0.0)
+        try:
+            runner.setup()
+            runner.run(
+                lambda d: None if protocol.decode_interval(protocol.encode_interval(d)) else None,
+                10**9,
+                lambda: False,
+            )
+        except EngineError:
+            pass
+        finally:
+            runner.close()
+
+
+class Helper:
+    def __init__(
+        self,
+        commands: socket.socket,
+        replies: socket.socket,
+        worker_nice: int,
+        overheads: dict[bool, float],
+    ) -> None:
+        self.worker_nice = worker_nice
+        self.overheads = overheads
+        self.sock = commands
+        self.replies = replies
+        self.children: set[int] = set()
+        self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def serve(self) -> None:
+        signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+        signal.set_wakeup_fd(self.wake_w)
+        try:
+            while True:
+                readable, _, _ = select.select([self.sock.fileno(), self.wake_r], [], [])
+                if self.wake_r in readable:
+                    while len(os.read(self.wake_r, 4096)) == 4096:
+                        pass
+                    self._reap()
+                if self.sock.fileno() in readable and not self._command():
+                    return
+        finally:
+            self._kill_all()
+
+    def _command(self) -> bool:
+        try:
+            request, fds = protocol.recv_request(self.sock)
+        except (EOFError, ConnectionError):
+            return False
+        if isinstance(request, protocol.SpawnRequest):
+            self._spawn(request, fds)
+        elif isinstance(request, protocol.SignalRequest):
+            for pid in self.children:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, request.signum)
+        else:
+            return False
+        return True
+
+    def _spawn(self, request: protocol.SpawnRequest, fds: list[int]) -> None:
+        """Fork one worker per unit, each with its own stats pipe; hand the read ends back."""
+        (gate_r,) = fds
+        forked_r, forked_w = os.pipe2(os.O_CLOEXEC)
+        pids: list[int] = []
+        batch: list[int] = []  # read ends not yet sent to the controller
+        t_first = time.monotonic_ns()
+        me = os.getpid()
+        fork_errno = 0
+        for unit in request.units:
+            if fork_errno:
+                pids.append(0)
+                continue
+            data_r, data_w = os.pipe2(os.O_CLOEXEC)
+            enlarge_pipe(data_w)
+            try:
+                pid = os.fork()
+            except OSError as exc:  # EAGAIN at a process limit: the rest of the group fails
+                fork_errno = exc.errno or 0
+                pids.append(0)
+                os.close(data_r)
+                os.close(data_w)
+                continue
+            if pid == 0:
+                for s in (self.sock, self.replies):
+                    s.close()
+                for fd in (self.wake_r, self.wake_w, forked_w, data_r, *batch):
+                    os.close(fd)
+                os.read(forked_r, 1)
+                os.close(forked_r)
+                worker_process(
+                    unit,
+                    data_w,
+                    gate_r,
+                    request.interval_ns,
+                    request.origin_ns,
+                    self.overheads,
+                    me,
+                    self.worker_nice,
+                )
+            os.close(data_w)
+            self.children.add(pid)
+            pids.append(pid)
+            batch.append(data_r)
+            if len(batch) == protocol.FDS_PER_MESSAGE:
+                self._send_pipes(batch)
+        t_last = time.monotonic_ns()
+        os.close(forked_w)
+        os.close(forked_r)
+        os.close(gate_r)
+        self._send_pipes(batch)
+        protocol.send_msg(
+            self.replies, protocol.Spawned(request.group, tuple(pids), t_first, t_last, fork_errno)
+        )
+
+    def _send_pipes(self, batch: list[int]) -> None:
+        """Stats-pipe read ends to the controller, in fork order (SCM_RIGHTS caps the fds
+        of one message)."""
+        if batch:
+            protocol.send_msg(self.replies, protocol.Pipes(len(batch)), tuple(batch))
+            for fd in batch:
+                os.close(fd)
+            batch.clear()
+
+    def _reap(self) -> None:
+        while self.children:
+            try:
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            self.children.discard(pid)
+            protocol.send_msg(
+                self.replies,
+                protocol.ChildExit(
+                    pid, status, round(usage.ru_utime * 1e9), round(usage.ru_stime * 1e9)
+                ),
+            )
+
+    def _kill_all(self) -> None:
+        """Leave nothing behind: SIGKILL and reap every worker still alive."""
+        for pid in self.children:
+            os.kill(pid, signal.SIGKILL)
+        for pid in list(self.children):
+            os.waitpid(pid, 0)
+        self.children.clear()
+
+
+def helper_main(commands_fd: int, replies_fd: int, parent: int, worker_nice: int) -> None:
+    die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the controller decides; it kills us on exit
+    signal.signal(
+        signal.SIGUSR1, signal.SIG_IGN
+    )  # a report request (to a process group) is the controller's
+    commands, replies = socket.socket(fileno=commands_fd), socket.socket(fileno=replies_fd)
+    try:
+        protocol.send_msg(replies, protocol.Hello(protocol.PROTOCOL_VERSION, os.getpid()))
+        if not jit.cache_is_warm():
+            protocol.send_msg(replies, protocol.Compiling())
+        kernel.compile_kernel()
+        warm_up()
+        overheads = {timed: measure_overhead(timed) for timed in (True, False)}
+        gc.collect()
+        gc.freeze()  # all so far is shared copy-on-write with every worker; gc never touches it
+        Helper(commands, replies, worker_nice, overheads).serve()
+    except (
+        Exception
+    ):  # a bug: its traceback goes to the controller's event record, not the terminal
+        try:
+            protocol.send_msg(replies, protocol.Crash(traceback.format_exc()))
+        finally:
+            os._exit(ExitStatus.FAILED)
+
+
+if __name__ == "__main__":
+    helper_main(*map(int, sys.argv[1:5]))

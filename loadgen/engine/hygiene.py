@@ -1,0 +1,67 @@
+"""What a helper or worker process does to itself so that nothing is left behind and the
+host survives: die with the parent, volunteer for the OOM killer, pin CPUs, size pipes."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import os
+import signal
+
+from loadgen.plan import Job
+from loadgen.status import ExitStatus
+
+PR_SET_PDEATHSIG = 1
+PIPE_SIZE = 256 * 1024  # pages are allocated only when used
+
+
+def die_with_parent(expected_parent: int) -> None:
+    """SIGKILL us when our parent dies; if it already died, go now (the race prctl leaves)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != expected_parent:
+        os._exit(ExitStatus.FAILED)
+
+
+def volunteer_for_oom_killer() -> None:
+    """A storm that exhausts memory should lose workers, not the controller or the host."""
+    with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as f:
+        f.write("1000")
+
+
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD = 32 << 20  # glibc's maximum for the dynamic threshold
+TRIM_THRESHOLD = 1 << 30
+
+
+def keep_heap() -> bool:
+    """Make glibc reuse freed memory instead of returning it (heap trims, big mmaps), so
+    the numpy temporaries of each batch do not fault fresh pages in the measured window.
+    Process-wide and idempotent; False where mallopt is unavailable."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
+        mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+    )
+
+
+def enlarge_pipe(fd: int, size: int = PIPE_SIZE) -> None:
+    """Room for seconds of deltas, so a busy controller never makes a worker wait in write."""
+    # Over pipe-max-size or the user's pipe quota the default 64 KiB still works.
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
+
+
+def cpus_for(job: Job) -> set[int] | None:
+    """fio's cpus_allowed/cpus_allowed_policy: the CPU set this job may run on (None = any)."""
+    if not job.cpus_allowed:
+        return None
+    if job.cpus_allowed_policy == "split":
+        cpus = sorted(set(job.cpus_allowed))
+        return {cpus[(job.thread_number - 1) % len(cpus)]}
+    return set(job.cpus_allowed)

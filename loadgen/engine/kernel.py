@@ -1,0 +1,346 @@
+"""The compiled per-I/O loop: one numba function runs a chunk of I/Os against the mapping.
+
+For each I/O: the clock read before and after (unless untimed), one ``memcpy`` in the
+I/O's direction, and the latency into fio's per-direction histogram, the exact moments,
+the latency buckets, the bw/iops windows and (with per-I/O logs) the log arrays.  It
+stops at the end of the chunk, at a byte or I/O budget, or once a completion passes the
+deadline.  Nothing is allocated per I/O; all state lives in arrays the caller owns
+(``State``), so the kernel can run without the GIL (thread mode faults in parallel).
+
+Choices that matter (measured, see docs/performance.md): ``memcpy`` is LLVM's intrinsic
+(a numba slice assignment compiles to a byte loop), and ``clock_gettime`` is bound as an
+external function (a ctypes function pointer would keep numba from caching the machine
+code on disk).  ``CLOCK_MONOTONIC`` is the clock of ``time.monotonic_ns``, so stamps are
+comparable with the controller's and across workers.
+
+Latencies: clat is the copy alone (the two clock reads around it); lat runs from the
+previous I/O's completion (the loop's bookkeeping and this I/O's preparation, fio's
+start_time to completion) to this one's completion.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loadgen.engine.jit import choose_cache_dir
+
+choose_cache_dir()
+
+import numba  # noqa: E402  (the cache directory must be chosen first)
+import numpy as np  # noqa: E402
+from llvmlite import ir  # noqa: E402
+from numba import types  # noqa: E402
+from numba.core import cgutils  # noqa: E402
+from numba.extending import intrinsic  # noqa: E402
+
+from loadgen.stats import histogram, latbuckets  # noqa: E402
+
+PLAT_BITS = histogram.PLAT_BITS
+PLAT_NR = histogram.PLAT_NR
+CLOCK_MONOTONIC = 1
+NS_PER_MS = 1_000_000
+UNTIMED_CHECK = 64  # untimed I/Os between clock reads for the deadline
+UNTIMED_CHECK_BYTES = 1 << 20  # ... or after this many bytes, whichever comes first
+LOG_MSEC_SLACK = 1  # fio takes a bw/iops window up to 1 ms early
+
+# ---- ctl: the call's inputs and outputs (int64) ---------------------------------------------
+C_BASE, C_SRC, C_RBUF, C_FLAGS, C_DEADLINE, C_BYTES_LEFT, C_IOS_LEFT, C_NOW, C_FIRST, C_PASS = (
+    range(10)
+)
+C_SIZE = 10
+F_TIMED, F_RECORD, F_CLAT, F_LAT, F_LAT_HIST, F_SAMPLES, F_LOG, F_NOCOPY = (
+    1 << i for i in range(8)
+)
+
+# ---- acc: the accumulators (int64) ------------------------------------------------------------
+# CNT/TOT: [dir*2] ios, [dir*2+1] bytes (interval / whole measured window).
+# MOM: per (kind, dir): n, K (shift), sum(x-K), min, max; kind 0 clat, 1 lat.
+# SMP: per (kind, dir): n, min, max; kind 0 bw, 1 iops.  WIN: per kind: t0, length, at[2].
+A_CNT = 0
+A_TOT = 4
+A_MOM = 8
+A_SMP = A_MOM + 20
+A_WIN = A_SMP + 12
+A_LBK = A_WIN + 8
+A_HIST = A_LBK + latbuckets.NBUCKETS
+A_SIZE = A_HIST + 4 * PLAT_NR
+# accf (float64): MOM per (kind, dir): sum((x-K)^2); SMP per (kind, dir): mean, m2.
+AF_MOM = 0
+AF_SMP = 4
+AF_SIZE = 12
+
+_EDGES = np.ascontiguousarray(latbuckets.EDGES_NS, dtype=np.int64)
+
+
+@intrinsic  # type: ignore[untyped-decorator]
+def _memcpy(typingctx: Any, dst: Any, src: Any, n: Any) -> Any:
+    """LLVM's memcpy between two raw addresses."""
+    sig = types.void(types.int64, types.int64, types.int64)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        d, s, k = args
+        byte_ptr = ir.IntType(8).as_pointer()
+        cgutils.raw_memcpy(
+            builder, builder.inttoptr(d, byte_ptr), builder.inttoptr(s, byte_ptr), k, 1
+        )
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic  # type: ignore[untyped-decorator]
+def _leading_zeros(typingctx: Any, v: Any) -> Any:
+    sig = types.int64(types.int64)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        return builder.ctlz(args[0], ir.Constant(ir.IntType(1), 0))
+
+    return sig, codegen
+
+
+@intrinsic  # type: ignore[untyped-decorator]
+def trailing_zeros(typingctx: Any, v: Any) -> Any:
+    """Index of the lowest set bit of a uint64 (64 for zero)."""
+    sig = types.int64(types.uint64)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        return builder.cttz(args[0], ir.Constant(ir.IntType(1), 0))
+
+    return sig, codegen
+
+
+_clock_gettime = types.ExternalFunction("clock_gettime", types.int32(types.int32, types.voidptr))
+
+
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+def _now(ts: Any) -> int:
+    _clock_gettime(CLOCK_MONOTONIC, ts.ctypes.data)
+    return ts[0] * 1_000_000_000 + ts[1]  # type: ignore[no-any-return]
+
+
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+def plat_index(v: int) -> int:
+    """fio's ``plat_val_to_idx``: exact below 128 ns, then 64 buckets per power of two."""
+    if v < (1 << (PLAT_BITS + 1)):
+        return max(v, 0)
+    msb = 63 - _leading_zeros(v)
+    shift = msb - PLAT_BITS
+    idx = (shift + 1) * (1 << PLAT_BITS) + ((v >> shift) & ((1 << PLAT_BITS) - 1))
+    return min(idx, PLAT_NR - 1)  # type: ignore[no-any-return]
+
+
+@numba.njit(nogil=True, cache=True, inline="always")  # type: ignore[untyped-decorator]
+def _moment(acc: Any, accf: Any, at: int, atf: int, v: int) -> None:
+    n = acc[at]
+    if n == 0:
+        acc[at + 1] = v
+        acc[at + 3] = v
+        acc[at + 4] = v
+    d = v - acc[at + 1]
+    acc[at] = n + 1
+    acc[at + 2] += d
+    accf[atf] += float(d) * float(d)
+    if v < acc[at + 3]:
+        acc[at + 3] = v
+    if v > acc[at + 4]:
+        acc[at + 4] = v
+
+
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+def _windows(acc: Any, accf: Any, now: int) -> None:
+    """Take a bw (KiB/s) and an iops sample per direction for each window that is full."""
+    for kind in range(2):
+        w = A_WIN + 4 * kind
+        length_ms = acc[w + 1]
+        spent_ms = (now - acc[w]) // NS_PER_MS
+        if spent_ms < length_ms and length_ms - spent_ms > LOG_MSEC_SLACK:
+            continue
+        for d in range(2):
+            total = acc[A_TOT + 2 * d + (1 if kind == 0 else 0)]
+            delta = total - acc[w + 2 + d]
+            acc[w + 2 + d] = total
+            if delta == 0 or spent_ms == 0:
+                continue  # fio: no entry for a direction without I/O
+            value = delta * 1000 // spent_ms
+            if kind == 0:
+                value //= 1024
+            s = A_SMP + 3 * (2 * kind + d)
+            sf = AF_SMP + 2 * (2 * kind + d)
+            n = acc[s] + 1
+            acc[s] = n
+            if n == 1 or value < acc[s + 1]:
+                acc[s + 1] = value
+            if n == 1 or value > acc[s + 2]:
+                acc[s + 2] = value
+            diff = value - accf[sf]
+            accf[sf] += diff / n
+            accf[sf + 1] += diff * (value - accf[sf])
+        acc[w] = now
+
+
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+def execute(
+    offs: Any,
+    lens: Any,
+    dirs: Any,
+    start: int,
+    count: int,
+    ctl: Any,
+    acc: Any,
+    accf: Any,
+    logs: Any,
+    ts: Any,
+) -> int:
+    """Run ``count`` I/Os from index ``start`` of the arrays, wrapping around at their end
+    (a replayed loop runs many times in one call); returns how many ran.
+
+    Stops early, before an I/O, when the byte or I/O budget is spent, and after an I/O
+    whose completion reaches the deadline (0 = none).  ``logs[0]``/``logs[1]`` receive
+    each I/O's start stamp, clat and lat from index 0 when logs are on.
+    """
+    flags = ctl[C_FLAGS]
+    timed = (flags & F_TIMED) != 0
+    record = (flags & F_RECORD) != 0
+    rec_clat = record and timed and (flags & F_CLAT) != 0
+    rec_lat = record and timed and (flags & F_LAT) != 0
+    lat_hist = (flags & F_LAT_HIST) != 0
+    samples = record and (flags & F_SAMPLES) != 0
+    log = record and timed and (flags & F_LOG) != 0
+    copy = (flags & F_NOCOPY) == 0
+    base = ctl[C_BASE]
+    src = ctl[C_SRC]
+    rbuf = ctl[C_RBUF]
+    deadline = ctl[C_DEADLINE]
+    bytes_left = ctl[C_BYTES_LEFT]
+    ios_left = ctl[C_IOS_LEFT]
+    pass_bytes = 0
+    unchecked = 0
+    unchecked_bytes = 0
+    now = _now(ts)
+    prev = now
+    span = len(offs)
+    i = start
+    ran = 0
+    while ran < count:
+        if bytes_left <= 0 or ios_left <= 0:
+            break
+        off = offs[i]
+        n = lens[i]
+        d = np.int64(dirs[i])
+        if timed:
+            t0 = _now(ts)
+            if copy:
+                if d:
+                    _memcpy(base + off, src, n)
+                else:
+                    _memcpy(rbuf, base + off, n)
+            now = _now(ts)
+            clat = now - t0
+            if record and ctl[C_FIRST] == 0:
+                ctl[C_FIRST] = t0
+            if rec_clat:
+                _moment(acc, accf, A_MOM + 5 * d, AF_MOM + d, clat)
+                acc[A_HIST + d * PLAT_NR + plat_index(clat)] += 1
+                b = 0
+                while b < len(_EDGES) and clat >= _EDGES[b]:
+                    b += 1
+                acc[A_LBK + b] += 1
+            if rec_lat:
+                lat = now - prev
+                _moment(acc, accf, A_MOM + 10 + 5 * d, AF_MOM + 2 + d, lat)
+                if lat_hist:
+                    acc[A_HIST + (2 + d) * PLAT_NR + plat_index(lat)] += 1
+            if log:
+                logs[0, ran] = t0
+                logs[1, ran] = clat
+                logs[2, ran] = now - prev
+            prev = now
+        else:
+            if record and ctl[C_FIRST] == 0:
+                ctl[C_FIRST] = _now(ts)
+            if copy:
+                if d:
+                    _memcpy(base + off, src, n)
+                else:
+                    _memcpy(rbuf, base + off, n)
+            unchecked += 1
+            unchecked_bytes += n
+        bytes_left -= n
+        ios_left -= 1
+        pass_bytes += n
+        if record:
+            acc[A_CNT + 2 * d] += 1
+            acc[A_CNT + 2 * d + 1] += n
+            acc[A_TOT + 2 * d] += 1
+            acc[A_TOT + 2 * d + 1] += n
+        i += 1
+        if i == span:
+            i = 0
+        ran += 1
+        if not timed:
+            if unchecked < UNTIMED_CHECK and unchecked_bytes < UNTIMED_CHECK_BYTES:
+                continue
+            unchecked = 0
+            unchecked_bytes = 0
+            now = _now(ts)
+        if samples:
+            _windows(acc, accf, now)
+        if deadline and now >= deadline:
+            break
+    if not timed:
+        now = _now(ts)
+        if samples:
+            _windows(acc, accf, now)
+    ctl[C_NOW] = now
+    ctl[C_BYTES_LEFT] = bytes_left
+    ctl[C_IOS_LEFT] = ios_left
+    ctl[C_PASS] = pass_bytes
+    return ran
+
+
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+def now_ns(ts: Any) -> int:
+    """CLOCK_MONOTONIC in ns, read the way the kernel reads it."""
+    return _now(ts)  # type: ignore[no-any-return]
+
+
+class State:
+    """The arrays one job's kernel calls share: inputs, accumulators, logs, a timespec."""
+
+    def __init__(self, log_capacity: int) -> None:
+        # np.full, not np.zeros: calloc'd pages would fault on first use, in the window.
+        self.ctl = np.full(C_SIZE, 0, dtype=np.int64)
+        self.acc = np.full(A_SIZE, 0, dtype=np.int64)
+        self.accf = np.full(AF_SIZE, 0.0, dtype=np.float64)
+        self.logs = np.full((3, max(log_capacity, 1)), 0, dtype=np.int64)
+        self.ts = np.full(2, 0, dtype=np.int64)
+
+    def run(
+        self, offs: np.ndarray, lens: np.ndarray, dirs: np.ndarray, start: int, count: int
+    ) -> int:
+        ran: int = execute(
+            offs, lens, dirs, start, count, self.ctl, self.acc, self.accf, self.logs, self.ts
+        )
+        return ran
+
+    def now(self) -> int:
+        return now_ns(self.ts)  # type: ignore[no-any-return]
+
+
+def compile_kernel() -> None:
+    """Compile (or load from numba's cache) every function the engine calls, by calling it
+    once on a scratch page; a fork helper does this before forking so workers inherit it."""
+    page = np.zeros(8192, dtype=np.uint8)
+    state = State(4)
+    ctl = state.ctl
+    ctl[C_BASE] = page.ctypes.data
+    ctl[C_SRC] = page.ctypes.data + 4096
+    ctl[C_RBUF] = page.ctypes.data + 4096
+    ctl[C_BYTES_LEFT] = ctl[C_IOS_LEFT] = 1 << 62
+    offs = np.zeros(4, dtype=np.int64)
+    lens = np.full(4, 64, dtype=np.int64)
+    dirs = np.array([1, 0, 1, 0], dtype=np.int8)
+    for flags in (F_TIMED | F_RECORD | F_CLAT | F_LAT | F_SAMPLES | F_LOG, F_RECORD):
+        ctl[C_FLAGS] = flags
+        state.run(offs, lens, dirs, 0, 4)
+    state.now()

@@ -1,0 +1,124 @@
+"""Cases of the compiled-engine targets that scripts/bench.py does not run: seed-shape
+storms beside fio, thread-mode scaling, and a tiny job's command wall time.
+
+Interleaved rounds (loadgen, fio, loadgen, fio, ...), medians with [min-max]; every
+figure comes from the run's JSON report and the command's wall clock and CPU (the
+children's rusage, so the whole tree: controller, helper and workers).
+
+    python scripts/bench_extra.py --fio PATH [--rounds 3] [--cases storm-256,threads,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+LOADGEN = [sys.executable, "-m", "loadgen"]
+
+
+def run(cmd: list[str]) -> dict[str, float]:
+    """Run one command; wall s, tree CPU s, and the JSON report's totals."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=True).stdout
+    wall = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    doc = json.loads(out[out.index("{") :])
+    jobs = doc["jobs"]
+    ios = sum(j["read"]["total_ios"] + j["write"]["total_ios"] for j in jobs)
+    runtime_ms = max(max(j["read"]["runtime"], j["write"]["runtime"]) for j in jobs)
+    minf = sum(j["minf"] for j in jobs)
+    uss = [j.get("loadgen", {}).get("uss_bytes", 0) for j in jobs]
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "ios": ios,
+        "ops_per_s": ios / max(runtime_ms, 1) * 1000,
+        "minf": minf,
+        "jobs": len(jobs),
+        "uss_max_mib": max(uss) / 2**20 if uss else 0.0,
+    }
+
+
+def storm(n: int, size: str) -> tuple[list[str], list[str]]:
+    opts = [
+        "--name=storm",
+        "--rw=randrw",
+        "--rwmixread=50",
+        "--bs=4k",
+        f"--size={size}",
+        f"--numjobs={n}",
+        "--output-format=json",
+    ]
+    return LOADGEN + ["run", *opts, "--eta=never"], ["--ioengine=page_fault", *opts]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--fio", default=os.environ.get("LOADGEN_FIO", ""))
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--cases", default="storm-256,storm-1024,threads,tiny")
+    ap.add_argument("--json-out", default="", help="write every round's figures here")
+    args = ap.parse_args()
+    fio = [args.fio] if args.fio else []
+    cases: dict[str, list[tuple[str, list[str]]]] = {}
+    for name, n, size in (("storm-256", 256, "8m"), ("storm-1024", 1024, "4m")):
+        lg, fo = storm(n, size)
+        cases[name] = [("loadgen", lg)] + ([("fio", fio + fo)] if fio else [])
+    one = [
+        "--name=t",
+        "--rw=randwrite",
+        "--bs=4k",
+        "--size=512m",
+        "--thread",
+        "--thp=never",
+        "--output-format=json",
+        "--eta=never",
+    ]
+    cases["threads"] = [
+        ("loadgen-1", LOADGEN + ["run", *one, "--numjobs=1"]),
+        ("loadgen-2", LOADGEN + ["run", *one, "--numjobs=2"]),
+    ]
+    cases["tiny"] = [
+        (
+            "loadgen",
+            LOADGEN
+            + ["run", "--name=t", "--rw=write", "--size=4k", "--output-format=json", "--eta=never"],
+        )
+    ]
+    report: dict[str, dict[str, list[dict[str, float]]]] = {}
+    for name in args.cases.split(","):
+        sides = cases[name]
+        got: dict[str, list[dict[str, float]]] = {side: [] for side, _ in sides}
+        for _ in range(args.rounds):
+            for side, cmd in sides:
+                got[side].append(run(cmd))
+        report[name] = got
+        for side, rounds in got.items():
+            med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
+            rng = {
+                k: (min(r[k] for r in rounds), max(r[k] for r in rounds))
+                for k in ("wall_s", "ops_per_s")
+            }
+            wall, ops = rng["wall_s"], rng["ops_per_s"]
+            print(
+                f"{name:10s} {side:10s} wall {med['wall_s']:.2f}s [{wall[0]:.2f}-{wall[1]:.2f}]"
+                f" cpu {med['cpu_s']:.2f}s ({med['cpu_s'] / med['jobs'] * 1000:.1f} ms/job)"
+                f" ops/s {med['ops_per_s']:.0f} [{ops[0]:.0f}-{ops[1]:.0f}]"
+                f" minf {med['minf']:.0f} uss {med['uss_max_mib']:.2f} MiB",
+                flush=True,
+            )
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()

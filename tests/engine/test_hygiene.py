@@ -1,0 +1,28 @@
+"""fio's CPU placement of a job (cpus_allowed, cpus_allowed_policy)."""
+
+from __future__ import annotations
+
+from loadgen.engine.hygiene import cpus_for
+from tests.controller.plans import make_plan
+
+
+def test_no_cpus_allowed_means_no_restriction() -> None:
+    assert cpus_for(make_plan([{}]).jobs[0]) is None
+
+
+def test_shared_policy_gives_every_job_the_whole_set() -> None:
+    jobs = make_plan([{"numjobs": 3, "cpus_allowed": [1, 3]}]).jobs
+    assert [cpus_for(j) for j in jobs] == [{1, 3}] * 3
+
+
+def test_split_policy_takes_the_thread_numbers_cpu_round_robin() -> None:
+    # a first group shifts thread numbers: split counts over the whole run, as fio
+    jobs = make_plan(
+        [{"numjobs": 1}, {"numjobs": 4, "cpus_allowed": [5, 2, 7], "cpus_allowed_policy": "split"}]
+    ).jobs
+    assert [cpus_for(j) for j in jobs[1:]] == [
+        {5},
+        {7},
+        {2},
+        {5},
+    ]  # thread 2..5 -> index 1,2,0,1 of [2,5,7]

@@ -144,7 +144,7 @@ class JobRunner:
             raise EngineError(errno.EINVAL, f"rw={job.rw}: the page_fault engine supports only reads and writes")
         keep_heap()
         try:
-            self.region = Region(job.size, job.thp)
+            self.region = Region.for_job(job)
         except RegionError as exc:
             raise EngineError(exc.errno or errno.ENOMEM, f"{job.name}: {exc.strerror}") from exc
         probe = np.frombuffer(self.region.mm, dtype=np.uint8, count=1)

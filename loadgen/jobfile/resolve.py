@@ -13,6 +13,7 @@ from typing import Callable
 from loadgen.errors import InputError
 from loadgen.jobfile.access import RANDOM_MODES
 from loadgen.jobfile.expr import bc_integer
+from loadgen.jobfile.memory import check_groups, memory_controls
 from loadgen.jobfile.options import MAX_JOBS, State, initial_state, lookup
 from loadgen.jobfile.reader import OptionLine, Section
 from loadgen.jobfile.substitute import SystemFacts
@@ -65,8 +66,10 @@ class Resolver:
                 jobs.append(self._job(state, section, job_options))
         if not jobs:
             raise InputError("no jobs defined")
-        return Plan(groups=_number_and_group(jobs), global_options=tuple(global_options),
+        plan = Plan(groups=_number_and_group(jobs), global_options=tuple(global_options),
                     files=tuple(s.name for s in sources if not s.on_command_line))
+        check_groups(plan)
+        return plan
 
     def _apply(self, state: State, section: Section, on_command_line: bool) -> list[tuple[str, str]]:
         """Apply a section's lines to ``state``; returns the options as fio lists them."""
@@ -148,6 +151,7 @@ class Resolver:
             log_avg_msec=state["log_avg_msec"], log_hist_msec=state["log_hist_msec"],
             per_job_logs=state["per_job_logs"], log_offset=state["log_offset"], thp=state["thp"], kb_base=state["kb_base"],
             oom_policy=state["oom_policy"],  # reliability (issue 7)
+            mm=memory_controls(state, name, where),
             unit_base=state["unit_base"], description=state["description"],
             job_options=tuple(job_options), source=where,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from loadgen.jobfile.options import BY_NAME, OPTIONS, UNSUPPORTED, closest, initial_state
-from loadgen.plan import Job
+from loadgen.plan import Job, MemoryControls
 
 
 def test_names_and_aliases_are_unique_and_not_refused():
@@ -20,9 +20,9 @@ def test_every_plain_option_has_a_default_in_the_initial_state():
 
 
 def test_state_keys_name_job_fields_where_they_map_one_to_one():
-    fields = set(Job.__dataclass_fields__)
+    fields = set(Job.__dataclass_fields__) | set(MemoryControls.__dataclass_fields__)
     internal = {"ioengine", "bs", "bsrange", "ba", "randseed_set", "iodepth", "direct",
-                "nrfiles", "filename", "name"}
+                "nrfiles", "filename", "name", "thp_delay"}
     assert set(initial_state()) - internal <= fields
 
 

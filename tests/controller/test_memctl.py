@@ -171,7 +171,7 @@ def test_ksm_starts_ksmd_for_the_run_and_reports_its_counters() -> None:
     assert {"pages_sharing", "pages_shared", "full_scans"} <= set(mm["ksm_system_wide"])
 
 
-# ---- memory cgroups ------------------------------------------------------------------------------
+# ---- memory cgroups -----------------------------------------------------------------------------
 def test_memory_limit_ooms_inside_the_jobs_own_cgroup() -> None:
     hierarchy = find_hierarchy()
     if hierarchy is None or not IS_ROOT:
@@ -201,7 +201,7 @@ def test_memory_limit_above_the_job_lets_it_finish_and_counts_its_faults() -> No
     assert group["peak_bytes"] >= 16 * 1024 * 1024
 
 
-# ---- backing files -------------------------------------------------------------------------------
+# ---- backing files ------------------------------------------------------------------------------
 def test_a_backing_file_loadgen_made_is_removed_and_one_that_existed_is_kept(
         tmp_path: Path) -> None:
     made = tmp_path / "made"
@@ -218,7 +218,7 @@ def test_a_backing_file_loadgen_made_is_removed_and_one_that_existed_is_kept(
     assert kept.stat().st_size == 1024 * 1024 and kept.read_bytes()[:1] != b"\0"
 
 
-# ---- the restorer ---------------------------------------------------------------------------------
+# ---- the restorer -------------------------------------------------------------------------------
 def restorer() -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-I", str(RESTORER)], stdin=subprocess.PIPE)
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from loadgen.controller.cgroup import MemoryCgroup, MemoryHierarchy, cgroup_of, find_hierarchy
+from loadgen.engine.region import ENGINE_CALLS_END_PASS
 from loadgen.errors import InputError
 from loadgen.kernel import thp
 from loadgen.kernel.mmfacts import KSM_ROOT, hugetlb_pool, ksm_delta, ksm_snapshot, swap_active
@@ -56,6 +57,9 @@ def preflight(plan: Plan) -> list[str]:
         hugetlb_pages: dict[int, int] = {}
         for job in group.jobs:
             mm, where = job.mm, job.source
+            if mm.per_pass and not ENGINE_CALLS_END_PASS:
+                raise InputError(f"job {job.name!r}: refault=, cold=, collapse= and thp_delay= act "
+                                 "between passes, which this build's engine does not do yet", where)
             for size, _policy in mm.mthp:
                 if not _is_root():
                     raise InputError(f"mthp= writes {mthp_enabled_file(size)}: needs root",

@@ -60,6 +60,11 @@ _libc.mlock2.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint]
 _MAP_FAILED = ctypes.c_void_p(-1).value
 
 clock = time.perf_counter_ns
+# Whether the engine's loop calls ``Region.end_pass`` at the end of every pass (each loop,
+# and each time-based wrap of the pattern).  Until it does, the controller refuses the
+# options that act between passes (refault, cold, collapse, thp_delay) instead of
+# silently ignoring them.
+ENGINE_CALLS_END_PASS = False
 FIO_ENGINE = MemoryControls()  # the defaults: fio's page_fault engine
 
 

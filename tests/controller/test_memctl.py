@@ -16,6 +16,7 @@ import pytest
 
 from loadgen.controller.cgroup import find_hierarchy
 from loadgen.controller.memctl import KSM_RUN, RESTORER, mthp_enabled_file
+from loadgen.engine.region import ENGINE_CALLS_END_PASS
 from loadgen.kernel import thp
 from loadgen.kernel.mmfacts import NR_HUGEPAGES, hugetlb_pool
 
@@ -274,3 +275,27 @@ def test_the_restorer_survives_the_signals_that_end_the_controller(tmp_path: Pat
     proc.stdin.close()
     assert proc.wait(timeout=30) == 0
     assert setting.read_text() == "original"
+
+
+# ---- per-pass options and huge pages -------------------------------------------------------------
+def test_per_pass_options_run_only_where_the_engine_acts_between_passes() -> None:
+    done = loadgen("--name=r", "--rw=write", "--size=1m", "--loops=2", "--refault=dontneed")
+    if ENGINE_CALLS_END_PASS:
+        assert done.returncode == 0, done.stderr
+    else:
+        assert done.returncode == 2 and "between passes" in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(thp.selected(Path(thp.THP_ROOT, "enabled").read_text()
+                                 if Path(thp.THP_ROOT, "enabled").exists() else "never")
+                    in ("never", ""), reason="THP is off on this machine")
+def test_thp_madvise_reports_huge_page_faults_and_never_none() -> None:
+    counts = {}
+    for mode in ("madvise", "never"):
+        done = loadgen("--name=h", "--rw=write", "--size=16m", "--bs=2m", f"--thp={mode}",
+                       "--output-format=json")
+        assert done.returncode == 0, done.stderr
+        mm = job_report(done.stdout)["loadgen"]["mm"]  # type: ignore[index]
+        counts[mode] = mm.get("huge_page_faults", 0)
+    assert counts["madvise"] > 0 and counts["never"] == 0

@@ -13,15 +13,17 @@ import os
 import resource
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from loadgen.engine.faults import end_memory
-from loadgen.engine.region import Region, RegionError
+from loadgen.engine.region import ENGINE_CALLS_END_PASS, Region, RegionError
 from loadgen.kernel.mmfacts import NR_HUGEPAGES, hugetlb_pool, swap_active
-from loadgen.plan import Backing, MemoryControls, Mlock, Refault
+from loadgen.plan import Backing, MemoryControls, Mlock, Refault, RwMode
+from tests.engine.conftest import make_job, run_job
 
 PAGE = mmap.PAGESIZE
 SIZE = 4 * 1024 * 1024
@@ -289,3 +291,26 @@ def test_ksm_marks_the_region_mergeable() -> None:
         assert "mg" in vm_flags(r.address)
     finally:
         r.close()
+
+
+# ---- through the engine's loop (end_pass after every pass) ------------------------------------
+engine_calls_end_pass = pytest.mark.skipif(
+    not ENGINE_CALLS_END_PASS, reason="the engine's loop does not call Region.end_pass yet")
+
+
+@engine_calls_end_pass
+def test_refault_dontneed_loops_3_takes_three_times_the_pages_faults() -> None:
+    base = make_job(rw=RwMode.WRITE, size=SIZE, loops=3, thp="never")
+    kept = run_job(base).total.minf
+    refaulted = run_job(replace(base, mm=MemoryControls(refault=Refault.DONTNEED))).total.minf
+    assert PAGES <= kept < PAGES + PAGES // 2  # fio: only the first pass faults
+    assert 3 * PAGES <= refaulted < 3 * PAGES + PAGES // 2
+
+
+@engine_calls_end_pass
+def test_a_time_based_soak_with_refault_faults_in_every_interval() -> None:
+    job = make_job(rw=RwMode.WRITE, size=SIZE, thp="never", time_based=True,
+                   runtime_ns=600_000_000, mm=MemoryControls(refault=Refault.REMAP))
+    reports = run_job(job, interval_ns=100_000_000).reports
+    assert len(reports) >= 3
+    assert all(r.minf >= PAGES for r in reports[:-1] if r.runtime_ns >= 50_000_000)

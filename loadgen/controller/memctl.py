@@ -330,7 +330,8 @@ class MemoryRun:
         return {
             "path": str(jg.cgroup.path), "version": jg.cgroup.version,
             "events": {k: v - jg.events.get(k, 0) for k, v in events.items()},
-            "stat": {k: v - jg.stat.get(k, 0) for k, v in stat.items()},
+            "stat": {k: v - jg.stat.get(k, 0) for k, v in stat.items()
+                     if not k.startswith("hierarchical_")},  # v1 limits, not counts
             "peak_bytes": _cgroup_peak(jg.cgroup),
         }
 

@@ -314,3 +314,26 @@ def test_a_time_based_soak_with_refault_faults_in_every_interval() -> None:
     reports = run_job(job, interval_ns=100_000_000).reports
     assert len(reports) >= 3
     assert all(r.minf >= PAGES for r in reports[:-1] if r.runtime_ns >= 50_000_000)
+
+
+def test_ksm_merges_the_regions_identical_pages() -> None:
+    if not ROOT:
+        pytest.skip("starting ksmd needs root")
+    ksm = Path("/sys/kernel/mm/ksm")
+    if not (ksm / "run").exists():
+        pytest.skip("no KSM")
+    saved = {n: (ksm / n).read_text().strip() for n in ("run", "pages_to_scan", "sleep_millisecs")}
+    r = region(ksm=True)
+    try:
+        touch(r, write=True)  # every page holds the same byte pattern
+        (ksm / "pages_to_scan").write_text("10000")
+        (ksm / "sleep_millisecs").write_text("10")
+        (ksm / "run").write_text("1")
+        deadline = time.monotonic() + 60
+        while r.stats().ksm_merging_pages < PAGES // 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert r.stats().ksm_merging_pages >= PAGES // 2
+    finally:
+        r.close()
+        for name in ("run", "pages_to_scan", "sleep_millisecs"):
+            (ksm / name).write_text(saved[name])

@@ -121,7 +121,8 @@ def _apply_filename(state: State, value: str) -> str | None:
     state["filename"] = value  # applied after backing= (prio -1)
     if state["backing"] == "file":
         return None
-    return f"filename={value} has no effect: the page_fault engine maps anonymous memory (see backing=file)"
+    return (f"filename={value} has no effect: the page_fault engine maps anonymous memory "
+            "(see backing=file)")
 
 
 def _apply_distribution(state: State, value: DistributionValue) -> None:
@@ -188,7 +189,7 @@ OPTIONS: tuple[Option, ...] = (
            apply=_apply_direct),
     Option("nrfiles", Int(1), 1, "Number of files; the page_fault engine supports only 1", "Engine",
            aliases=("nr_files",), apply=_apply_nrfiles),
-    Option("filename", Str(), "", "File name: the file backing=file maps; otherwise no effect (note)",
+    Option("filename", Str(), "", "File name: the file backing=file maps; else no effect (note)",
            "Engine", apply=_apply_filename, prio=-1),
     # --- memory-management controls (loadgen options; loadgen.jobfile.memory checks them)
     Option("backing", Enum({
@@ -196,38 +197,41 @@ OPTIONS: tuple[Option, ...] = (
         "shared": "shared anonymous memory (shmem faults)",
         "memfd": "a memfd, MAP_SHARED (shmem faults)",
         "file": "filename=, MAP_SHARED (page-cache faults); created and removed unless it existed",
-        "hugetlb": "MAP_HUGETLB pages of hugepage_size from the hugetlb pool (/proc/sys/vm/nr_hugepages)",
+        "hugetlb": "MAP_HUGETLB pages of hugepage_size from the hugetlb pool "
+                   "(/proc/sys/vm/nr_hugepages)",
     }), "anon", "What the region maps (loadgen option)", "Memory"),
-    Option("hugepage_size", Size(), 0, "backing=hugetlb page size, e.g. 2M or 1G (0 = the system default)",
-           "Memory"),
+    Option("hugepage_size", Size(), 0,
+           "backing=hugetlb page size, e.g. 2M or 1G (0 = the system default)", "Memory"),
     Option("refault", Enum({
         "none": "the mapping persists: only the first pass faults (fio)",
         "dontneed": "madvise(MADV_DONTNEED) between passes: every pass faults again",
         "remap": "a fresh mapping at the same address between passes: every pass faults again",
-        "pageout": "madvise(MADV_PAGEOUT) between passes: the next touch swaps in (needs swap or zram)",
+        "pageout": "madvise(MADV_PAGEOUT) between passes: the next touch swaps in (needs swap)",
     }), "none", "What happens to the region between passes; its cost is reported apart from I/O",
         "Memory"),
-    Option("populate", Bool(), False, "MAP_POPULATE: fault the region in at setup (timed apart)", "Memory"),
+    Option("populate", Bool(), False, "MAP_POPULATE: fault the region in at setup (timed apart)",
+           "Memory"),
     Option("mlock", Enum({
         "0": "no locking",
         "1": "mlock(2) at setup: every page is faulted in and locked (timed apart)",
         "onfault": "mlock2(MLOCK_ONFAULT): pages are locked as they fault",
     }), "0", "Lock the region in memory", "Memory"),
-    Option("ksm", Bool(), False, "madvise(MADV_MERGEABLE); ksmd is started for the run if it is off (root)",
-           "Memory"),
-    Option("cold", Bool(), False, "madvise(MADV_COLD) after every pass: reclaim takes the region first",
-           "Memory"),
-    Option("collapse", Bool(), False, "madvise(MADV_COLLAPSE) after the first pass (result and time reported)",
-           "Memory"),
+    Option("ksm", Bool(), False,
+           "madvise(MADV_MERGEABLE); ksmd is started for the run if it is off (root)", "Memory"),
+    Option("cold", Bool(), False,
+           "madvise(MADV_COLD) after every pass: reclaim takes the region first", "Memory"),
+    Option("collapse", Bool(), False,
+           "madvise(MADV_COLLAPSE) after the first pass (result and time reported)", "Memory"),
     Option("thp_delay", ThpDelayKind(), ("ns", 0),
            "thp=madvise: MADV_NOHUGEPAGE at setup, MADV_HUGEPAGE at the first pass end after this",
            "Memory"),
-    Option("mthp", MthpKind(), (), "Per-size mTHP policies for the job's group (root only; restored)",
+    Option("mthp", MthpKind(), (), "Per-size mTHP policies for the job's group (root; restored)",
            "Memory"),
     Option("memory_limit", Size(), 0,
            "Run the job's workers in a memory cgroup of their own with this limit (0 = no group)",
            "Memory"),
-    Option("memory_high", Size(), 0, "memory.high of the job's cgroup (cgroup v2; 0 = none)", "Memory"),
+    Option("memory_high", Size(), 0, "memory.high of the job's cgroup (cgroup v2; 0 = none)",
+           "Memory"),
     # --- access pattern
     Option("rw", Rw(), RwValue("read", 0), "Access pattern", "Access pattern",
            aliases=("readwrite",), apply=_apply_rw),

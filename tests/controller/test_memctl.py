@@ -299,3 +299,23 @@ def test_thp_madvise_reports_huge_page_faults_and_never_none() -> None:
         mm = job_report(done.stdout)["loadgen"]["mm"]  # type: ignore[index]
         counts[mode] = mm.get("huge_page_faults", 0)
     assert counts["madvise"] > 0 and counts["never"] == 0
+
+
+@needs_root
+def test_a_hugetlb_job_takes_one_fault_per_huge_page_and_leaves_the_pool_as_it_was() -> None:
+    control = Path(NR_HUGEPAGES)
+    before = control.read_text().strip()
+    try:
+        control.write_text(str(int(before) + 8))
+        if hugetlb_pool().free < 8:
+            pytest.skip("the kernel could not give 8 huge pages")
+        size = 8 * hugetlb_pool().page_size
+        done = loadgen("--name=h", "--rw=write", f"--size={size}", "--backing=hugetlb",
+                       "--output-format=json")
+        assert done.returncode == 0, done.stderr
+        job = job_report(done.stdout)
+        base_pages = size // 4096
+        assert int(job["minf"]) < base_pages // 8  # type: ignore[call-overload]
+        assert hugetlb_pool().free >= 8  # unmapped at the end: the pages went back
+    finally:
+        control.write_text(before)

@@ -100,7 +100,12 @@ def test_file_backing_faults_once_per_page_and_is_sized(tmp_path: Path, where: s
         r = region(Backing.FILE, filename=str(path))
         try:
             assert path.stat().st_size == SIZE
-            assert PAGES <= touch(r, write=True) <= PAGES + SLACK
+            faults = touch(r, write=True)
+            # tmpfs: one shmem fault per page; a disk file system with large page-cache
+            # folios may map several pages of one folio per fault
+            lowest = PAGES if where == "shm" else PAGES // 512
+            assert lowest <= faults <= PAGES + SLACK
+            assert touch(r, write=True) <= SLACK
         finally:
             r.close()
         assert path.read_bytes()[:1] == b"\x01"  # MAP_SHARED: the writes reached the file

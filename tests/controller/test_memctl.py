@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from loadgen.controller.cgroup import find_hierarchy
+from loadgen.controller.cgroup import cgroup_of, find_hierarchy
 from loadgen.controller.memctl import KSM_RUN, RESTORER, mthp_enabled_file
 from loadgen.engine.region import ENGINE_CALLS_END_PASS
 from loadgen.kernel import thp
@@ -319,3 +319,26 @@ def test_a_hugetlb_job_takes_one_fault_per_huge_page_and_leaves_the_pool_as_it_w
         assert hugetlb_pool().free >= 8  # unmapped at the end: the pages went back
     finally:
         control.write_text(before)
+
+
+def test_a_sigkilled_controllers_cgroup_and_file_are_removed_by_the_restorer(
+        tmp_path: Path) -> None:
+    hierarchy = find_hierarchy()
+    if hierarchy is None or not IS_ROOT:
+        pytest.skip("needs a memory cgroup controller and root")
+    made = tmp_path / "backing"
+    proc = start("--name=k", "--rw=write", "--size=8m", "--time_based", "--runtime=600",
+                 "--memory_limit=64m", "--backing=file", f"--filename={made}")
+    try:
+        parent = cgroup_of(proc.pid, hierarchy)
+        assert parent is not None
+        pattern = f"loadgen-{proc.pid}-*"
+        wait_for(lambda: made.exists() and any(parent.glob(pattern)), "the job's cgroup and file")
+        proc.kill()
+        proc.wait(timeout=60)
+        wait_for(lambda: not made.exists() and not any(parent.glob(pattern)),
+                 "the restorer to remove them", 60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

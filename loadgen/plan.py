@@ -58,6 +58,63 @@ class RwMode(StrEnum):
 RW_ALIASES: dict[str, RwMode] = {"readwrite": RwMode.RW}
 
 
+class Backing(StrEnum):
+    """What the job's region maps (``backing=``); ANON is fio's page_fault engine."""
+
+    ANON = "anon"  # MAP_PRIVATE|MAP_ANONYMOUS
+    SHARED = "shared"  # MAP_SHARED|MAP_ANONYMOUS: shmem faults
+    MEMFD = "memfd"  # memfd_create + MAP_SHARED
+    FILE = "file"  # filename=, MAP_SHARED: page-cache faults
+    HUGETLB = "hugetlb"  # MAP_PRIVATE|MAP_ANONYMOUS|MAP_HUGETLB, hugepage_size pages
+
+
+class Refault(StrEnum):
+    """What happens to the region between passes (``refault=``); NONE is fio."""
+
+    NONE = "none"
+    DONTNEED = "dontneed"  # madvise(MADV_DONTNEED): the next touch faults again
+    REMAP = "remap"  # a fresh mapping at the same address: the next touch faults again
+    PAGEOUT = "pageout"  # madvise(MADV_PAGEOUT): the next touch swaps in where swap exists
+
+
+class Mlock(StrEnum):
+    """``mlock=``: lock the region (and fault it all in at setup), or lock pages as they fault."""
+
+    OFF = "0"
+    ON = "1"
+    ONFAULT = "onfault"
+
+
+@dataclass(frozen=True)
+class MemoryControls:
+    """loadgen's memory-management options of one job; the defaults are fio's engine exactly."""
+
+    backing: Backing = Backing.ANON
+    filename: str = ""  # backing=file: the file (created and removed by loadgen unless it existed)
+    hugepage_size: int = 0  # backing=hugetlb: page size in bytes; 0 = the system's default size
+    refault: Refault = Refault.NONE
+    populate: bool = False  # MAP_POPULATE at setup
+    mlock: Mlock = Mlock.OFF
+    ksm: bool = False  # MADV_MERGEABLE
+    cold: bool = False  # MADV_COLD after every pass
+    collapse: bool = False  # MADV_COLLAPSE after the first pass
+    thp_delay_ns: int = 0  # thp=madvise: MADV_NOHUGEPAGE first, MADV_HUGEPAGE after this long
+    thp_delay_passes: int = 0  # ... or after this many passes
+    mthp: tuple[tuple[int, str], ...] = ()  # (folio size in bytes, policy) set in sysfs for the job
+    memory_limit: int = 0  # bytes; >0 = the job's workers run in a memory cgroup of their own
+    memory_high: int = 0  # bytes; memory.high of that cgroup (cgroup v2)
+
+    @property
+    def per_pass(self) -> bool:
+        """Whether the region has work to do at the end of a pass (see Region.end_pass)."""
+        return (self.refault is not Refault.NONE or self.cold or self.collapse
+                or bool(self.thp_delay_ns or self.thp_delay_passes))
+
+    @property
+    def cgroup(self) -> bool:
+        return bool(self.memory_limit or self.memory_high)
+
+
 @dataclass(frozen=True)
 class BsSplitEntry:
     """One ``bssplit`` entry: blocks of ``bs`` bytes for ``pct`` percent of I/Os."""
@@ -141,6 +198,7 @@ class Job:
     log_offset: bool = False  # per-I/O log lines carry the offset before prio
     # loadgen engine options
     thp: str = "inherit"  # inherit|madvise|never
+    mm: MemoryControls = MemoryControls()  # backing, refault, THP/KSM/mlock, memcg limits
     # what the controller does when the OOM killer takes this job's worker:
     # report|respawn|abort (loadgen.controller.outcome.next_action)
     oom_policy: str = "report"

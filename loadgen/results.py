@@ -31,6 +31,9 @@ class JobResult:
     last_end: Outcome | None = None  # the worker's last death or stop (also one respawned)
     restarts: int = 0  # fresh workers started in its place (oom_policy=respawn)
     kernel: KernelDelta | None = None  # the group's system-wide counter deltas
+    # memory controls' report (cgroup events/stat deltas, KSM, mTHP policy, huge-page
+    # faults; docs/memory.md), as JSON data built by loadgen.controller.memctl
+    mm: dict[str, Any] | None = None
     # the controller's own state, never reported: CLOCK_MONOTONIC means nothing outside it
     ready_ns: int = 0  # when the worker said it was ready, waiting for the release
 

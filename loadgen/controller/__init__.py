@@ -20,7 +20,7 @@ from typing import Any
 import anyio
 
 from loadgen import __version__
-from loadgen.controller import outcome, reportout
+from loadgen.controller import memctl, outcome, reportout
 from loadgen.controller.aggregator import Aggregator, aggregate_metrics
 from loadgen.controller.progress import ProgressLine, wanted
 from loadgen.controller.spawner import Spawner
@@ -125,6 +125,9 @@ def execute(plan: Plan, opts: RunOptions, report_sink: Sink | None = None,
     ``opts`` sends reports, but never to a file (``run`` owns that).
     """
     cpu_at_start = _cpu_s()
+    for note in memctl.preflight(plan):  # InputError before anything starts
+        print(note, file=sys.stderr)
+    memory = memctl.MemoryRun(plan)
     nofile = raise_fd_limit()
     run_id = uuid.uuid4().hex
     start_epoch_ns, start_mono_ns = time.time_ns(), time.monotonic_ns()
@@ -148,6 +151,7 @@ def execute(plan: Plan, opts: RunOptions, report_sink: Sink | None = None,
             progress,
             report_sink or reportout.report_sink(replace(opts, output="")).open(),
         )
+        supervisor.memory = memory if memory.active else None
         supervisor.result.header = _header(plan, opts, nofile, controller_nice, oom_score_adj)
         supervisor.result.run_id, supervisor.result.start_epoch_ns = run_id, start_epoch_ns
         supervisor.sinks = [
@@ -171,6 +175,7 @@ def execute(plan: Plan, opts: RunOptions, report_sink: Sink | None = None,
     finally:
         signal.signal(signal.SIGUSR1, previous_usr1)
         spawner.close()
+        memory.close()  # after the workers are gone: their cgroups can go
         oom.close()
         os.setpriority(os.PRIO_PROCESS, 0, worker_nice)  # a library caller gets its priority back
     result.end_epoch_ns = time.time_ns()

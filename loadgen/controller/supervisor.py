@@ -29,6 +29,7 @@ from loadgen import protocol
 from loadgen.controller import outcome
 from loadgen.controller.aggregator import Aggregator, JobState
 from loadgen.controller.kernelwatch import KernelWatch
+from loadgen.controller.memctl import MemoryRun
 from loadgen.controller.progress import ProgressLine, Snapshot, job_char
 from loadgen.controller.release import gate_for, until_epoch
 from loadgen.controller.spawner import HelperDied, Spawner
@@ -213,6 +214,12 @@ class _GroupRun:
 
     # ---- the group's phases ------------------------------------------------------------------
     async def run(self) -> GroupResult:
+        memory = self.sup.memory  # mTHP/KSM settings and cgroups of the group (memctl)
+        if memory is not None and (problem := memory.begin_group(self.group)):
+            for state in self.agg.group_states():
+                self.agg.fail(state, errno.EPERM, problem, "setup_failed")
+            self._finish()
+            return self.result
         spawner = self.sup.spawner
         gate_r, self.gate_w = os.pipe2(os.O_CLOEXEC)
         spawner.on_exit = self._on_exit
@@ -310,6 +317,8 @@ class _GroupRun:
             for state in states:
                 state.result.pid = pid
             self.pid_states[pid] = states
+            if self.sup.memory is not None:  # into the job's cgroup before the release
+                self.sup.memory.place(states[0].job, pid)
             self.live.add(pid)
             fd = next(forked)
             os.set_blocking(fd, False)
@@ -388,6 +397,8 @@ class _GroupRun:
         if self.kernel_at_release is not None:
             # system-wide, so one delta for the group's window serves every job in it
             self.result.kernel = counters.delta(self.kernel_at_release, counters.snapshot())
+        if self.sup.memory is not None:
+            self.sup.memory.end_group(self.group, [s.result for s in states])
         for state in states:
             state.result.kernel = self.result.kernel
             state.result.ready_ns = state.ready_ns
@@ -429,6 +440,7 @@ class Supervisor:
         self.kernel = KernelWatch(agg.writer)
         self.prometheus = PrometheusFile(opts.prometheus) if opts.prometheus else None
         self.gate = gate_for(opts.start_at_ns, opts.release_fd)  # who says when a group starts
+        self.memory: MemoryRun | None = None  # set by execute() when a job uses memory controls
 
     async def run(self) -> RunResult:
         self.spawner.attach()

@@ -105,7 +105,7 @@ class JobRunner:
             ) from None
         keep_heap()
         try:
-            self.region = Region(job.size, job.thp)
+            self.region = Region.for_job(job)
         except RegionError as exc:
             raise EngineError(exc.errno or errno.ENOMEM, f"{job.name}: {exc.strerror}") from exc
         self._address = self.region.address
@@ -197,6 +197,9 @@ class _Run:
         self.pass_bytes = 0
         self.think_left = job.thinktime_blocks if job.thinktime_ns else 0
         self.time_based = self.pattern.time_based
+        # the region has work at each pass end (re-fault, MADV_COLD, ...): passes are run
+        # one by one, never replayed as tiles, and a time-based pass stops at its bytes
+        self.per_pass = job.mm.per_pass
         self.first_op_sent = False
         self.measured_start = 0
         self.last_report = 0
@@ -271,8 +274,13 @@ class _Run:
                 )
             else:
                 ctl[kernel.C_BYTES_LEFT] = ctl[kernel.C_IOS_LEFT] = UNLIMITED
+                if self.per_pass and self.time_based:
+                    ctl[kernel.C_BYTES_LEFT] = max(job.bytes_per_pass - self.pass_bytes, 1)
             ran = state.run(batch.offsets, batch.lengths, batch.dirs, pos, count)
             self.pass_bytes += int(ctl[kernel.C_PASS])
+            if self.per_pass and self.time_based and self.pass_bytes >= job.bytes_per_pass:
+                self._region().end_pass(True)  # the pattern wraps on by itself
+                self.pass_bytes = 0
             if budgeted:
                 self.done_bytes = self.bytes_limit - int(ctl[kernel.C_BYTES_LEFT])
                 if self.ios_limit:
@@ -291,6 +299,8 @@ class _Run:
                     self._think()
                     self.think_left = job.thinktime_blocks
             if limited:
+                if self.per_pass:
+                    self._region().end_pass(False)
                 break
         self._finish(state.now())
 
@@ -318,11 +328,22 @@ class _Run:
             time.sleep(min(left, 5_000_000) / 1e9)
 
     def _next_loop(self, in_ramp: bool) -> bool:
-        """The region is used up: start another loop or end (fio's keep_running)."""
-        job = self.job
+        """The region is used up: start another loop or end (fio's keep_running); the
+        region's end-of-pass work comes between the two."""
         if self.pass_bytes == 0:
             return False  # a loop that did nothing would never do anything
         self.pass_bytes = 0
+        more = self._another_loop(in_ramp)
+        if self.per_pass:
+            self._region().end_pass(more)
+        return more
+
+    def _region(self) -> Region:
+        assert self.runner.region is not None  # set up before any run
+        return self.runner.region
+
+    def _another_loop(self, in_ramp: bool) -> bool:
+        job = self.job
         if self.time_based or in_ramp:
             self.pattern.start_loop()
             return True
@@ -341,7 +362,7 @@ class _Run:
             return True
         # Plain loops (no io_size passes): the replayed loops left come as one batch that
         # the kernel runs round and round.
-        tiles = self.loops_left if not job.io_size else 1
+        tiles = self.loops_left if not (job.io_size or self.per_pass) else 1
         self.loops_left -= self.pattern.start_loop(tiles) - 1
         return True
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from loadgen.jobfile.access import Distribution, DistributionValue, Rw, RwValue, Zones
+from loadgen.jobfile.memory import MthpKind, ThpDelayKind
 from loadgen.jobfile.values import (
     BadValue,
     Bool,
@@ -49,6 +50,20 @@ class State:
     # description
     name: str
     description: str
+    # memory-management controls (loadgen.jobfile.memory turns them into MemoryControls)
+    filename: str
+    backing: str
+    hugepage_size: int
+    refault: str
+    populate: bool
+    mlock: str
+    ksm: bool
+    cold: bool
+    collapse: bool
+    thp_delay: tuple[str, int]
+    mthp: tuple[tuple[int, str], ...]
+    memory_limit: int
+    memory_high: int
     # engine
     ioengine: str
     thp: str
@@ -207,8 +222,12 @@ def _apply_direct(state: State, value: bool) -> str | None:
     return "direct=1 has no effect: anonymous memory has no page cache to bypass" if value else None
 
 
-def _apply_filename(state: State, value: str) -> str:
-    return f"filename={value} has no effect: the page_fault engine maps anonymous memory"
+def _apply_filename(state: State, value: str) -> str | None:
+    state.filename = value  # applied after backing= (prio -1)
+    if state.backing == "file":
+        return None
+    return (f"filename={value} has no effect: the page_fault engine maps anonymous memory "
+            "(see backing=file)")
 
 
 def _apply_distribution(state: State, value: DistributionValue) -> None:
@@ -274,9 +293,49 @@ OPTIONS: tuple[Option, ...] = (
            "Engine", apply=_apply_direct),
     Option("nrfiles", Int(1), 1, "Number of files; the page_fault engine supports only 1", "Engine",
            aliases=("nr_files",), apply=_apply_nrfiles),
-    Option("filename", Str(), "",
-           "File name; accepted, no effect: the region is anonymous memory (note)",
+    Option("filename", Str(), "", "File name: the file backing=file maps; else no effect (note)",
            "Engine", apply=_apply_filename, prio=-1),
+    # --- memory-management controls (loadgen options; loadgen.jobfile.memory checks them)
+    Option("backing", Enum({
+        "anon": "private anonymous memory (fio's page_fault engine)",
+        "shared": "shared anonymous memory (shmem faults)",
+        "memfd": "a memfd, MAP_SHARED (shmem faults)",
+        "file": "filename=, MAP_SHARED (page-cache faults); created and removed unless it existed",
+        "hugetlb": "MAP_HUGETLB pages of hugepage_size from the hugetlb pool "
+                   "(/proc/sys/vm/nr_hugepages)",
+    }), "anon", "What the region maps (loadgen option)", "Memory"),
+    Option("hugepage_size", Size(), 0,
+           "backing=hugetlb page size, e.g. 2M or 1G (0 = the system default)", "Memory"),
+    Option("refault", Enum({
+        "none": "the mapping persists: only the first pass faults (fio)",
+        "dontneed": "madvise(MADV_DONTNEED) between passes: every pass faults again",
+        "remap": "a fresh mapping at the same address between passes: every pass faults again",
+        "pageout": "madvise(MADV_PAGEOUT) between passes: the next touch swaps in (needs swap)",
+    }), "none", "What happens to the region between passes; its cost is reported apart from I/O",
+        "Memory"),
+    Option("populate", Bool(), False, "MAP_POPULATE: fault the region in at setup (timed apart)",
+           "Memory"),
+    Option("mlock", Enum({
+        "0": "no locking",
+        "1": "mlock(2) at setup: every page is faulted in and locked (timed apart)",
+        "onfault": "mlock2(MLOCK_ONFAULT): pages are locked as they fault",
+    }), "0", "Lock the region in memory", "Memory"),
+    Option("ksm", Bool(), False,
+           "madvise(MADV_MERGEABLE); ksmd is started for the run if it is off (root)", "Memory"),
+    Option("cold", Bool(), False,
+           "madvise(MADV_COLD) after every pass: reclaim takes the region first", "Memory"),
+    Option("collapse", Bool(), False,
+           "madvise(MADV_COLLAPSE) after the first pass (result and time reported)", "Memory"),
+    Option("thp_delay", ThpDelayKind(), ("ns", 0),
+           "thp=madvise: MADV_NOHUGEPAGE at setup, MADV_HUGEPAGE at the first pass end after this",
+           "Memory"),
+    Option("mthp", MthpKind(), (), "Per-size mTHP policies for the job's group (root; restored)",
+           "Memory"),
+    Option("memory_limit", Size(), 0,
+           "Run the job's workers in a memory cgroup of their own with this limit (0 = no group)",
+           "Memory"),
+    Option("memory_high", Size(), 0, "memory.high of the job's cgroup (cgroup v2; 0 = none)",
+           "Memory"),
     # --- access pattern
     Option("rw", Rw(), RwValue(RwMode.READ, 0), "Access pattern", "Access pattern",
            aliases=("readwrite",), apply=_apply_rw),
@@ -527,7 +586,7 @@ _APPLIED_DEFAULTS: dict[str, Any] = {
     "ioengine": "page_fault", "rw": RwMode.READ, "rw_postfix": 0, "random_distribution": "random",
     "distribution_params": (), "zones": ((), ()), "randseed": 0x89, "randseed_set": False,
     "offset": 0, "loops": 1, "thinktime_blocks": 1, "gtod_reduce": False, "kb_base": 1024,
-    "unit_base": 8,
+    "unit_base": 8, "filename": "",
 }
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields, replace
 
 from loadgen.errors import InputError
 from loadgen.jobfile.expr import bc_integer
+from loadgen.jobfile.memory import check_groups, memory_controls
 from loadgen.jobfile.options import MAX_JOBS, State, initial_state, lookup
 from loadgen.jobfile.reader import OptionLine, Section
 from loadgen.jobfile.substitute import SystemFacts
@@ -28,7 +29,7 @@ COMPUTED = frozenset({
     "name", "thread_number", "subjob", "group_id", "size", "io_size", "offset",
     "offset_percent", "offset_increment", "bs_min", "bs_max", "bssplit", "blockalign",
     "percentage_random", "randrepeat", "time_based", "startdelay_ns", "write_bw_log",
-    "write_lat_log", "write_iops_log", "write_hist_log", "job_options", "source",
+    "write_lat_log", "write_iops_log", "write_hist_log", "mm", "job_options", "source",
 })
 COPIED = tuple(f.name for f in fields(Job) if f.name not in COMPUTED)
 
@@ -75,8 +76,10 @@ class Resolver:
                 jobs.append(self._job(state, section, job_options))
         if not jobs:
             raise InputError("no jobs defined")
-        return Plan(groups=_number_and_group(jobs), global_options=tuple(global_options),
+        plan = Plan(groups=_number_and_group(jobs), global_options=tuple(global_options),
                     files=tuple(s.name for s in sources if not s.on_command_line))
+        check_groups(plan)
+        return plan
 
     def _apply(
         self, state: State, section: Section, on_command_line: bool
@@ -148,6 +151,7 @@ class Resolver:
             write_lat_log=_log_prefix(state.write_lat_log, name),
             write_iops_log=_log_prefix(state.write_iops_log, name),
             write_hist_log=_log_prefix(state.write_hist_log, name),
+            mm=memory_controls(state, name, where),
             job_options=tuple(job_options), source=where,
         )
 

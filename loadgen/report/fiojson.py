@@ -199,6 +199,8 @@ def loadgen_job_object(entry: Entry) -> dict[str, Any]:
         obj["restarts"] = first.restarts
     if first.kernel is not None:
         obj["kernel"] = first.kernel
+    if first.mm is not None:
+        obj["mm"] = first.mm
     if len(members) > 1 and len(set(outcomes)) > 1:
         obj["outcomes"] = outcomes
     return obj

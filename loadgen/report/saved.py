@@ -178,7 +178,8 @@ def job_result_doc(j: JobResult) -> dict[str, Any]:
             "start_epoch_ms": j.start_epoch_ms, "end_epoch_ms": j.end_epoch_ms,
             "error": j.error, "error_text": j.error_text,
             "outcome": None if j.outcome is None else j.outcome.value,
-            "last_end": _outcome_doc(j.last_end), "restarts": j.restarts, "kernel": j.kernel}
+            "last_end": _outcome_doc(j.last_end), "restarts": j.restarts, "kernel": j.kernel,
+            "mm": j.mm}
 
 
 def job_result_from(doc: dict[str, Any], job: Job) -> JobResult:
@@ -189,7 +190,8 @@ def job_result_from(doc: dict[str, Any], job: Job) -> JobResult:
                      error=int(doc["error"]), error_text=str(doc["error_text"]),
                      outcome=None if outcome is None else OutcomeKind(outcome),
                      last_end=_outcome_from(doc.get("last_end")),
-                     restarts=int(doc.get("restarts", 0)), kernel=doc.get("kernel"))
+                     restarts=int(doc.get("restarts", 0)), kernel=doc.get("kernel"),
+                     mm=doc.get("mm"))
 
 
 def group_doc(g: GroupResult) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import mmap
 import time
@@ -273,12 +274,8 @@ def test_loops_refault_nothing_the_mapping_persists() -> None:
 @pytest.mark.skipif(not thp_available(), reason="transparent huge pages unavailable")
 def test_thp_madvise_gets_huge_pages_and_never_does_not() -> None:
     job = make_job(rw="write", size=16 * M, bs_min=(2 * M, 2 * M), bs_max=(2 * M, 2 * M))
-    huge = run_job(
-        job.__class__(**{**job.to_dict(), "thp": "madvise", "bssplit": ((), ())})
-    ).reports[-1]
-    never = run_job(
-        job.__class__(**{**job.to_dict(), "thp": "never", "bssplit": ((), ())})
-    ).reports[-1]
+    huge = run_job(dataclasses.replace(job, thp="madvise")).reports[-1]
+    never = run_job(dataclasses.replace(job, thp="never")).reports[-1]
     assert huge.anon_huge_bytes > 0
     assert never.anon_huge_bytes == 0
     assert huge.minf < never.minf

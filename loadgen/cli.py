@@ -1,20 +1,24 @@
 """The ``loadgen`` command line: ``loadgen plan`` prints the resolved plan, ``loadgen run`` runs it.
 
 Every user mistake ends here as one line on stderr and exit status 2, never a traceback.
+``main`` installs loadgen's signal handling first: this module imports nothing heavy at
+its top (the job-file language, numpy and the controller come after), so a SIGINT or
+SIGTERM from loadgen's first line on is remembered, said in one line and ends with
+status 3 (``loadgen.startup_signals``).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loadgen.errors import InputError
-from loadgen.jobfile import build_plan, parse_command_line, print_note
-from loadgen.jobfile.help import option_help, options_overview
-from loadgen.plan import WRITE, Plan
 from loadgen.startup_signals import StartupSignals
+from loadgen.status import ExitStatus
+
+if TYPE_CHECKING:
+    from loadgen.plan import Plan
 
 USAGE = """\
 usage: loadgen plan JOBFILE... [--section=NAME] [--name=JOB --OPTION=VALUE ...]
@@ -36,6 +40,8 @@ def plan_document(plan: Plan) -> dict[str, Any]:
     ``bs`` is a convenience: the write-direction block size when it is fixed (equal to the
     read one unless ``bs=r,w`` differs), ``null`` when block sizes vary (bsrange/bssplit).
     """
+    from loadgen.plan import WRITE
+
     groups = []
     for group in plan.groups:
         jobs: list[dict[str, Any]] = []
@@ -51,55 +57,71 @@ def plan_document(plan: Plan) -> dict[str, Any]:
             fields["workers"] = [worker]
             jobs.append(fields)
         groups.append({"id": group.id, "jobs": jobs})
-    return {"files": list(plan.files), "global_options": dict(plan.global_options), "groups": groups}
+    return {"files": list(plan.files), "global_options": dict(plan.global_options),
+            "groups": groups}
 
 
-def _plan(args: list[str]) -> int:
+def _plan(args: list[str], signals: StartupSignals) -> int:
+    import json
+
+    from loadgen.jobfile import build_plan, parse_command_line
+    from loadgen.jobfile.help import option_help, options_overview
+
     command_line = parse_command_line(args)
     if command_line.help:
         print(USAGE, end="")
-        return 0
+        return ExitStatus.OK
     if command_line.cmdhelp is not None:
-        print(option_help(command_line.cmdhelp) if command_line.cmdhelp else options_overview(), end="")
-        return 0
+        name = command_line.cmdhelp
+        print(option_help(name) if name else options_overview(), end="")
+        return ExitStatus.OK
     plan = build_plan(command_line)
+    if signals.received:  # stopped while reading: the plan is not printed
+        return ExitStatus.SIGNALLED
     print(json.dumps(plan_document(plan), indent=2))
-    return 0
+    return ExitStatus.OK
 
 
-def _run(args: list[str]) -> int:
+def _run(args: list[str], signals: StartupSignals) -> int:
+    from loadgen.jobfile import build_plan, parse_command_line
+
     command_line = parse_command_line(args)
     if command_line.help or command_line.cmdhelp is not None:
-        return _plan(args)
-    startup_signals = StartupSignals()  # reliability: no traceback or lost report on an early ^C
-    startup_signals.install()
+        return _plan(args, signals)
+    plan = build_plan(command_line)
     try:
-        plan = build_plan(command_line)
-        try:
-            from loadgen.controller import run
-        except ImportError:
-            print("loadgen: run: controller not available", file=sys.stderr)
-            return 1
-        return int(run(plan, command_line.run_options, startup_signals=startup_signals))
-    finally:
-        startup_signals.restore()
+        from loadgen.controller import run
+    except ImportError:
+        print("loadgen: run: controller not available", file=sys.stderr)
+        return ExitStatus.FAILED
+    return int(run(plan, command_line.run_options, startup_signals=signals))
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
+    signals = StartupSignals()  # before anything heavy: see the module docstring
+    signals.install()
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv), signals)
+    finally:
+        signals.restore()
+
+
+def _main(args: list[str], signals: StartupSignals) -> int:
     if not args or args[0] in ("-h", "--help", "help"):
         print(USAGE, end="")
-        return 0 if args else 2
+        return ExitStatus.OK if args else ExitStatus.BAD_INPUT
     command, rest = args[0], args[1:]
     try:
         if command == "plan":
-            return _plan(rest)
+            return _plan(rest, signals)
         if command == "run":
-            return _run(rest)
+            return _run(rest, signals)
         raise InputError(f"unknown command {command!r} (use 'plan' or 'run')")
     except InputError as exc:
+        from loadgen.jobfile import print_note
+
         print_note(f"loadgen: {exc}" if not exc.location else str(exc))
-        return 2
+        return ExitStatus.BAD_INPUT
     except BrokenPipeError:
         # The reader of our stdout went away (`loadgen plan ... | head`): not an error of
         # ours or theirs.  Point stdout at /dev/null so the interpreter's final flush is quiet.

@@ -9,7 +9,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+import pytest
+
 from loadgen.startup_signals import EXIT_SIGNALLED, StartupSignals
+from loadgen.status import ExitStatus
+from tests.reliability.faults import read_jsonl, signal_at, start_loadgen
+from tests.reliability.test_e2e import TIMED, finish, job, outputs
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -77,3 +83,48 @@ def test_restore_puts_the_previous_handlers_back() -> None:
     assert signal.getsignal(signal.SIGTERM) is signals
     signals.restore()
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
+# ---- real signals at known moments of a real `python -m loadgen` --------------------------
+# Each moment is reached for sure (the injected hook leaves a mark), so the test does not
+# depend on when a timer fires: from the command line's first step on, a signal is one
+# line and status 3, and the run's outputs are complete.
+START_MOMENTS = [
+    "import:loadgen.jobfile",  # the job-file language: the first heavy import
+    "import:fractions",  # inside it (loadgen.jobfile.expr)
+    "open:JOBFILE",  # reading the job file
+    "import:numpy",
+    "import:loadgen.controller",
+    "import:anyio",
+]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
+@pytest.mark.parametrize("moment", START_MOMENTS)
+def test_signal_at_each_moment_of_the_start_is_status_3_and_one_line(
+        tmp_path: Path, moment: str, signum: int) -> None:
+    jobfile = job(tmp_path, TIMED.format(runtime=30, numjobs=2))
+    jsonl, report, args = outputs(tmp_path)
+    hook, env = signal_at(tmp_path, moment.replace("JOBFILE", str(jobfile)), signum)
+    run = start_loadgen([str(jobfile), *args], extra_path=hook, extra_env=env)
+    status, stderr = finish(run)
+    assert (tmp_path / "signalled").exists(), f"{moment} was never reached"
+    assert status == ExitStatus.SIGNALLED, stderr
+    assert stderr.splitlines() == [f"loadgen: {signal.Signals(signum).name}: stopping"]
+    records = read_jsonl(jsonl)
+    assert records[0]["type"] == "run_start"
+    assert {r["type"] for r in records[1:-1]} <= {"kernel"}  # no worker was started
+    assert records[-1]["interrupted"] is True
+    assert records[-1]["exit_status"] == ExitStatus.SIGNALLED
+    assert orjson.loads(report.read_bytes())["jobs"] == []
+
+
+def test_signal_while_the_plan_is_read_is_status_3_and_prints_no_plan(tmp_path: Path) -> None:
+    jobfile = job(tmp_path, TIMED.format(runtime=30, numjobs=2))
+    hook, env = signal_at(tmp_path, "import:fractions", signal.SIGINT)
+    run = start_loadgen([str(jobfile)], extra_path=hook, extra_env=env, command="plan")
+    stdout, stderr = run.proc.communicate(timeout=60)
+    assert (tmp_path / "signalled").exists()
+    assert run.proc.returncode == ExitStatus.SIGNALLED
+    assert stderr.decode().splitlines() == ["loadgen: SIGINT: stopping"]
+    assert stdout == b""

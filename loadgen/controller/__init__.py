@@ -118,6 +118,13 @@ def _cpu_s() -> float:
     return time.process_time_ns() / 1e9
 
 
+def _run_ended(startup_signals: StartupSignals) -> None:
+    """The loop's signal receiver is gone (it put the defaults back): the handlers outside
+    the loop again, and from now on a signal cuts nothing short (docs/reliability.md)."""
+    startup_signals.install()
+    startup_signals.end_run()
+
+
 def exit_status(result: RunResult) -> int:
     return outcome.run_exit_status(result, output_failed=bool(result.output_failure))
 
@@ -151,6 +158,7 @@ def execute(plan: Plan, opts: RunOptions, report_sink: Sink | None = None,
         supervisor.sinks = [s for s in (writer.sink if writer else None, report_sink) if s is not None]
         if startup_signals is not None:
             startup_signals.attach(supervisor)  # a signal before the loop listens stops the run at once
+            supervisor.signals_released = lambda: _run_ended(startup_signals)
         if writer is not None:
             writer.on_failure = lambda failure: supervisor.abort(str(failure), "output")
             _run_start(writer, plan, opts, supervisor.result.header)
@@ -160,7 +168,7 @@ def execute(plan: Plan, opts: RunOptions, report_sink: Sink | None = None,
             result = supervisor.result
             result.interrupted = True
         if startup_signals is not None:
-            startup_signals.install()  # the loop's receiver put the defaults back on exit
+            _run_ended(startup_signals)
     finally:
         signal.signal(signal.SIGUSR1, previous_usr1)
         spawner.close()

@@ -19,6 +19,7 @@ import signal
 import sys
 import time
 from dataclasses import replace
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -326,6 +327,8 @@ class Supervisor:
         self.result = RunResult(plan=plan)
         self.task_group: anyio.abc.TaskGroup | None = None
         self.kernel = KernelWatch(agg.writer)
+        # called once the loop's signal receiver is gone (loadgen.startup_signals takes over)
+        self.signals_released: Callable[[], None] = lambda: None
 
     async def run(self) -> RunResult:
         self.spawner.attach()
@@ -353,18 +356,30 @@ class Supervisor:
         return self.result
 
     async def _watch_signals(self, tg: anyio.abc.TaskGroup) -> None:
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1) as signals:
-            async for signum in signals:
-                if signum == signal.SIGHUP:
-                    self._reopen_outputs()
-                    continue
-                if signum == signal.SIGUSR1:
-                    self._show_snapshot()
-                    continue
-                if self.stop_reason == "signal" and signum == signal.SIGINT:
-                    self._exit_now()
-                self.stop_reason = "signal"
-                self._stop_all(f"{signal.Signals(signum).name}: stopping all workers", "signal", "warning")
+        try:
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP,
+                                            signal.SIGUSR1) as signals:
+                async for signum in signals:
+                    self._on_signal(signum)
+        finally:
+            # the receiver put the defaults back (SIGTERM would kill us unreported): the
+            # run's workers are done or stopping, the handlers outside the loop take over
+            self.signals_released()
+
+    def _on_signal(self, signum: int) -> None:
+        if signum == signal.SIGHUP:
+            self._reopen_outputs()
+            return
+        if signum == signal.SIGUSR1:
+            self._show_snapshot()
+            return
+        if self.stop_reason == "signal" and signum == signal.SIGINT:
+            self._exit_now()
+        message = f"{signal.Signals(signum).name}: stopping all workers"
+        if self.stop_reason != "signal":
+            self.notice(message)
+        self.stop_reason = "signal"
+        self._stop_all(message, "signal", "warning")
 
     def _stop_all(self, message: str, action: str, level: str) -> None:
         already = self.stopping

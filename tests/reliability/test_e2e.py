@@ -270,8 +270,9 @@ def test_sigterm_stops_workers_and_still_reports(tmp_path: Path) -> None:
     run.wait_for_workers(2)
     wait_for_lines(jsonl, 2, run)
     run.proc.terminate()
-    status, _ = finish(run)
+    status, stderr = finish(run)
     assert status == 3
+    assert stderr.splitlines() == ["loadgen: SIGTERM: stopping all workers"]
     records = read_jsonl(jsonl)
     assert records[-1]["type"] == "run_end"
     jobs = report_jobs(report)["timed"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -128,3 +129,39 @@ def test_signal_while_the_plan_is_read_is_status_3_and_prints_no_plan(tmp_path: 
     assert run.proc.returncode == ExitStatus.SIGNALLED
     assert stderr.decode().splitlines() == ["loadgen: SIGINT: stopping"]
     assert stdout == b""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
+def test_signal_while_the_report_is_written_keeps_the_runs_status(
+        tmp_path: Path, signum: int) -> None:
+    """The report goes into a FIFO with a one-page buffer, so loadgen is inside its write
+    when the test has read the first page: the signal comes at that moment.  Nothing is
+    cut short: the report is finished, and the status is the run's own (``run_end``)."""
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    fcntl.fcntl(reader, fcntl.F_SETPIPE_SZ, 4096)
+    keep = os.open(fifo, os.O_WRONLY)  # a writer until loadgen's: no early EOF for the reader
+    jsonl = tmp_path / "run.jsonl"
+    text = "[global]\nioengine=page_fault\nbs=4k\nsize=1m\nrw=randwrite\n[a]\nnumjobs=4\n"
+    run = start_loadgen([str(job(tmp_path, text)), f"--jsonl={jsonl}", "--output-format=json+",
+                         f"--output={fifo}"])
+    try:
+        os.set_blocking(reader, True)
+        first = os.read(reader, 1024)  # the report has begun; more than a page is still to go
+        os.close(keep)
+        run.proc.send_signal(signum)
+        rest = b""
+        while chunk := os.read(reader, 1 << 16):
+            rest += chunk
+    finally:
+        os.close(reader)
+    status, stderr = finish(run)
+    name = signal.Signals(signum).name
+    assert stderr.splitlines() == [f"loadgen: {name} after the run ended: finishing the report"]
+    records = read_jsonl(jsonl)
+    assert status == records[-1]["exit_status"] == ExitStatus.OK
+    assert records[-1]["interrupted"] is False
+    report = orjson.loads(first + rest)
+    assert len(rest) > 4096 and len(report["jobs"]) == 4
+    assert all(j["error"] == 0 and j["write"]["total_ios"] == 256 for j in report["jobs"])

@@ -14,6 +14,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from loadgen.errors import InputError
+from loadgen.sinks import guard_standard_fds, std_fd_closed
 from loadgen.startup_signals import StartupSignals
 from loadgen.status import ExitStatus
 
@@ -68,6 +69,8 @@ def _plan(args: list[str], signals: StartupSignals) -> int:
     from loadgen.jobfile.help import option_help, options_overview
 
     command_line = parse_command_line(args)
+    if closed := std_fd_closed(1):  # the plan, the help: all of it goes to stdout
+        raise InputError(f"plan: cannot write: {closed}")
     if command_line.help:
         print(USAGE, end="")
         return ExitStatus.OK
@@ -100,6 +103,7 @@ def _run(args: list[str], signals: StartupSignals) -> int:
 def main(argv: list[str] | None = None) -> int:
     signals = StartupSignals()  # before anything heavy: see the module docstring
     signals.install()
+    guard_standard_fds()  # before anything opens a file: a closed fd 1 is not reused
     try:
         return _main(list(sys.argv[1:] if argv is None else argv), signals)
     finally:

@@ -220,7 +220,8 @@ def run(plan: Plan, opts: RunOptions, startup_signals: StartupSignals | None = N
 def _write_report(sink: Sink, text: str, result: RunResult) -> None:
     """The end-of-run report; a full disk is the run's failure, a gone reader is not."""
     try:
-        sys.stdout.flush()
+        if sys.stdout is not None:  # None: loadgen started with stdout closed
+            sys.stdout.flush()
         sink.write_text(text)
     except SinkFull as failure:
         result.output_failure = result.output_failure or str(failure)

@@ -13,6 +13,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+from loadgen import hostcheck
 from loadgen.errors import InputError
 from loadgen.sinks import guard_standard_fds, std_fd_closed
 from loadgen.startup_signals import StartupSignals
@@ -101,10 +102,16 @@ def _run(args: list[str], signals: StartupSignals) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if problem := hostcheck.not_linux():
+        print(f"loadgen: {problem}", file=sys.stderr)
+        return ExitStatus.BAD_INPUT
     signals = StartupSignals()  # before anything heavy: see the module docstring
     signals.install()
     guard_standard_fds()  # before anything opens a file: a closed fd 1 is not reused
     try:
+        if problem := hostcheck.missing_features():
+            print(f"loadgen: {problem}", file=sys.stderr)
+            return ExitStatus.BAD_INPUT
         return _main(list(sys.argv[1:] if argv is None else argv), signals)
     finally:
         signals.restore()

@@ -29,7 +29,8 @@ SYSTEMS = {
 # Linux without what loadgen uses
 LACKING = ("import os, sys\nsys.modules['fcntl'] = None\ndel os.pipe2\n"
            "import importlib.util\n_find = importlib.util.find_spec\n"
-           "importlib.util.find_spec = lambda name, *a: None if name == 'fcntl' else _find(name, *a)\n")
+           "importlib.util.find_spec = (\n"
+           "    lambda name, *a: None if name == 'fcntl' else _find(name, *a))\n")
 
 
 def _loadgen(tmp_path: Path, site: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -46,7 +47,8 @@ def _loadgen(tmp_path: Path, site: str, *args: str) -> subprocess.CompletedProce
 def test_not_linux_is_one_line_and_status_2(tmp_path: Path, system: str, command: str) -> None:
     done = _loadgen(tmp_path, SYSTEMS[system], command)
     assert done.returncode == ExitStatus.BAD_INPUT
-    assert done.stderr.splitlines() == [f"loadgen: loadgen needs {hostcheck.NEEDS}; this is {system}"]
+    needs = f"loadgen: loadgen needs {hostcheck.NEEDS}"
+    assert done.stderr.splitlines() == [f"{needs}; this is {system}"]
     assert done.stdout == ""
 
 

@@ -25,7 +25,7 @@ from typing import Any  # noqa: E402
 import anyio  # noqa: E402
 
 from loadgen import __version__  # noqa: E402
-from loadgen.controller import outcome, reportout  # noqa: E402
+from loadgen.controller import limits, outcome, reportout  # noqa: E402
 from loadgen.controller.aggregator import Aggregator, aggregate_metrics  # noqa: E402
 from loadgen.controller.progress import ProgressLine, wanted  # noqa: E402
 from loadgen.controller.spawner import Spawner  # noqa: E402
@@ -138,6 +138,7 @@ def execute(plan: Plan, opts: RunOptions, report_sink: Sink | None = None,
     """
     cpu_at_start = _cpu_s()
     nofile = raise_fd_limit()
+    limits.check_fd_budget(plan, opts, nofile)  # before the loop or the helper needs them
     run_id = uuid.uuid4().hex
     start_epoch_ns, start_mono_ns = time.time_ns(), time.monotonic_ns()
     host = socket.gethostname()
@@ -205,6 +206,7 @@ def run(plan: Plan, opts: RunOptions, startup_signals: StartupSignals | None = N
             return run(plan, opts, own_signals)
         finally:
             own_signals.restore()
+    limits.check_fd_budget(plan, opts, raise_fd_limit())  # before --output is emptied
     # --output is checked before anything starts (InputError, exit 2); stdout is a sink too,
     # so a reader that went away ends the run quietly instead of with a BrokenPipeError;
     # with --jsonl=- the report goes to stderr (docs/jsonl.md)

@@ -33,7 +33,7 @@ from loadgen.controller.supervisor import Supervisor  # noqa: E402
 from loadgen.errors import InputError  # noqa: E402
 from loadgen.kernel.sysinfo import run_header  # noqa: E402
 from loadgen.plan import Plan, RunOptions  # noqa: E402
-from loadgen.report.jsonl import JsonlWriter, header_fields  # noqa: E402
+from loadgen.report.jsonl import EventAction, JsonlWriter, header_fields  # noqa: E402
 from loadgen.report.writer import render_formats  # noqa: E402
 from loadgen.results import RunResult  # noqa: E402
 from loadgen.sinks import Sink, SinkError, SinkFull  # noqa: E402
@@ -161,7 +161,7 @@ def execute(plan: Plan, opts: RunOptions, report_sink: Sink | None = None,
             startup_signals.attach(supervisor)  # a signal before the loop listens stops the run at once
             supervisor.signals_released = lambda: _run_ended(startup_signals)
         if writer is not None:
-            writer.on_failure = lambda failure: supervisor.abort(str(failure), "output")
+            writer.on_failure = lambda failure: supervisor.abort(str(failure), EventAction.OUTPUT)
             _run_start(writer, plan, opts, supervisor.result.header)
         try:
             result = anyio.run(supervisor.run, backend="asyncio", backend_options={"use_uvloop": True})

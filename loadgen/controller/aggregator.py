@@ -16,7 +16,7 @@ from typing import Any
 from loadgen import protocol
 from loadgen.controller import outcome
 from loadgen.plan import Group, Job
-from loadgen.report.jsonl import JsonlWriter, metrics
+from loadgen.report.jsonl import EventAction, JsonlWriter, metrics
 from loadgen.results import GroupResult, JobResult
 from loadgen.stats import histogram
 from loadgen.stats.jobstats import IntervalStats
@@ -91,7 +91,7 @@ class Aggregator:
         elif kind == protocol.ERROR:
             state.traceback = info.get("traceback", "")
             self.fail(state, info["error"], info["error_text"],
-                      "worker_exception" if state.traceback else "job_error",
+                      EventAction.WORKER_EXCEPTION if state.traceback else EventAction.JOB_ERROR,
                       {"outcome.traceback": state.traceback} if state.traceback else None)
         elif kind == protocol.DONE:
             state.done = True
@@ -132,7 +132,7 @@ class Aggregator:
         state.result.end_epoch_ms = ((end + self.epoch_offset_ns) if end else time.time_ns()) // 1_000_000
 
     # ---- failures ---------------------------------------------------------------------------
-    def fail(self, state: JobState, err: int, text: str, action: str,
+    def fail(self, state: JobState, err: int, text: str, action: EventAction,
              details: dict[str, Any] | None = None) -> None:
         """Mark a job failed (fio's ``error``) and say so in the stream."""
         if not state.result.error:
@@ -177,7 +177,7 @@ class Aggregator:
         state.result.extras["outcome_detail"] = end.to_dict()
         if state.done:  # DONE came, or the job's own job_error/worker_exception event is out
             return
-        action = "worker_stopped" if end.kind == "stopped" else "worker_died"
+        action = EventAction.WORKER_STOPPED if end.kind == "stopped" else EventAction.WORKER_DIED
         self.fail(state, end.errno, f"worker pid {end.pid} {end.text}", action,
                   self.death_details(state, end))
 
@@ -186,7 +186,7 @@ class Aggregator:
         state.restarts += 1
         state.result.extras["restarts"] = state.restarts
         state.result.extras["outcome_detail"] = end.to_dict()
-        self.event("worker_respawned", f"worker pid {end.pid} {end.text}; respawning it "
+        self.event(EventAction.WORKER_RESPAWNED, f"worker pid {end.pid} {end.text}; respawning it "
                    f"(restart {state.restarts})", end.errno, state, level="warning",
                    details=self.death_details(state, end))
 
@@ -196,7 +196,7 @@ class Aggregator:
         job = state.job
         return {"group": job.group_id, "job": job.name, "thread_number": job.thread_number, "subjob": job.subjob}
 
-    def event(self, action: str, message: str, err: int = 0, state: JobState | None = None,
+    def event(self, action: EventAction, message: str, err: int = 0, state: JobState | None = None,
               level: str = "info", details: dict[str, Any] | None = None) -> None:
         if self.writer is None:
             return

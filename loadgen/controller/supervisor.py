@@ -33,6 +33,7 @@ from loadgen.controller.spawner import HelperDied, Spawner
 from loadgen.kernel import counters
 from loadgen.plan import Group, Job, Plan, RunOptions
 from loadgen.report import render_snapshot
+from loadgen.report.jsonl import EventAction
 from loadgen.results import GroupResult, RunResult
 from loadgen.sinks import Sink, SinkError
 
@@ -249,7 +250,7 @@ class _GroupRun:
                 for state in states:
                     self.agg.fail(state, fork_errno or errno.EAGAIN,
                                   f"cannot create a worker process: {os.strerror(fork_errno or errno.EAGAIN)}",
-                                  "spawn_failed")
+                                  EventAction.SPAWN_FAILED)
                 continue
             for state in states:
                 state.result.pid = pid
@@ -303,7 +304,8 @@ class _GroupRun:
             state.result.extras["first_op_ns"] = state.result.totals.first_op_ns
             if not state.done and not state.result.error:
                 # reaped and EOF, but no DONE: the worker ended its job without saying so
-                self.agg.fail(state, errno.EIO, "worker ended without finishing its job", "worker_died")
+                self.agg.fail(state, errno.EIO, "worker ended without finishing its job",
+                              EventAction.WORKER_DIED)
             self.agg.job_end(state)
         self.agg.group_end(self.result)
 
@@ -379,9 +381,9 @@ class Supervisor:
         if self.stop_reason != "signal":
             self.notice(message)
         self.stop_reason = "signal"
-        self._stop_all(message, "signal", "warning")
+        self._stop_all(message, EventAction.SIGNAL, "warning")
 
-    def _stop_all(self, message: str, action: str, level: str) -> None:
+    def _stop_all(self, message: str, action: EventAction, level: str) -> None:
         already = self.stopping
         self.stopping = True
         self.agg.event(action, message, level=level)
@@ -390,7 +392,7 @@ class Supervisor:
             if self.task_group is not None:
                 self.task_group.start_soon(self._kill_after_grace, self.current)
 
-    def abort(self, message: str, reason: str = "abort") -> None:
+    def abort(self, message: str, reason: EventAction = EventAction.ABORT) -> None:
         """Stop the run for a reason of its own (oom_policy=abort, an output that failed):
         like SIGTERM, but the run counts as ended, not interrupted."""
         if not self.stop_reason:
@@ -404,11 +406,12 @@ class Supervisor:
             return
         self.helper_gone = True
         trace = self.spawner.crash_traceback
-        self.agg.event("helper_died", "the worker fork helper exited", errno.ECHILD, level="error",
+        self.agg.event(EventAction.HELPER_DIED, "the worker fork helper exited", errno.ECHILD,
+                       level="error",
                        details={"outcome.traceback": trace} if trace else None)
         self.notice("the worker fork helper exited" + (f" ({trace.strip().splitlines()[-1]})" if trace else "")
                     + "; stopping the run")
-        self.abort("the worker fork helper exited", "helper")
+        self.abort("the worker fork helper exited", EventAction.HELPER)
 
     def notice(self, line: str) -> None:
         """One line on stderr for a person (a worker's death: fio's "got signal=9"); the
@@ -423,7 +426,7 @@ class Supervisor:
             problem = sink.reopen()
             if problem:
                 self.notice(problem)
-        self.agg.event("reopen", "SIGHUP: output files reopened")
+        self.agg.event(EventAction.REOPEN, "SIGHUP: output files reopened")
 
     def _show_snapshot(self) -> None:
         """SIGUSR1: the cumulative report of the run so far (fio's show_running_run_stats).
@@ -437,7 +440,8 @@ class Supervisor:
         try:
             self.report.write_text(render_snapshot(partial, self.opts))
         except SinkError as exc:  # a full disk, a gone reader: the run goes on, the final report tries again
-            self.agg.event("output", f"SIGUSR1 report not written: {exc}", level="warning")
+            self.agg.event(EventAction.OUTPUT, f"SIGUSR1 report not written: {exc}",
+                           level="warning")
 
     async def _kill_after_grace(self, group_run: _GroupRun) -> None:
         await anyio.sleep(STOP_GRACE_S)

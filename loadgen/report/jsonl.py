@@ -22,6 +22,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
+from enum import StrEnum
 from typing import Any
 
 import orjson
@@ -33,6 +34,24 @@ from loadgen.stats.moments import Moments
 
 SCHEMA_VERSION = 1
 DIRS = ("read", "write")
+
+
+class EventAction(StrEnum):
+    """Every ``event.action`` of an ``event`` record (docs/jsonl.md lists each)."""
+
+    JOB_ERROR = "job_error"  # a job's setup or run failed
+    WORKER_DIED = "worker_died"  # a worker process ended before finishing its job
+    WORKER_EXCEPTION = "worker_exception"  # a Python exception in a worker
+    WORKER_RESPAWNED = "worker_respawned"  # oom_policy=respawn replaced an OOM-killed worker
+    WORKER_STOPPED = "worker_stopped"  # SIGKILLed after the stop grace period
+    SPAWN_FAILED = "spawn_failed"  # the fork was refused
+    HELPER_DIED = "helper_died"  # the fork helper exited
+    # the run is being stopped, and why (Supervisor.stop_reason)
+    SIGNAL = "signal"  # SIGINT/SIGTERM
+    ABORT = "abort"  # oom_policy=abort
+    OUTPUT = "output"  # an output failed (or a SIGUSR1 report could not be written)
+    HELPER = "helper"  # the fork helper exited (after helper_died)
+    REOPEN = "reopen"  # SIGHUP: the output files were reopened (or one could not be)
 
 # ---- schema --------------------------------------------------------------------------------
 _INT = {"type": "integer"}
@@ -134,7 +153,8 @@ SCHEMA: dict[str, Any] = {
                 patterns=_KERNEL_KEYS),
         _record("event", {
             "group": _OPT_INT, "job": _OPT_STR, "thread_number": _OPT_INT, "subjob": _OPT_INT,
-            "event.action": _STR, "log.level": _STR, "message": _STR, "error": _INT,
+            "event.action": {"type": "string", "enum": [a.value for a in EventAction]},
+            "log.level": _STR, "message": _STR, "error": _INT,
         }, optional=_DEATH),
         _record("run_end", {"exit_status": _INT, "interrupted": _BOOL, "duration_s": _NUM, "jobs": _INT,
                             "errors": _INT, **_SUMS}),
@@ -150,6 +170,8 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
 def _type_ok(value: Any, spec: dict[str, Any]) -> bool:
     if "const" in spec:
         return bool(value == spec["const"])
+    if "enum" in spec:
+        return value in spec["enum"]
     names = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
     for name in names:
         # bool is an int in Python, never in JSON

@@ -86,6 +86,7 @@ class Sink:
         self.lines_written = 0
         self.bytes_written = 0
         self.closed_by_reader = False
+        self.reopen_errno = 0  # why the last reopen failed (0: it did not)
 
     @property
     def is_stdout(self) -> bool:
@@ -115,11 +116,13 @@ class Sink:
     def reopen(self) -> str:
         """SIGHUP: write to whatever file now has the path (after logrotate moved the
         old one).  Returns ``""``, or why the old file is kept (then writing goes on)."""
+        self.reopen_errno = 0
         if self.is_stdout or self.fd < 0:
             return ""
         try:
             new_fd = self._open_file(truncate=False)
         except OSError as exc:
+            self.reopen_errno = exc.errno or 0
             return f"{self.label}: cannot reopen ({exc.strerror}); still writing the old file"
         old_fd, self.fd = self.fd, new_fd
         os.close(old_fd)

@@ -422,11 +422,15 @@ class Supervisor:
 
     def _reopen_outputs(self) -> None:
         """SIGHUP (logrotate): open the output paths again; a failure keeps the old file."""
-        for sink in self.sinks:
-            problem = sink.reopen()
-            if problem:
-                self.notice(problem)
-        self.agg.event(EventAction.REOPEN, "SIGHUP: output files reopened")
+        problems = [(problem, sink.reopen_errno) for sink in self.sinks
+                    if (problem := sink.reopen())]
+        for problem, _ in problems:
+            self.notice(problem)
+        if problems:  # the event says what happened: it goes on in the old file
+            self.agg.event(EventAction.REOPEN, "SIGHUP: " + "; ".join(p for p, _ in problems),
+                           problems[0][1], level="warning")
+        else:
+            self.agg.event(EventAction.REOPEN, "SIGHUP: output files reopened")
 
     def _show_snapshot(self) -> None:
         """SIGUSR1: the cumulative report of the run so far (fio's show_running_run_stats).

@@ -320,6 +320,30 @@ def test_sighup_reopens_the_jsonl_file(tmp_path: Path) -> None:
     assert report.exists()
 
 
+def test_failed_sighup_reopen_is_an_event_that_says_so(tmp_path: Path) -> None:
+    """After rotation the path is a directory: the reopen fails, writing goes on in the
+    old file, and the ``reopen`` event there says what happened (not "reopened")."""
+    jsonl, report, args = outputs(tmp_path)
+    rotated = tmp_path / "run.jsonl.1"
+    run = start_loadgen([str(job(tmp_path, TIMED.format(runtime=120, numjobs=1))), *args])
+    wait_for_lines(jsonl, 2, run)
+    jsonl.rename(rotated)
+    jsonl.mkdir()
+    run.proc.send_signal(signal.SIGHUP)
+    wait_for_lines(rotated, 1, run, record_type="event")
+    run.proc.terminate()
+    status, stderr = finish(run)
+    assert status == 3
+    problem = (f"--jsonl {jsonl}: cannot reopen (Is a directory); still writing the old file")
+    assert stderr.splitlines() == [f"loadgen: {problem}", "loadgen: SIGTERM: stopping all workers"]
+    records = read_jsonl(rotated)
+    (reopen,) = [e for e in events(records) if e["event.action"] == "reopen"]
+    assert (reopen["log.level"], reopen["error"]) == ("warning", errno.EISDIR)
+    assert reopen["message"] == f"SIGHUP: {problem}"
+    assert records[-1]["type"] == "run_end"
+    assert list(jsonl.iterdir()) == []
+
+
 def test_controller_sigkill_takes_the_workers_down(tmp_path: Path) -> None:
     jsonl, _, args = outputs(tmp_path)
     run = start_loadgen([str(job(tmp_path, TIMED.format(runtime=120, numjobs=4))), *args])

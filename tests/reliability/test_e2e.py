@@ -170,7 +170,7 @@ def test_oom_abort_stops_the_run(tmp_path: Path, run_group: cgroup.MemoryCgroup)
 
 
 @pytest.mark.parametrize(("signum", "status", "kind", "error"), [
-    (signal.SIGKILL, 4, "probably_oom", errno.ENOMEM),
+    (signal.SIGKILL, 1, "killed", errno.EINTR),  # no OOM record of it: a plain kill -9
     (signal.SIGSEGV, 1, "crashed", errno.EFAULT),
 ])
 def test_worker_death_is_reported_and_the_others_go_on(
@@ -187,6 +187,41 @@ def test_worker_death_is_reported_and_the_others_go_on(
     jobs = report_jobs(report)["timed"]
     assert sorted(j["error"] for j in jobs) == sorted([0, error])
     assert [j for j in jobs if j["error"] == 0][0]["loadgen"]["outcome"] == "ok"
+
+
+def test_kill_9_beside_real_oom_kills_is_not_called_oom(tmp_path: Path,
+                                                        run_group: cgroup.MemoryCgroup) -> None:
+    """In one run the OOM killer takes the victim and the test `kill -9`s the bystander:
+    the kernel's records name the victim only, so the bystander is "killed by SIGKILL"
+    (status 1, which wins over the OOM kill's 4), with what was looked at in the text."""
+    jsonl, report, args = outputs(tmp_path)
+    text = OOM_JOB.format(policy="report", victim_extra="", bystander_runtime=120)
+    run = start_loadgen([str(job(tmp_path, text)), *args], group=run_group)
+    deadline = time.monotonic() + 60
+    bystander = None
+    while bystander is None and time.monotonic() < deadline:
+        run.note_children()
+        records = [orjson.loads(line) for line in jsonl.read_bytes().splitlines()] \
+            if jsonl.exists() else []
+        oom_seen = any(r.get("outcome.kind") == "oom_killed" for r in events(records))
+        pids = {r["process.pid"] for r in records
+                if r["type"] == "interval" and r["job"] == "bystander"}
+        if oom_seen and pids:
+            bystander = pids.pop()
+        time.sleep(0.05)
+    assert bystander is not None, "no OOM kill and a running bystander within 60 s"
+    os.kill(bystander, signal.SIGKILL)
+    status, stderr = finish(run, timeout_s=90)
+    assert status == 1
+    jobs = report_jobs(report)
+    assert jobs["victim"][0]["loadgen"]["outcome"] == "oom_killed"
+    killed = jobs["bystander"][0]
+    assert (killed["loadgen"]["outcome"], killed["error"]) == ("killed", errno.EINTR)
+    detail = killed["loadgen"]["outcome_detail"]["text"]
+    assert detail.startswith("killed by SIGKILL, not by the OOM killer (")
+    assert f"loadgen: bystander (pid {bystander}): {detail}\n" in stderr
+    assert jobs["after"][0]["error"] == 0
+    read_jsonl(jsonl)
 
 
 # loaded by every Python process of the run (PYTHONPATH); the processes forked from the

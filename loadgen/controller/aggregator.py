@@ -9,7 +9,9 @@ the running totals.
 from __future__ import annotations
 
 import os
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +63,9 @@ class Aggregator:
         self.epoch_offset_ns = epoch_offset_ns  # epoch ns = CLOCK_MONOTONIC ns + this
         self.states: dict[int, JobState] = {}
         self.group: GroupResult | None = None
+        # one line on stderr for a person (Supervisor.notice: the progress line is cleared)
+        self.notice: Callable[[str], None] = lambda line: print(f"loadgen: {line}",
+                                                                file=sys.stderr, flush=True)
 
     # ---- groups ---------------------------------------------------------------------------
     def begin_group(self, group: Group) -> GroupResult:
@@ -90,9 +95,11 @@ class Aggregator:
             state.ready_ns = info["t_ready_ns"]
         elif kind == protocol.ERROR:
             state.traceback = info.get("traceback", "")
+            # an exception is said once, when the worker is reaped (Supervisor._after_end)
             self.fail(state, info["error"], info["error_text"],
                       EventAction.WORKER_EXCEPTION if state.traceback else EventAction.JOB_ERROR,
-                      {"outcome.traceback": state.traceback} if state.traceback else None)
+                      {"outcome.traceback": state.traceback} if state.traceback else None,
+                      say=not state.traceback)
         elif kind == protocol.DONE:
             state.done = True
             self._end_epoch(state)
@@ -133,13 +140,19 @@ class Aggregator:
 
     # ---- failures ---------------------------------------------------------------------------
     def fail(self, state: JobState, err: int, text: str, action: EventAction,
-             details: dict[str, Any] | None = None) -> None:
-        """Mark a job failed (fio's ``error``) and say so in the stream."""
+             details: dict[str, Any] | None = None, *, say: bool = True) -> None:
+        """Mark a job failed (fio's ``error``), say so in the stream and, unless ``say`` is
+        off (the caller says it), in one stderr line, as fio prints a job's error."""
         if not state.result.error:
             state.result.error, state.result.error_text = err, text
         state.done = True
         self._end_epoch(state)
         self.event(action, text, err, state, level="error", details=details)
+        if say:
+            pid = state.result.pid
+            name = state.job.name
+            text = text.removeprefix(f"{name}: ")  # the engine's texts start with the job's name
+            self.notice(f"{name} (pid {pid}): {text}" if pid else f"{name}: {text}")
 
     # ---- worker ends (reliability, issue 7: loadgen.controller.outcome) ----------------------
     def classify_exit(self, pids_jobs: list[JobState], status: int,
@@ -179,7 +192,7 @@ class Aggregator:
             return
         action = EventAction.WORKER_STOPPED if end.kind == "stopped" else EventAction.WORKER_DIED
         self.fail(state, end.errno, f"worker pid {end.pid} {end.text}", action,
-                  self.death_details(state, end))
+                  self.death_details(state, end), say=False)  # the supervisor says deaths
 
     def record_respawn(self, state: JobState, end: outcome.Outcome) -> None:
         """An OOM-killed worker is replaced (oom_policy=respawn): report it, keep the job open."""

@@ -329,6 +329,7 @@ class Supervisor:
         self.result = RunResult(plan=plan)
         self.task_group: anyio.abc.TaskGroup | None = None
         self.kernel = KernelWatch(agg.writer)
+        agg.notice = self.notice
         # called once the loop's signal receiver is gone (loadgen.startup_signals takes over)
         self.signals_released: Callable[[], None] = lambda: None
 

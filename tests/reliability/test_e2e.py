@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import errno
 import importlib.util
+import json
 import os
+import re
+import resource
 import signal
 import subprocess
+import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +27,8 @@ import pytest
 from loadgen.controller import cgroup, outcome
 from tests.reliability.conftest import limited_memory_group
 from tests.reliability.faults import (
+    MARK_VAR,
+    REPO,
     LoadgenRun,
     read_jsonl,
     start_loadgen,
@@ -222,6 +229,124 @@ def test_kill_9_beside_real_oom_kills_is_not_called_oom(tmp_path: Path,
     assert f"loadgen: bystander (pid {bystander}): {detail}\n" in stderr
     assert jobs["after"][0]["error"] == 0
     read_jsonl(jsonl)
+
+
+# ---- jobs that fail to start: one stderr line each, and in every report format ------------
+ALL_FORMATS = "--output-format=terse,json,normal"
+
+
+def split_report(text: str) -> tuple[list[list[str]], dict[str, Any], str]:
+    """The terse lines, the JSON document and the normal report of one combined report."""
+    start = text.index("\n{\n") + 1
+    document, end = json.JSONDecoder().raw_decode(text, start)
+    terse = [line.split(";") for line in text[:start].splitlines() if line.startswith("3;")]
+    return terse, document, text[end:]
+
+
+def check_failed_jobs_are_reported(report_text: str, stderr: str, records: list[dict[str, Any]],
+                                   failed: dict[str, tuple[int, str]]) -> None:
+    """``failed``: job name -> (errno, the stderr line's text after "NAME[ (pid N)]: ")."""
+    terse, document, normal = split_report(report_text)
+    json_errors = sorted((j["jobname"], j["error"]) for j in document["jobs"] if j["error"])
+    assert json_errors == sorted((name, err) for name, (err, _) in failed.items())
+    assert sorted((t[2], int(t[4])) for t in terse if t[4] != "0") == json_errors
+    normal_errors = re.findall(r"^(\S+): \(groupid=\d+, jobs=\d+\): err=\s*(\d+) \(", normal, re.M)
+    assert sorted((name, int(err)) for name, err in normal_errors) == json_errors
+    said = [line for line in stderr.splitlines() if not line.startswith("loadgen: SIG")]
+    assert len(said) == len(failed)
+    for line in said:
+        name = line.removeprefix("loadgen: ").split(" ", 1)[0].rstrip(":")
+        assert line.endswith(f": {failed[name][1]}"), line
+    jsonl_errors = sorted((e["job"], e["error"]) for e in events(records)
+                          if e["event.action"] in ("job_error", "spawn_failed"))
+    assert jsonl_errors == json_errors
+
+
+def test_a_mapping_the_kernel_refuses_is_said_and_reported(tmp_path: Path,
+                                                            run_group: cgroup.MemoryCgroup) -> None:
+    """size=100g inside a 256 MiB memory cgroup: the mmap is refused (ENOMEM)."""
+    text = ("[global]\nioengine=page_fault\nbs=4k\nrw=write\n"
+            "[huge]\nsize=100g\n[small]\nsize=4m\n")
+    jsonl, report = tmp_path / "run.jsonl", tmp_path / "report.txt"
+    run = start_loadgen([str(job(tmp_path, text)), f"--jsonl={jsonl}", ALL_FORMATS,
+                         f"--output={report}"], group=run_group)
+    status, stderr = finish(run)
+    assert status == 1
+    check_failed_jobs_are_reported(report.read_text(), stderr, read_jsonl(jsonl), {
+        "huge": (errno.ENOMEM, "mmap of 107374182400 bytes refused: Cannot allocate memory")})
+    assert "small: (groupid=0, jobs=1): err= 0:" in report.read_text()
+
+
+def _unprivileged_python() -> str | None:
+    """A python of this version that an unprivileged user may run (the tests' own may be
+    under root's home), or None."""
+    import shutil
+
+    for name in (f"python{sys.version_info.major}.{sys.version_info.minor}", "python3"):
+        found = shutil.which(name, path=os.defpath)
+        if found is None:
+            continue
+        mode = Path(found).resolve().stat().st_mode
+        parents_ok = all(p.stat().st_mode & 0o001 for p in Path(found).resolve().parents)
+        same = subprocess.run([found, "-c", "import sys; print(sys.version_info[:2])"],
+                              capture_output=True, text=True, check=False).stdout.strip()
+        if mode & 0o001 and parents_ok and same == str(tuple(sys.version_info[:2])):
+            return found
+    return None
+
+
+NOBODY = 65534
+NPROC = 60
+
+
+def test_forks_refused_by_a_process_limit_are_each_said_and_reported() -> None:
+    """`ulimit -u 60` for an unprivileged user (root is exempt from RLIMIT_NPROC) and a
+    storm of 200: most forks fail with EAGAIN."""
+    import sysconfig
+    import tempfile
+
+    python = _unprivileged_python()
+    if python is None or os.geteuid() != 0:
+        pytest.skip("needs root and a python an unprivileged user can run")
+    work = Path(tempfile.mkdtemp(prefix="loadgen-nproc-"))
+    try:
+        work.chmod(0o777)
+        jobfile = work / "storm.fio"
+        jobfile.write_text("[global]\nioengine=page_fault\nbs=4k\nsize=256k\nrw=write\n"
+                           "[storm]\nnumjobs=200\n")
+        jsonl, report = work / "run.jsonl", work / "report.txt"
+
+        def unprivileged() -> None:
+            resource.setrlimit(resource.RLIMIT_NPROC, (NPROC, NPROC))
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+
+        mark = uuid.uuid4().hex
+        site = sysconfig.get_paths()["purelib"]
+        env = {"PATH": os.defpath, "PYTHONPATH": os.pathsep.join((str(REPO), site)), MARK_VAR: mark}
+        proc = subprocess.Popen([python, "-m", "loadgen", "run", str(jobfile), f"--jsonl={jsonl}",
+                                 ALL_FORMATS, f"--output={report}"], cwd=work, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                preexec_fn=unprivileged)
+        status, stderr = finish(LoadgenRun(proc, mark), timeout_s=120)
+        assert status == 1
+        records = read_jsonl(jsonl)
+        failed = {e["thread_number"] for e in events(records)
+                  if e["event.action"] == "spawn_failed"}
+        assert 100 < len(failed) < 200  # the limit let some of the storm through
+        _, document, _ = split_report(report.read_text())
+        assert [j["error"] for j in document["jobs"]].count(errno.EAGAIN) == len(failed)
+        text = "cannot create a worker process: Resource temporarily unavailable"
+        assert stderr.splitlines() == [f"loadgen: storm: {text}"] * len(failed)
+        normal = report.read_text()
+        assert normal.count(f"err=11 ({text})") == len(failed)
+        terse, _, _ = split_report(normal)
+        assert [t[4] for t in terse].count(str(errno.EAGAIN)) == len(failed)
+    finally:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
 
 
 # loaded by every Python process of the run (PYTHONPATH); the processes forked from the

@@ -9,6 +9,7 @@ status 3 (``loadgen.startup_signals``).
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from typing import TYPE_CHECKING, Any
@@ -101,6 +102,16 @@ def _run(args: list[str], signals: StartupSignals) -> int:
     return int(run(plan, command_line.run_options, startup_signals=signals))
 
 
+def _out_of_fds(exc: BaseException) -> OSError | None:
+    """The EMFILE/ENFILE in ``exc`` (or in the exception group the event loop raised)."""
+    if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
+        return exc
+    for inner in exc.exceptions if isinstance(exc, BaseExceptionGroup) else ():
+        if (found := _out_of_fds(inner)) is not None:
+            return found
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     if problem := hostcheck.not_linux():
         print(f"loadgen: {problem}", file=sys.stderr)
@@ -133,6 +144,15 @@ def _main(args: list[str], signals: StartupSignals) -> int:
 
         print_note(f"loadgen: {exc}" if not exc.location else str(exc))
         return ExitStatus.BAD_INPUT
+    except Exception as exc:  # only fd exhaustion is caught; anything else goes on up
+        if (out_of_fds := _out_of_fds(exc)) is None:
+            raise
+        # the run checks its fd budget before it starts (controller.limits); this is
+        # the backstop where something else took the descriptors meanwhile
+        print(f"loadgen: out of file descriptors: {out_of_fds.strerror}"
+              f"{f': {out_of_fds.filename}' if out_of_fds.filename else ''}"
+              " (raise RLIMIT_NOFILE: ulimit -n)", file=sys.stderr)
+        return ExitStatus.FAILED
     except BrokenPipeError:
         # The reader of our stdout went away (`loadgen plan ... | head`): not an error of
         # ours or theirs.  Point stdout at /dev/null so the interpreter's final flush is quiet.

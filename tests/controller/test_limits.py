@@ -48,3 +48,33 @@ def test_the_number_said_is_enough(tmp_path: Path) -> None:
     assert (status, stderr) == (ExitStatus.OK, "")
     assert read_jsonl(jsonl)[-1]["exit_status"] == ExitStatus.OK
     assert [j["write"]["total_ios"] for j in orjson.loads(report.read_bytes())["jobs"]] == [256] * 8
+
+
+# loaded by the run's processes (PYTHONPATH): the budget says loadgen itself needs nothing,
+# so the run starts short of descriptors, as when something else took them meanwhile
+# (the controller only: the variable is gone before it starts the fork helper)
+NO_BUDGET = """\
+import os
+if os.environ.pop("LOADGEN_TEST_NO_BUDGET", ""):
+    import loadgen.controller.limits as limits
+    limits.FDS_OF_LOADGEN = 0
+"""
+
+
+@pytest.mark.parametrize("nofile", [18, 20, 22, 24])  # each runs out at another point
+def test_running_out_of_fds_anyway_is_one_line_and_leaves_nothing(
+        tmp_path: Path, nofile: int) -> None:
+    inject = tmp_path / "inject"
+    inject.mkdir()
+    (inject / "sitecustomize.py").write_text(NO_BUDGET)
+    jsonl, report, args = outputs(tmp_path)
+    run = start_loadgen([str(job(tmp_path, STORM)), *args], extra_path=inject,
+                        extra_env={"LOADGEN_TEST_NO_BUDGET": "1"},
+                        limits={resource.RLIMIT_NOFILE: nofile})
+    status, stderr = finish(run)  # no traceback, no process left, and it ends
+    assert status == ExitStatus.FAILED
+    first = stderr.splitlines()[0]
+    assert first.startswith("loadgen: out of file descriptors: Too many open files") or \
+        first == ("loadgen: the worker fork helper exited (OSError: stats pipes lost in "
+                  "transit (MSG_CTRUNC): too few file descriptors (RLIMIT_NOFILE)); "
+                  "stopping the run"), stderr

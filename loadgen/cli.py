@@ -144,6 +144,11 @@ def _main(args: list[str], signals: StartupSignals) -> int:
 
         print_note(f"loadgen: {exc}" if not exc.location else str(exc))
         return ExitStatus.BAD_INPUT
+    except BrokenPipeError:
+        # The reader of our stdout went away (`loadgen plan ... | head`): not an error of
+        # ours or theirs.  Point stdout at /dev/null so the interpreter's final flush is quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # only fd exhaustion is caught; anything else goes on up
         if (out_of_fds := _out_of_fds(exc)) is None:
             raise
@@ -153,8 +158,3 @@ def _main(args: list[str], signals: StartupSignals) -> int:
               f"{f': {out_of_fds.filename}' if out_of_fds.filename else ''}"
               " (raise RLIMIT_NOFILE: ulimit -n)", file=sys.stderr)
         return ExitStatus.FAILED
-    except BrokenPipeError:
-        # The reader of our stdout went away (`loadgen plan ... | head`): not an error of
-        # ours or theirs.  Point stdout at /dev/null so the interpreter's final flush is quiet.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0

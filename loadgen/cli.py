@@ -1,24 +1,28 @@
 """The ``loadgen`` command line: ``loadgen plan`` prints the resolved plan, ``loadgen run`` runs it.
 
 Every user mistake ends here as one line on stderr and exit status 2, never a traceback.
+``main`` installs loadgen's signal handling first: this module imports nothing heavy at
+its top (the job-file language, numpy and the controller come after), so a SIGINT or
+SIGTERM from loadgen's first line on is remembered, said in one line and ends with
+status 3 (``loadgen.startup_signals``).
 """
 
 from __future__ import annotations
 
-import json
+import errno
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from loadgen.blas import pin_blas_threads
+from loadgen import hostcheck
 from loadgen.errors import InputError
-from loadgen.fleet.options import split_fleet_options
-from loadgen.jobfile import build_plan, parse_command_line, print_note, profiles
-from loadgen.jobfile.help import option_help, options_overview
-from loadgen.plan import WRITE, Plan
+from loadgen.sinks import guard_standard_fds, std_fd_closed
 from loadgen.startup_signals import StartupSignals
 from loadgen.status import ExitStatus
+
+if TYPE_CHECKING:
+    from loadgen.plan import Plan
 
 USAGE = """\
 usage: loadgen plan JOBFILE... [--section=NAME] [--name=JOB --OPTION=VALUE ...]
@@ -49,6 +53,8 @@ def plan_document(plan: Plan) -> dict[str, Any]:
     ``bs`` is a convenience: the write-direction block size when it is fixed (equal to the
     read one unless ``bs=r,w`` differs), ``null`` when block sizes vary (bsrange/bssplit).
     """
+    from loadgen.plan import WRITE
+
     groups = []
     for group in plan.groups:
         jobs: list[dict[str, Any]] = []
@@ -64,50 +70,63 @@ def plan_document(plan: Plan) -> dict[str, Any]:
             fields["workers"] = [worker]
             jobs.append(fields)
         groups.append({"id": group.id, "jobs": jobs})
-    return {
-        "files": list(plan.files),
-        "global_options": dict(plan.global_options),
-        "groups": groups,
-    }
+    return {"files": list(plan.files), "global_options": dict(plan.global_options),
+            "groups": groups}
 
 
-def _plan(args: list[str]) -> ExitStatus:
+def _plan(args: list[str], signals: StartupSignals) -> int:
+    import json
+
+    from loadgen.jobfile import build_plan, parse_command_line
+    from loadgen.jobfile.help import option_help, options_overview
+
     command_line = parse_command_line(args)
+    if closed := std_fd_closed(1):  # the plan, the help: all of it goes to stdout
+        raise InputError(f"plan: cannot write: {closed}")
     if command_line.help:
         print(USAGE, end="")
         return ExitStatus.OK
     if command_line.cmdhelp is not None:
-        print(
-            option_help(command_line.cmdhelp) if command_line.cmdhelp else options_overview(),
-            end="",
-        )
+        name = command_line.cmdhelp
+        print(option_help(name) if name else options_overview(), end="")
         return ExitStatus.OK
     plan = build_plan(command_line)
+    if signals.received:  # stopped while reading: the plan is not printed
+        return ExitStatus.SIGNALLED
     print(json.dumps(plan_document(plan), indent=2))
     return ExitStatus.OK
 
 
-def _run(args: list[str]) -> ExitStatus:
+def _run(args: list[str], signals: StartupSignals) -> int:
+    from loadgen.fleet.options import split_fleet_options
+    from loadgen.jobfile import build_plan, parse_command_line
+
     fleet, args = split_fleet_options(args)
     command_line = parse_command_line(args)
     if command_line.help or command_line.cmdhelp is not None:
-        return _plan(args)
-    startup_signals = StartupSignals()  # no traceback or lost report on an early ^C
-    startup_signals.install()
-    try:
-        if fleet is not None:  # the profile runs on Dask workers (docs/fleet.md)
-            from loadgen.fleet.command import run_command
+        return _plan(args, signals)
+    if fleet is not None:  # the profile runs on Dask workers (docs/fleet.md)
+        from loadgen.fleet.command import run_command
 
-            return ExitStatus(run_command(fleet, args, startup_signals))
-        plan = build_plan(command_line)
-        # One BLAS thread per process: effective only before numpy's first import, which
-        # the controller's modules make; the job-file side above imports no numpy.
-        pin_blas_threads()
-        from loadgen.controller import run
+        return run_command(fleet, args, signals)
+    plan = build_plan(command_line)
+    # One BLAS thread per process: effective only before numpy's first import, which
+    # the controller's modules make; the job-file side above imports no numpy.
+    from loadgen.blas import pin_blas_threads
 
-        return run(plan, command_line.run_options, startup_signals=startup_signals)
-    finally:
-        startup_signals.restore()
+    pin_blas_threads()
+    from loadgen.controller import run
+
+    return int(run(plan, command_line.run_options, startup_signals=signals))
+
+
+def _profiles(args: list[str]) -> int:
+    from loadgen.jobfile import profiles
+
+    if args:
+        raise InputError(f"profiles: takes no arguments (got {args[0]!r})")
+    print(profiles.listing(), end="")
+    return ExitStatus.OK
 
 
 def _compare(args: list[str]) -> int:
@@ -134,33 +153,57 @@ def _schema(args: list[str]) -> int:
     return schema_command(args)
 
 
-# results people use (compare, plot, report) and the stream's schema; imported when used
+# the bundled profiles, results people use (compare, plot, report) and the stream's
+# schema; each imports what it needs when used
 SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
-    "compare": _compare, "report": _report, "plot": _plot, "schema": _schema,
+    "profiles": _profiles, "compare": _compare, "report": _report, "plot": _plot,
+    "schema": _schema,
 }
 
 
-def main(argv: list[str] | None = None) -> ExitStatus:
-    args = list(sys.argv[1:] if argv is None else argv)
+def _out_of_fds(exc: BaseException) -> OSError | None:
+    """The EMFILE/ENFILE in ``exc`` (or in the exception group the event loop raised)."""
+    if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
+        return exc
+    for inner in exc.exceptions if isinstance(exc, BaseExceptionGroup) else ():
+        if (found := _out_of_fds(inner)) is not None:
+            return found
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    if problem := hostcheck.not_linux():
+        print(f"loadgen: {problem}", file=sys.stderr)
+        return ExitStatus.BAD_INPUT
+    signals = StartupSignals()  # before anything heavy: see the module docstring
+    signals.install()
+    guard_standard_fds()  # before anything opens a file: a closed fd 1 is not reused
+    try:
+        if problem := hostcheck.missing_features():
+            print(f"loadgen: {problem}", file=sys.stderr)
+            return ExitStatus.BAD_INPUT
+        return _main(list(sys.argv[1:] if argv is None else argv), signals)
+    finally:
+        signals.restore()
+
+
+def _main(args: list[str], signals: StartupSignals) -> int:
     if not args or args[0] in ("-h", "--help", "help"):
         print(USAGE, end="")
         return ExitStatus.OK if args else ExitStatus.BAD_INPUT
     command, rest = args[0], args[1:]
     try:
         if command == "plan":
-            return _plan(rest)
+            return _plan(rest, signals)
         if command == "run":
-            return _run(rest)
-        if command == "profiles" and not rest:
-            print(profiles.listing(), end="")
-            return ExitStatus.OK
-        if command == "profiles":
-            raise InputError(f"profiles: takes no arguments (got {rest[0]!r})")
+            return _run(rest, signals)
         if command in SUBCOMMANDS:
-            return ExitStatus(SUBCOMMANDS[command](rest))
-        commands = ", ".join(["plan", "run", "profiles", *SUBCOMMANDS])
+            return SUBCOMMANDS[command](rest)
+        commands = ", ".join(["plan", "run", *SUBCOMMANDS])
         raise InputError(f"unknown command {command!r} (use {commands})")
     except InputError as exc:
+        from loadgen.jobfile import print_note
+
         print_note(f"loadgen: {exc}" if not exc.location else str(exc))
         return ExitStatus.BAD_INPUT
     except BrokenPipeError:
@@ -168,3 +211,12 @@ def main(argv: list[str] | None = None) -> ExitStatus:
         # ours or theirs.  Point stdout at /dev/null so the interpreter's final flush is quiet.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return ExitStatus.OK
+    except Exception as exc:  # only fd exhaustion is caught; anything else goes on up
+        if (out_of_fds := _out_of_fds(exc)) is None:
+            raise
+        # the run checks its fd budget before it starts (controller.limits); this is
+        # the backstop where something else took the descriptors meanwhile
+        print(f"loadgen: out of file descriptors: {out_of_fds.strerror}"
+              f"{f': {out_of_fds.filename}' if out_of_fds.filename else ''}"
+              " (raise RLIMIT_NOFILE: ulimit -n)", file=sys.stderr)
+        return ExitStatus.FAILED

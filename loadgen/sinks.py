@@ -14,12 +14,45 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import sys
 
 from loadgen.errors import InputError
 
 STDOUT_TARGETS = ("", "-")
+_STD_NAMES = {0: "standard input", 1: "standard output", 2: "standard error"}
+# fds 0-2 that were closed when loadgen started (``>&-``); they now hold /dev/null
+_closed_std_fds: set[int] = set()
 # errors that mean "this output cannot take more data": stop the run, say what got out
 _FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS}
+
+
+def guard_standard_fds() -> frozenset[int]:
+    """Put /dev/null where fd 0, 1 or 2 is closed, and remember which were.
+
+    A closed fd 1 (``loadgen run ... >&-``) would otherwise be the number the next
+    ``open()`` gets: the ``--output`` file would receive what loadgen means for stdout, and
+    a write to "stdout" would fail with EBADF mid-run.  A stdout target is then refused
+    before anything starts (``Sink.open``); Python itself already made ``sys.stdout`` None.
+    """
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            _closed_std_fds.add(fd)
+    if sys.stdout is None:  # closed at the interpreter's start, whatever holds fd 1 now
+        _closed_std_fds.add(1)
+    if sys.stderr is None:
+        _closed_std_fds.add(2)
+    return frozenset(_closed_std_fds)
+
+
+def std_fd_closed(fd: int) -> str:
+    """``"standard output is closed"`` where loadgen started without that fd, else ``""``."""
+    return f"{_STD_NAMES[fd]} is closed" if fd in _closed_std_fds else ""
 
 
 class SinkError(Exception):
@@ -53,6 +86,7 @@ class Sink:
         self.lines_written = 0
         self.bytes_written = 0
         self.closed_by_reader = False
+        self.reopen_errno = 0  # why the last reopen failed (0: it did not)
 
     @property
     def is_stdout(self) -> bool:
@@ -61,6 +95,8 @@ class Sink:
     def open(self) -> Sink:
         """Open before anything starts: an unwritable path is bad input (exit 2)."""
         if self.is_stdout:
+            if closed := std_fd_closed(self.std_fd):
+                raise InputError(f"{self.label}: cannot write: {closed}")
             self.fd = self.std_fd
             return self
         try:
@@ -80,11 +116,13 @@ class Sink:
     def reopen(self) -> str:
         """SIGHUP: write to whatever file now has the path (after logrotate moved the
         old one).  Returns ``""``, or why the old file is kept (then writing goes on)."""
+        self.reopen_errno = 0
         if self.is_stdout or self.fd < 0:
             return ""
         try:
             new_fd = self._open_file(truncate=False)
         except OSError as exc:
+            self.reopen_errno = exc.errno or 0
             return f"{self.label}: cannot reopen ({exc.strerror}); still writing the old file"
         old_fd, self.fd = self.fd, new_fd
         os.close(old_fd)

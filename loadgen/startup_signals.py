@@ -3,13 +3,19 @@ fork helper) and after it (writing the report).
 
 The loop's own receiver (``Supervisor._watch_signals``) handles them during the run.
 Outside it, Python's defaults would end loadgen with a KeyboardInterrupt traceback
-(SIGINT) or without a report (SIGTERM).  Here a first signal is remembered, so the run
-stops as soon as it starts and the report of what was done (nothing, or everything)
-is still written; a second SIGINT exits at once, as during the run.
+(SIGINT) or without a report (SIGTERM).  Here a first signal is remembered and said in
+one line: before the run, the run stops as soon as it starts (the report of what was
+done, nothing, is still written; status 3); after it, nothing is left to cut short, so
+the report is finished and the status stays the run's own.  A second SIGINT exits at
+once, as during the run.
+
+This module imports only the standard library's lightest parts: the command line
+installs it before it imports anything heavy.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from types import FrameType
@@ -23,12 +29,19 @@ class Stoppable(Protocol):
     stop_reason: StopReason | None
 
 
+def say(line: str) -> None:
+    """One line on stderr, safe inside a signal handler (no buffered stream to re-enter)."""
+    with contextlib.suppress(OSError):  # no stderr to tell: the exit status still says it
+        os.write(2, f"loadgen: {line}\n".encode())
+
+
 class StartupSignals:
-    """Installed for the whole ``loadgen run``; ``target`` is told once it exists."""
+    """Installed for a whole ``loadgen`` command; ``target`` is told once it exists."""
 
     def __init__(self) -> None:
         self.received = 0
         self.target: Stoppable | None = None
+        self.run_ended = False
         self._previous: dict[int, Any] = {}
 
     def install(self) -> None:
@@ -53,9 +66,20 @@ class StartupSignals:
         self.target = target
         self._tell()
 
+    def end_run(self) -> None:
+        """Every worker is gone and the status is settled: a signal from now on cuts
+        nothing short (``run_end`` already holds the status the process exits with)."""
+        self.run_ended = True
+        self.target = None
+
     def __call__(self, signum: int, frame: FrameType | None) -> None:
         if signum == signal.SIGINT and self.received == signal.SIGINT:
+            say("second SIGINT: exiting at once")
             os._exit(ExitStatus.SIGNALLED)  # the helper and its workers die with us (PDEATHSIG)
+        if not self.received:
+            name = signal.Signals(signum).name
+            say(f"{name} after the run ended: finishing the report" if self.run_ended
+                else f"{name}: stopping")
         self.received = signum
         self._tell()
 

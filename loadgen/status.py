@@ -30,8 +30,8 @@ _EXIT_MEANINGS = {
                           "`FILE:LINE: message`, nothing started",
     ExitStatus.SIGNALLED: "stopped by SIGINT or SIGTERM; the report and the JSON lines cover "
                           "what was done",
-    ExitStatus.OOM: "a worker was killed by the OOM killer (or by a SIGKILL loadgen did not "
-                    "send) and nothing else failed",
+    ExitStatus.OOM: "a worker was killed by the OOM killer (or by a SIGKILL no kernel record "
+                    "could explain, where none was readable) and nothing else failed",
 }
 
 

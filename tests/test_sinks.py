@@ -7,10 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import orjson
 import pytest
 
 from loadgen.errors import InputError
 from loadgen.sinks import Sink, SinkClosed, SinkFull
+from loadgen.status import ExitStatus
+from tests.reliability.faults import read_jsonl, start_loadgen, wait_gone
+from tests.reliability.test_e2e import finish, job, outputs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -162,3 +166,49 @@ def test_full_disk_behind_stdout_counts_what_stays_there(tiny_tmpfs: Path) -> No
     assert 0 < size < 100_000
     assert done.stderr == (f"the report on stdout: No space left on device; "
                            f"0 lines ({size} bytes) were written to stdout")
+
+
+# ---- loadgen started with a closed stdout or stderr (the shell's `>&-`, `2>&-`) ----------
+SHORT_JOB = "[global]\nioengine=page_fault\nbs=4k\nsize=1m\nrw=randwrite\n[a]\nnumjobs=2\n"
+
+
+def test_closed_stdout_still_writes_the_runs_own_outputs(tmp_path: Path) -> None:
+    """`loadgen run job.fio --output=r.out >&-`: nothing needs stdout, so the run is whole."""
+    jsonl, report, args = outputs(tmp_path)
+    run = start_loadgen([str(job(tmp_path, SHORT_JOB)), *args], stdout=None, closed=(1,))
+    status, stderr = finish(run)
+    assert (status, stderr) == (ExitStatus.OK, "")
+    records = read_jsonl(jsonl)
+    assert records[-1]["event.dataset"] == "loadgen.run_end"
+    assert records[-1]["loadgen.exit_status"] == 0
+    jobs = orjson.loads(report.read_bytes())["jobs"]
+    assert [j["write"]["total_ios"] for j in jobs] == [256, 256]
+
+
+def test_closed_stderr_still_writes_the_runs_own_outputs(tmp_path: Path) -> None:
+    jsonl, report, args = outputs(tmp_path)
+    run = start_loadgen([str(job(tmp_path, SHORT_JOB)), "--eta=always", *args], closed=(2,))
+    assert run.proc.wait(timeout=60) == ExitStatus.OK
+    assert wait_gone(run) == []
+    assert read_jsonl(jsonl)[-1]["event.dataset"] == "loadgen.run_end"
+    assert len(orjson.loads(report.read_bytes())["jobs"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("command", "extra", "label"),
+    [
+        ("run", ["--jsonl=-"], "--jsonl -"),
+        ("run", [], "the report on stdout"),
+        ("plan", [], "plan"),
+    ],
+)
+def test_a_closed_stdout_loadgen_must_write_to_is_one_line_and_nothing_starts(
+    tmp_path: Path, command: str, extra: list[str], label: str
+) -> None:
+    run = start_loadgen(
+        [str(job(tmp_path, SHORT_JOB)), *extra], stdout=None, closed=(1,), command=command
+    )
+    status, stderr = finish(run)
+    assert status == ExitStatus.BAD_INPUT
+    assert stderr.splitlines() == [f"loadgen: {label}: cannot write: standard output is closed"]
+    assert run.seen == {}

@@ -20,7 +20,7 @@ from typing import Any
 import anyio
 
 from loadgen import __version__
-from loadgen.controller import memctl, outcome, reportout
+from loadgen.controller import limits, memctl, outcome, reportout
 from loadgen.controller.aggregator import Aggregator, aggregate_metrics
 from loadgen.controller.progress import ProgressLine, wanted
 from loadgen.controller.spawner import Spawner
@@ -113,6 +113,13 @@ def _cpu_s() -> float:
     return time.process_time_ns() / 1e9
 
 
+def _run_ended(startup_signals: StartupSignals) -> None:
+    """The loop's signal receiver is gone (it put the defaults back): the handlers outside
+    the loop again, and from now on a signal cuts nothing short (docs/reliability.md)."""
+    startup_signals.install()
+    startup_signals.end_run()
+
+
 def exit_status(result: RunResult) -> ExitStatus:
     return outcome.run_exit_status(result, output_failed=bool(result.output_failure))
 
@@ -129,6 +136,7 @@ def execute(plan: Plan, opts: RunOptions, report_sink: Sink | None = None,
         print(note, file=sys.stderr)
     memory = memctl.MemoryRun(plan)
     nofile = raise_fd_limit()
+    limits.check_fd_budget(plan, opts, nofile)  # before the loop or the helper needs them
     run_id = uuid.uuid4().hex
     start_epoch_ns, start_mono_ns = time.time_ns(), time.monotonic_ns()
     host = socket.gethostname()
@@ -160,6 +168,7 @@ def execute(plan: Plan, opts: RunOptions, report_sink: Sink | None = None,
         if startup_signals is not None:
             # a signal before the loop listens stops the run at once
             startup_signals.attach(supervisor)
+            supervisor.signals_released = lambda: _run_ended(startup_signals)
         if writer is not None:
             writer.on_failure = lambda failure: supervisor.abort(str(failure), StopReason.OUTPUT)
             _run_start(writer, plan, opts, supervisor.result.header)
@@ -171,7 +180,7 @@ def execute(plan: Plan, opts: RunOptions, report_sink: Sink | None = None,
             result = supervisor.result
             result.interrupted = True
         if startup_signals is not None:
-            startup_signals.install()  # the loop's receiver put the defaults back on exit
+            _run_ended(startup_signals)
     finally:
         signal.signal(signal.SIGUSR1, previous_usr1)
         spawner.close()
@@ -211,6 +220,7 @@ def run(plan: Plan, opts: RunOptions,
             return run(plan, opts, own_signals)
         finally:
             own_signals.restore()
+    limits.check_fd_budget(plan, opts, raise_fd_limit())  # before --output is emptied
     # --output is checked before anything starts (InputError, exit 2); stdout is a sink too,
     # so a reader that went away ends the run quietly instead of with a BrokenPipeError;
     # with --jsonl=- the report goes to stderr (docs/jsonl.md)
@@ -226,7 +236,8 @@ def run(plan: Plan, opts: RunOptions,
 def _write_report(sink: Sink, text: str, result: RunResult) -> None:
     """The end-of-run report; a full disk is the run's failure, a gone reader is not."""
     try:
-        sys.stdout.flush()
+        if sys.stdout is not None:  # None: loadgen started with stdout closed
+            sys.stdout.flush()
         sink.write_text(text)
     except SinkFull as failure:
         result.output_failure = result.output_failure or str(failure)

@@ -17,7 +17,9 @@ record is written when a later one arrives or the job ends (one interval late).
 from __future__ import annotations
 
 import os
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +27,7 @@ from loadgen import protocol
 from loadgen.controller import outcome
 from loadgen.plan import Group, Job
 from loadgen.report import saved
-from loadgen.report.jsonl import JsonlWriter, metrics, rfc3339
+from loadgen.report.jsonl import EventAction, JsonlWriter, metrics, rfc3339
 from loadgen.results import GroupResult, JobResult
 from loadgen.stats import histogram
 from loadgen.stats.jobstats import IntervalStats
@@ -79,6 +81,9 @@ class Aggregator:
         self.epoch_offset_ns = epoch_offset_ns  # epoch ns = CLOCK_MONOTONIC ns + this
         self.states: dict[int, JobState] = {}
         self.group: GroupResult | None = None
+        # one line on stderr for a person (Supervisor.notice: the progress line is cleared)
+        self.notice: Callable[[str], None] = lambda line: print(f"loadgen: {line}",
+                                                                file=sys.stderr, flush=True)
 
     # ---- groups ---------------------------------------------------------------------------
     def begin_group(self, group: Group) -> GroupResult:
@@ -108,9 +113,11 @@ class Aggregator:
             state.ready_ns = info["t_ready_ns"]
         elif kind == protocol.ERROR:
             state.traceback = info.get("traceback", "")
+            # an exception is said once, when the worker is reaped (Supervisor._after_end)
             self.fail(state, info["error"], info["error_text"],
-                      "worker_exception" if state.traceback else "job_error",
-                      {"outcome.traceback": state.traceback} if state.traceback else None)
+                      EventAction.WORKER_EXCEPTION if state.traceback else EventAction.JOB_ERROR,
+                      {"outcome.traceback": state.traceback} if state.traceback else None,
+                      say=not state.traceback)
         elif kind == protocol.DONE:
             state.done = True
             self._end_epoch(state)
@@ -206,9 +213,10 @@ class Aggregator:
         ) // 1_000_000
 
     # ---- failures ---------------------------------------------------------------------------
-    def fail(self, state: JobState, err: int, text: str, action: str,
-             details: dict[str, Any] | None = None) -> None:
-        """Mark a job failed (fio's ``error``) and say so in the stream."""
+    def fail(self, state: JobState, err: int, text: str, action: EventAction,
+             details: dict[str, Any] | None = None, *, say: bool = True) -> None:
+        """Mark a job failed (fio's ``error``), say so in the stream and, unless ``say`` is
+        off (the caller says it), in one stderr line, as fio prints a job's error."""
         if not state.result.error:
             state.result.error, state.result.error_text = err, text
         state.done = True
@@ -216,6 +224,11 @@ class Aggregator:
         if self.writer is not None:
             self.flush(state)
         self.event(action, text, err, state, level="error", details=details)
+        if say:
+            pid = state.result.pid
+            name = state.job.name
+            text = text.removeprefix(f"{name}: ")  # the engine's texts start with the job's name
+            self.notice(f"{name} (pid {pid}): {text}" if pid else f"{name}: {text}")
 
     # ---- worker ends (loadgen.controller.outcome) ---------------------------------------------
     def classify_exit(self, pids_jobs: list[JobState], status: int,
@@ -256,16 +269,17 @@ class Aggregator:
         state.result.last_end = end
         if state.done:  # DONE came, or the job's own job_error/worker_exception event is out
             return
-        action = "worker_stopped" if end.kind is OutcomeKind.STOPPED else "worker_died"
+        stopped = end.kind is OutcomeKind.STOPPED
+        action = EventAction.WORKER_STOPPED if stopped else EventAction.WORKER_DIED
         self.fail(state, end.errno, f"worker pid {end.pid} {end.text}", action,
-                  self.death_details(state, end))
+                  self.death_details(state, end), say=False)  # the supervisor says deaths
 
     def record_respawn(self, state: JobState, end: outcome.Outcome) -> None:
         """An OOM-killed worker is replaced (oom_policy=respawn): report it, keep the job open."""
         state.restarts += 1
         state.result.restarts = state.restarts
         state.result.last_end = end
-        self.event("worker_respawned", f"worker pid {end.pid} {end.text}; respawning it "
+        self.event(EventAction.WORKER_RESPAWNED, f"worker pid {end.pid} {end.text}; respawning it "
                    f"(restart {state.restarts})", end.errno, state, level="warning",
                    details=self.death_details(state, end))
 
@@ -280,7 +294,7 @@ class Aggregator:
             "subjob": job.subjob,
         }
 
-    def event(self, action: str, message: str, err: int = 0, state: JobState | None = None,
+    def event(self, action: EventAction, message: str, err: int = 0, state: JobState | None = None,
               level: str = "info", details: dict[str, Any] | None = None) -> None:
         if self.writer is None:
             return

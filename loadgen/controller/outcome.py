@@ -15,6 +15,7 @@ import errno
 import os
 import re
 import signal
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -41,6 +42,10 @@ _KMSG_OOM = (
     re.compile(rb"Killed process (\d+) "),
     re.compile(rb"oom_reaper: reaped process (\d+) "),
 )
+# how long a SIGKILL with no "Killed process" record yet waits for it, where an oom_kill
+# count rose (the kernel logs it just after sending the signal)
+KMSG_WAIT_STEPS = 10
+KMSG_WAIT_STEP_S = 0.005
 _CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGABRT}
 
 
@@ -60,6 +65,7 @@ class OomWatch:
     _vmstat_used: int = 0
     _kmsg_fd: int = -1
     _kmsg_pids: set[int] = field(default_factory=set)
+    _kmsg_lossy: bool = False  # records were overwritten before they were read
 
     @classmethod
     def start(cls) -> OomWatch:
@@ -72,7 +78,7 @@ class OomWatch:
     def __post_init__(self) -> None:
         for group in self.groups:
             self._baseline(group)
-        self._vmstat_base = self._vmstat_oom_kills()
+        self._vmstat_base = self._vmstat_oom_kills() or 0
 
     def _baseline(self, group: cgroup.MemoryCgroup) -> None:
         with contextlib.suppress(OSError):
@@ -93,6 +99,12 @@ class OomWatch:
             os.close(self._kmsg_fd)
             self._kmsg_fd = -1
 
+    @property
+    def kmsg_complete(self) -> bool:
+        """Every kernel record since the start was read: the log alone can tell an OOM
+        kill ("Killed process N" is logged for each one, never rate-limited)."""
+        return self._kmsg_fd >= 0 and not self._kmsg_lossy
+
     def _drain_kmsg(self) -> None:
         """Read the records logged since the last call, never blocking."""
         while self._kmsg_fd >= 0:
@@ -101,6 +113,7 @@ class OomWatch:
             except BlockingIOError:
                 return
             except BrokenPipeError:  # records overwritten before we read them: skip on
+                self._kmsg_lossy = True
                 continue
             except OSError:
                 return
@@ -110,42 +123,82 @@ class OomWatch:
                 if match := pattern.search(record):
                     self._kmsg_pids.add(int(match.group(1)))
 
-    def _vmstat_oom_kills(self) -> int:
-        with contextlib.suppress(OSError):
+    def _vmstat_oom_kills(self) -> int | None:
+        with contextlib.suppress(OSError, ValueError):
             for line in self.vmstat_path.read_text().splitlines():
                 if line.startswith("oom_kill "):
                     return int(line.split()[1])
-        return 0
+        return None
 
-    def _take_group_unit(self) -> bool:
+    def _group_units(self) -> list[Path]:
+        """The watched groups whose oom_kill count rose more than was attributed."""
+        rose = []
         for group in self.groups:
-            try:
+            with contextlib.suppress(OSError):
                 delta = group.oom_kills() - self._group_base.get(group.path, 0)
-            except OSError:
-                continue
-            if delta > self._group_used.get(group.path, 0):
-                self._group_used[group.path] = self._group_used.get(group.path, 0) + 1
-                return True
-        return False
+                if delta > self._group_used.get(group.path, 0):
+                    rose.append(group.path)
+        return rose
 
-    def _take_vmstat_unit(self) -> bool:
-        if self._vmstat_oom_kills() - self._vmstat_base > self._vmstat_used:
+    def _vmstat_unit(self) -> bool:
+        count = self._vmstat_oom_kills()
+        return count is not None and count - self._vmstat_base > self._vmstat_used
+
+    def _readable_counts(self) -> list[str]:
+        counts = []
+        for group in self.groups:
+            with contextlib.suppress(OSError):
+                group.oom_kills()
+                counts.append("its memory cgroup's")
+                break
+        if self._vmstat_oom_kills() is not None:
+            counts.append("/proc/vmstat's")
+        return counts
+
+    def _take(self, groups: list[Path], vmstat: bool) -> None:
+        """Attribute one unit of each count that rose to the worker being classified."""
+        if groups:
+            self._group_used[groups[0]] = self._group_used.get(groups[0], 0) + 1
+        if vmstat:
             self._vmstat_used += 1
-            return True
-        return False
 
     def evidence(self, pid: int) -> str:
         """Which kernel record shows that ``pid`` was OOM-killed: ``kmsg`` (names the
         pid), ``memcg`` (its cgroup's count rose), ``vmstat`` (the system-wide count
-        rose); ``""`` where none does."""
+        rose); ``""`` where none does (``looked_at`` says what was read).
+
+        The counts rise before the kernel sends the SIGKILL, the "Killed process" record
+        right after it: so with a complete kernel log, a count that rose for some other
+        victim waits a moment for the record, and no record means no OOM kill of ``pid``.
+        Every attribution uses up one unit of each count, so one OOM kill never explains
+        two SIGKILLs."""
         self._drain_kmsg()
-        by_group = self._take_group_unit()
-        by_vmstat = self._take_vmstat_unit()
+        groups, vmstat = self._group_units(), self._vmstat_unit()
+        if pid not in self._kmsg_pids and self.kmsg_complete and (groups or vmstat):
+            for _ in range(KMSG_WAIT_STEPS):  # the record follows the signal: not yet out?
+                time.sleep(KMSG_WAIT_STEP_S)
+                self._drain_kmsg()
+                if pid in self._kmsg_pids:
+                    break
         if pid in self._kmsg_pids:
+            self._take(groups, vmstat)
             return "kmsg"
-        if by_group:
+        if self.kmsg_complete:
+            return ""
+        self._take(groups, vmstat)
+        if groups:
             return "memcg"
-        return "vmstat" if by_vmstat else ""
+        return "vmstat" if vmstat else ""
+
+    def looked_at(self) -> str:
+        """The kernel records read for the last ``evidence``, for the text of a SIGKILL
+        that was not an OOM kill; ``""`` where none could be read."""
+        if self.kmsg_complete:
+            return "the kernel log (/dev/kmsg) has no OOM kill of it"
+        if counts := self._readable_counts():
+            unread = "lost records" if self._kmsg_fd >= 0 else "not readable"
+            return f"{' and '.join(counts)} oom_kill count did not rise (/dev/kmsg: {unread})"
+        return ""
 
 
 _EVIDENCE_TEXT = {
@@ -184,8 +237,14 @@ def classify(
                 return Outcome(OutcomeKind.OOM_KILLED, pid, errno.ENOMEM,
                                f"killed by the OOM killer ({_EVIDENCE_TEXT[evidence]})",
                                signal=signum, oom_evidence=evidence)
+            looked = oom.looked_at() if oom is not None else ""
+            if looked:  # the kernel's records were there to read, and none names it
+                return Outcome(OutcomeKind.KILLED, pid, errno.EINTR,
+                               f"killed by SIGKILL, not by the OOM killer ({looked})",
+                               signal=signum)
             return Outcome(OutcomeKind.PROBABLY_OOM, pid, errno.ENOMEM,
-                           "killed by SIGKILL, probably OOM (no kernel OOM record readable)",
+                           "killed by SIGKILL, probably OOM (no kernel OOM record readable: "
+                           "/dev/kmsg, the memory cgroup's and /proc/vmstat's oom_kill)",
                            signal=signum)
         if signum in _CRASH_SIGNALS:
             return Outcome(OutcomeKind.CRASHED, pid, errno.EFAULT, f"crashed: killed by {name}",

@@ -93,7 +93,10 @@ def format_line(snap: Snapshot) -> str:
 
 
 def wanted(eta: str, stream_fd: int = 2) -> bool:
-    """``--eta``: always, never, or auto = only when the stream is a terminal."""
+    """``--eta``: always, never, or auto = only when the stream is a terminal; never
+    without a stderr (closed when loadgen started: Python made ``sys.stderr`` None)."""
+    if sys.stderr is None:
+        return False
     if eta == "always":
         return True
     if eta == "never":

@@ -80,8 +80,13 @@ class Spawner:
             )
         except BlockingIOError:
             return
-        if flags & socket.MSG_CTRUNC:
-            raise HelperDied("stats pipes lost in transit (MSG_CTRUNC)")
+        if flags & socket.MSG_CTRUNC:  # out of fds here: those workers cannot be watched
+            for fd in fds:
+                os.close(fd)
+            self.crash_traceback = ("OSError: stats pipes lost in transit (MSG_CTRUNC): "
+                                    "too few file descriptors (RLIMIT_NOFILE)")
+            self.process.kill()  # its workers die with it; its EOF ends the run as a helper death
+            return
         self._pipes.extend(fds)  # in fork order; each "spawned" reply takes its share
         if not data:
             self.detach()

@@ -36,6 +36,7 @@ from loadgen.controller.spawner import HelperDied, Spawner
 from loadgen.kernel import counters
 from loadgen.plan import Group, Job, Plan, RunOptions
 from loadgen.report import render_snapshot
+from loadgen.report.jsonl import EventAction
 from loadgen.report.prometheus import PrometheusFile
 from loadgen.results import GroupResult, RunResult
 from loadgen.sinks import Sink, SinkError
@@ -217,7 +218,7 @@ class _GroupRun:
         memory = self.sup.memory  # mTHP/KSM settings and cgroups of the group (memctl)
         if memory is not None and (problem := memory.begin_group(self.group)):
             for state in self.agg.group_states():
-                self.agg.fail(state, errno.EPERM, problem, "setup_failed")
+                self.agg.fail(state, errno.EPERM, problem, EventAction.SETUP_FAILED)
             self._finish()
             return self.result
         spawner = self.sup.spawner
@@ -307,12 +308,9 @@ class _GroupRun:
             if not pid:  # the helper could not fork (e.g. EAGAIN from a process limit)
                 err = fork_errno or errno.EAGAIN
                 for state in states:
-                    self.agg.fail(
-                        state,
-                        err,
-                        f"cannot create a worker process: {os.strerror(err)}",
-                        "spawn_failed",
-                    )
+                    err = fork_errno or errno.EAGAIN
+                    self.agg.fail(state, err, f"cannot create a worker process: {os.strerror(err)}",
+                                  EventAction.SPAWN_FAILED)
                 continue
             for state in states:
                 state.result.pid = pid
@@ -404,9 +402,8 @@ class _GroupRun:
             state.result.ready_ns = state.ready_ns
             if not state.done and not state.result.error:
                 # reaped and EOF, but no DONE: the worker ended its job without saying so
-                self.agg.fail(
-                    state, errno.EIO, "worker ended without finishing its job", "worker_died"
-                )
+                self.agg.fail(state, errno.EIO, "worker ended without finishing its job",
+                              EventAction.WORKER_DIED)
             self.agg.job_end(state)
         self.agg.group_end(self.result)
 
@@ -441,6 +438,9 @@ class Supervisor:
         self.prometheus = PrometheusFile(opts.prometheus) if opts.prometheus else None
         self.gate = gate_for(opts.start_at_ns, opts.release_fd)  # who says when a group starts
         self.memory: MemoryRun | None = None  # set by execute() when a job uses memory controls
+        agg.notice = self.notice
+        # called once the loop's signal receiver is gone (loadgen.startup_signals takes over)
+        self.signals_released: Callable[[], None] = lambda: None
 
     async def run(self) -> RunResult:
         self.spawner.attach()
@@ -474,26 +474,32 @@ class Supervisor:
         return self.result
 
     async def _watch_signals(self, tg: anyio.abc.TaskGroup) -> None:
-        with anyio.open_signal_receiver(
-            signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1
-        ) as signals:
-            async for signum in signals:
-                if signum == signal.SIGHUP:
-                    self._reopen_outputs()
-                    continue
-                if signum == signal.SIGUSR1:
-                    self._show_snapshot()
-                    continue
-                if self.stop_reason is StopReason.SIGNAL and signum == signal.SIGINT:
-                    self._exit_now()
-                self.stop_reason = StopReason.SIGNAL
-                self._stop_all(
-                    f"{signal.Signals(signum).name}: stopping all workers",
-                    StopReason.SIGNAL,
-                    "warning",
-                )
+        try:
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP,
+                                            signal.SIGUSR1) as signals:
+                async for signum in signals:
+                    self._on_signal(signum)
+        finally:
+            # the receiver put the defaults back (SIGTERM would kill us unreported): the
+            # run's workers are done or stopping, the handlers outside the loop take over
+            self.signals_released()
 
-    def _stop_all(self, message: str, action: str, level: str) -> None:
+    def _on_signal(self, signum: int) -> None:
+        if signum == signal.SIGHUP:
+            self._reopen_outputs()
+            return
+        if signum == signal.SIGUSR1:
+            self._show_snapshot()
+            return
+        if self.stop_reason is StopReason.SIGNAL and signum == signal.SIGINT:
+            self._exit_now()
+        message = f"{signal.Signals(signum).name}: stopping all workers"
+        if self.stop_reason is not StopReason.SIGNAL:
+            self.notice(message)
+        self.stop_reason = StopReason.SIGNAL
+        self._stop_all(message, EventAction.SIGNAL, "warning")
+
+    def _stop_all(self, message: str, action: EventAction, level: str) -> None:
         already = self.stopping
         self.stopping = True
         self.agg.event(action, message, level=level)
@@ -505,9 +511,9 @@ class Supervisor:
     def abort(self, message: str, reason: StopReason = StopReason.ABORT) -> None:
         """Stop the run for a reason of its own (oom_policy=abort, an output that failed):
         like SIGTERM, but the run counts as ended, not interrupted."""
-        if not self.stop_reason:
+        if self.stop_reason is None:
             self.stop_reason = reason
-        self._stop_all(message, reason, "error")
+        self._stop_all(message, EventAction(reason.value), "error")
 
     def helper_died(self) -> None:
         """The fork helper exited (a bug, or killed): no worker can start or be watched any
@@ -516,18 +522,11 @@ class Supervisor:
             return
         self.helper_gone = True
         trace = self.spawner.crash_traceback
-        self.agg.event(
-            "helper_died",
-            "the worker fork helper exited",
-            errno.ECHILD,
-            level="error",
-            details={"outcome.traceback": trace} if trace else None,
-        )
-        self.notice(
-            "the worker fork helper exited"
-            + (f" ({trace.strip().splitlines()[-1]})" if trace else "")
-            + "; stopping the run"
-        )
+        self.agg.event(EventAction.HELPER_DIED, "the worker fork helper exited", errno.ECHILD,
+                       level="error",
+                       details={"outcome.traceback": trace} if trace else None)
+        last = f" ({trace.strip().splitlines()[-1]})" if trace else ""
+        self.notice(f"the worker fork helper exited{last}; stopping the run")
         self.abort("the worker fork helper exited", StopReason.HELPER)
 
     def notice(self, line: str) -> None:
@@ -539,11 +538,15 @@ class Supervisor:
 
     def _reopen_outputs(self) -> None:
         """SIGHUP (logrotate): open the output paths again; a failure keeps the old file."""
-        for sink in self.sinks:
-            problem = sink.reopen()
-            if problem:
-                self.notice(problem)
-        self.agg.event("reopen", "SIGHUP: output files reopened")
+        problems = [(problem, sink.reopen_errno) for sink in self.sinks
+                    if (problem := sink.reopen())]
+        for problem, _ in problems:
+            self.notice(problem)
+        if problems:  # the event says what happened: it goes on in the old file
+            self.agg.event(EventAction.REOPEN, "SIGHUP: " + "; ".join(p for p, _ in problems),
+                           problems[0][1], level="warning")
+        else:
+            self.agg.event(EventAction.REOPEN, "SIGHUP: output files reopened")
 
     def _show_snapshot(self) -> None:
         """SIGUSR1: the cumulative report of the run so far (fio's show_running_run_stats).
@@ -557,7 +560,8 @@ class Supervisor:
         try:
             self.report.write_text(render_snapshot(partial, self.opts))
         except SinkError as exc:  # a full disk, a gone reader: the final report tries again
-            self.agg.event("output", f"SIGUSR1 report not written: {exc}", level="warning")
+            self.agg.event(EventAction.OUTPUT, f"SIGUSR1 report not written: {exc}",
+                           level="warning")
 
     async def _kill_after_grace(self, group_run: _GroupRun) -> None:
         await anyio.sleep(STOP_GRACE_S)

@@ -3,13 +3,17 @@
 numba caches machine code next to the module (``__pycache__``) when that directory is
 writable; with a read-only install (a system package, a wheel in a root-owned venv) it
 would compile on every run.  Then the cache goes under the user's cache directory
-(``$XDG_CACHE_HOME/loadgen/numba`` or ``~/.cache/loadgen/numba``).  A
-``NUMBA_CACHE_DIR`` set by the user always wins.
+(``$XDG_CACHE_HOME/loadgen/numba`` or ``~/.cache/loadgen/numba``), and where that cannot
+be made either (a user whose home does not exist, such as ``nobody``) under the temporary
+directory, one per user.  numba refuses to decorate a cached function with nowhere to
+write, so some writable directory must always be chosen.  A ``NUMBA_CACHE_DIR`` set by
+the user always wins.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -26,11 +30,23 @@ def _writable(directory: Path) -> bool:
     return os.access(target, os.W_OK | os.X_OK)
 
 
+def _usable(directory: Path) -> bool:
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError:
+        return False
+    return os.access(directory, os.W_OK | os.X_OK)
+
+
 def choose_cache_dir() -> None:
     """Point numba at a writable cache directory (only when the package's is not)."""
     if os.environ.get("NUMBA_CACHE_DIR") or _writable(PACKAGE_DIR):
         return
-    os.environ["NUMBA_CACHE_DIR"] = str(user_cache_dir())
+    chosen = user_cache_dir()
+    if not _usable(chosen):
+        chosen = Path(tempfile.gettempdir()) / f"loadgen-{os.getuid()}" / "numba"
+        _usable(chosen)
+    os.environ["NUMBA_CACHE_DIR"] = str(chosen)
 
 
 def cache_is_warm() -> bool:

@@ -189,7 +189,8 @@ class Region:
 
     def _map_refused(self, exc: OSError) -> str:
         c = self.controls
-        text = f"mmap of {self.size} bytes (backing={c.backing}) refused: {exc.strerror}"
+        backing = "" if c.backing is Backing.ANON else f" (backing={c.backing})"
+        text = f"mmap of {self.size} bytes{backing} refused: {exc.strerror}"
         if c.backing is Backing.HUGETLB and exc.errno == errno.ENOMEM:
             pool = hugetlb_pool(c.hugepage_size)
             text += f"; {pool.hint(self.size // pool.page_size)}"

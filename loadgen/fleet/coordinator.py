@@ -38,7 +38,7 @@ from loadgen.fleet.agent import HostOutcome, HostSpec, go_at, go_event, run_host
 from loadgen.fleet.options import FleetOptions, HostChoice, JobFile
 from loadgen.fleet.report import HostRecord, fleet_document, render_json, render_text
 from loadgen.plan import RunOptions
-from loadgen.report.jsonl import stream_base, stream_record
+from loadgen.report.jsonl import EventAction, stream_base, stream_record
 from loadgen.sinks import Sink, SinkError
 from loadgen.status import ExitStatus
 
@@ -144,15 +144,31 @@ class Coordinator:
         except SinkError as failure:  # the stream is lost; the hosts' reports are not
             self.stream_failure = str(failure)
 
-    def event(self, host: str | None, action: str, message: str, level: str = "error") -> None:
+    def event(
+        self, host: str | None, action: EventAction, message: str, level: str = "error"
+    ) -> None:
         """A fleet ``event`` record in the merged stream, and a line on stderr."""
         print(f"loadgen: fleet: {message}", file=sys.stderr, flush=True)
         now_mono = time.monotonic_ns()
         ts = self.start_epoch_ns + (now_mono - self.start_mono_ns)
-        fields = {"group": None, "job": None, "thread_number": None, "subjob": None,
-                  "event.action": action, "log.level": level, "message": message, "error": 0}
-        record = stream_record("event", fields, stream_base(host or self.client_host, self.run_id),
-                               ts, (now_mono - self.start_mono_ns) / 1e9, os.getpid())
+        fields = {
+            "group": None,
+            "job": None,
+            "thread_number": None,
+            "subjob": None,
+            "event.action": action,
+            "log.level": level,
+            "message": message,
+            "error": 0,
+        }
+        record = stream_record(
+            "event",
+            fields,
+            stream_base(host or self.client_host, self.run_id),
+            ts,
+            (now_mono - self.start_mono_ns) / 1e9,
+            os.getpid(),
+        )
         self._write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
 
     # ---- running -------------------------------------------------------------------------------
@@ -247,7 +263,7 @@ class Coordinator:
             record.outcome, record.message = "failed", f"{type(exc).__name__}: {exc}"
             self.event(
                 record.name,
-                "host_failed",
+                EventAction.HOST_FAILED,
                 f"{record.name}: the fleet agent failed: {record.message}",
             )
             return
@@ -275,7 +291,9 @@ class Coordinator:
             )
             if record.outcome != "missed_barrier":
                 self.event(
-                    record.name, "host_failed", f"{record.name}: {record.outcome}: {record.message}"
+                    record.name,
+                    EventAction.HOST_FAILED,
+                    f"{record.name}: {record.outcome}: {record.message}",
                 )
 
     def _check_workers(self) -> None:
@@ -291,7 +309,7 @@ class Coordinator:
                 host.record.message = f"its Dask worker {host.record.address} left the cluster"
                 self.event(
                     host.record.name,
-                    "host_died",
+                    EventAction.HOST_DIED,
                     f"{host.record.name}: {host.record.message}; the other hosts go on",
                 )
                 if host.future is not None:
@@ -327,7 +345,7 @@ class Coordinator:
         )
         self.event(
             host.record.name,
-            "missed_barrier",
+            EventAction.MISSED_BARRIER,
             f"{host.record.name}: {host.record.message}; the other hosts start without it",
         )
         daskapi.set_event(self.client, stop_event(self.run_id, host.record.name))
@@ -349,7 +367,7 @@ class Coordinator:
         self.stopping = True
         self.event(
             None,
-            "signal",
+            EventAction.SIGNAL,
             "stopping every host (once more: stop waiting for them)",
             level="warning",
         )

@@ -31,7 +31,8 @@ _TOKEN = re.compile(
     r"|(?P<dec>\d+(?:\.\d*)?|\.\d+)(?P<decunit>[a-zA-Z]*)"
     r"|(?P<op>[-+*/%^()])"
     r"|(?P<unit>[a-zA-Z]+)"
-    r")"
+    r")",
+    re.ASCII,  # as fio's strtoll: digits and blanks are ASCII ones (not a full-width "１")
 )
 
 Units = Callable[[str], int | None]
@@ -243,7 +244,7 @@ def bc_integer(text: str) -> int | None:
     fio shows a keyword-substituted line with bc's result (``size=15797452800``); loadgen
     does the same in "job options" so the reports read as fio's.
     """
-    if not re.fullmatch(r"[\d\s+\-*/%^()]+", text) or not re.search(r"[-+*/%^]", text):
+    if not re.fullmatch(r"[\d\s+\-*/%^()]+", text, re.ASCII) or not re.search(r"[-+*/%^]", text):
         return None
     try:
         value = evaluate(text, no_units)

@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from loadgen.errors import InputError
+from loadgen.jobfile.options import MAX_JOBS
 from loadgen.jobfile.substitute import SystemFacts, expand_environment, replace_keywords
 
 STDIN_NAME = "-"
 MAX_INCLUDE_DEPTH = 16
+# a job file is read whole, so a path that never ends (/dev/zero, a stream on stdin) is
+# cut off here, for all the files of one command line together; real job files (4096
+# jobs with a dozen options each) are a fraction of this
+MAX_JOBFILE_BYTES = 16 << 20
 _C_SPACE = " \t\n\v\f\r"
 
 
@@ -66,22 +71,40 @@ def display_name(path: str) -> str:
     return "<stdin>" if path == STDIN_NAME else path
 
 
-def read_text(path: str, location: str = "") -> str:
-    """The file's text; an unreadable file is the user's error (one line, exit 2)."""
+def read_text(path: str, location: str = "", limit: int = MAX_JOBFILE_BYTES) -> str:
+    """The file's text (see ``read_bytes``)."""
+    return read_bytes(path, location, limit).decode("utf-8", errors="replace")
+
+
+def read_bytes(path: str, location: str = "", limit: int = MAX_JOBFILE_BYTES) -> bytes:
+    """The file, at most ``limit`` bytes of it; an unreadable or larger file is the
+    user's error (one line, exit 2), and nothing past the limit is read."""
+    where = display_name(path) if not location else f"{location}: {path}"
     try:
         if path == STDIN_NAME:
             if sys.stdin is None:
                 raise InputError("no standard input to read the job file from", location or "-")
-            data = sys.stdin.buffer.read()
+            data = sys.stdin.buffer.read(limit + 1)
         else:
             if os.path.isdir(path):
-                raise InputError("Is a directory", path if not location else f"{location}: {path}")
+                raise InputError("Is a directory", where)
             with open(path, "rb") as handle:
-                data = handle.read()
+                data = handle.read(limit + 1)
     except OSError as exc:
-        where = path if not location else f"{location}: {path}"
         raise InputError(exc.strerror or str(exc), where) from None
-    return data.decode("utf-8", errors="replace")
+    if len(data) > limit:
+        together = "" if limit == MAX_JOBFILE_BYTES else " (with the files read before it)"
+        raise InputError(f"job file larger than {MAX_JOBFILE_BYTES >> 20} MiB{together}", where)
+    return data
+
+
+def _lines(text: str) -> Iterator[str]:
+    """``text.split("\n")``, one line at a time (a big file is not copied into a list)."""
+    start = 0
+    while (end := text.find("\n", start)) >= 0:
+        yield text[start:end]
+        start = end + 1
+    yield text[start:]
 
 
 class JobFileReader:
@@ -93,13 +116,20 @@ class JobFileReader:
         self.environ = environ
         self.wanted = sections
         self.sections_seen: set[str] = set()
+        self.bytes_left = MAX_JOBFILE_BYTES  # for every file this reader reads, together
+        self.jobs = 0  # job sections kept so far: each is at least one job
+
+    def _text(self, path: str, location: str = "") -> str:
+        data = read_bytes(path, location, self.bytes_left)
+        self.bytes_left -= len(data)
+        return data.decode("utf-8", errors="replace")
 
     def read(self, path: str) -> list[Section]:
         sections: list[Section] = []
         current: Section | None = None
         skipping = False
         name = display_name(path)
-        for number, raw in enumerate(read_text(path).split("\n"), 1):
+        for number, raw in enumerate(_lines(self._text(path)), 1):
             location = f"{name}:{number}"
             if is_empty_or_comment(raw):
                 continue
@@ -110,6 +140,7 @@ class JobFileReader:
                 skipping = not current.is_global and self.wanted is not None and \
                     current.name not in self.wanted
                 if not skipping:
+                    self._count_job(current)
                     sections.append(current)
                 continue
             if current is None:
@@ -118,6 +149,16 @@ class JobFileReader:
                 continue
             self._option_or_include(line, location, path, current, (os.path.realpath(path),))
         return sections
+
+    def _count_job(self, section: Section) -> None:
+        """fio's job limit, while reading: a file of a million sections is refused at
+        the first one too many, in the memory of the ones before it."""
+        if section.is_global:
+            return
+        self.jobs += 1
+        if self.jobs > MAX_JOBS:
+            raise InputError(f"more than {MAX_JOBS} jobs: at most {MAX_JOBS} are allowed "
+                             "(fio's limit)", section.location)
 
     def _section(self, line: str, location: str) -> Section:
         if not line.endswith("]"):
@@ -152,7 +193,7 @@ class JobFileReader:
         real = os.path.realpath(candidate)
         if real in chain or len(chain) >= MAX_INCLUDE_DEPTH:
             raise InputError(f"include {target}: include loop", location)
-        for number, raw in enumerate(read_text(candidate, location).split("\n"), 1):
+        for number, raw in enumerate(_lines(self._text(candidate, location)), 1):
             inner = f"{candidate}:{number}"
             if is_empty_or_comment(raw):
                 continue

@@ -281,7 +281,7 @@ class Bool(Kind):
 
     def parse(self, text: str, ctx: ParseContext) -> bool:
         stripped = text.strip()
-        if not stripped.isdigit():
+        if not (stripped.isascii() and stripped.isdigit()):  # "１" is a digit to Python
             raise BadValue(f"{stripped!r} is not 0 or 1 (a bool option needs a number)")
         return int(stripped) != 0
 

@@ -29,6 +29,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from enum import StrEnum
 from importlib import resources
 from typing import Any
 
@@ -44,6 +45,30 @@ from loadgen.stats.moments import Moments
 SCHEMA_VERSION = 2
 ECS_VERSION = "8.11.0"
 DIRS = ("read", "write")
+
+
+class EventAction(StrEnum):
+    """Every ``event.action`` of an ``event`` record (docs/jsonl.md lists each)."""
+
+    JOB_ERROR = "job_error"  # a job's setup or run failed
+    WORKER_DIED = "worker_died"  # a worker process ended before finishing its job
+    WORKER_EXCEPTION = "worker_exception"  # a Python exception in a worker
+    WORKER_RESPAWNED = "worker_respawned"  # oom_policy=respawn replaced an OOM-killed worker
+    WORKER_STOPPED = "worker_stopped"  # SIGKILLed after the stop grace period
+    SPAWN_FAILED = "spawn_failed"  # the fork was refused
+    HELPER_DIED = "helper_died"  # the fork helper exited
+    # the run is being stopped, and why (Supervisor.stop_reason)
+    SIGNAL = "signal"  # SIGINT/SIGTERM
+    ABORT = "abort"  # oom_policy=abort
+    OUTPUT = "output"  # an output failed (or a SIGUSR1 report could not be written)
+    HELPER = "helper"  # the fork helper exited (after helper_died)
+    REOPEN = "reopen"  # SIGHUP: the output files were reopened (or one could not be)
+    SETUP_FAILED = "setup_failed"  # the group's memory controls could not be set up (memctl)
+    # fleet runs (loadgen.fleet): a host's controller, seen from the client
+    HOST_DIED = "host_died"  # its Dask worker died mid-run
+    HOST_FAILED = "host_failed"  # its controller ended with a failure
+    MISSED_BARRIER = "missed_barrier"  # it never reached the barrier in time
+
 
 # ECS event.kind of each record type (event.dataset is "loadgen.<type>")
 KINDS = {"run_start": "event", "start": "event", "interval": "metric", "kernel": "metric",

@@ -205,9 +205,9 @@ def _dist(values: list[float], keys: tuple[str, ...]) -> str:
 
 
 def entry_block(entry: Entry, rs: GroupRunStats, now_s: int) -> str:
-    """fio's ``show_thread_status_normal`` for one entry (nothing for an entry that did no I/O)."""
-    if not entry.total_ios and not sum(d.io_bytes for d in entry.dirs):
-        return ""
+    """fio's ``show_thread_status_normal`` for one entry.  An entry that did no I/O is
+    left out, as in fio, unless it failed: then its ``err=`` line alone says so (a job
+    that could not map its region or fork its worker is not silently missing)."""
     stamp = time.ctime(now_s)
     if entry.error:
         out = [f"{entry.name}: (groupid={entry.groupid}, jobs={len(entry.members)}): "
@@ -215,6 +215,8 @@ def entry_block(entry: Entry, rs: GroupRunStats, now_s: int) -> str:
     else:
         out = [f"{entry.name}: (groupid={entry.groupid}, jobs={len(entry.members)}): "
                f"err={entry.error:2d}: pid={entry.pid}: {stamp}\n"]
+    if not entry.total_ios and not sum(d.io_bytes for d in entry.dirs):
+        return out[0] if entry.error else ""
     if entry.job.description:
         out.append(f"  Description  : [{entry.job.description}]\n")
     for ddir in DIRECTIONS:

@@ -116,7 +116,33 @@ def test_one_oom_kill_confirms_one_sigkill_only(memory_group: cgroup.MemoryCgrou
     bystander.kill()
     second = outcome.classify(bystander.pid, bystander.wait(), finished=False, oom=watch)
     assert (first.kind, first.oom_evidence) == ("oom_killed", "memcg")
-    assert second.kind == "probably_oom"
+    assert (second.kind, second.errno, second.is_oom) == ("killed", errno.EINTR, False)
+    assert second.text == ("killed by SIGKILL, not by the OOM killer (its memory cgroup's "
+                           "oom_kill count did not rise (/dev/kmsg: not readable))")
+
+
+def test_sigkill_with_a_complete_kernel_log_naming_another_pid_is_no_oom_kill(
+        memory_group: cgroup.MemoryCgroup) -> None:
+    """An OOM kill in the same cgroup raised the counts, and /dev/kmsg names its victim:
+    a plain `kill -9` of another process is "killed by SIGKILL", whichever is reaped first."""
+    watch = outcome.OomWatch(groups=[memory_group])
+    watch.open_kmsg()
+    if not watch.kmsg_complete:
+        watch.close()
+        pytest.skip("/dev/kmsg is not readable here")
+    try:
+        hog = run_hog(memory_group)
+        hog_status = hog.wait(timeout=60)
+        bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+        bystander.kill()
+        killed = outcome.classify(bystander.pid, bystander.wait(), finished=False, oom=watch)
+        oom = outcome.classify(hog.pid, hog_status, finished=False, oom=watch)
+    finally:
+        watch.close()
+    assert (oom.kind, oom.oom_evidence) == ("oom_killed", "kmsg")
+    assert (killed.kind, killed.errno, killed.signal) == ("killed", errno.EINTR, signal.SIGKILL)
+    assert killed.text == ("killed by SIGKILL, not by the OOM killer "
+                           "(the kernel log (/dev/kmsg) has no OOM kill of it)")
 
 
 @pytest.mark.parametrize(

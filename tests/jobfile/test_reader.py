@@ -187,3 +187,75 @@ def test_long_lines_and_long_section_names_are_kept(load_text):
     plan = load_text(f"[{name}]\nsize=1m\ndescription={'d' * 10000}\n")
     assert plan.jobs[0].name == name  # fio would cut the name at 255 characters
     assert len(plan.jobs[0].description) == 10000
+
+
+# ---- inputs that never end or are huge: read in bounded memory, refused in one line --------
+# `python -m loadgen plan` for real, under an address-space limit so a reader that does not
+# stop cannot take the machine; its peak RSS comes from wait4
+MEMORY_BOUND = 1 << 30
+
+
+def _plan_under_bound(args: list[str], stdin_path: str | None = None) -> tuple[int, str, int]:
+    """(exit status, stderr, peak RSS in bytes) of `python -m loadgen plan ARGS`."""
+    import resource
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL  # noqa: SIM115
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "loadgen", "plan", *args], stdin=stdin,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(repo)},
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BOUND, MEMORY_BOUND)))
+        assert proc.stderr is not None
+        stderr = proc.stderr.read().decode()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    finally:
+        if stdin_path:
+            stdin.close()  # type: ignore[union-attr]
+    return proc.returncode, stderr, usage.ru_maxrss * 1024
+
+
+@pytest.mark.parametrize("how", ["path", "stdin"])
+def test_a_job_file_that_never_ends_is_cut_off_at_the_cap(how: str) -> None:
+    from loadgen.jobfile.reader import MAX_JOBFILE_BYTES
+
+    args, stdin = (["/dev/zero"], None) if how == "path" else (["-"], "/dev/zero")
+    status, stderr, peak = _plan_under_bound(args, stdin)
+    name = "/dev/zero" if how == "path" else "<stdin>"
+    assert status == 2
+    assert stderr.splitlines() == [f"{name}: job file larger than {MAX_JOBFILE_BYTES >> 20} MiB"]
+    assert peak < 4 * MAX_JOBFILE_BYTES + (64 << 20)  # the cap's bytes and text, not more
+
+
+def test_includes_count_against_one_cap_together(tmp_path):
+    from loadgen.jobfile.reader import MAX_JOBFILE_BYTES
+
+    part = tmp_path / "part.fio"
+    part.write_text("; " + "x" * (MAX_JOBFILE_BYTES // 3) + "\n")
+    main = tmp_path / "main.fio"
+    main.write_text("[a]\n" + "include part.fio\n" * 4)
+    with pytest.raises(InputError) as raised:
+        load([str(main)], facts=FACTS)
+    assert str(raised.value) == (f"{main}:4: {part}: job file larger than 16 MiB "
+                                 "(with the files read before it)")
+
+
+def test_half_a_million_sections_are_refused_at_the_first_too_many(tmp_path):
+    from loadgen.jobfile.options import MAX_JOBS
+
+    big = tmp_path / "many.fio"
+    with big.open("w") as out:  # 10 MB, 504,611 job sections, as the hostile file was
+        out.write("[global]\nioengine=page_fault\n")
+        for i in range(504_611):
+            out.write(f"[j{i}]\nsize=4k\n")
+    status, stderr, peak = _plan_under_bound([str(big)])
+    assert status == 2
+    line = 3 + 2 * MAX_JOBS  # the section header of job 4097
+    assert stderr.splitlines() == [
+        f"{big}:{line}: more than {MAX_JOBS} jobs: at most {MAX_JOBS} are allowed (fio's limit)"]
+    assert peak < 128 << 20

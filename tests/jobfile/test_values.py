@@ -191,3 +191,33 @@ def test_cpu_lists_and_masks(one_job, error_of):
     assert one_job("cpumask=0x2").cpus_allowed == (1,)
     assert "CPU 2 too large" in error_of("[j]\nsize=1m\ncpus_allowed=0-2\n")
     assert "CPU 5 too large" in error_of("[j]\nsize=1m\ncpumask=0x20\n")
+
+
+# Python's int(), float(), str.isdigit() and the regex \d take any Unicode digit ("１" is
+# U+FF11 FULLWIDTH DIGIT ONE); fio's strtoll takes ASCII only, so a full-width value is
+# refused, through the whole command line as a user runs it
+@pytest.mark.parametrize(("line", "char"), [
+    ("size=１m", "１"),
+    ("bs=４k", "４"),
+    ("numjobs=２", "２"),
+    ("thinktime=１０", "１"),
+    ("rwmixread=５0", "５"),
+    ("time_based=１", None),  # a bool
+    ("size=1٣m", "٣"),  # ARABIC-INDIC DIGIT THREE
+])
+def test_only_ascii_digits_make_numbers(tmp_path, line, char):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    jobfile = tmp_path / "job.fio"
+    jobfile.write_text(f"[a]\nioengine=page_fault\nrw=randrw\nsize=1m\n{line}\n")
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-m", "loadgen", "plan", str(jobfile)],
+                          capture_output=True, text=True, timeout=60, check=False,
+                          env={**os.environ, "PYTHONPATH": str(repo)})
+    assert (done.returncode, done.stdout) == (2, "")
+    (message,) = done.stderr.splitlines()
+    assert message.startswith(f"{jobfile}:5: {line}: ")
+    assert char is None or f"unexpected character {char!r}" in message

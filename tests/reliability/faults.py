@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -120,16 +121,28 @@ def _ppid(process: psutil.Process) -> int | None:
 
 def start_loadgen(args: list[str], *, group: cgroup.MemoryCgroup | None = None,
                   stdout: int | None = subprocess.PIPE, new_session: bool = False,
-                  extra_path: Path | None = None) -> LoadgenRun:
-    """Start ``python -m loadgen run ARGS`` (inside ``group`` from its first instruction
+                  extra_path: Path | None = None, extra_env: dict[str, str] | None = None,
+                  command: str = "run", limits: dict[int, int] | None = None,
+                  closed: tuple[int, ...] = ()) -> LoadgenRun:
+    """Start ``python -m loadgen COMMAND ARGS`` (inside ``group`` from its first instruction
     on, so its workers are too; ``new_session``: in a process group of its own, like a
-    terminal's foreground job; ``extra_path``: also on every process's PYTHONPATH)."""
+    terminal's foreground job; ``extra_path``: also on every process's PYTHONPATH;
+    ``limits``: ``resource`` limits, soft and hard, set in the child before it starts;
+    ``closed``: its file descriptors closed before it starts, as the shell's ``>&-``)."""
     mark = uuid.uuid4().hex
     path = os.pathsep.join(str(p) for p in (REPO, extra_path) if p is not None)
-    env = {**os.environ, "PYTHONPATH": path, MARK_VAR: mark}
-    join = (lambda: group.add(os.getpid())) if group is not None else None
-    proc = subprocess.Popen([sys.executable, "-m", "loadgen", "run", *args], env=env,
-                            stdout=stdout, stderr=subprocess.PIPE, preexec_fn=join,
+    env = {**os.environ, "PYTHONPATH": path, MARK_VAR: mark, **(extra_env or {})}
+
+    def prepare() -> None:
+        if group is not None:
+            group.add(os.getpid())
+        for which, value in (limits or {}).items():
+            resource.setrlimit(which, (value, value))
+        for fd in closed:
+            os.close(fd)
+
+    proc = subprocess.Popen([sys.executable, "-m", "loadgen", command, *args], env=env,
+                            stdout=stdout, stderr=subprocess.PIPE, preexec_fn=prepare,
                             start_new_session=new_session)
     return LoadgenRun(proc, mark)
 
@@ -166,3 +179,41 @@ def wait_for_lines(path: Path, count: int, run: LoadgenRun, timeout_s: float = 3
             raise AssertionError(f"run ended ({run.proc.returncode}) before {count} lines")
         time.sleep(0.05)
     raise AssertionError(f"fewer than {count} lines in {path} after {timeout_s} s")
+
+
+# loaded by the loadgen process under test (PYTHONPATH): at a named moment of its start --
+# the import of a module, or the open of a file -- it signals itself, once, and leaves a
+# mark so the test knows that moment was reached; the variable is removed at once, so
+# the processes loadgen starts (the fork helper) never do it
+SIGNAL_AT = """\
+import os, sys
+_at = os.environ.pop("LOADGEN_TEST_SIGNAL_AT", "")
+_signum = int(os.environ.pop("LOADGEN_TEST_SIGNAL", "2"))
+_mark = os.environ.pop("LOADGEN_TEST_SIGNAL_MARK", "")
+_sent = []
+
+def _hook(event, args):
+    if _sent or not _at:
+        return
+    kind, _, what = _at.partition(":")
+    if (kind == "import" and event == "import" and args[0] == what) or \\
+            (kind == "open" and event == "open" and str(args[0]) == what):
+        _sent.append(1)
+        with open(_mark, "w") as mark:
+            mark.write(event)
+        os.kill(os.getpid(), _signum)
+
+sys.addaudithook(_hook)
+"""
+
+
+def signal_at(tmp_path: Path, moment: str, signum: int) -> tuple[Path, dict[str, str]]:
+    """A PYTHONPATH folder and environment that make loadgen signal itself with ``signum``
+    at ``moment`` (``import:MODULE`` or ``open:PATH``); ``tmp_path/signalled`` exists
+    afterwards where the moment was reached."""
+    inject = tmp_path / "signal-at"
+    inject.mkdir(exist_ok=True)
+    (inject / "sitecustomize.py").write_text(SIGNAL_AT)
+    env = {"LOADGEN_TEST_SIGNAL_AT": moment, "LOADGEN_TEST_SIGNAL": str(signum),
+           "LOADGEN_TEST_SIGNAL_MARK": str(tmp_path / "signalled")}
+    return inject, env

@@ -6,8 +6,15 @@ is whole and valid, and the final report is there where the run could write it."
 from __future__ import annotations
 
 import errno
+import json
 import os
+import re
+import resource
 import signal
+import subprocess
+import sys
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +25,8 @@ import pytest
 from loadgen.controller import cgroup, outcome
 from tests.conftest import limited_memory_group
 from tests.reliability.faults import (
+    MARK_VAR,
+    REPO,
     LoadgenRun,
     read_jsonl,
     start_loadgen,
@@ -164,7 +173,7 @@ def test_oom_abort_stops_the_run(tmp_path: Path, run_group: cgroup.MemoryCgroup)
 @pytest.mark.parametrize(
     ("signum", "status", "kind", "error"),
     [
-        (signal.SIGKILL, 4, "probably_oom", errno.ENOMEM),
+        (signal.SIGKILL, 1, "killed", errno.EINTR),  # no OOM record of it: a plain kill -9
         (signal.SIGSEGV, 1, "crashed", errno.EFAULT),
     ],
 )
@@ -183,6 +192,159 @@ def test_worker_death_is_reported_and_the_others_go_on(
     jobs = report_jobs(report)["timed"]
     assert sorted(j["error"] for j in jobs) == sorted([0, error])
     assert [j for j in jobs if j["error"] == 0][0]["loadgen"]["outcome"] == "ok"
+
+
+def test_kill_9_beside_real_oom_kills_is_not_called_oom(tmp_path: Path,
+                                                        run_group: cgroup.MemoryCgroup) -> None:
+    """In one run the OOM killer takes the victim and the test `kill -9`s the bystander:
+    the kernel's records name the victim only, so the bystander is "killed by SIGKILL"
+    (status 1, which wins over the OOM kill's 4), with what was looked at in the text."""
+    jsonl, report, args = outputs(tmp_path)
+    text = OOM_JOB.format(policy="report", victim_extra="", bystander_runtime=120)
+    run = start_loadgen([str(job(tmp_path, text)), *args], group=run_group)
+    deadline = time.monotonic() + 60
+    bystander = None
+    while bystander is None and time.monotonic() < deadline:
+        run.note_children()
+        records = [orjson.loads(line) for line in jsonl.read_bytes().splitlines()] \
+            if jsonl.exists() else []
+        oom_seen = any(r.get("loadgen.outcome.kind") == "oom_killed" for r in events(records))
+        pids = {r["process.pid"] for r in records
+                if r["event.dataset"] == "loadgen.interval" and r["loadgen.job"] == "bystander"}
+        if oom_seen and pids:
+            bystander = pids.pop()
+        time.sleep(0.05)
+    assert bystander is not None, "no OOM kill and a running bystander within 60 s"
+    os.kill(bystander, signal.SIGKILL)
+    status, stderr = finish(run, timeout_s=90)
+    assert status == 1
+    jobs = report_jobs(report)
+    assert jobs["victim"][0]["loadgen"]["outcome"] == "oom_killed"
+    killed = jobs["bystander"][0]
+    assert (killed["loadgen"]["outcome"], killed["error"]) == ("killed", errno.EINTR)
+    detail = killed["loadgen"]["outcome_detail"]["text"]
+    assert detail.startswith("killed by SIGKILL, not by the OOM killer (")
+    assert f"loadgen: bystander (pid {bystander}): {detail}\n" in stderr
+    assert jobs["after"][0]["error"] == 0
+    read_jsonl(jsonl)
+
+
+# ---- jobs that fail to start: one stderr line each, and in every report format ------------
+ALL_FORMATS = "--output-format=terse,json,normal"
+
+
+def split_report(text: str) -> tuple[list[list[str]], dict[str, Any], str]:
+    """The terse lines, the JSON document and the normal report of one combined report."""
+    start = text.index("\n{\n") + 1
+    document, end = json.JSONDecoder().raw_decode(text, start)
+    terse = [line.split(";") for line in text[:start].splitlines() if line.startswith("3;")]
+    return terse, document, text[end:]
+
+
+def check_failed_jobs_are_reported(report_text: str, stderr: str, records: list[dict[str, Any]],
+                                   failed: dict[str, tuple[int, str]]) -> None:
+    """``failed``: job name -> (errno, the stderr line's text after "NAME[ (pid N)]: ")."""
+    terse, document, normal = split_report(report_text)
+    json_errors = sorted((j["jobname"], j["error"]) for j in document["jobs"] if j["error"])
+    assert json_errors == sorted((name, err) for name, (err, _) in failed.items())
+    assert sorted((t[2], int(t[4])) for t in terse if t[4] != "0") == json_errors
+    normal_errors = re.findall(r"^(\S+): \(groupid=\d+, jobs=\d+\): err=\s*(\d+) \(", normal, re.M)
+    assert sorted((name, int(err)) for name, err in normal_errors) == json_errors
+    said = [line for line in stderr.splitlines() if not line.startswith("loadgen: SIG")]
+    assert len(said) == len(failed)
+    for line in said:
+        name = line.removeprefix("loadgen: ").split(" ", 1)[0].rstrip(":")
+        assert line.endswith(f": {failed[name][1]}"), line
+    jsonl_errors = sorted((e["loadgen.job"], e["loadgen.error"]) for e in events(records)
+                          if e["event.action"] in ("job_error", "spawn_failed"))
+    assert jsonl_errors == json_errors
+
+
+def test_a_mapping_the_kernel_refuses_is_said_and_reported(tmp_path: Path,
+                                                            run_group: cgroup.MemoryCgroup) -> None:
+    """size=100g inside a 256 MiB memory cgroup: the mmap is refused (ENOMEM)."""
+    text = ("[global]\nioengine=page_fault\nbs=4k\nrw=write\n"
+            "[huge]\nsize=100g\n[small]\nsize=4m\n")
+    jsonl, report = tmp_path / "run.jsonl", tmp_path / "report.txt"
+    run = start_loadgen([str(job(tmp_path, text)), f"--jsonl={jsonl}", ALL_FORMATS,
+                         f"--output={report}"], group=run_group)
+    status, stderr = finish(run)
+    assert status == 1
+    check_failed_jobs_are_reported(report.read_text(), stderr, read_jsonl(jsonl), {
+        "huge": (errno.ENOMEM, "mmap of 107374182400 bytes refused: Cannot allocate memory")})
+    assert "small: (groupid=0, jobs=1): err= 0:" in report.read_text()
+
+
+def _unprivileged_python() -> str | None:
+    """A python of this version that an unprivileged user may run (the tests' own may be
+    under root's home), or None."""
+    import shutil
+
+    for name in (f"python{sys.version_info.major}.{sys.version_info.minor}", "python3"):
+        found = shutil.which(name, path=os.defpath)
+        if found is None:
+            continue
+        mode = Path(found).resolve().stat().st_mode
+        parents_ok = all(p.stat().st_mode & 0o001 for p in Path(found).resolve().parents)
+        same = subprocess.run([found, "-c", "import sys; print(sys.version_info[:2])"],
+                              capture_output=True, text=True, check=False).stdout.strip()
+        if mode & 0o001 and parents_ok and same == str(tuple(sys.version_info[:2])):
+            return found
+    return None
+
+
+NOBODY = 65534
+NPROC = 60
+
+
+def test_forks_refused_by_a_process_limit_are_each_said_and_reported() -> None:
+    """`ulimit -u 60` for an unprivileged user (root is exempt from RLIMIT_NPROC) and a
+    storm of 200: most forks fail with EAGAIN."""
+    import sysconfig
+    import tempfile
+
+    python = _unprivileged_python()
+    if python is None or os.geteuid() != 0:
+        pytest.skip("needs root and a python an unprivileged user can run")
+    work = Path(tempfile.mkdtemp(prefix="loadgen-nproc-"))
+    try:
+        work.chmod(0o777)
+        jobfile = work / "storm.fio"
+        jobfile.write_text("[global]\nioengine=page_fault\nbs=4k\nsize=256k\nrw=write\n"
+                           "[storm]\nnumjobs=200\n")
+        jsonl, report = work / "run.jsonl", work / "report.txt"
+
+        def unprivileged() -> None:
+            resource.setrlimit(resource.RLIMIT_NPROC, (NPROC, NPROC))
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+
+        mark = uuid.uuid4().hex
+        site = sysconfig.get_paths()["purelib"]
+        env = {"PATH": os.defpath, "PYTHONPATH": os.pathsep.join((str(REPO), site)), MARK_VAR: mark}
+        proc = subprocess.Popen([python, "-m", "loadgen", "run", str(jobfile), f"--jsonl={jsonl}",
+                                 ALL_FORMATS, f"--output={report}"], cwd=work, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                preexec_fn=unprivileged)
+        status, stderr = finish(LoadgenRun(proc, mark), timeout_s=120)
+        assert status == 1
+        records = read_jsonl(jsonl)
+        failed = {e["loadgen.thread_number"] for e in events(records)
+                  if e["event.action"] == "spawn_failed"}
+        assert 100 < len(failed) < 200  # the limit let some of the storm through
+        _, document, _ = split_report(report.read_text())
+        assert [j["error"] for j in document["jobs"]].count(errno.EAGAIN) == len(failed)
+        text = "cannot create a worker process: Resource temporarily unavailable"
+        assert stderr.splitlines() == [f"loadgen: storm: {text}"] * len(failed)
+        normal = report.read_text()
+        assert normal.count(f"err=11 ({text})") == len(failed)
+        terse, _, _ = split_report(normal)
+        assert [t[4] for t in terse].count(str(errno.EAGAIN)) == len(failed)
+    finally:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
 
 
 # loaded by every Python process of the run (PYTHONPATH); the processes forked from the
@@ -272,8 +434,9 @@ def test_sigterm_stops_workers_and_still_reports(tmp_path: Path) -> None:
     run.wait_for_workers(2)
     wait_for_lines(jsonl, 2, run)
     run.proc.terminate()
-    status, _ = finish(run)
+    status, stderr = finish(run)
     assert status == 3
+    assert stderr.splitlines() == ["loadgen: SIGTERM: stopping all workers"]
     records = read_jsonl(jsonl)
     assert records[-1]["event.dataset"] == "loadgen.run_end"
     jobs = report_jobs(report)["timed"]
@@ -325,6 +488,30 @@ def test_sighup_reopens_the_jsonl_file(tmp_path: Path) -> None:
         after[0]["event.dataset"] != "loadgen.run_start"
     )  # the stream goes on; no second run_start
     assert report.exists()
+
+
+def test_failed_sighup_reopen_is_an_event_that_says_so(tmp_path: Path) -> None:
+    """After rotation the path is a directory: the reopen fails, writing goes on in the
+    old file, and the ``reopen`` event there says what happened (not "reopened")."""
+    jsonl, report, args = outputs(tmp_path)
+    rotated = tmp_path / "run.jsonl.1"
+    run = start_loadgen([str(job(tmp_path, TIMED.format(runtime=120, numjobs=1))), *args])
+    wait_for_lines(jsonl, 2, run)
+    jsonl.rename(rotated)
+    jsonl.mkdir()
+    run.proc.send_signal(signal.SIGHUP)
+    wait_for_lines(rotated, 1, run, record_type="event")
+    run.proc.terminate()
+    status, stderr = finish(run)
+    assert status == 3
+    problem = (f"--jsonl {jsonl}: cannot reopen (Is a directory); still writing the old file")
+    assert stderr.splitlines() == [f"loadgen: {problem}", "loadgen: SIGTERM: stopping all workers"]
+    records = read_jsonl(rotated)
+    (reopen,) = [e for e in events(records) if e["event.action"] == "reopen"]
+    assert (reopen["log.level"], reopen["loadgen.error"]) == ("warning", errno.EISDIR)
+    assert reopen["message"] == f"SIGHUP: {problem}"
+    assert records[-1]["event.dataset"] == "loadgen.run_end"
+    assert list(jsonl.iterdir()) == []
 
 
 def test_controller_sigkill_takes_the_workers_down(tmp_path: Path) -> None:

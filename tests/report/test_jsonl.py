@@ -156,3 +156,67 @@ def test_header_fields_flatten_nested_objects_and_keep_lists() -> None:
         "header.thp.mthp_enabled.64kB": "never",
         "header.job_files": [{"path": "a.fio", "sha256": ""}],
     }
+
+
+# ---- event actions: the code, the schema and docs/jsonl.md name the same set ---------------
+def _documented_actions() -> set[str]:
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "jsonl.md").read_text()
+    section = text.split("### `event`", 1)[1].split("\n### ", 1)[0]
+    listing = section.split("`event.action`:", 1)[1].split("Also `log.level`", 1)[0]
+    return set(re.findall(r"`([a-z_]+)`\s+\(", listing))
+
+
+def _actions_in_the_code() -> tuple[set[str], list[str]]:
+    """The EventAction members the controller's code uses, and every call that passes an
+    event action as a plain string (which the schema's enum could miss)."""
+    import ast
+    from pathlib import Path
+
+    import loadgen
+
+    used: set[str] = set()
+    literal_calls: list[str] = []
+    action_arg = {"event": 0, "fail": 3, "_stop_all": 1, "abort": 1}
+    for path in Path(loadgen.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                    and node.value.id == "EventAction":
+                used.add(node.attr)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                index = action_arg.get(node.func.attr)
+                if index is not None and len(node.args) > index:
+                    arg = node.args[index]
+                    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                        literal_calls.append(f"{path.name}:{node.lineno}: {arg.value!r}")
+    return used, literal_calls
+
+
+def test_every_event_action_is_in_the_schema_the_docs_and_the_code() -> None:
+    from loadgen.report.jsonl import EventAction
+    from loadgen.status import StopReason
+
+    schema = jsonl.schema()
+    (event,) = [s for s in schema["oneOf"]
+                if s["properties"]["event.dataset"]["const"] == "loadgen.event"]
+    in_schema = set(event["properties"]["event.action"]["enum"])
+    members = {a.value for a in EventAction}
+    used, literal_calls = _actions_in_the_code()
+    assert literal_calls == []  # every action goes through the enum
+    # none is dead: a stop's event carries its StopReason as the action
+    stops = {reason.value for reason in StopReason}
+    assert {EventAction[name].value for name in used} | stops == members
+    assert in_schema == members
+    assert _documented_actions() == members
+
+
+def test_an_event_action_outside_the_enum_is_invalid() -> None:
+    from loadgen.report.jsonl import validate
+
+    fields = {"group": None, "job": None, "thread_number": None, "subjob": None,
+              "event.action": "reopen", "log.level": "info", "message": "m", "error": 0}
+    record = jsonl.stream_record("event", fields, jsonl.stream_base("h", "0" * 32), 1, 0.0, 1)
+    assert validate(record) == []
+    assert validate({**record, "event.action": "helper_gone"}) != []

@@ -46,7 +46,7 @@ def test_the_number_said_is_enough(tmp_path: Path) -> None:
     run = start_loadgen(argv, limits={resource.RLIMIT_NOFILE: _needed(argv)})
     status, stderr = finish(run)
     assert (status, stderr) == (ExitStatus.OK, "")
-    assert read_jsonl(jsonl)[-1]["exit_status"] == ExitStatus.OK
+    assert read_jsonl(jsonl)[-1]["loadgen.exit_status"] == ExitStatus.OK
     assert [j["write"]["total_ios"] for j in orjson.loads(report.read_bytes())["jobs"]] == [256] * 8
 
 

@@ -1,4 +1,5 @@
-"""The ``loadgen`` command line: ``loadgen plan`` prints the resolved plan, ``loadgen run`` runs it.
+"""The ``loadgen`` command line: ``loadgen plan`` prints the resolved plan, ``loadgen run`` (or
+``loadgen JOBFILE``, as ``fio JOBFILE``) runs it.
 
 Every user mistake ends here as one line on stderr and exit status 2, never a traceback.
 """
@@ -8,24 +9,41 @@ from __future__ import annotations
 import json
 import os
 import sys
+import textwrap
 from typing import Any
 
-from loadgen.errors import InputError
-from loadgen.jobfile import build_plan, parse_command_line, print_note
+from loadgen import __version__
+from loadgen.errors import InputError, InputErrors
+from loadgen.jobfile import CommandLine, build_plan, parse_command_line, print_note, show_command
+from loadgen.jobfile.cmdline import RUN_FLAGS
 from loadgen.jobfile.help import option_help, options_overview
 from loadgen.plan import WRITE, Plan
 from loadgen.startup_signals import StartupSignals
+from loadgen.status import ExitStatus
 
 USAGE = """\
-usage: loadgen plan JOBFILE... [--section=NAME] [--name=JOB --OPTION=VALUE ...]
-       loadgen run  JOBFILE... [--output-format=normal|json|json+|terse[,...]] [--output=FILE]
-                    [--jsonl=PATH|-] [--status-interval=TIME] [--eta=auto|always|never]
-                    [--section=NAME] [--name=JOB --OPTION=VALUE ...]
-       loadgen run|plan --cmdhelp[=OPTION]
+usage: loadgen [run] JOBFILE... [RUN FLAGS] [--section=NAME] [--name=JOB --OPTION=VALUE ...]
+       loadgen plan  JOBFILE... [--section=NAME] [--name=JOB --OPTION=VALUE ...]
+       loadgen --version | --help | --cmdhelp[=OPTION]
 
-Job files use fio's syntax ('-' reads standard input). Job options given on the command
-line before the first --name apply to all jobs; --name=JOB starts a job.
+'loadgen JOBFILE' runs it as 'fio JOBFILE' does; 'loadgen plan' prints the resolved plan
+as JSON. Job files use fio's syntax ('-' reads standard input). Job options given on the
+command line before the first --name apply to all jobs; --name=JOB starts a job
+(--timeout=T is fio's alias of runtime=T, as a job option).
 """
+
+
+def usage() -> str:
+    """--help: the commands, then every run flag with its value and default."""
+    lines = [USAGE, "run flags (fio's):"]
+    for flag in RUN_FLAGS:
+        spelled = f"--{flag.name}" + (f"[={flag.value}]" if flag.optional_value and flag.value
+                                      else f"={flag.value}" if flag.value else "")
+        default = f" (default: {flag.default})" if flag.default else ""
+        text = textwrap.wrap(flag.help + default, 96 - 39)
+        lines.append(f"  {spelled:<36} {text[0]}")
+        lines += [" " * 39 + more for more in text[1:]]
+    return "\n".join(lines) + "\n"
 
 
 def plan_document(plan: Plan) -> dict[str, Any]:
@@ -56,21 +74,35 @@ def plan_document(plan: Plan) -> dict[str, Any]:
 
 def _plan(args: list[str]) -> int:
     command_line = parse_command_line(args)
-    if command_line.help:
-        print(USAGE, end="")
-        return 0
-    if command_line.cmdhelp is not None:
-        print(option_help(command_line.cmdhelp) if command_line.cmdhelp else options_overview(), end="")
+    if _answers_alone(command_line):
         return 0
     plan = build_plan(command_line)
     print(json.dumps(plan_document(plan), indent=2))
     return 0
 
 
+def _answers_alone(command_line: CommandLine) -> bool:
+    """--help, --version, --cmdhelp, --showcmd and --parse-only end the command (fio's order)."""
+    if command_line.help:
+        print(usage(), end="")
+    elif command_line.version:
+        print(f"loadgen-{__version__}")
+    elif command_line.cmdhelp is not None:
+        name = command_line.cmdhelp
+        print(option_help(name) if name else options_overview(), end="")
+    elif command_line.showcmd:
+        print(show_command(command_line), end="")
+    elif command_line.parse_only:
+        build_plan(command_line)
+    else:
+        return False
+    return True
+
+
 def _run(args: list[str]) -> int:
     command_line = parse_command_line(args)
-    if command_line.help or command_line.cmdhelp is not None:
-        return _plan(args)
+    if _answers_alone(command_line):
+        return 0
     startup_signals = StartupSignals()  # reliability: no traceback or lost report on an early ^C
     startup_signals.install()
     try:
@@ -87,21 +119,25 @@ def _run(args: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in ("-h", "--help", "help"):
-        print(USAGE, end="")
-        return 0 if args else 2
-    command, rest = args[0], args[1:]
+    if not args:
+        print(usage(), end="", file=sys.stderr)
+        return int(ExitStatus.BAD_INPUT)
+    if args[0] == "help":
+        args[0] = "--help"
+    command, rest = (args[0], args[1:]) if args[0] in ("plan", "run") else ("run", args)
     try:
         if command == "plan":
             return _plan(rest)
-        if command == "run":
-            return _run(rest)
-        raise InputError(f"unknown command {command!r} (use 'plan' or 'run')")
+        return _run(rest)  # 'loadgen JOBFILE' is 'loadgen run JOBFILE', as 'fio JOBFILE'
+    except InputErrors as errors:
+        for error in errors.errors:
+            print_note(str(error))
+        return int(ExitStatus.BAD_INPUT)
     except InputError as exc:
         print_note(f"loadgen: {exc}" if not exc.location else str(exc))
-        return 2
+        return int(ExitStatus.BAD_INPUT)
     except BrokenPipeError:
         # The reader of our stdout went away (`loadgen plan ... | head`): not an error of
         # ours or theirs.  Point stdout at /dev/null so the interpreter's final flush is quiet.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        return int(ExitStatus.OK)

@@ -186,4 +186,7 @@ class RunOptions:
     status_interval_ns: int = 1_000_000_000
     status_interval_given: bool = False  # fio prints periodic stats only when asked to
     eta: str = "auto"  # auto|always|never
+    eta_interval_ns: int = 1_000_000_000  # progress line refresh (fio --eta-interval)
+    eta_newline_ns: int = 0  # 0 = one line rewritten in place; else a new line each period
+    terse_version: int = 3  # fio --terse-version: 2, 3, 4 or 5
     command_line: tuple[str, ...] = ()

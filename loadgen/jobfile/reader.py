@@ -93,30 +93,43 @@ class JobFileReader:
         self.environ = environ
         self.wanted = sections
         self.sections_seen: set[str] = set()
+        # every mistake of every file read, in file order (fio lists a job's bad lines together)
+        self.errors: list[InputError] = []
 
     def read(self, path: str) -> list[Section]:
+        """The file's sections; its mistakes are added to ``errors`` and reading goes on."""
         sections: list[Section] = []
         current: Section | None = None
         skipping = False
         name = display_name(path)
-        for number, raw in enumerate(read_text(path).split("\n"), 1):
+        try:
+            text = read_text(path)
+        except InputError as exc:
+            self.errors.append(exc)
+            return sections
+        for number, raw in enumerate(text.split("\n"), 1):
             location = f"{name}:{number}"
             if is_empty_or_comment(raw):
                 continue
             line = strip_comment(raw.lstrip(_C_SPACE))
-            if line.startswith("["):
-                current = self._section(line, location)
-                self.sections_seen.add(current.name)
-                skipping = not current.is_global and self.wanted is not None and \
-                    current.name not in self.wanted
-                if not skipping:
-                    sections.append(current)
-                continue
-            if current is None:
-                raise InputError(f"option {line!r} outside of [] job section", location)
-            if skipping:
-                continue
-            self._option_or_include(line, location, path, current, (os.path.realpath(path),))
+            try:
+                if line.startswith("["):
+                    current = None
+                    skipping = True  # the lines under a bad header belong to no section
+                    current = self._section(line, location)
+                    self.sections_seen.add(current.name)
+                    skipping = not current.is_global and self.wanted is not None and \
+                        current.name not in self.wanted
+                    if not skipping:
+                        sections.append(current)
+                    continue
+                if skipping:
+                    continue
+                if current is None:
+                    raise InputError(f"option {line!r} outside of [] job section", location)
+                self._option_or_include(line, location, path, current, (os.path.realpath(path),))
+            except InputError as exc:
+                self.errors.append(exc)
         return sections
 
     def _section(self, line: str, location: str) -> Section:
@@ -155,6 +168,9 @@ class JobFileReader:
             if is_empty_or_comment(raw):
                 continue
             line = strip_comment(raw.lstrip(_C_SPACE))
-            if line.startswith("["):
-                raise InputError("no new sections in included files", inner)
-            self._option_or_include(line, inner, candidate, section, (*chain, real))
+            try:
+                if line.startswith("["):
+                    raise InputError("no new sections in included files", inner)
+                self._option_or_include(line, inner, candidate, section, (*chain, real))
+            except InputError as exc:
+                self.errors.append(exc)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from loadgen.errors import InputError
+from loadgen.errors import InputError, raise_collected
 from loadgen.jobfile.access import RANDOM_MODES
 from loadgen.jobfile.expr import bc_integer
 from loadgen.jobfile.options import MAX_JOBS, State, initial_state, lookup
@@ -33,9 +33,25 @@ class SourceFile:
 
 
 class Resolver:
-    def __init__(self, facts: SystemFacts, note: Note) -> None:
+    """Resolves sources into a Plan, collecting every mistake before it raises.
+
+    ``warnings_fatal`` (fio's --warnings-fatal) turns each note into an error.  After
+    ``resolve``, ``command_lines`` holds each job file as fio's ``--showcmd`` prints it.
+    """
+
+    def __init__(self, facts: SystemFacts, note: Note, warnings_fatal: bool = False,
+                 errors: list[InputError] | None = None) -> None:
         self.facts = facts
-        self.note = note
+        self._note = note
+        self.warnings_fatal = warnings_fatal
+        self.errors: list[InputError] = [] if errors is None else errors
+        self.command_lines: list[str] = []
+
+    def note(self, location: str, message: str) -> None:
+        if self.warnings_fatal:
+            self.errors.append(InputError(f"{message} (--warnings-fatal)", location))
+        else:
+            self._note(f"{location}: note: {message}")
 
     def resolve(self, sources: list[SourceFile]) -> Plan:
         """Sources in fio's order: command-line jobs first, then the job files."""
@@ -43,17 +59,22 @@ class Resolver:
         global_options: list[tuple[str, str]] = []
         jobs: list[Job] = []
         file_index = 0
+        template_shown: list[tuple[str, str]] = []  # fio's global opt_list, for --showcmd
         for source in sources:
             if not source.on_command_line:
                 if file_index > 0:
                     template = initial_state()  # later job files start from fresh globals
+                    template_shown = []
                 implicit_stonewall = file_index > 0
                 file_index += 1
             else:
                 implicit_stonewall = False
+            words: list[str] = []
             for section in source.sections:
                 if section.is_global:
                     shown = self._apply(template, section, source.on_command_line)
+                    template_shown += shown
+                    words += map(_showcmd_word, template_shown)
                     if not source.on_command_line:  # fio lists only job-file globals
                         global_options += shown
                     continue
@@ -61,37 +82,55 @@ class Resolver:
                 if implicit_stonewall:
                     state["stonewall"] = True  # fio: each later file's first job waits
                     implicit_stonewall = False
+                errors_before = len(self.errors)
                 job_options = self._apply(state, section, source.on_command_line)
-                jobs.append(self._job(state, section, job_options))
+                words += [f"--name={section.name}", *map(_showcmd_word, job_options)]
+                if len(self.errors) == errors_before:  # no checks on a job whose lines failed
+                    try:
+                        jobs.append(self._job(state, section, job_options))
+                    except InputError as exc:
+                        self.errors.append(exc)
+            if not source.on_command_line:
+                shown_words = "".join(f"{word} " for word in words)
+                self.command_lines.append(f"fio {shown_words}" if source.sections else "")
+        raise_collected(self.errors)
         if not jobs:
             raise InputError("no jobs defined")
         return Plan(groups=_number_and_group(jobs), global_options=tuple(global_options),
                     files=tuple(s.name for s in sources if not s.on_command_line))
 
     def _apply(self, state: State, section: Section, on_command_line: bool) -> list[tuple[str, str]]:
-        """Apply a section's lines to ``state``; returns the options as fio lists them."""
+        """Apply a section's lines to ``state``; returns the options as fio lists them.
+
+        A bad line is added to ``errors`` and the others are still applied, so one pass
+        finds every mistake of the section."""
         looked_up = []
-        for line in section.options:
+        failed: list[tuple[int, InputError]] = []  # (line index, error): shown in file order
+        for index, line in enumerate(section.options):
             try:
-                looked_up.append((lookup(line.key), line))
+                looked_up.append((lookup(line.key), index, line))
             except BadValue as exc:
-                raise InputError(str(exc), line.location) from None
-        looked_up.sort(key=lambda pair: -pair[0].prio)  # stable: equal prio keeps file order
+                failed.append((index, InputError(str(exc), line.location)))
+        looked_up.sort(key=lambda entry: -entry[0].prio)  # stable: equal prio keeps file order
         shown: list[tuple[str, str]] = []
-        for option, line in looked_up:
+        for option, index, line in looked_up:
             text = line.value
             if text is None:
                 text = option.kind.bare_on_command_line if on_command_line else option.kind.bare_in_file
                 if text is None:
-                    raise InputError(f"option {line.key!r} needs a value ({line.key}=...)", line.location)
+                    failed.append((index, InputError(f"option {line.key!r} needs a value ({line.key}=...)",
+                                                     line.location)))
+                    continue
             context = ParseContext(state["kb_base"], self.facts.ncpus, on_command_line)
             try:
                 note = option.store(state, option.kind.parse(text, context))
             except BadValue as exc:
-                raise InputError(f"{line.key}={text}: {exc}", line.location) from None
+                failed.append((index, InputError(f"{line.key}={text}: {exc}", line.location)))
+                continue
             if note:
-                self.note(f"{line.location}: note: {note}")
+                self.note(line.location, note)
             shown.append((option.name, _as_fio_shows(option.kind.scalar_number, line, text)))
+        self.errors += [error for _, error in sorted(failed, key=lambda pair: pair[0])]
         return shown
 
     def _job(self, state: State, section: Section, job_options: list[tuple[str, str]]) -> Job:
@@ -110,7 +149,7 @@ class Resolver:
         align = [(state["ba"][d] or bs_min[d]) if random else bs_min[d] for d in (READ, WRITE)]
         time_based = state["time_based"]
         if time_based and state["runtime_ns"] == 0:
-            self.note(f"{where}: note: job {name!r}: time_based needs runtime=; time_based disabled")
+            self.note(where, f"job {name!r}: time_based needs runtime=; time_based disabled")
             time_based = False
         startdelay = state["startdelay_ns"]
         offset = state["offset"]
@@ -151,6 +190,14 @@ class Resolver:
             unit_base=state["unit_base"], description=state["description"],
             job_options=tuple(job_options), source=where,
         )
+
+
+def _showcmd_word(option: tuple[str, str]) -> str:
+    """One option as fio's dump_print_option writes it (a description is quoted)."""
+    name, value = option
+    if not value:
+        return f"--{name}"
+    return f'--{name}="{value}"' if name == "description" else f"--{name}={value}"
 
 
 def _as_fio_shows(scalar_number: bool, line: OptionLine, text: str) -> str:

@@ -79,7 +79,7 @@ def read_text(path: str, location: str = "") -> str:
             with open(path, "rb") as handle:
                 data = handle.read()
     except OSError as exc:
-        where = path if not location else f"{location}: {path}"
+        where = (path or "''") if not location else f"{location}: {path}"
         raise InputError(exc.strerror or str(exc), where) from None
     return data.decode("utf-8", errors="replace")
 

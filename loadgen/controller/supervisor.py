@@ -36,7 +36,6 @@ from loadgen.results import GroupResult, RunResult
 from loadgen.sinks import Sink, SinkError
 
 STOP_GRACE_S = 0.75  # SIGTERM first; SIGKILL whatever still runs after this
-PROGRESS_TICK_S = 1.0
 # Stats-pipe polling: fast until release (READY latency is spawn_s), then a tenth of the
 # status interval within these bounds (each 256 KiB pipe holds seconds of deltas; 50
 # polls/s would cost a 1 s-interval run of many workers CPU for nothing).
@@ -337,6 +336,8 @@ class Supervisor:
                     tg.start_soon(self._show_progress)
                 if self.agg.writer is not None:
                     tg.start_soon(self._kernel_intervals)
+                if self.opts.status_interval_given:
+                    tg.start_soon(self._status_reports)
                 for group in self.plan.groups:
                     if self.stopping:
                         break
@@ -424,6 +425,13 @@ class Supervisor:
         except SinkError as exc:  # a full disk, a gone reader: the run goes on, the final report tries again
             self.agg.event("output", f"SIGUSR1 report not written: {exc}", level="warning")
 
+    async def _status_reports(self) -> None:
+        """--status-interval: the cumulative report every interval, as fio's status dumps."""
+        while True:
+            await anyio.sleep(self.opts.status_interval_ns / 1e9)
+            if self.current is not None:
+                self._show_snapshot()
+
     async def _kill_after_grace(self, group_run: _GroupRun) -> None:
         await anyio.sleep(STOP_GRACE_S)
         if self.current is group_run:
@@ -448,7 +456,7 @@ class Supervisor:
         last_bytes, last_ios, last_minf = [0, 0], [0, 0], 0
         last_group: _GroupRun | None = None
         while True:
-            await anyio.sleep(PROGRESS_TICK_S)
+            await anyio.sleep(self.opts.eta_interval_ns / 1e9)
             group_run = self.current
             if group_run is None:
                 continue

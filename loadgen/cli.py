@@ -13,7 +13,7 @@ import textwrap
 from typing import Any
 
 from loadgen import __version__
-from loadgen.errors import InputError, InputErrors
+from loadgen.errors import InputError, MultiInputError
 from loadgen.jobfile import CommandLine, build_plan, parse_command_line, print_note, show_command
 from loadgen.jobfile.cmdline import RUN_FLAGS
 from loadgen.jobfile.help import option_help, options_overview
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         if command == "plan":
             return _plan(rest)
         return _run(rest)  # 'loadgen JOBFILE' is 'loadgen run JOBFILE', as 'fio JOBFILE'
-    except InputErrors as errors:
+    except MultiInputError as errors:
         for error in errors.errors:
             print_note(str(error))
         return int(ExitStatus.BAD_INPUT)

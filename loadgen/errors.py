@@ -12,7 +12,7 @@ class InputError(Exception):
         super().__init__(f"{location}: {message}" if location else message)
 
 
-class InputErrors(InputError):
+class MultiInputError(InputError):
     """Several mistakes found in one pass (every bad line of a job file, as fio lists them).
 
     ``errors`` holds one ``InputError`` per line; ``str()`` joins their lines.
@@ -29,4 +29,4 @@ def raise_collected(errors: list[InputError]) -> None:
     if len(errors) == 1:
         raise errors[0]
     if errors:
-        raise InputErrors(errors)
+        raise MultiInputError(errors)

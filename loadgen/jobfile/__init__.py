@@ -37,7 +37,7 @@ def build_plan(command_line: CommandLine, *, facts: SystemFacts | None = None,
                environ: Mapping[str, str] | None = None, note: Note = print_note) -> Plan:
     """Read the job files and command-line jobs into a resolved, checked Plan.
 
-    Every mistake found is reported together (``InputErrors``), each with its place."""
+    Every mistake found is reported together (``MultiInputError``), each with its place."""
     return _resolve(command_line, facts, environ, note)[0]
 
 
@@ -48,8 +48,8 @@ def show_command(command_line: CommandLine, *, facts: SystemFacts | None = None,
     return "".join(f"{line}\n" for line in lines) or "\n"
 
 
-def _resolve(command_line: CommandLine, facts: SystemFacts | None, environ: Mapping[str, str] | None,
-             note: Note) -> tuple[Plan, Resolver]:
+def _resolve(command_line: CommandLine, facts: SystemFacts | None,
+             environ: Mapping[str, str] | None, note: Note) -> tuple[Plan, Resolver]:
     facts = facts or SystemFacts.of_this_machine()
     reader = JobFileReader(facts, os.environ if environ is None else environ, command_line.wanted)
     sources = [SourceFile(COMMAND_LINE, command_line.sections, on_command_line=True)]

@@ -96,7 +96,9 @@ class Resolver:
         raise_collected(self.errors)
         if not jobs:
             raise InputError("no jobs defined")
-        return Plan(groups=_number_and_group(jobs), global_options=tuple(global_options),
+        groups = _number_and_group(jobs)
+        _check_shared_processes(groups)
+        return Plan(groups=groups, global_options=tuple(global_options),
                     files=tuple(s.name for s in sources if not s.on_command_line))
 
     def _apply(self, state: State, section: Section, on_command_line: bool) -> list[tuple[str, str]]:
@@ -118,8 +120,8 @@ class Resolver:
             if text is None:
                 text = option.kind.bare_on_command_line if on_command_line else option.kind.bare_in_file
                 if text is None:
-                    failed.append((index, InputError(f"option {line.key!r} needs a value ({line.key}=...)",
-                                                     line.location)))
+                    message = f"option {line.key!r} needs a value ({line.key}=...)"
+                    failed.append((index, InputError(message, line.location)))
                     continue
             context = ParseContext(state["kb_base"], self.facts.ncpus, on_command_line)
             try:
@@ -141,6 +143,9 @@ class Resolver:
         if size == 0:
             raise InputError(f"job {name!r}: you need to specify size= (the region to map)", where)
         bs_min, bs_max, bssplit = _block_sizes(state)
+        if state["bs_is_seq_rand"]:
+            bs_min, bs_max, bssplit = _seq_rand_block_sizes(state, name, where, bs_min, bs_max,
+                                                            bssplit)
         smallest = min(bs_min)
         if size < smallest:
             raise InputError(f"job {name!r}: size={size} is smaller than the minimum block size "
@@ -153,6 +158,11 @@ class Resolver:
             time_based = False
         startdelay = state["startdelay_ns"]
         offset = state["offset"]
+        cpus_allowed = state["cpus_allowed"]
+        numa_cpu_nodes, numa_mem_policy = self._numa(state, name, where)
+        if numa_cpu_nodes is not None and cpus_allowed:
+            self.note(where, f"job {name!r}: numa_cpu_nodes replaces cpus_allowed, as in fio")
+            cpus_allowed = ()
         return Job(
             name=name, thread_number=0, subjob=0, numjobs=state["numjobs"], group_id=0,
             rw=RwMode(state["rw"]), rw_postfix=state["rw_postfix"], rw_sequencer=state["rw_sequencer"],
@@ -173,7 +183,7 @@ class Resolver:
             thinktime_ns=state["thinktime_ns"], thinktime_spin_ns=state["thinktime_spin_ns"],
             thinktime_blocks=state["thinktime_blocks"], thread=state["thread"],
             stonewall=state["stonewall"], new_group=state["new_group"],
-            group_reporting=state["group_reporting"], cpus_allowed=state["cpus_allowed"],
+            group_reporting=state["group_reporting"], cpus_allowed=cpus_allowed,
             cpus_allowed_policy=state["cpus_allowed_policy"], gtod_reduce=state["gtod_reduce"],
             disable_lat=state["disable_lat"], disable_clat=state["disable_clat"],
             disable_slat=state["disable_slat"], disable_bw=state["disable_bw"],
@@ -187,9 +197,80 @@ class Resolver:
             log_avg_msec=state["log_avg_msec"], log_hist_msec=state["log_hist_msec"],
             per_job_logs=state["per_job_logs"], log_offset=state["log_offset"], thp=state["thp"], kb_base=state["kb_base"],
             oom_policy=state["oom_policy"],  # reliability (issue 7)
+            exitall=state["exitall"], exitall_on_error=state["exitall_on_error"],
+            exit_what=state["exit_what"], stats=state["stats"], exec_prerun=state["exec_prerun"],
+            exec_postrun=state["exec_postrun"], continue_on_error=state["continue_on_error"],
+            ignore_error=state["ignore_error"], nice=state["nice"], ioprio=state["ioprio"],
+            ioprio_class=state["ioprio_class"], cgroup=state["cgroup"],
+            cgroup_weight=state["cgroup_weight"], cgroup_nodelete=state["cgroup_nodelete"],
+            numa_cpu_nodes=numa_cpu_nodes, numa_mem_policy=numa_mem_policy,
+            significant_figures=state["significant_figures"],
             unit_base=state["unit_base"], description=state["description"],
             job_options=tuple(job_options), source=where,
         )
+
+
+    def _numa(self, state: State, name: str, where: str
+              ) -> tuple[tuple[int, ...] | None, tuple[str, tuple[int, ...]] | None]:
+        """numa_cpu_nodes/numa_mem_policy checked against the machine's nodes.
+
+        On a one-node machine the memory policy changes nothing (every page is on node 0),
+        so it is skipped with a note; on more nodes it needs the worker's engine, which does
+        not set it yet, so it is refused rather than ignored."""
+        online = self.facts.numa_nodes
+        cpu_nodes: tuple[int, ...] | None = state["numa_cpu_nodes"]
+        policy: tuple[str, tuple[int, ...]] | None = state["numa_mem_policy"]
+        policy_nodes = policy[1] if policy else None
+        for option, nodes in (("numa_cpu_nodes", cpu_nodes), ("numa_mem_policy", policy_nodes)):
+            missing = sorted(set(nodes or ()) - set(online))
+            if missing:
+                raise InputError(f"job {name!r}: {option}: node {missing[0]} does not exist "
+                                 f"(online nodes: {','.join(map(str, online))})", where)
+        if policy is not None and policy[0] != "default":
+            if len(online) > 1:
+                raise InputError(f"job {name!r}: numa_mem_policy={policy[0]} is not supported on a "
+                                 f"{len(online)}-node machine yet: the worker's engine does not "
+                                 "set memory policies", where)
+            self.note(where, f"job {name!r}: numa_mem_policy skipped: this machine has one NUMA "
+                             "node, so every policy places the memory on node 0")
+        if cpu_nodes is not None and len(online) == 1:
+            self.note(where, f"job {name!r}: numa_cpu_nodes skipped: this machine has one NUMA "
+                             "node, which holds every CPU")
+            cpu_nodes = None
+        return (None if cpu_nodes is None else cpu_nodes or online), policy
+
+
+def _seq_rand_block_sizes(state: State, name: str, where: str, bs_min: Pair, bs_max: Pair,
+                          bssplit: tuple[Splits, Splits]
+                          ) -> tuple[Pair, Pair, tuple[Splits, Splits]]:
+    """bs_is_seq_rand: fio picks the block size by sequential (read slot) or random (write
+    slot) instead of by direction.  A job whose I/O is all one kind gets that slot for both
+    directions; a job mixing them would need the choice per I/O, which the engine lacks."""
+    mode = RwMode(state["rw"])
+    used = [d for d, does in ((READ, mode.reads), (WRITE, mode.writes)) if does]
+    random_share = {state["percentage_random"][d] if mode.random else 0 for d in used}
+    if random_share == {100}:
+        slot = WRITE
+    elif random_share == {0}:
+        slot = READ
+    else:
+        raise InputError(f"job {name!r}: bs_is_seq_rand with sequential and random I/O in one "
+                         "job is not supported (use percentage_random=0 or 100)", where)
+    return ((bs_min[slot], bs_min[slot]), (bs_max[slot], bs_max[slot]),
+            (bssplit[slot], bssplit[slot]))
+
+
+def _check_shared_processes(groups: tuple[Group, ...]) -> None:
+    """thread=1 jobs of a group share one worker process, and nice, I/O priority, cgroup and
+    CPU nodes are set on that process: they must agree."""
+    for group in groups:
+        threads = [job for job in group.jobs if job.thread]
+        settings = {(j.nice, j.ioprio, j.ioprio_class, j.cgroup, j.cgroup_weight, j.numa_cpu_nodes)
+                    for j in threads}
+        if len(settings) > 1:
+            raise InputError(f"job {threads[-1].name!r}: thread=1 jobs of one group share a "
+                             "process, so their nice, prio, prioclass, cgroup and numa_cpu_nodes "
+                             "must be the same", threads[-1].source)
 
 
 def _showcmd_word(option: tuple[str, str]) -> str:

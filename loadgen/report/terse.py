@@ -31,7 +31,8 @@ def _lat_fields(stat: LatencyStat) -> list[str]:
     return [str(int(m.min) // 1000), str(int(m.max) // 1000), f"{m.mean / 1000:f}", f"{m.stddev / 1000:f}"]
 
 
-def _ddir_fields(entry: Entry, ddir: int, rs: GroupRunStats, version: int = TERSE_VERSION) -> list[str]:
+def _ddir_fields(entry: Entry, ddir: int, rs: GroupRunStats,
+                 version: int = TERSE_VERSION) -> list[str]:
     """fio's ``show_ddir_status_terse``; ``ddir`` 2 is trim, which anonymous memory never does."""
     d = entry.dirs[ddir] if ddir < len(entry.dirs) else DirEntry()
     bw = iops = 0

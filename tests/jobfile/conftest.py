@@ -7,7 +7,7 @@ from typing import Callable
 
 import pytest
 
-from loadgen.errors import InputError, InputErrors
+from loadgen.errors import InputError, MultiInputError
 from loadgen.jobfile import load
 from loadgen.jobfile.substitute import SystemFacts
 from loadgen.plan import Job, Plan
@@ -50,7 +50,7 @@ def one_job(load_text: LoadText) -> Callable[..., Job]:
 def _errors(load_text: LoadText, text: str, *args: str, **kwargs: dict[str, str]) -> list[str]:
     with pytest.raises(InputError) as caught:
         load_text(text, *args, **kwargs)
-    if isinstance(caught.value, InputErrors):
+    if isinstance(caught.value, MultiInputError):
         return [str(error) for error in caught.value.errors]
     return [str(caught.value)]
 

@@ -22,7 +22,7 @@ def test_every_plain_option_has_a_default_in_the_initial_state():
 def test_state_keys_name_job_fields_where_they_map_one_to_one():
     fields = set(Job.__dataclass_fields__)
     internal = {"ioengine", "bs", "bsrange", "ba", "randseed_set", "iodepth", "direct",
-                "nrfiles", "filename", "name"}
+                "nrfiles", "filename", "name", "bs_is_seq_rand"}
     assert set(initial_state()) - internal <= fields
 
 
@@ -53,8 +53,8 @@ def test_unknown_option_suggests_the_closest(error_of):
     assert closest("rwmixred") == "rwmixread"
 
 
-@pytest.mark.parametrize("name", ["verify", "rate", "directory", "fsync", "nice", "exitall",
-                                  "hugepage_delay", "wait_for", "ss_dur"])
+@pytest.mark.parametrize("name", ["verify", "rate", "ratemin", "directory", "uid", "error_dump",
+                                  "hugepage_delay", "wait_for", "ss_dur", "ss_interval"])
 def test_real_fio_options_that_do_not_apply_fail_with_a_reason(error_of, name):
     message = error_of(f"[j]\nsize=1m\n{name}=1\n")
     assert f"option '{name}' is not supported: {UNSUPPORTED[name]}" in message

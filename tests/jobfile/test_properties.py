@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from loadgen.cli import main
-from loadgen.errors import InputError, InputErrors
+from loadgen.errors import InputError, MultiInputError
 from loadgen.jobfile import load
 from loadgen.jobfile.options import OPTIONS, UNSUPPORTED
 from loadgen.plan import Plan
@@ -39,7 +39,7 @@ def _outcome(path: Path, text: str) -> Plan | None:
     path.write_text(text)
     try:
         return load([str(path)], facts=FACTS, environ={"HOME": "/root"}, note=lambda m: None)[0]
-    except InputErrors as exc:
+    except MultiInputError as exc:
         assert exc.errors and all(str(e) and "\n" not in str(e) for e in exc.errors)
         return None
     except InputError as exc:

@@ -13,9 +13,11 @@ pipe reached EOF, so no message is lost and none is waited for in vain.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import os
 import signal
+import subprocess
 import sys
 import time
 from dataclasses import replace
@@ -24,7 +26,7 @@ from typing import Any
 import anyio
 
 from loadgen import protocol
-from loadgen.controller import outcome
+from loadgen.controller import jobcontrol, outcome, placement
 from loadgen.controller.aggregator import Aggregator, JobState
 from loadgen.controller.kernelwatch import KernelWatch
 from loadgen.controller.progress import ProgressLine, Snapshot, job_char
@@ -75,6 +77,11 @@ class _GroupRun:
         self.respawning = 0
         self.spawn_lock = asyncio.Lock()
         self.kernel_at_release: dict[str, Any] = {}
+        # run control (loadgen.controller.jobcontrol): jobs whose end was acted on, the
+        # postruns started, whether an exitall already stops this group
+        self.ended: set[int] = set()
+        self.postruns: list[subprocess.Popen[bytes]] = []
+        self.exiting = False
 
     # ---- loop callbacks ---------------------------------------------------------------------
     def _read_pipe(self, fd: int) -> None:
@@ -187,6 +194,39 @@ class _GroupRun:
         while not done():
             self.changed.clear()
             await self.changed.wait()
+            self._job_endings()
+
+    def _job_endings(self) -> None:
+        """A job that just ended starts its exec_postrun and, with exitall, stops the others."""
+        for state in self.agg.group_states():
+            if not state.done or state.job.thread_number in self.ended:
+                continue
+            self.ended.add(state.job.thread_number)
+            job = state.job
+            if job.exec_postrun:
+                self.postruns.append(jobcontrol.start_command(job, "postrun", self.sup.worker_nice))
+            if not self.exiting and jobcontrol.stops_others(job, bool(state.result.error),
+                                                            self.sup.exitall):
+                self.exiting = True
+                self.agg.event("exitall", f"job {job.name!r} ended: stopping the jobs of "
+                               f"exit_what={job.exit_what}", state=state)
+                self.sup.exit_all_jobs = self.sup.exit_all_jobs or job.exit_what == "all"
+                self.stop()
+
+    def _place(self) -> None:
+        """nice, prio/prioclass, numa_cpu_nodes and cgroup on each worker, before release."""
+        for pid, states in self.pid_states.items():
+            for state in states[:1]:  # thread=1 jobs of a process agree (checked at parse time)
+                if not placement.wanted(state.job):
+                    continue
+                try:
+                    self.sup.placement.apply(state.job, pid)
+                except placement.PlacementError as exc:
+                    self.sup.notice(f"{state.job.name} (pid {pid}): err={exc.errno}: {exc}")
+                    for failed in states:
+                        self.agg.fail(failed, exc.errno, str(exc), "placement")
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGKILL)  # waiting at the gate: no I/O done
 
     # ---- the group's phases ------------------------------------------------------------------
     async def run(self) -> GroupResult:
@@ -194,16 +234,30 @@ class _GroupRun:
         gate_r, self.gate_w = os.pipe2(os.O_CLOEXEC)
         spawner.on_exit = self._on_exit
         spawner.on_helper_death = self._on_helper_death
-        units = worker_units(self.group.jobs)
+        if self.sup.exit_all_jobs:  # an exit_what=all fired earlier: fio runs nothing more
+            failed = {job.thread_number for job in self.group.jobs}
+        else:
+            failed = await jobcontrol.run_preruns(self.group.jobs, self.sup.worker_nice)
+        for thread_number in failed:  # fio: no I/O, no error, no postrun
+            self.agg.states[thread_number].done = True
+            self.ended.add(thread_number)
+        units = worker_units(tuple(j for j in self.group.jobs if j.thread_number not in failed))
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._drain)
-                await self._phases(units, gate_r)
+                if units:
+                    await self._phases(units, gate_r)
+                else:
+                    os.close(gate_r)
+                    os.close(self.gate_w)
                 tg.cancel_scope.cancel()
+            self._job_endings()
+            await jobcontrol.wait_all(self.postruns)
         finally:
             for fd in self.reassemblers:
                 os.close(fd)
             self.reassemblers.clear()
+            self.sup.placement.cleanup()
         self._finish()
         return self.result
 
@@ -230,6 +284,7 @@ class _GroupRun:
             self.t_first_fork_ns = reply["t_first_fork_ns"]
             self.result.extras["fork_s"] = (reply["t_last_fork_ns"] - reply["t_first_fork_ns"]) / 1e9
             self._map_pids(units, reply["pids"], reply["pipes"], reply["fork_errno"])
+            self._place()
             if self.sup.stopping:
                 self.stop()
             await self._until(lambda: all(s.settled for s in self.agg.group_states()) or not self.live)
@@ -325,6 +380,10 @@ class Supervisor:
         self.result = RunResult(plan=plan)
         self.task_group: anyio.abc.TaskGroup | None = None
         self.kernel = KernelWatch(agg.writer)
+        self.exitall = jobcontrol.run_exitall(plan)
+        self.exit_all_jobs = False  # an exit_what=all fired: every later group stops at once
+        self.placement = placement.Placement()
+        self.worker_nice = spawner.worker_nice
 
     async def run(self) -> RunResult:
         self.spawner.attach()

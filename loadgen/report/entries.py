@@ -171,6 +171,7 @@ class GroupRunStats:
     groupid: int
     kb_base: int = 1024
     unit_base: int = 8
+    sig_figs: int = 4  # fio's rs->sig_figs: the last entry's significant_figures
     min_run: list[int] = field(default_factory=lambda: [0, 0])
     max_run: list[int] = field(default_factory=lambda: [0, 0])
     min_bw: list[int] = field(default_factory=lambda: [0, 0])
@@ -183,6 +184,7 @@ class GroupRunStats:
 
     def add(self, entry: Entry) -> None:
         self.kb_base, self.unit_base = entry.job.kb_base, entry.job.unit_base
+        self.sig_figs = entry.job.significant_figures
         for ddir in DIRECTIONS:
             d = entry.dirs[ddir]
             if not d.runtime_ms:
@@ -201,6 +203,8 @@ def build_entries(result: RunResult) -> list[Entry]:
     entries: list[Entry] = []
     for group in result.groups:
         for member in group.jobs:
+            if not member.job.stats:  # stats=0: left out of every report, as in fio
+                continue
             last = entries[-1] if entries else None
             merge = (
                 last is not None

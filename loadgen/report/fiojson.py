@@ -228,6 +228,8 @@ def job_object(entry: Entry, rs: GroupRunStats | None, plus: bool, elapsed_s: in
     obj["latency_ns"] = dict(zip(latbuckets.NS_KEYS, pct[:n_ns]))
     obj["latency_us"] = dict(zip(latbuckets.US_KEYS, pct[n_ns:n_ns + n_us]))
     obj["latency_ms"] = dict(zip(latbuckets.MS_KEYS, pct[n_ns + n_us:]))
+    if job.continue_on_error != "none":  # memcpy into anonymous memory has no I/O errors
+        obj.update(total_err=0, first_error=0)
     obj.update(latency_depth=1, latency_target=0, latency_target_ns=0, latency_percentile=100.0,
                latency_window=0, latency_window_us=0)
     if job.description:

@@ -24,7 +24,6 @@ from loadgen.report.fiojson import report_time_ns, version_string
 from loadgen.report.units import (
     N2S_BYTE,
     N2S_NONE,
-    SIG_FIGS,
     bw_units,
     is_power_of_2,
     num2str,
@@ -57,7 +56,7 @@ def _job_line(job: Job) -> str:
     pow2 = is_power_of_2(job.kb_base)
 
     def bs(value: int) -> str:
-        return num2str(value, SIG_FIGS, 1, pow2, N2S_BYTE)
+        return num2str(value, job.significant_figures, 1, pow2, N2S_BYTE)
 
     (rmin, wmin), (rmax, wmax) = job.bs_min, job.bs_max
     return (f"{job.name}: (g={job.group_id}): rw={job.rw}, bs=(R) {bs(rmin)}-{bs(rmax)}, "
@@ -153,9 +152,10 @@ def _ddir_block(entry: Entry, ddir: int, rs: GroupRunStats) -> str:
     units = bw_units(job.unit_base)
     bw = 1000 * d.io_bytes // d.runtime_ms
     iops = 1000 * d.total_ios // d.runtime_ms
-    out = [f"  {DIR_LABELS[ddir]}: IOPS={num2str(iops, SIG_FIGS, 1, False, N2S_NONE)}, "
-           f"BW={num2str(bw, SIG_FIGS, 1, pow2, units)} ({num2str(bw, SIG_FIGS, 1, not pow2, units)})"
-           f"({num2str(d.io_bytes, SIG_FIGS, 1, pow2, N2S_BYTE)}/{d.runtime_ms}msec)\n"]
+    figs = job.significant_figures
+    out = [f"  {DIR_LABELS[ddir]}: IOPS={num2str(iops, figs, 1, False, N2S_NONE)}, "
+           f"BW={num2str(bw, figs, 1, pow2, units)} ({num2str(bw, figs, 1, not pow2, units)})"
+           f"({num2str(d.io_bytes, figs, 1, pow2, N2S_BYTE)}/{d.runtime_ms}msec)\n"]
     if d.clat.moments.n:
         out.append(_display_lat("clat", d.clat))
     if d.lat.moments.n:
@@ -221,6 +221,8 @@ def entry_block(entry: Entry, rs: GroupRunStats, now_s: int) -> str:
     out.append(f"     complete  : {submit}\n")
     r, w = entry.dirs[READ].total_ios, entry.dirs[WRITE].total_ios
     out.append(f"     issued rwts: total={r},{w},0,0 short=0,0,0,0 dropped=0,0,0,0\n")
+    if entry.job.continue_on_error != "none":  # memcpy into anonymous memory has no I/O errors
+        out.append("     errors    : total=0, first_error=0/<Success>\n")
     target, target_unit = scale_down_ns(0)
     out.append(f"     latency   : target={target:.2f}{target_unit}, window={target:.2f}{target_unit}, "
                f"percentile=100.00%, depth=1\n")
@@ -237,7 +239,8 @@ def group_block(rs: GroupRunStats) -> str:
             continue
 
         def both(value: int, unit: int) -> tuple[str, str]:
-            return (num2str(value, SIG_FIGS, 1, pow2, unit), num2str(value, SIG_FIGS, 1, not pow2, unit))
+            return (num2str(value, rs.sig_figs, 1, pow2, unit),
+                    num2str(value, rs.sig_figs, 1, not pow2, unit))
 
         io, io_alt = both(rs.io_bytes[ddir], N2S_BYTE)
         agg, agg_alt = both(rs.agg(ddir), units)

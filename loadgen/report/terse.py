@@ -89,6 +89,8 @@ def terse_line(entry: Entry, rs: GroupRunStats, version: int = TERSE_VERSION) ->
         us[0] += 100.0 * int(entry.latency_buckets[:10].sum()) / total
     fields += [f"{v:3.2f}%" for v in us]
     fields += [f"{v:3.2f}%" for v in pct[20:32]]
+    if entry.job.continue_on_error != "none":  # total errors, first error: memcpy has none
+        fields += ["0", "0"]
     line = ";".join(fields)
     if entry.job.description:
         # version 2 puts the description on a line of its own, as fio does

@@ -140,6 +140,7 @@ class Job:
     exitall_on_error: bool = False
     exit_what: str = "group"  # group|stonewall|all: which jobs an exitall stops
     stats: bool = True  # False: left out of the reports (fio's stats=0)
+    wait_for: str = ""  # start when every worker of this (earlier) job has ended
     exec_prerun: str = ""  # shell command before the job; its output in NAME.prerun.txt
     exec_postrun: str = ""
     continue_on_error: str = "none"  # none|read|write|io|verify|all

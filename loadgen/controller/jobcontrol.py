@@ -6,6 +6,8 @@
   error, and skips its postrun, exactly as fio does.
 * ``exitall``/``exitall_on_error``/``exit_what`` (fio's ``fio_terminate_threads``): which
   jobs the end of a job stops.
+* ``wait_for`` (fio's ``waitee_running``): a job starts once every worker of the named job
+  has ended; a waitee in an earlier group has ended before the group starts.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import sys
 
 import anyio
 
-from loadgen.plan import Job, Plan
+from loadgen.plan import Group, Job, Plan
 
 
 def run_exitall(plan: Plan) -> bool:
@@ -28,6 +30,17 @@ def run_exitall(plan: Plan) -> bool:
 def stops_others(job: Job, failed: bool, exitall: bool) -> bool:
     """Whether the end of ``job`` stops other jobs (which ones: ``job.exit_what``)."""
     return exitall or (job.exitall_on_error and failed)
+
+
+def waits_in(job: Job, group: Group) -> bool:
+    """Whether ``job`` waits for a job of its own group."""
+    return bool(job.wait_for) and any(other.name == job.wait_for for other in group.jobs)
+
+
+def waitee_done(job: Job, group: Group, done: set[int]) -> bool:
+    """Whether every worker of ``job``'s waitee in ``group`` has ended (``done``: their
+    thread numbers)."""
+    return all(other.thread_number in done for other in group.jobs if other.name == job.wait_for)
 
 
 def output_name(job: Job, mode: str) -> str:

@@ -82,6 +82,8 @@ class _GroupRun:
         self.ended: set[int] = set()
         self.postruns: list[subprocess.Popen[bytes]] = []
         self.exiting = False
+        # wait_for: jobs of this group that start when every worker of their waitee is done
+        self.waiting = {j.thread_number: j for j in group.jobs if jobcontrol.waits_in(j, group)}
 
     # ---- loop callbacks ---------------------------------------------------------------------
     def _read_pipe(self, fd: int) -> None:
@@ -205,6 +207,8 @@ class _GroupRun:
             job = state.job
             if job.exec_postrun:
                 self.postruns.append(jobcontrol.start_command(job, "postrun", self.sup.worker_nice))
+            if self.waiting:
+                self._start_waiters()
             if not self.exiting and jobcontrol.stops_others(job, bool(state.result.error),
                                                             self.sup.exitall):
                 self.exiting = True
@@ -213,9 +217,49 @@ class _GroupRun:
                 self.sup.exit_all_jobs = self.sup.exit_all_jobs or job.exit_what == "all"
                 self.stop()
 
-    def _place(self) -> None:
+    def _start_waiters(self) -> None:
+        """wait_for: start each waiting job whose waitee's workers have all ended (fio's
+        ``waitee_running``); a stopped group starts none (they end without I/O, as in fio)."""
+        done = {s.job.thread_number for s in self.agg.group_states() if s.done}
+        for thread_number, job in list(self.waiting.items()):
+            if self.exiting or self.sup.stopping:
+                del self.waiting[thread_number]
+                self.agg.states[thread_number].done = True
+                self.ended.add(thread_number)
+            elif jobcontrol.waitee_done(job, self.group, done):
+                del self.waiting[thread_number]
+                self.respawning += 1  # the group lasts until this worker has run
+                assert self.sup.task_group is not None
+                self.sup.task_group.start_soon(self._start_late, job)
+
+    async def _start_late(self, job: Job) -> None:
+        """Fork the worker of a job whose waitee ended; its gate is open from the start."""
+        gate_r, gate_w = os.pipe2(os.O_CLOEXEC)
+        os.close(gate_w)
+        try:
+            if job.exec_prerun and await jobcontrol.run_preruns((job,), self.sup.worker_nice):
+                self.agg.states[job.thread_number].done = True  # fio: no I/O, no postrun
+                self.ended.add(job.thread_number)
+                return
+            async with self.spawn_lock:
+                reply = await self.sup.spawner.spawn(self.group.id, [[job]],
+                                                     self.sup.opts.status_interval_ns, gate_r)
+            self._map_pids([[job]], reply["pids"], reply["pipes"], reply["fork_errno"])
+            self._place(reply["pids"])
+            if self.sup.stopping or self.exiting:  # the stop went out while it was forked
+                self.sup.spawner.signal_workers(signal.SIGTERM)
+        except HelperDied:
+            self.sup.helper_died()
+        finally:
+            os.close(gate_r)
+            self.respawning -= 1
+            self.changed.set()
+
+    def _place(self, pids: list[int] | None = None) -> None:
         """nice, prio/prioclass, numa_cpu_nodes and cgroup on each worker, before release."""
         for pid, states in self.pid_states.items():
+            if pids is not None and pid not in pids:
+                continue
             for state in states[:1]:  # thread=1 jobs of a process agree (checked at parse time)
                 if not placement.wanted(state.job):
                     continue
@@ -236,12 +280,15 @@ class _GroupRun:
         spawner.on_helper_death = self._on_helper_death
         if self.sup.exit_all_jobs:  # an exit_what=all fired earlier: fio runs nothing more
             failed = {job.thread_number for job in self.group.jobs}
+            self.waiting.clear()
         else:
-            failed = await jobcontrol.run_preruns(self.group.jobs, self.sup.worker_nice)
+            starting = tuple(j for j in self.group.jobs if j.thread_number not in self.waiting)
+            failed = await jobcontrol.run_preruns(starting, self.sup.worker_nice)
         for thread_number in failed:  # fio: no I/O, no error, no postrun
             self.agg.states[thread_number].done = True
             self.ended.add(thread_number)
-        units = worker_units(tuple(j for j in self.group.jobs if j.thread_number not in failed))
+        units = worker_units(tuple(j for j in self.group.jobs
+                                   if j.thread_number not in failed | set(self.waiting)))
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._drain)
@@ -287,9 +334,12 @@ class _GroupRun:
             self._place()
             if self.sup.stopping:
                 self.stop()
-            await self._until(lambda: all(s.settled for s in self.agg.group_states()) or not self.live)
+            await self._until(lambda: all(s.settled or s.job.thread_number in self.waiting
+                                          for s in self.agg.group_states()) or not self.live)
             self._release()
-            await self._until(lambda: self.all_read and not self.live and not self.respawning)
+            self._job_endings()  # jobs that ended before release (setup errors), waiters
+            await self._until(lambda: self.all_read and not self.live and not self.respawning
+                              and not self.waiting)
         finally:
             if not self.released:
                 os.close(self.gate_w)

@@ -303,6 +303,8 @@ OPTIONS: tuple[Option, ...] = (
         "all": "every job, later groups included (they run no I/O)",
     }), "group", "Which jobs an exitall stops", "Run control"),
     Option("stats", Bool(), True, "0 = leave this job out of the reports", "Run control"),
+    Option("wait_for", Str(), "", "Start when every worker of the named earlier job has ended "
+           "(same reporting group, no stonewall)", "Run control"),
     Option("exec_prerun", Str(), "",
            "Shell command run before the job (each clone); output in NAME.prerun.txt; "
            "if it fails the job does no I/O, as in fio", "Run control"),
@@ -458,7 +460,8 @@ UNSUPPORTED: dict[str, str] = {
     **dict.fromkeys(("block_error_percentiles", "steadystate_duration", "steadystate_ramp_time",
                      "steadystate_check_interval", "ss_interval"), _OUTPUT),
     **dict.fromkeys(("dedupe_working_set_percentage", "dedupe_global",), _BUFFERS),
-    **dict.fromkeys(("wait_for", "sprandom", "num_range", "random_sequence_stride", "thinkcycles", "thinktime_blocks_type", "lockmem", "comm", "profile",), _NOT_IMPLEMENTED),
+    **dict.fromkeys(("sprandom", "num_range", "random_sequence_stride", "thinkcycles",
+                     "thinktime_blocks_type", "lockmem", "comm", "profile"), _NOT_IMPLEMENTED),
 }
 
 

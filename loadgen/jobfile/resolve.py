@@ -87,7 +87,9 @@ class Resolver:
                 words += [f"--name={section.name}", *map(_showcmd_word, job_options)]
                 if len(self.errors) == errors_before:  # no checks on a job whose lines failed
                     try:
-                        jobs.append(self._job(state, section, job_options))
+                        job = self._job(state, section, job_options)
+                        _check_wait_for(job, jobs)
+                        jobs.append(job)
                     except InputError as exc:
                         self.errors.append(exc)
             if not source.on_command_line:
@@ -198,7 +200,8 @@ class Resolver:
             per_job_logs=state["per_job_logs"], log_offset=state["log_offset"], thp=state["thp"], kb_base=state["kb_base"],
             oom_policy=state["oom_policy"],  # reliability (issue 7)
             exitall=state["exitall"], exitall_on_error=state["exitall_on_error"],
-            exit_what=state["exit_what"], stats=state["stats"], exec_prerun=state["exec_prerun"],
+            exit_what=state["exit_what"], stats=state["stats"], wait_for=state["wait_for"],
+            exec_prerun=state["exec_prerun"],
             exec_postrun=state["exec_postrun"], continue_on_error=state["continue_on_error"],
             ignore_error=state["ignore_error"], nice=state["nice"], ioprio=state["ioprio"],
             ioprio_class=state["ioprio_class"], cgroup=state["cgroup"],
@@ -258,6 +261,22 @@ def _seq_rand_block_sizes(state: State, name: str, where: str, bs_min: Pair, bs_
                          "job is not supported (use percentage_random=0 or 100)", where)
     return ((bs_min[slot], bs_min[slot]), (bs_max[slot], bs_max[slot]),
             (bssplit[slot], bssplit[slot]))
+
+
+def _check_wait_for(job: Job, earlier: list[Job]) -> None:
+    """fio's ``wait_for_ok``: not itself, and exactly one earlier job of that name."""
+    if not job.wait_for:
+        return
+    if job.wait_for == job.name:
+        raise InputError(f"job {job.name!r}: a job cannot wait for itself "
+                         f"(wait_for={job.wait_for})", job.source)
+    found = sum(1 for other in earlier if other.name == job.wait_for)
+    if not found:
+        raise InputError(f"job {job.name!r}: waitee job {job.wait_for!r} unknown (it must be "
+                         "defined before)", job.source)
+    if found > 1:
+        raise InputError(f"job {job.name!r}: multiple waitees {job.wait_for!r} found; avoid "
+                         "duplicate names when using wait_for", job.source)
 
 
 def _check_shared_processes(groups: tuple[Group, ...]) -> None:

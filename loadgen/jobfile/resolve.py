@@ -46,6 +46,7 @@ class Resolver:
         self.warnings_fatal = warnings_fatal
         self.errors: list[InputError] = [] if errors is None else errors
         self.command_lines: list[str] = []
+        self.section_failed = False  # the last section applied had a bad line
 
     def note(self, location: str, message: str) -> None:
         if self.warnings_fatal:
@@ -82,10 +83,9 @@ class Resolver:
                 if implicit_stonewall:
                     state["stonewall"] = True  # fio: each later file's first job waits
                     implicit_stonewall = False
-                errors_before = len(self.errors)
                 job_options = self._apply(state, section, source.on_command_line)
                 words += [f"--name={section.name}", *map(_showcmd_word, job_options)]
-                if len(self.errors) == errors_before:  # no checks on a job whose lines failed
+                if not self.section_failed:  # no checks on a job whose lines failed
                     try:
                         job = self._job(state, section, job_options)
                         _check_wait_for(job, jobs)
@@ -135,6 +135,7 @@ class Resolver:
                 self.note(line.location, note)
             shown.append((option.name, _as_fio_shows(option.kind.scalar_number, line, text)))
         self.errors += [error for _, error in sorted(failed, key=lambda pair: pair[0])]
+        self.section_failed = bool(failed)
         return shown
 
     def _job(self, state: State, section: Section, job_options: list[tuple[str, str]]) -> Job:

@@ -260,8 +260,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("bs_unaligned", Flag(), False, "Variable block sizes need not be multiples of the minimum",
            "Block sizes", aliases=("blocksize_unaligned",)),
     Option("bs_is_seq_rand", Bool(), False,
-           "bs=A,B means A for sequential and B for random I/O (not read,write); the job must be "
-           "all random or all sequential", "Block sizes"),
+           "bs=A,B means A for sequential and B for random I/O (not read,write); random I/O "
+           "with A != B is refused (needs the per-I/O engine)", "Block sizes"),
     # --- time
     Option("loops", Int(), 1, "Run the workload this many times (the mapping persists; 0 = 1, as fio)",
            "Time", apply=_apply_loops),

@@ -206,10 +206,11 @@ def build_entries(result: RunResult) -> list[Entry]:
             if not member.job.stats:  # stats=0: left out of every report, as in fio
                 continue
             last = entries[-1] if entries else None
+            # fio's __show_run_stats: a group_reporting job joins the entry before it when
+            # that entry is of its group, whether or not the entry's first job had the option
             merge = (
                 last is not None
                 and member.job.group_reporting
-                and last.job.group_reporting
                 and last.groupid == member.job.group_id
             )
             if not merge:

@@ -1,4 +1,4 @@
-"""nice, I/O priority and cgroup set on a waiting process, as the controller sets them on workers."""
+"""nice, I/O priority and cgroup set on a waiting process, as the controller sets them."""
 
 from __future__ import annotations
 

@@ -120,14 +120,16 @@ def test_softrandommap_is_accepted(one_job):
     assert one_job("rw=randread\nsoftrandommap=1").norandommap is False
 
 
-def test_bs_is_seq_rand_picks_the_slot_by_randomness(one_job, error_of):
-    assert one_job("rw=randwrite\nbs=4k,64k\nbs_is_seq_rand=1").bs_min == (65536, 65536)
-    assert one_job("rw=write\nbs=4k,64k\nbs_is_seq_rand=1").bs_min == (4096, 4096)
+def test_bs_is_seq_rand_gives_sequential_io_the_first_slot(one_job, error_of):
+    # fio-3.42: rw=write bs=64k,4k bs_is_seq_rand=1 on 4 MiB does 64 writes of 64k
+    assert one_job("rw=write\nbs=64k,4k\nbs_is_seq_rand=1").bs_min == (65536, 65536)
+    assert one_job("rw=rw\nbs=4k,64k\nbs_is_seq_rand=1").bs_min == (4096, 4096)
     assert one_job("rw=randrw\nbs=4k,64k\npercentage_random=0\nbs_is_seq_rand=1").bs_min == (
         4096, 4096)
+    assert one_job("rw=randrw\nbs=8k\nbs_is_seq_rand=1").bs_min == (8192, 8192)
     assert one_job("rw=randrw\nbs=4k,64k").bs_min == (4096, 65536)
-    assert "sequential and random I/O in one job" in error_of(
-        "[j]\nsize=1m\nrw=randrw\nbs_is_seq_rand=1\npercentage_random=50\n")
+    assert "bs_is_seq_rand with random I/O and different" in error_of(
+        "[j]\nsize=1m\nrw=randwrite\nbs=4k,64k\nbs_is_seq_rand=1\n")
 
 
 def test_wait_for_checks_as_fio(load_text, error_of):

@@ -158,6 +158,10 @@ def _apply_sync(state: State, value: Any) -> None:
     """fsync and friends: the page_fault engine completes every sync at once (a no-op)."""
 
 
+def _apply_no_effect(state: State, value: Any) -> None:
+    """An option fio accepts and ignores outside the context that gives it a meaning."""
+
+
 def _apply_softrandommap(state: State, value: bool) -> None:
     """fio falls back to norandommap when its shared smalloc pool cannot hold the map;
     loadgen's map lives in the worker's own memory, so that failure does not arise."""
@@ -283,6 +287,9 @@ OPTIONS: tuple[Option, ...] = (
            "Processes"),
     Option("stonewall", Flag(), False, "Wait for all earlier jobs and start a new group", "Processes",
            aliases=("wait_for_previous",)),
+    Option("threads", Int(), 0, "Accepted, no effect: an option of fio's tiobench profile, which "
+           "fio accepts in every job and ignores there too (use thread)", "Processes",
+           apply=_apply_no_effect),
     Option("new_group", Flag(), False, "Start a new reporting group without waiting", "Processes"),
     Option("group_reporting", Flag(), False, "Report a group's jobs as one", "Processes"),
     Option("cpus_allowed", CpuList(), (), "CPUs the job may run on", "Processes"),

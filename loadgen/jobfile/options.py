@@ -171,6 +171,10 @@ def _apply_continue_on_error(state: State, value: str) -> None:
     state["continue_on_error"] = {"0": "none", "1": "all"}.get(value, value)
 
 
+def _apply_unified(state: State, value: str) -> None:
+    state["unified_rw_reporting"] = {"0": "none", "1": "mixed", "2": "both"}.get(value, value)
+
+
 def _apply_unit_base(state: State, value: str) -> None:
     state["unit_base"] = 8 if value == "0" else int(value)  # 0 = auto, which means bytes
 
@@ -389,6 +393,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("unit_base", Enum({"0": "auto (bytes)", "8": "bytes", "1": "bits"}), 8,
            "Report bandwidth in bytes or bits", "Units",
            apply=_apply_unit_base, prio=1),
+    Option("unified_rw_reporting", Enum({
+        "none": "per direction", "mixed": "reads and writes summed, reported as one (mixed)",
+        "both": "per direction, then the sum", "0": "same as none", "1": "same as mixed",
+        "2": "same as both",
+    }), "none", "Report reads and writes together", "Units", apply=_apply_unified),
     Option("significant_figures", Int(1, 10), 4,
            "Significant figures of bandwidth and IOPS in the normal report", "Units"),
 )
@@ -439,7 +448,7 @@ UNSUPPORTED: dict[str, str] = {
         "zero_buffers", ), _BUFFERS),
     **dict.fromkeys(("error_dump",), _ERRORS),
     **dict.fromkeys((
-        "unified_rw_reporting", "log_prio",
+        "log_prio",
         "log_issue_time", "log_window_value", "log_max_value", "log_compression",
         "log_compression_cpus", "log_store_compressed", "log_unix_epoch", "log_alternate_epoch",
         "log_alternate_epoch_clock_id", "log_entries", "log_hist_coarseness", "steadystate", "ss", "ss_dur", "ss_ramp", "clocksource", "gtod_cpu",
@@ -510,6 +519,7 @@ _APPLIED_DEFAULTS: State = {
     "distribution_params": (), "zones": ((), ()), "randseed": 0x89, "randseed_set": False,
     "offset": 0, "loops": 1, "thinktime_blocks": 1, "gtod_reduce": False, "kb_base": 1024,
     "unit_base": 8, "exitall": False, "exitall_on_error": False, "continue_on_error": "none",
+    "unified_rw_reporting": "none",
 }
 
 

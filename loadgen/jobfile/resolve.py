@@ -209,6 +209,7 @@ class Resolver:
             cgroup_weight=state["cgroup_weight"], cgroup_nodelete=state["cgroup_nodelete"],
             numa_cpu_nodes=numa_cpu_nodes, numa_mem_policy=numa_mem_policy,
             significant_figures=state["significant_figures"],
+            unified_rw_reporting=state["unified_rw_reporting"],
             unit_base=state["unit_base"], description=state["description"],
             job_options=tuple(job_options), source=where,
         )

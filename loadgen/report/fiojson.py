@@ -19,6 +19,7 @@ import numpy as np
 from loadgen import __version__
 from loadgen.plan import READ, WRITE
 from loadgen.report.entries import (
+    DirEntry,
     Entry,
     GroupRunStats,
     build_entries,
@@ -125,11 +126,13 @@ def _empty_lat() -> dict[str, Any]:
     return lat_object(LatencyStat(), False, (), False)
 
 
-def dir_object(entry: Entry, ddir: int | None, rs: GroupRunStats | None, plus: bool) -> dict[str, Any]:
-    """fio's ``add_ddir_status_json`` for read, write or (``ddir`` None) the all-zero trim."""
+def dir_object(entry: Entry, ddir: int | None, rs: GroupRunStats | None, plus: bool,
+               mixed: DirEntry | None = None) -> dict[str, Any]:
+    """fio's ``add_ddir_status_json`` for read, write or (``ddir`` None) the all-zero trim;
+    ``mixed``: unified_rw_reporting=both's sum, reported as fio does with the read slot."""
     job = entry.job
     plist = entry.percentile_list
-    d = entry.dirs[ddir] if ddir is not None else None
+    d = mixed if mixed is not None else entry.dirs[ddir] if ddir is not None else None
     io_bytes = d.io_bytes if d else 0
     runtime = d.runtime_ms if d else 0
     total_ios = d.total_ios if d else 0
@@ -208,10 +211,15 @@ def job_object(entry: Entry, rs: GroupRunStats | None, plus: bool, elapsed_s: in
     }
     if job.job_options:
         obj["job options"] = Pairs(job.job_options)
-    obj["read"] = dir_object(entry, READ, rs, plus)
-    obj["write"] = dir_object(entry, WRITE, rs, plus)
-    obj["trim"] = dir_object(entry, None, rs, plus)
-    obj["sync"] = {"total_ios": 0, "lat_ns": _empty_lat()}
+    if entry.unified == "mixed":  # reads and writes summed into the one direction
+        obj["mixed"] = dir_object(entry, READ, rs, plus)
+    else:
+        obj["read"] = dir_object(entry, READ, rs, plus)
+        obj["write"] = dir_object(entry, WRITE, rs, plus)
+        obj["trim"] = dir_object(entry, None, rs, plus)
+        obj["sync"] = {"total_ios": 0, "lat_ns": _empty_lat()}
+    if entry.mixed is not None:
+        obj["mixed"] = dir_object(entry, READ, rs, plus, entry.mixed)
     obj.update(
         job_runtime=entry.total_run_time_ms,
         usr_cpu=float(entry.usr_cpu),

@@ -31,10 +31,11 @@ def _lat_fields(stat: LatencyStat) -> list[str]:
     return [str(int(m.min) // 1000), str(int(m.max) // 1000), f"{m.mean / 1000:f}", f"{m.stddev / 1000:f}"]
 
 
-def _ddir_fields(entry: Entry, ddir: int, rs: GroupRunStats,
-                 version: int = TERSE_VERSION) -> list[str]:
-    """fio's ``show_ddir_status_terse``; ``ddir`` 2 is trim, which anonymous memory never does."""
-    d = entry.dirs[ddir] if ddir < len(entry.dirs) else DirEntry()
+def _ddir_fields(entry: Entry, ddir: int, rs: GroupRunStats, version: int = TERSE_VERSION,
+                 mixed: DirEntry | None = None) -> list[str]:
+    """fio's ``show_ddir_status_terse``; ``ddir`` 2 is trim, which anonymous memory never does;
+    ``mixed`` (unified_rw_reporting=both) is printed with the read slot's group figures."""
+    d = mixed if mixed is not None else entry.dirs[ddir] if ddir < len(entry.dirs) else DirEntry()
     bw = iops = 0
     if d.runtime_ms:
         bw = 1000 * d.io_bytes // d.runtime_ms // 1024
@@ -78,8 +79,11 @@ def terse_line(entry: Entry, rs: GroupRunStats, version: int = TERSE_VERSION) ->
         fields = ["2", entry.name, str(entry.groupid), str(entry.error)]
     else:
         fields = [str(version), version_string(), entry.name, str(entry.groupid), str(entry.error)]
-    for ddir in (READ, WRITE, TRIM) if version != 3 else (READ, WRITE):
+    directions = (READ, WRITE, TRIM) if version != 3 else (READ, WRITE)
+    for ddir in (READ,) if entry.unified == "mixed" else directions:
         fields += _ddir_fields(entry, ddir, rs, version)
+    if entry.mixed is not None:
+        fields += _ddir_fields(entry, READ, rs, version, entry.mixed)
     fields += [f"{entry.usr_cpu:f}%", f"{entry.sys_cpu:f}%", str(entry.ctx), str(entry.majf), str(entry.minf)]
     fields += [f"{v:3.1f}%" for v in entry.depth_percent()]
     pct = entry.latency_percent()

@@ -135,8 +135,9 @@ def compare(case: Case, workdir: Path) -> Comparison:
 
 def _count_problems(case: Case, name: str, fj: dict[str, Any], lj: dict[str, Any]) -> list[str]:
     problems = []
-    total = sum(fj[d]["total_ios"] for d in DIRECTIONS)
-    for direction in DIRECTIONS:
+    directions = [d for d in (*DIRECTIONS, "mixed") if d in fj]
+    total = sum(fj[d]["total_ios"] for d in directions if d != "mixed")
+    for direction in directions:
         f_ios, l_ios = fj[direction]["total_ios"], lj[direction]["total_ios"]
         f_bytes, l_bytes = fj[direction]["io_bytes"], lj[direction]["io_bytes"]
         if case.exact:
@@ -152,10 +153,10 @@ def _count_problems(case: Case, name: str, fj: dict[str, Any], lj: dict[str, Any
 
 
 def _cell(job: dict[str, Any], timed: bool) -> str:
-    r, w = job["read"], job["write"]
-    tail = " (timed)" if timed else ""
-    return (f"r={r['total_ios']}/{r['io_bytes']}B w={w['total_ios']}/{w['io_bytes']}B "
-            f"minf={job['minf']}{tail}")
+    names = {"read": "r", "write": "w", "mixed": "mixed"}
+    parts = [f"{short}={job[key]['total_ios']}/{job[key]['io_bytes']}B"
+             for key, short in names.items() if key in job]
+    return " ".join([*parts, f"minf={job['minf']}"]) + (" (timed)" if timed else "")
 
 
 CORPUS: tuple[Case, ...] = (
@@ -184,6 +185,8 @@ CORPUS: tuple[Case, ...] = (
     Case("bs_is_seq_rand_seq", "[s]\nsize=4m\nrw=write\nbs=64k,4k\nbs_is_seq_rand=1\n"),
     Case("softrandommap", "[s]\nsize=4m\nrw=randwrite\nsoftrandommap=1\n"),
     Case("nice_prio", "[p]\nsize=2m\nrw=write\nnice=5\nprio=4\nprioclass=3\n"),
+    Case("unified_mixed", "[u]\nsize=4m\nrw=randrw\nunified_rw_reporting=mixed\n"),
+    Case("unified_both", "[u]\nsize=4m\nrw=randrw\nunified_rw_reporting=both\n", exact=False),
     Case("significant_figures", "[s]\nsize=1m\nrw=write\nsignificant_figures=6\n"),
     Case("wait_for", "[first]\nsize=4m\nrw=randread\n[second]\nwait_for=first\nsize=1m\n"
                      "rw=write\n"),

@@ -65,3 +65,32 @@ def test_terse_versions_have_fios_field_counts():
 def test_terse_version_flows_from_the_run_options():
     text = render_formats(_pf(), RunOptions(output_format=("terse",), terse_version=4), False)
     assert text.startswith("4;") and len(text.split(";")) == 162
+
+
+def test_unified_rw_reporting_mixed_reports_one_summed_direction():
+    plain, mixed = _pf(), _pf(unified_rw_reporting="mixed")
+    doc = json.loads(render_json(plain))["jobs"][0]
+    job = json.loads(render_json(mixed))["jobs"][0]
+    assert "read" not in job and "write" not in job and "sync" not in job
+    assert job["mixed"]["total_ios"] == doc["read"]["total_ios"] + doc["write"]["total_ios"]
+    assert job["mixed"]["io_bytes"] == doc["read"]["io_bytes"] + doc["write"]["io_bytes"]
+    clat = [part["clat_ns"]["N"] for part in (job["mixed"], doc["read"], doc["write"])]
+    assert clat[0] == clat[1] + clat[2]
+    assert job["mixed"]["runtime"] == max(doc["read"]["runtime"], doc["write"]["runtime"])
+    text = render_normal(mixed)
+    assert "\n  mixed: IOPS=" in text and "\n  MIXED: bw=" in text and "  read: " not in text
+    total = doc["read"]["total_ios"] + doc["write"]["total_ios"]
+    assert f"issued rwts: total={total},0,0,0" in text
+    assert len(render_terse(mixed).split(";")) == 80  # fio-3.42's count: one direction
+
+
+def test_unified_rw_reporting_both_adds_the_sum_after_the_directions():
+    both = _pf(unified_rw_reporting="both")
+    job = json.loads(render_json(both))["jobs"][0]
+    assert [k for k in job if k in ("read", "write", "trim", "sync", "mixed")] == [
+        "read", "write", "trim", "sync", "mixed"]
+    assert job["mixed"]["total_ios"] == job["read"]["total_ios"] + job["write"]["total_ios"]
+    text = render_normal(both)
+    assert text.index("  read: ") < text.index("  write: ") < text.index("  mixed: ")
+    assert text.index("   READ: ") < text.index("  WRITE: ") < text.index("  MIXED: ")
+    assert len(render_terse(both).split(";")) == 162  # fio-3.42's count

@@ -143,6 +143,7 @@ class Job:
     wait_for: str = ""  # start when every worker of this (earlier) job has ended
     exec_prerun: str = ""  # shell command before the job; its output in NAME.prerun.txt
     exec_postrun: str = ""
+    lockmem: int = 0  # bytes mlocked per worker while the job runs (fio's lockmem)
     continue_on_error: str = "none"  # none|read|write|io|verify|all
     ignore_error: tuple[tuple[int, ...], ...] = ((), (), ())  # read, write, verify errnos
     # placement and priority, set on the worker by the controller before it starts

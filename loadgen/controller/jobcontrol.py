@@ -8,13 +8,19 @@
   jobs the end of a job stops.
 * ``wait_for`` (fio's ``waitee_running``): a job starts once every worker of the named job
   has ended; a waitee in an earlier group has ended before the group starts.
+* ``lockmem`` (fio's ``fio_pin_memory``): that much anonymous memory mapped and mlocked per
+  worker from before the job starts until it ends, so the job runs with that much less
+  memory for everything else.  fio holds it in the job's own process; here the controller
+  holds it.  If it cannot be pinned the job does no I/O and has no error, as in fio.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 
 import anyio
 
@@ -74,3 +80,69 @@ async def run_preruns(jobs: tuple[Job, ...], nice: int) -> set[int]:
             print(f"loadgen: {job.name}: exec_prerun exited with status {status}: the job "
                   "runs no I/O (as in fio)", file=sys.stderr, flush=True)
     return failed
+
+
+LOCKMEM_RESERVE = 128 << 20  # fio never mlocks more than physical memory minus 128 MiB
+_PROT_RW = 0x1 | 0x2
+_MAP_PRIVATE_ANONYMOUS = 0x02 | 0x20
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mmap.restype = ctypes.c_void_p
+_libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                       ctypes.c_int, ctypes.c_long]
+_libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+_libc.mlock.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+_MAP_FAILED = ctypes.c_void_p(-1).value
+
+
+@dataclass
+class Pinned:
+    """One worker's locked memory; ``release`` gives it back (once)."""
+
+    address: int
+    size: int
+
+    def release(self) -> None:
+        if self.size:
+            _libc.munmap(self.address, self.size)  # munmap unlocks too
+            self.size = 0
+
+
+def lockmem_size(job: Job, phys_bytes: int) -> int:
+    """fio's clamp: at most physical memory minus 128 MiB."""
+    if phys_bytes and job.lockmem + LOCKMEM_RESERVE > phys_bytes:
+        return max(phys_bytes - LOCKMEM_RESERVE, 0)
+    return job.lockmem
+
+
+def pin(size: int) -> Pinned:
+    """Map and mlock ``size`` bytes (mlock faults every page in); OSError if it cannot."""
+    address = _libc.mmap(None, size, _PROT_RW, _MAP_PRIVATE_ANONYMOUS, -1, 0)
+    if address in (None, _MAP_FAILED):
+        err = ctypes.get_errno()
+        raise OSError(err, f"malloc locked mem: {os.strerror(err)}")
+    if _libc.mlock(address, size) != 0:
+        err = ctypes.get_errno()
+        _libc.munmap(address, size)
+        raise OSError(err, f"mlock: {os.strerror(err)}")
+    return Pinned(address, size)
+
+
+async def pin_all(jobs: tuple[Job, ...]) -> tuple[dict[int, Pinned], set[int]]:
+    """Pin every job's lockmem (off the event loop: pinning gigabytes takes seconds); returns
+    the pins by thread number and the thread numbers that could not be pinned."""
+    phys = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGESIZE")
+    pinned: dict[int, Pinned] = {}
+    failed: set[int] = set()
+    for job in jobs:
+        if not job.lockmem:
+            continue
+        size = lockmem_size(job, phys)
+        if size != job.lockmem:
+            print(f"fio: limiting mlocked memory to {size >> 20}MiB", file=sys.stderr, flush=True)
+        try:
+            pinned[job.thread_number] = await anyio.to_thread.run_sync(pin, size)
+        except OSError as exc:
+            failed.add(job.thread_number)
+            print(f"loadgen: {job.name}: lockmem={job.lockmem}: {exc.strerror}: the job runs no "
+                  "I/O (as in fio)", file=sys.stderr, flush=True)
+    return pinned, failed

@@ -84,6 +84,7 @@ class _GroupRun:
         self.exiting = False
         # wait_for: jobs of this group that start when every worker of their waitee is done
         self.waiting = {j.thread_number: j for j in group.jobs if jobcontrol.waits_in(j, group)}
+        self.pinned: dict[int, jobcontrol.Pinned] = {}  # lockmem, held until the job ends
 
     # ---- loop callbacks ---------------------------------------------------------------------
     def _read_pipe(self, fd: int) -> None:
@@ -205,6 +206,9 @@ class _GroupRun:
                 continue
             self.ended.add(state.job.thread_number)
             job = state.job
+            pinned = self.pinned.pop(job.thread_number, None)
+            if pinned is not None:
+                pinned.release()
             if job.exec_postrun:
                 self.postruns.append(jobcontrol.start_command(job, "postrun", self.sup.worker_nice))
             if self.waiting:
@@ -237,7 +241,10 @@ class _GroupRun:
         gate_r, gate_w = os.pipe2(os.O_CLOEXEC)
         os.close(gate_w)
         try:
-            if job.exec_prerun and await jobcontrol.run_preruns((job,), self.sup.worker_nice):
+            pinned, failed = await jobcontrol.pin_all((job,))
+            self.pinned.update(pinned)
+            if failed or (job.exec_prerun and
+                          await jobcontrol.run_preruns((job,), self.sup.worker_nice)):
                 self.agg.states[job.thread_number].done = True  # fio: no I/O, no postrun
                 self.ended.add(job.thread_number)
                 return
@@ -283,7 +290,9 @@ class _GroupRun:
             self.waiting.clear()
         else:
             starting = tuple(j for j in self.group.jobs if j.thread_number not in self.waiting)
-            failed = await jobcontrol.run_preruns(starting, self.sup.worker_nice)
+            self.pinned, failed = await jobcontrol.pin_all(starting)
+            failed |= await jobcontrol.run_preruns(
+                tuple(j for j in starting if j.thread_number not in failed), self.sup.worker_nice)
         for thread_number in failed:  # fio: no I/O, no error, no postrun
             self.agg.states[thread_number].done = True
             self.ended.add(thread_number)
@@ -305,6 +314,8 @@ class _GroupRun:
                 os.close(fd)
             self.reassemblers.clear()
             self.sup.placement.cleanup()
+            for pinned in self.pinned.values():
+                pinned.release()
         self._finish()
         return self.result
 

@@ -322,6 +322,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("exec_postrun", Str(), "",
            "Shell command run after the job (each clone); output in NAME.postrun.txt",
            "Run control"),
+    Option("lockmem", Size(), 0, "Memory mapped and mlocked per worker while the job runs "
+           "(held by the controller; at most physical memory - 128 MiB)", "Run control"),
     Option("continue_on_error", Enum({
         "none": "stop at the first error", "read": "go on after read errors",
         "write": "go on after write errors", "io": "go on after read or write errors",
@@ -477,7 +479,7 @@ UNSUPPORTED: dict[str, str] = {
                      "steadystate_check_interval", "ss_interval"), _OUTPUT),
     **dict.fromkeys(("dedupe_working_set_percentage", "dedupe_global",), _BUFFERS),
     **dict.fromkeys(("sprandom", "num_range", "random_sequence_stride", "thinkcycles",
-                     "thinktime_blocks_type", "lockmem", "comm", "profile"), _NOT_IMPLEMENTED),
+                     "thinktime_blocks_type", "comm", "profile"), _NOT_IMPLEMENTED),
 }
 
 

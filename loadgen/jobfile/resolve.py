@@ -202,7 +202,7 @@ class Resolver:
             oom_policy=state["oom_policy"],  # reliability (issue 7)
             exitall=state["exitall"], exitall_on_error=state["exitall_on_error"],
             exit_what=state["exit_what"], stats=state["stats"], wait_for=state["wait_for"],
-            exec_prerun=state["exec_prerun"],
+            exec_prerun=state["exec_prerun"], lockmem=state["lockmem"],
             exec_postrun=state["exec_postrun"], continue_on_error=state["continue_on_error"],
             ignore_error=state["ignore_error"], nice=state["nice"], ioprio=state["ioprio"],
             ioprio_class=state["ioprio_class"], cgroup=state["cgroup"],

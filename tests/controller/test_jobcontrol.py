@@ -105,3 +105,29 @@ def test_a_failed_prerun_leaves_the_job_without_io_or_error_as_fio(tmp_path, mon
     assert (jobs["x"][0].totals.dirs[1].ios, jobs["x"][0].error) == (0, 0)
     assert jobs["y"][0].totals.dirs[1].ios == 256
     assert not (tmp_path / "x.postrun.txt").exists()
+
+
+def _vmlck_kib(status: str) -> int:
+    line = next(line for line in status.splitlines() if line.startswith("VmLck:"))
+    return int(line.split()[1])
+
+
+def test_lockmem_is_locked_while_the_job_runs_and_given_back(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    before = _vmlck_kib(Path("/proc/self/status").read_text())
+    # the probe's prerun runs once the group's memory is pinned: its shell's parent is us
+    result = _run(tmp_path, "[pin]\nsize=1m\nrw=write\nlockmem=64m\n"
+                            "[probe]\nsize=1m\nrw=write\nexec_prerun=cat /proc/$PPID/status\n")
+    assert all(j.error == 0 and j.totals.dirs[1].ios == 256 for j in result.jobs)
+    during = _vmlck_kib((tmp_path / "probe.prerun.txt").read_text())
+    assert during - before >= 64 * 1024
+    assert _vmlck_kib(Path("/proc/self/status").read_text()) == before
+
+
+def test_lockmem_is_clamped_as_fio():
+    from loadgen.controller.jobcontrol import LOCKMEM_RESERVE, lockmem_size
+    from loadgen.plan import Job
+
+    job = Job(name="x", thread_number=1, subjob=0, numjobs=1, group_id=0, lockmem=8 << 30)
+    assert lockmem_size(job, 4 << 30) == (4 << 30) - LOCKMEM_RESERVE
+    assert lockmem_size(job, 64 << 30) == 8 << 30

@@ -184,6 +184,7 @@ CORPUS: tuple[Case, ...] = (
                               "ignore_error=EIO,EIO\n"),
     Case("bs_is_seq_rand_seq", "[s]\nsize=4m\nrw=write\nbs=64k,4k\nbs_is_seq_rand=1\n"),
     Case("softrandommap", "[s]\nsize=4m\nrw=randwrite\nsoftrandommap=1\n"),
+    Case("lockmem", "[l]\nsize=2m\nrw=write\nlockmem=32m\n"),
     Case("nice_prio", "[p]\nsize=2m\nrw=write\nnice=5\nprio=4\nprioclass=3\n"),
     Case("unified_mixed", "[u]\nsize=4m\nrw=randrw\nunified_rw_reporting=mixed\n"),
     Case("unified_both", "[u]\nsize=4m\nrw=randrw\nunified_rw_reporting=both\n", exact=False),

@@ -170,6 +170,7 @@ class _GroupRun:
                 reply = await self.sup.spawner.spawn(self.group.id, [[job]],
                                                      self.sup.opts.status_interval_ns, gate_r)
             self._map_pids([[job]], reply["pids"], reply["pipes"], reply["fork_errno"])
+            self._place(reply["pids"])  # the replacement runs with the job's nice, cgroup, ...
             if self.sup.stopping:  # the stop went out while this worker was being forked
                 self.sup.spawner.signal_workers(signal.SIGTERM)
         except HelperDied:

@@ -547,9 +547,23 @@ class Supervisor:
             self.agg.event("output", f"SIGUSR1 report not written: {exc}", level="warning")
 
     async def _status_reports(self) -> None:
-        """--status-interval: the cumulative report every interval, as fio's status dumps."""
+        """--status-interval: the cumulative report every interval, as fio's status dumps.
+
+        The reports follow the workers' interval grid (its origin is the run's first release),
+        a little after each point, so each one holds the deltas of the interval just ended."""
+        interval_ns = self.opts.status_interval_ns
+        slack_ns = min(interval_ns // 5, 250_000_000)
+        origin = 0
+        while not origin:
+            await anyio.sleep(DRAIN_PERIOD_S)
+            groups = [*self.result.groups, *([self.current.result] if self.current else [])]
+            origin = next((g.extras["release_ns"] for g in groups if "release_ns" in g.extras), 0)
+        point = origin
         while True:
-            await anyio.sleep(self.opts.status_interval_ns / 1e9)
+            now = time.monotonic_ns()
+            late = max((now - slack_ns - point) // interval_ns, 0)  # points missed: skip them
+            point += (late + 1) * interval_ns
+            await anyio.sleep(max(point + slack_ns - now, 0) / 1e9)
             if self.current is not None:
                 self._show_snapshot()
 

@@ -45,7 +45,7 @@ def show_command(command_line: CommandLine, *, facts: SystemFacts | None = None,
                  environ: Mapping[str, str] | None = None, note: Note = print_note) -> str:
     """fio's ``--showcmd``: each job file as one ``fio --name=... --opt=value`` line."""
     lines = _resolve(command_line, facts, environ, note)[1].command_lines
-    return "".join(f"{line}\n" for line in lines) or "\n"
+    return "".join(f"{line}\n" for line in lines)  # command-line jobs are not shown (fio)
 
 
 def _resolve(command_line: CommandLine, facts: SystemFacts | None,

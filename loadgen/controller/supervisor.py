@@ -82,6 +82,7 @@ class _GroupRun:
         self.ended: set[int] = set()
         self.postruns: list[subprocess.Popen[bytes]] = []
         self.exiting = False
+        self.exit_stopped: set[int] = set()  # the jobs an exitall stopped
         # wait_for: jobs of this group that start when every worker of their waitee is done
         self.waiting = {j.thread_number: j for j in group.jobs if jobcontrol.waits_in(j, group)}
         self.pinned: dict[int, jobcontrol.Pinned] = {}  # lockmem, held until the job ends
@@ -134,7 +135,10 @@ class _GroupRun:
         self._read_pipe(self.pipe_of[pid])  # its last messages are in the pipe: count them first
         states = self.pid_states[pid]
         self.live.discard(pid)
-        for state, end in self.agg.classify_exit(states, status, self.sup.stopping):
+        # exitall stops the jobs that had not ended when it fired
+        stopping = self.sup.stopping or any(st.job.thread_number in self.exit_stopped
+                                            for st in states)
+        for state, end in self.agg.classify_exit(states, status, stopping):
             self._after_end(state, end, len(states))
         self.changed.set()
 
@@ -217,6 +221,8 @@ class _GroupRun:
             if not self.exiting and jobcontrol.stops_others(job, bool(state.result.error),
                                                             self.sup.exitall):
                 self.exiting = True
+                self.exit_stopped = {s.job.thread_number for s in self.agg.group_states()
+                                     if not s.done}
                 self.agg.event("exitall", f"job {job.name!r} ended: stopping the jobs of "
                                f"exit_what={job.exit_what}", state=state)
                 self.sup.exit_all_jobs = self.sup.exit_all_jobs or job.exit_what == "all"

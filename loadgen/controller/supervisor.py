@@ -216,8 +216,6 @@ class _GroupRun:
                 pinned.release()
             if job.exec_postrun:
                 self.postruns.append(jobcontrol.start_command(job, "postrun", self.sup.worker_nice))
-            if self.waiting:
-                self._start_waiters()
             if not self.exiting and jobcontrol.stops_others(job, bool(state.result.error),
                                                             self.sup.exitall):
                 self.exiting = True
@@ -227,6 +225,8 @@ class _GroupRun:
                                f"exit_what={job.exit_what}", state=state)
                 self.sup.exit_all_jobs = self.sup.exit_all_jobs or job.exit_what == "all"
                 self.stop()
+        if self.waiting:
+            self._start_waiters()
 
     def _start_waiters(self) -> None:
         """wait_for: start each waiting job whose waitee's workers have all ended (fio's
@@ -310,9 +310,13 @@ class _GroupRun:
                 tg.start_soon(self._drain)
                 if units:
                     await self._phases(units, gate_r)
-                else:
+                else:  # nothing starts now; a wait_for job may still start later
                     os.close(gate_r)
                     os.close(self.gate_w)
+                    self.released = True
+                    self._job_endings()
+                    await self._until(lambda: (self.all_read or not self.mapped) and not self.live
+                                      and not self.respawning and not self.waiting)
                 tg.cancel_scope.cancel()
             self._job_endings()
             await jobcontrol.wait_all(self.postruns)

@@ -131,3 +131,12 @@ def test_lockmem_is_clamped_as_fio():
     job = Job(name="x", thread_number=1, subjob=0, numjobs=1, group_id=0, lockmem=8 << 30)
     assert lockmem_size(job, 4 << 30) == (4 << 30) - LOCKMEM_RESERVE
     assert lockmem_size(job, 64 << 30) == 8 << 30
+
+
+def test_a_waiter_starts_even_when_its_waitee_ran_no_io(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = _run(tmp_path, "[first]\nsize=1m\nrw=write\nexec_prerun=false\n"
+                            "[second]\nwait_for=first\nsize=1m\nrw=write\n")
+    jobs = _by_name(result)
+    assert jobs["first"][0].totals.dirs[1].ios == 0
+    assert jobs["second"][0].totals.dirs[1].ios == 256

@@ -12,37 +12,53 @@ from __future__ import annotations
 import errno
 import os
 import sys
+import textwrap
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from loadgen import hostcheck
-from loadgen.errors import InputError
+from loadgen.errors import InputError, MultiInputError
 from loadgen.sinks import guard_standard_fds, std_fd_closed
 from loadgen.startup_signals import StartupSignals
 from loadgen.status import ExitStatus
 
 if TYPE_CHECKING:
+    from loadgen.jobfile import CommandLine
     from loadgen.plan import Plan
 
 USAGE = """\
-usage: loadgen plan JOBFILE... [--section=NAME] [--name=JOB --OPTION=VALUE ...]
-       loadgen run  JOBFILE... [--output-format=normal|json|json+|terse[,...]] [--output=FILE]
-                    [--jsonl=PATH|-] [--status-interval=TIME] [--eta=auto|always|never]
-                    [--section=NAME] [--name=JOB --OPTION=VALUE ...]
-                    [--start-at=EPOCH | --release-fd=FD]
-                    [--cluster=tcp://HOST:PORT [--hosts=N|all|NAME,...] [--barrier-timeout=TIME]]
-       loadgen run|plan --cmdhelp[=OPTION]
+usage: loadgen [run] JOBFILE... [RUN FLAGS] [--section=NAME] [--name=JOB --OPTION=VALUE ...]
+                     [--cluster=tcp://HOST:PORT [--hosts=N|all|NAME,...] [--barrier-timeout=TIME]]
+       loadgen plan  JOBFILE... [--section=NAME] [--name=JOB --OPTION=VALUE ...]
        loadgen profiles
        loadgen compare BASE NEW [NEW2 ...] [--output-format=normal|json] [--alpha=A]
                        [--fail-on-regression=PCT]
        loadgen report  RUN.json|RUN.jsonl [--output-format=...] [--output=FILE]
        loadgen plot    RUN.jsonl [RUN2.jsonl ...] -o FILE.png|svg|html
        loadgen schema
+       loadgen --version | --help | --cmdhelp[=OPTION]
 
-Job files use fio's syntax ('-' reads standard input); a JOBFILE that is not a file
-names a bundled profile ('loadgen profiles' lists them). Job options given on the
-command line before the first --name apply to all jobs; --name=JOB starts a job.
+'loadgen JOBFILE' runs it as 'fio JOBFILE' does; 'loadgen plan' prints the resolved plan
+as JSON. Job files use fio's syntax ('-' reads standard input); a JOBFILE that is not a
+file names a bundled profile ('loadgen profiles' lists them). Job options given on the
+command line before the first --name apply to all jobs; --name=JOB starts a job
+(--timeout=T is fio's alias of runtime=T, as a job option).
 """
+
+
+def usage() -> str:
+    """--help: the commands, then every run flag with its value and default."""
+    from loadgen.jobfile.cmdline import RUN_FLAGS
+
+    lines = [USAGE, "run flags (fio's):"]
+    for flag in RUN_FLAGS:
+        spelled = f"--{flag.name}" + (f"[={flag.value}]" if flag.optional_value and flag.value
+                                      else f"={flag.value}" if flag.value else "")
+        default = f" (default: {flag.default})" if flag.default else ""
+        text = textwrap.wrap(flag.help + default, 96 - 39)
+        lines.append(f"  {spelled:<36} {text[0]}")
+        lines += [" " * 39 + more for more in text[1:]]
+    return "\n".join(lines) + "\n"
 
 
 def plan_document(plan: Plan) -> dict[str, Any]:
@@ -78,17 +94,11 @@ def _plan(args: list[str], signals: StartupSignals) -> int:
     import json
 
     from loadgen.jobfile import build_plan, parse_command_line
-    from loadgen.jobfile.help import option_help, options_overview
 
     command_line = parse_command_line(args)
     if closed := std_fd_closed(1):  # the plan, the help: all of it goes to stdout
         raise InputError(f"plan: cannot write: {closed}")
-    if command_line.help:
-        print(USAGE, end="")
-        return ExitStatus.OK
-    if command_line.cmdhelp is not None:
-        name = command_line.cmdhelp
-        print(option_help(name) if name else options_overview(), end="")
+    if _answers_alone(command_line):
         return ExitStatus.OK
     plan = build_plan(command_line)
     if signals.received:  # stopped while reading: the plan is not printed
@@ -97,14 +107,36 @@ def _plan(args: list[str], signals: StartupSignals) -> int:
     return ExitStatus.OK
 
 
+def _answers_alone(command_line: CommandLine) -> bool:
+    """--help, --version, --cmdhelp, --showcmd and --parse-only end the command (fio's order)."""
+    from loadgen import __version__
+    from loadgen.jobfile import build_plan, show_command
+    from loadgen.jobfile.help import option_help, options_overview
+
+    if command_line.help:
+        print(usage(), end="")
+    elif command_line.version:
+        print(f"loadgen-{__version__}")
+    elif command_line.cmdhelp is not None:
+        name = command_line.cmdhelp
+        print(option_help(name) if name else options_overview(), end="")
+    elif command_line.showcmd:
+        print(show_command(command_line), end="")
+    elif command_line.parse_only:
+        build_plan(command_line)
+    else:
+        return False
+    return True
+
+
 def _run(args: list[str], signals: StartupSignals) -> int:
     from loadgen.fleet.options import split_fleet_options
     from loadgen.jobfile import build_plan, parse_command_line
 
     fleet, args = split_fleet_options(args)
     command_line = parse_command_line(args)
-    if command_line.help or command_line.cmdhelp is not None:
-        return _plan(args, signals)
+    if _answers_alone(command_line):
+        return ExitStatus.OK
     if fleet is not None:  # the profile runs on Dask workers (docs/fleet.md)
         from loadgen.fleet.command import run_command
 
@@ -188,19 +220,25 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(args: list[str], signals: StartupSignals) -> int:
-    if not args or args[0] in ("-h", "--help", "help"):
-        print(USAGE, end="")
-        return ExitStatus.OK if args else ExitStatus.BAD_INPUT
+    if not args:
+        print(usage(), end="", file=sys.stderr)
+        return ExitStatus.BAD_INPUT
+    if args[0] in ("help", "-h"):
+        args[0] = "--help"
     command, rest = args[0], args[1:]
     try:
         if command == "plan":
             return _plan(rest, signals)
-        if command == "run":
-            return _run(rest, signals)
         if command in SUBCOMMANDS:
             return SUBCOMMANDS[command](rest)
-        commands = ", ".join(["plan", "run", *SUBCOMMANDS])
-        raise InputError(f"unknown command {command!r} (use {commands})")
+        # 'loadgen JOBFILE' is 'loadgen run JOBFILE', as 'fio JOBFILE'
+        return _run(rest if command == "run" else args, signals)
+    except MultiInputError as errors:  # every mistake of the job files, in file order
+        from loadgen.jobfile import print_note
+
+        for error in errors.errors:
+            print_note(str(error))
+        return ExitStatus.BAD_INPUT
     except InputError as exc:
         from loadgen.jobfile import print_note
 

@@ -10,3 +10,23 @@ class InputError(Exception):
         self.message = message
         self.location = location
         super().__init__(f"{location}: {message}" if location else message)
+
+
+class MultiInputError(InputError):
+    """Several mistakes found in one pass (every bad line of a job file, as fio lists them).
+
+    ``errors`` holds one ``InputError`` per line; ``str()`` joins their lines.
+    """
+
+    def __init__(self, errors: list[InputError]) -> None:
+        self.errors = tuple(errors)
+        super().__init__("\n".join(str(error) for error in errors))
+        self.location = ""  # each line carries its own
+
+
+def raise_collected(errors: list[InputError]) -> None:
+    """Raise what a pass collected: nothing, the one error itself, or all of them together."""
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise MultiInputError(errors)

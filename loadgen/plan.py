@@ -196,6 +196,26 @@ class Job:
     log_hist_msec: int = 0
     per_job_logs: bool = True
     log_offset: bool = False  # per-I/O log lines carry the offset before prio
+    # run control (fio's framework options the controller carries out)
+    exitall: bool = False  # any job with it: every job's end stops others (fio's global flag)
+    exitall_on_error: bool = False
+    exit_what: str = "group"  # group|stonewall|all: which jobs an exitall stops
+    stats: bool = True  # False: left out of the reports (fio's stats=0)
+    wait_for: str = ""  # start when every worker of this (earlier) job has ended
+    exec_prerun: str = ""  # shell command before the job; its output in NAME.prerun.txt
+    exec_postrun: str = ""
+    lockmem: int = 0  # bytes mlocked per worker while the job runs (fio's lockmem)
+    continue_on_error: str = "none"  # none|read|write|io|verify|all
+    ignore_error: tuple[tuple[int, ...], ...] = ((), (), ())  # read, write, verify errnos
+    # placement and priority, set on the worker by the controller before it starts
+    nice: int = 0
+    ioprio_class: int = -1  # -1 = not set (fio's prioclass); 0 = best effort, as fio
+    ioprio: int = -1  # -1 = not set (fio's prio)
+    cgroup: str = ""  # blkio cgroup (v1) or cgroup2 directory the worker joins
+    cgroup_weight: int = 0
+    cgroup_nodelete: bool = False
+    numa_cpu_nodes: tuple[int, ...] | None = None  # None = not set, () = all nodes
+    numa_mem_policy: tuple[str, tuple[int, ...]] | None = None  # (mode, nodes)
     # loadgen engine options
     thp: str = "inherit"  # inherit|madvise|never
     mm: MemoryControls = MemoryControls()  # backing, refault, THP/KSM/mlock, memcg limits
@@ -205,6 +225,8 @@ class Job:
     # reporting context
     kb_base: int = 1024
     unit_base: int = 8  # 8 = bytes, 1 = bits
+    unified_rw_reporting: str = "none"  # none|mixed|both
+    significant_figures: int = 4  # of the normal report's bandwidth and IOPS
     description: str = ""
     # the section's own options as written (after substitution), for JSON "job options"
     job_options: tuple[tuple[str, str], ...] = ()
@@ -248,6 +270,9 @@ class RunOptions:
     status_interval_ns: int = 1_000_000_000
     status_interval_given: bool = False  # fio prints periodic stats only when asked to
     eta: str = "auto"  # auto|always|never
+    eta_interval_ns: int = 1_000_000_000  # progress line refresh (fio --eta-interval)
+    eta_newline_ns: int = 0  # 0 = one line rewritten in place; else a new line each period
+    terse_version: int = 3  # fio --terse-version: 2, 3, 4 or 5
     command_line: tuple[str, ...] = ()
     prometheus: str = ""  # "" = off; else an OpenMetrics file rewritten every status interval
     # when a group's ready workers are released (loadgen.controller.release): at the

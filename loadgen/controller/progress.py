@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -107,14 +108,21 @@ def wanted(eta: str, stream_fd: int = 2) -> bool:
 class ProgressLine:
     """Rewrites one line in place; clears it before anything else is printed."""
 
-    def __init__(self) -> None:
+    def __init__(self, newline_every_s: float = 0.0) -> None:
         self._width = 0
+        self.newline_every_s = newline_every_s  # fio's --eta-newline: 0 = always the same line
+        self._line_started = time.monotonic()
 
     def show(self, snap: Snapshot) -> None:
         line = format_line(snap)
         pad = max(self._width - len(line), 0)
         self._width = len(line)
         sys.stderr.write("\r" + line + " " * pad)
+        now = time.monotonic()
+        if self.newline_every_s and now - self._line_started >= self.newline_every_s:
+            sys.stderr.write("\n")  # this line stays; the next one starts below it
+            self._width = 0
+            self._line_started = now
         sys.stderr.flush()
 
     def clear(self) -> None:

@@ -33,6 +33,7 @@ class Spawner:
     """Starts worker processes through the helper and reports their exits."""
 
     def __init__(self, worker_nice: int) -> None:
+        self.worker_nice = worker_nice  # the user's priority, for what runs beside the workers
         commands, their_commands = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         replies, their_replies = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         theirs = (their_commands.fileno(), their_replies.fileno())

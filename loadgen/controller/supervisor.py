@@ -12,11 +12,13 @@ pipe reached EOF, so no message is lost and none is waited for in vain.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
 import signal
 import struct
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -26,7 +28,7 @@ import anyio
 import psutil
 
 from loadgen import protocol
-from loadgen.controller import outcome
+from loadgen.controller import jobcontrol, outcome, placement
 from loadgen.controller.aggregator import Aggregator, JobState
 from loadgen.controller.kernelwatch import KernelWatch
 from loadgen.controller.memctl import MemoryRun
@@ -43,7 +45,6 @@ from loadgen.sinks import Sink, SinkError
 from loadgen.status import ExitStatus, OutcomeKind, StopReason
 
 STOP_GRACE_S = 0.75  # SIGTERM first; SIGKILL whatever still runs after this
-PROGRESS_TICK_S = 1.0
 # Stats-pipe polling: fast until release (READY latency is spawn_s), then a tenth of the
 # status interval within these bounds (each 256 KiB pipe holds seconds of deltas; 50
 # polls/s would cost a 1 s-interval run of many workers CPU for nothing).
@@ -83,6 +84,15 @@ class _GroupRun:
         self.respawning = 0
         self.spawn_lock = anyio.Lock()
         self.kernel_at_release: counters.Snapshot | None = None
+        # run control (loadgen.controller.jobcontrol): jobs whose end was acted on, the
+        # postruns started, whether an exitall already stops this group
+        self.ended: set[int] = set()
+        self.postruns: list[subprocess.Popen[bytes]] = []
+        self.exiting = False
+        self.exit_stopped: set[int] = set()  # the jobs an exitall stopped
+        # wait_for: jobs of this group that start when every worker of their waitee is done
+        self.waiting = {j.thread_number: j for j in group.jobs if jobcontrol.waits_in(j, group)}
+        self.pinned: dict[int, jobcontrol.Pinned] = {}  # lockmem, held until the job ends
 
     # ---- loop callbacks ---------------------------------------------------------------------
     def _read_pipe(self, fd: int) -> None:
@@ -132,7 +142,10 @@ class _GroupRun:
         self._read_pipe(self.pipe_of[pid])  # its last messages are in the pipe: count them first
         states = self.pid_states[pid]
         self.live.discard(pid)
-        for state, end in self.agg.classify_exit(states, status, self.sup.stopping):
+        # exitall stops the jobs that had not ended when it fired
+        stopping = self.sup.stopping or any(st.job.thread_number in self.exit_stopped
+                                            for st in states)
+        for state, end in self.agg.classify_exit(states, status, stopping):
             self._after_end(state, end, len(states))
         self.changed.set()
 
@@ -175,6 +188,7 @@ class _GroupRun:
                     self.sup.origin_ns,
                 )
             self._map_pids([[job]], list(reply.pids), pipes, reply.fork_errno)
+            self._place(list(reply.pids))  # the replacement runs with the job's nice, cgroup, ...
             if self.sup.stopping:  # the stop went out while this worker was being forked
                 self.sup.spawner.signal_workers(signal.SIGTERM)
         except HelperDied:
@@ -212,6 +226,91 @@ class _GroupRun:
         while not done():
             self.changed = anyio.Event()
             await self.changed.wait()
+            self._job_endings()
+
+    def _job_endings(self) -> None:
+        """A job that just ended starts its exec_postrun and, with exitall, stops the others."""
+        for state in self.agg.group_states():
+            if not state.done or state.job.thread_number in self.ended:
+                continue
+            self.ended.add(state.job.thread_number)
+            job = state.job
+            pinned = self.pinned.pop(job.thread_number, None)
+            if pinned is not None:
+                pinned.release()
+            if job.exec_postrun:
+                self.postruns.append(jobcontrol.start_command(job, "postrun", self.sup.worker_nice))
+            if not self.exiting and jobcontrol.stops_others(job, bool(state.result.error),
+                                                            self.sup.exitall):
+                self.exiting = True
+                self.exit_stopped = {s.job.thread_number for s in self.agg.group_states()
+                                     if not s.done}
+                self.agg.event(EventAction.EXITALL, f"job {job.name!r} ended: stopping the jobs of "
+                               f"exit_what={job.exit_what}", state=state)
+                self.sup.exit_all_jobs = self.sup.exit_all_jobs or job.exit_what == "all"
+                self.stop()
+        if self.waiting:
+            self._start_waiters()
+
+    def _start_waiters(self) -> None:
+        """wait_for: start each waiting job whose waitee's workers have all ended (fio's
+        ``waitee_running``); a stopped group starts none (they end without I/O, as in fio)."""
+        done = {s.job.thread_number for s in self.agg.group_states() if s.done}
+        for thread_number, job in list(self.waiting.items()):
+            if self.exiting or self.sup.stopping:
+                del self.waiting[thread_number]
+                self.agg.states[thread_number].done = True
+                self.ended.add(thread_number)
+            elif jobcontrol.waitee_done(job, self.group, done):
+                del self.waiting[thread_number]
+                self.respawning += 1  # the group lasts until this worker has run
+                assert self.sup.task_group is not None
+                self.sup.task_group.start_soon(self._start_late, job)
+
+    async def _start_late(self, job: Job) -> None:
+        """Fork the worker of a job whose waitee ended; its gate is open from the start."""
+        gate_r, gate_w = os.pipe2(os.O_CLOEXEC)
+        os.close(gate_w)
+        try:
+            pinned, failed = await jobcontrol.pin_all((job,))
+            self.pinned.update(pinned)
+            if failed or (job.exec_prerun and
+                          await jobcontrol.run_preruns((job,), self.sup.worker_nice)):
+                self.agg.states[job.thread_number].done = True  # fio: no I/O, no postrun
+                self.ended.add(job.thread_number)
+                return
+            async with self.spawn_lock:
+                reply, pipes = await self.sup.spawner.spawn(
+                    self.group.id, [[job]], self.sup.opts.status_interval_ns, gate_r,
+                    self.sup.origin_ns,
+                )
+            self._map_pids([[job]], list(reply.pids), pipes, reply.fork_errno)
+            self._place(list(reply.pids))
+            if self.sup.stopping or self.exiting:  # the stop went out while it was forked
+                self.sup.spawner.signal_workers(signal.SIGTERM)
+        except HelperDied:
+            self.sup.helper_died()
+        finally:
+            os.close(gate_r)
+            self.respawning -= 1
+            self.changed.set()
+
+    def _place(self, pids: list[int] | None = None) -> None:
+        """nice, prio/prioclass, numa_cpu_nodes and cgroup on each worker, before release."""
+        for pid, states in self.pid_states.items():
+            if pids is not None and pid not in pids:
+                continue
+            for state in states[:1]:  # thread=1 jobs of a process agree (checked at parse time)
+                if not placement.wanted(state.job):
+                    continue
+                try:
+                    self.sup.placement.apply(state.job, pid)
+                except placement.PlacementError as exc:
+                    self.sup.notice(f"{state.job.name} (pid {pid}): err={exc.errno}: {exc}")
+                    for failed in states:
+                        self.agg.fail(failed, exc.errno, str(exc), EventAction.PLACEMENT)
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGKILL)  # waiting at the gate: no I/O done
 
     # ---- the group's phases ------------------------------------------------------------------
     async def run(self) -> GroupResult:
@@ -225,16 +324,41 @@ class _GroupRun:
         gate_r, self.gate_w = os.pipe2(os.O_CLOEXEC)
         spawner.on_exit = self._on_exit
         spawner.on_helper_death = self._on_helper_death
-        units = worker_units(self.group.jobs)
+        if self.sup.exit_all_jobs:  # an exit_what=all fired earlier: fio runs nothing more
+            failed = {job.thread_number for job in self.group.jobs}
+            self.waiting.clear()
+        else:
+            starting = tuple(j for j in self.group.jobs if j.thread_number not in self.waiting)
+            self.pinned, failed = await jobcontrol.pin_all(starting)
+            failed |= await jobcontrol.run_preruns(
+                tuple(j for j in starting if j.thread_number not in failed), self.sup.worker_nice)
+        for thread_number in failed:  # fio: no I/O, no error, no postrun
+            self.agg.states[thread_number].done = True
+            self.ended.add(thread_number)
+        units = worker_units(tuple(j for j in self.group.jobs
+                                   if j.thread_number not in failed | set(self.waiting)))
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._drain)
-                await self._phases(units, gate_r)
+                if units:
+                    await self._phases(units, gate_r)
+                else:  # nothing starts now; a wait_for job may still start later
+                    os.close(gate_r)
+                    os.close(self.gate_w)
+                    self.released = True
+                    self._job_endings()
+                    await self._until(lambda: (self.all_read or not self.mapped) and not self.live
+                                      and not self.respawning and not self.waiting)
                 tg.cancel_scope.cancel()
+            self._job_endings()
+            await jobcontrol.wait_all(self.postruns)
         finally:
             for fd in self.reassemblers:
                 os.close(fd)
             self.reassemblers.clear()
+            self.sup.placement.cleanup()
+            for pinned in self.pinned.values():
+                pinned.release()
         self._finish()
         return self.result
 
@@ -268,18 +392,20 @@ class _GroupRun:
             self.t_first_fork_ns = reply.t_first_fork_ns
             self.result.fork_s = (reply.t_last_fork_ns - reply.t_first_fork_ns) / 1e9
             self._map_pids(units, list(reply.pids), pipes, reply.fork_errno)
+            self._place()
             if self.sup.stopping:
                 self.stop()
-            await self._until(
-                lambda: all(s.settled for s in self.agg.group_states()) or not self.live
-            )
+            await self._until(lambda: all(s.settled or s.job.thread_number in self.waiting
+                                          for s in self.agg.group_states()) or not self.live)
             if self.sup.gate.holds and self.live and not self.sup.stopping:
                 at = await self._hold()
                 if at and not self.sup.stopping:
                     self.kernel_at_release = counters.snapshot()  # before the instant, not after
                     await until_epoch(at)
             self._release()
-            await self._until(lambda: self.all_read and not self.live and not self.respawning)
+            self._job_endings()  # jobs that ended before release (setup errors), waiters
+            await self._until(lambda: self.all_read and not self.live and not self.respawning
+                              and not self.waiting)
         finally:
             if not self.released:
                 os.close(self.gate_w)
@@ -441,6 +567,10 @@ class Supervisor:
         agg.notice = self.notice
         # called once the loop's signal receiver is gone (loadgen.startup_signals takes over)
         self.signals_released: Callable[[], None] = lambda: None
+        self.exitall = jobcontrol.run_exitall(plan)
+        self.exit_all_jobs = False  # an exit_what=all fired: every later group stops at once
+        self.placement = placement.Placement()
+        self.worker_nice = spawner.worker_nice
 
     async def run(self) -> RunResult:
         self.spawner.attach()
@@ -455,6 +585,8 @@ class Supervisor:
                 if self.prometheus is not None:
                     tg.start_soon(self._prometheus_intervals)
                 tg.start_soon(self.gate.watch, self.abort)
+                if self.opts.status_interval_given:
+                    tg.start_soon(self._status_reports)
                 for group in self.plan.groups:
                     if self.stopping:
                         break
@@ -563,6 +695,24 @@ class Supervisor:
             self.agg.event(EventAction.OUTPUT, f"SIGUSR1 report not written: {exc}",
                            level="warning")
 
+    async def _status_reports(self) -> None:
+        """--status-interval: the cumulative report every interval, as fio's status dumps.
+
+        The reports follow the workers' interval grid (its origin is the run's first release),
+        a little after each point, so each one holds the deltas of the interval just ended."""
+        interval_ns = self.opts.status_interval_ns
+        slack_ns = min(interval_ns // 5, 250_000_000)
+        while not self.origin_ns:  # the grid starts at the run's first release
+            await anyio.sleep(DRAIN_PERIOD_S)
+        point = self.origin_ns
+        while True:
+            now = time.monotonic_ns()
+            late = max((now - slack_ns - point) // interval_ns, 0)  # points missed: skip them
+            point += (late + 1) * interval_ns
+            await anyio.sleep(max(point + slack_ns - now, 0) / 1e9)
+            if self.current is not None:
+                self._show_snapshot()
+
     async def _kill_after_grace(self, group_run: _GroupRun) -> None:
         await anyio.sleep(STOP_GRACE_S)
         if self.current is group_run:
@@ -594,7 +744,7 @@ class Supervisor:
         last_bytes, last_ios, last_minf = [0, 0], [0, 0], 0
         last_group: _GroupRun | None = None
         while True:
-            await anyio.sleep(PROGRESS_TICK_S)
+            await anyio.sleep(self.opts.eta_interval_ns / 1e9)
             group_run = self.current
             if group_run is None:
                 continue

@@ -36,7 +36,21 @@ def print_note(message: str) -> None:
 
 def build_plan(command_line: CommandLine, *, facts: SystemFacts | None = None,
                environ: Mapping[str, str] | None = None, note: Note = print_note) -> Plan:
-    """Read the job files and command-line jobs into a resolved, checked Plan."""
+    """Read the job files and command-line jobs into a resolved, checked Plan.
+
+    Every mistake found is reported together (``MultiInputError``), each with its place."""
+    return _resolve(command_line, facts, environ, note)[0]
+
+
+def show_command(command_line: CommandLine, *, facts: SystemFacts | None = None,
+                 environ: Mapping[str, str] | None = None, note: Note = print_note) -> str:
+    """fio's ``--showcmd``: each job file as one ``fio --name=... --opt=value`` line."""
+    lines = _resolve(command_line, facts, environ, note)[1].command_lines
+    return "".join(f"{line}\n" for line in lines)  # command-line jobs are not shown (fio)
+
+
+def _resolve(command_line: CommandLine, facts: SystemFacts | None,
+             environ: Mapping[str, str] | None, note: Note) -> tuple[Plan, Resolver]:
     facts = facts or SystemFacts.of_this_machine()
     reader = JobFileReader(facts, os.environ if environ is None else environ, command_line.wanted)
     sources = [SourceFile(COMMAND_LINE, command_line.sections, on_command_line=True)]
@@ -44,9 +58,11 @@ def build_plan(command_line: CommandLine, *, facts: SystemFacts | None = None,
     sources += [SourceFile(path, tuple(reader.read(path))) for path in paths]
     if command_line.wanted is not None:
         known = reader.sections_seen | {s.name for s in command_line.sections}
-        for name in sorted(command_line.wanted - known):
-            raise InputError(f"--section={name}: no such section", COMMAND_LINE)
-    return Resolver(facts, note).resolve(sources)
+        reader.errors += [InputError(f"--section={name}: no such section", COMMAND_LINE)
+                          for name in sorted(command_line.wanted - known)]
+    resolver = Resolver(facts, note, command_line.warnings_fatal, reader.errors)
+    return resolver.resolve(sources), resolver
 
 
-__all__ = ["CommandLine", "SystemFacts", "build_plan", "parse_command_line", "print_note"]
+__all__ = ["CommandLine", "SystemFacts", "build_plan", "parse_command_line", "print_note",
+           "show_command"]

@@ -58,6 +58,9 @@ class Rw(Kind):
             return RwValue(rw, 0)
         if rw.random:
             return RwValue(rw, parse_int(postfix_text, 1))
+        if postfix_text.strip().startswith("-"):
+            raise BadValue("backward skips (rw=read:-8k) are not supported yet: they need the "
+                           "per-I/O engine")
         return RwValue(rw, parse_size(postfix_text, ctx))
 
     def describe(self) -> list[str]:
@@ -108,6 +111,9 @@ class Distribution(Kind):
 
     def parse(self, text: str, ctx: ParseContext) -> DistributionValue:
         name, colon, rest = text.partition(":")
+        if name == "sequence":
+            raise BadValue("random_distribution=sequence is not supported yet: it needs the "
+                           "per-I/O engine")
         if name not in DISTRIBUTIONS:
             raise BadValue(f"{name!r} is not one of: {', '.join(DISTRIBUTIONS)}")
         if name == "random":
@@ -150,24 +156,28 @@ class Distribution(Kind):
         items = text.split(":")
         if len(items) > ZONES_MAX:
             raise BadValue(f"at most {ZONES_MAX} zones")
-        zones = []
+        parsed: list[tuple[float, int | None]] = []
         for item in items:
             access_text, slash, region_text = item.partition("/")
             if not slash:
                 raise BadValue(f"zone {item.strip()!r} is not access%/region")
             access = parse_int(access_text, 0, 100)
-            region = (
-                parse_int(region_text, 0, 100)
-                if name == "zoned"
-                else parse_size(region_text, ctx, 1)
-            )
-            zones.append((float(access), region))
-        access_sum = sum(access for access, _ in zones)
+            region: int | None
+            if name == "zoned":
+                # fio's zone_split_ddir: an empty region ("20/") gets an equal share of the rest
+                region = parse_int(region_text, 0, 100) if region_text.strip() else None
+            else:
+                region = parse_size(region_text, ctx, 1)
+            parsed.append((float(access), region))
+        access_sum = sum(access for access, _ in parsed)
         if access_sum != 100:
             raise BadValue(f"zone access percentages add up to {access_sum:g}, not 100")
-        if name == "zoned" and sum(region for _, region in zones) > 100:
+        given = sum(region for _, region in parsed if region is not None)
+        if name == "zoned" and given > 100:
             raise BadValue("zone region percentages add up to more than 100")
-        return tuple(zones)
+        missing = sum(1 for _, region in parsed if region is None)
+        share = (100 - given) // missing if missing else 0
+        return tuple((access, share if region is None else region) for access, region in parsed)
 
     def describe(self) -> list[str]:
         return [f"{word}: {meaning}" for word, meaning in DISTRIBUTIONS.items()]

@@ -18,11 +18,68 @@ from loadgen.jobfile.resolve import COMMAND_LINE
 from loadgen.jobfile.values import NS_PER_MS, NS_PER_S, BadValue, parse_time
 from loadgen.plan import RunOptions
 
+# fio's parse_output_format: "minimal" and "csv" are spellings of terse
 OUTPUT_FORMATS = ("normal", "json", "json+", "terse")
+_FORMAT_SPELLINGS = {**{name: name for name in OUTPUT_FORMATS}, "minimal": "terse", "csv": "terse"}
 ETA_MODES = ("auto", "always", "never")
+TERSE_VERSIONS = (2, 3, 4, 5)
 MIN_STATUS_INTERVAL_NS = 100 * NS_PER_MS
-RUN_OPTIONS = ("output-format", "output", "jsonl", "status-interval", "eta", "section", "cmdhelp",
-               "prometheus", "start-at", "release-fd")
+MIN_ETA_INTERVAL_NS = 250 * NS_PER_MS  # fio's DISK_UTIL_MSEC
+MIN_ETA_NEWLINE_NS = NS_PER_MS  # fio: a period under 1 ms is "too short"
+
+
+@dataclass(frozen=True)
+class RunFlag:
+    """One run-level flag: its value (``""`` = none), default and help, for parsing and --help."""
+
+    name: str
+    value: str
+    default: str
+    help: str
+    optional_value: bool = False  # only as --flag=VALUE (getopt's optional_argument)
+
+
+RUN_FLAGS: tuple[RunFlag, ...] = (
+    RunFlag("output-format", "FORMAT[,FORMAT...]", "normal",
+            "report formats, any of normal, json, json+, terse (also spelt minimal, csv); "
+            "the last --output-format wins, as in fio"),
+    RunFlag("output", "FILE", "standard output", "write the report to FILE (truncated)"),
+    RunFlag("minimal", "", "off", "terse report only (same as --output-format=terse)"),
+    RunFlag("append-terse", "", "off", "add terse to the selected formats (fio's deprecated flag)",
+            optional_value=True),
+    RunFlag("terse-version", "N", "3", "terse format version: 2, 3, 4 or 5"),
+    RunFlag("status-interval", "TIME", "off (JSON lines: 1s)",
+            "print the cumulative report every TIME (at least 100ms, unit s), in the selected "
+            "formats; also the JSON-lines interval"),
+    RunFlag("jsonl", "PATH|-", "off",
+            "write per-interval JSON lines to PATH ('-' = standard output)"),
+    RunFlag("eta", "auto|always|never", "auto",
+            "progress line on stderr: auto = when stderr is a terminal"),
+    RunFlag("eta-interval", "TIME", "1s", "update the progress line every TIME (at least 250ms)"),
+    RunFlag("eta-newline", "TIME", "off", "end the progress line and start a new one every TIME"),
+    RunFlag("section", "NAME", "every section", "run only section NAME (repeatable)"),
+    RunFlag("parse-only", "", "off",
+            "read and check the job files and command-line jobs, start nothing"),
+    RunFlag("showcmd", "", "off", "print each job file as one fio command line, start nothing"),
+    RunFlag("warnings-fatal", "", "off", "treat every note about a job option as an error"),
+    RunFlag("max-jobs", "N", "4096", "accepted and ignored, as in fio (the limit is 4096 workers)"),
+    RunFlag("prometheus", "FILE", "off",
+            "rewrite FILE with the run's counters in the OpenMetrics text format every status "
+            "interval (node_exporter's textfile collector)"),
+    RunFlag("start-at", "EPOCH", "at once",
+            "release the first group's workers at this wall-clock instant (seconds since the "
+            "epoch; for fleets started without Dask)"),
+    RunFlag("release-fd", "FD", "off",
+            "an orchestrator on socket FD says when each group starts (loadgen's fleet agent)"),
+    RunFlag("cmdhelp", "OPTION", "",
+            "describe job option OPTION, or list them all ('all' or no value)",
+            optional_value=True),
+    RunFlag("version", "", "", "print loadgen's version and exit"),
+    RunFlag("help", "", "", "print this help and exit"),
+)
+RUN_FLAG_BY_NAME = {flag.name: flag for flag in RUN_FLAGS}
+RUN_OPTIONS = tuple(flag.name for flag in RUN_FLAGS if flag.value and not flag.optional_value)
+_SWITCHES = ("minimal", "append-terse", "parse-only", "showcmd", "warnings-fatal", "version")
 
 
 @dataclass(frozen=True)
@@ -33,6 +90,10 @@ class CommandLine:
     run_options: RunOptions
     cmdhelp: str | None = None  # "" = list all options
     help: bool = False
+    version: bool = False
+    parse_only: bool = False
+    showcmd: bool = False
+    warnings_fatal: bool = False
 
 
 def _takes_value(key: str) -> bool:
@@ -43,8 +104,9 @@ def _takes_value(key: str) -> bool:
 def parse_command_line(argv: list[str]) -> CommandLine:
     files: list[str] = []
     job_tokens: list[tuple[str, str | None]] = []
-    run: dict[str, list[str]] = {}
+    run: list[tuple[str, str]] = []  # run flags in the order given (later ones win)
     cmdhelp: str | None = None
+    switches: set[str] = set()
     wants_help = False
     index = 0
     while index < len(argv):
@@ -66,6 +128,12 @@ def parse_command_line(argv: list[str]) -> CommandLine:
         if key == "cmdhelp":
             cmdhelp = given or ""
             continue
+        if key in _SWITCHES:
+            if given is not None and not RUN_FLAG_BY_NAME[key].optional_value:
+                raise InputError(f"option --{key} takes no value", COMMAND_LINE)
+            switches.add(key)
+            run.append((key, ""))
+            continue
         needs_value = key in RUN_OPTIONS or key == "name" or _takes_value(key)
         if given is None and needs_value:
             if index >= len(argv):
@@ -73,10 +141,11 @@ def parse_command_line(argv: list[str]) -> CommandLine:
             given = argv[index]
             index += 1
         if key in RUN_OPTIONS:
-            run.setdefault(key, []).append(given or "")
+            run.append((key, given or ""))
         else:
             job_tokens.append((key, given))
-    wanted = frozenset(run["section"]) if "section" in run else None
+    sections = [value for key, value in run if key == "section"]
+    wanted = frozenset(sections) if sections else None
     return CommandLine(
         job_files=tuple(files),
         sections=tuple(_sections(job_tokens, wanted)),
@@ -84,6 +153,10 @@ def parse_command_line(argv: list[str]) -> CommandLine:
         run_options=_run_options(run, argv),
         cmdhelp=cmdhelp,
         help=wants_help,
+        version="version" in switches,
+        parse_only="parse-only" in switches,
+        showcmd="showcmd" in switches,
+        warnings_fatal="warnings-fatal" in switches,
     )
 
 
@@ -109,44 +182,74 @@ def _sections(tokens: list[tuple[str, str | None]], wanted: frozenset[str] | Non
     return sections
 
 
-def _last(run: dict[str, list[str]], key: str) -> str | None:
-    return run[key][-1] if key in run else None
+def _last(run: list[tuple[str, str]], key: str) -> str | None:
+    values = [value for name, value in run if name == key]
+    return values[-1] if values else None
 
 
-def _run_options(run: dict[str, list[str]], argv: list[str]) -> RunOptions:
+def _formats(run: list[tuple[str, str]]) -> tuple[str, ...]:
+    """fio's order of effects: --output-format replaces, --minimal replaces with terse,
+    --append-terse adds terse."""
     formats: list[str] = []
-    for text in run.get("output-format", []):
-        for word in text.split(","):
-            word = word.strip()
-            if word not in OUTPUT_FORMATS:
-                raise InputError(
-                    f"--output-format: {word!r} is not one of: {', '.join(OUTPUT_FORMATS)}",
-                    COMMAND_LINE,
-                )
-            if word not in formats:
-                formats.append(word)
+    for key, text in run:
+        if key == "output-format":
+            formats = []
+            for word in text.split(","):
+                name = _FORMAT_SPELLINGS.get(word.strip())
+                if name is None:
+                    raise InputError(f"--output-format: {word.strip()!r} is not one of: "
+                                     f"{', '.join(OUTPUT_FORMATS)}", COMMAND_LINE)
+                if name not in formats:
+                    formats.append(name)
+        elif key == "minimal":
+            formats = ["terse"]
+        elif key == "append-terse" and "terse" not in formats:
+            formats = [*(formats or ["normal"]), "terse"]
+    return tuple(formats) or ("normal",)
+
+
+def _time_flag(run: list[tuple[str, str]], key: str, default_ns: int, minimum_ns: int,
+               minimum_text: str) -> int | None:
+    text = _last(run, key)
+    if text is None:
+        return None
+    try:
+        value = parse_time(text, NS_PER_S)
+    except BadValue as exc:
+        raise InputError(f"--{key}={text}: {exc}", COMMAND_LINE) from None
+    if value < minimum_ns:
+        raise InputError(f"--{key}={text}: must be at least {minimum_text}", COMMAND_LINE)
+    return value if value else default_ns
+
+
+def _run_options(run: list[tuple[str, str]], argv: list[str]) -> RunOptions:
     eta = _last(run, "eta") or "auto"
     if eta not in ETA_MODES:
         raise InputError(f"--eta: {eta!r} is not one of: {', '.join(ETA_MODES)}", COMMAND_LINE)
-    interval_text = _last(run, "status-interval")
-    interval = NS_PER_S
-    if interval_text is not None:
-        try:
-            interval = parse_time(interval_text, NS_PER_S)
-        except BadValue as exc:
-            raise InputError(f"--status-interval={interval_text}: {exc}", COMMAND_LINE) from None
-        if interval < MIN_STATUS_INTERVAL_NS:
-            raise InputError(
-                f"--status-interval={interval_text}: must be at least 100ms", COMMAND_LINE
-            )
+    terse_text = _last(run, "terse-version")
+    terse_version = 3
+    if terse_text is not None:
+        if terse_text.strip() not in tuple(map(str, TERSE_VERSIONS)):
+            raise InputError(f"--terse-version={terse_text}: bad terse version (2, 3, 4 or 5)",
+                             COMMAND_LINE)
+        terse_version = int(terse_text)
+    max_jobs = _last(run, "max-jobs")
+    if max_jobs is not None and not max_jobs.strip().isdigit():
+        raise InputError(f"--max-jobs={max_jobs}: not a number", COMMAND_LINE)
+    interval = _time_flag(run, "status-interval", NS_PER_S, MIN_STATUS_INTERVAL_NS, "100ms")
+    eta_interval = _time_flag(run, "eta-interval", NS_PER_S, MIN_ETA_INTERVAL_NS, "250ms")
+    eta_newline = _time_flag(run, "eta-newline", 0, MIN_ETA_NEWLINE_NS, "1ms")
     start_at_ns, release_fd = _release_options(run)
     return RunOptions(
-        output_format=tuple(formats) or ("normal",),
+        output_format=_formats(run),
         output=_last(run, "output") or "",
         jsonl=_last(run, "jsonl") or "",
-        status_interval_ns=interval,
-        status_interval_given=interval_text is not None,
+        status_interval_ns=NS_PER_S if interval is None else interval,
+        status_interval_given=interval is not None,
         eta=eta,
+        eta_interval_ns=NS_PER_S if eta_interval is None else eta_interval,
+        eta_newline_ns=eta_newline or 0,
+        terse_version=terse_version,
         command_line=tuple(argv),
         prometheus=_last(run, "prometheus") or "",
         start_at_ns=start_at_ns,
@@ -154,7 +257,7 @@ def _run_options(run: dict[str, list[str]], argv: list[str]) -> RunOptions:
     )
 
 
-def _release_options(run: dict[str, list[str]]) -> tuple[int, int]:
+def _release_options(run: list[tuple[str, str]]) -> tuple[int, int]:
     """``--start-at=EPOCH`` (seconds since the epoch, fractions allowed) and ``--release-fd=FD``."""
     start_text, fd_text = _last(run, "start-at"), _last(run, "release-fd")
     if start_text is not None and fd_text is not None:

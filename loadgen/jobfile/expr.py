@@ -84,6 +84,9 @@ def _tokenize(text: str, units: Units) -> list[_Token]:
             number, suffix = Fraction(match.group("dec")), match.group("decunit")
         if suffix:
             multiplier = units(suffix.lower())
+            if multiplier is None and suffix.lower() == "z":
+                raise ExpressionError("sizes in zones (the z suffix) need zonemode, which is "
+                                      "not supported")
             if multiplier is None:
                 raise ExpressionError(f"unknown unit {suffix!r}")
             quantity = Quantity(number * multiplier, True)

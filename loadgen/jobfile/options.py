@@ -21,14 +21,18 @@ from loadgen.jobfile.values import (
     CpuList,
     CpuMask,
     Enum,
+    ErrorList,
     Flag,
     FloatList,
     Int,
     Kind,
     LogPrefix,
+    MemPolicy,
+    NodeList,
     Percent,
     PercentList,
     RangeList,
+    SignedInt,
     Size,
     SizeList,
     Str,
@@ -50,6 +54,29 @@ class State:
     # description
     name: str
     description: str
+    # run control, placement and reporting (fio's framework options; the controller and the
+    # reports carry them out)
+    bs_is_seq_rand: bool
+    exitall: bool
+    exitall_on_error: bool
+    exit_what: str
+    stats: bool
+    wait_for: str
+    exec_prerun: str
+    exec_postrun: str
+    lockmem: int
+    continue_on_error: str
+    ignore_error: tuple[tuple[int, ...], ...]
+    nice: int
+    ioprio: int
+    ioprio_class: int
+    cgroup: str
+    cgroup_weight: int
+    cgroup_nodelete: bool
+    numa_cpu_nodes: tuple[int, ...] | None
+    numa_mem_policy: tuple[str, tuple[int, ...]] | None
+    unified_rw_reporting: str
+    significant_figures: int
     # memory-management controls (loadgen.jobfile.memory turns them into MemoryControls)
     filename: str
     backing: str
@@ -249,6 +276,36 @@ def _apply_gtod_reduce(state: State, value: bool) -> None:
         state.clat_percentiles = state.lat_percentiles = state.slat_percentiles = False
 
 
+def _apply_exitall(state: State, value: bool) -> str | None:
+    state.exitall = True  # fio's callback sets its global flag whatever the value
+    return None if value else "exitall=0 still turns exitall on, as in fio"
+
+
+def _apply_exitall_on_error(state: State, value: bool) -> None:
+    state.exitall_on_error = True  # fio's FIO_OPT_STR_SET: any value sets it
+
+
+def _apply_sync(state: State, value: Any) -> None:
+    """fsync and friends: the page_fault engine completes every sync at once (a no-op)."""
+
+
+def _apply_no_effect(state: State, value: Any) -> None:
+    """An option fio accepts and ignores outside the context that gives it a meaning."""
+
+
+def _apply_softrandommap(state: State, value: bool) -> None:
+    """fio falls back to norandommap when its shared smalloc pool cannot hold the map;
+    loadgen's map lives in the worker's own memory, so that failure does not arise."""
+
+
+def _apply_continue_on_error(state: State, value: str) -> None:
+    state.continue_on_error = {"0": "none", "1": "all"}.get(value, value)
+
+
+def _apply_unified(state: State, value: str) -> None:
+    state.unified_rw_reporting = {"0": "none", "1": "mixed", "2": "both"}.get(value, value)
+
+
 def _apply_unit_base(state: State, value: str) -> None:
     state.unit_base = 8 if value == "0" else int(value)  # 0 = auto, which means bytes
 
@@ -351,6 +408,10 @@ OPTIONS: tuple[Option, ...] = (
            "Percentage of random I/O in a random job, the rest sequential", "Access pattern"),
     Option("norandommap", Flag(), False, "Random offsets with replacement (no random map)",
            "Access pattern"),
+    Option("softrandommap", Bool(), False,
+           "Accepted, no effect: fio's fallback for a random map its shared pool cannot hold; "
+           "loadgen's map is the worker's own memory", "Access pattern",
+           apply=_apply_softrandommap),
     Option("random_generator", Enum({
         "tausworthe": "fio's 32-bit taus88 (default)",
         "lfsr": "linear feedback shift register, no repeats without a map",
@@ -386,6 +447,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("bs_unaligned", Flag(), False,
            "Variable block sizes need not be multiples of the minimum",
            "Block sizes", aliases=("blocksize_unaligned",)),
+    Option("bs_is_seq_rand", Bool(), False,
+           "bs=A,B means A for sequential and B for random I/O (not read,write); random I/O "
+           "with A != B is refused (needs the per-I/O engine)", "Block sizes"),
     # --- time
     Option("loops", Int(), 1,
            "Run the workload this many times (the mapping persists; 0 = 1, as fio)",
@@ -412,6 +476,9 @@ OPTIONS: tuple[Option, ...] = (
            "Processes"),
     Option("stonewall", Flag(), False, "Wait for all earlier jobs and start a new group",
            "Processes", aliases=("wait_for_previous",)),
+    Option("threads", Int(), 0, "Accepted, no effect: an option of fio's tiobench profile, which "
+           "fio accepts in every job and ignores there too (use thread)", "Processes",
+           apply=_apply_no_effect),
     Option("new_group", Flag(), False, "Start a new reporting group without waiting", "Processes"),
     Option("group_reporting", Flag(), False, "Report a group's jobs as one", "Processes"),
     Option("cpus_allowed", CpuList(), (), "CPUs the job may run on", "Processes"),
@@ -421,6 +488,57 @@ OPTIONS: tuple[Option, ...] = (
         "shared": "every job may use every allowed CPU",
         "split": "each job gets one CPU of the set",
     }), "shared", "How jobs share cpus_allowed", "Processes", prio=1),
+    Option("exitall", Flag(), False,
+           "When any job ends, stop the others (exit_what says which); set on any job, it "
+           "holds for every job of the run, as in fio", "Run control", apply=_apply_exitall),
+    Option("exitall_on_error", Flag(), False, "When this job ends in error, stop the others",
+           "Run control", apply=_apply_exitall_on_error),
+    Option("exit_what", Enum({
+        "group": "the jobs of the ending job's group",
+        "stonewall": "every running job",
+        "all": "every job, later groups included (they run no I/O)",
+    }), "group", "Which jobs an exitall stops", "Run control"),
+    Option("stats", Bool(), True, "0 = leave this job out of the reports", "Run control"),
+    Option("wait_for", Str(), "", "Start when every worker of the named earlier job has ended "
+           "(same reporting group, no stonewall)", "Run control"),
+    Option("exec_prerun", Str(), "",
+           "Shell command run before the job (each clone); output in NAME.prerun.txt; "
+           "if it fails the job does no I/O, as in fio", "Run control"),
+    Option("exec_postrun", Str(), "",
+           "Shell command run after the job (each clone); output in NAME.postrun.txt",
+           "Run control"),
+    Option("lockmem", Size(), 0, "Memory mapped and mlocked per worker while the job runs "
+           "(held by the controller; at most physical memory - 128 MiB)", "Run control"),
+    Option("continue_on_error", Enum({
+        "none": "stop at the first error", "read": "go on after read errors",
+        "write": "go on after write errors", "io": "go on after read or write errors",
+        "verify": "go on after verify errors", "all": "go on after any error",
+        "0": "same as none", "1": "same as all",
+    }), "none", "Errors to go on after; adds fio's total_err/first_error report fields "
+       "(memcpy into anonymous memory has no I/O errors)", "Run control",
+           apply=_apply_continue_on_error),
+    Option("ignore_error", ErrorList(), ((), (), ()),
+           "Errors that do not count, per read,write,verify (memcpy has none to ignore)",
+           "Run control"),
+    # --- placement and priority
+    Option("nice", SignedInt(-20, 19), 0, "CPU nice value of the job's worker",
+           "Priority and placement"),
+    Option("prio", Int(0, 7), -1,
+           "I/O priority level (ioprio_set; class best effort unless prioclass)",
+           "Priority and placement", target="ioprio"),
+    Option("prioclass", Int(0, 3), -1, "I/O priority class: 1 realtime, 2 best effort, 3 idle "
+           "(0 = best effort, as fio)", "Priority and placement", target="ioprio_class"),
+    Option("cgroup", Str(), "", "Put the worker in this cgroup (blkio v1, else cgroup2), made if "
+           "missing and removed after the job", "Priority and placement"),
+    Option("cgroup_weight", Int(100, 1000), 0, "blkio.weight of the job's cgroup (cgroup v1 only)",
+           "Priority and placement"),
+    Option("cgroup_nodelete", Bool(), False, "Keep the cgroup the job made",
+           "Priority and placement"),
+    Option("numa_cpu_nodes", NodeList(), None, "Run the worker on the CPUs of these NUMA nodes "
+           "(wins over cpus_allowed, as in fio)", "Priority and placement"),
+    Option("numa_mem_policy", MemPolicy(), None,
+           "NUMA memory policy of the region; on a one-node machine it is skipped with a note "
+           "(every policy places memory on node 0)", "Priority and placement"),
     # --- measurement
     Option("gtod_reduce", Bool(), False, "Measure only what needs no extra clock reads",
            "Measurement", apply=_apply_gtod_reduce),
@@ -439,6 +557,18 @@ OPTIONS: tuple[Option, ...] = (
            target="bwavgtime_ms"),
     Option("iopsavgtime", Int(1), 500, "IOPS sample window in ms", "Measurement",
            target="iopsavgtime_ms"),
+    # --- syncs: fio sends them to the engine, whose page_fault queue completes them at once
+    Option("fsync", Int(), 0, "Accepted, a no-op in the page_fault engine: fsync every N writes",
+           "Syncs", apply=_apply_sync),
+    Option("fdatasync", Int(), 0, "Accepted, a no-op in the page_fault engine: fdatasync every N "
+           "writes", "Syncs", apply=_apply_sync),
+    Option("sync_file_range", Str(), "", "Accepted, a no-op in the page_fault engine", "Syncs",
+           apply=_apply_sync),
+    Option("end_fsync", Bool(), False,
+           "Accepted, a no-op in the page_fault engine: fsync at the end", "Syncs",
+           apply=_apply_sync),
+    Option("fsync_on_close", Bool(), False, "Accepted, a no-op: the region is no file to close",
+           "Syncs", apply=_apply_sync),
     # --- logs
     Option("write_bw_log", LogPrefix(), None, "Write PREFIX_bw.N.log", "Logs"),
     Option("write_lat_log", LogPrefix(), None, "Write PREFIX_lat/clat/slat.N.log", "Logs"),
@@ -456,6 +586,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("unit_base", Enum({"0": "auto (bytes)", "8": "bytes", "1": "bits"}), 8,
            "Report bandwidth in bytes or bits", "Units",
            apply=_apply_unit_base, prio=1),
+    Option("unified_rw_reporting", Enum({
+        "none": "per direction", "mixed": "reads and writes summed, reported as one (mixed)",
+        "both": "per direction, then the sum", "0": "same as none", "1": "same as mixed",
+        "2": "same as both",
+    }), "none", "Report reads and writes together", "Units", apply=_apply_unified),
+    Option("significant_figures", Int(1, 10), 4,
+           "Significant figures of bandwidth and IOPS in the normal report", "Units"),
 )
 
 BY_NAME: dict[str, Option] = {}
@@ -466,7 +603,7 @@ for _option in OPTIONS:
 _FILES = "loadgen has no files or devices: the region is anonymous memory"
 _RATE = "rate limiting is not implemented by loadgen"
 _VERIFY = "data verification is not implemented by loadgen"
-_PRIO = "process priorities and cgroups are not implemented by loadgen"
+_PRIO = "switching user or group is not implemented by loadgen"
 _BUFFERS = "I/O buffer contents and memory type are not configurable in loadgen"
 _ERRORS = "error handling options are not implemented by loadgen"
 _OUTPUT = "this reporting option is not implemented by loadgen"
@@ -481,14 +618,14 @@ UNSUPPORTED: dict[str, str] = {
         "directory", "filename_format", "unique_filename", "opendir", "lockfile",
         "file_service_type", "openfiles", "fallocate", "fadvise_hint", "create_serialize",
         "create_fsync", "create_on_open", "create_only", "allow_file_create",
-        "allow_mounted_write", "pre_read", "invalidate", "sync", "fsync", "fdatasync",
-        "write_barrier", "sync_file_range", "end_fsync", "fsync_on_close", "unlink",
+        "allow_mounted_write", "pre_read", "invalidate", "sync",
+        "write_barrier", "unlink",
         "unlink_each_loop", "buffered", "atomic", "overwrite", "file_append", "filesize",
         "fill_device", "fill_fs", "ioscheduler", "disk_util",
-        "exec_prerun", "exec_postrun", "ramp_size", "dedupe_mode",
+        "ramp_size", "dedupe_mode",
     ), _FILES),
     **dict.fromkeys((
-        "rate", "rate_min", "rate_iops", "rate_iops_min", "rate_process", "rate_cycle",
+        "rate", "rate_min", "ratemin", "rate_iops", "rate_iops_min", "rate_process", "rate_cycle",
         "ratecycle", "rate_ignore_thinktime", "latency_target", "latency_window",
         "latency_percentile", "latency_run", "max_latency", "flow", "flow_id", "flow_sleep",
         "thinktime_iotime",
@@ -500,20 +637,15 @@ UNSUPPORTED: dict[str, str] = {
         "verify_header_seed", "trim_percentage", "trim_verify_zero",
         "trim_backlog", "trim_backlog_batch",
     ), _VERIFY),
-    **dict.fromkeys((
-        "nice", "prio", "prioclass", "cgroup", "cgroup_weight", "cgroup_nodelete", "uid", "gid",
-        "numa_cpu_nodes", "numa_mem_policy", ), _PRIO),
+    **dict.fromkeys(("uid", "gid"), _PRIO),
     **dict.fromkeys((
         "mem", "iomem", "iomem_align", "mem_align", "hugepage-size", "buffer_pattern",
         "buffer_compress_percentage", "buffer_compress_chunk", "dedupe_percentage",
         "refill_buffers", "scramble_buffers",
         "zero_buffers", ), _BUFFERS),
+    **dict.fromkeys(("error_dump",), _ERRORS),
     **dict.fromkeys((
-        "continue_on_error", "ignore_error", "error_dump", "exitall", "exitall_on_error",
-        "exit_what", "stats",
-    ), _ERRORS),
-    **dict.fromkeys((
-        "unified_rw_reporting", "significant_figures", "log_prio",
+        "log_prio",
         "log_issue_time", "log_window_value", "log_max_value", "log_compression",
         "log_compression_cpus", "log_store_compressed", "log_unix_epoch", "log_alternate_epoch",
         "log_alternate_epoch_clock_id", "log_entries", "log_hist_coarseness", "steadystate", "ss",
@@ -538,11 +670,14 @@ UNSUPPORTED: dict[str, str] = {
     **dict.fromkeys(("read_iolog_chunked",), _IOLOG),
     **dict.fromkeys(("recover_zbd_write_error", "write_zone_remainder",), _ZONES),
     **dict.fromkeys(("priohint",), _PRIO),
+    **dict.fromkeys(("data_placement", "fdp_pli", "fdp_pli_select"), _FILES),
+    **dict.fromkeys(("spr_cs", "spr_num_regions", "spr_op"), _NOT_IMPLEMENTED),
+    **dict.fromkeys(("verify_async_cpus",), _VERIFY),
     **dict.fromkeys(("block_error_percentiles", "steadystate_duration", "steadystate_ramp_time",
-                     "steadystate_check_interval",), _OUTPUT),
+                     "steadystate_check_interval", "ss_interval"), _OUTPUT),
     **dict.fromkeys(("dedupe_working_set_percentage", "dedupe_global",), _BUFFERS),
-    **dict.fromkeys(("wait_for", "sprandom", "num_range", "random_sequence_stride", "thinkcycles",
-                     "thinktime_blocks_type", "lockmem", "comm", "profile",), _NOT_IMPLEMENTED),
+    **dict.fromkeys(("sprandom", "num_range", "random_sequence_stride", "thinkcycles",
+                     "thinktime_blocks_type", "comm", "profile"), _NOT_IMPLEMENTED),
 }
 
 
@@ -586,7 +721,8 @@ _APPLIED_DEFAULTS: dict[str, Any] = {
     "ioengine": "page_fault", "rw": RwMode.READ, "rw_postfix": 0, "random_distribution": "random",
     "distribution_params": (), "zones": ((), ()), "randseed": 0x89, "randseed_set": False,
     "offset": 0, "loops": 1, "thinktime_blocks": 1, "gtod_reduce": False, "kb_base": 1024,
-    "unit_base": 8, "filename": "",
+    "unit_base": 8, "filename": "", "exitall": False, "exitall_on_error": False,
+    "continue_on_error": "none", "unified_rw_reporting": "none",
 }
 
 

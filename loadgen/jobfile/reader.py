@@ -71,6 +71,10 @@ def display_name(path: str) -> str:
     return "<stdin>" if path == STDIN_NAME else path
 
 
+class OverCap(InputError):
+    """A job file over the size cap: reading stops here, nothing after it is read."""
+
+
 def read_text(path: str, location: str = "", limit: int = MAX_JOBFILE_BYTES) -> str:
     """The file's text (see ``read_bytes``)."""
     return read_bytes(path, location, limit).decode("utf-8", errors="replace")
@@ -91,10 +95,12 @@ def read_bytes(path: str, location: str = "", limit: int = MAX_JOBFILE_BYTES) ->
             with open(path, "rb") as handle:
                 data = handle.read(limit + 1)
     except OSError as exc:
+        if not location:  # an empty name is named in its error
+            where = path or "''"
         raise InputError(exc.strerror or str(exc), where) from None
     if len(data) > limit:
         together = "" if limit == MAX_JOBFILE_BYTES else " (with the files read before it)"
-        raise InputError(f"job file larger than {MAX_JOBFILE_BYTES >> 20} MiB{together}", where)
+        raise OverCap(f"job file larger than {MAX_JOBFILE_BYTES >> 20} MiB{together}", where)
     return data
 
 
@@ -118,6 +124,8 @@ class JobFileReader:
         self.sections_seen: set[str] = set()
         self.bytes_left = MAX_JOBFILE_BYTES  # for every file this reader reads, together
         self.jobs = 0  # job sections kept so far: each is at least one job
+        # every mistake of every file read, in file order (fio lists a job's bad lines together)
+        self.errors: list[InputError] = []
 
     def _text(self, path: str, location: str = "") -> str:
         data = read_bytes(path, location, self.bytes_left)
@@ -125,29 +133,46 @@ class JobFileReader:
         return data.decode("utf-8", errors="replace")
 
     def read(self, path: str) -> list[Section]:
+        """The file's sections; its mistakes are added to ``errors`` and reading goes on."""
         sections: list[Section] = []
         current: Section | None = None
         skipping = False
         name = display_name(path)
-        for number, raw in enumerate(_lines(self._text(path)), 1):
+        try:
+            text = self._text(path)
+        except OverCap:
+            raise
+        except InputError as exc:  # unreadable: the other files are still read
+            self.errors.append(exc)
+            return sections
+        for number, raw in enumerate(_lines(text), 1):
             location = f"{name}:{number}"
             if is_empty_or_comment(raw):
                 continue
             line = strip_comment(raw.lstrip(_C_SPACE))
-            if line.startswith("["):
-                current = self._section(line, location)
-                self.sections_seen.add(current.name)
-                skipping = not current.is_global and self.wanted is not None and \
-                    current.name not in self.wanted
-                if not skipping:
-                    self._count_job(current)
-                    sections.append(current)
-                continue
-            if current is None:
-                raise InputError(f"option {line!r} outside of [] job section", location)
-            if skipping:
-                continue
-            self._option_or_include(line, location, path, current, (os.path.realpath(path),))
+            kept: Section | None = None
+            try:
+                if line.startswith("["):
+                    current = None
+                    skipping = True  # the lines under a bad header belong to no section
+                    current = self._section(line, location)
+                    self.sections_seen.add(current.name)
+                    skipping = not current.is_global and self.wanted is not None and \
+                        current.name not in self.wanted
+                    if not skipping:
+                        kept = current
+                        sections.append(current)
+                elif not skipping:
+                    if current is None:
+                        raise InputError(f"option {line!r} outside of [] job section", location)
+                    self._option_or_include(line, location, path, current,
+                                            (os.path.realpath(path),))
+            except OverCap:
+                raise
+            except InputError as exc:
+                self.errors.append(exc)
+            if kept is not None:  # the job limit stops the reading at once (bounded memory)
+                self._count_job(kept)
         return sections
 
     def _count_job(self, section: Section) -> None:
@@ -198,6 +223,9 @@ class JobFileReader:
             if is_empty_or_comment(raw):
                 continue
             line = strip_comment(raw.lstrip(_C_SPACE))
-            if line.startswith("["):
-                raise InputError("no new sections in included files", inner)
-            self._option_or_include(line, inner, candidate, section, (*chain, real))
+            try:
+                if line.startswith("["):
+                    raise InputError("no new sections in included files", inner)
+                self._option_or_include(line, inner, candidate, section, (*chain, real))
+            except InputError as exc:
+                self.errors.append(exc)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 
-from loadgen.errors import InputError
+from loadgen.errors import InputError, raise_collected
 from loadgen.jobfile.expr import bc_integer
 from loadgen.jobfile.memory import check_groups, memory_controls
 from loadgen.jobfile.options import MAX_JOBS, State, initial_state, lookup
@@ -29,7 +29,8 @@ COMPUTED = frozenset({
     "name", "thread_number", "subjob", "group_id", "size", "io_size", "offset",
     "offset_percent", "offset_increment", "bs_min", "bs_max", "bssplit", "blockalign",
     "percentage_random", "randrepeat", "time_based", "startdelay_ns", "write_bw_log",
-    "write_lat_log", "write_iops_log", "write_hist_log", "mm", "job_options", "source",
+    "write_lat_log", "write_iops_log", "write_hist_log", "mm", "cpus_allowed",
+    "numa_cpu_nodes", "numa_mem_policy", "job_options", "source",
 })
 COPIED = tuple(f.name for f in fields(Job) if f.name not in COMPUTED)
 
@@ -44,9 +45,27 @@ class SourceFile:
 
 
 class Resolver:
-    def __init__(self, facts: SystemFacts, note: Note) -> None:
+    """Resolves sources into a Plan, collecting every mistake before it raises.
+
+    ``warnings_fatal`` (fio's --warnings-fatal) turns each note into an error.  After
+    ``resolve``, ``command_lines`` holds each job file as fio's ``--showcmd`` prints it.
+    """
+
+    def __init__(self, facts: SystemFacts, note: Note, warnings_fatal: bool = False,
+                 errors: list[InputError] | None = None) -> None:
         self.facts = facts
-        self.note = note
+        self._note = note
+        self.warnings_fatal = warnings_fatal
+        self.errors: list[InputError] = [] if errors is None else errors
+        self.command_lines: list[str] = []
+        self.section_failed = False  # the last section applied had a bad line
+
+    def note(self, location: str, message: str) -> None:
+        if self.warnings_fatal:
+            self.errors.append(InputError(f"{message} (--warnings-fatal)", location))
+        else:
+            self._note(f"{location}: note: {message}")
+
 
     def resolve(self, sources: list[SourceFile]) -> Plan:
         """Sources in fio's order: command-line jobs first, then the job files."""
@@ -54,17 +73,22 @@ class Resolver:
         global_options: list[tuple[str, str]] = []
         jobs: list[Job] = []
         file_index = 0
+        template_shown: list[tuple[str, str]] = []  # fio's global opt_list, for --showcmd
         for source in sources:
             if not source.on_command_line:
                 if file_index > 0:
                     template = initial_state()  # later job files start from fresh globals
+                    template_shown = []
                 implicit_stonewall = file_index > 0
                 file_index += 1
             else:
                 implicit_stonewall = False
+            words: list[str] = []
             for section in source.sections:
                 if section.is_global:
                     shown = self._apply(template, section, source.on_command_line)
+                    template_shown += shown
+                    words += map(_showcmd_word, template_shown)
                     if not source.on_command_line:  # fio lists only job-file globals
                         global_options += shown
                     continue
@@ -73,10 +97,23 @@ class Resolver:
                     state.stonewall = True  # fio: each later file's first job waits
                     implicit_stonewall = False
                 job_options = self._apply(state, section, source.on_command_line)
-                jobs.append(self._job(state, section, job_options))
+                words += [f"--name={section.name}", *map(_showcmd_word, job_options)]
+                if not self.section_failed:  # no checks on a job whose lines failed
+                    try:
+                        job = self._job(state, section, job_options)
+                        _check_wait_for(job, jobs)
+                        jobs.append(job)
+                    except InputError as exc:
+                        self.errors.append(exc)
+            if not source.on_command_line:
+                shown_words = "".join(f"{word} " for word in words)
+                self.command_lines.append(f"fio {shown_words}" if source.sections else "")
+        raise_collected(self.errors)
         if not jobs:
             raise InputError("no jobs defined")
-        plan = Plan(groups=_number_and_group(jobs), global_options=tuple(global_options),
+        groups = _number_and_group(jobs)
+        _check_shared_processes(groups)
+        plan = Plan(groups=groups, global_options=tuple(global_options),
                     files=tuple(s.name for s in sources if not s.on_command_line))
         check_groups(plan)
         return plan
@@ -84,16 +121,20 @@ class Resolver:
     def _apply(
         self, state: State, section: Section, on_command_line: bool
     ) -> list[tuple[str, str]]:
-        """Apply a section's lines to ``state``; returns the options as fio lists them."""
+        """Apply a section's lines to ``state``; returns the options as fio lists them.
+
+        A bad line is added to ``errors`` and the others are still applied, so one pass
+        finds every mistake of the section."""
         looked_up = []
-        for line in section.options:
+        failed: list[tuple[int, InputError]] = []  # (line index, error): shown in file order
+        for index, line in enumerate(section.options):
             try:
-                looked_up.append((lookup(line.key), line))
+                looked_up.append((lookup(line.key), index, line))
             except BadValue as exc:
-                raise InputError(str(exc), line.location) from None
-        looked_up.sort(key=lambda pair: -pair[0].prio)  # stable: equal prio keeps file order
+                failed.append((index, InputError(str(exc), line.location)))
+        looked_up.sort(key=lambda entry: -entry[0].prio)  # stable: equal prio keeps file order
         shown: list[tuple[str, str]] = []
-        for option, line in looked_up:
+        for option, index, line in looked_up:
             text = line.value
             if text is None:
                 text = (
@@ -102,17 +143,20 @@ class Resolver:
                     else option.kind.bare_in_file
                 )
                 if text is None:
-                    raise InputError(
-                        f"option {line.key!r} needs a value ({line.key}=...)", line.location
-                    )
+                    message = f"option {line.key!r} needs a value ({line.key}=...)"
+                    failed.append((index, InputError(message, line.location)))
+                    continue
             context = ParseContext(state.kb_base, self.facts.ncpus, on_command_line)
             try:
                 note = option.store(state, option.kind.parse(text, context))
             except BadValue as exc:
-                raise InputError(f"{line.key}={text}: {exc}", line.location) from None
+                failed.append((index, InputError(f"{line.key}={text}: {exc}", line.location)))
+                continue
             if note:
-                self.note(f"{line.location}: note: {note}")
+                self.note(line.location, note)
             shown.append((option.name, _as_fio_shows(option.kind.scalar_number, line, text)))
+        self.errors += [error for _, error in sorted(failed, key=lambda pair: pair[0])]
+        self.section_failed = bool(failed)
         return shown
 
     def _job(self, state: State, section: Section, job_options: list[tuple[str, str]]) -> Job:
@@ -123,26 +167,43 @@ class Resolver:
         if size == 0:
             raise InputError(f"job {name!r}: you need to specify size= (the region to map)", where)
         bs_min, bs_max, bssplit = _block_sizes(state)
+        if state.bs_is_seq_rand:
+            bs_min, bs_max, bssplit = _seq_rand_block_sizes(
+                state, name, where, bs_min, bs_max, bssplit
+            )
         smallest = min(bs_min)
         if size < smallest:
-            raise InputError(f"job {name!r}: size={size} is smaller than the minimum block size "
-                             f"{smallest}", where)
+            raise InputError(
+                f"job {name!r}: size={size} is smaller than the minimum block size {smallest}",
+                where,
+            )
         ba = [(state.ba[d] or bs_min[d]) if state.rw.random else bs_min[d] for d in (READ, WRITE)]
         time_based = state.time_based
         if time_based and state.runtime_ns == 0:
-            self.note(
-                f"{where}: note: job {name!r}: time_based needs runtime=; time_based disabled"
-            )
+            self.note(where, f"job {name!r}: time_based needs runtime=; time_based disabled")
             time_based = False
         startdelay = state.startdelay_ns
         offset = state.offset
+        cpus_allowed = state.cpus_allowed
+        numa_cpu_nodes, numa_mem_policy = self._numa(state, name, where)
+        if numa_cpu_nodes is not None and cpus_allowed:
+            self.note(where, f"job {name!r}: numa_cpu_nodes replaces cpus_allowed, as in fio")
+            cpus_allowed = ()
         return Job(
             **{field: getattr(state, field) for field in COPIED},
-            name=name, thread_number=0, subjob=0, group_id=0, size=size,
+            name=name,
+            thread_number=0,
+            subjob=0,
+            group_id=0,
+            size=size,
             io_size=_of_size(state.io_size, size),
-            offset=0, offset_percent=offset.value if isinstance(offset, Percent) else 0,
+            offset=0,
+            offset_percent=offset.value if isinstance(offset, Percent) else 0,
             offset_increment=_of_size(state.offset_increment, size),
-            bs_min=bs_min, bs_max=bs_max, bssplit=bssplit, blockalign=(ba[READ], ba[WRITE]),
+            bs_min=bs_min,
+            bs_max=bs_max,
+            bssplit=bssplit,
+            blockalign=(ba[READ], ba[WRITE]),
             percentage_random=(state.percentage_random[READ], state.percentage_random[WRITE]),
             randrepeat=state.randrepeat or state.randseed_set,
             time_based=time_based,
@@ -152,8 +213,132 @@ class Resolver:
             write_iops_log=_log_prefix(state.write_iops_log, name),
             write_hist_log=_log_prefix(state.write_hist_log, name),
             mm=memory_controls(state, name, where),
-            job_options=tuple(job_options), source=where,
+            cpus_allowed=cpus_allowed,
+            numa_cpu_nodes=numa_cpu_nodes,
+            numa_mem_policy=numa_mem_policy,
+            job_options=tuple(job_options),
+            source=where,
         )
+
+    def _numa(
+        self, state: State, name: str, where: str
+    ) -> tuple[tuple[int, ...] | None, tuple[str, tuple[int, ...]] | None]:
+        """numa_cpu_nodes/numa_mem_policy checked against the machine's nodes.
+
+        On a one-node machine the memory policy changes nothing (every page is on node 0),
+        so it is skipped with a note; on more nodes it needs the worker's engine, which does
+        not set it yet, so it is refused rather than ignored."""
+        online = self.facts.numa_nodes
+        cpu_nodes: tuple[int, ...] | None = state.numa_cpu_nodes
+        policy: tuple[str, tuple[int, ...]] | None = state.numa_mem_policy
+        policy_nodes = policy[1] if policy else None
+        for option, nodes in (("numa_cpu_nodes", cpu_nodes), ("numa_mem_policy", policy_nodes)):
+            missing = sorted(set(nodes or ()) - set(online))
+            if missing:
+                raise InputError(
+                    f"job {name!r}: {option}: node {missing[0]} does not exist "
+                    f"(online nodes: {','.join(map(str, online))})",
+                    where,
+                )
+        if policy is not None and policy[0] != "default":
+            if len(online) > 1:
+                raise InputError(
+                    f"job {name!r}: numa_mem_policy={policy[0]} is not supported on a "
+                    f"{len(online)}-node machine yet: the worker's engine does not "
+                    "set memory policies",
+                    where,
+                )
+            self.note(
+                where,
+                f"job {name!r}: numa_mem_policy skipped: this machine has one NUMA "
+                "node, so every policy places the memory on node 0",
+            )
+        if cpu_nodes is not None and len(online) == 1:
+            self.note(
+                where,
+                f"job {name!r}: numa_cpu_nodes skipped: this machine has one NUMA "
+                "node, which holds every CPU",
+            )
+            cpu_nodes = None
+        return (None if cpu_nodes is None else cpu_nodes or online), policy
+
+
+def _seq_rand_block_sizes(
+    state: State, name: str, where: str, bs_min: Pair, bs_max: Pair, bssplit: tuple[Splits, Splits]
+) -> tuple[Pair, Pair, tuple[Splits, Splits]]:
+    """bs_is_seq_rand: fio picks the block size by sequential (read slot) or random (write
+    slot) instead of by direction.  A sequential job gets the read slot for both directions,
+    as in fio.  For random I/O fio still draws offsets by the direction's own block size while
+    the lengths follow the random slot (checked: randread bs=64k,4k does 34 I/Os of 4k on
+    4 MiB); that needs the per-I/O engine, so it is refused unless both slots are equal."""
+    mode = state.rw
+    used = [d for d, does in ((READ, mode.reads), (WRITE, mode.writes)) if does]
+    if mode.random and any(state.percentage_random[d] for d in used):
+        if (bs_min[READ], bs_max[READ], bssplit[READ]) != (
+            bs_min[WRITE],
+            bs_max[WRITE],
+            bssplit[WRITE],
+        ):
+            raise InputError(
+                f"job {name!r}: bs_is_seq_rand with random I/O and different "
+                "sequential,random block sizes is not supported yet (it needs the "
+                "per-I/O engine)",
+                where,
+            )
+        return bs_min, bs_max, bssplit
+    return (
+        (bs_min[READ], bs_min[READ]),
+        (bs_max[READ], bs_max[READ]),
+        (bssplit[READ], bssplit[READ]),
+    )
+
+
+def _check_wait_for(job: Job, earlier: list[Job]) -> None:
+    """fio's ``wait_for_ok``: not itself, and exactly one earlier job of that name."""
+    if not job.wait_for:
+        return
+    if job.wait_for == job.name:
+        raise InputError(
+            f"job {job.name!r}: a job cannot wait for itself (wait_for={job.wait_for})", job.source
+        )
+    found = sum(1 for other in earlier if other.name == job.wait_for)
+    if not found:
+        raise InputError(
+            f"job {job.name!r}: waitee job {job.wait_for!r} unknown (it must be defined before)",
+            job.source,
+        )
+    if found > 1:
+        raise InputError(
+            f"job {job.name!r}: multiple waitees {job.wait_for!r} found; avoid "
+            "duplicate names when using wait_for",
+            job.source,
+        )
+
+
+def _check_shared_processes(groups: tuple[Group, ...]) -> None:
+    """thread=1 jobs of a group share one worker process, and nice, I/O priority, cgroup and
+    CPU nodes are set on that process: they must agree."""
+    for group in groups:
+        threads = [job for job in group.jobs if job.thread]
+        settings = {
+            (j.nice, j.ioprio, j.ioprio_class, j.cgroup, j.cgroup_weight, j.numa_cpu_nodes)
+            for j in threads
+        }
+        if len(settings) > 1:
+            raise InputError(
+                f"job {threads[-1].name!r}: thread=1 jobs of one group share a "
+                "process, so their nice, prio, prioclass, cgroup and numa_cpu_nodes "
+                "must be the same",
+                threads[-1].source,
+            )
+
+
+def _showcmd_word(option: tuple[str, str]) -> str:
+    """One option as fio's dump_print_option writes it (a description is quoted)."""
+    name, value = option
+    if not value:
+        return f"--{name}"
+    return f'--{name}="{value}"' if name == "description" else f"--{name}={value}"
 
 
 def _as_fio_shows(scalar_number: bool, line: OptionLine, text: str) -> str:

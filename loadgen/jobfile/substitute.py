@@ -22,16 +22,31 @@ class SystemFacts:
     pagesize: int
     mb_memory: int  # total RAM in MiB, rounded down
     ncpus: int  # configured CPUs, at least 1
+    numa_nodes: tuple[int, ...] = (0,)  # online NUMA nodes (one where the kernel shows none)
 
     @classmethod
     def of_this_machine(cls) -> SystemFacts:
         pagesize = os.sysconf("SC_PAGESIZE")
         mb_memory = os.sysconf("SC_PHYS_PAGES") * pagesize // 2**20
-        return cls(pagesize, mb_memory, max(1, os.sysconf("SC_NPROCESSORS_CONF")))
+        return cls(pagesize, mb_memory, max(1, os.sysconf("SC_NPROCESSORS_CONF")), online_nodes())
 
     def keywords(self) -> dict[str, str]:
         return {"$pagesize": str(self.pagesize), "$mb_memory": str(self.mb_memory),
                 "$ncpus": str(self.ncpus)}
+
+
+def online_nodes(path: str = "/sys/devices/system/node/online") -> tuple[int, ...]:
+    """The online NUMA nodes (``0-1,3``); ``(0,)`` where the kernel has no NUMA support."""
+    try:
+        with open(path) as handle:
+            text = handle.read().strip()
+    except OSError:
+        return (0,)
+    nodes: set[int] = set()
+    for part in filter(None, text.split(",")):
+        lo, _, hi = part.partition("-")
+        nodes.update(range(int(lo), int(hi or lo) + 1))
+    return tuple(sorted(nodes)) or (0,)
 
 
 def expand_environment(line: str, environ: Mapping[str, str]) -> str:

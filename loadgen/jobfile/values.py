@@ -8,6 +8,7 @@ with a message that names what was expected.  The kinds also describe themselves
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from fractions import Fraction
 from math import floor
@@ -485,3 +486,124 @@ class LogPrefix(Kind):
 
     def show(self, value: Any) -> str:
         return "(off)"
+
+
+class SignedInt(Kind):
+    """fio's FIO_OPT_INT with a negative minimum (``nice=-5``)."""
+
+    label = "int"
+    scalar_number = True
+
+    def __init__(self, minimum: int, maximum: int) -> None:
+        self.minimum, self.maximum = minimum, maximum
+
+    def parse(self, text: str, ctx: ParseContext) -> int:
+        stripped = text.strip()
+        if stripped.startswith("-"):
+            return -parse_int(stripped[1:], 0, max(-self.minimum, 0))
+        return parse_int(stripped, max(self.minimum, 0), self.maximum)
+
+    def describe(self) -> list[str]:
+        return [f"range: {self.minimum}..{self.maximum}"]
+
+
+class NodeList(Kind):
+    """A NUMA node list as libnuma's ``numa_parse_nodestring`` reads it: ``0,2-3`` or ``all``.
+
+    ``()`` stands for ``all``; whether the nodes exist is checked against the machine."""
+
+    label = "node list"
+
+    def parse(self, text: str, ctx: ParseContext) -> tuple[int, ...]:
+        return parse_node_list(text)
+
+    def describe(self) -> list[str]:
+        return ["comma list of NUMA node numbers and a-b ranges, or all"]
+
+    def show(self, value: Any) -> str:
+        return "" if value is None else ",".join(map(str, value)) or "all"
+
+
+def parse_node_list(text: str) -> tuple[int, ...]:
+    stripped = text.strip()
+    if stripped == "all":
+        return ()
+    nodes: set[int] = set()
+    for part in stripped.split(","):
+        if not part.strip():
+            raise BadValue("empty entry in node list")
+        sides = split_range(part)
+        lo, hi = (part, part) if sides is None else sides
+        first, last = parse_int(lo, 0, 1023), parse_int(hi, 0, 1023)
+        nodes.update(range(min(first, last), max(first, last) + 1))
+    return tuple(sorted(nodes))
+
+
+MEM_POLICY_MODES = {
+    "default": "the process's policy (nothing set)",
+    "prefer": "prefer one node: prefer:N",
+    "bind": "only these nodes: bind:NODES",
+    "interleave": "interleave over these nodes: interleave:NODES",
+    "local": "the node of the CPU that faults",
+}
+
+
+class MemPolicy(Kind):
+    """fio's ``numa_mem_policy=mode[:nodelist]`` (options.c ``str_numa_mpol_cb``)."""
+
+    label = "mem policy"
+
+    def parse(self, text: str, ctx: ParseContext) -> tuple[str, tuple[int, ...]]:
+        mode, colon, nodes_text = text.strip().partition(":")
+        if mode not in MEM_POLICY_MODES:
+            raise BadValue(f"{mode!r} is not one of: {', '.join(MEM_POLICY_MODES)}")
+        if mode in ("default", "local"):
+            if colon and nodes_text.strip():
+                raise BadValue(f"{mode} takes no node list")
+            return mode, ()
+        if not nodes_text.strip():
+            raise BadValue(f"{mode} needs a node list ({mode}:NODES)")
+        nodes = parse_node_list(nodes_text)
+        if mode == "prefer" and len(nodes) != 1:
+            raise BadValue("prefer takes exactly one node (prefer:N)")
+        return mode, nodes
+
+    def describe(self) -> list[str]:
+        return [f"{word}: {meaning}" for word, meaning in MEM_POLICY_MODES.items()]
+
+    def show(self, value: Any) -> str:
+        if not value:
+            return ""
+        mode, nodes = value
+        return f"{mode}:{','.join(map(str, nodes))}" if nodes else str(mode)
+
+
+class ErrorList(Kind):
+    """fio's ``ignore_error=READ,WRITE,VERIFY``: per class a ``:`` list of errno names/numbers."""
+
+    label = "error lists"
+
+    def parse(self, text: str, ctx: ParseContext) -> tuple[tuple[int, ...], ...]:
+        classes = text.split(",")
+        if len(classes) > 3:
+            raise BadValue("at most three lists: read,write,verify")
+        parsed: list[tuple[int, ...]] = []
+        for words in classes:
+            codes: list[int] = []
+            for word in filter(None, (w.strip() for w in words.split(":"))):
+                if word.isdigit():
+                    codes.append(int(word))
+                elif word.upper() in errno.errorcode.values():
+                    codes.append(getattr(errno, word.upper()))
+                else:
+                    raise BadValue(f"{word!r} is not an errno name (EIO...) or number")
+            parsed.append(tuple(codes))
+        while len(parsed) < 3:
+            parsed.append(())
+        return tuple(parsed)
+
+    def describe(self) -> list[str]:
+        return ["READ,WRITE,VERIFY lists, each errno names or numbers joined by ':' (EIO:ENOMEM)"]
+
+    def show(self, value: Any) -> str:
+        return "" if not value else ",".join(":".join(map(str, codes)) for codes in value)

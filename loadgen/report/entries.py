@@ -77,6 +77,13 @@ class Entry:
     latency_buckets: np.ndarray = field(default_factory=latbuckets.empty)
     error: int = 0
     error_text: str = ""
+    # unified_rw_reporting=both: reads and writes summed, reported after them ("mixed")
+    mixed: DirEntry | None = None
+
+    @property
+    def unified(self) -> str:
+        """The job's unified_rw_reporting: none, mixed (dirs[0] holds both) or both."""
+        return self.job.unified_rw_reporting
 
     @property
     def name(self) -> str:
@@ -169,6 +176,8 @@ class GroupRunStats:
     groupid: int
     kb_base: int = 1024
     unit_base: int = 8
+    sig_figs: int = 4  # fio's rs->sig_figs: the last entry's significant_figures
+    unified: str = "none"  # fio's rs->unified_rw_rep: the last entry's
     min_run: list[int] = field(default_factory=lambda: [0, 0])
     max_run: list[int] = field(default_factory=lambda: [0, 0])
     min_bw: list[int] = field(default_factory=lambda: [0, 0])
@@ -181,6 +190,8 @@ class GroupRunStats:
 
     def add(self, entry: Entry) -> None:
         self.kb_base, self.unit_base = entry.job.kb_base, entry.job.unit_base
+        self.sig_figs = entry.job.significant_figures
+        self.unified = entry.unified
         for ddir in DIRECTIONS:
             d = entry.dirs[ddir]
             if not d.runtime_ms:
@@ -199,11 +210,14 @@ def build_entries(result: RunResult) -> list[Entry]:
     entries: list[Entry] = []
     for group in result.groups:
         for member in group.jobs:
+            if not member.job.stats:  # stats=0: left out of every report, as in fio
+                continue
             last = entries[-1] if entries else None
+            # fio's __show_run_stats: a group_reporting job joins the entry before it when
+            # that entry is of its group, whether or not the entry's first job had the option
             merge = (
                 last is not None
                 and member.job.group_reporting
-                and last.job.group_reporting
                 and last.groupid == member.job.group_id
             )
             if not merge:
@@ -211,7 +225,27 @@ def build_entries(result: RunResult) -> list[Entry]:
                 entries.append(last)
             assert last is not None
             last.add(member)
+    for entry in entries:
+        if entry.unified == "mixed":
+            entry.dirs = (mixed_of(entry.dirs), DirEntry())
+        elif entry.unified == "both":
+            entry.mixed = mixed_of(entry.dirs)
     return entries
+
+
+def mixed_of(dirs: tuple[DirEntry, ...]) -> DirEntry:
+    """fio's ``sum_thread_stats`` with unified_rw_reporting=mixed: every direction summed into
+    one (latencies merged, bw/iops samples added as fio's pure sums, the longest runtime)."""
+    out = DirEntry()
+    for d in dirs:
+        out.clat.merge(d.clat)
+        out.lat.merge(d.lat)
+        sum_rate_moments(out.bw, d.bw)
+        sum_rate_moments(out.iops, d.iops)
+        out.io_bytes += d.io_bytes
+        out.total_ios += d.total_ios
+        out.runtime_ms = max(out.runtime_ms, d.runtime_ms)
+    return out
 
 
 def group_run_stats(entries: list[Entry], result: RunResult) -> dict[int, GroupRunStats]:

@@ -20,6 +20,7 @@ from loadgen import __version__
 from loadgen.plan import READ, WRITE
 from loadgen.report import saved
 from loadgen.report.entries import (
+    DirEntry,
     Entry,
     GroupRunStats,
     build_entries,
@@ -130,13 +131,13 @@ def _empty_lat() -> dict[str, Any]:
     return lat_object(LatencyStat(), False, (), False)
 
 
-def dir_object(
-    entry: Entry, ddir: int | None, rs: GroupRunStats | None, plus: bool
-) -> dict[str, Any]:
-    """fio's ``add_ddir_status_json`` for read, write or (``ddir`` None) the all-zero trim."""
+def dir_object(entry: Entry, ddir: int | None, rs: GroupRunStats | None, plus: bool,
+               mixed: DirEntry | None = None) -> dict[str, Any]:
+    """fio's ``add_ddir_status_json`` for read, write or (``ddir`` None) the all-zero trim;
+    ``mixed``: unified_rw_reporting=both's sum, reported as fio does with the read slot."""
     job = entry.job
     plist = entry.percentile_list
-    d = entry.dirs[ddir] if ddir is not None else None
+    d = mixed if mixed is not None else entry.dirs[ddir] if ddir is not None else None
     io_bytes = d.io_bytes if d else 0
     runtime = d.runtime_ms if d else 0
     total_ios = d.total_ios if d else 0
@@ -221,10 +222,15 @@ def job_object(
     }
     if job.job_options:
         obj["job options"] = Pairs(job.job_options)
-    obj["read"] = dir_object(entry, READ, rs, plus)
-    obj["write"] = dir_object(entry, WRITE, rs, plus)
-    obj["trim"] = dir_object(entry, None, rs, plus)
-    obj["sync"] = {"total_ios": 0, "lat_ns": _empty_lat()}
+    if entry.unified == "mixed":  # reads and writes summed into the one direction
+        obj["mixed"] = dir_object(entry, READ, rs, plus)
+    else:
+        obj["read"] = dir_object(entry, READ, rs, plus)
+        obj["write"] = dir_object(entry, WRITE, rs, plus)
+        obj["trim"] = dir_object(entry, None, rs, plus)
+        obj["sync"] = {"total_ios": 0, "lat_ns": _empty_lat()}
+    if entry.mixed is not None:
+        obj["mixed"] = dir_object(entry, READ, rs, plus, entry.mixed)
     obj.update(
         job_runtime=entry.total_run_time_ms,
         usr_cpu=float(entry.usr_cpu),
@@ -241,6 +247,8 @@ def job_object(
     obj["latency_ns"] = dict(zip(latbuckets.NS_KEYS, pct[:n_ns], strict=True))
     obj["latency_us"] = dict(zip(latbuckets.US_KEYS, pct[n_ns:n_ns + n_us], strict=True))
     obj["latency_ms"] = dict(zip(latbuckets.MS_KEYS, pct[n_ns + n_us:], strict=True))
+    if job.continue_on_error != "none":  # memcpy into anonymous memory has no I/O errors
+        obj.update(total_err=0, first_error=0)
     obj.update(latency_depth=1, latency_target=0, latency_target_ns=0, latency_percentile=100.0,
                latency_window=0, latency_window_us=0)
     if job.description:

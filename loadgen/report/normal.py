@@ -14,6 +14,7 @@ from typing import Any
 from loadgen.plan import READ, WRITE, Job, Plan
 from loadgen.report.entries import (
     DIRECTIONS,
+    DirEntry,
     Entry,
     GroupRunStats,
     build_entries,
@@ -24,7 +25,6 @@ from loadgen.report.fiojson import report_time_ns, version_string
 from loadgen.report.units import (
     N2S_BYTE,
     N2S_NONE,
-    SIG_FIGS,
     bw_units,
     is_power_of_2,
     num2str,
@@ -57,7 +57,7 @@ def _job_line(job: Job) -> str:
     pow2 = is_power_of_2(job.kb_base)
 
     def bs(value: int) -> str:
-        return num2str(value, SIG_FIGS, 1, pow2, N2S_BYTE)
+        return num2str(value, job.significant_figures, 1, pow2, N2S_BYTE)
 
     (rmin, wmin), (rmax, wmax) = job.bs_min, job.bs_max
     return (f"{job.name}: (g={job.group_id}): rw={job.rw}, bs=(R) {bs(rmin)}-{bs(rmax)}, "
@@ -148,21 +148,25 @@ def percentile_block(
     return "".join(out)
 
 
-def _ddir_block(entry: Entry, ddir: int, rs: GroupRunStats) -> str:
-    """fio's ``show_ddir_status``: the IOPS/BW line, latencies, percentiles, bw/iops samples."""
-    d = entry.dirs[ddir]
+def _ddir_block(entry: Entry, ddir: int, rs: GroupRunStats,
+                mixed: DirEntry | None = None) -> str:
+    """fio's ``show_ddir_status``: the IOPS/BW line, latencies, percentiles, bw/iops samples.
+
+    ``mixed``: unified_rw_reporting=both's sum; fio prints it from a stat whose unit base
+    is unset, so its bandwidth has no B/s unit ("2000Mi (2097M)")."""
+    d = mixed if mixed is not None else entry.dirs[ddir]
     if not d.runtime_ms:
         return ""
     job = entry.job
     pow2 = is_power_of_2(rs.kb_base)
-    units = bw_units(job.unit_base)
+    units = N2S_NONE if mixed is not None else bw_units(job.unit_base)
+    label = "mixed" if mixed is not None or entry.unified == "mixed" else DIR_LABELS[ddir]
     bw = 1000 * d.io_bytes // d.runtime_ms
     iops = 1000 * d.total_ios // d.runtime_ms
-    out = [
-        f"  {DIR_LABELS[ddir]}: IOPS={num2str(iops, SIG_FIGS, 1, False, N2S_NONE)}, "
-        f"BW={num2str(bw, SIG_FIGS, 1, pow2, units)} ({num2str(bw, SIG_FIGS, 1, not pow2, units)})"
-        f"({num2str(d.io_bytes, SIG_FIGS, 1, pow2, N2S_BYTE)}/{d.runtime_ms}msec)\n"
-    ]
+    figs = job.significant_figures
+    out = [f"  {label}: IOPS={num2str(iops, figs, 1, False, N2S_NONE)}, "
+           f"BW={num2str(bw, figs, 1, pow2, units)} ({num2str(bw, figs, 1, not pow2, units)})"
+           f"({num2str(d.io_bytes, figs, 1, pow2, N2S_BYTE)}/{d.runtime_ms}msec)\n"]
     if d.clat.moments.n:
         out.append(_display_lat("clat", d.clat))
     if d.lat.moments.n:
@@ -222,6 +226,8 @@ def entry_block(entry: Entry, rs: GroupRunStats, now_s: int) -> str:
     for ddir in DIRECTIONS:
         if entry.dirs[ddir].io_bytes:
             out.append(_ddir_block(entry, ddir, rs))
+    if entry.mixed is not None and entry.mixed.io_bytes:
+        out.append(_ddir_block(entry, READ, rs, entry.mixed))
     pct = entry.latency_percent()
     out.append(_lat_lines(pct[0:10], LAT_RANGES, "nsec"))
     out.append(_lat_lines(pct[10:20], LAT_RANGES, "usec"))
@@ -238,6 +244,8 @@ def entry_block(entry: Entry, rs: GroupRunStats, now_s: int) -> str:
     out.append(f"     complete  : {submit}\n")
     r, w = entry.dirs[READ].total_ios, entry.dirs[WRITE].total_ios
     out.append(f"     issued rwts: total={r},{w},0,0 short=0,0,0,0 dropped=0,0,0,0\n")
+    if entry.job.continue_on_error != "none":  # memcpy into anonymous memory has no I/O errors
+        out.append("     errors    : total=0, first_error=0/<Success>\n")
     target, target_unit = scale_down_ns(0)
     out.append(
         f"     latency   : target={target:.2f}{target_unit}, window={target:.2f}{target_unit}, "
@@ -251,22 +259,30 @@ def group_block(rs: GroupRunStats) -> str:
     out = [f"\nRun status group {rs.groupid} (all jobs):\n"]
     pow2 = is_power_of_2(rs.kb_base)
     units = bw_units(rs.unit_base)
-    for ddir in DIRECTIONS:
-        if not rs.max_run[ddir]:
-            continue
 
-        def both(value: int, unit: int) -> tuple[str, str]:
-            return (
-                num2str(value, SIG_FIGS, 1, pow2, unit),
-                num2str(value, SIG_FIGS, 1, not pow2, unit),
-            )
+    def both(value: int, unit: int) -> tuple[str, str]:
+        return (num2str(value, rs.sig_figs, 1, pow2, unit),
+                num2str(value, rs.sig_figs, 1, not pow2, unit))
 
-        io, io_alt = both(rs.io_bytes[ddir], N2S_BYTE)
-        agg, agg_alt = both(rs.agg(ddir), units)
-        lo, lo_alt = both(rs.min_bw[ddir], units)
-        hi, hi_alt = both(rs.max_bw[ddir], units)
-        out.append(f"{GROUP_LABELS[ddir]}: bw={agg} ({agg_alt}), {lo}-{hi} ({lo_alt}-{hi_alt}), "
-                   f"io={io} ({io_alt}), run={rs.min_run[ddir]}-{rs.max_run[ddir]}msec\n")
+    def line(label: str, io_bytes: int, agg_bps: int, lo_bps: int, hi_bps: int, run: str) -> str:
+        io, io_alt = both(io_bytes, N2S_BYTE)
+        agg, agg_alt = both(agg_bps, units)
+        lo, lo_alt = both(lo_bps, units)
+        hi, hi_alt = both(hi_bps, units)
+        return (f"{label}: bw={agg} ({agg_alt}), {lo}-{hi} ({lo_alt}-{hi_alt}), "
+                f"io={io} ({io_alt}), run={run}msec\n")
+
+    active = [ddir for ddir in DIRECTIONS if rs.max_run[ddir]]
+    for ddir in active:
+        label = "  MIXED" if rs.unified == "mixed" else GROUP_LABELS[ddir]
+        out.append(line(label, rs.io_bytes[ddir], rs.agg(ddir), rs.min_bw[ddir], rs.max_bw[ddir],
+                        f"{rs.min_run[ddir]}-{rs.max_run[ddir]}"))
+    if rs.unified == "both" and active:  # fio's show_mixed_group_stats
+        out.append(line("  MIXED", sum(rs.io_bytes[d] for d in active),
+                        sum(rs.agg(d) for d in active), min(rs.min_bw[d] for d in active),
+                        max(rs.max_bw[d] for d in active),
+                        f"{min(rs.min_run[d] for d in active)}-"
+                        f"{max(rs.max_run[d] for d in active)}"))
     return "".join(out)
 
 

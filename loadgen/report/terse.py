@@ -1,4 +1,7 @@
-"""fio's terse format, version 3 (stat.c ``show_thread_status_terse_all``): one line per entry.
+"""fio's terse format (stat.c ``show_thread_status_terse_all``): one line per entry.
+
+Version 3 is the default; 2 and 4 add the trim direction (2 without the version fields),
+5 also the bw sample count and the iops statistics of each direction.
 
 Scripts that split fio's terse output on ';' address fields by position, so the
 field count (121 for a job without description) and every field's format must
@@ -10,13 +13,14 @@ keep version 3 unchanged.
 from __future__ import annotations
 
 from loadgen.plan import READ, WRITE
-from loadgen.report.entries import Entry, GroupRunStats, build_entries, group_run_stats
+from loadgen.report.entries import DirEntry, Entry, GroupRunStats, build_entries, group_run_stats
 from loadgen.report.fiojson import version_string
 from loadgen.results import RunResult
 from loadgen.stats import histogram
 from loadgen.stats.jobstats import LatencyStat
 
 TERSE_VERSION = 3
+TRIM = 2  # fio's DDIR_TRIM: always empty here, but versions 2, 4 and 5 print it
 LIST_MAX_LEN = 20  # fio's FIO_IO_U_LIST_MAX_LEN: the percentile columns are always 20
 
 
@@ -32,9 +36,11 @@ def _lat_fields(stat: LatencyStat) -> list[str]:
     ]
 
 
-def _ddir_fields(entry: Entry, ddir: int, rs: GroupRunStats) -> list[str]:
-    """fio's ``show_ddir_status_terse`` (version 3: no bw/iops sample counts)."""
-    d = entry.dirs[ddir]
+def _ddir_fields(entry: Entry, ddir: int, rs: GroupRunStats, version: int = TERSE_VERSION,
+                 mixed: DirEntry | None = None) -> list[str]:
+    """fio's ``show_ddir_status_terse``; ``ddir`` 2 is trim, which anonymous memory never does;
+    ``mixed`` (unified_rw_reporting=both) is printed with the read slot's group figures."""
+    d = mixed if mixed is not None else entry.dirs[ddir] if ddir < len(entry.dirs) else DirEntry()
     bw = iops = 0
     if d.runtime_ms:
         bw = 1000 * d.io_bytes // d.runtime_ms // 1024
@@ -71,19 +77,26 @@ def _ddir_fields(entry: Entry, ddir: int, rs: GroupRunStats) -> list[str]:
         ]
     else:
         fields += ["0", "0", f"{0.0:f}%", f"{0.0:f}", f"{0.0:f}"]
+    if version == 5:
+        fields.append(str(d.bw.n))
+        if d.iops.n:
+            fields += [str(int(d.iops.min)), str(int(d.iops.max)), f"{d.iops.mean:f}",
+                       f"{d.iops.stddev:f}", str(d.iops.n)]
+        else:
+            fields += ["0", "0", f"{0.0:f}", f"{0.0:f}", "0"]
     return fields
 
 
-def terse_line(entry: Entry, rs: GroupRunStats) -> str:
-    fields = [
-        str(TERSE_VERSION),
-        version_string(),
-        entry.name,
-        str(entry.groupid),
-        str(entry.error),
-    ]
-    fields += _ddir_fields(entry, READ, rs)
-    fields += _ddir_fields(entry, WRITE, rs)
+def terse_line(entry: Entry, rs: GroupRunStats, version: int = TERSE_VERSION) -> str:
+    if version == 2:
+        fields = ["2", entry.name, str(entry.groupid), str(entry.error)]
+    else:
+        fields = [str(version), version_string(), entry.name, str(entry.groupid), str(entry.error)]
+    directions = (READ, WRITE, TRIM) if version != 3 else (READ, WRITE)
+    for ddir in (READ,) if entry.unified == "mixed" else directions:
+        fields += _ddir_fields(entry, ddir, rs, version)
+    if entry.mixed is not None:
+        fields += _ddir_fields(entry, READ, rs, version, entry.mixed)
     fields += [
         f"{entry.usr_cpu:f}%",
         f"{entry.sys_cpu:f}%",
@@ -99,13 +112,17 @@ def terse_line(entry: Entry, rs: GroupRunStats) -> str:
         us[0] += 100.0 * int(entry.latency_buckets[:10].sum()) / total
     fields += [f"{v:3.2f}%" for v in us]
     fields += [f"{v:3.2f}%" for v in pct[20:32]]
+    if entry.job.continue_on_error != "none":  # total errors, first error: memcpy has none
+        fields += ["0", "0"]
+    line = ";".join(fields)
     if entry.job.description:
-        fields.append(entry.job.description)
-    return ";".join(fields) + "\n"
+        # version 2 puts the description on a line of its own, as fio does
+        line += ("\n;" if version == 2 else ";") + entry.job.description
+    return line + "\n"
 
 
-def render_terse(result: RunResult) -> str:
+def render_terse(result: RunResult, version: int = TERSE_VERSION) -> str:
     """Every entry's terse line, in fio's order."""
     entries = build_entries(result)
     stats = group_run_stats(entries, result)
-    return "".join(terse_line(e, stats[e.groupid]) for e in entries)
+    return "".join(terse_line(e, stats[e.groupid], version) for e in entries)

@@ -38,7 +38,7 @@ def render_formats(result: RunResult, opts: RunOptions, with_header: bool) -> st
     if "normal" in names and with_header:
         parts.append(render_header(result))
     if "terse" in names:
-        parts.append(render_terse(result))
+        parts.append(render_terse(result, opts.terse_version))
     if "json" in names or "json+" in names:
         parts.append(render_json(result, plus="json+" in names))
     if "normal" in names:

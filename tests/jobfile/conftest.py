@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from loadgen.errors import InputError
+from loadgen.errors import InputError, MultiInputError
 from loadgen.jobfile.substitute import SystemFacts
 from loadgen.plan import Job, Plan
 
@@ -48,13 +48,21 @@ def one_job(load_text: LoadText) -> Callable[..., Job]:
     return run
 
 
+def _errors(load_text: LoadText, text: str, *args: str, **kwargs: dict[str, str]) -> list[str]:
+    with pytest.raises(InputError) as caught:
+        load_text(text, *args, **kwargs)
+    if isinstance(caught.value, MultiInputError):
+        return [str(error) for error in caught.value.errors]
+    return [str(caught.value)]
+
+
 @pytest.fixture
 def error_of(load_text: LoadText) -> Callable[..., str]:
-    """The InputError line that loading ``text`` gives."""
+    """The first InputError line that loading ``text`` gives (they come in file order)."""
+    return lambda text, *args, **kwargs: _errors(load_text, text, *args, **kwargs)[0]
 
-    def run(text: str, *args: str, **kwargs: dict[str, str]) -> str:
-        with pytest.raises(InputError) as caught:
-            load_text(text, *args, **kwargs)
-        return str(caught.value)
 
-    return run
+@pytest.fixture
+def errors_of(load_text: LoadText) -> Callable[..., list[str]]:
+    """Every error line that loading ``text`` gives, each one ``FILE:LINE: message``."""
+    return lambda text, *args, **kwargs: _errors(load_text, text, *args, **kwargs)

@@ -37,7 +37,7 @@ def test_parametrised_distributions(one_job, text, name, params):
         ("zipf:1.2:1.5", "center out of range"),
         ("zipf:1:2:3", "at most 2 parameters"),
         ("gauss", "is not one of"),
-        ("sequence:1,2", "is not one of"),
+        ("sequence:1,2", "sequence is not supported yet"),
         ("random:1", "random takes no parameters"),
         ("zoned:50/50:40/50", "add up to 90, not 100"),
         ("zoned:50/60:50/60", "more than 100"),
@@ -60,3 +60,20 @@ def test_zoned_lists_per_direction(one_job):
 def test_zoned_abs_uses_sizes(one_job):
     job = one_job("rw=randread\nrandom_distribution=zoned_abs:60/64k:40/1m")
     assert job.zones[0] == ((60.0, 65536), (40.0, 1 << 20))
+
+
+def test_zoned_region_left_empty_gets_the_rest_as_fio(one_job):
+    # fio's examples/rand-zones.fio: 20% of the accesses to the remaining 80%
+    job = one_job("rw=randread\nrandom_distribution=zoned:50/5:30/15:20/")
+    assert job.zones[0] == ((50.0, 5), (30.0, 15), (20.0, 80))
+    job = one_job("rw=randread\nrandom_distribution=zoned:50/10:25/:25/")
+    assert job.zones[0] == ((50.0, 10), (25.0, 45), (25.0, 45))
+
+
+def test_backward_skips_are_refused_with_a_reason(error_of):
+    assert "backward skips (rw=read:-8k) are not supported yet" in error_of(
+        "[j]\nsize=1m\nrw=read:-8k\n")
+
+
+def test_zone_sizes_are_refused_with_a_reason(error_of):
+    assert "the z suffix) need zonemode" in error_of("[j]\nsize=8z\n")

@@ -38,7 +38,7 @@ def test_run_options_parse():
     assert (options.output, options.jsonl, options.status_interval_ns, options.eta) == (
         "o.json", "-", 250 * 10**6, "never")
     assert options.status_interval_given
-    assert options.output_format == ("terse", "json+")
+    assert options.output_format == ("json+", "terse")  # the last --output-format wins, as in fio
     assert parse_command_line(["--status-interval=2"]).run_options.status_interval_ns == 2 * 10**9
 
 

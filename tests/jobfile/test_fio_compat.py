@@ -83,6 +83,51 @@ def test_every_option_and_refused_name_is_a_real_fio_option():
 
     loadgen_only = {"thp", "oom_policy"}  # loadgen's own engine options
     rfc_only = {"hugepage_delay", "madvise_hint", "khugepaged_delay"}  # never merged into fio
+    rfc_only |= {"threads"}  # fio's tiobench profile option: accepted in jobs, not in --cmdhelp
     spellings = {s for o in OPTIONS for s in (o.name, *o.aliases)} | set(UNSUPPORTED)
     unknown = sorted(n for n in spellings - loadgen_only - rfc_only if not _fio_knows(n))
     assert unknown == []
+
+
+def test_every_fio_option_is_accepted_or_refused_with_a_reason():
+    from loadgen.jobfile.options import BY_NAME, UNSUPPORTED
+
+    listing = subprocess.run([FIO, "--cmdhelp=all"], capture_output=True, text=True, timeout=30,
+                             check=True).stdout
+    names = {line.split(":", 1)[0].strip() for line in listing.splitlines() if ":" in line}
+    assert sorted(n for n in names if n and n not in BY_NAME and n not in UNSUPPORTED) == []
+
+
+SHOWCMD_FILES = {
+    "globals": "[global]\nioengine=page_fault\nsize=4m\n[a]\nrw=write\nnorandommap\n"
+               "size=$pagesize*4\n[global]\nbs=8k\n[b]\nnumjobs=2\n",
+    "options": "[x]\nioengine=page_fault\nsize=1m\ndescription=two words\nexitall\n"
+               "exit_what=all\nnice=-2\nfsync=4\nwait_for_previous\nbs=4k,8k\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHOWCMD_FILES))
+@pytest.mark.parametrize("argv", [(), ("--size=2m",)])
+def test_showcmd_prints_what_fio_prints(tmp_path: Path, name: str, argv: tuple[str, ...]):
+    import sys
+
+    path = tmp_path / f"{name}.fio"
+    path.write_text(SHOWCMD_FILES[name])
+    theirs = subprocess.run([FIO, "--showcmd", *argv, str(path)], capture_output=True, text=True,
+                            timeout=30, check=True).stdout
+    env = {**os.environ, "PYTHONPATH": str(PROFILE.parents[1])}
+    ours = subprocess.run([sys.executable, "-m", "loadgen", "--showcmd", *argv, str(path)],
+                          capture_output=True, text=True, timeout=30, check=True, env=env).stdout
+    assert ours == theirs
+
+
+def test_parse_only_and_version_behave_as_fio(tmp_path: Path):
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(PROFILE.parents[1])}
+    for argv in (["--parse-only", str(PROFILE)], ["--version"]):
+        theirs = subprocess.run([FIO, *argv], capture_output=True, text=True, timeout=30)
+        ours = subprocess.run([sys.executable, "-m", "loadgen", *argv], capture_output=True,
+                              text=True, timeout=30, env=env)
+        assert ours.returncode == theirs.returncode == 0
+        assert (ours.stdout == "") == (theirs.stdout == "")

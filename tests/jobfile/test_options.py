@@ -37,6 +37,8 @@ def test_applying_an_options_default_leaves_the_initial_state(option):
     expected = initial_state()
     if option.name == "randseed":  # giving randseed (even its default) forces randrepeat
         expected.randseed_set = True
+    if option.name in ("exitall", "exitall_on_error"):  # fio: given at all, they are on
+        setattr(expected, option.name, True)
     assert state == expected
 
 
@@ -67,8 +69,8 @@ def test_unknown_option_suggests_the_closest(error_of):
     assert closest("rwmixred") == "rwmixread"
 
 
-@pytest.mark.parametrize("name", ["verify", "rate", "directory", "fsync", "nice", "exitall",
-                                  "hugepage_delay", "wait_for", "ss_dur"])
+@pytest.mark.parametrize("name", ["verify", "rate", "ratemin", "directory", "uid", "error_dump",
+                                  "hugepage_delay", "thinkcycles", "ss_dur", "ss_interval"])
 def test_real_fio_options_that_do_not_apply_fail_with_a_reason(error_of, name):
     message = error_of(f"[j]\nsize=1m\n{name}=1\n")
     assert f"option '{name}' is not supported: {UNSUPPORTED[name]}" in message

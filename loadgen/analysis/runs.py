@@ -53,11 +53,8 @@ class Run:
 def _read_document(path: Path) -> dict[str, Any]:
     """The fio JSON document of a saved run (a report, or a JSON-lines stream)."""
     text = path.read_text(encoding="utf-8", errors="replace")
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        doc = None
-    if isinstance(doc, dict) and "jobs" in doc:
+    doc = saved.final_report(text)
+    if doc is not None:
         return doc
     try:
         records = [json.loads(line) for line in text.splitlines() if line.strip()]

@@ -38,6 +38,7 @@ from loadgen.fleet.agent import HostOutcome, HostSpec, go_at, go_event, run_host
 from loadgen.fleet.options import FleetOptions, HostChoice, JobFile
 from loadgen.fleet.report import HostRecord, fleet_document, render_json, render_text
 from loadgen.plan import RunOptions
+from loadgen.report import saved
 from loadgen.report.jsonl import EventAction, stream_base, stream_record
 from loadgen.sinks import Sink, SinkError
 from loadgen.status import ExitStatus
@@ -270,9 +271,9 @@ class Coordinator:
         host.lines_expected = outcome.lines
         record.exit_status = outcome.exit_status
         if outcome.report:
-            try:
-                record.document = orjson.loads(outcome.report)
-            except orjson.JSONDecodeError:
+            # the host's last report (with --status-interval one came every interval)
+            record.document = saved.final_report(outcome.report)
+            if record.document is None:
                 record.message = "its report is not JSON"
         if record.outcome == "pending":
             if outcome.exit_status < 0:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import orjson
 
@@ -28,11 +27,8 @@ def load(path: Path) -> RunResult:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: {exc.strerror}") from exc
-    try:
-        doc: Any = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        doc = None
-    if isinstance(doc, dict) and "jobs" in doc:
+    doc = saved.final_report(data.decode("utf-8", errors="replace"))
+    if doc is not None:
         text = doc.get("loadgen", {}).get("saved")
         if not isinstance(text, str):
             raise InputError(f"{path}: this JSON report has no loadgen.saved run (not written by "

@@ -13,6 +13,7 @@ report, and split over the JSON-lines records (``loadgen.state`` of ``run_start`
 from __future__ import annotations
 
 import dataclasses
+import json
 from enum import Enum
 from typing import Any
 
@@ -247,6 +248,23 @@ def assemble(plan: Plan, header: dict[str, Any], facts: dict[str, Any],
             group.jobs.append(job_result_from(jdoc, job))
         result.groups.append(group)
     return result
+
+
+def final_report(text: str) -> dict[str, Any] | None:
+    """The last fio JSON report in ``text``: with --status-interval the output holds one
+    report per interval, then the final one (as fio's); None when there is none."""
+    decoder = json.JSONDecoder()
+    last: dict[str, Any] | None = None
+    at = 0
+    while (at := text.find("{", at)) >= 0:
+        try:
+            doc, end = decoder.raw_decode(text, at)
+        except ValueError:
+            return last  # not JSON from here on (a JSON-lines file, text)
+        if isinstance(doc, dict) and "jobs" in doc:
+            last = doc
+        at = end
+    return last
 
 
 def run_from(doc: dict[str, Any]) -> RunResult:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ import numpy as np
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from loadgen.plan import Job
-from loadgen.report import prometheus
+from loadgen.report import prometheus, saved
 from loadgen.results import JobResult
 
 
@@ -85,7 +84,7 @@ def test_a_run_writes_the_file_atomically_and_it_matches_the_report(tmp_path: Pa
         timeout=60,
     )
     samples = _samples(metrics.read_text())
-    for job in json.loads(report.read_text())["jobs"]:
+    for job in saved.final_report(report.read_text())["jobs"]:
         tn = str(job["loadgen"]["thread_numbers"][0])
         ident = frozenset(
             {"job": "pf", "thread_number": tn, "group": "0", "direction": "write"}.items()

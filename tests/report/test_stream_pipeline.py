@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from loadgen.report import jsonl
+from loadgen.report import jsonl, saved
 
 duckdb = pytest.importorskip("duckdb")
 pd = pytest.importorskip("pandas")
@@ -44,7 +43,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
         check=True,
         timeout=60,
     )
-    return stream, json.loads(report.read_text())
+    return stream, saved.final_report(report.read_text())
 
 
 def test_every_line_validates_against_the_shipped_schema(run: tuple[Path, dict]) -> None:

@@ -103,6 +103,7 @@ class MemoryControls:
     mthp: tuple[tuple[int, str], ...] = ()  # (folio size in bytes, policy) set in sysfs for the job
     memory_limit: int = 0  # bytes; >0 = the job's workers run in a memory cgroup of their own
     memory_high: int = 0  # bytes; memory.high of that cgroup (cgroup v2)
+    fault_kinds: bool = False  # count first-touch reads/writes and COW faults (engine.faultkinds)
 
     @property
     def per_pass(self) -> bool:

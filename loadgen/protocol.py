@@ -34,7 +34,9 @@ Message kinds (payload after reassembly):
   ``{ios, bytes, clat, lat, bw_samples, iops_samples}`` with moments as
   ``[n, mean, m2, min, max]``), then five sparse arrays in the order read clat,
   read lat, write clat, write lat, latency buckets; each is ``u16 nnz``,
-  ``nnz x u16`` bucket indices, ``nnz x u64`` counts (little endian).
+  ``nnz x u16`` bucket indices, ``nnz x u64`` counts (little endian).  The final
+  delta's ``mm`` (``MmStats``: the region's own calls and the fault kinds) is the
+  head's ``"mm"`` object (``MmStats.to_dict``), ``null`` on every other delta.
 * ``DONE``    orjson object ``{"pid", "report_block_ns"}``: the job finished and
   sent its final interval.
 
@@ -59,6 +61,7 @@ import orjson
 from loadgen.plan import Job
 from loadgen.stats import histogram, latbuckets
 from loadgen.stats.jobstats import DirStats, IntervalStats, LatencyStat
+from loadgen.stats.mmstats import MmStats
 from loadgen.stats.moments import Moments
 
 PIPE_BUF = 4096
@@ -66,7 +69,7 @@ HEADER = struct.Struct("<IHBB")
 MAX_PAYLOAD = PIPE_BUF - HEADER.size
 MORE = 1
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 
 
 class MessageKind(IntEnum):
@@ -88,7 +91,9 @@ READY, ERROR, INTERVAL, DONE = (
 _U32 = struct.Struct("<I")
 _U16 = struct.Struct("<H")
 # IntervalStats scalar fields that travel as they are (dirs and arrays are special).
-_SCALARS = tuple(f.name for f in fields(IntervalStats) if f.name not in ("dirs", "latency_buckets"))
+_SCALARS = tuple(
+    f.name for f in fields(IntervalStats) if f.name not in ("dirs", "latency_buckets", "mm")
+)
 
 
 def frames(thread_number: int, kind: int, payload: bytes) -> list[bytes]:
@@ -171,6 +176,7 @@ def encode_interval(stats: IntervalStats) -> bytes:
         }
         for d in stats.dirs
     ]
+    head["mm"] = None if stats.mm is None else stats.mm.to_dict()
     head_bytes = orjson.dumps(head)
     arrays = [
         stats.dirs[0].clat.hist,
@@ -201,8 +207,11 @@ def decode_interval(data: bytes) -> IntervalStats:
         )
         for i, d in enumerate(head.pop("dirs"))
     )
+    mm = head.pop("mm", None)
     known = {k: v for k, v in head.items() if k in _SCALARS}
-    return IntervalStats(dirs=dirs, latency_buckets=arrays[4], **known)  # type: ignore[arg-type]
+    out = IntervalStats(dirs=dirs, latency_buckets=arrays[4], **known)  # type: ignore[arg-type]
+    out.mm = None if mm is None else MmStats.from_dict(mm)
+    return out
 
 
 # ---- the small stats-pipe messages ------------------------------------------------------------

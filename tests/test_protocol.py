@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from loadgen import protocol
 from loadgen.plan import Job
 from loadgen.stats.jobstats import IntervalStats
+from loadgen.stats.mmstats import FaultKindCounts, MmStats, RegionStats
 
 
 def _delta(seed: int, nonzero: int) -> IntervalStats:
@@ -72,6 +73,21 @@ def _same(a: IntervalStats, b: IntervalStats) -> None:
 def test_interval_round_trips_exactly(seed: int, nonzero: int) -> None:
     d = _delta(seed, nonzero)
     _same(d, protocol.decode_interval(protocol.encode_interval(d)))
+
+
+@pytest.mark.parametrize("kinds", [None, FaultKindCounts(7, 8, 9)])
+def test_the_final_deltas_region_report_round_trips(kinds: FaultKindCounts | None) -> None:
+    region = RegionStats(backing="memfd", populate_ns=1, mlock_ns=2, passes=3, refaults=2,
+                         refault_ns=40, refault_max_ns=25, cold_ns=5, collapse="EINVAL",
+                         collapse_ns=6, thp_advised_pass=1, thp_advised_ns=7,
+                         ksm_merging_pages=8)
+    d = _delta(3, 10)
+    d.mm = MmStats(region, kinds)
+    back = protocol.decode_interval(protocol.encode_interval(d))
+    _same(d, back)
+    assert back.mm == d.mm
+    d.mm = None  # every other delta
+    assert protocol.decode_interval(protocol.encode_interval(d)).mm is None
 
 
 def test_every_frame_fits_one_atomic_pipe_write() -> None:

@@ -350,6 +350,12 @@ class MemoryRun:
         for made in self._files:
             if mm.backing is Backing.FILE and made.path == str(Path(mm.filename).resolve()):
                 out["file"] = {"path": made.path, "created": made.created}
+        measured = result.totals.mm  # the worker's, with its final interval
+        if measured is not None:
+            # the region's own calls, timed apart from the I/O latencies
+            out["region"] = {k: v for k, v in measured.region.to_dict().items() if k != "backing"}
+            if measured.fault_kinds is not None:
+                out["fault_kinds"] = measured.fault_kinds.to_dict()
         return out
 
     def _undo_group(self) -> None:

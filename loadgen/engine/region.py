@@ -27,13 +27,14 @@ import errno
 import mmap
 import os
 import time
-from dataclasses import asdict, dataclass
-from typing import Any
 
 import numpy as np
 
 from loadgen.kernel.mmfacts import hugetlb_pool
 from loadgen.plan import Backing, Job, MemoryControls, Mlock, Refault
+from loadgen.stats.mmstats import RegionStats
+
+__all__ = ["Region", "RegionError", "RegionStats"]
 
 THP_MODES = ("inherit", "madvise", "never")
 
@@ -65,28 +66,6 @@ FIO_ENGINE = MemoryControls()  # the defaults: fio's page_fault engine
 
 class RegionError(OSError):
     """The mapping (or its madvise) was refused."""
-
-
-@dataclass(frozen=True)
-class RegionStats:
-    """What the region's own calls did and cost, apart from the I/O (all times in ns)."""
-
-    backing: str
-    populate_ns: int  # the mmap call with MAP_POPULATE (0 without populate=1)
-    mlock_ns: int  # mlock/mlock2 at setup
-    passes: int  # end_pass calls
-    refaults: int  # re-faults done between passes
-    refault_ns: int  # their total time
-    refault_max_ns: int
-    cold_ns: int  # MADV_COLD calls, in total
-    collapse: str  # "" not tried, "ok", or the errno name MADV_COLLAPSE failed with
-    collapse_ns: int
-    thp_advised_pass: int  # thp_delay: the pass after which MADV_HUGEPAGE was given (0 = not yet)
-    thp_advised_ns: int  # ... and how long after setup
-    ksm_merging_pages: int  # ksm=1: /proc/self/ksm_stat at the time of reading
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _errno_name(err: int) -> str:
@@ -289,6 +268,11 @@ class Region:
         self._mlock_ns = mlock_before  # a re-lock is part of the re-fault's cost
 
     # ---- reporting and end ----------------------------------------------------------------------
+    @property
+    def refaults(self) -> int:
+        """Re-faults done so far."""
+        return self._refaults
+
     def stats(self) -> RegionStats:
         return RegionStats(
             backing=str(self.controls.backing), populate_ns=self._populate_ns,

@@ -22,6 +22,7 @@ from collections.abc import Callable
 import numpy as np
 
 from loadgen.engine import kernel
+from loadgen.engine.faultkinds import FaultKinds
 from loadgen.engine.faults import Usage, anon_huge_bytes, huge_pages_possible, read_usage
 from loadgen.engine.hygiene import keep_heap
 from loadgen.engine.iolog import IoLogs
@@ -30,6 +31,7 @@ from loadgen.engine.recorder import Recorder
 from loadgen.engine.region import Region, RegionError
 from loadgen.plan import Job, RwMode
 from loadgen.stats.jobstats import IntervalStats
+from loadgen.stats.mmstats import MmStats
 
 BATCH_OPS = 4096  # I/Os generated per numpy batch
 CHUNK_NS = 10_000_000  # a kernel call returns at least this often
@@ -93,6 +95,7 @@ class JobRunner:
         self.first: Batch | None = None
         self._buffers: tuple[np.ndarray, np.ndarray] | None = None
         self._address = 0
+        self.kinds: FaultKinds | None = None  # fault_kinds=1: the executed I/Os' fault kinds
 
     def setup(self) -> None:
         """Map the region (+madvise), build the pattern, buffers and kernel state."""
@@ -123,6 +126,9 @@ class JobRunner:
         ctl[kernel.C_SRC] = src.ctypes.data
         ctl[kernel.C_RBUF] = rbuf.ctypes.data
         self.first = self.pattern.next_batch(BATCH_OPS)
+        if job.mm.fault_kinds:
+            self.kinds = FaultKinds.for_job(job)
+            self.kinds.prime(self.first.offsets, self.first.lengths, self.first.dirs)
         if self.overhead_ns is None:
             self.overhead_ns = measure_overhead(self.timed)
 
@@ -277,9 +283,11 @@ class _Run:
                 if self.per_pass and self.time_based:
                     ctl[kernel.C_BYTES_LEFT] = max(job.bytes_per_pass - self.pass_bytes, 1)
             ran = state.run(batch.offsets, batch.lengths, batch.dirs, pos, count)
+            if self.runner.kinds is not None:  # outside the kernel's timing
+                self.runner.kinds.observe_run(batch.offsets, batch.lengths, batch.dirs, pos, ran)
             self.pass_bytes += int(ctl[kernel.C_PASS])
             if self.per_pass and self.time_based and self.pass_bytes >= job.bytes_per_pass:
-                self._region().end_pass(True)  # the pattern wraps on by itself
+                self._end_pass(True)  # the pattern wraps on by itself
                 self.pass_bytes = 0
             if budgeted:
                 self.done_bytes = self.bytes_limit - int(ctl[kernel.C_BYTES_LEFT])
@@ -300,7 +308,7 @@ class _Run:
                     self.think_left = job.thinktime_blocks
             if limited:
                 if self.per_pass:
-                    self._region().end_pass(False)
+                    self._end_pass(False)
                 break
         self._finish(state.now())
 
@@ -309,6 +317,8 @@ class _Run:
         self.usage_last = read_usage(self.job.thread)
         self.recorder.start(now)
         self.state.ctl[kernel.C_FIRST] = 0
+        if self.runner.kinds is not None:
+            self.runner.kinds.zero_counts()
         self.done_bytes = self.done_ios = 0
         self.loops_left = max(self.job.loops, 1)
         origin = self.origin_ns or now
@@ -335,8 +345,15 @@ class _Run:
         self.pass_bytes = 0
         more = self._another_loop(in_ramp)
         if self.per_pass:
-            self._region().end_pass(more)
+            self._end_pass(more)
         return more
+
+    def _end_pass(self, more: bool) -> None:
+        region = self._region()
+        refaults = region.refaults
+        region.end_pass(more)
+        if self.runner.kinds is not None and region.refaults != refaults:
+            self.runner.kinds.after_refault(region.controls.refault)
 
     def _region(self) -> Region:
         assert self.runner.region is not None  # set up before any run
@@ -448,6 +465,9 @@ class _Run:
         delta.overhead_ns = self.runner.overhead_ns or 0.0
         if huge_pages_possible(self.job.thp):
             delta.anon_huge_bytes = anon_huge_bytes(self.runner._address)
+        if self.runner.region is not None:
+            kinds = self.runner.kinds
+            delta.mm = MmStats(self.runner.region.stats(), kinds.counts() if kinds else None)
         if self.logs is not None:
             self.logs.close(now - (self.measured_start or now))
         self.report(delta)

@@ -126,6 +126,7 @@ def memory_controls(state: State, name: str, where: str) -> MemoryControls:
         thp_delay_ns=delay if delay_kind == "ns" else 0,
         thp_delay_passes=delay if delay_kind == "passes" else 0,
         mthp=state.mthp, memory_limit=state.memory_limit, memory_high=state.memory_high,
+        fault_kinds=state.fault_kinds,
     )
 
 

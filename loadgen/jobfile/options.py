@@ -91,6 +91,7 @@ class State:
     mthp: tuple[tuple[int, str], ...]
     memory_limit: int
     memory_high: int
+    fault_kinds: bool
     # engine
     ioengine: str
     thp: str
@@ -392,6 +393,9 @@ OPTIONS: tuple[Option, ...] = (
            "Run the job's workers in a memory cgroup of their own with this limit (0 = no group)",
            "Memory"),
     Option("memory_high", Size(), 0, "memory.high of the job's cgroup (cgroup v2; 0 = none)",
+           "Memory"),
+    Option("fault_kinds", Bool(), False,
+           "Count first-touch reads (zero page), first-touch writes and COW writes per job",
            "Memory"),
     # --- access pattern
     Option("rw", Rw(), RwValue(RwMode.READ, 0), "Access pattern", "Access pattern",

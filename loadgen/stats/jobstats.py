@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from loadgen.stats import histogram, latbuckets
+from loadgen.stats.mmstats import MmStats
 from loadgen.stats.moments import Moments
 
 
@@ -85,6 +86,8 @@ class IntervalStats:
     # ns the worker spent blocked writing stats to the controller's pipe (sent with the
     # final interval, so a slow aggregator that perturbed the loop is visible)
     report_block_ns: int = 0
+    # the region's own calls and fault kinds, once per job with its final interval
+    mm: MmStats | None = None
 
     def merge(self, other: IntervalStats) -> None:
         """Add ``other`` (a later delta, or another worker) into this total."""
@@ -108,5 +111,6 @@ class IntervalStats:
         self.anon_huge_bytes += other.anon_huge_bytes
         self.uss_bytes += other.uss_bytes  # summed: a total over processes (threads share one)
         self.report_block_ns += other.report_block_ns
+        self.mm = other.mm or self.mm  # a job's, not a sum: the reports read it per job
         if other.error and not self.error:
             self.error, self.error_text = other.error, other.error_text

@@ -282,6 +282,38 @@ def test_per_pass_options_run() -> None:
     assert done.returncode == 0, done.stderr
 
 
+def test_the_region_report_and_fault_kinds_reach_the_json_and_the_saved_run(
+    tmp_path: Path,
+) -> None:
+    """refault=dontneed loops=3: 2 re-faults, timed apart from the I/O, and 3 passes of
+    first-touch writes; `loadgen report` of the JSON lines prints the same object."""
+    stream = tmp_path / "run.jsonl"
+    done = loadgen("--name=r", "--rw=write", "--size=1m", "--loops=3", "--thp=never",
+                   "--refault=dontneed", "--fault_kinds=1", "--output-format=json",
+                   f"--jsonl={stream}")
+    assert done.returncode == 0, done.stderr
+    report = job_report(done.stdout)
+    mm = report["loadgen"]["mm"]  # type: ignore[index]
+    region, kinds = mm["region"], mm["fault_kinds"]
+    assert (region["passes"], region["refaults"]) == (3, 2)
+    assert 0 < region["refault_max_ns"] <= region["refault_ns"]
+    assert kinds == {"first_read": 0, "first_write": 3 * 256, "cow_after_zero": 0}
+    assert kinds["first_write"] <= report["minf"]  # type: ignore[operator]
+    again = subprocess.run([sys.executable, "-m", "loadgen", "report", str(stream),
+                            "--output-format=json"], cwd=ROOT, capture_output=True, text=True,
+                           timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert again.returncode == 0, again.stderr
+    assert job_report(again.stdout)["loadgen"]["mm"] == mm  # type: ignore[index]
+
+
+def test_a_job_without_fault_kinds_reports_the_region_but_no_kinds() -> None:
+    done = loadgen("--name=r", "--rw=write", "--size=1m", "--loops=2", "--refault=remap",
+                   "--output-format=json")
+    assert done.returncode == 0, done.stderr
+    mm = job_report(done.stdout)["loadgen"]["mm"]  # type: ignore[index]
+    assert "fault_kinds" not in mm and mm["region"]["refaults"] == 1
+
+
 @pytest.mark.skipif(thp.selected(Path(thp.THP_ROOT, "enabled").read_text()
                                  if Path(thp.THP_ROOT, "enabled").exists() else "never")
                     in ("never", ""), reason="THP is off on this machine")

@@ -7,10 +7,10 @@ import resource
 
 import numpy as np
 
-from loadgen.engine.faultkinds import FaultKinds
+from loadgen.engine.faultkinds import FaultKindCounts, FaultKinds
 from loadgen.engine.pattern import AccessPattern
 from loadgen.engine.region import Region
-from loadgen.plan import READ, WRITE, Backing, MemoryControls, RwMode
+from loadgen.plan import READ, WRITE, Backing, MemoryControls, Refault, RwMode
 from tests.engine.conftest import make_job
 
 PAGE = mmap.PAGESIZE
@@ -98,3 +98,46 @@ def test_the_rule_matches_the_kernel_on_a_random_mixed_job() -> None:
     counts = kinds.counts()
     assert counts.first_read and counts.cow_after_zero and counts.first_write  # all three occur
     assert counts.total <= measured <= counts.total + 16
+
+
+# ---- what one kernel call ran (observe_run) ----------------------------------------------
+def test_a_call_that_wraps_around_the_batch_is_counted_in_issue_order() -> None:
+    offs, lens, dirs = ios([0, 1, 2, 3], [WRITE, READ, READ, WRITE])
+    wrapped, plain = FaultKinds(SIZE), FaultKinds(SIZE)
+    wrapped.observe_run(offs, lens, dirs, 3, 3)  # I/Os 3, 0, 1
+    plain.observe(*ios([3, 0, 1], [WRITE, WRITE, READ]))
+    assert wrapped.counts() == plain.counts() == FaultKindCounts(1, 2, 0)
+    wrapped.observe_run(offs, lens, dirs, 2, 1)  # I/O 2: a read of a fresh page
+    assert wrapped.counts().first_read == 2
+
+
+def test_a_replayed_call_counts_each_page_once_in_its_first_round() -> None:
+    """Rounds after the first change no page's state, so 10 rounds count as one."""
+    offs, lens, dirs = ios([5, 6, 5], [READ, READ, WRITE])
+    many, once = FaultKinds(SIZE), FaultKinds(SIZE)
+    many.observe_run(offs, lens, dirs, 1, 30)  # rounds from I/O 1: 6, 5(w), 5(r), 6, ...
+    once.observe(*ios([6, 5, 5], [READ, WRITE, READ]))
+    assert many.counts() == once.counts()
+    assert (many.counts().first_read, many.counts().first_write) == (1, 1)
+
+
+def test_counts_stop_changing_once_every_page_is_allocated() -> None:
+    kinds = FaultKinds(4 * PAGE)
+    kinds.observe_run(*ios([0, 1, 2, 3], [READ, WRITE, WRITE, READ]), 0, 4)
+    kinds.observe_run(*ios([0, 3], [WRITE, WRITE]), 0, 2)
+    assert kinds.settled and kinds.counts().cow_after_zero == 2
+    kinds.observe_run(*ios([0, 1], [READ, WRITE]), 0, 2)
+    assert kinds.counts().total == 6
+    kinds.after_refault(Refault.PAGEOUT)  # pages come back as swap-ins, not first touches
+    assert kinds.settled
+    kinds.after_refault(Refault.DONTNEED)
+    assert not kinds.settled
+    kinds.observe_run(*ios([0], [WRITE]), 0, 1)
+    assert kinds.counts().first_write == 3
+
+
+def test_prime_leaves_no_counts_and_no_state() -> None:
+    kinds = FaultKinds(SIZE)
+    kinds.prime(*ios([0, 1], [READ, WRITE]))
+    kinds.observe(*ios([0], [WRITE]))
+    assert kinds.counts() == FaultKindCounts(0, 1, 0)

@@ -7,13 +7,17 @@ import errno
 import mmap
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from loadgen.engine.faults import read_usage
+from loadgen.engine.pattern import Batch
 from loadgen.engine.region import Region
 from loadgen.engine.runner import EngineError, JobRunner
+from loadgen.kernel.mmfacts import swap_active
+from loadgen.plan import MemoryControls, Refault
 from loadgen.stats.jobstats import IntervalStats
 from tests.engine.conftest import RunResult, make_job, run_job
 
@@ -415,3 +419,125 @@ def test_a_job_of_many_batches_faults_only_its_pages(rw: str) -> None:
     n = 32768
     res = run_job(make_job(rw=rw, size=n * PAGE, thp="never"))
     assert n <= res.total.minf <= n + 16
+
+
+# ---- the region's report and the fault kinds (fault_kinds=1) ----------------------------------
+def _pages(n: int, direction: int) -> Batch:
+    return Batch(np.arange(n, dtype=np.int64) * PAGE, np.full(n, PAGE, dtype=np.int64),
+                 np.full(n, direction, dtype=np.int8))
+
+
+def test_a_read_then_write_job_is_one_zero_page_and_one_cow_fault_per_page(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every page read, then every page written, through the kernel and the runner's hooks:
+    the counts are 1 and 1 per page, and the kernel took as many faults."""
+    n = 1024
+    job = make_job(rw="rw", size=n * PAGE, loops=2, thp="never",
+                   mm=MemoryControls(fault_kinds=True))
+    runner = JobRunner(job)
+    runner.setup()
+    runner.first = _pages(n, 0)
+    later = iter([_pages(n, 1)])
+    monkeypatch.setattr(runner.pattern, "next_batch", lambda count: next(later, Batch.empty()))
+    out = RunResult()
+
+    def report(delta: IntervalStats) -> None:
+        out.reports.append(delta)
+        out.total.merge(delta)
+
+    try:
+        runner.run(report, 10**12, lambda: False)
+    finally:
+        runner.close()
+    assert out.ios == (n, n)
+    assert out.total.mm is not None and out.total.mm.fault_kinds is not None
+    kinds = out.total.mm.fault_kinds
+    assert (kinds.first_read, kinds.cow_after_zero, kinds.first_write) == (n, n, 0)
+    assert kinds.total <= out.total.minf <= kinds.total + 32
+
+
+@pytest.mark.parametrize("refault", [Refault.DONTNEED, Refault.REMAP])
+def test_fault_kinds_start_over_at_each_refault_and_match_the_kernels_count(
+    refault: Refault,
+) -> None:
+    n = 1024
+    res = run_job(make_job(rw="randrw", size=n * PAGE, loops=3, thp="never",
+                           mm=MemoryControls(refault=refault, fault_kinds=True)))
+    assert res.total.mm is not None and res.total.mm.fault_kinds is not None
+    kinds = res.total.mm.fault_kinds
+    assert kinds.first_read + kinds.first_write == 3 * n  # each page once per loop
+    assert kinds.first_read and kinds.first_write
+    assert kinds.total <= res.total.minf <= kinds.total + 32
+
+
+def test_pageout_does_not_start_the_fault_kinds_over() -> None:
+    if swap_active():
+        pytest.skip("with swap the later passes take swap-in (major) faults")
+    n = 512
+    res = run_job(make_job(rw="write", size=n * PAGE, loops=3, thp="never",
+                           mm=MemoryControls(refault=Refault.PAGEOUT, fault_kinds=True)))
+    assert res.total.mm is not None and res.total.mm.fault_kinds is not None
+    assert res.total.mm.fault_kinds.first_write == n
+    assert n <= res.total.minf <= n + 32
+
+
+def test_without_fault_kinds_nothing_is_counted_but_the_region_reports() -> None:
+    runner = JobRunner(make_job(rw="write", size=64 * PAGE))
+    runner.setup()
+    assert runner.kinds is None
+    runner.close()
+    res = run_job(make_job(rw="write", size=64 * PAGE, loops=2))
+    assert res.total.mm is not None and res.total.mm.fault_kinds is None
+    assert res.total.mm.region.passes == 0 and res.total.mm.region.backing == "anon"
+    assert [r.mm is not None for r in res.reports] == [False] * (len(res.reports) - 1) + [True]
+
+
+def test_the_refault_cost_is_reported_and_outside_every_io_latency(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The kernel measures every I/O latency inside one call; the re-faults run between
+    calls, so no latency can hold one.  Both kinds of window are taken on the kernel's
+    clock (CLOCK_MONOTONIC) around the calls themselves."""
+    n = 1024
+    job = make_job(rw="write", size=n * PAGE, loops=3, thp="never",
+                   mm=MemoryControls(refault=Refault.DONTNEED))
+    runner = JobRunner(job)
+    runner.setup()
+    assert runner.state is not None and runner.region is not None
+    calls: list[tuple[int, int]] = []
+    refaults: list[tuple[int, int]] = []
+    kernel_run, region_refault = runner.state.run, runner.region.refault
+
+    def timed_run(*args: Any) -> int:
+        t0 = time.monotonic_ns()
+        ran = kernel_run(*args)
+        calls.append((t0, time.monotonic_ns()))
+        return ran
+
+    def timed_refault() -> None:
+        t0 = time.monotonic_ns()
+        region_refault()
+        refaults.append((t0, time.monotonic_ns()))
+
+    monkeypatch.setattr(runner.state, "run", timed_run)
+    monkeypatch.setattr(runner.region, "refault", timed_refault)
+    out = RunResult()
+
+    def report(delta: IntervalStats) -> None:
+        out.total.merge(delta)
+
+    try:
+        runner.run(report, 10**12, lambda: False)
+    finally:
+        runner.close()
+    assert out.total.mm is not None
+    region = out.total.mm.region
+    assert region.refaults == len(refaults) == 2 and region.passes == 3
+    assert 0 < region.refault_max_ns <= region.refault_ns
+    assert region.refault_ns <= sum(b - a for a, b in refaults)
+    for a, b in refaults:
+        assert all(end <= a or start >= b for start, end in calls)
+    lat = out.total.dirs[1].lat.moments
+    assert lat.n == 3 * n
+    assert lat.mean * lat.n <= sum(end - start for start, end in calls)

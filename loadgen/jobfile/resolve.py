@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 
 from loadgen.errors import InputError
+from loadgen.jobfile.engineopts import engine_controls
 from loadgen.jobfile.expr import bc_integer
 from loadgen.jobfile.memory import check_groups, memory_controls
 from loadgen.jobfile.options import MAX_JOBS, State, initial_state, lookup
@@ -30,6 +31,7 @@ COMPUTED = frozenset({
     "offset_percent", "offset_increment", "bs_min", "bs_max", "bssplit", "blockalign",
     "percentage_random", "randrepeat", "time_based", "startdelay_ns", "write_bw_log",
     "write_lat_log", "write_iops_log", "write_hist_log", "mm", "job_options", "source",
+    "rate", "verify", "buffers",
 })
 COPIED = tuple(f.name for f in fields(Job) if f.name not in COMPUTED)
 
@@ -136,6 +138,7 @@ class Resolver:
             time_based = False
         startdelay = state.startdelay_ns
         offset = state.offset
+        rate, verify, buffers = engine_controls(state, name, where)
         return Job(
             **{field: getattr(state, field) for field in COPIED},
             name=name, thread_number=0, subjob=0, group_id=0, size=size,
@@ -151,7 +154,7 @@ class Resolver:
             write_lat_log=_log_prefix(state.write_lat_log, name),
             write_iops_log=_log_prefix(state.write_iops_log, name),
             write_hist_log=_log_prefix(state.write_hist_log, name),
-            mm=memory_controls(state, name, where),
+            mm=memory_controls(state, name, where), rate=rate, verify=verify, buffers=buffers,
             job_options=tuple(job_options), source=where,
         )
 

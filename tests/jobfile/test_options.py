@@ -67,7 +67,7 @@ def test_unknown_option_suggests_the_closest(error_of):
     assert closest("rwmixred") == "rwmixread"
 
 
-@pytest.mark.parametrize("name", ["verify", "rate", "directory", "fsync", "nice", "exitall",
+@pytest.mark.parametrize("name", ["verify_async", "flow", "directory", "fsync", "nice", "exitall",
                                   "hugepage_delay", "wait_for", "ss_dur"])
 def test_real_fio_options_that_do_not_apply_fail_with_a_reason(error_of, name):
     message = error_of(f"[j]\nsize=1m\n{name}=1\n")

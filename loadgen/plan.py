@@ -199,7 +199,7 @@ class VerifyControls:
     """fio's verify options of one job; ``kind`` NONE = no verification."""
 
     kind: VerifyKind = VerifyKind.NONE
-    pattern: bytes = b""  # verify_pattern, with ``offset_at`` the places of %o (8 bytes each)
+    pattern: str = ""  # verify_pattern in hex; ``pattern_offset_at``: where %o goes (8 bytes)
     pattern_offset_at: tuple[int, ...] = ()
     interval: int = 0  # bytes per header; 0 = the block size
     offset: int = 0  # the header is swapped to this offset in the block
@@ -219,7 +219,7 @@ class VerifyControls:
 class BufferControls:
     """What written blocks hold (fio's buffer options); the defaults are fio's."""
 
-    pattern: bytes = b""  # buffer_pattern
+    pattern: str = ""  # buffer_pattern in hex
     zero: bool = False
     refill: bool = False
     scramble: bool = True

@@ -33,6 +33,7 @@ class WriteSource:
 
     def __init__(self, job: Job, max_bs: int, seed: int) -> None:
         self.controls: BufferControls = job.buffers
+        self.pattern = bytes.fromhex(job.buffers.pattern)
         self.min_write = max(job.bs_min[1], 1)
         self.step = max(max_bs, 1)
         c = self.controls
@@ -66,8 +67,8 @@ class WriteSource:
             return
         if c.compress_percentage or c.dedupe_percentage:
             buf[:] = self._compressible(size)
-        elif c.pattern:
-            buf[:] = pattern_fill(c.pattern, size)
+        elif self.pattern:
+            buf[:] = pattern_fill(self.pattern, size)
         elif c.zero:
             buf[:] = 0
         else:
@@ -86,7 +87,7 @@ class WriteSource:
         out = self._random(count * segment).reshape(count, segment)
         if random_len < segment:
             rest = segment - random_len
-            out[:, random_len:] = pattern_fill(c.pattern, rest) if c.pattern else 0
+            out[:, random_len:] = pattern_fill(self.pattern, rest) if self.pattern else 0
         return out.reshape(-1)[:size]
 
     def refill(self) -> None:

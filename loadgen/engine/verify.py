@@ -219,6 +219,7 @@ class Verifier:
     def __init__(self, job: Job, mem: np.ndarray) -> None:
         self.job = job
         self.vc = job.verify
+        self.pattern = bytes.fromhex(job.verify.pattern)
         self.kind = job.verify.kind
         self.mem = mem
         self.digest = DIGESTS.get(self.kind)
@@ -232,10 +233,10 @@ class Verifier:
 
     # ---- writing ---------------------------------------------------------------------------
     def _pattern(self, offset: int, n: int) -> np.ndarray:
-        buf = pattern_fill(self.vc.pattern, n)
+        buf = pattern_fill(self.pattern, n)
         if self.vc.pattern_offset_at:
             stamp = np.frombuffer(offset.to_bytes(8, "little"), np.uint8)
-            plen = len(self.vc.pattern)
+            plen = len(self.pattern)
             for place in self.vc.pattern_offset_at:
                 for start in range(place, n, plen):
                     end = min(start + 8, n)
@@ -309,9 +310,17 @@ class Verifier:
         return offs[keep], lens[keep], nums[keep]
 
     def backlog_batch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The oldest ``verify_backlog_batch`` (default: backlog) logged writes, taken off
+        the log as fio takes verified pieces off its list."""
         count = self.vc.backlog_batch or self.vc.backlog
         self.since_backlog = 0
-        return self.pending(count)
+        if not self.log_offs:
+            return self.pending()
+        offs, lens, nums = (np.concatenate(a) for a in (self.log_offs, self.log_lens,
+                                                        self.log_nums))
+        self.log_offs, self.log_lens, self.log_nums = [offs[count:]], [lens[count:]], [
+            nums[count:]]
+        return offs[:count], lens[:count], nums[:count]
 
     # ---- checking --------------------------------------------------------------------------
     def check(self, offs: np.ndarray, lens: np.ndarray, nums: np.ndarray) -> bool:

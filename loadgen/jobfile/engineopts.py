@@ -189,7 +189,7 @@ def engine_controls(
             interval or smallest):
         raise InputError(f"job {name!r}: verify_offset leaves no room for the header", where)
     verify = VerifyControls(
-        kind=kind, pattern=vpattern, pattern_offset_at=places, interval=interval,
+        kind=kind, pattern=vpattern.hex(), pattern_offset_at=places, interval=interval,
         offset=state.verify_offset, do_verify=state.do_verify, fatal=state.verify_fatal,
         backlog=state.verify_backlog, backlog_batch=state.verify_backlog_batch,
         dump=state.verify_dump, only=state.verify_only,
@@ -207,7 +207,7 @@ def engine_controls(
         refill = bool(compress) or state.rw.reads
         scramble = zero = False
     buffers = BufferControls(
-        pattern=bpattern, zero=zero, refill=refill, scramble=scramble,
+        pattern=bpattern.hex(), zero=zero, refill=refill, scramble=scramble,
         compress_percentage=compress, compress_chunk=state.buffer_compress_chunk,
         dedupe_percentage=state.dedupe_percentage,
     )

@@ -64,7 +64,7 @@ def test_scramble_stamps_each_sectors_offset() -> None:
 
 def test_zero_buffers_and_pattern() -> None:
     assert not any(_written(zero=True, scramble=False))
-    assert _written(pattern=b"\xde\xad", scramble=False)[:6] == b"\xde\xad" * 3
+    assert _written(pattern="dead", scramble=False)[:6] == b"\xde\xad" * 3
 
 
 def test_refill_gives_every_block_fresh_contents() -> None:

@@ -58,7 +58,7 @@ def test_a_flipped_byte_is_found_and_named_at_its_block(
 def test_a_flipped_pattern_byte_is_named_at_its_exact_offset(
         monkeypatch: pytest.MonkeyPatch) -> None:
     _flip_before_verify(monkeypatch, 5 * 4096 + 77)
-    controls = VerifyControls(kind=VerifyKind.PATTERN, pattern=b"\xde\xad\xbe\xef")
+    controls = VerifyControls(kind=VerifyKind.PATTERN, pattern="deadbeef")
     with pytest.raises(EngineError) as exc:
         run_job(_verify_job(VerifyKind.PATTERN, controls=controls))  # type: ignore[arg-type]
     assert "wanted 'ad'" in str(exc.value) and f"offset {5 * 4096 + 77}," in str(exc.value)
@@ -81,6 +81,9 @@ def test_backlog_verifies_during_the_writes_and_no_do_verify_skips_the_phase() -
     backlog = VerifyControls(kind=VerifyKind.CRC32C, backlog=16, do_verify=False)
     res = run_job(_verify_job(VerifyKind.CRC32C, controls=backlog))  # type: ignore[arg-type]
     assert res.ios == (256, 256)
+    both = VerifyControls(kind=VerifyKind.CRC32C, backlog=16)
+    res = run_job(_verify_job(VerifyKind.CRC32C, controls=both))  # type: ignore[arg-type]
+    assert res.ios == (256, 256)  # what a backlog verified is not read again (fio)
     none = VerifyControls(kind=VerifyKind.CRC32C, do_verify=False)
     assert run_job(_verify_job(VerifyKind.CRC32C, controls=none)).ios == (0, 256)  # type: ignore[arg-type]
 

@@ -116,6 +116,119 @@ class MemoryControls:
         return bool(self.memory_limit or self.memory_high)
 
 
+class RateProcess(StrEnum):
+    """``rate_process``: how the I/Os of a rated job are spaced (fio)."""
+
+    LINEAR = "linear"  # evenly: an I/O may start once the bytes before it are due
+    POISSON = "poisson"  # exponential gaps: a Poisson arrival process of the rate's IOPS
+
+
+@dataclass(frozen=True)
+class RateControls:
+    """Pacing of one job's I/Os: rates, think-time extras, latency limits (fio's options).
+
+    Per-direction values are (read, write) pairs; 0 = no limit.  Rates are per second.
+    """
+
+    rate: Pair = (0, 0)  # bytes/s
+    rate_min: Pair = (0, 0)  # bytes/s, checked every rate_cycle_ms after 2 s (fio)
+    rate_iops: Pair = (0, 0)
+    rate_iops_min: Pair = (0, 0)
+    process: RateProcess = RateProcess.LINEAR
+    cycle_ms: int = 1000
+    ignore_thinktime: bool = False
+    thinktime_iotime_ns: int = 0  # think once this long has passed since the last think
+    thinktime_blocks_set: bool = False  # thinktime_blocks other than 1: counts with iotime
+    thinkcycles: int = 0  # busy-loop iterations after each I/O
+    thinktime_blocks_type: str = "complete"  # complete|issue: the same for a sync engine
+    max_latency_ns: tuple[int, int] = (0, 0)  # a completion latency above this fails the job
+    latency_target_ns: int = 0
+    latency_window_ns: int = 0
+    latency_percentile: float = 100.0
+    latency_run: bool = False
+
+    @property
+    def paced(self) -> bool:
+        return any(self.rate) or any(self.rate_iops)
+
+    @property
+    def checks_min(self) -> bool:
+        return any(self.rate_min) or any(self.rate_iops_min)
+
+
+class VerifyKind(StrEnum):
+    """``verify``: what a written block carries for the verify phase to check (fio)."""
+
+    NONE = "0"
+    MD5 = "md5"
+    CRC64 = "crc64"
+    CRC32C = "crc32c"
+    CRC32C_INTEL = "crc32c-intel"
+    CRC32 = "crc32"
+    CRC16 = "crc16"
+    CRC7 = "crc7"
+    XXHASH = "xxhash"
+    SHA1 = "sha1"
+    SHA256 = "sha256"
+    SHA512 = "sha512"
+    SHA3_224 = "sha3-224"
+    SHA3_256 = "sha3-256"
+    SHA3_384 = "sha3-384"
+    SHA3_512 = "sha3-512"
+    META = "meta"
+    PATTERN = "pattern"
+    PATTERN_HDR = "pattern_hdr"
+    NULL = "null"
+
+    @property
+    def digest_bytes(self) -> int:
+        """Bytes of the checksum stored after the header (0: none)."""
+        return _DIGEST_BYTES.get(self.value, 0)
+
+    @property
+    def has_header(self) -> bool:
+        return self not in (VerifyKind.NONE, VerifyKind.PATTERN, VerifyKind.NULL)
+
+
+_DIGEST_BYTES = {"md5": 16, "crc64": 8, "crc32c": 4, "crc32c-intel": 4, "crc32": 4, "crc16": 2,
+                 "crc7": 1, "xxhash": 4, "sha1": 20, "sha256": 32, "sha512": 64,
+                 "sha3-224": 28, "sha3-256": 32, "sha3-384": 48, "sha3-512": 64}
+
+
+@dataclass(frozen=True)
+class VerifyControls:
+    """fio's verify options of one job; ``kind`` NONE = no verification."""
+
+    kind: VerifyKind = VerifyKind.NONE
+    pattern: str = ""  # verify_pattern in hex; ``pattern_offset_at``: where %o goes (8 bytes)
+    pattern_offset_at: tuple[int, ...] = ()
+    interval: int = 0  # bytes per header; 0 = the block size
+    offset: int = 0  # the header is swapped to this offset in the block
+    do_verify: bool = True
+    fatal: bool = False
+    backlog: int = 0  # verify after this many written blocks (0 = after the write phase)
+    backlog_batch: int = 0  # ... this many of them (0 = backlog)
+    dump: bool = False
+    only: bool = False
+
+    @property
+    def on(self) -> bool:
+        return self.kind is not VerifyKind.NONE
+
+
+@dataclass(frozen=True)
+class BufferControls:
+    """What written blocks hold (fio's buffer options); the defaults are fio's."""
+
+    pattern: str = ""  # buffer_pattern in hex
+    zero: bool = False
+    refill: bool = False
+    scramble: bool = True
+    compress_percentage: int = 0
+    compress_chunk: int = 512
+    dedupe_percentage: int = 0
+
+
 @dataclass(frozen=True)
 class BsSplitEntry:
     """One ``bssplit`` entry: blocks of ``bs`` bytes for ``pct`` percent of I/Os."""
@@ -223,6 +336,11 @@ class Job:
     # what the controller does when the OOM killer takes this job's worker:
     # report|respawn|abort (loadgen.controller.outcome.next_action)
     oom_policy: str = "report"
+    # per-I/O engine options: pacing, verification, buffer contents, the iolog written
+    rate: RateControls = RateControls()
+    verify: VerifyControls = VerifyControls()
+    buffers: BufferControls = BufferControls()
+    write_iolog: str = ""  # "" = none; else fio's iolog v3 of every I/O issued
     # reporting context
     kb_base: int = 1024
     unit_base: int = 8  # 8 = bytes, 1 = bits

@@ -47,10 +47,15 @@ LOG_MSEC_SLACK = 1  # fio takes a bw/iops window up to 1 ms early
 C_BASE, C_SRC, C_RBUF, C_FLAGS, C_DEADLINE, C_BYTES_LEFT, C_IOS_LEFT, C_NOW, C_FIRST, C_PASS = (
     range(10)
 )
-C_SIZE = 10
-F_TIMED, F_RECORD, F_CLAT, F_LAT, F_LAT_HIST, F_SAMPLES, F_LOG, F_NOCOPY = (
-    1 << i for i in range(8)
+# the write source ring (loadgen.engine.buffers): write k copies from C_SRC + (k % SLOTS)
+# * STEP; C_SRC_NEXT counts writes across calls.  C_SPIN: thinkcycles after each I/O.
+# C_SINK keeps the spin's result, so the compiler cannot drop the spin.
+C_SRC_STEP, C_SRC_SLOTS, C_SRC_NEXT, C_SPIN, C_SINK = range(10, 15)
+C_SIZE = 15
+F_TIMED, F_RECORD, F_CLAT, F_LAT, F_LAT_HIST, F_SAMPLES, F_LOG, F_NOCOPY, F_SCRAMBLE = (
+    1 << i for i in range(9)
 )
+SCRAMBLE_SECTOR = 512
 
 # ---- acc: the accumulators (int64) ------------------------------------------------------------
 # CNT/TOT: [dir*2] ios, [dir*2+1] bytes (interval / whole measured window).
@@ -107,6 +112,41 @@ def trailing_zeros(typingctx: Any, v: Any) -> Any:
         return builder.cttz(args[0], ir.Constant(ir.IntType(1), 0))
 
     return sig, codegen
+
+
+@intrinsic  # type: ignore[untyped-decorator]
+def _store64(typingctx: Any, addr: Any, value: Any) -> Any:
+    """An unaligned 8-byte store to a raw address."""
+    sig = types.void(types.int64, types.int64)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        a, v = args
+        ptr = builder.inttoptr(a, ir.IntType(64).as_pointer())
+        builder.store(v, ptr, align=1)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@numba.njit(nogil=True, cache=True, inline="always")  # type: ignore[untyped-decorator]
+def _scramble(at: int, n: int, off: int, stamp: int) -> None:
+    """fio's small_content_scramble: in each 512-byte sector, the sector's offset at the
+    start of one of its cache lines and the stamp (s, ns) at the end of the first."""
+    line = ((stamp % 1_000_000_000) ^ off) & 7
+    for sector in range(n // SCRAMBLE_SECTOR):
+        p = at + sector * SCRAMBLE_SECTOR
+        _store64(p + (line << 6), off + sector * SCRAMBLE_SECTOR)
+        _store64(p + 48, stamp // 1_000_000_000)
+        _store64(p + 56, stamp % 1_000_000_000)
+
+
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+def _spin(cycles: int, seed: int) -> int:
+    """thinkcycles: a dependent chain the compiler cannot drop (its result is stored)."""
+    x = seed
+    for _ in range(cycles):
+        x = x * 6364136223846793005 + 1442695040888963407
+    return x
 
 
 _clock_gettime = types.ExternalFunction("clock_gettime", types.int32(types.int32, types.voidptr))
@@ -207,8 +247,13 @@ def execute(
     samples = record and (flags & F_SAMPLES) != 0
     log = record and timed and (flags & F_LOG) != 0
     copy = (flags & F_NOCOPY) == 0
+    scramble = (flags & F_SCRAMBLE) != 0
     base = ctl[C_BASE]
     src = ctl[C_SRC]
+    src_step = ctl[C_SRC_STEP]
+    src_slots = ctl[C_SRC_SLOTS]
+    writes = ctl[C_SRC_NEXT]
+    spin = ctl[C_SPIN]
     rbuf = ctl[C_RBUF]
     deadline = ctl[C_DEADLINE]
     bytes_left = ctl[C_BYTES_LEFT]
@@ -231,7 +276,13 @@ def execute(
             t0 = _now(ts)
             if copy:
                 if d:
-                    _memcpy(base + off, src, n)
+                    s = src
+                    if src_slots > 1:
+                        s += (writes % src_slots) * src_step
+                    writes += 1
+                    _memcpy(base + off, s, n)
+                    if scramble:
+                        _scramble(base + off, n, off, t0)
                 else:
                     _memcpy(rbuf, base + off, n)
             now = _now(ts)
@@ -260,11 +311,19 @@ def execute(
                 ctl[C_FIRST] = _now(ts)
             if copy:
                 if d:
-                    _memcpy(base + off, src, n)
+                    s = src
+                    if src_slots > 1:
+                        s += (writes % src_slots) * src_step
+                    writes += 1
+                    _memcpy(base + off, s, n)
+                    if scramble:
+                        _scramble(base + off, n, off, 0)
                 else:
                     _memcpy(rbuf, base + off, n)
             unchecked += 1
             unchecked_bytes += n
+        if spin:
+            ctl[C_SINK] = _spin(spin, ctl[C_SINK])
         bytes_left -= n
         ios_left -= 1
         pass_bytes += n
@@ -295,6 +354,7 @@ def execute(
     ctl[C_BYTES_LEFT] = bytes_left
     ctl[C_IOS_LEFT] = ios_left
     ctl[C_PASS] = pass_bytes
+    ctl[C_SRC_NEXT] = writes
     return ran
 
 

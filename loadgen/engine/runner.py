@@ -22,13 +22,17 @@ from collections.abc import Callable
 import numpy as np
 
 from loadgen.engine import kernel
+from loadgen.engine.buffers import WriteSource
 from loadgen.engine.faultkinds import FaultKinds
 from loadgen.engine.faults import Usage, anon_huge_bytes, huge_pages_possible, read_usage
 from loadgen.engine.hygiene import keep_heap
 from loadgen.engine.iolog import IoLogs
 from loadgen.engine.pattern import AccessPattern, Batch
+from loadgen.engine.rate import Pacer
 from loadgen.engine.recorder import Recorder
 from loadgen.engine.region import Region, RegionError
+from loadgen.engine.trace import IologWriter
+from loadgen.engine.verify import Verifier, region_view
 from loadgen.plan import Job, RwMode
 from loadgen.stats.jobstats import IntervalStats
 from loadgen.stats.mmstats import MmStats
@@ -37,6 +41,8 @@ BATCH_OPS = 4096  # I/Os generated per numpy batch
 CHUNK_NS = 10_000_000  # a kernel call returns at least this often
 UNLIMITED = 1 << 62
 OVERHEAD_OPS = 2048  # empty copies timed to measure the kernel's own per-I/O cost
+PACE_WINDOW = 4096  # upcoming I/Os a pacing step looks at
+VERIFY_CHUNK = 1024  # blocks read and checked per verify step
 
 
 class EngineError(Exception):
@@ -76,11 +82,6 @@ def measure_overhead(timed: bool) -> float:
     return best
 
 
-def write_source(size: int) -> np.ndarray:
-    """``size`` non-zero bytes (written pages are never mistaken for the zero page)."""
-    return np.resize(np.arange(1, 256, dtype=np.uint8), max(size, 1))
-
-
 class JobRunner:
     """Setup, run and close of one job; ``overhead_ns`` may be given (a fork helper
     measures it once for all its workers) or is measured in setup."""
@@ -94,6 +95,8 @@ class JobRunner:
         self.state: kernel.State | None = None
         self.first: Batch | None = None
         self._buffers: tuple[np.ndarray, np.ndarray] | None = None
+        self.source: WriteSource | None = None
+        self.verifier: Verifier | None = None
         self._address = 0
         self.kinds: FaultKinds | None = None  # fault_kinds=1: the executed I/Os' fault kinds
 
@@ -116,15 +119,20 @@ class JobRunner:
             self.pattern = AccessPattern(job)
         except ValueError as exc:
             raise EngineError(errno.EINVAL, f"{job.name}: {exc}") from exc
-        src = write_source(self.pattern.max_bs)
+        self.source = WriteSource(job, self.pattern.max_bs, job.randseed + job.thread_number)
         rbuf = np.full(max(self.pattern.max_bs, 1), 0, dtype=np.uint8)
-        self._buffers = (src, rbuf)
-        logs = IoLogs.wanted(job) and self.timed
+        self._buffers = (self.source.ring, rbuf)
+        logs = (IoLogs.wanted(job) or bool(job.write_iolog)) and self.timed
         self.state = kernel.State(BATCH_OPS if logs else 1)
         ctl = self.state.ctl
         ctl[kernel.C_BASE] = self._address
-        ctl[kernel.C_SRC] = src.ctypes.data
+        ctl[kernel.C_SRC] = self.source.address
+        ctl[kernel.C_SRC_STEP] = self.source.step
+        ctl[kernel.C_SRC_SLOTS] = self.source.slots
         ctl[kernel.C_RBUF] = rbuf.ctypes.data
+        ctl[kernel.C_SPIN] = job.rate.thinkcycles
+        if job.verify.on:
+            self.verifier = Verifier(job, region_view(self._address, job.size))
         self.first = self.pattern.next_batch(BATCH_OPS)
         if job.mm.fault_kinds:
             self.kinds = FaultKinds.for_job(job)
@@ -135,6 +143,8 @@ class JobRunner:
     def close(self) -> None:
         self.state = None
         self._buffers = None
+        self.source = None
+        self.verifier = None
         self.first = None
         if self.region is not None:
             self.region.close()
@@ -178,7 +188,15 @@ class _Run:
         self.recorder = Recorder(job, self.state)
         self.logs = IoLogs.for_job(job)
         self.timed = runner.timed
-        self.kernel_logs = self.timed and self.logs is not None
+        self.kernel_logs = self.timed and (self.logs is not None or bool(job.write_iolog))
+        self.source = runner.source
+        self.verifier = runner.verifier
+        self.pacer = Pacer(job, job.randseed ^ (job.thread_number << 16))
+        self.iolog: IologWriter | None = None
+        self.error: EngineError | None = None
+        self.verify_only = job.verify.only and self.verifier is not None
+        iotime = job.rate.thinktime_iotime_ns
+        self.last_think = 0
         flags = 0
         if self.timed:
             flags |= kernel.F_TIMED
@@ -192,6 +210,8 @@ class _Run:
             flags |= kernel.F_SAMPLES
         if self.kernel_logs:
             flags |= kernel.F_LOG
+        if self.source is not None and self.source.scramble and self.verifier is None:
+            flags |= kernel.F_SCRAMBLE
         self.flags = flags
         # limits (measured window only; fio resets its counters at ramp end)
         loops = max(job.loops, 1)
@@ -201,7 +221,8 @@ class _Run:
         self.done_bytes = 0
         self.done_ios = 0
         self.pass_bytes = 0
-        self.think_left = job.thinktime_blocks if job.thinktime_ns else 0
+        blocks = job.thinktime_ns and (not iotime or job.rate.thinktime_blocks_set)
+        self.think_left = job.thinktime_blocks if blocks else 0
         self.time_based = self.pattern.time_based
         # the region has work at each pass end (re-fault, MADV_COLD, ...): passes are run
         # one by one, never replayed as tiles, and a time-based pass stops at its bytes
@@ -225,6 +246,10 @@ class _Run:
         ramp_end = now + job.ramp_time_ns
         if not in_ramp:
             self._start_measured(now)
+        self.pacer.reset(now)
+        self.last_think = now
+        if self.job.write_iolog:
+            self.iolog = IologWriter(self.job.write_iolog, self.job.name, now)
         batch = self.runner.first or Batch.empty()
         self.runner.first = None
         pos = 0
@@ -237,6 +262,7 @@ class _Run:
             if in_ramp and now >= ramp_end:
                 in_ramp = False
                 self._start_measured(now)
+                self.pacer.reset(now)
                 if self.pattern.chooser is not None:
                     self.pattern.chooser.reset_counts()
                 if not self.time_based:
@@ -261,6 +287,22 @@ class _Run:
             count = left
             if self.think_left:
                 count = min(count, self.think_left)
+            if self.source is not None and self.source.changing:
+                count = min(count, self.source.slots)
+            if self.verifier is not None and job.verify.backlog:
+                count = min(count, max(job.verify.backlog - self.verifier.since_backlog, 1))
+            iotime = job.rate.thinktime_iotime_ns
+            if iotime and job.thinktime_ns and now - self.last_think >= iotime:
+                self._think()
+                continue
+            if self.pacer.active:
+                count = min(count, PACE_WINDOW)
+                idx = (pos + np.arange(count)) % len(batch)
+                count, wait = self.pacer.allowed(batch.lengths[idx], batch.dirs[idx], now)
+                if not count:
+                    self._sleep_until(min(now + wait, now + CHUNK_NS, self._horizon(now, in_ramp,
+                                                                                   ramp_end)))
+                    continue
             if self.kernel_logs and measured:
                 count = min(count, len(batch) - pos, BATCH_OPS)
             deadline = now + CHUNK_NS
@@ -282,9 +324,14 @@ class _Run:
                 ctl[kernel.C_BYTES_LEFT] = ctl[kernel.C_IOS_LEFT] = UNLIMITED
                 if self.per_pass and self.time_based:
                     ctl[kernel.C_BYTES_LEFT] = max(job.bytes_per_pass - self.pass_bytes, 1)
-            ran = state.run(batch.offsets, batch.lengths, batch.dirs, pos, count)
+            dirs = batch.dirs
+            if self.verify_only:
+                dirs = np.zeros_like(batch.dirs)  # read what the writes would have written
+            ran = state.run(batch.offsets, batch.lengths, dirs, pos, count)
             if self.runner.kinds is not None:  # outside the kernel's timing
-                self.runner.kinds.observe_run(batch.offsets, batch.lengths, batch.dirs, pos, ran)
+                self.runner.kinds.observe_run(batch.offsets, batch.lengths, dirs, pos, ran)
+            if ran and self._after_chunk(batch, pos, ran, now, measured):
+                break
             self.pass_bytes += int(ctl[kernel.C_PASS])
             if self.per_pass and self.time_based and self.pass_bytes >= job.bytes_per_pass:
                 self._end_pass(True)  # the pattern wraps on by itself
@@ -310,7 +357,112 @@ class _Run:
                 if self.per_pass:
                     self._end_pass(False)
                 break
+        if self.error is None and not self.stop():
+            self._verify_phase()
         self._finish(state.now())
+        if self.error is not None:
+            raise self.error
+
+    def _horizon(self, now: int, in_ramp: bool, ramp_end: int) -> int:
+        """The next moment the loop must look up: ramp end, a report, the runtime end."""
+        if in_ramp:
+            return ramp_end
+        end = self.next_report
+        if self.job.runtime_ns:
+            end = min(end, self.measured_start + self.job.runtime_ns)
+        return end
+
+    def _sleep_until(self, when: int) -> None:
+        left = when - self.state.now()
+        if left > 0:
+            time.sleep(left / 1e9)
+
+    def _after_chunk(self, batch: Batch, pos: int, ran: int, start: int, measured: bool) -> bool:
+        """Per-chunk work of the per-I/O options; True when the job must end (an error)."""
+        job = self.job
+        idx = (pos + np.arange(ran)) % len(batch)
+        offs, lens, dirs = batch.offsets[idx], batch.lengths[idx], batch.dirs[idx]
+        if self.pacer.active:
+            self.pacer.issued(lens, dirs)
+        if self.source is not None and self.source.changing:
+            self.source.refill()
+        if self.iolog is not None and measured:
+            stamps = (self.state.logs[0, :ran] if self.kernel_logs
+                      else np.full(ran, start, dtype=np.int64))
+            self.iolog.add(stamps, offs, lens, dirs)
+        acc = self.state.acc
+        if measured and any(job.rate.max_latency_ns):
+            kind = 1 if (self.flags & kernel.F_LAT) else 0
+            for d in (0, 1):
+                limit = job.rate.max_latency_ns[d]
+                at = kernel.A_MOM + 10 * kind + 5 * d
+                if limit and acc[at] and acc[at + 4] > limit:
+                    self.error = EngineError(errno.ETIMEDOUT, (
+                        f"{job.name}: latency of {int(acc[at + 4]) // 1000} usec exceeds "
+                        f"specified max ({limit // 1000} usec)"))
+                    return True
+        if measured and job.rate.checks_min:
+            done_b = (int(acc[kernel.A_TOT + 1]), int(acc[kernel.A_TOT + 3]))
+            done_i = (int(acc[kernel.A_TOT]), int(acc[kernel.A_TOT + 2]))
+            message = self.pacer.below_min(self.state.now(), done_b, done_i, job.name)
+            if message:
+                self.error = EngineError(errno.EIO, message)
+                return True
+        verifier = self.verifier
+        if verifier is None:
+            return False
+        if self.verify_only:
+            writes = dirs == 1
+            nums = np.full(int(writes.sum()), -1, dtype=np.int64)
+            return self._checked(verifier.check(offs[writes], lens[writes], nums))
+        verifier.stamp(offs, lens, dirs)
+        if verifier.backlog_due():
+            return self._read_back(*verifier.backlog_batch())
+        return False
+
+    def _checked(self, go_on: bool) -> bool:
+        verifier = self.verifier
+        assert verifier is not None
+        if verifier.mismatches and (not go_on or self.error is None):
+            first = verifier.mismatches[0]
+            self.error = EngineError(errno.EILSEQ, first.message)
+        return not go_on
+
+    def _read_back(self, offs: np.ndarray, lens: np.ndarray, nums: np.ndarray) -> bool:
+        """Read these blocks through the kernel (counted as reads, as fio's verify reads)
+        and check them; True when verify_fatal stops the job."""
+        verifier = self.verifier
+        assert verifier is not None
+        ctl = self.state.ctl
+        reads = np.zeros(len(offs), dtype=np.int8)
+        flags = self.flags & ~kernel.F_LOG
+        for at in range(0, len(offs), VERIFY_CHUNK):
+            if self.stop():
+                return False
+            sl = slice(at, at + VERIFY_CHUNK)
+            ctl[kernel.C_FLAGS] = flags | kernel.F_RECORD
+            ctl[kernel.C_DEADLINE] = 0
+            ctl[kernel.C_BYTES_LEFT] = ctl[kernel.C_IOS_LEFT] = UNLIMITED
+            n = len(offs[sl])
+            self.state.run(np.ascontiguousarray(offs[sl]), np.ascontiguousarray(lens[sl]),
+                           reads[:n], 0, n)
+            now = self.state.now()
+            if now >= self.next_report:
+                self._report(now)
+            if self._checked(verifier.check(offs[sl], lens[sl], nums[sl])):
+                return True
+        return False
+
+    def _verify_phase(self) -> None:
+        """fio's do_verify: after a write workload (not time-based), read back the latest
+        write of every block and check it."""
+        job = self.job
+        verifier = self.verifier
+        if verifier is None or self.verify_only or not job.verify.do_verify:
+            return
+        if not RwMode(job.rw).writes or self.time_based:
+            return
+        self._read_back(*verifier.pending())
 
     def _start_measured(self, now: int) -> None:
         self.measured_start = self.last_report = now
@@ -414,12 +566,15 @@ class _Run:
     def _think(self) -> None:
         """thinktime: spin thinktime_spin, then sleep the rest."""
         job = self.job
-        spin_end = time.monotonic_ns() + job.thinktime_spin_ns
+        t0 = time.monotonic_ns()
+        spin_end = t0 + job.thinktime_spin_ns
         while time.monotonic_ns() < spin_end:
             pass
         rest = job.thinktime_ns - job.thinktime_spin_ns
         if rest > 0:
             time.sleep(rest / 1e9)
+        self.last_think = time.monotonic_ns()
+        self.pacer.after_think(self.last_think - t0)
 
     # ---- reports ------------------------------------------------------------------------
     def _index(self, now: int) -> int:
@@ -470,4 +625,7 @@ class _Run:
             delta.mm = MmStats(self.runner.region.stats(), kinds.counts() if kinds else None)
         if self.logs is not None:
             self.logs.close(now - (self.measured_start or now))
+        if self.iolog is not None:
+            self.iolog.close(now)
+            self.iolog = None
         self.report(delta)

@@ -23,7 +23,7 @@ def options_overview() -> str:
     lines = []
     for category, options in _categories().items():
         lines.append(f"{category}:")
-        lines += [f"  {option.name:<24}: {option.help}" for option in options]
+        lines += [f"  {option.name:<24} : {option.help}" for option in options]
     lines.append("Use --cmdhelp=OPTION for details.")
     return "\n".join(lines) + "\n"
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from loadgen.jobfile.access import Distribution, DistributionValue, Rw, RwValue, Zones
+from loadgen.jobfile.engineopts import IntList, Pattern, PatternKind, PercentFloat
 from loadgen.jobfile.memory import MthpKind, ThpDelayKind
 from loadgen.jobfile.values import (
     BadValue,
@@ -162,6 +163,40 @@ class State:
     # units
     kb_base: int
     unit_base: int
+    # per-I/O engine: pacing, verification, buffer contents (loadgen.jobfile.engineopts)
+    rate: MaybeInts
+    rate_min: MaybeInts
+    rate_iops: MaybeInts
+    rate_iops_min: MaybeInts
+    rate_process: str
+    rate_cycle: int
+    rate_ignore_thinktime: bool
+    thinktime_iotime_ns: int
+    thinkcycles: int
+    thinktime_blocks_type: str
+    max_latency_ns: MaybeInts
+    latency_target_ns: int
+    latency_window_ns: int
+    latency_percentile: float
+    latency_run: bool
+    verify: str
+    verify_pattern: Pattern
+    verify_interval: int
+    verify_offset: int
+    do_verify: bool
+    verify_fatal: bool
+    verify_backlog: int
+    verify_backlog_batch: int
+    verify_dump: bool
+    verify_only: bool
+    buffer_pattern: Pattern
+    zero_buffers: bool
+    refill_buffers: bool | None  # None = not given (fio's fio_option_is_set)
+    scramble_buffers: bool
+    buffer_compress_percentage: int
+    buffer_compress_chunk: int
+    dedupe_percentage: int
+    write_iolog: str
 
     def copy(self) -> State:
         return replace(self)
@@ -305,6 +340,11 @@ def _apply_continue_on_error(state: State, value: str) -> None:
 
 def _apply_unified(state: State, value: str) -> None:
     state.unified_rw_reporting = {"0": "none", "1": "mixed", "2": "both"}.get(value, value)
+
+
+def _apply_max_latency(state: State, value: tuple[int | None, ...]) -> None:
+    merged = zip(state.max_latency_ns, value, strict=True)
+    state.max_latency_ns = tuple(old if new is None else new * 1000 for old, new in merged)
 
 
 def _apply_unit_base(state: State, value: str) -> None:
@@ -584,6 +624,90 @@ OPTIONS: tuple[Option, ...] = (
     Option("log_offset", Bool(), False, "Add each I/O's offset to bw/lat/iops log lines", "Logs"),
     Option("per_job_logs", Bool(), True, "One log file per job (.N suffix); 0 = shared files",
            "Logs"),
+    # --- pacing (loadgen.engine.rate; checks in loadgen.jobfile.engineopts)
+    Option("rate", SizeList(0), (0, 0, 0),
+           "Cap bandwidth per direction in bytes/s (read,write; 0 = none)", "Rate"),
+    Option("rate_min", SizeList(0), (0, 0, 0),
+           "Fail the job when bandwidth drops below this over rate_cycle (bytes/s)", "Rate",
+           aliases=("ratemin",)),
+    Option("rate_iops", IntList(0), (0, 0, 0), "Cap IOPS per direction (rate wins if both)",
+           "Rate"),
+    Option("rate_iops_min", IntList(0), (0, 0, 0),
+           "Fail the job when IOPS drop below this over rate_cycle", "Rate"),
+    Option("rate_process", Enum({
+        "linear": "evenly spaced I/Os",
+        "poisson": "exponentially distributed gaps (Poisson arrivals) at the rate's IOPS",
+    }), "linear", "How rated I/Os are spaced", "Rate"),
+    Option("rate_cycle", Int(1), 1000, "Window of rate_min/rate_iops_min checks in ms", "Rate",
+           aliases=("ratecycle",)),
+    Option("rate_ignore_thinktime", Bool(), False,
+           "Keep the rate after a thinktime instead of catching up", "Rate"),
+    Option("thinktime_iotime", Time("us"), 0,
+           "Think also once this long has passed since the last think (needs thinktime)",
+           "Rate", target="thinktime_iotime_ns"),
+    Option("thinkcycles", Int(), 0, "Busy-loop this many cycles after each I/O", "Rate"),
+    Option("thinktime_blocks_type", Enum({
+        "complete": "count completed I/Os",
+        "issue": "count issued I/Os (the same for a synchronous engine)",
+    }), "complete", "What thinktime_blocks counts", "Rate"),
+    Option("max_latency", IntList(0), (0, 0, 0),
+           "Fail the job (ETIMEDOUT) when an I/O's completion latency exceeds this (us)",
+           "Rate", target="max_latency_ns", apply=_apply_max_latency),
+    Option("latency_target", Time("us"), 0,
+           "Latency target: report the depth meeting it (a sync engine: always 1)", "Rate",
+           target="latency_target_ns"),
+    Option("latency_window", Time("us"), 0, "Window over which latency_target is checked",
+           "Rate", target="latency_window_ns"),
+    Option("latency_percentile", PercentFloat(), 100.0,
+           "Percentile of I/Os that must meet latency_target", "Rate"),
+    Option("latency_run", Bool(), False, "Keep checking latency_target for the whole run",
+           "Rate"),
+    # --- verification (loadgen.engine.verify)
+    Option("verify", Enum({
+        "0": "no verification", "md5": "MD5 per block", "crc64": "CRC-64 (ECMA-182)",
+        "crc32c": "CRC-32C (Castagnoli)", "crc32c-intel": "the same as crc32c",
+        "crc32": "CRC-32 (zlib)", "crc16": "CRC-16", "crc7": "CRC-7",
+        "xxhash": "xxHash32", "sha1": "SHA-1", "sha256": "SHA-256", "sha512": "SHA-512",
+        "sha3-224": "SHA3-224", "sha3-256": "SHA3-256", "sha3-384": "SHA3-384",
+        "sha3-512": "SHA3-512", "meta": "the header only (offset, number, thread)",
+        "pattern": "verify_pattern in the whole block, no header",
+        "pattern_hdr": "verify_pattern plus the header",
+        "null": "write and read, check nothing",
+    }), "0", "Check written data when it is read back (verify phase or verify_backlog)",
+        "Verify"),
+    Option("verify_pattern", PatternKind(formats=True), (b"", ()),
+           "Pattern written and checked (implies verify=pattern)", "Verify"),
+    Option("verify_interval", Int(0), 0, "Bytes per verify header (0 = the block size)",
+           "Verify"),
+    Option("verify_offset", Int(0), 0, "Put the verify header this far into each interval",
+           "Verify"),
+    Option("do_verify", Bool(), True, "Run the verify phase after the writes", "Verify"),
+    Option("verify_fatal", Bool(), False, "Stop at the first bad block", "Verify"),
+    Option("verify_backlog", Int(0), 0,
+           "Verify after every N written blocks instead of after the write phase", "Verify"),
+    Option("verify_backlog_batch", Int(0), 0, "Blocks verified at each backlog point",
+           "Verify"),
+    Option("verify_dump", Bool(), False,
+           "Write the received and expected data of a bad block to files", "Verify"),
+    Option("verify_only", Bool(), False,
+           "Do not write: only verify what an earlier run left (backing=file)", "Verify"),
+    # --- buffer contents (loadgen.engine.buffers)
+    Option("buffer_pattern", PatternKind(formats=False), (b"", ()),
+           "Fill write buffers with this pattern", "Buffers"),
+    Option("zero_buffers", Flag(), False, "Write zeroes", "Buffers"),
+    Option("refill_buffers", Flag(), None,
+           "Fresh buffer contents for every write (default: on with compression)", "Buffers"),
+    Option("scramble_buffers", Bool(), True,
+           "Stamp each write's offset and time into every 512-byte sector", "Buffers"),
+    Option("buffer_compress_percentage", Int(0, 100), 0,
+           "How compressible written data is, in percent", "Buffers"),
+    Option("buffer_compress_chunk", Int(0), 512, "Granularity of the compressible parts",
+           "Buffers"),
+    Option("dedupe_percentage", Int(0, 100), 0, "Percentage of writes that repeat an earlier "
+           "block's contents", "Buffers"),
+    # --- iolog
+    Option("write_iolog", Str(allow_empty=False), "",
+           "Write every I/O issued to this file in fio's iolog v3 format", "Logs"),
     # --- units
     Option("kb_base", Enum({"1024": "k = 1024 (default)", "1000": "k = 1000"}), 1024,
            "Base of size suffixes and reported units", "Units", apply=_apply_kb_base, prio=1),
@@ -628,25 +752,15 @@ UNSUPPORTED: dict[str, str] = {
         "fill_device", "fill_fs", "ioscheduler", "disk_util",
         "ramp_size", "dedupe_mode",
     ), _FILES),
+    **dict.fromkeys(("flow", "flow_id", "flow_sleep"), _RATE),
     **dict.fromkeys((
-        "rate", "rate_min", "ratemin", "rate_iops", "rate_iops_min", "rate_process", "rate_cycle",
-        "ratecycle", "rate_ignore_thinktime", "latency_target", "latency_window",
-        "latency_percentile", "latency_run", "max_latency", "flow", "flow_id", "flow_sleep",
-        "thinktime_iotime",
-    ), _RATE),
-    **dict.fromkeys((
-        "verify", "do_verify", "verify_offset", "verify_interval", "verify_pattern",
-        "verify_fatal", "verify_dump", "verify_async", "verify_backlog", "verify_backlog_batch",
-        "verify_state_save", "verify_state_load", "verify_only", "experimental_verify",
+        "verify_async", "verify_state_save", "verify_state_load", "experimental_verify",
         "verify_header_seed", "trim_percentage", "trim_verify_zero",
         "trim_backlog", "trim_backlog_batch",
     ), _VERIFY),
     **dict.fromkeys(("uid", "gid"), _PRIO),
     **dict.fromkeys((
-        "mem", "iomem", "iomem_align", "mem_align", "hugepage-size", "buffer_pattern",
-        "buffer_compress_percentage", "buffer_compress_chunk", "dedupe_percentage",
-        "refill_buffers", "scramble_buffers",
-        "zero_buffers", ), _BUFFERS),
+        "mem", "iomem", "iomem_align", "mem_align", "hugepage-size"), _BUFFERS),
     **dict.fromkeys(("error_dump",), _ERRORS),
     **dict.fromkeys((
         "log_prio",
@@ -659,7 +773,7 @@ UNSUPPORTED: dict[str, str] = {
     **dict.fromkeys(("zonemode", "zonesize", "zonerange", "zoneskip", "zonecapacity",
                      "max_open_zones", "job_max_open_zones", "ignore_zone_limits",
                      "zone_reset_threshold", "zone_reset_frequency"), _ZONES),
-    **dict.fromkeys(("read_iolog", "write_iolog", "replay_no_stall", "replay_redirect",
+    **dict.fromkeys(("read_iolog", "replay_no_stall", "replay_redirect",
                      "replay_align", "replay_scale", "replay_time_scale", "replay_skip",
                      "merge_blktrace_file", "merge_blktrace_scalars", "merge_blktrace_iters"),
                     _IOLOG),
@@ -680,8 +794,8 @@ UNSUPPORTED: dict[str, str] = {
     **dict.fromkeys(("block_error_percentiles", "steadystate_duration", "steadystate_ramp_time",
                      "steadystate_check_interval", "ss_interval"), _OUTPUT),
     **dict.fromkeys(("dedupe_working_set_percentage", "dedupe_global",), _BUFFERS),
-    **dict.fromkeys(("sprandom", "num_range", "random_sequence_stride", "thinkcycles",
-                     "thinktime_blocks_type", "comm", "profile"), _NOT_IMPLEMENTED),
+    **dict.fromkeys(("sprandom", "num_range", "random_sequence_stride", "comm", "profile"),
+                    _NOT_IMPLEMENTED),
 }
 
 
@@ -726,7 +840,7 @@ _APPLIED_DEFAULTS: dict[str, Any] = {
     "distribution_params": (), "zones": ((), ()), "randseed": 0x89, "randseed_set": False,
     "offset": 0, "loops": 1, "thinktime_blocks": 1, "gtod_reduce": False, "kb_base": 1024,
     "unit_base": 8, "filename": "", "exitall": False, "exitall_on_error": False,
-    "continue_on_error": "none", "unified_rw_reporting": "none",
+    "continue_on_error": "none", "unified_rw_reporting": "none", "max_latency_ns": (0, 0, 0),
 }
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 
 from loadgen.errors import InputError, raise_collected
+from loadgen.jobfile.engineopts import engine_controls
 from loadgen.jobfile.expr import bc_integer
 from loadgen.jobfile.memory import check_groups, memory_controls
 from loadgen.jobfile.options import MAX_JOBS, State, initial_state, lookup
@@ -30,7 +31,7 @@ COMPUTED = frozenset({
     "offset_percent", "offset_increment", "bs_min", "bs_max", "bssplit", "blockalign",
     "percentage_random", "randrepeat", "time_based", "startdelay_ns", "write_bw_log",
     "write_lat_log", "write_iops_log", "write_hist_log", "mm", "cpus_allowed",
-    "numa_cpu_nodes", "numa_mem_policy", "job_options", "source",
+    "numa_cpu_nodes", "numa_mem_policy", "rate", "verify", "buffers", "job_options", "source",
 })
 COPIED = tuple(f.name for f in fields(Job) if f.name not in COMPUTED)
 
@@ -189,6 +190,7 @@ class Resolver:
         if numa_cpu_nodes is not None and cpus_allowed:
             self.note(where, f"job {name!r}: numa_cpu_nodes replaces cpus_allowed, as in fio")
             cpus_allowed = ()
+        rate, verify, buffers = engine_controls(state, name, where)
         return Job(
             **{field: getattr(state, field) for field in COPIED},
             name=name,
@@ -213,6 +215,9 @@ class Resolver:
             write_iops_log=_log_prefix(state.write_iops_log, name),
             write_hist_log=_log_prefix(state.write_hist_log, name),
             mm=memory_controls(state, name, where),
+            rate=rate,
+            verify=verify,
+            buffers=buffers,
             cpus_allowed=cpus_allowed,
             numa_cpu_nodes=numa_cpu_nodes,
             numa_mem_policy=numa_mem_policy,

@@ -63,6 +63,11 @@ def _field_value(name: str, value: Any) -> Any:
     default = _JOB_DEFAULTS.get(name)
     if isinstance(default, Enum):
         return type(default)(value)
+    if dataclasses.is_dataclass(default) and not isinstance(default, type) and isinstance(
+            value, dict):  # a group of controls (rate, verify, buffers, mm)
+        return dataclasses.replace(default, **{
+            k: type(getattr(default, k))(v) if isinstance(getattr(default, k), Enum)
+            else _tupled(v) for k, v in value.items() if hasattr(default, k)})
     return _tupled(value)
 
 

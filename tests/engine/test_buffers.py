@@ -1,0 +1,84 @@
+"""What written blocks hold: compression, dedupe, patterns, zeroes, scramble, refill."""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+from loadgen.engine.buffers import WriteSource
+from loadgen.engine.runner import JobRunner
+from loadgen.engine.verify import region_view
+from loadgen.plan import BufferControls
+from tests.engine.conftest import make_job
+
+M = 1024 * 1024
+
+
+def _written(**controls: object) -> bytes:
+    """Run a 1 MiB sequential write job and return what the mapping holds."""
+    job = make_job(rw="write", size=1 * M, buffers=BufferControls(**controls))  # type: ignore[arg-type]
+    runner = JobRunner(job)
+    runner.setup()
+    try:
+        runner.run(lambda d: None, 10**12, lambda: False)
+        return bytes(region_view(runner._address, job.size))
+    finally:
+        runner.close()
+
+
+def _ratio(data: bytes) -> float:
+    return len(zlib.compress(data, 6)) / len(data)
+
+
+def test_compress_percentage_50_compresses_to_about_half() -> None:
+    assert 0.4 < _ratio(_written(compress_percentage=50, refill=True)) < 0.6
+
+
+def test_compress_percentage_is_per_chunk() -> None:
+    data = np.frombuffer(_written(compress_percentage=75, compress_chunk=512, refill=True),
+                         np.uint8).reshape(-1, 512)
+    assert not data[:, 128:].any()  # the last 75% of every 512-byte chunk is zeroes
+    assert 0.2 < _ratio(data.tobytes()) < 0.35
+
+
+def test_default_writes_are_random_and_every_block_differs() -> None:
+    data = _written()
+    assert _ratio(data[:4096]) > 0.95  # one buffer of random bytes (fio's), reused
+    blocks = {data[i:i + 4096] for i in range(0, len(data), 4096)}
+    assert len(blocks) == 256  # scramble_buffers stamps each block's offset
+
+
+def test_without_scramble_every_block_is_the_same() -> None:
+    data = _written(scramble=False)
+    assert len({data[i:i + 4096] for i in range(0, len(data), 4096)}) == 1
+
+
+def test_scramble_stamps_each_sectors_offset() -> None:
+    data = np.frombuffer(_written(), np.uint8).reshape(-1, 512)
+    sector = 700
+    lines = data[sector].reshape(8, 64)
+    stamps = [int.from_bytes(line[:8].tobytes(), "little") for line in lines]
+    assert sector * 512 in stamps
+
+
+def test_zero_buffers_and_pattern() -> None:
+    assert not any(_written(zero=True, scramble=False))
+    assert _written(pattern="dead", scramble=False)[:6] == b"\xde\xad" * 3
+
+
+def test_refill_gives_every_block_fresh_contents() -> None:
+    data = _written(refill=True)
+    assert len({data[i:i + 4096] for i in range(0, len(data), 4096)}) == 256
+
+
+def test_dedupe_percentage_repeats_that_share_of_blocks() -> None:
+    data = _written(dedupe_percentage=50, scramble=False)
+    unique = len({data[i:i + 4096] for i in range(0, len(data), 4096)})
+    assert 90 < unique < 170  # about half of 256 blocks repeat the one before
+
+
+def test_a_source_ring_has_distinct_slots_when_refilled() -> None:
+    job = make_job(rw="write", size=M, buffers=BufferControls(refill=True))
+    source = WriteSource(job, 4096, 1)
+    assert source.slots > 1 and len({bytes(row) for row in source.ring}) == source.slots

@@ -1,0 +1,55 @@
+"""write_iolog (fio's iolog v3), thinkcycles, thinktime_iotime, max_latency."""
+
+from __future__ import annotations
+
+import errno
+import time
+from pathlib import Path
+
+import pytest
+
+from loadgen.engine.runner import EngineError
+from loadgen.plan import RateControls
+from tests.engine.conftest import make_job, run_job
+
+M = 1024 * 1024
+
+
+def test_write_iolog_records_every_io_in_fio_v3_format(in_tmp: Path) -> None:
+    run_job(make_job(rw="randrw", size=1 * M, write_iolog="trace.log"))
+    lines = (in_tmp / "trace.log").read_text().splitlines()
+    assert lines[:3] == ["fio version 3 iolog", "0 t add", "0 t open"]
+    assert lines[-1].split()[1:] == ["t", "close"]
+    ios = [line.split() for line in lines[3:-1]]
+    assert len(ios) == 256
+    assert {io[2] for io in ios} == {"read", "write"}
+    assert sorted(int(io[3]) for io in ios) == list(range(0, 1 * M, 4096))  # randommap
+    stamps = [int(io[0]) for io in ios]
+    assert stamps == sorted(stamps)
+
+
+def test_thinkcycles_spin_after_each_io() -> None:
+    def took(cycles: int) -> float:
+        t0 = time.monotonic()
+        run_job(make_job(rw="read", size=1 * M, rate=RateControls(thinkcycles=cycles)))
+        return time.monotonic() - t0
+
+    assert took(2_000_000) > 5 * took(0)  # 256 x 2M dependent multiplies: far above the copies
+
+
+def test_thinktime_iotime_thinks_on_time_instead_of_blocks() -> None:
+    job = make_job(rw="read", size=256 * M, time_based=True, runtime_ns=300_000_000,
+                   thinktime_ns=100_000_000, thinktime_blocks=1,
+                   rate=RateControls(thinktime_iotime_ns=50_000_000))
+    res = run_job(job)
+    assert res.ios[0] > 1000  # with thinktime_blocks=1 alone: one I/O per 100 ms think
+
+
+def test_max_latency_exceeded_fails_with_etimedout() -> None:
+    job = make_job(rw="write", size=4 * M, rate=RateControls(max_latency_ns=(0, 1)))
+    with pytest.raises(EngineError) as exc:
+        run_job(job)
+    assert exc.value.errno == errno.ETIMEDOUT
+    assert "exceeds specified max (0 usec)" in str(exc.value)
+    assert run_job(make_job(rw="write", size=4 * M,
+                            rate=RateControls(max_latency_ns=(0, 10**12)))).ios == (0, 1024)

@@ -1,0 +1,52 @@
+"""The per-I/O engine options' syntax and fixups (loadgen.jobfile.engineopts)."""
+
+from __future__ import annotations
+
+import pytest
+
+from loadgen.jobfile.engineopts import parse_pattern
+from loadgen.jobfile.values import BadValue
+from loadgen.plan import RateProcess, VerifyKind
+
+
+def test_fio_pattern_examples() -> None:
+    assert parse_pattern('"abcd"', True) == (b"abcd", ())
+    assert parse_pattern("-1024", True) == (bytes.fromhex("00fcffff"), ())
+    assert parse_pattern("66", True) == (b"\x42", ())
+    assert parse_pattern('"123"0xFFeeCC', True) == (bytes.fromhex("313233ffeecc"), ())
+    assert parse_pattern("%o0xdeadbeef%o", True) == (bytes(8) + bytes.fromhex("deadbeef")
+                                                     + bytes(8), (0, 12))
+    with pytest.raises(BadValue):
+        parse_pattern("%o", False)
+    with pytest.raises(BadValue):
+        parse_pattern("zz", True)
+
+
+def test_rate_options_reach_the_job(load_text) -> None:  # type: ignore[no-untyped-def]
+    job = load_text("[j]\nsize=1m\nrw=randrw\nrate=1m,2m\nrate_iops=,500\nratemin=1k\n"
+                  "rate_process=poisson\nrate_cycle=250\nrate_ignore_thinktime=1\n").jobs[0]
+    assert job.rate.rate == (1024 * 1024, 2 * 1024 * 1024)
+    assert job.rate.rate_iops == (0, 500) and job.rate.rate_min == (1024, 1024)
+    assert job.rate.process is RateProcess.POISSON and job.rate.cycle_ms == 250
+    assert job.rate.ignore_thinktime
+
+
+def test_verify_options_and_fixups(load_text, error_of) -> None:  # type: ignore[no-untyped-def]
+    job = load_text("[j]\nsize=1m\nrw=write\nverify_pattern=0xff\n").jobs[0]
+    assert job.verify.kind is VerifyKind.PATTERN and job.verify.pattern == "ff"
+    job = load_text("[j]\nsize=1m\nrw=write\nverify=md5\nverify_interval=512\n").jobs[0]
+    assert job.verify.kind is VerifyKind.MD5 and job.verify.interval == 512
+    assert "verify_interval must be at least" in error_of(
+        "[j]\nsize=1m\nverify=sha512\nverify_interval=100\n")
+    assert "needs verify_pattern" in error_of("[j]\nsize=1m\nverify=pattern\n")
+
+
+def test_buffer_fixups_follow_fio(load_text) -> None:  # type: ignore[no-untyped-def]
+    job = load_text("[j]\nsize=1m\nbuffer_compress_percentage=50\n").jobs[0]
+    assert job.buffers.refill and job.buffers.compress_percentage == 50
+    job = load_text("[j]\nsize=1m\nbuffer_compress_percentage=50\nrefill_buffers=0\n").jobs[0]
+    assert not job.buffers.refill
+    job = load_text("[j]\nsize=1m\nbuffer_compress_percentage=100\n").jobs[0]
+    assert job.buffers.zero and not job.buffers.compress_percentage
+    job = load_text('[j]\nsize=1m\nbuffer_pattern="ab"\n').jobs[0]
+    assert job.buffers.pattern == b"ab".hex() and not job.buffers.scramble

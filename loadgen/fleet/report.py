@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from loadgen.fleet.clock import ClockOffset
-from loadgen.report.fiojson import ETA_UNKNOWN, dumps, lat_object, version_string
+from loadgen.report.fiojson import ETA_UNKNOWN, amount_fields, dumps, lat_object, version_string
 from loadgen.stats import histogram
 from loadgen.stats.jobstats import LatencyStat
 from loadgen.stats.moments import Moments
@@ -131,18 +131,7 @@ def _sum_direction(dirs: Sequence[dict[str, Any]], plus: bool) -> dict[str, Any]
     io_bytes = sum(int(d["io_bytes"]) for d in dirs)
     total_ios = sum(int(d["total_ios"]) for d in dirs)
     runtime = max((int(d["runtime"]) for d in dirs), default=0)
-    bw_bytes = io_bytes * 1000 // runtime if runtime else 0
-    obj: dict[str, Any] = {
-        "io_bytes": io_bytes,
-        "io_kbytes": io_bytes >> 10,
-        "bw_bytes": bw_bytes,
-        "bw": bw_bytes // 1024,
-        "iops": total_ios * 1000.0 / runtime if runtime else 0.0,
-        "runtime": runtime,
-        "total_ios": total_ios,
-        "short_ios": 0,
-        "drop_ios": 0,
-    }
+    obj = amount_fields(io_bytes, total_ios, runtime)
     for kind in ("slat_ns", "clat_ns", "lat_ns"):
         objs = [d[kind] for d in dirs if kind in d]
         merged = LatencyStat()

@@ -131,6 +131,22 @@ def _empty_lat() -> dict[str, Any]:
     return lat_object(LatencyStat(), False, (), False)
 
 
+def amount_fields(io_bytes: int, total_ios: int, runtime_ms: int) -> dict[str, Any]:
+    """A direction's amounts and rates as fio's JSON gives them (bw in KiB/s, runtime ms)."""
+    bw_bytes = io_bytes * 1000 // runtime_ms if runtime_ms else 0
+    return {
+        "io_bytes": io_bytes,
+        "io_kbytes": io_bytes >> 10,
+        "bw_bytes": bw_bytes,
+        "bw": bw_bytes // 1024,
+        "iops": total_ios * 1000.0 / runtime_ms if runtime_ms else 0.0,
+        "runtime": runtime_ms,
+        "total_ios": total_ios,
+        "short_ios": 0,
+        "drop_ios": 0,
+    }
+
+
 def dir_object(entry: Entry, ddir: int | None, rs: GroupRunStats | None, plus: bool,
                mixed: DirEntry | None = None) -> dict[str, Any]:
     """fio's ``add_ddir_status_json`` for read, write or (``ddir`` None) the all-zero trim;
@@ -141,17 +157,8 @@ def dir_object(entry: Entry, ddir: int | None, rs: GroupRunStats | None, plus: b
     io_bytes = d.io_bytes if d else 0
     runtime = d.runtime_ms if d else 0
     total_ios = d.total_ios if d else 0
-    bw_bytes = io_bytes * 1000 // runtime if runtime else 0
     obj: dict[str, Any] = {
-        "io_bytes": io_bytes,
-        "io_kbytes": io_bytes >> 10,
-        "bw_bytes": bw_bytes,
-        "bw": bw_bytes // 1024,
-        "iops": total_ios * 1000.0 / runtime if runtime else 0.0,
-        "runtime": runtime,
-        "total_ios": total_ios,
-        "short_ios": 0,
-        "drop_ios": 0,
+        **amount_fields(io_bytes, total_ios, runtime),
         "slat_ns": _empty_lat(),
         "clat_ns": lat_object(d.clat, job.clat_percentiles, plist, plus) if d else _empty_lat(),
         "lat_ns": lat_object(d.lat, job.lat_percentiles, plist, plus) if d else _empty_lat(),

@@ -196,28 +196,38 @@ MEMORY_BOUND = 1 << 30
 
 
 def _plan_under_bound(args: list[str], stdin_path: str | None = None) -> tuple[int, str, int]:
-    """(exit status, stderr, peak RSS in bytes) of `python -m loadgen plan ARGS`."""
-    import resource
+    """(exit status, stderr, peak RSS in bytes) of `python -m loadgen plan ARGS`.
+
+    The child sets its own bound and reports its own VmHWM: ru_maxrss of a child would
+    carry the peak of this (large) test process, from which it was forked."""
     import subprocess
     import sys
+    import tempfile
     from pathlib import Path
 
     repo = Path(__file__).resolve().parents[2]
-    stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL  # noqa: SIM115
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "loadgen", "plan", *args], stdin=stdin,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": str(repo)},
-            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BOUND, MEMORY_BOUND)))
-        assert proc.stderr is not None
-        stderr = proc.stderr.read().decode()
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    finally:
-        if stdin_path:
-            stdin.close()  # type: ignore[union-attr]
-    return proc.returncode, stderr, usage.ru_maxrss * 1024
+    with tempfile.TemporaryDirectory() as tmp:
+        peak_file = Path(tmp) / "peak"
+        bounded = (
+            "import atexit, resource, runpy, sys\n"
+            f"resource.setrlimit(resource.RLIMIT_AS, ({MEMORY_BOUND}, {MEMORY_BOUND}))\n"
+            "def peak():\n"
+            "    hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
+            f"    open({str(peak_file)!r}, 'w').write(hwm.split()[1])\n"
+            "atexit.register(peak)\n"
+            "sys.argv = ['loadgen', *sys.argv[1:]]\n"
+            "runpy.run_module('loadgen', run_name='__main__')\n"
+        )
+        stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL  # noqa: SIM115
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-c", bounded, "plan", *args], stdin=stdin,
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120,
+                env={**os.environ, "PYTHONPATH": str(repo)})
+        finally:
+            if stdin_path:
+                stdin.close()  # type: ignore[union-attr]
+        return proc.returncode, proc.stderr.decode(), int(peak_file.read_text()) * 1024
 
 
 @pytest.mark.parametrize("how", ["path", "stdin"])

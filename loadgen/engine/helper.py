@@ -27,7 +27,7 @@ import traceback
 
 from loadgen import protocol
 from loadgen.engine import jit, kernel
-from loadgen.engine.hygiene import die_with_parent, enlarge_pipe
+from loadgen.engine.hygiene import collapse_heap, die_with_parent, enlarge_pipe, keep_heap
 from loadgen.engine.runner import EngineError, JobRunner, measure_overhead
 from loadgen.engine.worker import worker_process
 from loadgen.plan import BsSplitEntry, Job, RwMode
@@ -210,8 +210,10 @@ def helper_main(commands_fd: int, replies_fd: int, parent: int, worker_nice: int
         kernel.compile_kernel()
         warm_up()
         overheads = {timed: measure_overhead(timed) for timed in (True, False)}
+        keep_heap()  # process-wide; workers inherit it
         gc.collect()
         gc.freeze()  # all so far is shared copy-on-write with every worker; gc never touches it
+        collapse_heap()  # fewer page-table entries for each fork to copy and each exit to drop
         Helper(commands, replies, worker_nice, overheads).serve()
     except (
         Exception

@@ -223,7 +223,7 @@ class AccessPattern:
             mask = dirs == d
             k = int(mask.sum())
             if k:
-                out[mask] = self.sizers[d].draw(self.streams.bs[d], k)
+                out[mask] = self.sizers[d].draw(self.streams.bs(d), k)
         return out
 
     def next_batch(self, n: int) -> Batch:
@@ -355,7 +355,7 @@ class AccessPattern:
         bad = np.flatnonzero(offs + lens > self.end)
         for i in bad.tolist():  # redraw lengths that cross the region end
             d = int(dirs[i])
-            lens[i] = self.sizers[d].draw_fitting(self.streams.bs[d], self.end - int(offs[i]))
+            lens[i] = self.sizers[d].draw_fitting(self.streams.bs(d), self.end - int(offs[i]))
         self._remember(offs, lens, dirs)
         return Batch(offs, lens, dirs)
 
@@ -417,7 +417,7 @@ class AccessPattern:
         dlist = dirs.tolist()
         # Pre-drawn uniforms, one per I/O and purpose, so the loop makes no numpy calls.
         u_block = self.streams.offset.random(n).tolist()
-        u_perc = [self.streams.seqrand[d].integers(1, 101, size=n).tolist() for d in (READ, WRITE)]
+        u_perc = [self.streams.seqrand(d).integers(1, 101, size=n).tolist() for d in (READ, WRITE)]
         k = 0
         for i, d in enumerate(dlist):
             io = self._one(d, u_block[i], u_perc[d][i])
@@ -493,7 +493,7 @@ class AccessPattern:
             off = self.start + b * self.ba[d]
             if off >= self.end:
                 return None  # fio: an offset at or past the end ends the loop
-        length = self.sizers[d].draw_fitting(self.streams.bs[d], self.end - off)
+        length = self.sizers[d].draw_fitting(self.streams.bs(d), self.end - off)
         if length == 0:
             return None
         if self.map is not None:

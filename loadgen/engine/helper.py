@@ -27,11 +27,21 @@ import traceback
 
 from loadgen import protocol
 from loadgen.engine import jit, kernel
-from loadgen.engine.hygiene import collapse_heap, die_with_parent, enlarge_pipe, keep_heap
+from loadgen.engine.hygiene import (
+    bare_fork,
+    collapse_heap,
+    die_with_parent,
+    enlarge_pipe,
+    keep_heap,
+)
 from loadgen.engine.runner import EngineError, JobRunner, measure_overhead
 from loadgen.engine.worker import worker_process
 from loadgen.plan import BsSplitEntry, Job, RwMode
 from loadgen.status import ExitStatus
+
+# Collapsing the heap takes tens of ms once and saves about a ms of CPU per fork and exit:
+# worth it for a storm, not for a run of a few workers.
+COLLAPSE_AT = 32
 
 
 def warm_up() -> None:
@@ -75,6 +85,7 @@ class Helper:
         self.sock = commands
         self.replies = replies
         self.children: set[int] = set()
+        self.collapsed = False
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 
     def serve(self) -> None:
@@ -110,6 +121,9 @@ class Helper:
     def _spawn(self, request: protocol.SpawnRequest, fds: list[int]) -> None:
         """Fork one worker per unit, each with its own stats pipe; hand the read ends back."""
         (gate_r,) = fds
+        if len(request.units) >= COLLAPSE_AT and not self.collapsed:
+            collapse_heap()  # fewer page-table entries for each fork to copy, each exit to drop
+            self.collapsed = True
         forked_r, forked_w = os.pipe2(os.O_CLOEXEC)
         pids: list[int] = []
         batch: list[int] = []  # read ends not yet sent to the controller
@@ -123,7 +137,7 @@ class Helper:
             data_r, data_w = os.pipe2(os.O_CLOEXEC)
             enlarge_pipe(data_w)
             try:
-                pid = os.fork()
+                pid = bare_fork()  # single-threaded here; the child ends in os._exit
             except OSError as exc:  # EAGAIN at a process limit: the rest of the group fails
                 fork_errno = exc.errno or 0
                 pids.append(0)
@@ -213,7 +227,6 @@ def helper_main(commands_fd: int, replies_fd: int, parent: int, worker_nice: int
         keep_heap()  # process-wide; workers inherit it
         gc.collect()
         gc.freeze()  # all so far is shared copy-on-write with every worker; gc never touches it
-        collapse_heap()  # fewer page-table entries for each fork to copy and each exit to drop
         Helper(commands, replies, worker_nice, overheads).serve()
     except (
         Exception
@@ -222,6 +235,9 @@ def helper_main(commands_fd: int, replies_fd: int, parent: int, worker_nice: int
             protocol.send_msg(replies, protocol.Crash(traceback.format_exc()))
         finally:
             os._exit(ExitStatus.FAILED)
+    # Every worker is reaped and nothing is buffered: skip the interpreter's teardown of
+    # numba and LLVM, which the controller would otherwise wait for at the end of each run.
+    os._exit(ExitStatus.OK)
 
 
 if __name__ == "__main__":

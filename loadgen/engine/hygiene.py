@@ -9,6 +9,8 @@ import fcntl
 import functools
 import os
 import signal
+from collections.abc import Callable
+from typing import cast
 
 from loadgen.plan import Job
 from loadgen.status import ExitStatus
@@ -27,6 +29,32 @@ def libc() -> ctypes.CDLL:
     lib.madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
     lib.mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     return lib
+
+
+@functools.cache
+def _libc_fork() -> Callable[[], int] | None:
+    try:
+        fork = ctypes.PyDLL(None, use_errno=True).fork  # PyDLL: the GIL stays held
+    except AttributeError:
+        return None
+    fork.argtypes = ()
+    fork.restype = ctypes.c_int
+    return cast("Callable[[], int]", fork)
+
+
+def bare_fork() -> int:
+    """fork(2) without Python's at-fork work (interpreter re-initialisation and the
+    callbacks modules registered), which in a child of a numba-laden process writes to a
+    few hundred inherited pages, each a copy-on-write fault.  Only for a single-threaded
+    parent whose children never return into its code and end in ``os._exit``."""
+    fork = _libc_fork()
+    if fork is None:
+        return os.fork()
+    pid = fork()
+    if pid < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return pid
 
 
 def die_with_parent(expected_parent: int) -> None:

@@ -6,6 +6,7 @@ figure comes from the run's JSON report and the command's wall clock and CPU (th
 children's rusage, so the whole tree: controller, helper and workers).
 
     python scripts/bench_extra.py --fio PATH [--rounds 3] [--cases storm-256,threads,...]
+        [--base DIR]   # also run the loadgen of another source tree, interleaved
 """
 
 from __future__ import annotations
@@ -67,6 +68,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--cases", default="storm-256,storm-1024,threads,tiny")
     ap.add_argument("--json-out", default="", help="write every round's figures here")
+    ap.add_argument(
+        "--base",
+        default="",
+        help="another loadgen source tree (e.g. `git archive main | tar -x -C DIR`), run"
+        " from it (PYTHONPATH) beside this one in every round",
+    )
     args = ap.parse_args()
     fio = [args.fio] if args.fio else []
     cases: dict[str, list[tuple[str, list[str]]]] = {}
@@ -94,6 +101,18 @@ def main() -> None:
             + ["run", "--name=t", "--rw=write", "--size=4k", "--output-format=json", "--eta=never"],
         )
     ]
+    if args.base:
+        base = ["env", f"PYTHONPATH={Path(args.base).resolve()}", *LOADGEN]
+        for name, sides in cases.items():
+            cases[name] = [
+                entry
+                for side, cmd in sides
+                for entry in (
+                    [(side, cmd), (side.replace("loadgen", "base"), base + cmd[len(LOADGEN) :])]
+                    if side.startswith("loadgen")
+                    else [(side, cmd)]
+                )
+            ]
     report: dict[str, dict[str, list[dict[str, float]]]] = {}
     for name in args.cases.split(","):
         sides = cases[name]

@@ -20,7 +20,6 @@ import struct
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import anyio
@@ -57,16 +56,6 @@ def worker_units(jobs: tuple[Job, ...]) -> list[list[Job]]:
     units = [[j] for j in ordered if not j.thread]
     threads = [j for j in ordered if j.thread]
     return units + ([threads] if threads else [])
-
-
-USS_THREADS_AT = 64  # workers from which their USS is read on every CPU at once
-
-
-def _uss(pid: int) -> int | None:
-    try:
-        return int(psutil.Process(pid).memory_full_info().uss)
-    except (psutil.Error, OSError):
-        return None
 
 
 class _GroupRun:
@@ -374,17 +363,11 @@ class _GroupRun:
 
     def _sample_uss(self) -> None:
         """Each waiting worker's USS (psutil, smaps_rollup): its own memory, region mapped
-        but not yet touched, read here so that no worker spends its time on /proc.  The
-        kernel walks each worker's page tables (about a ms each), so with many workers
-        the reads are spread over the CPUs, which are idle while every worker waits."""
-        pids = list(self.live)
-        if len(pids) < USS_THREADS_AT:
-            found = [(pid, _uss(pid)) for pid in pids]
-        else:
-            with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-                found = list(zip(pids, pool.map(_uss, pids), strict=True))
-        for pid, uss in found:
-            if uss is None:
+        but not yet touched, read here so that no worker spends its time on /proc."""
+        for pid in self.live:
+            try:
+                uss = psutil.Process(pid).memory_full_info().uss
+            except (psutil.Error, OSError):
                 continue
             for state in self.pid_states.get(pid, ()):
                 state.result.totals.uss_bytes = uss

@@ -27,21 +27,11 @@ import traceback
 
 from loadgen import protocol
 from loadgen.engine import jit, kernel
-from loadgen.engine.hygiene import (
-    bare_fork,
-    collapse_heap,
-    die_with_parent,
-    enlarge_pipe,
-    keep_heap,
-)
+from loadgen.engine.hygiene import bare_fork, die_with_parent, enlarge_pipe, keep_heap
 from loadgen.engine.runner import EngineError, JobRunner, measure_overhead
 from loadgen.engine.worker import worker_process
 from loadgen.plan import BsSplitEntry, Job, RwMode
 from loadgen.status import ExitStatus
-
-# Collapsing the heap takes tens of ms once and saves about a ms of CPU per fork and exit:
-# worth it for a storm, not for a run of a few workers.
-COLLAPSE_AT = 32
 
 
 def warm_up() -> None:
@@ -85,7 +75,6 @@ class Helper:
         self.sock = commands
         self.replies = replies
         self.children: set[int] = set()
-        self.collapsed = False
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 
     def serve(self) -> None:
@@ -121,9 +110,6 @@ class Helper:
     def _spawn(self, request: protocol.SpawnRequest, fds: list[int]) -> None:
         """Fork one worker per unit, each with its own stats pipe; hand the read ends back."""
         (gate_r,) = fds
-        if len(request.units) >= COLLAPSE_AT and not self.collapsed:
-            collapse_heap()  # fewer page-table entries for each fork to copy, each exit to drop
-            self.collapsed = True
         forked_r, forked_w = os.pipe2(os.O_CLOEXEC)
         pids: list[int] = []
         batch: list[int] = []  # read ends not yet sent to the controller

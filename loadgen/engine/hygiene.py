@@ -17,8 +17,6 @@ from loadgen.status import ExitStatus
 
 PR_SET_PDEATHSIG = 1
 PIPE_SIZE = 256 * 1024  # pages are allocated only when used
-MADV_COLLAPSE = 25  # Linux 6.1+; older kernels answer EINVAL
-HUGE_PAGE = 2 << 20
 
 
 @functools.cache
@@ -26,7 +24,6 @@ def libc() -> ctypes.CDLL:
     """The C library, resolved once: a fork helper resolves it (and the functions it calls)
     before forking, so workers do not repeat the dlopen and symbol lookups."""
     lib = ctypes.CDLL(None, use_errno=True)
-    lib.madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
     lib.mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     return lib
 
@@ -89,31 +86,6 @@ def keep_heap() -> bool:
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
         mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
     )
-
-
-def collapse_heap() -> int:
-    """Back the process's private anonymous memory with huge pages where it spans whole
-    2 MiB ranges (``MADV_COLLAPSE``), so that each fork copies one page-table entry per
-    2 MiB instead of 512, and each exit tears down as few.  For a fork helper that holds
-    numba and LLVM, after everything workers inherit is loaded.  Per process; changes no
-    system setting.  Returns the bytes collapsed (0 where the kernel cannot)."""
-    done = 0
-    try:
-        with open("/proc/self/maps") as f:
-            lines = f.read().splitlines()
-        madvise = libc().madvise
-    except (OSError, AttributeError):
-        return 0
-    for line in lines:
-        fields = line.split()
-        if fields[1] != "rw-p" or (len(fields) > 5 and fields[5] != "[heap]"):
-            continue  # only anonymous private memory (and the brk heap)
-        lo, hi = (int(x, 16) for x in fields[0].split("-"))
-        start = -(-lo // HUGE_PAGE) * HUGE_PAGE
-        end = hi // HUGE_PAGE * HUGE_PAGE
-        if end > start and madvise(start, end - start, MADV_COLLAPSE) == 0:
-            done += end - start
-    return done
 
 
 def enlarge_pipe(fd: int, size: int = PIPE_SIZE) -> None:

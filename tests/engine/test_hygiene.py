@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import mmap
 import os
 
-from loadgen.engine.hygiene import HUGE_PAGE, bare_fork, collapse_heap, cpus_for, keep_heap
+from loadgen.engine.hygiene import bare_fork, cpus_for, keep_heap
 from tests.controller.plans import make_plan
 
 
@@ -45,41 +44,6 @@ def test_bare_fork_child_runs_python_and_its_status_reaches_the_parent() -> None
     _, status = os.waitpid(pid, 0)
     assert got == b"499500"
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 7
-
-
-def _anon_huge_kib() -> int:
-    with open("/proc/self/smaps_rollup") as f:
-        for line in f:
-            if line.startswith("AnonHugePages:"):
-                return int(line.split()[1])
-    return 0
-
-
-def test_collapse_heap_backs_populated_anonymous_memory_with_huge_pages() -> None:
-    # A populated, aligned 4 MiB anonymous mapping in a child (this process's memory is
-    # left as it was): after collapsing, the child reports huge pages, or 0 bytes where
-    # the kernel has no MADV_COLLAPSE.
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            m = mmap.mmap(-1, 3 * HUGE_PAGE)
-            for at in range(0, len(m), mmap.PAGESIZE):
-                m[at] = 1  # every page populated
-            before = _anon_huge_kib()
-            done = collapse_heap()
-            after = _anon_huge_kib()
-            kept = m[0] == 1 and m[len(m) - mmap.PAGESIZE] == 1  # contents survive
-            os.write(w, f"{done} {before} {after} {int(kept)}".encode())
-        finally:
-            os._exit(0)
-    os.close(w)
-    done, before, after, kept = map(int, os.read(r, 128).split())
-    os.close(r)
-    os.waitpid(pid, 0)
-    assert done >= 0 and kept
-    if done:
-        assert after >= before + HUGE_PAGE // 1024
 
 
 def test_keep_heap_is_done_once() -> None:

@@ -6,6 +6,7 @@ figure comes from the run's JSON report and the command's wall clock and CPU (th
 children's rusage, so the whole tree: controller, helper and workers).
 
     python scripts/bench_extra.py --fio PATH [--rounds 3] [--cases storm-256,threads,...]
+        [--base DIR]   # also run the loadgen of another source tree, interleaved
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -61,12 +64,68 @@ def storm(n: int, size: str) -> tuple[list[str], list[str]]:
     return LOADGEN + ["run", *opts, "--eta=never"], ["--ioengine=page_fault", *opts]
 
 
+SCALED = re.compile(r"^size=\d+\*1024\*1024\*\$mb_memory/8.*$", re.M)
+
+
+def seed_jobs(fio: list[str], rounds: int, base: list[str] | None) -> None:
+    """Every job of profiles/page_fault.fio with its memory-sized jobs at 1 GiB, the
+    whole file per command (stonewall: one job at a time), loadgen and fio in turn;
+    ops/s per job = its I/Os / its runtime."""
+    text = SCALED.sub(
+        "size=1g", (Path(__file__).parents[1] / "profiles/page_fault.fio").read_text()
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        jobfile = Path(tmp) / "page_fault_1g.fio"
+        jobfile.write_text(text)
+        sides = [
+            ("loadgen", [*LOADGEN, "run", str(jobfile), "--output-format=json", "--eta=never"])
+        ]
+        if base:
+            sides.append(("base", [*base, *sides[0][1][len(LOADGEN) :]]))
+        if fio:
+            sides.append(("fio", [*fio, str(jobfile), "--output-format=json"]))
+        got: dict[str, dict[str, list[float]]] = {}
+        for _ in range(rounds):
+            for side, cmd in sides:
+                out = subprocess.run(
+                    cmd, capture_output=True, text=True, timeout=900, check=True
+                ).stdout
+                ios: dict[str, int] = {}
+                runtime: dict[str, int] = {}
+                for j in json.loads(out[out.index("{") :])["jobs"]:
+                    name = j["jobname"]
+                    ios[name] = ios.get(name, 0) + j["read"]["total_ios"] + j["write"]["total_ios"]
+                    rt = max(j["read"]["runtime"], j["write"]["runtime"])
+                    runtime[name] = max(runtime.get(name, 0), rt)
+                for name, n in ios.items():
+                    got.setdefault(name, {}).setdefault(side, []).append(
+                        n / max(runtime[name], 1) * 1000
+                    )
+    for name, per in got.items():
+        line = f"seed-1g {name:26s}"
+        for side, vals in per.items():
+            line += f" {side} {statistics.median(vals) / 1e3:.0f}k ops/s"
+        if "fio" in per:
+            ratios = [a / b for a, b in zip(per["loadgen"], per["fio"], strict=True)]
+            line += (
+                f" loadgen/fio {statistics.median(ratios):.3f}"
+                f" [{min(ratios):.3f}-{max(ratios):.3f}]"
+            )
+        print(line, flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fio", default=os.environ.get("LOADGEN_FIO", ""))
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--cases", default="storm-256,storm-1024,threads,tiny")
+    ap.add_argument("--cases", default="storm-256,storm-1024,threads,tiny", help="also: seed-1g")
     ap.add_argument("--json-out", default="", help="write every round's figures here")
+    ap.add_argument(
+        "--base",
+        default="",
+        help="another loadgen source tree (e.g. `git archive main | tar -x -C DIR`), run"
+        " from it (PYTHONPATH) beside this one in every round",
+    )
     args = ap.parse_args()
     fio = [args.fio] if args.fio else []
     cases: dict[str, list[tuple[str, list[str]]]] = {}
@@ -94,8 +153,24 @@ def main() -> None:
             + ["run", "--name=t", "--rw=write", "--size=4k", "--output-format=json", "--eta=never"],
         )
     ]
+    base = ["env", f"PYTHONPATH={Path(args.base).resolve()}", *LOADGEN] if args.base else None
+    names = args.cases.split(",")
+    if "seed-1g" in names:
+        seed_jobs(fio, args.rounds, base)
+        names.remove("seed-1g")
+    if base is not None:
+        for name, sides in cases.items():
+            cases[name] = [
+                entry
+                for side, cmd in sides
+                for entry in (
+                    [(side, cmd), (side.replace("loadgen", "base"), base + cmd[len(LOADGEN) :])]
+                    if side.startswith("loadgen")
+                    else [(side, cmd)]
+                )
+            ]
     report: dict[str, dict[str, list[dict[str, float]]]] = {}
-    for name in args.cases.split(","):
+    for name in names:
         sides = cases[name]
         got: dict[str, list[dict[str, float]]] = {side: [] for side, _ in sides}
         for _ in range(args.rounds):

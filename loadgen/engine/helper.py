@@ -27,7 +27,7 @@ import traceback
 
 from loadgen import protocol
 from loadgen.engine import jit, kernel
-from loadgen.engine.hygiene import die_with_parent, enlarge_pipe
+from loadgen.engine.hygiene import bare_fork, die_with_parent, enlarge_pipe, keep_heap
 from loadgen.engine.runner import EngineError, JobRunner, measure_overhead
 from loadgen.engine.worker import worker_process
 from loadgen.plan import BsSplitEntry, Job, RwMode
@@ -123,7 +123,7 @@ class Helper:
             data_r, data_w = os.pipe2(os.O_CLOEXEC)
             enlarge_pipe(data_w)
             try:
-                pid = os.fork()
+                pid = bare_fork()  # single-threaded here; the child ends in os._exit
             except OSError as exc:  # EAGAIN at a process limit: the rest of the group fails
                 fork_errno = exc.errno or 0
                 pids.append(0)
@@ -210,6 +210,7 @@ def helper_main(commands_fd: int, replies_fd: int, parent: int, worker_nice: int
         kernel.compile_kernel()
         warm_up()
         overheads = {timed: measure_overhead(timed) for timed in (True, False)}
+        keep_heap()  # process-wide; workers inherit it
         gc.collect()
         gc.freeze()  # all so far is shared copy-on-write with every worker; gc never touches it
         Helper(commands, replies, worker_nice, overheads).serve()
@@ -220,6 +221,9 @@ def helper_main(commands_fd: int, replies_fd: int, parent: int, worker_nice: int
             protocol.send_msg(replies, protocol.Crash(traceback.format_exc()))
         finally:
             os._exit(ExitStatus.FAILED)
+    # Every worker is reaped and nothing is buffered: skip the interpreter's teardown of
+    # numba and LLVM, which the controller would otherwise wait for at the end of each run.
+    os._exit(ExitStatus.OK)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,11 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
+import functools
 import os
 import signal
+from collections.abc import Callable
+from typing import cast
 
 from loadgen.plan import Job
 from loadgen.status import ExitStatus
@@ -16,10 +19,44 @@ PR_SET_PDEATHSIG = 1
 PIPE_SIZE = 256 * 1024  # pages are allocated only when used
 
 
+@functools.cache
+def libc() -> ctypes.CDLL:
+    """The C library, resolved once: a fork helper resolves it (and the functions it calls)
+    before forking, so workers do not repeat the dlopen and symbol lookups."""
+    lib = ctypes.CDLL(None, use_errno=True)
+    lib.mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    return lib
+
+
+@functools.cache
+def _libc_fork() -> Callable[[], int] | None:
+    try:
+        fork = ctypes.PyDLL(None, use_errno=True).fork  # PyDLL: the GIL stays held
+    except AttributeError:
+        return None
+    fork.argtypes = ()
+    fork.restype = ctypes.c_int
+    return cast("Callable[[], int]", fork)
+
+
+def bare_fork() -> int:
+    """fork(2) without Python's at-fork work (interpreter re-initialisation and the
+    callbacks modules registered), which in a child of a numba-laden process writes to a
+    few hundred inherited pages, each a copy-on-write fault.  Only for a single-threaded
+    parent whose children never return into its code and end in ``os._exit``."""
+    fork = _libc_fork()
+    if fork is None:
+        return os.fork()
+    pid = fork()
+    if pid < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return pid
+
+
 def die_with_parent(expected_parent: int) -> None:
     """SIGKILL us when our parent dies; if it already died, go now (the race prctl leaves)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != expected_parent:
         os._exit(ExitStatus.FAILED)
 
@@ -36,15 +73,16 @@ MMAP_THRESHOLD = 32 << 20  # glibc's maximum for the dynamic threshold
 TRIM_THRESHOLD = 1 << 30
 
 
+@functools.cache
 def keep_heap() -> bool:
     """Make glibc reuse freed memory instead of returning it (heap trims, big mmaps), so
     the numpy temporaries of each batch do not fault fresh pages in the measured window.
-    Process-wide and idempotent; False where mallopt is unavailable."""
+    Process-wide, inherited by forked children, done once; False where mallopt is
+    unavailable."""
     try:
-        mallopt = ctypes.CDLL(None).mallopt
+        mallopt = libc().mallopt
     except (OSError, AttributeError):
         return False
-    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
         mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
     )

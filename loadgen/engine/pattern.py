@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from loadgen.engine import randmap
 from loadgen.engine.blocksize import BlockSizer
 from loadgen.engine.distribution import IndexDraw, make_index_draws
 from loadgen.engine.lfsr import Lfsr
@@ -122,6 +123,7 @@ class AccessPattern:
             and all(self.ba[d] == self.sizers[d].min for d in active)
         )
         self.map = RandomMap(region // self.rw_min_bs) if self.use_map else None
+        self._geo, self._split = self._sized_geometry()
         self.map_lastb = self.lastb[active[0]]
         self.map_ba = self.ba[active[0]]
         nranges = (
@@ -223,7 +225,7 @@ class AccessPattern:
             mask = dirs == d
             k = int(mask.sum())
             if k:
-                out[mask] = self.sizers[d].draw(self.streams.bs[d], k)
+                out[mask] = self.sizers[d].draw(self.streams.bs(d), k)
         return out
 
     def next_batch(self, n: int) -> Batch:
@@ -266,6 +268,8 @@ class AccessPattern:
                 return self._lfsr_batch(dirs)
             if self.map is not None and self.fixed_len and self.map.nblocks == self.map_lastb:
                 return self._random_map_batch(dirs)
+            if self.map is not None:
+                return self._random_map_sized_batch(dirs)
             if not self.use_map:
                 return self._random_nomap_batch(dirs)
         if not self.random and self.seq_add == 0:
@@ -318,6 +322,56 @@ class AccessPattern:
         self._remember(offs, lens, dirs)
         return Batch(offs, lens, dirs)
 
+    def _sized_geometry(self) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        """What ``RandomMap.claim_sized`` needs of the region and each direction's sizer."""
+        geo = np.zeros(randmap.G_SIZE, dtype=np.int64)
+        split_bs: list[int] = []
+        split_cum: list[float] = []
+        for d in (READ, WRITE):
+            z, g = self.sizers[d], randmap.G_STRIDE * d
+            geo[g + randmap.G_LASTB] = self.lastb[d]
+            geo[g + randmap.G_BA] = self.ba[d]
+            geo[g + randmap.G_MIN] = max(z.min, 1)
+            geo[g + randmap.G_MAX] = z.max
+            geo[g + randmap.G_UNALIGNED] = z.unaligned
+            geo[g + randmap.G_FIXED] = z.fixed
+            geo[g + randmap.G_NSPLIT] = len(z.split_bs)
+            geo[g + randmap.G_SPLIT_AT] = len(split_bs)
+            split_bs += z.split_bs.tolist()
+            split_cum += z.split_cum.tolist()
+        geo[randmap.G_START] = self.start
+        geo[randmap.G_END] = self.end
+        return geo, (
+            np.array(split_bs or [0], dtype=np.int64),
+            np.array(split_cum or [0.0], dtype=np.float64),
+        )
+
+    def _random_map_sized_batch(self, dirs: np.ndarray) -> Batch:
+        """Random I/Os through the map with drawn lengths or per-direction block sizes, in
+        compiled code; a batch ends early, not exhausted, when its pre-drawn block sizes
+        run out (redraws near the region end)."""
+        assert self.map is not None
+        n = len(dirs)
+        u_block = self.streams.offset.random(n)
+        nw = int(dirs.sum())
+        counts = (n - nw, nw)
+        # one draw per I/O and some for redraws; only for directions that draw at all
+        width = max(counts) + max(counts) // 8 + 16
+        u_bs = np.zeros((2, width), dtype=np.float64)
+        for d in (READ, WRITE):
+            if counts[d] and not self.sizers[d].fixed:
+                u_bs[d] = self.streams.bs(d).random(width)
+        offs, lens, status = self.map.claim_sized(
+            dirs, u_block, self._geo, self._split, u_bs, self.time_based
+        )
+        k = len(offs)
+        if status == randmap.SIZED_EXHAUSTED:
+            self.exhausted = True
+        self._give_back(dirs[k:])
+        dirs = dirs[:k]
+        self._remember(offs, lens, dirs)
+        return Batch(offs, lens, dirs)
+
     def _lfsr_batch(self, dirs: np.ndarray) -> Batch:
         """Blocks in the shift register's order (each once per loop; time_based starts the
         register again when a loop's blocks are used up); lengths fit or the loop ends."""
@@ -355,7 +409,7 @@ class AccessPattern:
         bad = np.flatnonzero(offs + lens > self.end)
         for i in bad.tolist():  # redraw lengths that cross the region end
             d = int(dirs[i])
-            lens[i] = self.sizers[d].draw_fitting(self.streams.bs[d], self.end - int(offs[i]))
+            lens[i] = self.sizers[d].draw_fitting(self.streams.bs(d), self.end - int(offs[i]))
         self._remember(offs, lens, dirs)
         return Batch(offs, lens, dirs)
 
@@ -417,7 +471,7 @@ class AccessPattern:
         dlist = dirs.tolist()
         # Pre-drawn uniforms, one per I/O and purpose, so the loop makes no numpy calls.
         u_block = self.streams.offset.random(n).tolist()
-        u_perc = [self.streams.seqrand[d].integers(1, 101, size=n).tolist() for d in (READ, WRITE)]
+        u_perc = [self.streams.seqrand(d).integers(1, 101, size=n).tolist() for d in (READ, WRITE)]
         k = 0
         for i, d in enumerate(dlist):
             io = self._one(d, u_block[i], u_perc[d][i])
@@ -493,7 +547,7 @@ class AccessPattern:
             off = self.start + b * self.ba[d]
             if off >= self.end:
                 return None  # fio: an offset at or past the end ends the loop
-        length = self.sizers[d].draw_fitting(self.streams.bs[d], self.end - off)
+        length = self.sizers[d].draw_fitting(self.streams.bs(d), self.end - off)
         if length == 0:
             return None
         if self.map is not None:

@@ -95,6 +95,104 @@ def _mark_run(words: Any, nblocks: int, start: int, count: int, shorten: bool) -
     return b - start, marked
 
 
+# Per-direction geometry of sized claims (``_claim_sized``): G_STRIDE int64 per direction,
+# then the region's start and end.
+G_LASTB, G_BA, G_MIN, G_MAX, G_UNALIGNED, G_FIXED, G_NSPLIT, G_SPLIT_AT = range(8)
+G_STRIDE = 8
+G_START = 2 * G_STRIDE
+G_END = G_START + 1
+G_SIZE = G_END + 1
+# _claim_sized's status: every I/O made, the loop has no block left, block-size draws used up
+SIZED_OK, SIZED_EXHAUSTED, SIZED_NEED_DRAWS = range(3)
+
+
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+def _claim_sized(
+    words: Any,
+    nblocks: int,
+    free: int,
+    dirs: Any,
+    u_block: Any,
+    geo: Any,
+    split_bs: Any,
+    split_cum: Any,
+    u_bs: Any,
+    offs: Any,
+    lens: Any,
+    cycling: bool,
+) -> tuple[int, int, int]:
+    """Random I/Os of several block sizes through the map, in order (fio's
+    get_next_rand_block, get_next_buflen and mark_random_map): the block is drawn over the
+    direction's own blocks and replaced by the next free one when used; the length is
+    drawn (and redrawn while it would cross the region end) from ``u_bs[d]``; the I/O
+    marks the free blocks it covers, shortened at the first used one.  Returns (I/Os
+    made, free blocks left, status)."""
+    start = geo[G_START]
+    end = geo[G_END]
+    nbs = u_bs.shape[1]
+    used0 = 0
+    used1 = 0
+    k = 0
+    status = SIZED_OK
+    for i in range(len(dirs)):
+        if free == 0:
+            if not cycling:
+                status = SIZED_EXHAUSTED
+                break
+            _clear(words, nblocks)
+            free = nblocks
+        d = np.int64(dirs[i])
+        g = G_STRIDE * d
+        b = min(np.int64(u_block[i] * geo[g + G_LASTB]), nblocks - 1)
+        if _is_set(words, b):
+            b = _next_free(words, b)
+        off = start + b * geo[g + G_BA]
+        room = end - off
+        mn = geo[g + G_MIN]
+        mx = geo[g + G_MAX]
+        if off >= end or room < mn:
+            status = SIZED_EXHAUSTED
+            break
+        length = mn
+        if not geo[g + G_FIXED]:
+            length = -1
+            while length < 0:
+                used = used1 if d else used0
+                if used == nbs:
+                    break
+                r = u_bs[d, used]
+                if d:
+                    used1 += 1
+                else:
+                    used0 += 1
+                ns = geo[g + G_NSPLIT]
+                if ns:
+                    at = geo[g + G_SPLIT_AT]
+                    cand = split_bs[at + ns - 1]
+                    for j in range(ns):
+                        if r * 100.0 <= split_cum[at + j] and split_bs[at + j] <= room:
+                            cand = split_bs[at + j]
+                            break
+                else:
+                    cand = mn + np.int64(mx * r)
+                if not geo[g + G_UNALIGNED]:
+                    cand -= cand % mn
+                cand = min(cand, mx)
+                if cand <= room:
+                    length = cand
+            if length < 0:
+                status = SIZED_NEED_DRAWS
+                break
+        covered, marked = _mark_run(
+            words, nblocks, (off - start) // mn, (length + mn - 1) // mn, True
+        )
+        free -= marked
+        offs[k] = off
+        lens[k] = min(length, covered * mn)
+        k += 1
+    return k, free, status
+
+
 class RandomMap:
     def __init__(self, nblocks: int) -> None:
         self.nblocks = nblocks
@@ -142,6 +240,36 @@ class RandomMap:
             self.words, self.nblocks, self.free, candidates.astype(np.int64), out, True
         )
         return out[:n]
+
+    def claim_sized(
+        self,
+        dirs: np.ndarray,
+        u_block: np.ndarray,
+        geo: np.ndarray,
+        split: tuple[np.ndarray, np.ndarray],
+        u_bs: np.ndarray,
+        cycling: bool,
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        """Random I/Os with drawn lengths (``_claim_sized``); returns offsets, lengths
+        (as many as were made) and the status."""
+        n = len(dirs)
+        offs = np.empty(n, dtype=np.int64)
+        lens = np.empty(n, dtype=np.int64)
+        k, self.free, status = _claim_sized(
+            self.words,
+            self.nblocks,
+            self.free,
+            dirs,
+            u_block,
+            geo,
+            split[0],
+            split[1],
+            u_bs,
+            offs,
+            lens,
+            cycling,
+        )
+        return offs[:k], lens[:k], int(status)
 
     def mark_run(self, start: int, nblocks: int) -> int:
         """Mark an I/O of up to ``nblocks`` blocks from the free block ``start``; returns

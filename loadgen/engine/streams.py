@@ -10,7 +10,6 @@ numpy's PCG64, not fio's taus88: shapes and replay semantics match, numbers do n
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -18,16 +17,45 @@ OFFSET, RWMIX, BS_READ, BS_WRITE, SEQRAND_READ, SEQRAND_WRITE, DISTRIBUTION, STA
 _NSTREAMS = 8
 
 
-@dataclass
 class Streams:
-    """One numpy Generator per purpose."""
+    """One numpy Generator per purpose, each made on first use: a job draws from two or
+    three of the eight, and a Generator costs tens of µs (a storm worker makes them in
+    its setup).  A stream's numbers do not depend on which others were made."""
 
-    offset: np.random.Generator
-    rwmix: np.random.Generator
-    bs: tuple[np.random.Generator, np.random.Generator]
-    seqrand: tuple[np.random.Generator, np.random.Generator]
-    distribution: np.random.Generator
-    startdelay: np.random.Generator
+    def __init__(self, root: list[int]) -> None:
+        self._root = root
+        self._gens: list[np.random.Generator | None] = [None] * _NSTREAMS
+
+    def _gen(self, i: int) -> np.random.Generator:
+        g = self._gens[i]
+        if g is None:
+            g = np.random.Generator(np.random.PCG64(np.random.SeedSequence(self._root + [i])))
+            self._gens[i] = g
+        return g
+
+    @property
+    def offset(self) -> np.random.Generator:
+        return self._gen(OFFSET)
+
+    @property
+    def rwmix(self) -> np.random.Generator:
+        return self._gen(RWMIX)
+
+    def bs(self, direction: int) -> np.random.Generator:
+        """Block sizes of one direction (0 read, 1 write)."""
+        return self._gen(BS_WRITE if direction else BS_READ)
+
+    def seqrand(self, direction: int) -> np.random.Generator:
+        """percentage_random's sequential-or-random draw of one direction."""
+        return self._gen(SEQRAND_WRITE if direction else SEQRAND_READ)
+
+    @property
+    def distribution(self) -> np.random.Generator:
+        return self._gen(DISTRIBUTION)
+
+    @property
+    def startdelay(self) -> np.random.Generator:
+        return self._gen(STARTDELAY)
 
 
 class Seeder:
@@ -41,15 +69,4 @@ class Seeder:
         )
 
     def make(self) -> Streams:
-        gens = [
-            np.random.Generator(np.random.PCG64(np.random.SeedSequence(self._root + [i])))
-            for i in range(_NSTREAMS)
-        ]
-        return Streams(
-            offset=gens[OFFSET],
-            rwmix=gens[RWMIX],
-            bs=(gens[BS_READ], gens[BS_WRITE]),
-            seqrand=(gens[SEQRAND_READ], gens[SEQRAND_WRITE]),
-            distribution=gens[DISTRIBUTION],
-            startdelay=gens[STARTDELAY],
-        )
+        return Streams(self._root)

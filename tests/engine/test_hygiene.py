@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from loadgen.engine.hygiene import cpus_for
+import os
+
+from loadgen.engine.hygiene import bare_fork, cpus_for, keep_heap
 from tests.controller.plans import make_plan
 
 
@@ -26,3 +28,23 @@ def test_split_policy_takes_the_thread_numbers_cpu_round_robin() -> None:
         {2},
         {5},
     ]  # thread 2..5 -> index 1,2,0,1 of [2,5,7]
+
+
+def test_bare_fork_child_runs_python_and_its_status_reaches_the_parent() -> None:
+    r, w = os.pipe()
+    pid = bare_fork()
+    if pid == 0:  # the child: Python works (allocation, I/O), then os._exit
+        try:
+            os.write(w, str(sum(range(1000))).encode())
+        finally:
+            os._exit(7)
+    os.close(w)
+    got = os.read(r, 64)
+    os.close(r)
+    _, status = os.waitpid(pid, 0)
+    assert got == b"499500"
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 7
+
+
+def test_keep_heap_is_done_once() -> None:
+    assert keep_heap() is keep_heap()

@@ -39,6 +39,47 @@ def test_random_map_with_bsrange_covers_size_exactly() -> None:
     assert (touched == 1).all()
 
 
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"rw": "randrw", "bs_min": (4 * K, 4 * K), "bs_max": (16 * K, 16 * K)},
+        {
+            "rw": "randwrite",
+            "bssplit": ((BsSplitEntry(4 * K, 70), BsSplitEntry(32 * K, 30)),) * 2,
+            "bs_min": (4 * K, 4 * K),
+            "bs_max": (32 * K, 32 * K),
+        },
+    ],
+)
+def test_random_map_with_drawn_lengths_covers_each_block_once(extra: dict[str, object]) -> None:
+    p = AccessPattern(make_job(size=2 * M, **extra))
+    for _ in range(2):
+        ios = loop_ios(p)
+        touched = np.zeros(2 * M // (4 * K), dtype=int)
+        for o, n, _ in ios:
+            assert o % (4 * K) == 0 and n % (4 * K) == 0 and 4 * K <= n <= 32 * K
+            touched[o // (4 * K) : (o + n) // (4 * K)] += 1
+        assert (touched == 1).all()
+        assert len({n for _, n, _ in ios}) > 1  # lengths really are drawn
+        p.start_loop()
+
+
+def test_time_based_random_map_with_bsrange_clears_a_full_map_and_goes_on() -> None:
+    p = AccessPattern(
+        make_job(
+            rw="randwrite",
+            size=256 * K,
+            bs_min=(4 * K, 4 * K),
+            bs_max=(16 * K, 16 * K),
+            time_based=True,
+            runtime_ns=10**9,
+        )
+    )
+    batch = p.next_batch(4096)
+    assert not p.exhausted
+    assert int(batch.lengths.sum()) > 8 * 256 * K  # many times the region in one batch
+
+
 def test_loops_replay_the_same_offsets_and_directions() -> None:
     job = make_job(rw="randrw", size=1 * M)
     p = AccessPattern(job)

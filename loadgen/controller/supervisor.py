@@ -175,28 +175,32 @@ class _GroupRun:
         return outcome.replacement_job(job, now - (self.result.release_ns or now))
 
     async def _respawn(self, job: Job) -> None:
-        """Fork one fresh worker (fresh region) for ``job``; its gate is open from the start."""
+        """Fork one fresh worker (fresh region) for ``job``."""
+        try:
+            await self._fork_one(job)
+        finally:
+            self.respawning -= 1
+            self.changed.set()
+
+    async def _fork_one(self, job: Job) -> None:
+        """Fork one worker for ``job`` with its gate open from the start (a respawn, or a
+        job whose waitee ended), placed like its group's workers."""
         gate_r, gate_w = os.pipe2(os.O_CLOEXEC)
         os.close(gate_w)
         try:
             async with self.spawn_lock:
                 reply, pipes = await self.sup.spawner.spawn(
-                    self.group.id,
-                    [[job]],
-                    self.sup.opts.status_interval_ns,
-                    gate_r,
+                    self.group.id, [[job]], self.sup.opts.status_interval_ns, gate_r,
                     self.sup.origin_ns,
                 )
             self._map_pids([[job]], list(reply.pids), pipes, reply.fork_errno)
-            self._place(list(reply.pids))  # the replacement runs with the job's nice, cgroup, ...
-            if self.sup.stopping:  # the stop went out while this worker was being forked
+            self._place(list(reply.pids))  # it runs with the job's nice, cgroup, ...
+            if self.sup.stopping or self.exiting:  # the stop went out while it was forked
                 self.sup.spawner.signal_workers(signal.SIGTERM)
         except HelperDied:
             self.sup.helper_died()
         finally:
             os.close(gate_r)
-            self.respawning -= 1
-            self.changed.set()
 
     def _on_helper_death(self) -> None:
         """The helper is gone, and with it (PR_SET_PDEATHSIG) every worker; their wait
@@ -268,9 +272,7 @@ class _GroupRun:
                 self.sup.task_group.start_soon(self._start_late, job)
 
     async def _start_late(self, job: Job) -> None:
-        """Fork the worker of a job whose waitee ended; its gate is open from the start."""
-        gate_r, gate_w = os.pipe2(os.O_CLOEXEC)
-        os.close(gate_w)
+        """Fork the worker of a job whose waitee ended (after its lockmem and prerun)."""
         try:
             pinned, failed = await jobcontrol.pin_all((job,))
             self.pinned.update(pinned)
@@ -279,19 +281,8 @@ class _GroupRun:
                 self.agg.states[job.thread_number].done = True  # fio: no I/O, no postrun
                 self.ended.add(job.thread_number)
                 return
-            async with self.spawn_lock:
-                reply, pipes = await self.sup.spawner.spawn(
-                    self.group.id, [[job]], self.sup.opts.status_interval_ns, gate_r,
-                    self.sup.origin_ns,
-                )
-            self._map_pids([[job]], list(reply.pids), pipes, reply.fork_errno)
-            self._place(list(reply.pids))
-            if self.sup.stopping or self.exiting:  # the stop went out while it was forked
-                self.sup.spawner.signal_workers(signal.SIGTERM)
-        except HelperDied:
-            self.sup.helper_died()
+            await self._fork_one(job)
         finally:
-            os.close(gate_r)
             self.respawning -= 1
             self.changed.set()
 

@@ -51,6 +51,7 @@ STOP_GRACE_S = 0.75  # SIGTERM first; SIGKILL whatever still runs after this
 DRAIN_PERIOD_S = 0.02
 DRAIN_PERIOD_MAX_S = 0.1
 DRAIN_BUDGET_S = 0.02  # most loop time one drain may take before yielding
+USS_SAMPLES = 16  # workers per group whose USS is read at the release
 
 
 def worker_units(jobs: tuple[Job, ...]) -> list[list[Job]]:
@@ -486,14 +487,17 @@ class _GroupRun:
             )
 
     def _sample_uss(self) -> None:
-        """Each waiting worker's USS (psutil, smaps_rollup): its own memory, region mapped
-        but not yet touched, read here so that no worker spends its time on /proc."""
-        for pid in self.live:
+        """The USS of waiting workers (psutil, smaps_rollup): their own memory, region mapped
+        but not yet touched, read here so that no worker spends its time on /proc.  Each read
+        walks the worker's page tables (about 1 ms with the helper's inherited mappings), so
+        a storm samples ``USS_SAMPLES`` workers spread over its fork order, not all."""
+        pids = [pid for pid in self.pid_states if pid in self.live]
+        for pid in pids[:: max(1, -(-len(pids) // USS_SAMPLES))]:
             try:
                 uss = psutil.Process(pid).memory_full_info().uss
             except (psutil.Error, OSError):
                 continue
-            for state in self.pid_states.get(pid, ()):
+            for state in self.pid_states[pid]:
                 state.result.totals.uss_bytes = uss
 
     def stop(self) -> None:

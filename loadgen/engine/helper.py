@@ -27,11 +27,19 @@ import traceback
 
 from loadgen import protocol
 from loadgen.engine import jit, kernel
-from loadgen.engine.hygiene import bare_fork, die_with_parent, enlarge_pipe, keep_heap
+from loadgen.engine.hygiene import (
+    bare_fork,
+    die_with_parent,
+    enlarge_pipe,
+    keep_heap,
+    set_process_name,
+)
 from loadgen.engine.runner import EngineError, JobRunner, measure_overhead
 from loadgen.engine.worker import worker_process
 from loadgen.plan import BsSplitEntry, Job, RwMode
 from loadgen.status import ExitStatus
+
+HELPER_NAME = "loadgen-helper"
 
 
 def warm_up() -> None:
@@ -198,6 +206,7 @@ class Helper:
 
 def helper_main(commands_fd: int, replies_fd: int, parent: int, worker_nice: int) -> None:
     die_with_parent(parent)
+    set_process_name(HELPER_NAME)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the controller decides; it kills us on exit
     signal.signal(
         signal.SIGUSR1, signal.SIG_IGN

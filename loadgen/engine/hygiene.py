@@ -16,6 +16,7 @@ from loadgen.plan import Job
 from loadgen.status import ExitStatus
 
 PR_SET_PDEATHSIG = 1
+PR_SET_NAME = 15
 PIPE_SIZE = 256 * 1024  # pages are allocated only when used
 
 
@@ -59,6 +60,12 @@ def die_with_parent(expected_parent: int) -> None:
     libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != expected_parent:
         os._exit(ExitStatus.FAILED)
+
+
+def set_process_name(name: str) -> None:
+    """Name this process (``ps``, ``top``, ``perf``, ``pkill``) by its role; the kernel
+    keeps 15 bytes."""
+    libc().prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)
 
 
 def volunteer_for_oom_killer() -> None:

@@ -17,12 +17,18 @@ import traceback
 from typing import NoReturn
 
 from loadgen import protocol
-from loadgen.engine.hygiene import cpus_for, die_with_parent, volunteer_for_oom_killer
+from loadgen.engine.hygiene import (
+    cpus_for,
+    die_with_parent,
+    set_process_name,
+    volunteer_for_oom_killer,
+)
 from loadgen.engine.runner import EngineError, JobRunner, is_timed
 from loadgen.plan import Job
 from loadgen.stats.jobstats import IntervalStats
 from loadgen.status import ExitStatus
 
+WORKER_NAME = "loadgen-worker"
 ORIGIN = struct.Struct("<q")  # the gate carries the run's interval-grid origin, one per worker
 
 
@@ -157,6 +163,7 @@ def worker_process(
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         die_with_parent(helper_pid)
+        set_process_name(WORKER_NAME)
         volunteer_for_oom_killer()
         code = Worker(jobs, data_w, gate_r, interval_ns, origin_ns, overheads).main()
     except BaseException as exc:  # a worker must end in os._exit, never in the helper loop

@@ -46,6 +46,7 @@ def version_string() -> str:
 
 
 _PLAIN = re.compile(r'[^\\"\x00-\x1f]*')
+_ESCAPES = {ord("\\"): "\\\\", ord('"'): '\\"'} | {c: f"\\u{c:04x}" for c in range(0x20)}
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -53,33 +54,31 @@ def _quote(text: str) -> str:
     """fio escapes backslash and quote; control characters are escaped too, to stay valid JSON."""
     if _PLAIN.fullmatch(text):
         return '"' + text + '"'
-    out = []
-    for ch in text:
-        if ch in '\\"':
-            out.append("\\" + ch)
-        elif ord(ch) < 0x20:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
+    return '"' + text.translate(_ESCAPES) + '"'
 
 
 def _items(obj: dict[str, Any] | Pairs) -> list[tuple[str, Any]]:
     return list(obj) if isinstance(obj, Pairs) else list(obj.items())
 
 
-def _scalar(value: Any, level: int) -> str:
+def _scalar(value: Any, level: int, memo: dict[tuple[int, int], str]) -> str:
     """Integers and floats inline (the bulk of a json+ report), anything else through ``dumps``."""
     kind = type(value)
     if kind is int:
         return str(value)
     if kind is float:
         return f"{value:f}"
-    return dumps(value, level)
+    return dumps(value, level, memo)
 
 
-def dumps(value: Any, level: int = 0) -> str:
-    """Serialise like fio's json.c: ``level`` is the nesting level of ``value`` itself."""
+def dumps(value: Any, level: int = 0, memo: dict[tuple[int, int], str] | None = None) -> str:
+    """Serialise like fio's json.c: ``level`` is the nesting level of ``value`` itself.
+
+    ``memo`` renders an object that the document holds many times (a group's kernel
+    counters in each of its jobs) once per level; it is keyed by ``id``, so it must not
+    outlive the document being rendered."""
+    if memo is None:
+        memo = {}
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
@@ -91,19 +90,24 @@ def dumps(value: Any, level: int = 0) -> str:
     if isinstance(value, str):
         return _quote(value)
     if isinstance(value, (dict, Pairs)):
-        inner = "  " * (level + 1)
-        body = ",\n".join(
-            f"{inner}{_quote(str(k))} : {_scalar(v, level + 1)}" for k, v in _items(value)
-        )
-        return "{\n" + body + "\n" + "  " * level + "}"
+        key = (id(value), level)
+        done = memo.get(key)
+        if done is None:
+            inner = "  " * (level + 1)
+            body = ",\n".join(
+                f"{inner}{_quote(str(k))} : {_scalar(v, level + 1, memo)}"
+                for k, v in _items(value)
+            )
+            done = memo[key] = "{\n" + body + "\n" + "  " * level + "}"
+        return done
     if isinstance(value, (list, tuple)):
         inner = "  " * (level + 1)
-        body = ",\n".join(inner + _scalar(v, level + 1) for v in value)
+        body = ",\n".join(inner + _scalar(v, level + 1, memo) for v in value)
         return "[\n" + body + "\n" + "  " * level + "]"
     if isinstance(value, np.ndarray):
-        return dumps(value.tolist(), level)
+        return dumps(value.tolist(), level, memo)
     if isinstance(value, np.generic):
-        return dumps(value.item(), level)
+        return dumps(value.item(), level, memo)
     raise TypeError(f"cannot serialise {type(value).__name__} in a fio JSON report")
 
 

@@ -188,7 +188,11 @@ def job_result_doc(j: JobResult) -> dict[str, Any]:
             "mm": j.mm}
 
 
-def job_result_from(doc: dict[str, Any], job: Job) -> JobResult:
+def job_result_from(
+    doc: dict[str, Any], job: Job, group_kernel: dict[str, Any] | None = None
+) -> JobResult:
+    """A saved job; one without a ``kernel`` key has its group's (``run_doc`` leaves out
+    what every job of a group shares)."""
     outcome = doc.get("outcome")
     return JobResult(job=job, totals=totals_from(doc["totals"]), pid=int(doc["pid"]),
                      start_epoch_ms=int(doc["start_epoch_ms"]),
@@ -196,7 +200,8 @@ def job_result_from(doc: dict[str, Any], job: Job) -> JobResult:
                      error=int(doc["error"]), error_text=str(doc["error_text"]),
                      outcome=None if outcome is None else OutcomeKind(outcome),
                      last_end=_outcome_from(doc.get("last_end")),
-                     restarts=int(doc.get("restarts", 0)), kernel=doc.get("kernel"),
+                     restarts=int(doc.get("restarts", 0)),
+                     kernel=doc.get("kernel", group_kernel),
                      mm=doc.get("mm"))
 
 
@@ -223,8 +228,16 @@ def run_facts(r: RunResult) -> dict[str, Any]:
 def run_doc(r: RunResult) -> dict[str, Any]:
     """The whole run in one document (what the JSON report carries as ``loadgen.saved``)."""
     return {"version": SAVED_VERSION, "plan": plan_doc(r.plan), "header": r.header, **run_facts(r),
-            "groups": [{**group_doc(g), "jobs": [job_result_doc(j) for j in g.jobs]}
+            "groups": [{**group_doc(g), "jobs": [_in_group(job_result_doc(j), g) for j in g.jobs]}
                        for g in r.groups]}
+
+
+def _in_group(doc: dict[str, Any], g: GroupResult) -> dict[str, Any]:
+    """A job's document without the kernel counters it shares with its group (system-wide
+    counters: the same for every job), which would repeat them once per job."""
+    if g.kernel is not None and doc["kernel"] == g.kernel:
+        del doc["kernel"]
+    return doc
 
 
 def assemble(plan: Plan, header: dict[str, Any], facts: dict[str, Any],
@@ -250,7 +263,7 @@ def assemble(plan: Plan, header: dict[str, Any], facts: dict[str, Any],
             job = by_thread.get(int(jdoc["thread_number"]))
             if job is None:
                 raise InputError(f"saved job {jdoc['thread_number']} is not in the saved plan")
-            group.jobs.append(job_result_from(jdoc, job))
+            group.jobs.append(job_result_from(jdoc, job, group.kernel))
         result.groups.append(group)
     return result
 

@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from loadgen.controller import execute
+from loadgen.controller.supervisor import USS_SAMPLES
 from loadgen.plan import RunOptions
 from loadgen.report import render_json
 from loadgen.report.jsonl import validate
@@ -121,3 +122,12 @@ def test_controller_cpu_and_worker_uss_are_reported(tmp_path: Path) -> None:
     assert [j["loadgen"]["uss_bytes"] for j in document["jobs"]] == [
         j.totals.uss_bytes for j in result.jobs
     ]
+
+
+def test_a_storm_samples_the_uss_of_a_spread_of_its_workers() -> None:
+    n = 3 * USS_SAMPLES + 1
+    plan = make_plan([dict(numjobs=n, size=64 * 1024, rw="write")])
+    result = execute(plan, RunOptions(eta="never"))
+    sampled = sorted(j.job.thread_number for j in result.jobs if j.totals.uss_bytes)
+    # the jobs fork in thread-number order: every 4th of the 49 is read, the last included
+    assert sampled == list(range(1, n + 1, 4))

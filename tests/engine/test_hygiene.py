@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from loadgen.engine.hygiene import bare_fork, cpus_for, keep_heap
+from loadgen.engine.hygiene import bare_fork, cpus_for, keep_heap, set_process_name
 from tests.controller.plans import make_plan
 
 
@@ -48,3 +48,20 @@ def test_bare_fork_child_runs_python_and_its_status_reaches_the_parent() -> None
 
 def test_keep_heap_is_done_once() -> None:
     assert keep_heap() is keep_heap()
+
+
+def test_set_process_name_names_the_process_by_its_role() -> None:
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            set_process_name("loadgen-worker-and-more")
+            with open("/proc/self/comm", "rb") as f:
+                os.write(w, f.read())
+        finally:
+            os._exit(0)
+    os.close(w)
+    got = os.read(r, 64)
+    os.close(r)
+    os.waitpid(pid, 0)
+    assert got == b"loadgen-worker-\n"  # the kernel keeps 15 bytes

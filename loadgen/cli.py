@@ -145,11 +145,16 @@ def _run(args: list[str], signals: StartupSignals) -> int:
     # One BLAS thread per process: effective only before numpy's first import, which
     # the controller's modules make; the job-file side above imports no numpy.
     from loadgen.blas import pin_blas_threads
+    from loadgen.launch import HelperProcess
 
     pin_blas_threads()
-    from loadgen.controller import run
+    helper = HelperProcess()  # its second of numba overlaps the controller's imports
+    try:
+        from loadgen.controller import run
 
-    return int(run(plan, command_line.run_options, startup_signals=signals))
+        return int(run(plan, command_line.run_options, startup_signals=signals, helper=helper))
+    finally:
+        helper.discard()  # a no-op once the run took it over
 
 
 def _profiles(args: list[str]) -> int:

@@ -123,7 +123,7 @@ def test_run_pins_one_blas_thread_before_the_controller_loads_numpy(monkeypatch)
         monkeypatch.delenv(name, raising=False)
     seen = {}
 
-    def fake_run(plan, options, startup_signals=None):
+    def fake_run(plan, options, startup_signals=None, helper=None):
         seen.update({name: os.environ.get(name) for name in SINGLE_THREAD_ENV})
         return 0
 
@@ -140,7 +140,7 @@ def test_run_passes_plan_and_run_options_to_the_controller(monkeypatch):
     seen = {}
     fake = types.ModuleType("loadgen.controller")
 
-    def fake_run(plan, options, startup_signals=None):
+    def fake_run(plan, options, startup_signals=None, helper=None):
         seen.update(plan=plan, options=options)
         return 0
 
@@ -155,7 +155,7 @@ def test_run_does_not_start_anything_on_bad_input(monkeypatch, capsys):
     import types
 
     fake = types.ModuleType("loadgen.controller")
-    fake.run = lambda plan, options: pytest.fail("controller started")  # type: ignore[attr-defined]
+    fake.run = lambda plan, options, **kw: pytest.fail("controller started")  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "loadgen.controller", fake)
     assert main(["run", "--name=x", "--size=1m", "--bogus=1"]) == 2
 

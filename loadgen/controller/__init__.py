@@ -6,9 +6,7 @@ same run returning the ``RunResult`` itself.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import resource
 import signal
 import socket
 import sys
@@ -27,6 +25,7 @@ from loadgen.controller.spawner import Spawner
 from loadgen.controller.supervisor import Supervisor
 from loadgen.errors import InputError
 from loadgen.kernel.sysinfo import run_header
+from loadgen.launch import HelperProcess, raise_fd_limit
 from loadgen.plan import Plan, RunOptions
 from loadgen.report import saved
 from loadgen.report.jsonl import JsonlWriter, header_fields
@@ -37,34 +36,6 @@ from loadgen.startup_signals import StartupSignals
 from loadgen.status import ExitStatus, StopReason
 
 __all__ = ["execute", "exit_status", "run"]
-
-
-def raise_fd_limit() -> int:
-    """Soft RLIMIT_NOFILE up to the hard limit: a storm needs a few fds per worker."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            soft = hard
-        except (ValueError, OSError):
-            pass
-    return soft
-
-
-CONTROLLER_NICE_BOOST = 20
-
-
-def boost_priority() -> int:
-    """Raise the controller (and the fork helper) above the workers; returns the workers' nice.
-
-    The controller needs ~2% of a core but needs it *promptly*: on a box with hundreds
-    of CPU-bound workers at equal priority, it waited for CPU long enough to fill the
-    stats pipe and block workers in write.  Workers go back to the original nice.
-    """
-    original = os.getpriority(os.PRIO_PROCESS, 0)
-    with contextlib.suppress(OSError):  # not privileged: run at equal priority
-        os.setpriority(os.PRIO_PROCESS, 0, max(original - CONTROLLER_NICE_BOOST, -20))
-    return original
 
 
 def _header(
@@ -125,29 +96,38 @@ def exit_status(result: RunResult) -> ExitStatus:
 
 
 def execute(plan: Plan, opts: RunOptions, report_sink: Sink | None = None,
-            startup_signals: StartupSignals | None = None) -> RunResult:
+            startup_signals: StartupSignals | None = None,
+            helper: HelperProcess | None = None) -> RunResult:
     """Run every group in order; the result holds every job that started, even when stopped.
 
     ``report_sink`` (open) receives the SIGUSR1 snapshots; without one they go where
-    ``opts`` sends reports, but never to a file (``run`` owns that).
+    ``opts`` sends reports, but never to a file (``run`` owns that).  ``helper``: a fork
+    helper launched early (the command line's); the run takes it over, and discards it if
+    the run is refused.
     """
     cpu_at_start = _cpu_s()
-    for note in memctl.preflight(plan):  # InputError before anything starts
-        print(note, file=sys.stderr)
-    memory = memctl.MemoryRun(plan)
-    nofile = raise_fd_limit()
-    limits.check_fd_budget(plan, opts, nofile)  # before the loop or the helper needs them
-    run_id = uuid.uuid4().hex
-    start_epoch_ns, start_mono_ns = time.time_ns(), time.monotonic_ns()
-    host = socket.gethostname()
-    writer = _open_stream(opts, run_id, host, start_epoch_ns, start_mono_ns)
+    try:
+        for note in memctl.preflight(plan):  # InputError before anything starts
+            print(note, file=sys.stderr)
+        memory = memctl.MemoryRun(plan)
+        nofile = raise_fd_limit()
+        limits.check_fd_budget(plan, opts, nofile)  # before the loop or the helper needs them
+        run_id = uuid.uuid4().hex
+        start_epoch_ns, start_mono_ns = time.time_ns(), time.monotonic_ns()
+        host = socket.gethostname()
+        writer = _open_stream(opts, run_id, host, start_epoch_ns, start_mono_ns)
+    except BaseException:
+        if helper is not None:  # refused: the early helper goes, nothing else started
+            helper.discard()
+        raise
     progress = ProgressLine(opts.eta_newline_ns / 1e9) if wanted(opts.eta) else None
     oom = outcome.OomWatch.start()
-    oom_score_adj = outcome.protect_controller()  # before the helper exists: it inherits the value
     agg = Aggregator(writer, start_epoch_ns - start_mono_ns, oom, opts.status_interval_ns)
-    worker_nice = boost_priority()
+    if helper is None:
+        helper = HelperProcess()  # from the main thread, before the loop: see launch.py
+    worker_nice, oom_score_adj = helper.worker_nice, helper.oom_score_adj
     controller_nice = os.getpriority(os.PRIO_PROCESS, 0)
-    spawner = Spawner(worker_nice)  # from the main thread, before the loop: see spawner.py
+    spawner = Spawner(helper)
     # SIGUSR1 is never fatal, before and after the loop
     previous_usr1 = signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     try:
@@ -207,25 +187,31 @@ def execute(plan: Plan, opts: RunOptions, report_sink: Sink | None = None,
     return result
 
 
-def run(plan: Plan, opts: RunOptions,
-        startup_signals: StartupSignals | None = None) -> ExitStatus:
+def run(plan: Plan, opts: RunOptions, startup_signals: StartupSignals | None = None,
+        helper: HelperProcess | None = None) -> ExitStatus:
     """The whole run, reports included; returns the process exit status.
 
-    ``startup_signals``: already installed by the command line before its imports."""
+    ``startup_signals``: already installed by the command line before its imports;
+    ``helper``: the fork helper it launched before them (``execute``)."""
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the supervisor reopens outputs; never die of it
     if startup_signals is None:  # a library caller: the handlers are ours for this run only
         own_signals = StartupSignals()
         own_signals.install()
         try:
-            return run(plan, opts, own_signals)
+            return run(plan, opts, own_signals, helper)
         finally:
             own_signals.restore()
-    limits.check_fd_budget(plan, opts, raise_fd_limit())  # before --output is emptied
-    # --output is checked before anything starts (InputError, exit 2); stdout is a sink too,
-    # so a reader that went away ends the run quietly instead of with a BrokenPipeError;
-    # with --jsonl=- the report goes to stderr (docs/jsonl.md)
-    report = reportout.report_sink(opts).open()
-    result = execute(plan, opts, report, startup_signals)
+    try:
+        limits.check_fd_budget(plan, opts, raise_fd_limit())  # before --output is emptied
+        # --output is checked before anything starts (InputError, exit 2); stdout is a sink
+        # too, so a reader that went away ends the run quietly instead of with a
+        # BrokenPipeError; with --jsonl=- the report goes to stderr (docs/jsonl.md)
+        report = reportout.report_sink(opts).open()
+    except BaseException:
+        if helper is not None:
+            helper.discard()
+        raise
+    result = execute(plan, opts, report, startup_signals, helper)
     _write_report(report, render_formats(result, opts, with_header=True), result)
     report.close()
     if result.output_failure:

@@ -25,11 +25,6 @@ from loadgen.results import JobResult, RunResult
 from loadgen.status import ExitStatus, OutcomeKind
 from loadgen.status import Outcome as Outcome  # what classify() returns, beside the kinds
 
-# the controller's own oom_score_adj where it may lower it (root, CAP_SYS_RESOURCE): far
-# below the workers' 1000 so the kernel takes workers first and the run can still report,
-# but not -1000 (stress-ng's choice), which would make a runaway controller unkillable
-# and send the OOM killer to system services instead
-CONTROLLER_OOM_SCORE_ADJ = -500
 # a job without a runtime could respawn forever if its region never fits; stress-ng
 # stops at its timeout, loadgen at this many restarts of one worker
 MAX_RESPAWNS = 10
@@ -326,16 +321,3 @@ def run_exit_status(result: RunResult, *, output_failed: bool = False) -> ExitSt
 
     outcomes = [Outcome(kind(j), j.pid) for j in result.jobs]
     return exit_status(outcomes, interrupted=result.interrupted, output_failed=output_failed)
-
-
-def protect_controller(path: str = "/proc/self/oom_score_adj") -> int:
-    """Lower the controller's OOM score (see ``CONTROLLER_OOM_SCORE_ADJ``); returns the value
-    in effect.  Without CAP_SYS_RESOURCE (even root may lack it, in sandboxes) the kernel
-    refuses, and the workers' 1000 still makes them the first victims."""
-    with contextlib.suppress(OSError), open(path, "w") as adj:
-        adj.write(str(CONTROLLER_OOM_SCORE_ADJ))
-    try:
-        with open(path) as adj:
-            return int(adj.read())
-    except (OSError, ValueError):
-        return 0

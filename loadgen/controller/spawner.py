@@ -1,10 +1,5 @@
-"""The controller's end of the fork helper (``loadgen.engine.helper``).
-
-The helper is started from the main thread before the event loop runs: its
-PR_SET_PDEATHSIG fires when the *thread* that created it exits, and a clean exec'd
-process inherits no loop, no wakeup fd and no threads.  Workers are the helper's
-children, so they die with it, and it dies with the controller.
-"""
+"""The controller's end of the fork helper (``loadgen.engine.helper``), once started
+(``loadgen.launch``)."""
 
 from __future__ import annotations
 
@@ -14,14 +9,12 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import anyio
 
 from loadgen import protocol
-from loadgen.blas import SINGLE_THREAD_ENV
+from loadgen.launch import HelperProcess
 from loadgen.plan import Job
 
 
@@ -32,32 +25,12 @@ class HelperDied(Exception):
 class Spawner:
     """Starts worker processes through the helper and reports their exits."""
 
-    def __init__(self, worker_nice: int) -> None:
-        self.worker_nice = worker_nice  # the user's priority, for what runs beside the workers
-        commands, their_commands = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        replies, their_replies = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        theirs = (their_commands.fileno(), their_replies.fileno())
-        env = dict(os.environ, **SINGLE_THREAD_ENV)
-        package_root = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (package_root, env.get("PYTHONPATH", "")) if p
-        )
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "loadgen.engine.helper",
-                *map(str, theirs),
-                str(os.getpid()),
-                str(worker_nice),
-            ],
-            pass_fds=theirs,
-            env=env,
-        )
-        their_commands.close()
-        their_replies.close()
-        self.sock = commands  # blocking; written by the loop thread or one helper thread
-        self.replies = replies  # read by the loop (which makes it non-blocking)
+    def __init__(self, helper: HelperProcess) -> None:
+        self.helper = helper
+        self.worker_nice = helper.worker_nice  # the user's priority, for what runs beside them
+        self.process = helper.process
+        self.sock = helper.commands
+        self.replies = helper.replies
         self._buf = b""
         self._pipes: list[int] = []  # stats-pipe read ends received, not yet handed out
         self._spawned: asyncio.Future[tuple[protocol.Spawned, list[int]]] | None = None
@@ -148,8 +121,7 @@ class Spawner:
 
     def kill_now(self) -> None:
         """The emergency exit: SIGKILL the helper; its workers follow via PDEATHSIG."""
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
+        self.helper.kill()
 
     def close(self) -> None:
         """Ask the helper to kill and reap every worker and exit; never leave it behind."""

@@ -23,6 +23,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import anyio
 import psutil
@@ -39,10 +40,12 @@ from loadgen.kernel import counters
 from loadgen.plan import Group, Job, Plan, RunOptions
 from loadgen.report import render_snapshot
 from loadgen.report.jsonl import EventAction
-from loadgen.report.prometheus import PrometheusFile
 from loadgen.results import GroupResult, RunResult
 from loadgen.sinks import Sink, SinkError
 from loadgen.status import ExitStatus, OutcomeKind, StopReason
+
+if TYPE_CHECKING:
+    from loadgen.report.prometheus import PrometheusFile
 
 STOP_GRACE_S = 0.75  # SIGTERM first; SIGKILL whatever still runs after this
 # Stats-pipe polling: fast until release (READY latency is spawn_s), then a tenth of the
@@ -556,7 +559,11 @@ class Supervisor:
         self.result = RunResult(plan=plan)
         self.task_group: anyio.abc.TaskGroup | None = None
         self.kernel = KernelWatch(agg.writer)
-        self.prometheus = PrometheusFile(opts.prometheus) if opts.prometheus else None
+        self.prometheus: PrometheusFile | None = None
+        if opts.prometheus:  # the client library is imported only by runs that use it
+            from loadgen.report.prometheus import PrometheusFile
+
+            self.prometheus = PrometheusFile(opts.prometheus)
         self.gate = gate_for(opts.start_at_ns, opts.release_fd)  # who says when a group starts
         self.memory: MemoryRun | None = None  # set by execute() when a job uses memory controls
         agg.notice = self.notice

@@ -21,6 +21,7 @@ import numpy as np
 import orjson
 
 from loadgen.errors import InputError
+from loadgen.kernel.counters import Delta
 from loadgen.plan import BsSplitEntry, Group, Job, Plan
 from loadgen.results import GroupResult, JobResult, RunResult
 from loadgen.stats import histogram, latbuckets
@@ -189,7 +190,7 @@ def job_result_doc(j: JobResult) -> dict[str, Any]:
 
 
 def job_result_from(
-    doc: dict[str, Any], job: Job, group_kernel: dict[str, Any] | None = None
+    doc: dict[str, Any], job: Job, group_kernel: Delta | None = None
 ) -> JobResult:
     """A saved job; one without a ``kernel`` key has its group's (``run_doc`` leaves out
     what every job of a group shares)."""

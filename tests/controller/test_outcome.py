@@ -190,13 +190,6 @@ def test_outcome_dict_leaves_out_empty_fields() -> None:
                       "text": "crashed: killed by SIGSEGV", "signal": 11}
 
 
-def test_protect_controller_lowers_or_reports_what_is_in_effect(tmp_path: Path) -> None:
-    adj = tmp_path / "oom_score_adj"
-    adj.write_text("0\n")
-    assert outcome.protect_controller(str(adj)) == outcome.CONTROLLER_OOM_SCORE_ADJ
-    assert outcome.protect_controller(str(tmp_path / "missing" / "adj")) == 0
-
-
 def _run_result(*jobs: tuple[str | None, int], interrupted: bool = False) -> RunResult:
     """A RunResult whose jobs have the given (loadgen.outcome, error)."""
     results = []

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 import pytest
 
+from loadgen import launch
 from loadgen.controller import cgroup, outcome
 from tests.conftest import limited_memory_group
 from tests.reliability.faults import (
@@ -416,7 +417,7 @@ def test_workers_volunteer_for_the_oom_killer_and_the_controller_does_not(tmp_pa
     run.proc.terminate()
     assert finish(run)[0] == 3
     assert set(adj.values()) == {1000}
-    expected = outcome.CONTROLLER_OOM_SCORE_ADJ if _has_cap_sys_resource() else 0
+    expected = launch.CONTROLLER_OOM_SCORE_ADJ if _has_cap_sys_resource() else 0
     assert controller_adj == expected
 
 

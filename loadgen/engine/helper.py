@@ -3,9 +3,10 @@
 The controller starts it (``python -m loadgen.engine.helper``) and talks to it over two
 sockets with the messages of ``loadgen.protocol`` (first message: ``Hello`` with the
 protocol version).  Before serving, it loads (or compiles and caches) the numba kernel,
-runs tiny jobs so lazy paths are done, measures the kernel's per-I/O overhead and
-freezes its heap for the garbage collector, so that every forked worker inherits machine
-code and warm state copy-on-write and spends its own CPU on its job alone.
+runs tiny jobs so lazy paths are done, calibrates the clock and the kernel's per-I/O
+overhead (``Calibration``) and freezes its heap for the garbage collector, so that every
+forked worker inherits machine code and warm state copy-on-write and spends its own CPU
+on its job alone.
 
 Each worker gets its own stats pipe (a shared pipe would serialise thousands of writers
 on one lock); the read ends go back to the controller in fork order.  Children wait
@@ -41,7 +42,7 @@ from loadgen.engine.hygiene import (
     keep_heap,
     set_process_name,
 )
-from loadgen.engine.runner import EngineError, JobRunner, measure_overhead
+from loadgen.engine.runner import Calibration, EngineError, JobRunner
 from loadgen.engine.worker import worker_process
 from loadgen.plan import BsSplitEntry, Job, RwMode
 from loadgen.status import ExitStatus
@@ -63,7 +64,7 @@ def warm_up() -> None:
         job = Job(
             name="warm-up", thread_number=0, subjob=0, numjobs=1, group_id=0, size=256 * 1024, **kw
         )
-        runner = JobRunner(job, overhead_ns=0.0)
+        runner = JobRunner(job, overhead_ns=0.0, tsc_ns_per_tick=0.0)
         try:
             runner.setup()
             runner.run(
@@ -83,10 +84,10 @@ class Helper:
         commands: socket.socket,
         replies: socket.socket,
         worker_nice: int,
-        overheads: dict[bool, float],
+        calibration: Calibration,
     ) -> None:
         self.worker_nice = worker_nice
-        self.overheads = overheads
+        self.calibration = calibration
         self.sock = commands
         self.replies = replies
         self.children: set[int] = set()
@@ -158,7 +159,7 @@ class Helper:
                     gate_r,
                     request.interval_ns,
                     request.origin_ns,
-                    self.overheads,
+                    self.calibration,
                     me,
                     self.worker_nice,
                 )
@@ -225,11 +226,11 @@ def helper_main(commands_fd: int, replies_fd: int, parent: int, worker_nice: int
             protocol.send_msg(replies, protocol.Compiling())
         kernel.compile_kernel()
         warm_up()
-        overheads = {timed: measure_overhead(timed) for timed in (True, False)}
+        calibration = Calibration.measure()
         keep_heap()  # process-wide; workers inherit it
         gc.collect()
         gc.freeze()  # all so far is shared copy-on-write with every worker; gc never touches it
-        Helper(commands, replies, worker_nice, overheads).serve()
+        Helper(commands, replies, worker_nice, calibration).serve()
     except (
         Exception
     ):  # a bug: its traceback goes to the controller's event record, not the terminal

@@ -10,8 +10,10 @@ deadline.  Nothing is allocated per I/O; all state lives in arrays the caller ow
 Choices that matter (measured, see docs/performance.md): ``memcpy`` is LLVM's intrinsic
 (a numba slice assignment compiles to a byte loop), and ``clock_gettime`` is bound as an
 external function (a ctypes function pointer would keep numba from caching the machine
-code on disk).  ``CLOCK_MONOTONIC`` is the clock of ``time.monotonic_ns``, so stamps are
-comparable with the controller's and across workers.
+code on disk).  Every stamp is a ``CLOCK_MONOTONIC`` value (the clock of
+``time.monotonic_ns``), so stamps are comparable with the controller's and across
+workers: read per stamp, or where the TSC is trusted, one read per call and the TSC's
+ticks since scaled onto it (``loadgen.engine.clock``).
 
 Latencies: clat is the copy alone (the two clock reads around it); lat runs from the
 previous I/O's completion (the loop's bookkeeping and this I/O's preparation, fio's
@@ -94,6 +96,21 @@ def _memcpy(typingctx: Any, dst: Any, src: Any, n: Any) -> Any:
 
 
 @intrinsic  # type: ignore[untyped-decorator]
+def _rdtsc(typingctx: Any) -> Any:
+    """The CPU's time-stamp counter (x86 ``rdtsc``; used only where ``loadgen.engine.clock``
+    found it reliable)."""
+    sig = types.int64()
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        fn = builder.module.declare_intrinsic(
+            "llvm.readcyclecounter", fnty=ir.FunctionType(ir.IntType(64), [])
+        )
+        return builder.call(fn, [])
+
+    return sig, codegen
+
+
+@intrinsic  # type: ignore[untyped-decorator]
 def _leading_zeros(typingctx: Any, v: Any) -> Any:
     sig = types.int64(types.int64)
 
@@ -156,6 +173,24 @@ _clock_gettime = types.ExternalFunction("clock_gettime", types.int32(types.int32
 def _now(ts: Any) -> int:
     _clock_gettime(CLOCK_MONOTONIC, ts.ctypes.data)
     return ts[0] * 1_000_000_000 + ts[1]  # type: ignore[no-any-return]
+
+
+@numba.njit(nogil=True, cache=True, inline="always")  # type: ignore[untyped-decorator]
+def _clock(ts: Any, scale: float, anchor_ns: int, anchor_tsc: int) -> int:
+    """CLOCK_MONOTONIC ns: read, or (``scale`` > 0: ns per TSC tick) the TSC's ticks since
+    the call's anchor pair scaled onto it, about half the cost of a vDSO read."""
+    if scale > 0.0:
+        return anchor_ns + np.int64((_rdtsc() - anchor_tsc) * scale)  # type: ignore[return-value]
+    return _now(ts)  # type: ignore[no-any-return]
+
+
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+def tsc_pair(ts: Any) -> Any:
+    """A TSC reading between two CLOCK_MONOTONIC reads: (tsc, ns before, ns after)."""
+    before = _now(ts)
+    tsc = _rdtsc()
+    after = _now(ts)
+    return tsc, before, after
 
 
 @numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
@@ -230,13 +265,15 @@ def execute(
     accf: Any,
     logs: Any,
     ts: Any,
+    clock: Any,
 ) -> int:
     """Run ``count`` I/Os from index ``start`` of the arrays, wrapping around at their end
     (a replayed loop runs many times in one call); returns how many ran.
 
     Stops early, before an I/O, when the byte or I/O budget is spent, and after an I/O
     whose completion reaches the deadline (0 = none).  ``logs[0]``/``logs[1]`` receive
-    each I/O's start stamp, clat and lat from index 0 when logs are on.
+    each I/O's start stamp, clat and lat from index 0 when logs are on.  ``clock[0]``:
+    ns per TSC tick, or 0 to read CLOCK_MONOTONIC for every stamp.
     """
     flags = ctl[C_FLAGS]
     timed = (flags & F_TIMED) != 0
@@ -261,7 +298,14 @@ def execute(
     pass_bytes = 0
     unchecked = 0
     unchecked_bytes = 0
+    # a window cannot be due before start + (length - slack) ms: a compare per I/O
+    # instead of _windows' two divisions (it still decides, with fio's arithmetic)
+    due_bw = max(acc[A_WIN + 1] - LOG_MSEC_SLACK, 0) * NS_PER_MS
+    due_iops = max(acc[A_WIN + 5] - LOG_MSEC_SLACK, 0) * NS_PER_MS
+    scale = clock[0]
     now = _now(ts)
+    anchor_tsc = _rdtsc() if scale > 0.0 else 0
+    anchor = now
     prev = now
     span = len(offs)
     i = start
@@ -273,7 +317,7 @@ def execute(
         n = lens[i]
         d = np.int64(dirs[i])
         if timed:
-            t0 = _now(ts)
+            t0 = _clock(ts, scale, anchor, anchor_tsc)
             if copy:
                 if d:
                     s = src
@@ -285,7 +329,7 @@ def execute(
                         _scramble(base + off, n, off, t0)
                 else:
                     _memcpy(rbuf, base + off, n)
-            now = _now(ts)
+            now = _clock(ts, scale, anchor, anchor_tsc)
             clat = now - t0
             if record and ctl[C_FIRST] == 0:
                 ctl[C_FIRST] = t0
@@ -342,7 +386,7 @@ def execute(
             unchecked = 0
             unchecked_bytes = 0
             now = _now(ts)
-        if samples:
+        if samples and (now - acc[A_WIN] >= due_bw or now - acc[A_WIN + 4] >= due_iops):
             _windows(acc, accf, now)
         if deadline and now >= deadline:
             break
@@ -367,19 +411,30 @@ def now_ns(ts: Any) -> int:
 class State:
     """The arrays one job's kernel calls share: inputs, accumulators, logs, a timespec."""
 
-    def __init__(self, log_capacity: int) -> None:
+    def __init__(self, log_capacity: int, tsc_ns_per_tick: float = 0.0) -> None:
         # np.full, not np.zeros: calloc'd pages would fault on first use, in the window.
         self.ctl = np.full(C_SIZE, 0, dtype=np.int64)
         self.acc = np.full(A_SIZE, 0, dtype=np.int64)
         self.accf = np.full(AF_SIZE, 0.0, dtype=np.float64)
         self.logs = np.full((3, max(log_capacity, 1)), 0, dtype=np.int64)
         self.ts = np.full(2, 0, dtype=np.int64)
+        self.clock = np.full(1, tsc_ns_per_tick, dtype=np.float64)
 
     def run(
         self, offs: np.ndarray, lens: np.ndarray, dirs: np.ndarray, start: int, count: int
     ) -> int:
         ran: int = execute(
-            offs, lens, dirs, start, count, self.ctl, self.acc, self.accf, self.logs, self.ts
+            offs,
+            lens,
+            dirs,
+            start,
+            count,
+            self.ctl,
+            self.acc,
+            self.accf,
+            self.logs,
+            self.ts,
+            self.clock,
         )
         return ran
 
@@ -404,3 +459,4 @@ def compile_kernel() -> None:
         ctl[C_FLAGS] = flags
         state.run(offs, lens, dirs, 0, 4)
     state.now()
+    tsc_pair(state.ts)

@@ -18,10 +18,11 @@ from __future__ import annotations
 import errno
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
-from loadgen.engine import kernel
+from loadgen.engine import clock, kernel
 from loadgen.engine.buffers import WriteSource
 from loadgen.engine.faultkinds import FaultKinds
 from loadgen.engine.faults import Usage, anon_huge_bytes, huge_pages_possible, read_usage
@@ -58,10 +59,10 @@ def is_timed(job: Job) -> bool:
     return not (job.gtod_reduce or (job.disable_clat and job.disable_lat))
 
 
-def measure_overhead(timed: bool) -> float:
+def measure_overhead(timed: bool, tsc_ns_per_tick: float = 0.0) -> float:
     """The kernel's own cost per I/O in ns: a call of empty (0-byte) copies, timed as the
     job is, best of three.  Cheap enough (tens of µs) to run per process."""
-    state = kernel.State(1)
+    state = kernel.State(1, tsc_ns_per_tick)
     scratch = np.full(64, 1, dtype=np.uint8)
     ctl = state.ctl
     ctl[kernel.C_BASE] = ctl[kernel.C_SRC] = ctl[kernel.C_RBUF] = scratch.ctypes.data
@@ -82,14 +83,38 @@ def measure_overhead(timed: bool) -> float:
     return best
 
 
-class JobRunner:
-    """Setup, run and close of one job; ``overhead_ns`` may be given (a fork helper
-    measures it once for all its workers) or is measured in setup."""
+@dataclass(frozen=True)
+class Calibration:
+    """The clock and the loop's cost per I/O, measured once by a fork helper and passed
+    to every worker it forks."""
 
-    def __init__(self, job: Job, overhead_ns: float | None = None) -> None:
+    tsc_ns_per_tick: float  # 0.0: the kernel reads CLOCK_MONOTONIC (loadgen.engine.clock)
+    timed_overhead_ns: float
+    untimed_overhead_ns: float
+
+    @classmethod
+    def measure(cls) -> Calibration:
+        tsc = clock.tsc_ns_per_tick()
+        return cls(tsc, measure_overhead(True, tsc), measure_overhead(False, tsc))
+
+    def overhead_ns(self, timed: bool) -> float:
+        return self.timed_overhead_ns if timed else self.untimed_overhead_ns
+
+
+class JobRunner:
+    """Setup, run and close of one job; ``overhead_ns`` and the clock's ``tsc_ns_per_tick``
+    may be given (a fork helper measures them once for all its workers) or are measured
+    in setup."""
+
+    def __init__(
+        self, job: Job, overhead_ns: float | None = None, tsc_ns_per_tick: float | None = None
+    ) -> None:
         self.job = job
         self.timed = is_timed(job)
         self.overhead_ns = overhead_ns
+        self.tsc_ns_per_tick = (
+            clock.tsc_ns_per_tick() if tsc_ns_per_tick is None else tsc_ns_per_tick
+        )
         self.region: Region | None = None
         self.pattern: AccessPattern | None = None
         self.state: kernel.State | None = None
@@ -123,7 +148,7 @@ class JobRunner:
         rbuf = np.full(max(self.pattern.max_bs, 1), 0, dtype=np.uint8)
         self._buffers = (self.source.ring, rbuf)
         logs = (IoLogs.wanted(job) or bool(job.write_iolog)) and self.timed
-        self.state = kernel.State(BATCH_OPS if logs else 1)
+        self.state = kernel.State(BATCH_OPS if logs else 1, self.tsc_ns_per_tick)
         ctl = self.state.ctl
         ctl[kernel.C_BASE] = self._address
         ctl[kernel.C_SRC] = self.source.address
@@ -138,7 +163,7 @@ class JobRunner:
             self.kinds = FaultKinds.for_job(job)
             self.kinds.prime(self.first.offsets, self.first.lengths, self.first.dirs)
         if self.overhead_ns is None:
-            self.overhead_ns = measure_overhead(self.timed)
+            self.overhead_ns = measure_overhead(self.timed, self.tsc_ns_per_tick)
 
     def close(self) -> None:
         self.state = None

@@ -1,8 +1,8 @@
 """The body of one forked worker process: set up its jobs, wait at the gate, run, report.
 
 Everything a worker needs is passed to ``worker_process`` explicitly (jobs, pipes, the
-interval grid, the kernel's measured overhead); the compiled kernel itself is machine
-code the fork helper loaded before forking.
+interval grid, the helper's clock and overhead calibration); the compiled kernel itself
+is machine code the fork helper loaded before forking.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from loadgen.engine.hygiene import (
     set_process_name,
     volunteer_for_oom_killer,
 )
-from loadgen.engine.runner import EngineError, JobRunner, is_timed
+from loadgen.engine.runner import Calibration, EngineError, JobRunner, is_timed
 from loadgen.plan import Job
 from loadgen.stats.jobstats import IntervalStats
 from loadgen.status import ExitStatus
@@ -54,14 +54,14 @@ class Worker:
         gate_r: int,
         interval_ns: int,
         origin_ns: int,
-        overheads: dict[bool, float],
+        calibration: Calibration,
     ) -> None:
         self.jobs = jobs
         self.data_w = data_w
         self.gate_r = gate_r
         self.interval_ns = interval_ns
         self.origin_ns = origin_ns
-        self.overheads = overheads
+        self.calibration = calibration
         self.stopping = False
         self.write_lock = threading.Lock()  # threads of one process share the pipe
 
@@ -83,7 +83,8 @@ class Worker:
         signal.signal(signal.SIGTERM, self._on_sigterm)
         runners: list[JobRunner] = []
         for job in self.jobs:
-            runner = JobRunner(job, self.overheads.get(is_timed(job)))
+            cal = self.calibration
+            runner = JobRunner(job, cal.overhead_ns(is_timed(job)), cal.tsc_ns_per_tick)
             try:
                 runner.setup()
             except EngineError as exc:
@@ -151,7 +152,7 @@ def worker_process(
     gate_r: int,
     interval_ns: int,
     origin_ns: int,
-    overheads: dict[bool, float],
+    calibration: Calibration,
     helper_pid: int,
     nice: int,
 ) -> NoReturn:
@@ -165,7 +166,7 @@ def worker_process(
         die_with_parent(helper_pid)
         set_process_name(WORKER_NAME)
         volunteer_for_oom_killer()
-        code = Worker(jobs, data_w, gate_r, interval_ns, origin_ns, overheads).main()
+        code = Worker(jobs, data_w, gate_r, interval_ns, origin_ns, calibration).main()
     except BaseException as exc:  # a worker must end in os._exit, never in the helper loop
         report_crash(jobs, data_w, exc)
     finally:

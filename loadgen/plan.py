@@ -291,6 +291,7 @@ class Job:
     cpus_allowed_policy: str = "shared"  # shared|split
     # measurement
     gtod_reduce: bool = False
+    clocksource: str = "cpu"  # cpu|clock_gettime|gettimeofday (loadgen.engine.clock)
     disable_lat: bool = False
     disable_clat: bool = False
     disable_slat: bool = False

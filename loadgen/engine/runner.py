@@ -112,6 +112,10 @@ class JobRunner:
         self.job = job
         self.timed = is_timed(job)
         self.overhead_ns = overhead_ns
+        if job.clocksource != "cpu":
+            if tsc_ns_per_tick:  # the helper measured the overhead on the TSC
+                self.overhead_ns = None
+            tsc_ns_per_tick = 0.0
         self.tsc_ns_per_tick = (
             clock.tsc_ns_per_tick() if tsc_ns_per_tick is None else tsc_ns_per_tick
         )

@@ -141,6 +141,7 @@ class State:
     cpus_allowed_policy: str
     # measurement
     gtod_reduce: bool
+    clocksource: str
     disable_lat: bool
     disable_clat: bool
     disable_slat: bool
@@ -586,6 +587,12 @@ OPTIONS: tuple[Option, ...] = (
     # --- measurement
     Option("gtod_reduce", Bool(), False, "Measure only what needs no extra clock reads",
            "Measurement", apply=_apply_gtod_reduce),
+    Option("clocksource", Enum({
+        "cpu": "the CPU's time-stamp counter where it is invariant and the kernel's "
+               "clocksource, scaled onto CLOCK_MONOTONIC; else CLOCK_MONOTONIC",
+        "clock_gettime": "clock_gettime(CLOCK_MONOTONIC) for every stamp",
+        "gettimeofday": "as clock_gettime: loadgen's stamps are always CLOCK_MONOTONIC ns",
+    }), "cpu", "The clock that stamps each I/O", "Measurement"),
     Option("disable_lat", Bool(), False, "Do not measure total latency", "Measurement"),
     Option("disable_clat", Bool(), False, "Do not measure completion latency", "Measurement"),
     Option("disable_slat", Bool(), False, "Do not measure submission latency", "Measurement"),
@@ -767,7 +774,7 @@ UNSUPPORTED: dict[str, str] = {
         "log_issue_time", "log_window_value", "log_max_value", "log_compression",
         "log_compression_cpus", "log_store_compressed", "log_unix_epoch", "log_alternate_epoch",
         "log_alternate_epoch_clock_id", "log_entries", "log_hist_coarseness", "steadystate", "ss",
-        "ss_dur", "ss_ramp", "clocksource", "gtod_cpu",
+        "ss_dur", "ss_ramp", "gtod_cpu",
         "job_start_clock_id", "dataplacement",
     ), _OUTPUT),
     **dict.fromkeys(("zonemode", "zonesize", "zonerange", "zoneskip", "zonecapacity",

@@ -541,3 +541,20 @@ def test_the_refault_cost_is_reported_and_outside_every_io_latency(
     lat = out.total.dirs[1].lat.moments
     assert lat.n == 3 * n
     assert lat.mean * lat.n <= sum(end - start for start, end in calls)
+
+
+def test_clocksource_cpu_stamps_with_the_given_tsc_scale_and_the_others_read_the_clock() -> None:
+    cpu = JobRunner(make_job(rw="write", size=64 * PAGE), 1.0, tsc_ns_per_tick=0.25)
+    gtod = JobRunner(
+        make_job(rw="write", size=64 * PAGE, clocksource="clock_gettime"), 1.0, 0.25
+    )
+    for runner in (cpu, gtod):
+        runner.setup()
+    try:
+        assert cpu.state is not None and gtod.state is not None
+        assert (cpu.state.clock[0], cpu.overhead_ns) == (0.25, 1.0)
+        # CLOCK_MONOTONIC per stamp; the helper's overhead (taken on the TSC) re-measured
+        assert gtod.state.clock[0] == 0.0 and gtod.overhead_ns != 1.0
+    finally:
+        cpu.close()
+        gtod.close()

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loadgen.kernel.counters import Delta as KernelDelta
+from loadgen.kernel.sysinfo import RunHeader
 from loadgen.plan import Job, Plan
 from loadgen.stats.jobstats import IntervalStats
 from loadgen.status import Outcome, OutcomeKind
@@ -60,7 +61,7 @@ class GroupResult:
 class RunResult:
     plan: Plan
     groups: list[GroupResult] = field(default_factory=list)
-    header: dict[str, Any] = field(default_factory=dict)  # kernel, CPU, THP settings, version...
+    header: RunHeader = field(default_factory=RunHeader)  # kernel, CPU, THP settings, version...
     run_id: str = ""
     start_epoch_ns: int = 0
     end_epoch_ns: int = 0

@@ -41,6 +41,7 @@ from loadgen.plan import RunOptions
 from loadgen.report import saved
 from loadgen.report.jsonl import EventAction, stream_base, stream_record
 from loadgen.sinks import Sink, SinkError
+from loadgen.startup_signals import Handler
 from loadgen.status import ExitStatus
 
 TICK_S = 0.2
@@ -352,8 +353,8 @@ class Coordinator:
         daskapi.set_event(self.client, stop_event(self.run_id, host.record.name))
 
     # ---- stopping ------------------------------------------------------------------------------
-    def _install_signals(self) -> dict[int, Any]:
-        previous: dict[int, Any] = {}
+    def _install_signals(self) -> dict[int, Handler]:
+        previous: dict[int, Handler] = {}
 
         def handler(signum: int, frame: FrameType | None) -> None:
             self.signals += 1

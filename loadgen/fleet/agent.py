@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import orjson
 from distributed import Client, get_client, get_worker
@@ -49,7 +49,18 @@ STOP_GRACE_S = 60.0  # after SIGINT, how long the controller may take to write i
 STDERR_TAIL = 4000
 GO_AT_TIMEOUT_S = 30.0
 
-Send = Callable[[dict[str, Any]], None]
+
+class FleetMessage(TypedDict, total=False):
+    """What a host tells the coordinator over the run's Dask topic (a plain dict there)."""
+
+    kind: str  # "lines"; a --release-fd word ("ready", "go", "start"); "done" (coordinator's own)
+    host: str
+    lines: list[str]  # JSON lines of the host's stream
+    group: int
+    epoch_ns: int
+
+
+Send = Callable[[FleetMessage], None]
 
 
 @dataclass(frozen=True)
@@ -99,7 +110,7 @@ def run_host(spec: HostSpec) -> HostOutcome:
     key = current_task_key()
     run_topic = topic(spec.run_id)
 
-    def send(message: dict[str, Any]) -> None:
+    def send(message: FleetMessage) -> None:
         worker.log_event(run_topic, {**message, "host": spec.name})
 
     def cancelled() -> bool:

@@ -34,7 +34,16 @@ from distributed import Client, Future
 
 from loadgen.errors import InputError
 from loadgen.fleet import clock, daskapi
-from loadgen.fleet.agent import HostOutcome, HostSpec, go_at, go_event, run_host, stop_event, topic
+from loadgen.fleet.agent import (
+    FleetMessage,
+    HostOutcome,
+    HostSpec,
+    go_at,
+    go_event,
+    run_host,
+    stop_event,
+    topic,
+)
 from loadgen.fleet.options import FleetOptions, HostChoice, JobFile
 from loadgen.fleet.report import HostRecord, fleet_document, render_json, render_text
 from loadgen.plan import RunOptions
@@ -127,7 +136,7 @@ class Coordinator:
         self.run_id = uuid.uuid4().hex
         self.files, self.args = files, args
         self.hosts = {h.name: _Host(h) for h in hosts}
-        self._inbox: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._inbox: queue.Queue[FleetMessage] = queue.Queue()
         self.next_group = 0
         self.first_ready: dict[int, float] = {}
         self.go_epoch_ns: dict[int, int] = {}
@@ -232,7 +241,7 @@ class Coordinator:
             for h in self.hosts.values()
         )
 
-    def _handle(self, message: dict[str, Any]) -> None:
+    def _handle(self, message: FleetMessage) -> None:
         host = self.hosts.get(str(message.get("host")))
         if host is None:
             return

@@ -107,18 +107,19 @@ class Aggregator:
         if kind == protocol.INTERVAL:
             self._interval(state, protocol.decode_interval(payload))
             return
-        info = protocol.decode_json(payload)
-        state.result.pid = info.get("pid", state.result.pid)
         if kind == protocol.READY:
-            state.ready_ns = info["t_ready_ns"]
+            ready = protocol.decode_ready(payload)
+            state.result.pid, state.ready_ns = ready.pid, ready.t_ready_ns
         elif kind == protocol.ERROR:
-            state.traceback = info.get("traceback", "")
+            error = protocol.decode_error(payload)
+            state.result.pid, state.traceback = error.pid, error.traceback
             # an exception is said once, when the worker is reaped (Supervisor._after_end)
-            self.fail(state, info["error"], info["error_text"],
+            self.fail(state, error.error, error.error_text,
                       EventAction.WORKER_EXCEPTION if state.traceback else EventAction.JOB_ERROR,
                       {"outcome.traceback": state.traceback} if state.traceback else None,
                       say=not state.traceback)
         elif kind == protocol.DONE:
+            state.result.pid = protocol.decode_done(payload).pid
             state.done = True
             self._end_epoch(state)
 

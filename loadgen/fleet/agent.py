@@ -82,7 +82,6 @@ class HostOutcome:
     report: str  # its fio json+ report ("" if it wrote none)
     stderr: str  # the end of its stderr
     lines: int  # JSON lines sent on
-    controller_pid: int
     stopped: bool  # told to stop (Ctrl-C, a missed barrier, the task cancelled)
 
 
@@ -185,7 +184,7 @@ def _run(
     proc.stdout.close()
     report = report_path.read_text(errors="replace") if report_path.exists() else ""
     tail = stderr_path.read_bytes()[-STDERR_TAIL:].decode(errors="replace")
-    return HostOutcome(spec.name, status, report, tail, stream.count, proc.pid, stop.stopped)
+    return HostOutcome(spec.name, status, report, tail, stream.count, stop.stopped)
 
 
 class _Stream:

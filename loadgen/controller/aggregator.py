@@ -20,7 +20,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from loadgen import protocol
@@ -34,6 +34,20 @@ from loadgen.stats.jobstats import IntervalStats
 from loadgen.status import OutcomeKind
 
 
+@dataclass(frozen=True)
+class LastInterval:
+    """A job's last interval delta in brief: what a death report says it was doing."""
+
+    t_end_ns: int
+    interval_ns: int
+    total_ios: int
+    io_bytes: int
+    minf: int
+
+    def fields(self) -> dict[str, int]:
+        return {f"last_interval.{name}": value for name, value in asdict(self).items()}
+
+
 @dataclass
 class JobState:
     """What the controller knows about one job (one numjobs clone) while it runs."""
@@ -45,7 +59,7 @@ class JobState:
     bytes_done: list[int] = field(default_factory=lambda: [0, 0])
     # what a death report needs
     traceback: str = ""  # a Python exception the worker reported
-    last_interval: dict[str, Any] = field(default_factory=dict)
+    last_interval: LastInterval | None = None
     restarts: int = 0  # oom_policy=respawn
     # the stream's per-job numbering and grid position
     seq: int = 0  # event.sequence of the job's last record
@@ -131,13 +145,13 @@ class Aggregator:
         for i, d in enumerate(delta.dirs):
             state.bytes_done[i] += d.bytes
         state.final_seen = state.final_seen or delta.final
-        state.last_interval = {
-            "last_interval.t_end_ns": delta.t_end_ns,
-            "last_interval.interval_ns": delta.t_end_ns - delta.t_start_ns,
-            "last_interval.total_ios": delta.dirs[0].ios + delta.dirs[1].ios,
-            "last_interval.io_bytes": delta.dirs[0].bytes + delta.dirs[1].bytes,
-            "last_interval.minf": delta.minf,
-        }
+        state.last_interval = LastInterval(
+            t_end_ns=delta.t_end_ns,
+            interval_ns=delta.t_end_ns - delta.t_start_ns,
+            total_ios=delta.dirs[0].ios + delta.dirs[1].ios,
+            io_bytes=delta.dirs[0].bytes + delta.dirs[1].bytes,
+            minf=delta.minf,
+        )
         if self.writer is None:
             return
         if delta.interval_index > 0:  # on the grid already: one delta per job per interval
@@ -259,7 +273,8 @@ class Aggregator:
         fields["outcome.restarts"] = state.restarts
         fields["total_ios"] = totals.dirs[0].ios + totals.dirs[1].ios
         fields["io_bytes"] = totals.dirs[0].bytes + totals.dirs[1].bytes
-        fields.update(state.last_interval)
+        if state.last_interval is not None:
+            fields.update(state.last_interval.fields())
         return fields
 
     def record_end(self, state: JobState, end: outcome.Outcome) -> None:

@@ -109,7 +109,7 @@ class HelperProcess:
             their_commands.close()
             their_replies.close()
         self.commands = commands  # blocking; written by the loop thread or one helper thread
-        self.replies = replies  # read by the loop (which makes it non-blocking)
+        self.replies = replies  # the spawner reads it, non-blocking, in the run's loop
 
     def kill(self) -> None:
         """SIGKILL the helper and reap it; its workers follow via PDEATHSIG."""

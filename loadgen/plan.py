@@ -56,6 +56,8 @@ class RwMode(StrEnum):
 
 # fio's other spellings of a mode (``RwMode("readwrite")`` is ``RwMode.RW``)
 RW_ALIASES: dict[str, RwMode] = {"readwrite": RwMode.RW}
+# fio's modes that trim: refused (anonymous memory cannot be trimmed)
+TRIM_MODES = ("trim", "randtrim", "trimwrite", "randtrimwrite")
 
 
 class Backing(StrEnum):

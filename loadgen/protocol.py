@@ -257,11 +257,6 @@ def decode_done(data: bytes) -> Done:
     return Done(**orjson.loads(data))
 
 
-def decode_json(data: bytes) -> dict[str, Any]:
-    """A small message's fields by name (the aggregator's reading of READY/ERROR/DONE)."""
-    return orjson.loads(data)  # type: ignore[no-any-return]
-
-
 # ---- the helper socket ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Hello:

@@ -7,12 +7,45 @@ The controller fills these from the workers' interval deltas; the report writers
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict
 
 from loadgen.kernel.counters import Delta as KernelDelta
+from loadgen.kernel.sysinfo import RunHeader
 from loadgen.plan import Job, Plan
 from loadgen.stats.jobstats import IntervalStats
 from loadgen.status import Outcome, OutcomeKind
+
+
+class CgroupReport(TypedDict, total=False):
+    """A job's memory cgroup over its group: limits, event and stat deltas, peak usage."""
+
+    memory_limit: int
+    memory_high: int
+    path: str
+    version: int  # 1 or 2
+    events: dict[str, int]
+    stat: dict[str, int]
+    peak_bytes: int
+
+
+class BackingFileReport(TypedDict):
+    path: str
+    created: bool  # made by this run (and removed after it)
+
+
+class MmReport(TypedDict, total=False):
+    """A job's memory-controls report (the job's ``loadgen.mm``, docs/memory.md): only the
+    parts its options asked for."""
+
+    backing: str
+    refault: str
+    cgroup: CgroupReport
+    ksm_system_wide: dict[str, int]
+    mthp_policy: dict[str, str]  # "64kB" -> the policy set for the group
+    huge_page_faults: int
+    file: BackingFileReport
+    region: dict[str, int | str]  # RegionStats but its backing
+    fault_kinds: dict[str, int]  # FaultKindCounts
 
 
 @dataclass
@@ -32,8 +65,8 @@ class JobResult:
     restarts: int = 0  # fresh workers started in its place (oom_policy=respawn)
     kernel: KernelDelta | None = None  # the group's system-wide counter deltas
     # memory controls' report (cgroup events/stat deltas, KSM, mTHP policy, huge-page
-    # faults; docs/memory.md), as JSON data built by loadgen.controller.memctl
-    mm: dict[str, Any] | None = None
+    # faults; docs/memory.md), built by loadgen.controller.memctl
+    mm: MmReport | None = None
     # the controller's own state, never reported: CLOCK_MONOTONIC means nothing outside it
     ready_ns: int = 0  # when the worker said it was ready, waiting for the release
 
@@ -60,7 +93,7 @@ class GroupResult:
 class RunResult:
     plan: Plan
     groups: list[GroupResult] = field(default_factory=list)
-    header: dict[str, Any] = field(default_factory=dict)  # kernel, CPU, THP settings, version...
+    header: RunHeader = field(default_factory=RunHeader)  # kernel, CPU, THP settings, version...
     run_id: str = ""
     start_epoch_ns: int = 0
     end_epoch_ns: int = 0

@@ -18,10 +18,14 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+from collections.abc import Callable
 from types import FrameType
-from typing import Any, Protocol
+from typing import Protocol
 
 from loadgen.status import ExitStatus, StopReason
+
+# what signal.getsignal gives back and signal.signal takes
+Handler = Callable[[int, FrameType | None], object] | int | signal.Handlers | None
 
 
 class Stoppable(Protocol):
@@ -42,7 +46,7 @@ class StartupSignals:
         self.received = 0
         self.target: Stoppable | None = None
         self.run_ended = False
-        self._previous: dict[int, Any] = {}
+        self._previous: dict[int, Handler] = {}
 
     def install(self) -> None:
         """Handle SIGTERM, and SIGINT unless it was ignored on purpose (``nohup``, ``&``);

@@ -25,7 +25,8 @@ class ExitStatus(IntEnum):
 _EXIT_MEANINGS = {
     ExitStatus.OK: "every job completed (also when the reader of stdout went away, as in "
                    "`loadgen run … --jsonl=- | head -1`)",
-    ExitStatus.FAILED: "a job failed, a worker died, or an output could not be written mid-run",
+    ExitStatus.FAILED: "a job failed, a worker died, or an output could not be written mid-run; "
+                       "`loadgen compare --fail-on-regression`: a larger significant regression",
     ExitStatus.BAD_INPUT: "bad input (job file, option, unwritable output path): one line "
                           "`FILE:LINE: message`, nothing started",
     ExitStatus.SIGNALLED: "stopped by SIGINT or SIGTERM; the report and the JSON lines cover "
@@ -63,6 +64,19 @@ class OutcomeKind(StrEnum):
     def is_death(self) -> bool:
         """The worker ended before its job did, for reasons of its own."""
         return self not in (OutcomeKind.COMPLETED, OutcomeKind.FAILED, OutcomeKind.STOPPED)
+
+
+class HostOutcomeKind(StrEnum):
+    """How one host of a fleet run ended (``loadgen.fleet.outcomes``, docs/fleet.md)."""
+
+    PENDING = "pending"  # still running, or never heard of again
+    COMPLETED = "completed"  # its controller exited OK
+    FAILED = "failed"  # its controller failed, or the fleet agent did
+    STOPPED = "stopped"  # its controller was stopped by a signal (or not waited for)
+    OOM_KILLED = "oom_killed"  # its controller's exit status was OOM
+    KILLED = "killed"  # its controller was killed by a signal
+    DIED = "died"  # its Dask worker left the cluster mid-run
+    MISSED_BARRIER = "missed_barrier"  # it never reached a group's barrier in time
 
 
 class StopReason(StrEnum):

@@ -43,6 +43,7 @@ def run(cmd: list[str]) -> dict[str, float]:
     return {
         "wall_s": wall,
         "cpu_s": cpu,
+        "controller_cpu_s": doc.get("loadgen", {}).get("controller_cpu_s", 0.0),
         "ios": ios,
         "ops_per_s": ios / max(runtime_ms, 1) * 1000,
         "minf": minf,
@@ -118,7 +119,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fio", default=os.environ.get("LOADGEN_FIO", ""))
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--cases", default="storm-256,storm-1024,threads,tiny", help="also: seed-1g")
+    ap.add_argument(
+        "--cases", default="storm-256,storm-1024,threads,tiny", help="also: seed-1g, storm-256-4m"
+    )
     ap.add_argument("--json-out", default="", help="write every round's figures here")
     ap.add_argument(
         "--base",
@@ -129,7 +132,11 @@ def main() -> None:
     args = ap.parse_args()
     fio = [args.fio] if args.fio else []
     cases: dict[str, list[tuple[str, list[str]]]] = {}
-    for name, n, size in (("storm-256", 256, "8m"), ("storm-1024", 1024, "4m")):
+    for name, n, size in (
+        ("storm-256", 256, "8m"),
+        ("storm-256-4m", 256, "4m"),
+        ("storm-1024", 1024, "4m"),
+    ):
         lg, fo = storm(n, size)
         cases[name] = [("loadgen", lg)] + ([("fio", fio + fo)] if fio else [])
     one = [
@@ -153,7 +160,12 @@ def main() -> None:
             + ["run", "--name=t", "--rw=write", "--size=4k", "--output-format=json", "--eta=never"],
         )
     ]
-    base = ["env", f"PYTHONPATH={Path(args.base).resolve()}", *LOADGEN] if args.base else None
+    # PYTHONSAFEPATH: `python -m` would put the working directory (this checkout) first
+    base = (
+        ["env", "PYTHONSAFEPATH=1", f"PYTHONPATH={Path(args.base).resolve()}", *LOADGEN]
+        if args.base
+        else None
+    )
     names = args.cases.split(",")
     if "seed-1g" in names:
         seed_jobs(fio, args.rounds, base)
@@ -187,6 +199,7 @@ def main() -> None:
             print(
                 f"{name:10s} {side:10s} wall {med['wall_s']:.2f}s [{wall[0]:.2f}-{wall[1]:.2f}]"
                 f" cpu {med['cpu_s']:.2f}s ({med['cpu_s'] / med['jobs'] * 1000:.1f} ms/job)"
+                f" controller {med['controller_cpu_s']:.3f}s"
                 f" ops/s {med['ops_per_s']:.0f} [{ops[0]:.0f}-{ops[1]:.0f}]"
                 f" minf {med['minf']:.0f} uss {med['uss_max_mib']:.2f} MiB",
                 flush=True,

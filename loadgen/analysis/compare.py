@@ -21,6 +21,7 @@ import numpy as np
 
 from loadgen.analysis.runs import METRICS, Metric, Run, header_facts
 from loadgen.errors import InputError
+from loadgen.status import ExitStatus
 
 TEST_NAME = "exact two-sided Mann-Whitney U"
 CORRECTION = "Holm-Bonferroni"
@@ -276,7 +277,7 @@ def warn(lines: list[str]) -> None:
 
 # ---- the command -----------------------------------------------------------------------------
 def command(argv: list[str]) -> int:
-    """``loadgen compare``: exit 0, or 1 with ``--fail-on-regression`` and a larger regression."""
+    """``loadgen compare``: OK, or FAILED with ``--fail-on-regression`` and a larger regression."""
     import orjson
 
     from loadgen.analysis.runs import load_set
@@ -315,5 +316,5 @@ def command(argv: list[str]) -> int:
     if args.fail_on_regression is not None and worst > args.fail_on_regression:
         print(f"loadgen: compare: a significant regression of {worst:.1f}% "
               f"exceeds --fail-on-regression={args.fail_on_regression:g}", file=sys.stderr)
-        return 1
-    return 0
+        return ExitStatus.FAILED
+    return ExitStatus.OK

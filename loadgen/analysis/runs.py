@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from loadgen.errors import InputError
+from loadgen.kernel.sysinfo import RunHeader, header_from
 from loadgen.report import saved
 from loadgen.report.fiojson import render_json
 
@@ -46,7 +47,7 @@ class Run:
     """One run: where it came from, its run header, and per job its metric values."""
 
     path: str
-    header: dict[str, Any]
+    header: RunHeader
     jobs: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
@@ -104,7 +105,7 @@ def load_run(path: Path) -> Run:
         doc = _read_document(path)
     except OSError as exc:
         raise InputError(f"{path}: {exc.strerror}") from exc
-    run = Run(str(path), dict(doc.get("loadgen", {}).get("header", {})))
+    run = Run(str(path), header_from(doc.get("loadgen", {}).get("header", {})))
     for job in doc["jobs"]:
         key = f"{job.get('jobname', '?')} (g={job.get('groupid', 0)})"
         values = _job_values(job)
@@ -135,7 +136,7 @@ def load_set(argument: str) -> list[Run]:
     return [load_run(p) for p in expand(argument)]
 
 
-def header_facts(header: dict[str, Any]) -> dict[str, Any]:
+def header_facts(header: RunHeader) -> dict[str, Any]:
     """What must match between runs for a comparison to mean what it says."""
     thp = header.get("thp", {})
     cpu = header.get("cpu", {})

@@ -13,7 +13,6 @@ import sys
 import time
 import uuid
 from dataclasses import replace
-from typing import Any
 
 import anyio
 
@@ -24,7 +23,7 @@ from loadgen.controller.progress import ProgressLine, wanted
 from loadgen.controller.spawner import Spawner
 from loadgen.controller.supervisor import Supervisor
 from loadgen.errors import InputError
-from loadgen.kernel.sysinfo import run_header
+from loadgen.kernel.sysinfo import RunHeader, run_header
 from loadgen.launch import HelperProcess, raise_fd_limit
 from loadgen.plan import Plan, RunOptions
 from loadgen.report import saved
@@ -40,7 +39,7 @@ __all__ = ["execute", "exit_status", "run"]
 
 def _header(
     plan: Plan, opts: RunOptions, nofile: int, controller_nice: int, oom_score_adj: int
-) -> dict[str, Any]:
+) -> RunHeader:
     """The reproducibility header (kernel, CPU, THP, job files) plus how this controller runs."""
     header = run_header(plan, opts.command_line)
     header["worker_start"] = "fork from a preloaded helper process"
@@ -50,7 +49,7 @@ def _header(
     return header
 
 
-def _run_start(writer: JsonlWriter, plan: Plan, opts: RunOptions, header: dict[str, Any]) -> None:
+def _run_start(writer: JsonlWriter, plan: Plan, opts: RunOptions, header: RunHeader) -> None:
     sections = [j.to_dict() for j in plan.jobs if j.subjob == 0]
     writer.write("run_start", {
         "loadgen.version": __version__,

@@ -20,7 +20,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from loadgen import protocol
@@ -34,6 +34,20 @@ from loadgen.stats.jobstats import IntervalStats
 from loadgen.status import OutcomeKind
 
 
+@dataclass(frozen=True)
+class LastInterval:
+    """A job's last interval delta in brief: what a death report says it was doing."""
+
+    t_end_ns: int
+    interval_ns: int
+    total_ios: int
+    io_bytes: int
+    minf: int
+
+    def fields(self) -> dict[str, int]:
+        return {f"last_interval.{name}": value for name, value in asdict(self).items()}
+
+
 @dataclass
 class JobState:
     """What the controller knows about one job (one numjobs clone) while it runs."""
@@ -45,7 +59,7 @@ class JobState:
     bytes_done: list[int] = field(default_factory=lambda: [0, 0])
     # what a death report needs
     traceback: str = ""  # a Python exception the worker reported
-    last_interval: dict[str, Any] = field(default_factory=dict)
+    last_interval: LastInterval | None = None
     restarts: int = 0  # oom_policy=respawn
     # the stream's per-job numbering and grid position
     seq: int = 0  # event.sequence of the job's last record
@@ -107,18 +121,19 @@ class Aggregator:
         if kind == protocol.INTERVAL:
             self._interval(state, protocol.decode_interval(payload))
             return
-        info = protocol.decode_json(payload)
-        state.result.pid = info.get("pid", state.result.pid)
         if kind == protocol.READY:
-            state.ready_ns = info["t_ready_ns"]
+            ready = protocol.decode_ready(payload)
+            state.result.pid, state.ready_ns = ready.pid, ready.t_ready_ns
         elif kind == protocol.ERROR:
-            state.traceback = info.get("traceback", "")
+            error = protocol.decode_error(payload)
+            state.result.pid, state.traceback = error.pid, error.traceback
             # an exception is said once, when the worker is reaped (Supervisor._after_end)
-            self.fail(state, info["error"], info["error_text"],
+            self.fail(state, error.error, error.error_text,
                       EventAction.WORKER_EXCEPTION if state.traceback else EventAction.JOB_ERROR,
                       {"outcome.traceback": state.traceback} if state.traceback else None,
                       say=not state.traceback)
         elif kind == protocol.DONE:
+            state.result.pid = protocol.decode_done(payload).pid
             state.done = True
             self._end_epoch(state)
 
@@ -130,13 +145,13 @@ class Aggregator:
         for i, d in enumerate(delta.dirs):
             state.bytes_done[i] += d.bytes
         state.final_seen = state.final_seen or delta.final
-        state.last_interval = {
-            "last_interval.t_end_ns": delta.t_end_ns,
-            "last_interval.interval_ns": delta.t_end_ns - delta.t_start_ns,
-            "last_interval.total_ios": delta.dirs[0].ios + delta.dirs[1].ios,
-            "last_interval.io_bytes": delta.dirs[0].bytes + delta.dirs[1].bytes,
-            "last_interval.minf": delta.minf,
-        }
+        state.last_interval = LastInterval(
+            t_end_ns=delta.t_end_ns,
+            interval_ns=delta.t_end_ns - delta.t_start_ns,
+            total_ios=delta.dirs[0].ios + delta.dirs[1].ios,
+            io_bytes=delta.dirs[0].bytes + delta.dirs[1].bytes,
+            minf=delta.minf,
+        )
         if self.writer is None:
             return
         if delta.interval_index > 0:  # on the grid already: one delta per job per interval
@@ -258,7 +273,8 @@ class Aggregator:
         fields["outcome.restarts"] = state.restarts
         fields["total_ios"] = totals.dirs[0].ios + totals.dirs[1].ios
         fields["io_bytes"] = totals.dirs[0].bytes + totals.dirs[1].bytes
-        fields.update(state.last_interval)
+        if state.last_interval is not None:
+            fields.update(state.last_interval.fields())
         return fields
 
     def record_end(self, state: JobState, end: outcome.Outcome) -> None:

@@ -21,14 +21,14 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from loadgen.controller.cgroup import MemoryCgroup, MemoryHierarchy, cgroup_of, find_hierarchy
 from loadgen.errors import InputError
 from loadgen.kernel import thp
 from loadgen.kernel.mmfacts import KSM_ROOT, hugetlb_pool, ksm_delta, ksm_snapshot, swap_active
 from loadgen.plan import Backing, Group, Job, MemoryControls, Plan, Refault
-from loadgen.results import JobResult
+from loadgen.results import CgroupReport, JobResult, MmReport
 
 RESTORER = Path(__file__).with_name("restorer.py")
 KSM_RUN = os.path.join(KSM_ROOT, "run")
@@ -314,14 +314,14 @@ class MemoryRun:
     def end_group(self, group: Group, results: list[JobResult]) -> None:
         """Report into each job's ``mm``, then undo the group's changes."""
         ksm = ksm_delta(self._ksm_before, ksm_snapshot()) if self._ksm_before else {}
-        reports: dict[tuple[str, str], dict[str, Any]] = {
+        reports: dict[tuple[str, str], CgroupReport] = {
             key: self._cgroup_report(jg) for key, jg in self._cgroups.items()}
         for result in results:
             if uses_controls(result.job):
                 result.mm = self._job_report(result, reports, ksm)
         self._undo_group()
 
-    def _cgroup_report(self, jg: _JobGroup) -> dict[str, Any]:
+    def _cgroup_report(self, jg: _JobGroup) -> CgroupReport:
         events, stat = _cgroup_events(jg.cgroup), _read_counts(jg.cgroup.path / "memory.stat")
         return {
             "path": str(jg.cgroup.path), "version": jg.cgroup.version,
@@ -331,10 +331,10 @@ class MemoryRun:
             "peak_bytes": _cgroup_peak(jg.cgroup),
         }
 
-    def _job_report(self, result: JobResult, cgroups: dict[tuple[str, str], dict[str, Any]],
-                    ksm: dict[str, int]) -> dict[str, Any]:
+    def _job_report(self, result: JobResult, cgroups: dict[tuple[str, str], CgroupReport],
+                    ksm: dict[str, int]) -> MmReport:
         job, mm = result.job, result.job.mm
-        out: dict[str, Any] = {"backing": str(mm.backing), "refault": str(mm.refault)}
+        out: MmReport = {"backing": str(mm.backing), "refault": str(mm.refault)}
         if mm.cgroup:
             out["cgroup"] = {"memory_limit": mm.memory_limit, "memory_high": mm.memory_high,
                              **cgroups.get(_job_key(job), {})}

@@ -15,10 +15,6 @@ from dataclasses import dataclass
 
 from loadgen.plan import RwMode
 
-# fio's run-state letter of a running job: upper case sequential, lower case random
-_STATE_CHAR = {RwMode.READ: "R", RwMode.RANDREAD: "r", RwMode.WRITE: "W", RwMode.RANDWRITE: "w",
-               RwMode.RW: "M", RwMode.RANDRW: "m"}
-
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -37,7 +33,9 @@ class Snapshot:
 
 
 def job_char(rw: RwMode) -> str:
-    return _STATE_CHAR[rw]
+    """fio's run-state letter of a running job: M mixed, R read, W write; lower case random."""
+    letter = "M" if rw.mixed else "R" if rw.reads else "W"
+    return letter.lower() if rw.random else letter
 
 
 def _compress(states: Sequence[str]) -> str:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
@@ -22,6 +21,14 @@ class HelperDied(Exception):
     """The fork helper exited: no worker can be created or watched any more."""
 
 
+class _Reply:
+    """The helper's answer to one spawn request; ``done`` with no result: it died first."""
+
+    def __init__(self) -> None:
+        self.done = anyio.Event()
+        self.result: tuple[protocol.Spawned, list[int]] | None = None
+
+
 class Spawner:
     """Starts worker processes through the helper and reports their exits."""
 
@@ -30,22 +37,24 @@ class Spawner:
         self.worker_nice = helper.worker_nice  # the user's priority, for what runs beside them
         self.process = helper.process
         self.sock = helper.commands
-        self.replies = helper.replies
+        self.replies = helper.replies  # read by read_replies when readable
+        self.replies.setblocking(False)
         self._buf = b""
         self._pipes: list[int] = []  # stats-pipe read ends received, not yet handed out
-        self._spawned: asyncio.Future[tuple[protocol.Spawned, list[int]]] | None = None
+        self._spawned: _Reply | None = None  # the spawn request waiting for its reply
+        self._gone = False  # the helper's end of file was read: no reply can come
         self._greeted = False  # the helper's Hello (protocol version) has been checked
         self.compiling = False
         self.on_exit: Callable[[int, int], None] = lambda pid, status: None
         self.on_helper_death: Callable[[], None] = lambda: None
         self.crash_traceback = ""  # what the helper reported before it exited on a bug
 
-    def attach(self) -> None:
-        """Start reading helper messages on the running loop (no thread, no task)."""
-        asyncio.get_running_loop().add_reader(self.replies.fileno(), self._readable)
-
-    def detach(self) -> None:
-        asyncio.get_running_loop().remove_reader(self.replies.fileno())
+    async def read_replies(self) -> None:
+        """Read helper messages until its end of file; the run's task group runs this and
+        cancels it when the run is over."""
+        while not self._gone:
+            await anyio.wait_readable(self.replies)
+            self._readable()
 
     def _readable(self) -> None:
         try:
@@ -63,9 +72,9 @@ class Spawner:
             return
         self._pipes.extend(fds)  # in fork order; each "spawned" reply takes its share
         if not data:
-            self.detach()
-            if self._spawned is not None and not self._spawned.done():
-                self._spawned.set_exception(HelperDied("the fork helper exited"))
+            self._gone = True
+            if self._spawned is not None:
+                self._spawned.done.set()  # no result: spawn raises HelperDied
             self.on_helper_death()
             return
         messages, self._buf = protocol.split_replies(self._buf + data)
@@ -84,7 +93,8 @@ class Spawner:
                 self.compiling = False
                 forked = sum(1 for pid in msg.pids if pid)
                 pipes, self._pipes = self._pipes[:forked], self._pipes[forked:]
-                self._spawned.set_result((msg, pipes))
+                self._spawned.result = (msg, pipes)
+                self._spawned.done.set()
             elif isinstance(msg, protocol.ChildExit):
                 self.on_exit(msg.pid, msg.status)
             elif isinstance(msg, protocol.Crash):
@@ -104,15 +114,20 @@ class Spawner:
         The request (pickled jobs; megabytes for a big storm) is sent from a thread so
         the loop keeps reading exit notices meanwhile.
         """
-        self._spawned = asyncio.get_running_loop().create_future()
+        if self._gone:
+            raise HelperDied("the fork helper exited")
+        self._spawned = reply = _Reply()
         request = protocol.SpawnRequest(
             group, tuple(tuple(u) for u in units), interval_ns, origin_ns
         )
-        await anyio.to_thread.run_sync(protocol.send_msg, self.sock, request, (gate_r,))
         try:
-            return await self._spawned
+            await anyio.to_thread.run_sync(protocol.send_msg, self.sock, request, (gate_r,))
+            await reply.done.wait()
         finally:
             self._spawned = None
+        if reply.result is None:
+            raise HelperDied("the fork helper exited")
+        return reply.result
 
     def signal_workers(self, signum: int) -> None:
         """Send ``signum`` to every live worker (the helper knows exactly which: no pid reuse)."""

@@ -575,10 +575,10 @@ class Supervisor:
         self.worker_nice = spawner.worker_nice
 
     async def run(self) -> RunResult:
-        self.spawner.attach()
         try:
             async with anyio.create_task_group() as tg:
                 self.task_group = tg
+                tg.start_soon(self.spawner.read_replies)
                 tg.start_soon(self._watch_signals, tg)
                 if self.progress is not None:
                     tg.start_soon(self._show_progress)
@@ -601,7 +601,6 @@ class Supervisor:
                 self.prometheus.write(s.result for s in self.agg.states.values())
         finally:
             self.gate.close()
-            self.spawner.detach()
             if self.progress is not None:
                 self.progress.clear()
         self.result.interrupted = self.stop_reason is StopReason.SIGNAL

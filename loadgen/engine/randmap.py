@@ -215,15 +215,6 @@ class RandomMap:
         """The first free block at or after ``block`` (cyclic).  The map must not be full."""
         return int(_next_free(self.words, block))
 
-    def claim(self, block: int) -> int:
-        """Take ``block`` or, if used, the next free one; -1 when the map is full."""
-        if self.free == 0:
-            return -1
-        b = block if not self.is_used(block) else self.next_free(block)
-        _set(self.words, b)
-        self.free -= 1
-        return b
-
     def claim_single(self, candidates: np.ndarray) -> np.ndarray:
         """Resolve one-block I/Os in order; the result is shorter if the map fills."""
         out = np.empty(len(candidates), dtype=np.int64)

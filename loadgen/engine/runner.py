@@ -123,6 +123,7 @@ class JobRunner:
         self.pattern: AccessPattern | None = None
         self.state: kernel.State | None = None
         self.first: Batch | None = None
+        # the buffers whose addresses the kernel holds (ctl): alive as long as the state is
         self._buffers: tuple[np.ndarray, np.ndarray] | None = None
         self.source: WriteSource | None = None
         self.verifier: Verifier | None = None

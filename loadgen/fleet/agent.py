@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import orjson
 from distributed import Client, get_client, get_worker
@@ -49,7 +49,18 @@ STOP_GRACE_S = 60.0  # after SIGINT, how long the controller may take to write i
 STDERR_TAIL = 4000
 GO_AT_TIMEOUT_S = 30.0
 
-Send = Callable[[dict[str, Any]], None]
+
+class FleetMessage(TypedDict, total=False):
+    """What a host tells the coordinator over the run's Dask topic (a plain dict there)."""
+
+    kind: str  # "lines"; a --release-fd word ("ready", "go", "start"); "done" (coordinator's own)
+    host: str
+    lines: list[str]  # JSON lines of the host's stream
+    group: int
+    epoch_ns: int
+
+
+Send = Callable[[FleetMessage], None]
 
 
 @dataclass(frozen=True)
@@ -71,7 +82,6 @@ class HostOutcome:
     report: str  # its fio json+ report ("" if it wrote none)
     stderr: str  # the end of its stderr
     lines: int  # JSON lines sent on
-    controller_pid: int
     stopped: bool  # told to stop (Ctrl-C, a missed barrier, the task cancelled)
 
 
@@ -99,7 +109,7 @@ def run_host(spec: HostSpec) -> HostOutcome:
     key = current_task_key()
     run_topic = topic(spec.run_id)
 
-    def send(message: dict[str, Any]) -> None:
+    def send(message: FleetMessage) -> None:
         worker.log_event(run_topic, {**message, "host": spec.name})
 
     def cancelled() -> bool:
@@ -174,7 +184,7 @@ def _run(
     proc.stdout.close()
     report = report_path.read_text(errors="replace") if report_path.exists() else ""
     tail = stderr_path.read_bytes()[-STDERR_TAIL:].decode(errors="replace")
-    return HostOutcome(spec.name, status, report, tail, stream.count, proc.pid, stop.stopped)
+    return HostOutcome(spec.name, status, report, tail, stream.count, stop.stopped)
 
 
 class _Stream:

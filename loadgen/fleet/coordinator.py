@@ -34,14 +34,24 @@ from distributed import Client, Future
 
 from loadgen.errors import InputError
 from loadgen.fleet import clock, daskapi
-from loadgen.fleet.agent import HostOutcome, HostSpec, go_at, go_event, run_host, stop_event, topic
+from loadgen.fleet.agent import (
+    FleetMessage,
+    HostOutcome,
+    HostSpec,
+    go_at,
+    go_event,
+    run_host,
+    stop_event,
+    topic,
+)
 from loadgen.fleet.options import FleetOptions, HostChoice, JobFile
 from loadgen.fleet.report import HostRecord, fleet_document, render_json, render_text
 from loadgen.plan import RunOptions
 from loadgen.report import saved
 from loadgen.report.jsonl import EventAction, stream_base, stream_record
 from loadgen.sinks import Sink, SinkError
-from loadgen.status import ExitStatus
+from loadgen.startup_signals import Handler
+from loadgen.status import ExitStatus, HostOutcomeKind
 
 TICK_S = 0.2
 WORKER_CHECK_S = 0.5
@@ -52,11 +62,11 @@ DRAIN_S = 10.0  # after the last host ended: how long its last lines may take to
 GO_LEAD_NS = 100_000_000
 GROUP_END = b'{"event.dataset":"loadgen.group_end"'
 OUTCOME_OF_STATUS = {
-    ExitStatus.OK: "completed",
-    ExitStatus.FAILED: "failed",
-    ExitStatus.BAD_INPUT: "failed",
-    ExitStatus.SIGNALLED: "stopped",
-    ExitStatus.OOM: "oom_killed",
+    ExitStatus.OK: HostOutcomeKind.COMPLETED,
+    ExitStatus.FAILED: HostOutcomeKind.FAILED,
+    ExitStatus.BAD_INPUT: HostOutcomeKind.FAILED,
+    ExitStatus.SIGNALLED: HostOutcomeKind.STOPPED,
+    ExitStatus.OOM: HostOutcomeKind.OOM_KILLED,
 }
 
 
@@ -126,7 +136,7 @@ class Coordinator:
         self.run_id = uuid.uuid4().hex
         self.files, self.args = files, args
         self.hosts = {h.name: _Host(h) for h in hosts}
-        self._inbox: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._inbox: queue.Queue[FleetMessage] = queue.Queue()
         self.next_group = 0
         self.first_ready: dict[int, float] = {}
         self.go_epoch_ns: dict[int, int] = {}
@@ -231,7 +241,7 @@ class Coordinator:
             for h in self.hosts.values()
         )
 
-    def _handle(self, message: dict[str, Any]) -> None:
+    def _handle(self, message: FleetMessage) -> None:
         host = self.hosts.get(str(message.get("host")))
         if host is None:
             return
@@ -261,7 +271,7 @@ class Coordinator:
         try:
             outcome: HostOutcome = host.future.result()
         except Exception as exc:  # the task itself failed (the agent, not the run)
-            record.outcome, record.message = "failed", f"{type(exc).__name__}: {exc}"
+            record.outcome, record.message = HostOutcomeKind.FAILED, f"{type(exc).__name__}: {exc}"
             self.event(
                 record.name,
                 EventAction.HOST_FAILED,
@@ -275,22 +285,22 @@ class Coordinator:
             record.document = saved.final_report(outcome.report)
             if record.document is None:
                 record.message = "its report is not JSON"
-        if record.outcome == "pending":
+        if record.outcome == HostOutcomeKind.PENDING:
             if outcome.exit_status < 0:
-                record.outcome = "killed"
+                record.outcome = HostOutcomeKind.KILLED
                 record.message = f"controller killed by {signal.Signals(-outcome.exit_status).name}"
             else:
                 record.outcome = (
-                    OUTCOME_OF_STATUS.get(ExitStatus(outcome.exit_status), "failed")
+                    OUTCOME_OF_STATUS.get(ExitStatus(outcome.exit_status), HostOutcomeKind.FAILED)
                     if outcome.exit_status in ExitStatus._value2member_map_
-                    else "failed"
+                    else HostOutcomeKind.FAILED
                 )
-        if record.outcome not in ("completed", "stopped"):
+        if record.outcome not in (HostOutcomeKind.COMPLETED, HostOutcomeKind.STOPPED):
             last = outcome.stderr.strip().splitlines()[-1:] if outcome.stderr.strip() else []
             record.message = record.message or (
                 last[0] if last else f"exit status {outcome.exit_status}"
             )
-            if record.outcome != "missed_barrier":
+            if record.outcome != HostOutcomeKind.MISSED_BARRIER:
                 self.event(
                     record.name,
                     EventAction.HOST_FAILED,
@@ -306,7 +316,7 @@ class Coordinator:
         for host in self.hosts.values():
             if host.active and host.record.address not in alive:
                 host.active = False
-                host.record.outcome = "died"
+                host.record.outcome = HostOutcomeKind.DIED
                 host.record.message = f"its Dask worker {host.record.address} left the cluster"
                 self.event(
                     host.record.name,
@@ -321,7 +331,8 @@ class Coordinator:
         group = self.next_group
         if group not in self.first_ready or self.stopping:
             return
-        candidates = [h for h in self.hosts.values() if h.active and h.record.outcome == "pending"]
+        pending = HostOutcomeKind.PENDING
+        candidates = [h for h in self.hosts.values() if h.active and h.record.outcome == pending]
         for host in candidates:
             if host.ready_group >= group:
                 continue
@@ -330,7 +341,7 @@ class Coordinator:
             since = max(self.first_ready[group], host.ended_at.get(group - 1, 0.0))
             if now - since > self.fleet.barrier_timeout_s:
                 self._missed(host, group)
-        waiting = [h for h in candidates if h.active and h.record.outcome == "pending"]
+        waiting = [h for h in candidates if h.active and h.record.outcome == pending]
         if waiting and all(h.ready_group >= group for h in waiting):
             at = time.time_ns() + GO_LEAD_NS
             daskapi.set_variable(self.client, go_at(self.run_id, group), at)
@@ -339,7 +350,7 @@ class Coordinator:
             self.next_group += 1
 
     def _missed(self, host: _Host, group: int) -> None:
-        host.record.outcome = "missed_barrier"
+        host.record.outcome = HostOutcomeKind.MISSED_BARRIER
         host.record.message = (
             f"not ready at group {group}'s barrier {self.fleet.barrier_timeout_s:g} s "
             "after the first host"
@@ -352,8 +363,8 @@ class Coordinator:
         daskapi.set_event(self.client, stop_event(self.run_id, host.record.name))
 
     # ---- stopping ------------------------------------------------------------------------------
-    def _install_signals(self) -> dict[int, Any]:
-        previous: dict[int, Any] = {}
+    def _install_signals(self) -> dict[int, Handler]:
+        previous: dict[int, Handler] = {}
 
         def handler(signum: int, frame: FrameType | None) -> None:
             self.signals += 1
@@ -380,7 +391,7 @@ class Coordinator:
         for host in self.hosts.values():
             if host.active:
                 host.active = False
-                host.record.outcome = "stopped"
+                host.record.outcome = HostOutcomeKind.STOPPED
                 host.record.message = "not waited for (a second signal)"
                 if host.future is not None:
                     daskapi.cancel(host.future)
@@ -391,9 +402,10 @@ class Coordinator:
 def fleet_exit_status(hosts: Sequence[HostRecord], interrupted: bool, output_failed: bool) -> int:
     if interrupted:
         return int(ExitStatus.SIGNALLED)
-    if output_failed or any(h.outcome not in ("completed", "oom_killed") for h in hosts):
+    ended_well = (HostOutcomeKind.COMPLETED, HostOutcomeKind.OOM_KILLED)
+    if output_failed or any(h.outcome not in ended_well for h in hosts):
         return int(ExitStatus.FAILED)
-    if any(h.outcome == "oom_killed" for h in hosts):
+    if any(h.outcome == HostOutcomeKind.OOM_KILLED for h in hosts):
         return int(ExitStatus.OOM)
     return int(ExitStatus.OK)
 

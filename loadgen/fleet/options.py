@@ -20,8 +20,6 @@ from loadgen.jobfile.values import NS_PER_S, BadValue, parse_time
 
 FLEET_OPTIONS = ("cluster", "hosts", "barrier-timeout")
 DEFAULT_BARRIER_TIMEOUT_S = 60.0
-# run options that the client keeps (the hosts get their own, see ``host_arguments``)
-CLIENT_ONLY = ("jsonl", "output", "output-format", "eta", "start-at", "release-fd")
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from loadgen.report.fiojson import ETA_UNKNOWN, amount_fields, dumps, lat_object
 from loadgen.stats import histogram
 from loadgen.stats.jobstats import LatencyStat
 from loadgen.stats.moments import Moments
+from loadgen.status import HostOutcomeKind
 
 DIRS = ("read", "write")
 OUTLIER_Z = 3.5
@@ -68,7 +69,7 @@ class HostRecord:
     name: str
     address: str
     clock: ClockOffset | None = None
-    outcome: str = "pending"  # completed|failed|stopped|died|missed_barrier
+    outcome: HostOutcomeKind = HostOutcomeKind.PENDING
     exit_status: int | None = None
     document: dict[str, Any] | None = None  # its fio json+ report
     release_epoch_ns: dict[int, int] = field(default_factory=dict)  # group -> host clock

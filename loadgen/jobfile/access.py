@@ -20,7 +20,7 @@ from loadgen.jobfile.values import (
     parse_size,
     split_directions,
 )
-from loadgen.plan import RW_ALIASES, RwMode
+from loadgen.plan import RW_ALIASES, TRIM_MODES, RwMode
 
 # what --cmdhelp says of each mode; RwMode and RW_ALIASES are the accepted spellings
 _RW_HELP = {
@@ -32,7 +32,6 @@ _RW_HELP = {
     RwMode.RANDRW: "random mixed reads and writes",
 }
 RW_SPELLINGS: tuple[str, ...] = (*(mode.value for mode in RwMode), *RW_ALIASES)
-TRIM_MODES = ("trim", "randtrim", "trimwrite", "randtrimwrite")
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,7 @@ class Rw(Kind):
         return lines + [
             "postfix :N -- sequential: skip N bytes after each I/O; "
             "random: new offset every N I/Os",
-            "trim, randtrim, trimwrite, randtrimwrite: rejected (anonymous memory)",
+            f"{', '.join(TRIM_MODES)}: rejected (anonymous memory)",
         ]
 
     def show(self, value: Any) -> str:

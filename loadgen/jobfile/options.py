@@ -9,7 +9,7 @@ docs/options.md.  fio options that make no sense for anonymous memory are listed
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from loadgen.jobfile.access import Distribution, DistributionValue, Rw, RwValue, Zones
@@ -842,16 +842,35 @@ def lookup(name: str) -> Option:
 # The state an option's apply function derives from its default (Option.default is in
 # option syntax, e.g. RwValue, for --cmdhelp); tests/jobfile/test_options.py checks that
 # applying each default gives exactly these.
-_APPLIED_DEFAULTS: dict[str, Any] = {
-    "ioengine": "page_fault", "rw": RwMode.READ, "rw_postfix": 0, "random_distribution": "random",
-    "distribution_params": (), "zones": ((), ()), "randseed": 0x89, "randseed_set": False,
-    "offset": 0, "loops": 1, "thinktime_blocks": 1, "gtod_reduce": False, "kb_base": 1024,
-    "unit_base": 8, "filename": "", "exitall": False, "exitall_on_error": False,
-    "continue_on_error": "none", "unified_rw_reporting": "none", "max_latency_ns": (0, 0, 0),
-}
+@dataclass(frozen=True)
+class _AppliedDefaults:
+    ioengine: str = "page_fault"
+    rw: RwMode = RwMode.READ
+    rw_postfix: int = 0
+    random_distribution: str = "random"
+    distribution_params: tuple[float, ...] = ()
+    zones: tuple[Zones, Zones] = ((), ())
+    randseed: int = 0x89
+    randseed_set: bool = False
+    offset: int | Percent = 0
+    loops: int = 1
+    thinktime_blocks: int = 1
+    gtod_reduce: bool = False
+    kb_base: int = 1024
+    unit_base: int = 8
+    filename: str = ""
+    exitall: bool = False
+    exitall_on_error: bool = False
+    continue_on_error: str = "none"
+    unified_rw_reporting: str = "none"
+    max_latency_ns: tuple[int, int, int] = (0, 0, 0)
+
+
+_APPLIED_DEFAULTS = _AppliedDefaults()
 
 
 def initial_state() -> State:
     """The job state before any option: every option's default."""
     plain = {option.key: option.default for option in OPTIONS if option.apply is None}
-    return State(**plain, **_APPLIED_DEFAULTS)
+    applied = {f.name: getattr(_APPLIED_DEFAULTS, f.name) for f in fields(_APPLIED_DEFAULTS)}
+    return State(**plain, **applied)

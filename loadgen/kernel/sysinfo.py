@@ -11,11 +11,12 @@ import hashlib
 import os
 import platform
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TypedDict, cast
 
 from loadgen import __version__
 from loadgen.kernel import thp
+from loadgen.kernel.thp import ThpSettings
 from loadgen.plan import Plan
 
 
@@ -64,9 +65,53 @@ def file_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
+class CpuHeader(TypedDict):
+    model: str
+    count: int
+    usable: int  # the CPUs this process may run on
+
+
+class MemoryHeader(TypedDict):
+    total_bytes: int
+    swap_total_bytes: int
+
+
+class JobFileHeader(TypedDict):
+    path: str
+    sha256: str  # "" where the file could not be read again (stdin)
+
+
+class RunHeader(TypedDict, total=False):
+    """The reproducibility header of a run (the reports' ``header``); every key optional,
+    as a saved document read back may come from a run that wrote fewer."""
+
+    loadgen_version: str
+    hostname: str
+    kernel_release: str
+    kernel_version: str
+    machine: str
+    cpu: CpuHeader
+    memory: MemoryHeader
+    page_size: int
+    thp: ThpSettings
+    python: str
+    command_line: list[str]
+    job_files: list[JobFileHeader]
+    # how the controller runs (loadgen.controller)
+    worker_start: str
+    rlimit_nofile: int
+    controller_nice: int
+    controller_oom_score_adj: int
+
+
+def header_from(doc: Mapping[str, object]) -> RunHeader:
+    """A header read back from a saved report or stream (loadgen wrote it: not checked)."""
+    return cast(RunHeader, dict(doc))
+
+
 def run_header(
     plan: Plan | None = None, command_line: Sequence[str] | None = None
-) -> dict[str, Any]:
+) -> RunHeader:
     """Kernel, CPU, memory, page size, THP policy, loadgen version, command line, job file
     checksums."""
     uname = os.uname()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+from typing import TypedDict
 
 THP_ROOT = "/sys/kernel/mm/transparent_hugepage"
 _SIZE_DIR = re.compile(r"^hugepages-(\d+)kB$")
@@ -42,7 +43,17 @@ def size_dirs(root: str = THP_ROOT) -> list[tuple[str, str]]:
     return [(f"{kb}kB", os.path.join(root, name)) for kb, name in sorted(sizes)]
 
 
-def settings(root: str = THP_ROOT) -> dict[str, object]:
+class ThpSettings(TypedDict):
+    """The THP policy as the run header reports it (sysfs choice values; "" where absent)."""
+
+    enabled: str
+    defrag: str
+    shmem_enabled: str
+    pmd_size_bytes: int
+    mthp_enabled: dict[str, str]  # "64kB" -> its enabled setting
+
+
+def settings(root: str = THP_ROOT) -> ThpSettings:
     """THP policy now: enabled, defrag, PMD size, and every size's ``enabled`` setting."""
     pmd = _read(os.path.join(root, "hpage_pmd_size"))
     return {

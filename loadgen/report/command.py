@@ -19,6 +19,7 @@ from loadgen.plan import RunOptions
 from loadgen.report import jsonl, saved
 from loadgen.report.writer import render_formats
 from loadgen.results import RunResult
+from loadgen.status import ExitStatus
 
 
 def load(path: Path) -> RunResult:
@@ -75,7 +76,7 @@ def report_command(argv: list[str]) -> int:
             raise InputError(f"--output {args.output}: {exc.strerror}") from exc
     else:
         sys.stdout.write(text)
-    return 0
+    return ExitStatus.OK
 
 
 def schema_command(argv: list[str]) -> int:
@@ -83,4 +84,4 @@ def schema_command(argv: list[str]) -> int:
                        description="Print the JSON Schema of the --jsonl records.")
     parser.parse_args(argv)
     sys.stdout.write(jsonl.schema_text())
-    return 0
+    return ExitStatus.OK

@@ -27,7 +27,7 @@ import functools
 import os
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from importlib import resources
@@ -210,7 +210,7 @@ def kernel_fields(delta: counters.Delta) -> dict[str, Any]:
     return out
 
 
-def header_fields(header: dict[str, Any], prefix: str = "header") -> dict[str, Any]:
+def header_fields(header: Mapping[str, object], prefix: str = "header") -> dict[str, Any]:
     """The run header as flat dotted keys (``header.thp.mthp_enabled.64kB``); lists stay arrays."""
     out: dict[str, Any] = {}
     for key, value in header.items():

@@ -9,8 +9,8 @@ loadgen adds its reproducibility header (kernel, CPU, THP) after the version lin
 from __future__ import annotations
 
 import time
-from typing import Any
 
+from loadgen.kernel.sysinfo import RunHeader
 from loadgen.plan import READ, WRITE, Job, Plan
 from loadgen.report.entries import (
     DIRECTIONS,
@@ -76,7 +76,7 @@ def starting_line(plan: Plan) -> str:
     return "Starting " + " and ".join(parts)
 
 
-def system_header_lines(header: dict[str, Any]) -> list[str]:
+def system_header_lines(header: RunHeader) -> list[str]:
     """loadgen's reproducibility header (``loadgen.kernel.sysinfo.run_header``) in two short
     lines."""
     if not header:

@@ -23,6 +23,7 @@ import orjson
 from loadgen.argparsing import ArgParser
 from loadgen.errors import InputError
 from loadgen.stats import histogram
+from loadgen.status import ExitStatus
 
 MAX_JOB_LINES = 6  # more jobs than this: one line per run (sum or median over jobs)
 PERCENTILES = (("p50", "p50", "-"), ("p99", "p99", "--"), ("p99_9", "p99.9", ":"))
@@ -247,4 +248,4 @@ def command(argv: list[str]) -> int:
     except OSError as exc:
         raise InputError(f"plot: -o {out}: {exc.strerror}") from exc
     print(f"loadgen: plot: wrote {out}", file=sys.stderr)
-    return 0
+    return ExitStatus.OK

@@ -22,6 +22,7 @@ import orjson
 
 from loadgen.errors import InputError
 from loadgen.kernel.counters import Delta
+from loadgen.kernel.sysinfo import RunHeader, header_from
 from loadgen.plan import BsSplitEntry, Group, Job, Plan
 from loadgen.results import GroupResult, JobResult, RunResult
 from loadgen.stats import histogram, latbuckets
@@ -217,7 +218,7 @@ def group_doc(g: GroupResult) -> dict[str, Any]:
             "kernel": g.kernel}
 
 
-def start_doc(plan: Plan, header: dict[str, Any]) -> dict[str, Any]:
+def start_doc(plan: Plan, header: RunHeader) -> dict[str, Any]:
     """What is known when the run starts: the plan and the run header."""
     return {"version": SAVED_VERSION, "plan": plan_doc(plan), "header": header}
 
@@ -244,7 +245,7 @@ def _in_group(doc: dict[str, Any], g: GroupResult) -> dict[str, Any]:
     return doc
 
 
-def assemble(plan: Plan, header: dict[str, Any], facts: dict[str, Any],
+def assemble(plan: Plan, header: RunHeader, facts: dict[str, Any],
              groups: list[tuple[dict[str, Any], list[dict[str, Any]]]]) -> RunResult:
     """A ``RunResult`` from its saved parts: plan, header, run facts, (group, jobs) pairs."""
     by_thread = {j.thread_number: j for j in plan.jobs}
@@ -292,7 +293,7 @@ def final_report(text: str) -> dict[str, Any] | None:
 def run_from(doc: dict[str, Any]) -> RunResult:
     if doc.get("version") != SAVED_VERSION:
         raise InputError(f"saved run version {doc.get('version')!r} is not {SAVED_VERSION}")
-    return assemble(plan_from(doc["plan"]), dict(doc["header"]), doc,
+    return assemble(plan_from(doc["plan"]), header_from(doc["header"]), doc,
                     [(g, g["jobs"]) for g in doc["groups"]])
 
 
@@ -322,5 +323,5 @@ def run_from_records(records: list[dict[str, Any]]) -> RunResult:
         elif dataset == "loadgen.run_end":
             facts = orjson.loads(record["loadgen.state"])
     ids = sorted(set(jobs) | set(groups))
-    return assemble(plan, dict(first["header"]), facts,
+    return assemble(plan, header_from(first["header"]), facts,
                     [(groups.get(gid, {"id": gid}), jobs.get(gid, [])) for gid in ids])

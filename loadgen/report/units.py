@@ -22,8 +22,6 @@ N2S_BITPERSEC = 5
 _UNIT_SUFFIX = {N2S_NONE: "", N2S_PERSEC: "/s", N2S_BYTE: "B", N2S_BIT: "bit",
                 N2S_BYTEPERSEC: "B/s", N2S_BITPERSEC: "bit/s"}
 
-SIG_FIGS = 4  # fio's default sig_figs
-
 
 def c_float(value: float, decimals: int) -> str:
     """C's ``%.Nf`` (Python rounds the binary value the same way glibc does)."""

@@ -11,6 +11,7 @@ from loadgen import protocol
 from loadgen.controller.aggregator import Aggregator
 from loadgen.report.jsonl import JsonlWriter, validate
 from loadgen.stats.jobstats import IntervalStats
+from loadgen.status import Outcome, OutcomeKind
 
 from .plans import make_plan
 
@@ -104,3 +105,24 @@ def test_deltas_on_the_grid_are_written_as_they_come(tmp_path: Path) -> None:
     )
     intervals = [r for r in _records(agg, path) if r["event.dataset"] == "loadgen.interval"]
     assert [r["loadgen.interval.index"] for r in intervals] == [1, 2, 3]
+
+
+def test_a_death_report_carries_the_jobs_totals_and_its_last_interval(tmp_path: Path) -> None:
+    agg, _ = _agg(tmp_path)
+    state = agg.states[1]
+    end = Outcome(OutcomeKind.KILLED, 4321, signal=9)
+    assert "last_interval.t_end_ns" not in agg.death_details(state, end)  # none arrived yet
+    for start, end_ms, ios in ((0, 100, 10), (100, 250, 7)):
+        delta = _delta(1, start * 10**6, end_ms * 10**6, ios)
+        delta.minf = ios * 2
+        agg.on_message(1, protocol.INTERVAL, protocol.encode_interval(delta))
+    details = agg.death_details(state, end)
+    assert details["total_ios"] == 17 and details["io_bytes"] == 17 * 4096
+    assert details["outcome.kind"] == "killed" and details["outcome.signal"] == 9
+    assert {k: v for k, v in details.items() if k.startswith("last_interval.")} == {
+        "last_interval.t_end_ns": ORIGIN + 250 * 10**6,
+        "last_interval.interval_ns": 150 * 10**6,
+        "last_interval.total_ios": 7,
+        "last_interval.io_bytes": 7 * 4096,
+        "last_interval.minf": 14,
+    }

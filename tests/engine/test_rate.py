@@ -25,12 +25,13 @@ def test_rate_iops_2000_of_4m_takes_about_half_a_second_and_logs_the_rate(in_tmp
     res = run_job(job)
     took = time.monotonic() - t0
     assert res.ios == (0, 1024)
-    assert 0.3 < took < 3.0  # 1024 I/Os at 2000/s: 0.51 s
+    assert took >= 1023 / 2000  # the last I/O is not due before then, however fast the machine
     lines = (in_tmp / "r_iops.1.log").read_text().splitlines()
     values = [int(line.split(",")[1]) for line in lines]
     assert len(values) >= 3
-    # every full 100 ms window but the last is near 2000 IOPS
-    assert all(1000 <= v <= 3000 for v in values[:-1]), values
+    # a cap, not a speed: the full 100 ms windows together never run ahead of 2000 IOPS
+    full = values[:-1]
+    assert sum(full) / len(full) <= 2000 * 1.1, values
 
 
 def test_rate_in_bytes_caps_bandwidth() -> None:
@@ -43,9 +44,13 @@ def test_rate_in_bytes_caps_bandwidth() -> None:
 
 def test_unrated_direction_is_not_paced() -> None:
     job = make_job(rw="read", size=4 * M, rate=RateControls(rate_iops=(0, 10)))
-    t0 = time.monotonic()
+    pacer = Pacer(job, 7)
+    pacer.reset(0)
+    lengths = np.full(1024, 4096, dtype=np.int64)
+    # every read may go at once (a write rate of 10/s would hold the second for 100 ms)
+    assert pacer.allowed(lengths, np.zeros(1024, dtype=np.int8), 0) == (1024, 0)
+    assert pacer.allowed(lengths, np.ones(1024, dtype=np.int8), 0) == (1, 100_000_000)
     assert run_job(job).ios == (1024, 0)
-    assert time.monotonic() - t0 < 30  # a write rate of 10/s would take 100 s
 
 
 def test_poisson_gaps_are_exponential_with_the_rate_mean() -> None:

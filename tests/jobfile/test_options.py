@@ -25,8 +25,9 @@ def test_names_and_aliases_are_unique_and_not_refused():
 
 def test_the_state_holds_exactly_the_options_keys_and_what_apply_functions_derive():
     plain = {option.key for option in OPTIONS if option.apply is None}
-    assert plain.isdisjoint(_APPLIED_DEFAULTS)
-    assert plain | set(_APPLIED_DEFAULTS) == {f.name for f in fields(State)}
+    applied = {f.name for f in fields(_APPLIED_DEFAULTS)}
+    assert plain.isdisjoint(applied)
+    assert plain | applied == {f.name for f in fields(State)}
 
 
 @pytest.mark.parametrize("option", [o for o in OPTIONS if o.apply is not None],

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from loadgen.cli import main
+from tests.report.timed_run import timed_run
 
 pytest.importorskip("matplotlib")
 
@@ -16,28 +15,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def _run(path: Path, bs: str, numjobs: int) -> Path:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "loadgen",
-            "run",
-            "--name=pf",
-            "--rw=randwrite",
-            "--size=8m",
-            f"--bs={bs}",
-            f"--numjobs={numjobs}",
-            "--time_based",
-            "--runtime=500ms",
-            "--status-interval=100ms",
-            f"--jsonl={path}",
-            "--eta=never",
-            "--output-format=terse",
-        ],
-        check=True,
-        timeout=60,
-        stdout=subprocess.DEVNULL,
-    )
+    timed_run(numjobs, "500ms", f"--jsonl={path}", "--output-format=terse", bs=bs, quiet=True)
     return path
 
 

@@ -12,6 +12,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families
 from loadgen.plan import Job
 from loadgen.report import prometheus, saved
 from loadgen.results import JobResult
+from tests.report.timed_run import timed_run
 
 
 def _job() -> JobResult:
@@ -62,27 +63,7 @@ def test_metrics_parse_with_prometheus_names_and_a_latency_histogram() -> None:
 
 def test_a_run_writes_the_file_atomically_and_it_matches_the_report(tmp_path: Path) -> None:
     metrics, report = tmp_path / "loadgen.prom", tmp_path / "r.json"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "loadgen",
-            "run",
-            "--name=pf",
-            "--rw=randwrite",
-            "--size=8m",
-            "--numjobs=2",
-            "--time_based",
-            "--runtime=400ms",
-            "--status-interval=100ms",
-            f"--prometheus={metrics}",
-            "--output-format=json",
-            f"--output={report}",
-            "--eta=never",
-        ],
-        check=True,
-        timeout=60,
-    )
+    timed_run(2, "400ms", f"--prometheus={metrics}", "--output-format=json", f"--output={report}")
     samples = _samples(metrics.read_text())
     for job in saved.final_report(report.read_text())["jobs"]:
         tn = str(job["loadgen"]["thread_numbers"][0])

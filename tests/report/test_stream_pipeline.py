@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
 import pytest
 
 from loadgen.report import jsonl, saved
+from tests.report.timed_run import timed_run
 
 duckdb = pytest.importorskip("duckdb")
 pd = pytest.importorskip("pandas")
@@ -22,27 +21,7 @@ NUMJOBS = 4
 def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("pipeline")
     stream, report = out / "run.jsonl", out / "report.json"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "loadgen",
-            "run",
-            "--name=pf",
-            "--rw=randwrite",
-            "--size=8m",
-            f"--numjobs={NUMJOBS}",
-            "--time_based",
-            "--runtime=700ms",
-            "--status-interval=100ms",
-            f"--jsonl={stream}",
-            "--output-format=json",
-            f"--output={report}",
-            "--eta=never",
-        ],
-        check=True,
-        timeout=60,
-    )
+    timed_run(NUMJOBS, "700ms", f"--jsonl={stream}", "--output-format=json", f"--output={report}")
     return stream, saved.final_report(report.read_text())
 
 

@@ -148,7 +148,7 @@ def _run(args: list[str], signals: StartupSignals) -> int:
     from loadgen.launch import HelperProcess
 
     pin_blas_threads()
-    helper = HelperProcess()  # its second of numba overlaps the controller's imports
+    helper = HelperProcess()  # its numba import overlaps the controller's imports
     try:
         from loadgen.controller import run
 

@@ -1,8 +1,8 @@
 """The controller process's own set-up, and the launch of the fork helper.
 
-The helper takes about a second to import numba and load the kernel, the controller
-about half that to import its own modules; so the command line launches the helper as
-soon as the plan is known, before those imports, and the two overlap.  This module
+The helper's import of numba and load of the kernel take longer than the controller's
+own imports (docs/performance.md); so the command line launches the helper as soon as
+the plan is known, before those imports, and the two overlap.  This module
 imports nothing heavy for that reason.
 
 The helper is started from the main thread before any event loop runs: its

@@ -492,8 +492,8 @@ class _GroupRun:
     def _sample_uss(self) -> None:
         """The USS of waiting workers (psutil, smaps_rollup): their own memory, region mapped
         but not yet touched, read here so that no worker spends its time on /proc.  Each read
-        walks the worker's page tables (about 1 ms with the helper's inherited mappings), so
-        a storm samples ``USS_SAMPLES`` workers spread over its fork order, not all."""
+        walks the worker's page tables, the helper's inherited mappings included, so a storm
+        samples ``USS_SAMPLES`` workers spread over its fork order, not all."""
         pids = [pid for pid in self.pid_states if pid in self.live]
         for pid in pids[:: max(1, -(-len(pids) // USS_SAMPLES))]:
             try:

@@ -1,8 +1,8 @@
 """The kernel's clock: CLOCK_MONOTONIC, or the CPU's time-stamp counter scaled onto it.
 
 fio's default ``clocksource=cpu`` reads the TSC where it is reliable; a vDSO
-``clock_gettime`` costs about twice a ``rdtsc`` (~30 vs ~18 ns here), and a timed I/O reads
-the clock twice, which is a third of a cache-hot 4 KiB I/O.  So the kernel stamps I/Os
+``clock_gettime`` costs about twice a ``rdtsc``, and a timed I/O reads the clock twice, a
+large share of a cache-hot 4 KiB I/O (docs/performance.md).  So the kernel stamps I/Os
 with the TSC where it can be trusted, and every stamp stays a CLOCK_MONOTONIC value: each
 kernel call anchors the TSC to one real clock read and scales the ticks since (ns per
 tick, calibrated once against CLOCK_MONOTONIC).  Trusted means: x86-64, an invariant TSC

@@ -20,8 +20,8 @@ import sys
 
 if __name__ == "__main__":
     # numba imports SciPy only to check its version, and the kernel uses none of it; kept
-    # out, the helper (and so every fork of it) maps ~8 MiB less anonymous memory and ~60
-    # fewer regions, whose page tables each fork would copy
+    # out, the helper (and so every fork of it) maps less anonymous memory and fewer
+    # regions, whose page tables each fork copies (docs/performance.md)
     sys.modules.setdefault("scipy", None)  # type: ignore[arg-type]  # None: "not importable"
 
 import contextlib

@@ -229,6 +229,37 @@ class BufferControls:
     dedupe_percentage: int = 0
 
 
+class SsMetric(StrEnum):
+    """What ``steadystate`` watches (fio's FIO_SS_IOPS, _BW, _LAT)."""
+
+    IOPS = "iops"
+    BW = "bw"
+    LAT = "lat"
+
+
+@dataclass(frozen=True)
+class SteadyState:
+    """fio's ``steadystate`` options: the job stops once the last ``dur_s`` seconds of
+    per-interval samples meet the criterion; ``dur_s`` 0 = off."""
+
+    metric: SsMetric = SsMetric.IOPS
+    slope: bool = True  # False: the maximum deviation from the mean
+    pct: bool = True  # the limit is a percentage of the mean
+    limit: float = 0.01  # iops, bytes/s, or ns; or percent with ``pct``
+    dur_s: int = 0
+    ramp_ns: int = 0  # samples start one interval after this much of the job
+    interval_ms: int = 1000  # whole seconds (fio divides by interval_ms // 1000)
+
+    @property
+    def on(self) -> bool:
+        return self.dur_s > 0
+
+    @property
+    def intervals(self) -> int:
+        """Samples in the window (fio: dur / (interval_ms / 1000), integer division)."""
+        return self.dur_s // max(self.interval_ms // 1000, 1)
+
+
 @dataclass(frozen=True)
 class BsSplitEntry:
     """One ``bssplit`` entry: blocks of ``bs`` bytes for ``pct`` percent of I/Os."""
@@ -341,6 +372,7 @@ class Job:
     verify: VerifyControls = VerifyControls()
     buffers: BufferControls = BufferControls()
     write_iolog: str = ""  # "" = none; else fio's iolog v3 of every I/O issued
+    steadystate: SteadyState = SteadyState()  # the controller watches it (controller.steadystate)
     # reporting context
     kb_base: int = 1024
     unit_base: int = 8  # 8 = bytes, 1 = bits

@@ -15,6 +15,7 @@ from typing import Any
 from loadgen.jobfile.access import Distribution, DistributionValue, Rw, RwValue, Zones
 from loadgen.jobfile.engineopts import IntList, Pattern, PatternKind, PercentFloat
 from loadgen.jobfile.memory import MthpKind, ThpDelayKind
+from loadgen.jobfile.steadystate import SteadyStateKind
 from loadgen.jobfile.values import (
     BadValue,
     Bool,
@@ -197,6 +198,11 @@ class State:
     buffer_compress_chunk: int
     dedupe_percentage: int
     write_iolog: str
+    # steady state (loadgen.jobfile.steadystate; the controller watches it)
+    ss: tuple[str, float, bool]
+    ss_dur_ns: int
+    ss_ramp_ns: int
+    ss_interval_ns: int
 
     def copy(self) -> State:
         return replace(self)
@@ -708,6 +714,19 @@ OPTIONS: tuple[Option, ...] = (
     # --- iolog
     Option("write_iolog", Str(allow_empty=False), "",
            "Write every I/O issued to this file in fio's iolog v3 format", "Logs"),
+    # --- steady state (loadgen.controller.steadystate)
+    Option("steadystate", SteadyStateKind(), ("iops_slope", 0.01, True),
+           "Stop the job once its IOPS, bandwidth or latency is steady by this criterion",
+           "Steady state", aliases=("ss",), target="ss"),
+    Option("steadystate_duration", Time("s"), 0,
+           "Window of samples the criterion is judged over (whole seconds; 0 = off)",
+           "Steady state", aliases=("ss_dur",), target="ss_dur_ns"),
+    Option("steadystate_ramp_time", Time("s"), 0,
+           "Collect steady-state samples only after this much of the job", "Steady state",
+           aliases=("ss_ramp",), target="ss_ramp_ns"),
+    Option("steadystate_check_interval", Time("s"), 1_000_000_000,
+           "Sample interval of the steady-state check (whole seconds)", "Steady state",
+           aliases=("ss_interval",), target="ss_interval_ns"),
     # --- units
     Option("kb_base", Enum({"1024": "k = 1024 (default)", "1000": "k = 1000"}), 1024,
            "Base of size suffixes and reported units", "Units", apply=_apply_kb_base, prio=1),
@@ -766,8 +785,8 @@ UNSUPPORTED: dict[str, str] = {
         "log_prio",
         "log_issue_time", "log_window_value", "log_max_value", "log_compression",
         "log_compression_cpus", "log_store_compressed", "log_unix_epoch", "log_alternate_epoch",
-        "log_alternate_epoch_clock_id", "log_entries", "log_hist_coarseness", "steadystate", "ss",
-        "ss_dur", "ss_ramp", "clocksource", "gtod_cpu",
+        "log_alternate_epoch_clock_id", "log_entries", "log_hist_coarseness", "clocksource",
+        "gtod_cpu",
         "job_start_clock_id", "dataplacement",
     ), _OUTPUT),
     **dict.fromkeys(("zonemode", "zonesize", "zonerange", "zoneskip", "zonecapacity",
@@ -791,8 +810,7 @@ UNSUPPORTED: dict[str, str] = {
     **dict.fromkeys(("data_placement", "fdp_pli", "fdp_pli_select"), _FILES),
     **dict.fromkeys(("spr_cs", "spr_num_regions", "spr_op"), _NOT_IMPLEMENTED),
     **dict.fromkeys(("verify_async_cpus",), _VERIFY),
-    **dict.fromkeys(("block_error_percentiles", "steadystate_duration", "steadystate_ramp_time",
-                     "steadystate_check_interval", "ss_interval"), _OUTPUT),
+    **dict.fromkeys(("block_error_percentiles",), _OUTPUT),
     **dict.fromkeys(("dedupe_working_set_percentage", "dedupe_global",), _BUFFERS),
     **dict.fromkeys(("sprandom", "num_range", "random_sequence_stride", "comm", "profile"),
                     _NOT_IMPLEMENTED),

@@ -11,11 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 
 from loadgen.errors import InputError, raise_collected
+from loadgen.jobfile import steadystate
 from loadgen.jobfile.engineopts import engine_controls
 from loadgen.jobfile.expr import bc_integer
 from loadgen.jobfile.memory import check_groups, memory_controls
 from loadgen.jobfile.options import MAX_JOBS, State, initial_state, lookup
 from loadgen.jobfile.reader import OptionLine, Section
+from loadgen.jobfile.steadystate import steady_state
 from loadgen.jobfile.substitute import SystemFacts
 from loadgen.jobfile.values import BadValue, ParseContext, Percent
 from loadgen.plan import READ, WRITE, BsSplitEntry, Group, Job, Pair, Plan
@@ -32,6 +34,7 @@ COMPUTED = frozenset({
     "percentage_random", "randrepeat", "time_based", "startdelay_ns", "write_bw_log",
     "write_lat_log", "write_iops_log", "write_hist_log", "mm", "cpus_allowed",
     "numa_cpu_nodes", "numa_mem_policy", "rate", "verify", "buffers", "job_options", "source",
+    "steadystate",
 })
 COPIED = tuple(f.name for f in fields(Job) if f.name not in COMPUTED)
 
@@ -117,6 +120,7 @@ class Resolver:
         plan = Plan(groups=groups, global_options=tuple(global_options),
                     files=tuple(s.name for s in sources if not s.on_command_line))
         check_groups(plan)
+        steadystate.check_groups(plan)
         return plan
 
     def _apply(
@@ -218,6 +222,8 @@ class Resolver:
             rate=rate,
             verify=verify,
             buffers=buffers,
+            steadystate=steady_state(state.ss, state.ss_dur_ns, state.ss_ramp_ns,
+                                     state.ss_interval_ns, name, where),
             cpus_allowed=cpus_allowed,
             numa_cpu_nodes=numa_cpu_nodes,
             numa_mem_policy=numa_mem_policy,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from loadgen.plan import READ, WRITE, Job
-from loadgen.results import GroupResult, JobResult, RunResult
+from loadgen.results import GroupResult, JobResult, RunResult, SteadyStateResult
 from loadgen.stats import histogram, latbuckets
 from loadgen.stats.jobstats import LatencyStat
 from loadgen.stats.moments import Moments
@@ -100,6 +100,11 @@ class Entry:
     @property
     def job_start_ms(self) -> int:
         return self.members[0].start_epoch_ms if self.members else 0
+
+    @property
+    def steadystate(self) -> SteadyStateResult | None:
+        """The steady-state ring (one for the whole group with group_reporting)."""
+        return next((m.steadystate for m in self.members if m.steadystate is not None), None)
 
     @property
     def total_ios(self) -> int:

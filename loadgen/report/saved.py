@@ -22,7 +22,7 @@ import orjson
 
 from loadgen.errors import InputError
 from loadgen.plan import BsSplitEntry, Group, Job, Plan
-from loadgen.results import GroupResult, JobResult, RunResult
+from loadgen.results import GroupResult, JobResult, RunResult, SteadyStateResult
 from loadgen.stats import histogram, latbuckets
 from loadgen.stats.jobstats import DirStats, IntervalStats, LatencyStat
 from loadgen.stats.moments import Moments
@@ -185,7 +185,8 @@ def job_result_doc(j: JobResult) -> dict[str, Any]:
             "error": j.error, "error_text": j.error_text,
             "outcome": None if j.outcome is None else j.outcome.value,
             "last_end": _outcome_doc(j.last_end), "restarts": j.restarts, "kernel": j.kernel,
-            "mm": j.mm}
+            "mm": j.mm,
+            "steadystate": None if j.steadystate is None else dataclasses.asdict(j.steadystate)}
 
 
 def job_result_from(doc: dict[str, Any], job: Job) -> JobResult:
@@ -197,7 +198,12 @@ def job_result_from(doc: dict[str, Any], job: Job) -> JobResult:
                      outcome=None if outcome is None else OutcomeKind(outcome),
                      last_end=_outcome_from(doc.get("last_end")),
                      restarts=int(doc.get("restarts", 0)), kernel=doc.get("kernel"),
-                     mm=doc.get("mm"))
+                     mm=doc.get("mm"),
+                     steadystate=_steady_from(doc.get("steadystate")))
+
+
+def _steady_from(doc: dict[str, Any] | None) -> SteadyStateResult | None:
+    return None if doc is None else SteadyStateResult(**doc)
 
 
 def group_doc(g: GroupResult) -> dict[str, Any]:

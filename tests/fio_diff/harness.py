@@ -127,10 +127,31 @@ def compare(case: Case, workdir: Path) -> Comparison:
         missing = set(fj) - set(lj) - FIO_ONLY_KEYS
         if missing:
             problems.append(f"{name}: keys fio has and loadgen lacks: {sorted(missing)}")
+        problems += _nested_key_problems(name, fj, lj)
         if not timed:
             problems += _count_problems(case, name, fj, lj)
         result.rows.append((name, _cell(fj, timed), _cell(lj, timed)))
     return result
+
+
+def _nested_key_problems(name: str, fj: dict[str, Any], lj: dict[str, Any]) -> list[str]:
+    """The keys (and their order) of the objects whose layout fio fixes: steadystate, sync."""
+    problems = []
+    for key in ("steadystate", "sync"):
+        if key not in fj or key not in lj:
+            continue
+        for path in ((key,), (key, "data"), (key, "lat_ns")):
+            theirs, ours = fj, lj
+            for step in path:
+                theirs, ours = theirs.get(step, {}), ours.get(step, {})
+            if list(theirs) != list(ours):
+                problems.append(f"{name}: {'.'.join(path)} keys: fio {list(theirs)}, "
+                                f"loadgen {list(ours)}")
+    if "steadystate" in fj and "steadystate" in lj:
+        theirs, ours = fj["steadystate"], lj["steadystate"]
+        problems += [f"{name}: steadystate.{key}: fio {theirs[key]!r}, loadgen {ours[key]!r}"
+                     for key in ("ss", "duration", "attained") if theirs[key] != ours[key]]
+    return problems
 
 
 def _count_problems(case: Case, name: str, fj: dict[str, Any], lj: dict[str, Any]) -> list[str]:
@@ -178,6 +199,11 @@ CORPUS: tuple[Case, ...] = (
     Case("mixed_group_reporting", "[a]\nsize=2m\nrw=write\n[e]\nsize=2m\nrw=randread\n"
                                   "numjobs=2\ngroup_reporting\n"),
     Case("stats_0", "[a]\nsize=2m\nrw=write\n[b]\nsize=2m\nstats=0\n"),
+    Case("steadystate", "[ss]\nsize=8m\nrw=randwrite\ntime_based\nruntime=60\n"
+                        "ss=iops:100.5%\nss_dur=2\n", timed=("ss",)),
+    Case("steadystate_group", "[ss]\nsize=4m\nrw=randwrite\ntime_based\nruntime=60\n"
+                              "numjobs=2\ngroup_reporting\nss=bw:100.5%\nss_dur=2\n",
+         timed=("ss",)),
     Case("fsync_noop", "[f]\nsize=4m\nrw=write\nfsync=4\nend_fsync=1\nfdatasync=8\n"),
     Case("sync_file_range", "[f]\nsize=1m\nrw=write\nsync_file_range=write:16\n"),
     Case("continue_on_error", "[c]\nsize=1m\nrw=write\ncontinue_on_error=all\n"

@@ -148,7 +148,7 @@ def test_significant_figures(one_job, error_of):
 
 
 @pytest.mark.parametrize(("alias", "reason"), [
-    ("flow_id", "rate limiting"), ("ss_interval", "reporting option"),
+    ("log_compression", "reporting option"), ("block_error_percentiles", "reporting option"),
     ("data_placement", "no files"), ("verify_async_cpus", "verification"),
 ])
 def test_fio_aliases_of_refused_options_give_the_reason(error_of, alias, reason):

@@ -373,6 +373,10 @@ class Job:
     buffers: BufferControls = BufferControls()
     write_iolog: str = ""  # "" = none; else fio's iolog v3 of every I/O issued
     steadystate: SteadyState = SteadyState()  # the controller watches it (controller.steadystate)
+    # a sync (counted, timed, completed at once) after every N writes; 0 = none
+    fsync_blocks: int = 0
+    fdatasync_blocks: int = 0
+    sync_file_range_nr: int = 0
     # reporting context
     kb_base: int = 1024
     unit_base: int = 8  # 8 = bytes, 1 = bits

@@ -51,7 +51,12 @@ C_BASE, C_SRC, C_RBUF, C_FLAGS, C_DEADLINE, C_BYTES_LEFT, C_IOS_LEFT, C_NOW, C_F
 # * STEP; C_SRC_NEXT counts writes across calls.  C_SPIN: thinkcycles after each I/O.
 # C_SINK keeps the spin's result, so the compiler cannot drop the spin.
 C_SRC_STEP, C_SRC_SLOTS, C_SRC_NEXT, C_SPIN, C_SINK = range(10, 15)
-C_SIZE = 15
+# syncs (fio's fsync/fdatasync/sync_file_range every N writes, 0 = off): after a write that
+# makes the write count C_WRITES a multiple of one of them, a sync comes before the next
+# I/O (C_SYNC_PENDING); the page_fault engine completes it at once, so it is timed and
+# counted, nothing more.
+C_SYNC_A, C_SYNC_B, C_SYNC_C, C_WRITES, C_SYNC_PENDING = range(15, 20)
+C_SIZE = 20
 F_TIMED, F_RECORD, F_CLAT, F_LAT, F_LAT_HIST, F_SAMPLES, F_LOG, F_NOCOPY, F_SCRAMBLE = (
     1 << i for i in range(9)
 )
@@ -68,11 +73,16 @@ A_SMP = A_MOM + 20
 A_WIN = A_SMP + 12
 A_LBK = A_WIN + 8
 A_HIST = A_LBK + latbuckets.NBUCKETS
-A_SIZE = A_HIST + 4 * PLAT_NR
-# accf (float64): MOM per (kind, dir): sum((x-K)^2); SMP per (kind, dir): mean, m2.
+# SYNC: syncs issued, then the sync latency's MOM (5) and its histogram
+A_SYNC = A_HIST + 4 * PLAT_NR
+A_SYNC_HIST = A_SYNC + 6
+A_SIZE = A_SYNC_HIST + PLAT_NR
+# accf (float64): MOM per (kind, dir): sum((x-K)^2); SMP per (kind, dir): mean, m2; the
+# sync latency's sum((x-K)^2).
 AF_MOM = 0
 AF_SMP = 4
-AF_SIZE = 12
+AF_SYNC = 12
+AF_SIZE = 13
 
 _EDGES = np.ascontiguousarray(latbuckets.EDGES_NS, dtype=np.int64)
 
@@ -258,6 +268,12 @@ def execute(
     deadline = ctl[C_DEADLINE]
     bytes_left = ctl[C_BYTES_LEFT]
     ios_left = ctl[C_IOS_LEFT]
+    sync_a = ctl[C_SYNC_A]
+    sync_b = ctl[C_SYNC_B]
+    sync_c = ctl[C_SYNC_C]
+    syncing = (sync_a | sync_b | sync_c) != 0
+    write_count = ctl[C_WRITES]
+    sync_pending = ctl[C_SYNC_PENDING]
     pass_bytes = 0
     unchecked = 0
     unchecked_bytes = 0
@@ -272,6 +288,21 @@ def execute(
         off = offs[i]
         n = lens[i]
         d = np.int64(dirs[i])
+        if sync_pending:
+            sync_pending = 0
+            if record:
+                acc[A_SYNC] += 1
+                if timed:
+                    s0 = _now(ts)
+                    sync_ns = _now(ts) - s0
+                    if rec_clat:
+                        _moment(acc, accf, A_SYNC + 1, AF_SYNC, sync_ns)
+                        acc[A_SYNC_HIST + plat_index(sync_ns)] += 1
+        if syncing and d:
+            write_count += 1
+            if ((sync_a and write_count % sync_a == 0) or (sync_b and write_count % sync_b == 0)
+                    or (sync_c and write_count % sync_c == 0)):
+                sync_pending = 1
         if timed:
             t0 = _now(ts)
             if copy:
@@ -355,6 +386,8 @@ def execute(
     ctl[C_IOS_LEFT] = ios_left
     ctl[C_PASS] = pass_bytes
     ctl[C_SRC_NEXT] = writes
+    ctl[C_WRITES] = write_count
+    ctl[C_SYNC_PENDING] = sync_pending
     return ran
 
 

@@ -131,6 +131,9 @@ class JobRunner:
         ctl[kernel.C_SRC_SLOTS] = self.source.slots
         ctl[kernel.C_RBUF] = rbuf.ctypes.data
         ctl[kernel.C_SPIN] = job.rate.thinkcycles
+        ctl[kernel.C_SYNC_A] = job.fsync_blocks
+        ctl[kernel.C_SYNC_B] = job.fdatasync_blocks
+        ctl[kernel.C_SYNC_C] = job.sync_file_range_nr
         if job.verify.on:
             self.verifier = Verifier(job, region_view(self._address, job.size))
         self.first = self.pattern.next_batch(BATCH_OPS)
@@ -435,6 +438,7 @@ class _Run:
         assert verifier is not None
         ctl = self.state.ctl
         reads = np.zeros(len(offs), dtype=np.int8)
+        ctl[kernel.C_SYNC_PENDING] = 0  # fio's verify reads are no workload I/O: no sync
         flags = self.flags & ~kernel.F_LOG
         for at in range(0, len(offs), VERIFY_CHUNK):
             if self.stop():
@@ -469,6 +473,8 @@ class _Run:
         self.usage_last = read_usage(self.job.thread)
         self.recorder.start(now)
         self.state.ctl[kernel.C_FIRST] = 0
+        # fio zeroes io_issues at ramp end: syncs count writes from here
+        self.state.ctl[kernel.C_WRITES] = self.state.ctl[kernel.C_SYNC_PENDING] = 0
         if self.runner.kinds is not None:
             self.runner.kinds.zero_counts()
         self.done_bytes = self.done_ios = 0

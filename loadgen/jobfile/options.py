@@ -203,6 +203,10 @@ class State:
     ss_dur_ns: int
     ss_ramp_ns: int
     ss_interval_ns: int
+    # syncs every N writes (counted and timed; the page_fault engine completes them at once)
+    fsync_blocks: int
+    fdatasync_blocks: int
+    sync_file_range_nr: int
 
     def copy(self) -> State:
         return replace(self)
@@ -329,6 +333,21 @@ def _apply_exitall_on_error(state: State, value: bool) -> None:
 
 def _apply_sync(state: State, value: Any) -> None:
     """fsync and friends: the page_fault engine completes every sync at once (a no-op)."""
+
+
+def _apply_sync_file_range(state: State, value: str) -> None:
+    """fio's str_sfr_cb: the flags are the syscall's (nothing to sync here), N the period."""
+    if not value:
+        state.sync_file_range_nr = 0
+        return
+    flags, colon, nr = value.partition(":")
+    for flag in flags.split(","):
+        if flag.strip() not in ("wait_before", "write", "wait_after"):
+            raise BadValue(f"{flag.strip()!r} is not one of: wait_before, write, wait_after")
+    try:
+        state.sync_file_range_nr = int(nr) if colon else 1
+    except ValueError:
+        raise BadValue(f"{nr!r} is not a number of writes") from None
 
 
 def _apply_no_effect(state: State, value: Any) -> None:
@@ -608,12 +627,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("iopsavgtime", Int(1), 500, "IOPS sample window in ms", "Measurement",
            target="iopsavgtime_ms"),
     # --- syncs: fio sends them to the engine, whose page_fault queue completes them at once
-    Option("fsync", Int(), 0, "Accepted, a no-op in the page_fault engine: fsync every N writes",
-           "Syncs", apply=_apply_sync),
-    Option("fdatasync", Int(), 0, "Accepted, a no-op in the page_fault engine: fdatasync every N "
-           "writes", "Syncs", apply=_apply_sync),
-    Option("sync_file_range", Str(), "", "Accepted, a no-op in the page_fault engine", "Syncs",
-           apply=_apply_sync),
+    Option("fsync", Int(), 0, "fsync every N writes: counted and timed in the report's sync "
+           "block; the page_fault engine completes it at once (as fio)", "Syncs",
+           target="fsync_blocks"),
+    Option("fdatasync", Int(), 0, "fdatasync every N writes: counted like fsync", "Syncs",
+           target="fdatasync_blocks"),
+    Option("sync_file_range", Str(), "",
+           "FLAGS[:N]: sync_file_range every N writes (default 1), counted like fsync; FLAGS: "
+           "wait_before, write, wait_after joined by ','", "Syncs",
+           apply=_apply_sync_file_range),
     Option("end_fsync", Bool(), False,
            "Accepted, a no-op in the page_fault engine: fsync at the end", "Syncs",
            apply=_apply_sync),
@@ -859,6 +881,7 @@ _APPLIED_DEFAULTS: dict[str, Any] = {
     "offset": 0, "loops": 1, "thinktime_blocks": 1, "gtod_reduce": False, "kb_base": 1024,
     "unit_base": 8, "filename": "", "exitall": False, "exitall_on_error": False,
     "continue_on_error": "none", "unified_rw_reporting": "none", "max_latency_ns": (0, 0, 0),
+    "sync_file_range_nr": 0,
 }
 
 

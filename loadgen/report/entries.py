@@ -79,6 +79,8 @@ class Entry:
     error_text: str = ""
     # unified_rw_reporting=both: reads and writes summed, reported after them ("mixed")
     mixed: DirEntry | None = None
+    syncs: int = 0  # fsync/fdatasync/sync_file_range issued (fio's total_io_u[DDIR_SYNC])
+    sync: LatencyStat = field(default_factory=LatencyStat)
 
     @property
     def unified(self) -> str:
@@ -139,6 +141,8 @@ class Entry:
         self.minf += totals.minf
         self.total_run_time_ms += totals.runtime_ns // 1_000_000
         self.latency_buckets = self.latency_buckets + totals.latency_buckets
+        self.syncs += totals.syncs
+        self.sync.merge(totals.sync)
         error = member.error or totals.error
         if error and not self.error:
             self.error = error
@@ -166,8 +170,10 @@ class Entry:
         return out
 
     def depth_percent(self) -> list[float]:
-        """IO depth distribution: every I/O is depth 1 (a sync engine)."""
-        return [100.0 if self.total_ios else 0.0] + [0.0] * 6
+        """IO depth distribution: every I/O is depth 1 (a sync engine); fio counts the
+        syncs issued in it but not in the reads and writes it divides by."""
+        depth1 = 100.0 * (self.total_ios + self.syncs) / self.total_ios if self.total_ios else 0.0
+        return [depth1] + [0.0] * 6
 
     def submit_percent(self) -> list[float]:
         """Submit/complete distribution: fio puts one-at-a-time submits in the "4" bucket."""

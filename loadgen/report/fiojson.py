@@ -235,7 +235,9 @@ def job_object(
         obj["read"] = dir_object(entry, READ, rs, plus)
         obj["write"] = dir_object(entry, WRITE, rs, plus)
         obj["trim"] = dir_object(entry, None, rs, plus)
-        obj["sync"] = {"total_ios": 0, "lat_ns": _empty_lat()}
+        obj["sync"] = {"total_ios": entry.syncs, "lat_ns": lat_object(
+            entry.sync, job.lat_percentiles or job.clat_percentiles, entry.percentile_list,
+            plus)}
     if entry.mixed is not None:
         obj["mixed"] = dir_object(entry, READ, rs, plus, entry.mixed)
     obj.update(

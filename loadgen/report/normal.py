@@ -232,6 +232,11 @@ def entry_block(entry: Entry, rs: GroupRunStats, now_s: int) -> str:
     out.append(_lat_lines(pct[0:10], LAT_RANGES, "nsec"))
     out.append(_lat_lines(pct[10:20], LAT_RANGES, "usec"))
     out.append(_lat_lines(pct[20:32], LAT_RANGES_MS, "msec"))
+    if entry.sync.moments.n:  # fio's show_ddir_status(DDIR_SYNC)
+        out.append("  fsync/fdatasync/sync_file_range/syncfs:\n")
+        out.append(_display_lat("sync", entry.sync))
+        out.append(percentile_block(entry.sync, entry.percentile_list, "sync",
+                                    entry.percentile_precision))
     out.append(f"  cpu          : usr={entry.usr_cpu:3.2f}%, sys={entry.sys_cpu:3.2f}%, "
                f"ctx={entry.ctx}, majf={entry.majf}, minf={entry.minf}\n")
     out.append(
@@ -243,7 +248,8 @@ def entry_block(entry: Entry, rs: GroupRunStats, now_s: int) -> str:
     out.append(f"     submit    : {submit}\n")
     out.append(f"     complete  : {submit}\n")
     r, w = entry.dirs[READ].total_ios, entry.dirs[WRITE].total_ios
-    out.append(f"     issued rwts: total={r},{w},0,0 short=0,0,0,0 dropped=0,0,0,0\n")
+    out.append(f"     issued rwts: total={r},{w},0,{entry.syncs} short=0,0,0,0 "
+               "dropped=0,0,0,0\n")
     if entry.job.continue_on_error != "none":  # memcpy into anonymous memory has no I/O errors
         out.append("     errors    : total=0, first_error=0/<Success>\n")
     target, target_unit = scale_down_ns(0)

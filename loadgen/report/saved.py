@@ -151,13 +151,14 @@ def _dir_from(doc: dict[str, Any]) -> DirStats:
 
 _SCALARS = ("thread_number", "t_start_ns", "t_end_ns", "runtime_ns", "minf", "majf", "ctx",
             "usr_ns", "sys_ns", "final", "interval_index", "first_op_ns", "overhead_ns",
-            "anon_huge_bytes", "uss_bytes", "error", "error_text", "report_block_ns")
+            "anon_huge_bytes", "uss_bytes", "error", "error_text", "report_block_ns", "syncs")
 
 
 def totals_doc(t: IntervalStats) -> dict[str, Any]:
     doc: dict[str, Any] = {k: getattr(t, k) for k in _SCALARS if hasattr(t, k)}
     doc["dirs"] = [_dir(d) for d in t.dirs]
     doc["latency_buckets"] = _sparse(t.latency_buckets)
+    doc["sync"] = _latency(t.sync)
     return doc
 
 
@@ -166,6 +167,8 @@ def totals_from(doc: dict[str, Any]) -> IntervalStats:
     t = IntervalStats(**{k: v for k, v in doc.items() if k in _SCALARS and k in known})
     t.dirs = (_dir_from(doc["dirs"][0]), _dir_from(doc["dirs"][1]))
     t.latency_buckets = _dense(doc["latency_buckets"], latbuckets.empty())
+    if "sync" in doc:
+        t.sync = _latency_from(doc["sync"])
     return t
 
 

@@ -24,9 +24,8 @@ DIRECTIONS = ("read", "write")
 # fio's JSON puts an empty entry (name "", groupid 2^32-1) where it counted a report slot it
 # did not fill: a stats=0 job, or a group_reporting job that joined an earlier entry
 BLANK_GROUP = 2**32 - 1
-# keys fio always writes and loadgen does not: the per-job "sync" block (fsync counts, which
-# the page_fault engine completes at once; loadgen's engine does not count them yet)
-FIO_ONLY_KEYS = {"sync"}
+# keys fio always writes and loadgen does not
+FIO_ONLY_KEYS: set[str] = set()
 
 
 def fio_skip_reason() -> str | None:
@@ -158,6 +157,9 @@ def _count_problems(case: Case, name: str, fj: dict[str, Any], lj: dict[str, Any
     problems = []
     directions = [d for d in (*DIRECTIONS, "mixed") if d in fj]
     total = sum(fj[d]["total_ios"] for d in directions if d != "mixed")
+    if case.exact and "sync" in fj and fj["sync"]["total_ios"] != lj["sync"]["total_ios"]:
+        problems.append(f"{name}: syncs: fio {fj['sync']['total_ios']}, "
+                        f"loadgen {lj['sync']['total_ios']}")
     for direction in directions:
         f_ios, l_ios = fj[direction]["total_ios"], lj[direction]["total_ios"]
         f_bytes, l_bytes = fj[direction]["io_bytes"], lj[direction]["io_bytes"]
@@ -206,6 +208,11 @@ CORPUS: tuple[Case, ...] = (
          timed=("ss",)),
     Case("fsync_noop", "[f]\nsize=4m\nrw=write\nfsync=4\nend_fsync=1\nfdatasync=8\n"),
     Case("sync_file_range", "[f]\nsize=1m\nrw=write\nsync_file_range=write:16\n"),
+    Case("fsync_and_fdatasync", "[f]\nsize=4m\nrw=randwrite\nfsync=4\nfdatasync=3\n"
+                                "loops=2\n"),
+    Case("fsync_mixed", "[f]\nsize=4m\nrw=randrw\nfsync=2\n", exact=False),
+    Case("fsync_ramp", "[f]\nsize=4m\nrw=write\nfsync=8\ntime_based\nruntime=1\n"
+                       "ramp_time=200ms\n", timed=("f",)),
     Case("continue_on_error", "[c]\nsize=1m\nrw=write\ncontinue_on_error=all\n"
                               "ignore_error=EIO,EIO\n"),
     Case("bs_is_seq_rand_seq", "[s]\nsize=4m\nrw=write\nbs=64k,4k\nbs_is_seq_rand=1\n"),

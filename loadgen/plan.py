@@ -341,6 +341,10 @@ class Job:
     log_hist_msec: int = 0
     per_job_logs: bool = True
     log_offset: bool = False  # per-I/O log lines carry the offset before prio
+    log_unix_epoch: bool = False  # log times in ms since the Unix epoch (fio's alternate epoch)
+    log_window_value: str = "avg"  # avg|max|both: what a log_avg_msec window line carries
+    log_prio: bool = False  # the prio column is fio's ioprio value in hex, not "is RT"
+    log_issue_time: bool = False  # a last column: the issue time in ns (clat/slat logs)
     # run control (fio's framework options the controller carries out)
     exitall: bool = False  # any job with it: every job's end stops others (fio's global flag)
     exitall_on_error: bool = False

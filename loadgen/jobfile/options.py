@@ -207,6 +207,11 @@ class State:
     fsync_blocks: int
     fdatasync_blocks: int
     sync_file_range_nr: int
+    # log file columns (loadgen.engine.iolog)
+    log_unix_epoch: bool
+    log_window_value: str
+    log_prio: bool
+    log_issue_time: bool
 
     def copy(self) -> State:
         return replace(self)
@@ -348,6 +353,10 @@ def _apply_sync_file_range(state: State, value: str) -> None:
         state.sync_file_range_nr = int(nr) if colon else 1
     except ValueError:
         raise BadValue(f"{nr!r} is not a number of writes") from None
+
+
+def _apply_log_window_value(state: State, value: str) -> None:
+    state.log_window_value = {"0": "avg", "1": "max"}.get(value, value)
 
 
 def _apply_no_effect(state: State, value: Any) -> None:
@@ -650,6 +659,20 @@ OPTIONS: tuple[Option, ...] = (
            "Logs"),
     Option("log_hist_msec", Int(), 0, "Histogram log interval in ms", "Logs"),
     Option("log_offset", Bool(), False, "Add each I/O's offset to bw/lat/iops log lines", "Logs"),
+    Option("log_unix_epoch", Bool(), False,
+           "Log times in ms since the Unix epoch instead of since the job's start", "Logs",
+           aliases=("log_alternate_epoch",)),
+    Option("log_window_value", Enum({
+        "avg": "the window's average (default)", "max": "the window's maximum",
+        "both": "the average, then the maximum", "0": "same as avg", "1": "same as max",
+    }), "avg", "What a log_avg_msec window line logs (latency logs; bw/iops have one value)",
+           "Logs", aliases=("log_max_value",), apply=_apply_log_window_value),
+    Option("log_prio", Bool(), False,
+           "The prio column is the I/O priority value in hex (class << 13 | prio), not 0/1",
+           "Logs"),
+    Option("log_issue_time", Bool(), False,
+           "A last column with each I/O's issue time in ns since the job's start (clat logs)",
+           "Logs"),
     Option("per_job_logs", Bool(), True, "One log file per job (.N suffix); 0 = shared files",
            "Logs"),
     # --- pacing (loadgen.engine.rate; checks in loadgen.jobfile.engineopts)
@@ -804,9 +827,7 @@ UNSUPPORTED: dict[str, str] = {
         "mem", "iomem", "iomem_align", "mem_align", "hugepage-size"), _BUFFERS),
     **dict.fromkeys(("error_dump",), _ERRORS),
     **dict.fromkeys((
-        "log_prio",
-        "log_issue_time", "log_window_value", "log_max_value", "log_compression",
-        "log_compression_cpus", "log_store_compressed", "log_unix_epoch", "log_alternate_epoch",
+        "log_compression", "log_compression_cpus", "log_store_compressed",
         "log_alternate_epoch_clock_id", "log_entries", "log_hist_coarseness", "clocksource",
         "gtod_cpu",
         "job_start_clock_id", "dataplacement",
@@ -881,7 +902,7 @@ _APPLIED_DEFAULTS: dict[str, Any] = {
     "offset": 0, "loops": 1, "thinktime_blocks": 1, "gtod_reduce": False, "kb_base": 1024,
     "unit_base": 8, "filename": "", "exitall": False, "exitall_on_error": False,
     "continue_on_error": "none", "unified_rw_reporting": "none", "max_latency_ns": (0, 0, 0),
-    "sync_file_range_nr": 0,
+    "sync_file_range_nr": 0, "log_window_value": "avg",
 }
 
 

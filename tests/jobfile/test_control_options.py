@@ -163,3 +163,11 @@ def test_sync_options_set_their_periods(one_job, error_of):
     assert (job.fsync_blocks, job.fdatasync_blocks, job.sync_file_range_nr) == (4, 3, 16)
     assert one_job("sync_file_range=write").sync_file_range_nr == 1  # fio's default N
     assert "is not one of" in error_of("[j]\nsize=1m\nsync_file_range=flush:2\n")
+
+
+def test_log_column_options(one_job):
+    job = one_job("log_max_value=1\nlog_alternate_epoch=1\nlog_prio=1\nlog_issue_time=1")
+    assert (job.log_window_value, job.log_unix_epoch, job.log_prio, job.log_issue_time) == (
+        "max", True, True, True)
+    assert one_job("log_window_value=both").log_window_value == "both"
+    assert one_job("log_max_value=0").log_window_value == "avg"

@@ -210,6 +210,10 @@ class VerifyControls:
     backlog_batch: int = 0  # ... this many of them (0 = backlog)
     dump: bool = False
     only: bool = False
+    # fio's verify state file (local-NAME-INDEX-verify.state): written at the end of a
+    # write job, read by a verify_only job to check only the writes it records
+    state_save: bool = True
+    state_load: bool = False
 
     @property
     def on(self) -> bool:

@@ -28,7 +28,8 @@ interleave, never bytes.
 Message kinds (payload after reassembly):
 
 * ``READY``   orjson object ``{"pid", "t_ready_ns"}``: setup done, waiting at the gate.
-* ``ERROR``   orjson object ``{"pid", "error", "error_text"}``: setup or run failed.
+* ``ERROR``   orjson object ``{"pid", "error", "error_text", "traceback", "bad_offset",
+  "bad_length"}``: setup or run failed (bad_offset >= 0: a verify mismatch there).
 * ``INTERVAL`` an ``IntervalStats`` delta (never cumulative): ``u32 head_len``, an
   orjson object with every scalar field (``dirs`` as a two-item list of
   ``{ios, bytes, clat, lat, bw_samples, iops_samples}`` with moments as
@@ -231,12 +232,15 @@ class Ready:
 
 @dataclass(frozen=True)
 class JobError:
-    """Setup or run failed; ``traceback`` only for a bug (it goes to the event record)."""
+    """Setup or run failed; ``traceback`` only for a bug (it goes to the event record);
+    ``bad_offset`` >= 0: a verify mismatch, at these bytes of the region."""
 
     pid: int
     error: int
     error_text: str
     traceback: str = ""
+    bad_offset: int = -1
+    bad_length: int = 0
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,11 @@ class Aggregator:
             state.ready_ns = info["t_ready_ns"]
         elif kind == protocol.ERROR:
             state.traceback = info.get("traceback", "")
+            bad = info.get("bad_offset", -1)
+            if bad >= 0:  # verify found bad data: where, as its own event
+                self.fail(state, info["error"], info["error_text"], EventAction.VERIFY_FAILED,
+                          {"verify.offset": bad, "verify.length": info.get("bad_length", 0)})
+                return
             # an exception is said once, when the worker is reaped (Supervisor._after_end)
             self.fail(state, info["error"], info["error_text"],
                       EventAction.WORKER_EXCEPTION if state.traceback else EventAction.JOB_ERROR,

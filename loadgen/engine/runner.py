@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from loadgen.engine import kernel
+from loadgen.engine import kernel, verifystate
 from loadgen.engine.buffers import WriteSource
 from loadgen.engine.faultkinds import FaultKinds
 from loadgen.engine.faults import Usage, anon_huge_bytes, huge_pages_possible, read_usage
@@ -46,11 +46,14 @@ VERIFY_CHUNK = 1024  # blocks read and checked per verify step
 
 
 class EngineError(Exception):
-    """A per-job error (e.g. mmap refused); ``errno`` says which."""
+    """A per-job error (e.g. mmap refused); ``errno`` says which.  A verify mismatch also
+    names the bad bytes (``bad_offset`` -1: not a mismatch)."""
 
-    def __init__(self, err: int, message: str) -> None:
+    def __init__(self, err: int, message: str, bad_offset: int = -1, bad_length: int = 0) -> None:
         super().__init__(message)
         self.errno = err
+        self.bad_offset = bad_offset
+        self.bad_length = bad_length
 
 
 def is_timed(job: Job) -> bool:
@@ -99,6 +102,7 @@ class JobRunner:
         self.verifier: Verifier | None = None
         self._address = 0
         self.kinds: FaultKinds | None = None  # fault_kinds=1: the executed I/Os' fault kinds
+        self.state_writes = -1  # verify_state_load: the writes the saved state records
 
     def setup(self) -> None:
         """Map the region (+madvise), build the pattern, buffers and kernel state."""
@@ -136,6 +140,11 @@ class JobRunner:
         ctl[kernel.C_SYNC_C] = job.sync_file_range_nr
         if job.verify.on:
             self.verifier = Verifier(job, region_view(self._address, job.size))
+            if job.verify.only and job.verify.state_load:
+                try:
+                    self.state_writes = verifystate.load(job)
+                except verifystate.StateError as exc:
+                    raise EngineError(exc.errno or errno.EINVAL, f"{job.name}: {exc}") from exc
         self.first = self.pattern.next_batch(BATCH_OPS)
         if job.mm.fault_kinds:
             self.kinds = FaultKinds.for_job(job)
@@ -198,6 +207,10 @@ class _Run:
         self.iolog: IologWriter | None = None
         self.error: EngineError | None = None
         self.verify_only = job.verify.only and self.verifier is not None
+        # verify_state_load: verify only the writes the saved state records (fio's
+        # verify_state_should_stop); a write-only pattern stops at exactly that many I/Os
+        self.state_writes = runner.state_writes if self.verify_only else -1
+        self.replayed = 0
         iotime = job.rate.thinktime_iotime_ns
         self.last_think = 0
         flags = 0
@@ -220,6 +233,10 @@ class _Run:
         loops = max(job.loops, 1)
         self.bytes_limit = job.bytes_per_pass * loops
         self.ios_limit = job.number_ios * loops if job.number_ios else 0
+        if self.state_writes >= 0 and not RwMode(job.rw).reads:
+            self.ios_limit = min(self.ios_limit or self.state_writes, self.state_writes)
+            if not self.state_writes:  # ios_limit 0 means none: the byte budget stops it
+                self.bytes_limit = 0
         self.loops_left = loops
         self.done_bytes = 0
         self.done_ios = 0
@@ -416,8 +433,14 @@ class _Run:
             return False
         if self.verify_only:
             writes = dirs == 1
-            nums = np.full(int(writes.sum()), -1, dtype=np.int64)
-            return self._checked(verifier.check(offs[writes], lens[writes], nums))
+            w_offs, w_lens = offs[writes], lens[writes]
+            ended = False
+            if self.state_writes >= 0 and self.replayed + len(w_offs) >= self.state_writes:
+                keep = self.state_writes - self.replayed
+                w_offs, w_lens, ended = w_offs[:keep], w_lens[:keep], True
+            self.replayed += len(w_offs)
+            nums = np.full(len(w_offs), -1, dtype=np.int64)
+            return self._checked(verifier.check(w_offs, w_lens, nums)) or ended
         verifier.stamp(offs, lens, dirs)
         if verifier.backlog_due():
             return self._read_back(*verifier.backlog_batch())
@@ -428,7 +451,7 @@ class _Run:
         assert verifier is not None
         if verifier.mismatches and (not go_on or self.error is None):
             first = verifier.mismatches[0]
-            self.error = EngineError(errno.EILSEQ, first.message)
+            self.error = EngineError(errno.EILSEQ, first.message, first.offset, first.length)
         return not go_on
 
     def _read_back(self, offs: np.ndarray, lens: np.ndarray, nums: np.ndarray) -> bool:
@@ -612,6 +635,13 @@ class _Run:
             delta.first_op_ns = first_op
             self.first_op_sent = True
 
+    def _save_verify_state(self) -> None:
+        """fio saves a write job's verify state when its thread ends (verify_state_save)."""
+        job = self.job
+        if (self.verifier is not None and job.verify.state_save and not self.verify_only
+                and RwMode(job.rw).writes):
+            verifystate.save(job, self.verifier.numberio)
+
     def _finish(self, now: int) -> None:
         """Exactly one final delta: the rest of the counts plus the once-per-job fields."""
         # Counters first: what follows is bookkeeping, not the workload.
@@ -634,4 +664,5 @@ class _Run:
         if self.iolog is not None:
             self.iolog.close(now)
             self.iolog = None
+        self._save_verify_state()
         self.report(delta)

@@ -190,6 +190,8 @@ class State:
     verify_backlog_batch: int
     verify_dump: bool
     verify_only: bool
+    verify_state_save: bool
+    verify_state_load: bool
     buffer_pattern: Pattern
     zero_buffers: bool
     refill_buffers: bool | None  # None = not given (fio's fio_option_is_set)
@@ -742,6 +744,14 @@ OPTIONS: tuple[Option, ...] = (
            "Write the received and expected data of a bad block to files", "Verify"),
     Option("verify_only", Bool(), False,
            "Do not write: only verify what an earlier run left (backing=file)", "Verify"),
+    Option("verify_state_save", Bool(), True,
+           "At the end of a write job, save fio's verify state file "
+           "(local-NAME-INDEX-verify.state: how many writes it did)", "Verify"),
+    Option("verify_state_load", Bool(), False,
+           "verify_only: verify only the writes the saved verify state file records", "Verify"),
+    Option("verify_async", Int(0), 0,
+           "Accepted, no effect: verification runs in the job's own loop (no async threads in "
+           "the page_fault engine's process)", "Verify", apply=_apply_no_effect),
     # --- buffer contents (loadgen.engine.buffers)
     Option("buffer_pattern", PatternKind(formats=False), (b"", ()),
            "Fill write buffers with this pattern", "Buffers"),
@@ -818,7 +828,7 @@ UNSUPPORTED: dict[str, str] = {
     ), _FILES),
     **dict.fromkeys(("flow", "flow_id", "flow_sleep"), _RATE),
     **dict.fromkeys((
-        "verify_async", "verify_state_save", "verify_state_load", "experimental_verify",
+        "experimental_verify",
         "verify_header_seed", "trim_percentage", "trim_verify_zero",
         "trim_backlog", "trim_backlog_batch",
     ), _VERIFY),

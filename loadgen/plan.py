@@ -116,6 +116,25 @@ class MemoryControls:
         return bool(self.memory_limit or self.memory_high)
 
 
+class MemKind(StrEnum):
+    """fio's ``mem``/``iomem`` types: what backs a job's I/O buffers (loadgen.engine.iomem)."""
+
+    MALLOC = "malloc"
+    SHM = "shm"
+    SHMHUGE = "shmhuge"
+    MMAP = "mmap"
+    MMAPHUGE = "mmaphuge"
+    MMAPSHARED = "mmapshared"
+
+    @property
+    def takes_file(self) -> bool:
+        return self in (MemKind.MMAP, MemKind.MMAPHUGE, MemKind.MMAPSHARED)
+
+    @property
+    def huge(self) -> bool:
+        return self in (MemKind.SHMHUGE, MemKind.MMAPHUGE)
+
+
 class RateProcess(StrEnum):
     """``rate_process``: how the I/Os of a rated job are spaced (fio)."""
 
@@ -381,6 +400,10 @@ class Job:
     buffers: BufferControls = BufferControls()
     write_iolog: str = ""  # "" = none; else fio's iolog v3 of every I/O issued
     steadystate: SteadyState = SteadyState()  # the controller watches it (controller.steadystate)
+    # fio's mem=/iomem=: what backs the write ring and read buffer (loadgen.engine.iomem)
+    mem: MemKind = MemKind.MALLOC
+    mem_file: str = ""  # mem=mmap:FILE (mmap, mmaphuge, mmapshared)
+    mem_align: int = 0  # bytes past page alignment (fio's iomem_align)
     # a sync (counted, timed, completed at once) after every N writes; 0 = none
     fsync_blocks: int = 0
     fdatasync_blocks: int = 0

@@ -27,6 +27,7 @@ from loadgen.engine.faultkinds import FaultKinds
 from loadgen.engine.faults import Usage, anon_huge_bytes, huge_pages_possible, read_usage
 from loadgen.engine.hygiene import keep_heap
 from loadgen.engine.iolog import IoLogs
+from loadgen.engine.iomem import IoMem
 from loadgen.engine.pattern import AccessPattern, Batch
 from loadgen.engine.rate import Pacer
 from loadgen.engine.recorder import Recorder
@@ -103,6 +104,7 @@ class JobRunner:
         self._address = 0
         self.kinds: FaultKinds | None = None  # fault_kinds=1: the executed I/Os' fault kinds
         self.state_writes = -1  # verify_state_load: the writes the saved state records
+        self.iomem: IoMem | None = None
 
     def setup(self) -> None:
         """Map the region (+madvise), build the pattern, buffers and kernel state."""
@@ -123,8 +125,18 @@ class JobRunner:
             self.pattern = AccessPattern(job)
         except ValueError as exc:
             raise EngineError(errno.EINVAL, f"{job.name}: {exc}") from exc
-        self.source = WriteSource(job, self.pattern.max_bs, job.randseed + job.thread_number)
-        rbuf = np.full(max(self.pattern.max_bs, 1), 0, dtype=np.uint8)
+        max_bs = max(self.pattern.max_bs, 1)
+        ring = WriteSource.ring_bytes(job, max_bs)
+        try:  # fio's mem=: the area of the write ring and the read buffer
+            self.iomem = IoMem(job, ring + max_bs)
+        except OSError as exc:
+            raise EngineError(exc.errno or errno.ENOMEM,
+                              f"{job.name}: mem={job.mem}: {exc.strerror or exc}") from exc
+        area = self.iomem.array
+        self.source = WriteSource(job, self.pattern.max_bs, job.randseed + job.thread_number,
+                                  area[:ring])
+        rbuf = area[ring:ring + max_bs]
+        rbuf[:] = 0  # touched now: the buffer's faults are setup's, not the measured window's
         self._buffers = (self.source.ring, rbuf)
         logs = (IoLogs.wanted(job) or bool(job.write_iolog)) and self.timed
         self.state = kernel.State(BATCH_OPS if logs else 1)
@@ -156,6 +168,9 @@ class JobRunner:
         self.state = None
         self._buffers = None
         self.source = None
+        if self.iomem is not None:
+            self.iomem.close()
+            self.iomem = None
         self.verifier = None
         self.first = None
         if self.region is not None:

@@ -40,7 +40,7 @@ from loadgen.jobfile.values import (
     Str,
     Time,
 )
-from loadgen.plan import BsSplitEntry, RwMode
+from loadgen.plan import BsSplitEntry, MemKind, RwMode
 
 MaybeInts = tuple[int | None, ...]  # per direction (read, write, trim): None = not given
 
@@ -209,6 +209,10 @@ class State:
     fsync_blocks: int
     fdatasync_blocks: int
     sync_file_range_nr: int
+    # the I/O buffer area (loadgen.engine.iomem)
+    mem: MemKind
+    mem_file: str
+    mem_align: int
     # log file columns (loadgen.engine.iolog)
     log_unix_epoch: bool
     log_window_value: str
@@ -359,6 +363,21 @@ def _apply_sync_file_range(state: State, value: str) -> None:
 
 def _apply_log_window_value(state: State, value: str) -> None:
     state.log_window_value = {"0": "avg", "1": "max"}.get(value, value)
+
+
+def _apply_mem(state: State, value: str) -> None:
+    """fio's str_mem_cb: TYPE, or mmap/mmaphuge/mmapshared:FILE."""
+    name, colon, path = value.partition(":")
+    try:
+        kind = MemKind(name)
+    except ValueError:
+        raise BadValue(f"{name!r} is not one of: {', '.join(MemKind)} (loadgen has no GPU "
+                       "or other memory types)") from None
+    if colon and not kind.takes_file:
+        raise BadValue(f"mem={kind} takes no file")
+    if colon and not path:
+        raise BadValue("mem=TYPE:FILE needs a file name")
+    state.mem, state.mem_file = kind, path
 
 
 def _apply_no_effect(state: State, value: Any) -> None:
@@ -769,6 +788,14 @@ OPTIONS: tuple[Option, ...] = (
     # --- iolog
     Option("write_iolog", Str(allow_empty=False), "",
            "Write every I/O issued to this file in fio's iolog v3 format", "Logs"),
+    # --- the I/O buffer area (loadgen.engine.iomem)
+    Option("mem", Str(allow_empty=False), "malloc",
+           "What backs the write source and read buffer: malloc, shm, shmhuge, mmap, "
+           "mmaphuge, mmapshared; mmap* take :FILE", "Buffers", aliases=("iomem",),
+           apply=_apply_mem),
+    Option("iomem_align", Int(0), 0,
+           "Start the buffer area this many bytes past page alignment", "Buffers",
+           aliases=("mem_align",), target="mem_align"),
     # --- steady state (loadgen.controller.steadystate)
     Option("steadystate", SteadyStateKind(), ("iops_slope", 0.01, True),
            "Stop the job once its IOPS, bandwidth or latency is steady by this criterion",
@@ -834,7 +861,8 @@ UNSUPPORTED: dict[str, str] = {
     ), _VERIFY),
     **dict.fromkeys(("uid", "gid"), _PRIO),
     **dict.fromkeys((
-        "mem", "iomem", "iomem_align", "mem_align", "hugepage-size"), _BUFFERS),
+        "hugepage-size",), "mem=shmhuge/mmaphuge round to the system's default huge page "
+                           "size; loadgen has no other"),
     **dict.fromkeys(("error_dump",), _ERRORS),
     **dict.fromkeys((
         "log_compression", "log_compression_cpus", "log_store_compressed",
@@ -912,7 +940,7 @@ _APPLIED_DEFAULTS: dict[str, Any] = {
     "offset": 0, "loops": 1, "thinktime_blocks": 1, "gtod_reduce": False, "kb_base": 1024,
     "unit_base": 8, "filename": "", "exitall": False, "exitall_on_error": False,
     "continue_on_error": "none", "unified_rw_reporting": "none", "max_latency_ns": (0, 0, 0),
-    "sync_file_range_nr": 0, "log_window_value": "avg",
+    "sync_file_range_nr": 0, "log_window_value": "avg", "mem": MemKind.MALLOC, "mem_file": "",
 }
 
 

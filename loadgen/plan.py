@@ -17,6 +17,7 @@ READ = 0
 WRITE = 1
 
 Pair = tuple[int, int]
+MAX_FLOWS = 256  # distinct flow_id values of one run (slots of loadgen.engine.flow's table)
 
 
 class RwMode(StrEnum):
@@ -400,6 +401,12 @@ class Job:
     buffers: BufferControls = BufferControls()
     write_iolog: str = ""  # "" = none; else fio's iolog v3 of every I/O issued
     steadystate: SteadyState = SteadyState()  # the controller watches it (controller.steadystate)
+    # fio's flow control (loadgen.engine.flow): jobs of one flow_id keep their I/O counts
+    # in the ratio of their weights; 0 = not in a flow
+    flow: int = 0
+    flow_id: int = 0
+    flow_sleep_us: int = 0  # sleep this long when held back (0: spin, as fio)
+    flow_slot: int = 0  # the flow_id's slot in the run's shared flow table
     # fio's mem=/iomem=: what backs the write ring and read buffer (loadgen.engine.iomem)
     mem: MemKind = MemKind.MALLOC
     mem_file: str = ""  # mem=mmap:FILE (mmap, mmaphuge, mmapshared)

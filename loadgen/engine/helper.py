@@ -26,7 +26,7 @@ import time
 import traceback
 
 from loadgen import protocol
-from loadgen.engine import jit, kernel
+from loadgen.engine import flow, jit, kernel
 from loadgen.engine.hygiene import bare_fork, die_with_parent, enlarge_pipe, keep_heap
 from loadgen.engine.runner import EngineError, JobRunner, measure_overhead
 from loadgen.engine.worker import worker_process
@@ -75,6 +75,7 @@ class Helper:
         self.sock = commands
         self.replies = replies
         self.children: set[int] = set()
+        self.jobs_of: dict[int, tuple[int, ...]] = {}  # pid -> its jobs' thread numbers
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 
     def serve(self) -> None:
@@ -149,6 +150,7 @@ class Helper:
                 )
             os.close(data_w)
             self.children.add(pid)
+            self.jobs_of[pid] = tuple(job.thread_number for job in unit if job.flow)
             pids.append(pid)
             batch.append(data_r)
             if len(batch) == protocol.FDS_PER_MESSAGE:
@@ -180,6 +182,8 @@ class Helper:
             if pid == 0:
                 return
             self.children.discard(pid)
+            for thread_number in self.jobs_of.pop(pid, ()):  # a worker that died in a flow
+                flow.shared_table().leave(thread_number)
             protocol.send_msg(
                 self.replies,
                 protocol.ChildExit(
@@ -208,6 +212,7 @@ def helper_main(commands_fd: int, replies_fd: int, parent: int, worker_nice: int
         if not jit.cache_is_warm():
             protocol.send_msg(replies, protocol.Compiling())
         kernel.compile_kernel()
+        flow.shared_table()  # before the first fork: every worker maps the same table
         warm_up()
         overheads = {timed: measure_overhead(timed) for timed in (True, False)}
         keep_heap()  # process-wide; workers inherit it

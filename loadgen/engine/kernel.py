@@ -56,7 +56,11 @@ C_SRC_STEP, C_SRC_SLOTS, C_SRC_NEXT, C_SPIN, C_SINK = range(10, 15)
 # I/O (C_SYNC_PENDING); the page_fault engine completes it at once, so it is timed and
 # counted, nothing more.
 C_SYNC_A, C_SYNC_B, C_SYNC_C, C_WRITES, C_SYNC_PENDING = range(15, 20)
-C_SIZE = 20
+# flow (fio's flow.c, loadgen.engine.flow): the addresses of the flow's shared counter
+# (its total weight 8 bytes on) and of this job's own count, this job's weight, flow_sleep
+C_FLOW, C_FLOW_MINE, C_FLOW_WEIGHT, C_FLOW_SLEEP = range(20, 24)
+C_SIZE = 24
+FLOW_SPIN_CHECK = 256  # held back this many times: read the clock for the deadline
 F_TIMED, F_RECORD, F_CLAT, F_LAT, F_LAT_HIST, F_SAMPLES, F_LOG, F_NOCOPY, F_SCRAMBLE = (
     1 << i for i in range(9)
 )
@@ -138,6 +142,31 @@ def _store64(typingctx: Any, addr: Any, value: Any) -> Any:
     return sig, codegen
 
 
+@intrinsic  # type: ignore[untyped-decorator]
+def atomic_add(typingctx: Any, addr: Any, value: Any) -> Any:
+    """An atomic 8-byte add at a raw address (shared memory across processes)."""
+    sig = types.int64(types.int64, types.int64)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        a, v = args
+        ptr = builder.inttoptr(a, ir.IntType(64).as_pointer())
+        return builder.atomic_rmw("add", ptr, v, "seq_cst")
+
+    return sig, codegen
+
+
+@intrinsic  # type: ignore[untyped-decorator]
+def atomic_load(typingctx: Any, addr: Any) -> Any:
+    """An atomic 8-byte load from a raw address."""
+    sig = types.int64(types.int64)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        ptr = builder.inttoptr(args[0], ir.IntType(64).as_pointer())
+        return builder.load_atomic(ptr, "seq_cst", 8)
+
+    return sig, codegen
+
+
 @numba.njit(nogil=True, cache=True, inline="always")  # type: ignore[untyped-decorator]
 def _scramble(at: int, n: int, off: int, stamp: int) -> None:
     """fio's small_content_scramble: in each 512-byte sector, the sector's offset at the
@@ -160,6 +189,32 @@ def _spin(cycles: int, seed: int) -> int:
 
 
 _clock_gettime = types.ExternalFunction("clock_gettime", types.int32(types.int32, types.voidptr))
+_usleep = types.ExternalFunction("usleep", types.int32(types.uint32))
+_sched_yield = types.ExternalFunction("sched_yield", types.int32())
+
+
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+def shared_add(addr: int, value: int) -> int:
+    """atomic_add for Python callers (the flow table's join and leave)."""
+    return atomic_add(addr, value)  # type: ignore[no-any-return]
+
+
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+def _flow_go(flow: int, mine: int, weight: int, sleep_us: int) -> bool:
+    """fio's flow_threshold_exceeded: False (and flow_sleep slept) while this job is ahead
+    of its weight's share of the flow's I/Os; else count this I/O in the flow and go."""
+    total = atomic_load(flow)
+    weights = atomic_load(flow + 8)
+    mine_n = atomic_load(mine)
+    if mine_n * weights > weight * total:  # mine/total > weight/weights, both positive
+        if sleep_us:
+            _usleep(sleep_us)
+        else:  # fio spins; giving the CPU up lets the jobs it waits for catch up sooner
+            _sched_yield()
+        return False
+    atomic_add(flow, 1)
+    atomic_add(mine, 1)
+    return True
 
 
 @numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
@@ -274,6 +329,11 @@ def execute(
     syncing = (sync_a | sync_b | sync_c) != 0
     write_count = ctl[C_WRITES]
     sync_pending = ctl[C_SYNC_PENDING]
+    flow = ctl[C_FLOW]
+    flow_mine = ctl[C_FLOW_MINE]
+    flow_weight = ctl[C_FLOW_WEIGHT]
+    flow_sleep = ctl[C_FLOW_SLEEP]
+    held = False
     pass_bytes = 0
     unchecked = 0
     unchecked_bytes = 0
@@ -285,6 +345,19 @@ def execute(
     while ran < count:
         if bytes_left <= 0 or ios_left <= 0:
             break
+        if flow:
+            held_back = 0
+            while not _flow_go(flow, flow_mine, flow_weight, flow_sleep):
+                held_back += 1
+                if held_back % FLOW_SPIN_CHECK == 0 or flow_sleep:
+                    now = _now(ts)
+                    if now >= deadline:  # the caller looks at stop, reports, runtime
+                        held = True
+                        break
+            if held:
+                break
+            if held_back and timed:
+                prev = _now(ts)  # fio checks the flow before it takes the I/O: not its lat
         off = offs[i]
         n = lens[i]
         d = np.int64(dirs[i])

@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from loadgen.engine import kernel, verifystate
+from loadgen.engine import flow, kernel, verifystate
 from loadgen.engine.buffers import WriteSource
 from loadgen.engine.faultkinds import FaultKinds
 from loadgen.engine.faults import Usage, anon_huge_bytes, huge_pages_possible, read_usage
@@ -105,6 +105,7 @@ class JobRunner:
         self.kinds: FaultKinds | None = None  # fault_kinds=1: the executed I/Os' fault kinds
         self.state_writes = -1  # verify_state_load: the writes the saved state records
         self.iomem: IoMem | None = None
+        self.flow_table: flow.FlowTable | None = None
 
     def setup(self) -> None:
         """Map the region (+madvise), build the pattern, buffers and kernel state."""
@@ -150,6 +151,14 @@ class JobRunner:
         ctl[kernel.C_SYNC_A] = job.fsync_blocks
         ctl[kernel.C_SYNC_B] = job.fdatasync_blocks
         ctl[kernel.C_SYNC_C] = job.sync_file_range_nr
+        if job.flow:  # fio's flow_init_job; close() takes it out again
+            table = flow.shared_table()
+            table.join(job)
+            self.flow_table = table
+            ctl[kernel.C_FLOW] = table.flow_address(job.flow_slot)
+            ctl[kernel.C_FLOW_MINE] = table.job_address(job.thread_number) + 8
+            ctl[kernel.C_FLOW_WEIGHT] = job.flow
+            ctl[kernel.C_FLOW_SLEEP] = job.flow_sleep_us
         if job.verify.on:
             self.verifier = Verifier(job, region_view(self._address, job.size))
             if job.verify.only and job.verify.state_load:
@@ -165,6 +174,9 @@ class JobRunner:
             self.overhead_ns = measure_overhead(self.timed)
 
     def close(self) -> None:
+        if self.flow_table is not None:
+            self.flow_table.leave(self.job.thread_number)
+            self.flow_table = None
         self.state = None
         self._buffers = None
         self.source = None
@@ -477,6 +489,17 @@ class _Run:
         ctl = self.state.ctl
         reads = np.zeros(len(offs), dtype=np.int8)
         ctl[kernel.C_SYNC_PENDING] = 0  # fio's verify reads are no workload I/O: no sync
+        flow_at, ctl[kernel.C_FLOW] = ctl[kernel.C_FLOW], 0  # every block of a step is read
+        try:
+            return self._read_chunks(offs, lens, nums, reads)
+        finally:
+            ctl[kernel.C_FLOW] = flow_at
+
+    def _read_chunks(self, offs: np.ndarray, lens: np.ndarray, nums: np.ndarray,
+                     reads: np.ndarray) -> bool:
+        verifier = self.verifier
+        assert verifier is not None
+        ctl = self.state.ctl
         flags = self.flags & ~kernel.F_LOG
         for at in range(0, len(offs), VERIFY_CHUNK):
             if self.stop():

@@ -209,6 +209,10 @@ class State:
     fsync_blocks: int
     fdatasync_blocks: int
     sync_file_range_nr: int
+    # flow control (loadgen.engine.flow)
+    flow: int
+    flow_id: int
+    flow_sleep_us: int
     # the I/O buffer area (loadgen.engine.iomem)
     mem: MemKind
     mem_file: str
@@ -788,6 +792,15 @@ OPTIONS: tuple[Option, ...] = (
     # --- iolog
     Option("write_iolog", Str(allow_empty=False), "",
            "Write every I/O issued to this file in fio's iolog v3 format", "Logs"),
+    # --- flow control (loadgen.engine.flow)
+    Option("flow", Int(0, 1000), 0,
+           "Weight in the flow: jobs of one flow_id keep their I/O counts in the ratio of "
+           "their weights (0 = not in a flow)", "Rate"),
+    Option("flow_id", Int(0, 2**31 - 1), 0, "The flow this job's weight is counted in",
+           "Rate"),
+    Option("flow_sleep", Int(0), 0,
+           "us to sleep when the flow holds an I/O back (0: spin, as fio)", "Rate",
+           target="flow_sleep_us"),
     # --- the I/O buffer area (loadgen.engine.iomem)
     Option("mem", Str(allow_empty=False), "malloc",
            "What backs the write source and read buffer: malloc, shm, shmhuge, mmap, "
@@ -853,7 +866,6 @@ UNSUPPORTED: dict[str, str] = {
         "fill_device", "fill_fs", "ioscheduler", "disk_util",
         "ramp_size", "dedupe_mode",
     ), _FILES),
-    **dict.fromkeys(("flow", "flow_id", "flow_sleep"), _RATE),
     **dict.fromkeys((
         "experimental_verify",
         "verify_header_seed", "trim_percentage", "trim_verify_zero",

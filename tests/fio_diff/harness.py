@@ -206,6 +206,12 @@ CORPUS: tuple[Case, ...] = (
     Case("steadystate_group", "[ss]\nsize=4m\nrw=randwrite\ntime_based\nruntime=60\n"
                               "numjobs=2\ngroup_reporting\nss=bw:100.5%\nss_dur=2\n",
          timed=("ss",)),
+    Case("flow", "[a]\nsize=4m\nrw=randread\ntime_based\nruntime=1\nflow_id=3\nflow=2\n"
+                 "[b]\nsize=4m\nrw=randread\ntime_based\nruntime=1\nflow_id=3\nflow=1\n"
+                 "flow_sleep=10\n", timed=("a", "b")),
+    Case("mem_types", "[s]\nsize=1m\nrw=write\nmem=shm\n[m]\nsize=1m\nrw=randrw\n"
+                      "iomem=mmap\niomem_align=512\n[p]\nsize=1m\nrw=write\n"
+                      "mem=mmapshared\n", exact=False),
     Case("fsync_noop", "[f]\nsize=4m\nrw=write\nfsync=4\nend_fsync=1\nfdatasync=8\n"),
     Case("sync_file_range", "[f]\nsize=1m\nrw=write\nsync_file_range=write:16\n"),
     Case("fsync_and_fdatasync", "[f]\nsize=4m\nrw=randwrite\nfsync=4\nfdatasync=3\n"

@@ -171,3 +171,10 @@ def test_log_column_options(one_job):
         "max", True, True, True)
     assert one_job("log_window_value=both").log_window_value == "both"
     assert one_job("log_max_value=0").log_window_value == "avg"
+
+
+def test_flow_ids_get_slots_in_order(load_text):
+    plan = load_text("[a]\nsize=1m\nflow=2\nflow_id=9\n[b]\nsize=1m\nflow=1\nflow_id=4\n"
+                     "[c]\nsize=1m\nflow=1\nflow_id=9\n[d]\nsize=1m\nflow_id=5\n")
+    assert [(j.flow, j.flow_id, j.flow_slot) for j in plan.jobs] == [
+        (2, 9, 0), (1, 4, 1), (1, 9, 0), (0, 5, 0)]

@@ -199,7 +199,7 @@ def shared_add(addr: int, value: int) -> int:
     return atomic_add(addr, value)  # type: ignore[no-any-return]
 
 
-@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+@numba.njit(nogil=True, cache=True, inline="always")  # type: ignore[untyped-decorator]
 def _flow_go(flow: int, mine: int, weight: int, sleep_us: int) -> bool:
     """fio's flow_threshold_exceeded: False (and flow_sleep slept) while this job is ahead
     of its weight's share of the flow's I/Os; else count this I/O in the flow and go."""

@@ -366,6 +366,7 @@ class Job:
     per_job_logs: bool = True
     log_offset: bool = False  # per-I/O log lines carry the offset before prio
     log_unix_epoch: bool = False  # log times in ms since the Unix epoch (fio's alternate epoch)
+    log_epoch_clock: int = 0  # the alternate epoch's clock (fio's log_alternate_epoch_clock_id)
     log_window_value: str = "avg"  # avg|max|both: what a log_avg_msec window line carries
     log_prio: bool = False  # the prio column is fio's ioprio value in hex, not "is RT"
     log_issue_time: bool = False  # a last column: the issue time in ns (clat/slat logs)

@@ -130,8 +130,9 @@ class IoLogs:
         """One executed chunk: per-I/O start stamps, clat and lat (None when untimed)."""
         if self.epoch_ms < 0:
             self.epoch_ms = 0
-            if self.job.log_unix_epoch:  # the wall clock at the job's start (fio's epoch)
-                self.epoch_ms = (time.time_ns() - (time.monotonic_ns() - epoch)) // _MS
+            if self.job.log_unix_epoch:  # the epoch clock at the job's start (fio's epoch)
+                since = time.monotonic_ns() - epoch
+                self.epoch_ms = (time.clock_gettime_ns(self.job.log_epoch_clock) - since) // _MS
         if self.per_io and starts is not None and clat is not None and lat is not None:
             t_ms = (starts + clat - epoch) // _MS + self.epoch_ms
             self._per_io(t_ms, offs, lens, dirs, clat, lat, starts - epoch)

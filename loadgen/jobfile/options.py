@@ -219,6 +219,7 @@ class State:
     mem_align: int
     # log file columns (loadgen.engine.iolog)
     log_unix_epoch: bool
+    log_epoch_clock: int
     log_window_value: str
     log_prio: bool
     log_issue_time: bool
@@ -687,6 +688,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("log_unix_epoch", Bool(), False,
            "Log times in ms since the Unix epoch instead of since the job's start", "Logs",
            aliases=("log_alternate_epoch",)),
+    Option("log_alternate_epoch_clock_id", Int(0, 11), 0,
+           "The clock of log_unix_epoch's times (clock_gettime id; 0 = CLOCK_REALTIME)",
+           "Logs", target="log_epoch_clock"),
+    Option("log_entries", Int(1024, 1 << 20), 1024,
+           "Accepted, no effect: fio's initial log allocation (loadgen writes logs per chunk)",
+           "Logs", apply=_apply_no_effect),
     Option("log_window_value", Enum({
         "avg": "the window's average (default)", "max": "the window's maximum",
         "both": "the average, then the maximum", "0": "same as avg", "1": "same as max",
@@ -878,7 +885,7 @@ UNSUPPORTED: dict[str, str] = {
     **dict.fromkeys(("error_dump",), _ERRORS),
     **dict.fromkeys((
         "log_compression", "log_compression_cpus", "log_store_compressed",
-        "log_alternate_epoch_clock_id", "log_entries", "log_hist_coarseness", "clocksource",
+        "log_hist_coarseness", "clocksource",
         "gtod_cpu",
         "job_start_clock_id", "dataplacement",
     ), _OUTPUT),

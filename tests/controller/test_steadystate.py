@@ -142,3 +142,10 @@ def test_a_run_stops_at_steady_state_and_reports_it_as_fio(tmp_path: Path) -> No
     events = [r for r in records if r.get("event.action") == "steadystate"]
     assert len(events) == 1 and events[0]["loadgen.steadystate.members"] == [1]
     assert all(validate(r) == [] for r in records)
+    # the saved run renders the same steadystate object again
+    again = subprocess.run(
+        [sys.executable, "-m", "loadgen", "report", "run.jsonl", "--output-format=json"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert again.returncode == 0, again.stderr
+    assert orjson.loads(again.stdout)["jobs"][0]["steadystate"] == steady

@@ -156,3 +156,14 @@ def test_hist_log_carries_the_block_size(in_tmp: Path) -> None:
     lines = rows(in_tmp / "h_clat_hist.1.log")
     assert lines and all(r[1] == 1 and r[2] == 8 * K for r in lines)
     assert sum(sum(r[3:]) for r in lines) == 32
+
+
+def test_log_epoch_clock_picks_the_clock_of_the_times(in_tmp: Path) -> None:
+    import time
+
+    before = time.monotonic_ns() // MS
+    run_job(make_job(rw="write", size=64 * K, write_iops_log="c", log_unix_epoch=True,
+                     log_epoch_clock=time.CLOCK_MONOTONIC))
+    after = time.monotonic_ns() // MS
+    times = [r[0] for r in rows(in_tmp / "c_iops.1.log")]
+    assert times and all(before <= t <= after for t in times)

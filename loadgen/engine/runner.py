@@ -489,31 +489,23 @@ class _Run:
         ctl = self.state.ctl
         reads = np.zeros(len(offs), dtype=np.int8)
         ctl[kernel.C_SYNC_PENDING] = 0  # fio's verify reads are no workload I/O: no sync
-        flow_at, ctl[kernel.C_FLOW] = ctl[kernel.C_FLOW], 0  # every block of a step is read
-        try:
-            return self._read_chunks(offs, lens, nums, reads)
-        finally:
-            ctl[kernel.C_FLOW] = flow_at
-
-    def _read_chunks(self, offs: np.ndarray, lens: np.ndarray, nums: np.ndarray,
-                     reads: np.ndarray) -> bool:
-        verifier = self.verifier
-        assert verifier is not None
-        ctl = self.state.ctl
         flags = self.flags & ~kernel.F_LOG
         for at in range(0, len(offs), VERIFY_CHUNK):
-            if self.stop():
-                return False
             sl = slice(at, at + VERIFY_CHUNK)
-            ctl[kernel.C_FLAGS] = flags | kernel.F_RECORD
-            ctl[kernel.C_DEADLINE] = 0
-            ctl[kernel.C_BYTES_LEFT] = ctl[kernel.C_IOS_LEFT] = UNLIMITED
-            n = len(offs[sl])
-            self.state.run(np.ascontiguousarray(offs[sl]), np.ascontiguousarray(lens[sl]),
-                           reads[:n], 0, n)
-            now = self.state.now()
-            if now >= self.next_report:
-                self._report(now)
+            chunk_offs = np.ascontiguousarray(offs[sl])
+            chunk_lens = np.ascontiguousarray(lens[sl])
+            n = len(chunk_offs)
+            done = 0
+            while done < n:  # a flow may hold reads back: the kernel returns at its deadline
+                if self.stop():
+                    return False
+                ctl[kernel.C_FLAGS] = flags | kernel.F_RECORD
+                ctl[kernel.C_DEADLINE] = self.state.now() + CHUNK_NS
+                ctl[kernel.C_BYTES_LEFT] = ctl[kernel.C_IOS_LEFT] = UNLIMITED
+                done += self.state.run(chunk_offs, chunk_lens, reads[:n], done, n - done)
+                now = self.state.now()
+                if now >= self.next_report:
+                    self._report(now)
             if self._checked(verifier.check(offs[sl], lens[sl], nums[sl])):
                 return True
         return False

@@ -115,3 +115,29 @@ def test_worker_processes_keep_the_ratio(tmp_path: Path) -> None:
     # each worker closes its interval within a chunk (10 ms) of the grid point
     assert first["b"] > 0 and abs(first["a"] / first["b"] - 2) < 0.1
     assert first["c"] > 0  # alone in flow 8
+
+
+def test_verify_reads_go_through_the_flow_too(in_tmp: Path) -> None:
+    from loadgen.plan import VerifyControls, VerifyKind
+
+    common = dict(size=1024 * K, flow_id=4, flow_slot=3)
+    writer = make_job(thread_number=15, rw="write", flow=1,
+                      verify=VerifyControls(kind=VerifyKind.CRC32C), **common)
+    reader = make_job(thread_number=16, rw="randread", flow=1, time_based=True,
+                      runtime_ns=60 * 10**9, **common)
+    table = flow.shared_table()
+    seen: list[tuple[int, int]] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set() and len(seen) < 2000:
+            time.sleep(0.002)
+            w_at, r_at = (2 * flow.FLOWS + t * flow.JOB_STRIDE + 1 for t in (15, 16))
+            w, r = int(table.words[w_at]), int(table.words[r_at])
+            seen.append((w, r))
+            if w >= 512:  # the writes and all their verify reads went through the flow
+                done.set()
+
+    w_total, _ = _run_together(writer, reader, while_running=sample)
+    assert w_total == 512  # 256 writes, 256 verify reads
+    assert all(abs(w - r) <= 8 for w, r in seen[:-1])  # equal weights: equal counts

@@ -172,8 +172,9 @@ class Aggregator:
         index = delta.interval_index or self.grid_index(delta.t_end_ns)
         release = self.group.release_ns if self.group is not None else 0
 
-        def elapsed_at(k: int) -> int:
-            return self.origin_ns + k * self.interval_ns - (release or self.origin_ns)
+        def elapsed_at(k: int) -> int:  # fio's td->epoch restarts at the ramp_time's end
+            start = (release or self.origin_ns) + state.job.ramp_time_ns
+            return self.origin_ns + k * self.interval_ns - start
 
         if tracker.add(state.job.thread_number, delta, index, elapsed_at):
             r = tracker.result

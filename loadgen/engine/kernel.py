@@ -1,8 +1,10 @@
 """The compiled per-I/O loop: one numba function runs a chunk of I/Os against the mapping.
 
-For each I/O: the clock read before and after (unless untimed), one ``memcpy`` in the
-I/O's direction, and the latency into fio's per-direction histogram, the exact moments,
-the latency buckets, the bw/iops windows and (with per-I/O logs) the log arrays.  It
+For each I/O: with ``flow``, the shared flow check first (it may hold the I/O back); a
+sync due after the previous write (fsync/fdatasync/sync_file_range, counted and timed);
+the clock read before and after (unless untimed), one ``memcpy`` in the I/O's direction,
+and the latency into fio's per-direction histogram, the exact moments, the latency
+buckets, the bw/iops windows and (with per-I/O logs) the log arrays.  It
 stops at the end of the chunk, at a byte or I/O budget, or once a completion passes the
 deadline.  Nothing is allocated per I/O; all state lives in arrays the caller owns
 (``State``), so the kernel can run without the GIL (thread mode faults in parallel).

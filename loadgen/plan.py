@@ -17,6 +17,7 @@ READ = 0
 WRITE = 1
 
 Pair = tuple[int, int]
+MAX_FLOWS = 256  # distinct flow_id values of one run (slots of loadgen.engine.flow's table)
 
 
 class RwMode(StrEnum):
@@ -118,6 +119,25 @@ class MemoryControls:
         return bool(self.memory_limit or self.memory_high)
 
 
+class MemKind(StrEnum):
+    """fio's ``mem``/``iomem`` types: what backs a job's I/O buffers (loadgen.engine.iomem)."""
+
+    MALLOC = "malloc"
+    SHM = "shm"
+    SHMHUGE = "shmhuge"
+    MMAP = "mmap"
+    MMAPHUGE = "mmaphuge"
+    MMAPSHARED = "mmapshared"
+
+    @property
+    def takes_file(self) -> bool:
+        return self in (MemKind.MMAP, MemKind.MMAPHUGE, MemKind.MMAPSHARED)
+
+    @property
+    def huge(self) -> bool:
+        return self in (MemKind.SHMHUGE, MemKind.MMAPHUGE)
+
+
 class RateProcess(StrEnum):
     """``rate_process``: how the I/Os of a rated job are spaced (fio)."""
 
@@ -212,6 +232,10 @@ class VerifyControls:
     backlog_batch: int = 0  # ... this many of them (0 = backlog)
     dump: bool = False
     only: bool = False
+    # fio's verify state file (local-NAME-INDEX-verify.state): written at the end of a
+    # write job, read by a verify_only job to check only the writes it records
+    state_save: bool = True
+    state_load: bool = False
 
     @property
     def on(self) -> bool:
@@ -229,6 +253,37 @@ class BufferControls:
     compress_percentage: int = 0
     compress_chunk: int = 512
     dedupe_percentage: int = 0
+
+
+class SsMetric(StrEnum):
+    """What ``steadystate`` watches (fio's FIO_SS_IOPS, _BW, _LAT)."""
+
+    IOPS = "iops"
+    BW = "bw"
+    LAT = "lat"
+
+
+@dataclass(frozen=True)
+class SteadyState:
+    """fio's ``steadystate`` options: the job stops once the last ``dur_s`` seconds of
+    per-interval samples meet the criterion; ``dur_s`` 0 = off."""
+
+    metric: SsMetric = SsMetric.IOPS
+    slope: bool = True  # False: the maximum deviation from the mean
+    pct: bool = True  # the limit is a percentage of the mean
+    limit: float = 0.01  # iops, bytes/s, or ns; or percent with ``pct``
+    dur_s: int = 0
+    ramp_ns: int = 0  # samples start one interval after this much of the job
+    interval_ms: int = 1000  # whole seconds (fio divides by interval_ms // 1000)
+
+    @property
+    def on(self) -> bool:
+        return self.dur_s > 0
+
+    @property
+    def intervals(self) -> int:
+        """Samples in the window (fio: dur / (interval_ms / 1000), integer division)."""
+        return self.dur_s // max(self.interval_ms // 1000, 1)
 
 
 @dataclass(frozen=True)
@@ -313,6 +368,11 @@ class Job:
     log_hist_msec: int = 0
     per_job_logs: bool = True
     log_offset: bool = False  # per-I/O log lines carry the offset before prio
+    log_unix_epoch: bool = False  # log times in ms since the Unix epoch (fio's alternate epoch)
+    log_epoch_clock: int = 0  # the alternate epoch's clock (fio's log_alternate_epoch_clock_id)
+    log_window_value: str = "avg"  # avg|max|both: what a log_avg_msec window line carries
+    log_prio: bool = False  # the prio column is fio's ioprio value in hex, not "is RT"
+    log_issue_time: bool = False  # a last column: the issue time in ns (clat/slat logs)
     # run control (fio's framework options the controller carries out)
     exitall: bool = False  # any job with it: every job's end stops others (fio's global flag)
     exitall_on_error: bool = False
@@ -344,6 +404,21 @@ class Job:
     verify: VerifyControls = VerifyControls()
     buffers: BufferControls = BufferControls()
     write_iolog: str = ""  # "" = none; else fio's iolog v3 of every I/O issued
+    steadystate: SteadyState = SteadyState()  # the controller watches it (controller.steadystate)
+    # fio's flow control (loadgen.engine.flow): jobs of one flow_id keep their I/O counts
+    # in the ratio of their weights; 0 = not in a flow
+    flow: int = 0
+    flow_id: int = 0
+    flow_sleep_us: int = 0  # sleep this long when held back (0: spin, as fio)
+    flow_slot: int = 0  # the flow_id's slot in the run's shared flow table
+    # fio's mem=/iomem=: what backs the write ring and read buffer (loadgen.engine.iomem)
+    mem: MemKind = MemKind.MALLOC
+    mem_file: str = ""  # mem=mmap:FILE (mmap, mmaphuge, mmapshared)
+    mem_align: int = 0  # bytes past page alignment (fio's iomem_align)
+    # a sync (counted, timed, completed at once) after every N writes; 0 = none
+    fsync_blocks: int = 0
+    fdatasync_blocks: int = 0
+    sync_file_range_nr: int = 0
     # reporting context
     kb_base: int = 1024
     unit_base: int = 8  # 8 = bytes, 1 = bits

@@ -28,15 +28,17 @@ interleave, never bytes.
 Message kinds (payload after reassembly):
 
 * ``READY``   orjson object ``{"pid", "t_ready_ns"}``: setup done, waiting at the gate.
-* ``ERROR``   orjson object ``{"pid", "error", "error_text"}``: setup or run failed.
+* ``ERROR``   orjson object ``{"pid", "error", "error_text", "traceback", "bad_offset",
+  "bad_length"}``: setup or run failed (bad_offset >= 0: a verify mismatch there).
 * ``INTERVAL`` an ``IntervalStats`` delta (never cumulative): ``u32 head_len``, an
   orjson object with every scalar field (``dirs`` as a two-item list of
   ``{ios, bytes, clat, lat, bw_samples, iops_samples}`` with moments as
   ``[n, mean, m2, min, max]``), then five sparse arrays in the order read clat,
-  read lat, write clat, write lat, latency buckets; each is ``u16 nnz``,
+  read lat, write clat, write lat, latency buckets, sync latency; each is ``u16 nnz``,
   ``nnz x u16`` bucket indices, ``nnz x u64`` counts (little endian).  The final
   delta's ``mm`` (``MmStats``: the region's own calls and the fault kinds) is the
-  head's ``"mm"`` object (``MmStats.to_dict``), ``null`` on every other delta.
+  head's ``"mm"`` object (``MmStats.to_dict``), ``null`` on every other delta; ``"sync"``
+  holds the sync latency's moments (``syncs`` counts the syncs issued).
 * ``DONE``    orjson object ``{"pid", "report_block_ns"}``: the job finished and
   sent its final interval.
 
@@ -69,7 +71,7 @@ HEADER = struct.Struct("<IHBB")
 MAX_PAYLOAD = PIPE_BUF - HEADER.size
 MORE = 1
 
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 
 
 class MessageKind(IntEnum):
@@ -92,7 +94,8 @@ _U32 = struct.Struct("<I")
 _U16 = struct.Struct("<H")
 # IntervalStats scalar fields that travel as they are (dirs and arrays are special).
 _SCALARS = tuple(
-    f.name for f in fields(IntervalStats) if f.name not in ("dirs", "latency_buckets", "mm")
+    f.name for f in fields(IntervalStats)
+    if f.name not in ("dirs", "latency_buckets", "mm", "sync")
 )
 
 
@@ -177,6 +180,7 @@ def encode_interval(stats: IntervalStats) -> bytes:
         for d in stats.dirs
     ]
     head["mm"] = None if stats.mm is None else stats.mm.to_dict()
+    head["sync"] = _moments_out(stats.sync.moments)
     head_bytes = orjson.dumps(head)
     arrays = [
         stats.dirs[0].clat.hist,
@@ -184,6 +188,7 @@ def encode_interval(stats: IntervalStats) -> bytes:
         stats.dirs[1].clat.hist,
         stats.dirs[1].lat.hist,
         stats.latency_buckets,
+        stats.sync.hist,
     ]
     return _U32.pack(len(head_bytes)) + head_bytes + b"".join(_sparse_out(a) for a in arrays)
 
@@ -193,7 +198,7 @@ def decode_interval(data: bytes) -> IntervalStats:
     head = orjson.loads(data[4 : 4 + head_len])
     pos = 4 + head_len
     arrays = []
-    for size in (histogram.PLAT_NR,) * 4 + (latbuckets.NBUCKETS,):
+    for size in (histogram.PLAT_NR,) * 4 + (latbuckets.NBUCKETS, histogram.PLAT_NR):
         arr, pos = _sparse_in(data, pos, size)
         arrays.append(arr)
     dirs = tuple(
@@ -208,9 +213,11 @@ def decode_interval(data: bytes) -> IntervalStats:
         for i, d in enumerate(head.pop("dirs"))
     )
     mm = head.pop("mm", None)
+    sync = LatencyStat(_moments_in(head.pop("sync")), arrays[5])
     known = {k: v for k, v in head.items() if k in _SCALARS}
     out = IntervalStats(dirs=dirs, latency_buckets=arrays[4], **known)  # type: ignore[arg-type]
     out.mm = None if mm is None else MmStats.from_dict(mm)
+    out.sync = sync
     return out
 
 
@@ -225,12 +232,15 @@ class Ready:
 
 @dataclass(frozen=True)
 class JobError:
-    """Setup or run failed; ``traceback`` only for a bug (it goes to the event record)."""
+    """Setup or run failed; ``traceback`` only for a bug (it goes to the event record);
+    ``bad_offset`` >= 0: a verify mismatch, at these bytes of the region."""
 
     pid: int
     error: int
     error_text: str
     traceback: str = ""
+    bad_offset: int = -1
+    bad_length: int = 0
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,37 @@ class MmReport(TypedDict, total=False):
 
 
 @dataclass
+class SteadyStateResult:
+    """fio's steady-state ring of one job (or group, with group_reporting) as the report
+    shows it: the samples in ring order from ``head``, the last criterion computed."""
+
+    attained: bool = False
+    buffer_full: bool = False
+    head: int = 0
+    tail: int = 0
+    bw: list[int] = field(default_factory=list)  # bytes/s per interval
+    iops: list[int] = field(default_factory=list)
+    lat: list[int] = field(default_factory=list)  # mean completion latency, ns
+    slope: float = 0.0
+    deviation: float = 0.0
+    criterion: float = 0.0
+
+    @staticmethod
+    def mean(values: list[int]) -> int:
+        """fio's steadystate_data_mean: the integer mean over the whole ring."""
+        return sum(values) // len(values) if values else 0
+
+    def ordered(self, values: list[int]) -> list[int]:
+        """fio's JSON order: from head, or from the one before it when the ring is full
+        and still going (head then points at the second sample)."""
+        n = len(values)
+        if not n:
+            return []
+        start = self.head if (self.attained or not self.buffer_full) else (self.head - 1) % n
+        return [values[(start + i) % n] for i in range(n)]
+
+
+@dataclass
 class JobResult:
     """One worker (one numjobs clone) of one job."""
 
@@ -67,6 +98,7 @@ class JobResult:
     # memory controls' report (cgroup events/stat deltas, KSM, mTHP policy, huge-page
     # faults; docs/memory.md), built by loadgen.controller.memctl
     mm: MmReport | None = None
+    steadystate: SteadyStateResult | None = None  # the job's steadystate= check, if any
     # the controller's own state, never reported: CLOCK_MONOTONIC means nothing outside it
     ready_ns: int = 0  # when the worker said it was ready, waiting for the release
 

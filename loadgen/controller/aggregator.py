@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from loadgen import protocol
-from loadgen.controller import outcome
+from loadgen.controller import outcome, steadystate
 from loadgen.plan import Group, Job
 from loadgen.report import saved
 from loadgen.report.jsonl import EventAction, JsonlWriter, metrics, rfc3339
@@ -95,6 +95,9 @@ class Aggregator:
         self.epoch_offset_ns = epoch_offset_ns  # epoch ns = CLOCK_MONOTONIC ns + this
         self.states: dict[int, JobState] = {}
         self.group: GroupResult | None = None
+        self.steady: dict[int, steadystate.Tracker] = {}  # the group's steadystate= rings
+        # called with the member thread numbers of a ring that attained steady state
+        self.on_steady: Callable[[tuple[int, ...]], None] = lambda members: None
         # one line on stderr for a person (Supervisor.notice: the progress line is cleared)
         self.notice: Callable[[str], None] = lambda line: print(f"loadgen: {line}",
                                                                 file=sys.stderr, flush=True)
@@ -106,6 +109,9 @@ class Aggregator:
             job_result = JobResult(job=job)
             result.jobs.append(job_result)
             self.states[job.thread_number] = JobState(job_result)
+        self.steady = steadystate.trackers(group, self.interval_ns)
+        for thread_number, tracker in self.steady.items():
+            self.states[thread_number].result.steadystate = tracker.result
         self.group = result
         return result
 
@@ -127,6 +133,10 @@ class Aggregator:
         elif kind == protocol.ERROR:
             error = protocol.decode_error(payload)
             state.result.pid, state.traceback = error.pid, error.traceback
+            if error.bad_offset >= 0:  # verify found bad data: where, as its own event
+                self.fail(state, error.error, error.error_text, EventAction.VERIFY_FAILED,
+                          {"verify.offset": error.bad_offset, "verify.length": error.bad_length})
+                return
             # an exception is said once, when the worker is reaped (Supervisor._after_end)
             self.fail(state, error.error, error.error_text,
                       EventAction.WORKER_EXCEPTION if state.traceback else EventAction.JOB_ERROR,
@@ -152,6 +162,9 @@ class Aggregator:
             io_bytes=delta.dirs[0].bytes + delta.dirs[1].bytes,
             minf=delta.minf,
         )
+        tracker = self.steady.get(state.job.thread_number)
+        if tracker is not None:
+            self._steady(state, tracker, delta)
         if self.writer is None:
             return
         if delta.interval_index > 0:  # on the grid already: one delta per job per interval
@@ -167,6 +180,24 @@ class Aggregator:
             state.pending, state.pending_index = delta, index
         if delta.final:
             self.flush(state)
+
+    def _steady(self, state: JobState, tracker: steadystate.Tracker,
+                delta: IntervalStats) -> None:
+        index = delta.interval_index or self.grid_index(delta.t_end_ns)
+        release = self.group.release_ns if self.group is not None else 0
+
+        def elapsed_at(k: int) -> int:  # fio's td->epoch restarts at the ramp_time's end
+            start = (release or self.origin_ns) + state.job.ramp_time_ns
+            return self.origin_ns + k * self.interval_ns - start
+
+        if tracker.add(state.job.thread_number, delta, index, elapsed_at):
+            r = tracker.result
+            unit = "%" if tracker.ss.pct else ""
+            self.event(EventAction.STEADYSTATE, f"steady state attained: criterion "
+                       f"{r.criterion:f}{unit} below {tracker.ss.limit:f}{unit}", state=state,
+                       details={"steadystate.criterion": r.criterion,
+                                "steadystate.members": list(tracker.members)})
+            self.on_steady(tracker.members)
 
     # ---- the run-wide interval grid ----------------------------------------------------------
     def start_grid(self, release_ns: int) -> None:

@@ -73,6 +73,7 @@ class _GroupRun:
         self.group = group
         self.agg = sup.agg
         self.result = self.agg.begin_group(group)
+        self.agg.on_steady = self._steady_stop
         self.changed = anyio.Event()  # set whenever a worker's state moved on
         self.pid_states: dict[int, list[JobState]] = {}
         self.early_exits: dict[int, int] = {}  # exits seen before the pid list arrived
@@ -152,6 +153,15 @@ class _GroupRun:
         for state, end in self.agg.classify_exit(states, status, stopping):
             self._after_end(state, end, len(states))
         self.changed.set()
+
+    def _steady_stop(self, members: tuple[int, ...]) -> None:
+        """steadystate= attained: the members' workers end their jobs (fio's
+        fio_mark_td_terminate), which complete normally.  A thread=1 worker runs other jobs
+        too; they end with it."""
+        for pid, states in self.pid_states.items():
+            if pid in self.live and any(s.job.thread_number in members for s in states):
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGTERM)
 
     # ---- worker deaths ---------------------------------------------------------------------
     def _after_end(self, state: JobState, end: outcome.Outcome, unit_size: int) -> None:

@@ -31,7 +31,9 @@ def pattern_fill(pattern: bytes, size: int) -> np.ndarray:
 class WriteSource:
     """The ring of write buffers of one job (one slot when contents never change)."""
 
-    def __init__(self, job: Job, max_bs: int, seed: int) -> None:
+    def __init__(self, job: Job, max_bs: int, seed: int, area: np.ndarray | None = None) -> None:
+        """``area``: memory for the ring (``ring_bytes`` of it; the job's mem= area), else
+        the heap."""
         self.controls: BufferControls = job.buffers
         self.pattern = bytes.fromhex(job.buffers.pattern)
         self.min_write = max(job.bs_min[1], 1)
@@ -40,10 +42,19 @@ class WriteSource:
         self.changing = c.refill or bool(c.dedupe_percentage)
         self.slots = RING_SLOTS if self.changing else 1
         self.rng = np.random.default_rng(seed)
-        self.ring = np.full((self.slots, self.step), 0, dtype=np.uint8)
+        if area is None:
+            self.ring = np.full((self.slots, self.step), 0, dtype=np.uint8)
+        else:
+            self.ring = area[:self.slots * self.step].reshape(self.slots, self.step)
         self.previous = np.empty(0, dtype=np.uint8)  # the last unique contents (dedupe)
         for slot in range(self.slots):
             self._fill(self.ring[slot])
+
+    @staticmethod
+    def ring_bytes(job: Job, max_bs: int) -> int:
+        """The ring's size: one slot, or RING_SLOTS when contents change per write."""
+        changing = job.buffers.refill or bool(job.buffers.dedupe_percentage)
+        return (RING_SLOTS if changing else 1) * max(max_bs, 1)
 
     @property
     def address(self) -> int:

@@ -34,7 +34,7 @@ import time
 import traceback
 
 from loadgen import protocol
-from loadgen.engine import jit, kernel
+from loadgen.engine import flow, jit, kernel
 from loadgen.engine.hygiene import (
     bare_fork,
     die_with_parent,
@@ -91,6 +91,7 @@ class Helper:
         self.sock = commands
         self.replies = replies
         self.children: set[int] = set()
+        self.jobs_of: dict[int, tuple[int, ...]] = {}  # pid -> its jobs' thread numbers
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 
     def serve(self) -> None:
@@ -165,6 +166,7 @@ class Helper:
                 )
             os.close(data_w)
             self.children.add(pid)
+            self.jobs_of[pid] = tuple(job.thread_number for job in unit if job.flow)
             pids.append(pid)
             batch.append(data_r)
             if len(batch) == protocol.FDS_PER_MESSAGE:
@@ -196,6 +198,8 @@ class Helper:
             if pid == 0:
                 return
             self.children.discard(pid)
+            for thread_number in self.jobs_of.pop(pid, ()):  # a worker that died in a flow
+                flow.shared_table().leave(thread_number)
             protocol.send_msg(
                 self.replies,
                 protocol.ChildExit(
@@ -225,6 +229,7 @@ def helper_main(commands_fd: int, replies_fd: int, parent: int, worker_nice: int
         if not jit.cache_is_warm():
             protocol.send_msg(replies, protocol.Compiling())
         kernel.compile_kernel()
+        flow.shared_table()  # before the first fork: every worker maps the same table
         warm_up()
         calibration = Calibration.measure()
         keep_heap()  # process-wide; workers inherit it

@@ -1,8 +1,12 @@
 """fio's per-I/O logs (write_bw_log, write_lat_log, write_iops_log, write_hist_log).
 
 Files are ``<prefix>_<type>.<thread_number>.log`` in the current directory (without
-``.N``, appended, when per_job_logs=0).  Lines are ``time_ms, value, ddir, bs, prio``
-(+ ``offset`` before prio with log_offset).  Without log_avg_msec there is one line per
+``.N``, appended, when per_job_logs=0).  Lines are fio's ``time_ms, value[, value1], ddir,
+bs[, offset], prio[, issue_ns]``: value1 (the window's maximum) with
+log_window_value=both, offset with log_offset, issue_ns (clat and slat logs, 0 in the
+others) with log_issue_time; prio (0 in window lines) is 1/0 (the RT class or not) or,
+with log_prio, fio's ``0x%04x`` ioprio value; times are ms since the job's start, or
+since the Unix epoch with log_unix_epoch.  Without log_avg_msec there is one line per
 I/O (lat/clat in ns, iops 1, bw bytes*1e6/clat_ns); with it one line per direction per
 window (averaged lat/clat; bw KiB/s and iops over the window) with bs and offset 0, the
 partial window flushed at the end.  The slat file stays empty (sync engine).  Lines are
@@ -11,6 +15,7 @@ formatted per chunk with numpy, never per I/O in the hot loop.
 
 from __future__ import annotations
 
+import time
 from typing import IO
 
 import numpy as np
@@ -27,20 +32,46 @@ def log_name(prefix: str, kind: str, job: Job) -> str:
     )
 
 
-def _lines(cols: list[np.ndarray]) -> str:
-    """Rows of ", "-separated integers."""
+IOPRIO_CLASS_RT = 1
+IOPRIO_CLASS_BE = 2
+IOPRIO_CLASS_SHIFT = 13
+
+
+def prio_column(job: Job) -> str:
+    """fio's priority column: ``ioprio_value(class, prio)`` in hex with log_prio, else
+    whether the class is RT.  prio alone means the best-effort class (fio)."""
+    if job.ioprio_class < 0 and job.ioprio < 0:
+        klass, level = 0, 0
+    else:
+        klass = job.ioprio_class if job.ioprio_class >= 0 else IOPRIO_CLASS_BE
+        level = max(job.ioprio, 0)
+    if job.log_prio:
+        return f"0x{(klass << IOPRIO_CLASS_SHIFT) | level:04x}"
+    return "1" if klass == IOPRIO_CLASS_RT else "0"
+
+
+def _lines(cols: list[np.ndarray], prio: str = "", after: list[np.ndarray] | None = None) -> str:
+    """Rows of ", "-separated integers; ``prio`` (one text for every row), then ``after``."""
     if not len(cols[0]):
         return ""
     table = np.column_stack([np.asarray(c, dtype=np.int64) for c in cols])
-    return "\n".join(", ".join(map(str, row)) for row in table.tolist()) + "\n"
+    heads = [", ".join(map(str, row)) for row in table.tolist()]
+    if prio:
+        heads = [f"{head}, {prio}" for head in heads]
+    if after:
+        tails = np.column_stack([np.asarray(c, dtype=np.int64) for c in after]).tolist()
+        heads = [head + "".join(f", {v}" for v in tail) for head, tail in zip(heads, tails,
+                                                                               strict=True)]
+    return "\n".join(heads) + "\n"
 
 
 class _Avg:
-    """One averaged log's current window per direction: sum and count of values."""
+    """One averaged log's current window per direction: sum, count and maximum of values."""
 
     def __init__(self) -> None:
         self.sum = [0, 0]
         self.n = [0, 0]
+        self.max = [0, 0]
 
 
 class IoLogs:
@@ -68,6 +99,12 @@ class IoLogs:
         self.hist_ns = (job.log_hist_msec or 1000) * _MS
         self.hist_start = 0
         self.hist = [histogram.empty(), histogram.empty()]
+        self.hist_bs = [0, 0]  # the last I/O's block size per direction (fio logs the one
+        # whose completion closes the window)
+        self.prio = prio_column(job)
+        self.both = job.log_window_value == "both"
+        self.window_max = job.log_window_value == "max"
+        self.epoch_ms = -1  # added to every time with log_unix_epoch (-1: not known yet)
 
     @staticmethod
     def wanted(job: Job) -> bool:
@@ -91,9 +128,14 @@ class IoLogs:
         lat: np.ndarray | None,
     ) -> None:
         """One executed chunk: per-I/O start stamps, clat and lat (None when untimed)."""
+        if self.epoch_ms < 0:
+            self.epoch_ms = 0
+            if self.job.log_unix_epoch:  # the epoch clock at the job's start (fio's epoch)
+                since = time.monotonic_ns() - epoch
+                self.epoch_ms = (time.clock_gettime_ns(self.job.log_epoch_clock) - since) // _MS
         if self.per_io and starts is not None and clat is not None and lat is not None:
-            t_ms = (starts + clat - epoch) // _MS
-            self._per_io(t_ms, offs, lens, dirs, clat, lat)
+            t_ms = (starts + clat - epoch) // _MS + self.epoch_ms
+            self._per_io(t_ms, offs, lens, dirs, clat, lat, starts - epoch)
         elif self.avg_ns:
             self._averaged(now - epoch, lens, dirs, clat, lat)
         if "clat_hist" in self.files and clat is not None:
@@ -104,14 +146,13 @@ class IoLogs:
                     self.hist[d] += np.bincount(idx[m], minlength=histogram.PLAT_NR).astype(
                         np.uint64
                     )
+                    self.hist_bs[d] = int(lens[m][-1])
             self._hist_flush(now - epoch, final=False)
 
     def _row_tail(self, dirs: np.ndarray, lens: np.ndarray, offs: np.ndarray) -> list[np.ndarray]:
-        zeros = np.zeros(len(dirs), dtype=np.int64)
         cols = [dirs, lens]
         if self.job.log_offset:
             cols.append(offs)
-        cols.append(zeros)
         return cols
 
     def _per_io(
@@ -122,16 +163,24 @@ class IoLogs:
         dirs: np.ndarray,
         clat: np.ndarray,
         lat: np.ndarray,
+        issued: np.ndarray,
     ) -> None:
         tail = self._row_tail(dirs, lens, offs)
+        zeros = np.zeros(len(dirs), dtype=np.int64)
+        value1 = [zeros] if self.both else []  # a per-I/O line has no window maximum
+        issue = [issued] if self.job.log_issue_time else None
+        none = [zeros] if self.job.log_issue_time else None
         files = self.files
+        prio = self.prio
         if "lat" in files:
-            files["lat"].write(_lines([t_ms, lat, *tail]))
-            files["clat"].write(_lines([t_ms, clat, *tail]))
+            files["lat"].write(_lines([t_ms, lat, *value1, *tail], prio, none))
+            files["clat"].write(_lines([t_ms, clat, *value1, *tail], prio, issue))
         if "bw" in files:
-            files["bw"].write(_lines([t_ms, lens * 1_000_000 // np.maximum(clat, 1), *tail]))
+            bw = lens * 1_000_000 // np.maximum(clat, 1)
+            files["bw"].write(_lines([t_ms, bw, *value1, *tail], prio, none))
         if "iops" in files:
-            files["iops"].write(_lines([t_ms, np.ones(len(t_ms), dtype=np.int64), *tail]))
+            ones = np.ones(len(t_ms), dtype=np.int64)
+            files["iops"].write(_lines([t_ms, ones, *value1, *tail], prio, none))
 
     def _averaged(
         self,
@@ -149,34 +198,40 @@ class IoLogs:
             self.bytes[d] += int(lens[m].sum())
             self.ios[d] += k
             if clat is not None and lat is not None:
-                self.avg["clat"].sum[d] += int(clat[m].sum())
-                self.avg["lat"].sum[d] += int(lat[m].sum())
-                self.avg["clat"].n[d] += k
-                self.avg["lat"].n[d] += k
+                for kind, values in (("clat", clat[m]), ("lat", lat[m])):
+                    acc = self.avg[kind]
+                    acc.sum[d] += int(values.sum())
+                    acc.n[d] += k
+                    acc.max[d] = max(acc.max[d], int(values.max()))
         if elapsed - self.window_start >= self.avg_ns:
             self._avg_flush(elapsed)
+
+    def _window_line(self, t_ms: int, mean: int, top: int, d: int) -> str:
+        """One averaged line: avg, max or both (fio's log_window_value); bs, offset,
+        priority and issue time are 0 in windows (fio's window sample carries none)."""
+        value = f"{top}" if self.window_max else f"{mean}, {top}" if self.both else f"{mean}"
+        offset = ", 0" if self.job.log_offset else ""
+        issue = ", 0" if self.job.log_issue_time else ""
+        prio = "0x0000" if self.job.log_prio else "0"
+        return f"{t_ms + self.epoch_ms}, {value}, {d}, 0{offset}, {prio}{issue}\n"
 
     def _avg_flush(self, elapsed: int) -> None:
         t_ms = elapsed // _MS
         spent_ms = max((elapsed - self.window_start) // _MS, 1)
-        offset_col = ", 0" if self.job.log_offset else ""
+        self.epoch_ms = max(self.epoch_ms, 0)
         for d in (READ, WRITE):
             for kind in ("lat", "clat"):
                 acc = self.avg[kind]
                 if kind in self.files and acc.n[d]:
                     self.files[kind].write(
-                        f"{t_ms}, {acc.sum[d] // acc.n[d]}, {d}, 0{offset_col}, 0\n"
-                    )
+                        self._window_line(t_ms, acc.sum[d] // acc.n[d], acc.max[d], d))
             if self.ios[d]:
                 if "bw" in self.files:
                     kib_s = self.bytes[d] * 1000 // spent_ms // 1024
-                    self.files["bw"].write(
-                        f"{t_ms}, {kib_s}, {d}, 0{offset_col}, 0\n"
-                    )
+                    self.files["bw"].write(self._window_line(t_ms, kib_s, kib_s, d))
                 if "iops" in self.files:
-                    self.files["iops"].write(
-                        f"{t_ms}, {self.ios[d] * 1000 // spent_ms}, {d}, 0{offset_col}, 0\n"
-                    )
+                    iops = self.ios[d] * 1000 // spent_ms
+                    self.files["iops"].write(self._window_line(t_ms, iops, iops, d))
         self.window_start = elapsed
         self.avg = {kind: _Avg() for kind in ("lat", "clat")}
         self.bytes = [0, 0]
@@ -189,7 +244,7 @@ class IoLogs:
         for d in (READ, WRITE):
             if self.hist[d].any():
                 f.write(
-                    f"{elapsed // _MS}, {d}, 0, "
+                    f"{elapsed // _MS + max(self.epoch_ms, 0)}, {d}, {self.hist_bs[d]}, "
                     + ", ".join(map(str, self.hist[d].tolist()))
                     + "\n"
                 )

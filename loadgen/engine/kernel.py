@@ -1,8 +1,10 @@
 """The compiled per-I/O loop: one numba function runs a chunk of I/Os against the mapping.
 
-For each I/O: the clock read before and after (unless untimed), one ``memcpy`` in the
-I/O's direction, and the latency into fio's per-direction histogram, the exact moments,
-the latency buckets, the bw/iops windows and (with per-I/O logs) the log arrays.  It
+For each I/O: with ``flow``, the shared flow check first (it may hold the I/O back); a
+sync due after the previous write (fsync/fdatasync/sync_file_range, counted and timed);
+the clock read before and after (unless untimed), one ``memcpy`` in the I/O's direction,
+and the latency into fio's per-direction histogram, the exact moments, the latency
+buckets, the bw/iops windows and (with per-I/O logs) the log arrays.  It
 stops at the end of the chunk, at a byte or I/O budget, or once a completion passes the
 deadline.  Nothing is allocated per I/O; all state lives in arrays the caller owns
 (``State``), so the kernel can run without the GIL (thread mode faults in parallel).
@@ -53,7 +55,16 @@ C_BASE, C_SRC, C_RBUF, C_FLAGS, C_DEADLINE, C_BYTES_LEFT, C_IOS_LEFT, C_NOW, C_F
 # * STEP; C_SRC_NEXT counts writes across calls.  C_SPIN: thinkcycles after each I/O.
 # C_SINK keeps the spin's result, so the compiler cannot drop the spin.
 C_SRC_STEP, C_SRC_SLOTS, C_SRC_NEXT, C_SPIN, C_SINK = range(10, 15)
-C_SIZE = 15
+# syncs (fio's fsync/fdatasync/sync_file_range every N writes, 0 = off): after a write that
+# makes the write count C_WRITES a multiple of one of them, a sync comes before the next
+# I/O (C_SYNC_PENDING); the page_fault engine completes it at once, so it is timed and
+# counted, nothing more.
+C_SYNC_A, C_SYNC_B, C_SYNC_C, C_WRITES, C_SYNC_PENDING = range(15, 20)
+# flow (fio's flow.c, loadgen.engine.flow): the addresses of the flow's shared counter
+# (its total weight 8 bytes on) and of this job's own count, this job's weight, flow_sleep
+C_FLOW, C_FLOW_MINE, C_FLOW_WEIGHT, C_FLOW_SLEEP = range(20, 24)
+C_SIZE = 24
+FLOW_SPIN_CHECK = 256  # held back this many times: read the clock for the deadline
 F_TIMED, F_RECORD, F_CLAT, F_LAT, F_LAT_HIST, F_SAMPLES, F_LOG, F_NOCOPY, F_SCRAMBLE = (
     1 << i for i in range(9)
 )
@@ -70,11 +81,16 @@ A_SMP = A_MOM + 20
 A_WIN = A_SMP + 12
 A_LBK = A_WIN + 8
 A_HIST = A_LBK + latbuckets.NBUCKETS
-A_SIZE = A_HIST + 4 * PLAT_NR
-# accf (float64): MOM per (kind, dir): sum((x-K)^2); SMP per (kind, dir): mean, m2.
+# SYNC: syncs issued, then the sync latency's MOM (5) and its histogram
+A_SYNC = A_HIST + 4 * PLAT_NR
+A_SYNC_HIST = A_SYNC + 6
+A_SIZE = A_SYNC_HIST + PLAT_NR
+# accf (float64): MOM per (kind, dir): sum((x-K)^2); SMP per (kind, dir): mean, m2; the
+# sync latency's sum((x-K)^2).
 AF_MOM = 0
 AF_SMP = 4
-AF_SIZE = 12
+AF_SYNC = 12
+AF_SIZE = 13
 
 _EDGES = np.ascontiguousarray(latbuckets.EDGES_NS, dtype=np.int64)
 
@@ -145,6 +161,31 @@ def _store64(typingctx: Any, addr: Any, value: Any) -> Any:
     return sig, codegen
 
 
+@intrinsic  # type: ignore[untyped-decorator]
+def atomic_add(typingctx: Any, addr: Any, value: Any) -> Any:
+    """An atomic 8-byte add at a raw address (shared memory across processes)."""
+    sig = types.int64(types.int64, types.int64)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        a, v = args
+        ptr = builder.inttoptr(a, ir.IntType(64).as_pointer())
+        return builder.atomic_rmw("add", ptr, v, "seq_cst")
+
+    return sig, codegen
+
+
+@intrinsic  # type: ignore[untyped-decorator]
+def atomic_load(typingctx: Any, addr: Any) -> Any:
+    """An atomic 8-byte load from a raw address."""
+    sig = types.int64(types.int64)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        ptr = builder.inttoptr(args[0], ir.IntType(64).as_pointer())
+        return builder.load_atomic(ptr, "seq_cst", 8)
+
+    return sig, codegen
+
+
 @numba.njit(nogil=True, cache=True, inline="always")  # type: ignore[untyped-decorator]
 def _scramble(at: int, n: int, off: int, stamp: int) -> None:
     """fio's small_content_scramble: in each 512-byte sector, the sector's offset at the
@@ -167,6 +208,32 @@ def _spin(cycles: int, seed: int) -> int:
 
 
 _clock_gettime = types.ExternalFunction("clock_gettime", types.int32(types.int32, types.voidptr))
+_usleep = types.ExternalFunction("usleep", types.int32(types.uint32))
+_sched_yield = types.ExternalFunction("sched_yield", types.int32())
+
+
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+def shared_add(addr: int, value: int) -> int:
+    """atomic_add for Python callers (the flow table's join and leave)."""
+    return atomic_add(addr, value)  # type: ignore[no-any-return]
+
+
+@numba.njit(nogil=True, cache=True, inline="always")  # type: ignore[untyped-decorator]
+def _flow_go(flow: int, mine: int, weight: int, sleep_us: int) -> bool:
+    """fio's flow_threshold_exceeded: False (and flow_sleep slept) while this job is ahead
+    of its weight's share of the flow's I/Os; else count this I/O in the flow and go."""
+    total = atomic_load(flow)
+    weights = atomic_load(flow + 8)
+    mine_n = atomic_load(mine)
+    if mine_n * weights > weight * total:  # mine/total > weight/weights, both positive
+        if sleep_us:
+            _usleep(sleep_us)
+        else:  # fio spins; giving the CPU up lets the jobs it waits for catch up sooner
+            _sched_yield()
+        return False
+    atomic_add(flow, 1)
+    atomic_add(mine, 1)
+    return True
 
 
 @numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
@@ -295,6 +362,17 @@ def execute(
     deadline = ctl[C_DEADLINE]
     bytes_left = ctl[C_BYTES_LEFT]
     ios_left = ctl[C_IOS_LEFT]
+    sync_a = ctl[C_SYNC_A]
+    sync_b = ctl[C_SYNC_B]
+    sync_c = ctl[C_SYNC_C]
+    syncing = (sync_a | sync_b | sync_c) != 0
+    write_count = ctl[C_WRITES]
+    sync_pending = ctl[C_SYNC_PENDING]
+    flow = ctl[C_FLOW]
+    flow_mine = ctl[C_FLOW_MINE]
+    flow_weight = ctl[C_FLOW_WEIGHT]
+    flow_sleep = ctl[C_FLOW_SLEEP]
+    held = False
     pass_bytes = 0
     unchecked = 0
     unchecked_bytes = 0
@@ -313,9 +391,37 @@ def execute(
     while ran < count:
         if bytes_left <= 0 or ios_left <= 0:
             break
+        if flow:
+            held_back = 0
+            while not _flow_go(flow, flow_mine, flow_weight, flow_sleep):
+                held_back += 1
+                if held_back % FLOW_SPIN_CHECK == 0 or flow_sleep:
+                    now = _now(ts)
+                    if now >= deadline:  # the caller looks at stop, reports, runtime
+                        held = True
+                        break
+            if held:
+                break
+            if held_back and timed:
+                prev = _clock(ts, scale, anchor, anchor_tsc)  # fio checks the flow first: not lat
         off = offs[i]
         n = lens[i]
         d = np.int64(dirs[i])
+        if sync_pending:
+            sync_pending = 0
+            if record:
+                acc[A_SYNC] += 1
+                if timed:
+                    s0 = _clock(ts, scale, anchor, anchor_tsc)
+                    sync_ns = _clock(ts, scale, anchor, anchor_tsc) - s0
+                    if rec_clat:
+                        _moment(acc, accf, A_SYNC + 1, AF_SYNC, sync_ns)
+                        acc[A_SYNC_HIST + plat_index(sync_ns)] += 1
+        if syncing and d:
+            write_count += 1
+            if ((sync_a and write_count % sync_a == 0) or (sync_b and write_count % sync_b == 0)
+                    or (sync_c and write_count % sync_c == 0)):
+                sync_pending = 1
         if timed:
             t0 = _clock(ts, scale, anchor, anchor_tsc)
             if copy:
@@ -399,6 +505,8 @@ def execute(
     ctl[C_IOS_LEFT] = ios_left
     ctl[C_PASS] = pass_bytes
     ctl[C_SRC_NEXT] = writes
+    ctl[C_WRITES] = write_count
+    ctl[C_SYNC_PENDING] = sync_pending
     return ran
 
 

@@ -69,6 +69,9 @@ class Recorder:
                 acc, accf, k.A_SMP + 3 * (2 + d), k.AF_SMP + 2 * (2 + d)
             )
         out.latency_buckets = acc[k.A_LBK : k.A_HIST].astype(np.uint64)
+        out.syncs = int(acc[k.A_SYNC])
+        out.sync.moments = _moments(acc, accf, k.A_SYNC + 1, k.AF_SYNC)
+        out.sync.hist = acc[k.A_SYNC_HIST : k.A_SYNC_HIST + histogram.PLAT_NR].astype(np.uint64)
         acc[k.A_CNT : k.A_CNT + 4] = 0
         acc[k.A_MOM : k.A_WIN] = 0
         acc[k.A_LBK :] = 0

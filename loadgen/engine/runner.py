@@ -22,12 +22,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from loadgen.engine import clock, kernel
+from loadgen.engine import clock, flow, kernel, verifystate
 from loadgen.engine.buffers import WriteSource
 from loadgen.engine.faultkinds import FaultKinds
 from loadgen.engine.faults import Usage, anon_huge_bytes, huge_pages_possible, read_usage
 from loadgen.engine.hygiene import keep_heap
 from loadgen.engine.iolog import IoLogs
+from loadgen.engine.iomem import IoMem
 from loadgen.engine.pattern import AccessPattern, Batch
 from loadgen.engine.rate import Pacer
 from loadgen.engine.recorder import Recorder
@@ -47,11 +48,14 @@ VERIFY_CHUNK = 1024  # blocks read and checked per verify step
 
 
 class EngineError(Exception):
-    """A per-job error (e.g. mmap refused); ``errno`` says which."""
+    """A per-job error (e.g. mmap refused); ``errno`` says which.  A verify mismatch also
+    names the bad bytes (``bad_offset`` -1: not a mismatch)."""
 
-    def __init__(self, err: int, message: str) -> None:
+    def __init__(self, err: int, message: str, bad_offset: int = -1, bad_length: int = 0) -> None:
         super().__init__(message)
         self.errno = err
+        self.bad_offset = bad_offset
+        self.bad_length = bad_length
 
 
 def is_timed(job: Job) -> bool:
@@ -129,6 +133,9 @@ class JobRunner:
         self.verifier: Verifier | None = None
         self._address = 0
         self.kinds: FaultKinds | None = None  # fault_kinds=1: the executed I/Os' fault kinds
+        self.state_writes = -1  # verify_state_load: the writes the saved state records
+        self.iomem: IoMem | None = None
+        self.flow_table: flow.FlowTable | None = None
 
     def setup(self) -> None:
         """Map the region (+madvise), build the pattern, buffers and kernel state."""
@@ -149,8 +156,18 @@ class JobRunner:
             self.pattern = AccessPattern(job)
         except ValueError as exc:
             raise EngineError(errno.EINVAL, f"{job.name}: {exc}") from exc
-        self.source = WriteSource(job, self.pattern.max_bs, job.randseed + job.thread_number)
-        rbuf = np.full(max(self.pattern.max_bs, 1), 0, dtype=np.uint8)
+        max_bs = max(self.pattern.max_bs, 1)
+        ring = WriteSource.ring_bytes(job, max_bs)
+        try:  # fio's mem=: the area of the write ring and the read buffer
+            self.iomem = IoMem(job, ring + max_bs)
+        except OSError as exc:
+            raise EngineError(exc.errno or errno.ENOMEM,
+                              f"{job.name}: mem={job.mem}: {exc.strerror or exc}") from exc
+        area = self.iomem.array
+        self.source = WriteSource(job, self.pattern.max_bs, job.randseed + job.thread_number,
+                                  area[:ring])
+        rbuf = area[ring:ring + max_bs]
+        rbuf[:] = 0  # touched now: the buffer's faults are setup's, not the measured window's
         self._buffers = (self.source.ring, rbuf)
         logs = (IoLogs.wanted(job) or bool(job.write_iolog)) and self.timed
         self.state = kernel.State(BATCH_OPS if logs else 1, self.tsc_ns_per_tick)
@@ -161,8 +178,24 @@ class JobRunner:
         ctl[kernel.C_SRC_SLOTS] = self.source.slots
         ctl[kernel.C_RBUF] = rbuf.ctypes.data
         ctl[kernel.C_SPIN] = job.rate.thinkcycles
+        ctl[kernel.C_SYNC_A] = job.fsync_blocks
+        ctl[kernel.C_SYNC_B] = job.fdatasync_blocks
+        ctl[kernel.C_SYNC_C] = job.sync_file_range_nr
+        if job.flow:  # fio's flow_init_job; close() takes it out again
+            table = flow.shared_table()
+            table.join(job)
+            self.flow_table = table
+            ctl[kernel.C_FLOW] = table.flow_address(job.flow_slot)
+            ctl[kernel.C_FLOW_MINE] = table.job_address(job.thread_number) + 8
+            ctl[kernel.C_FLOW_WEIGHT] = job.flow
+            ctl[kernel.C_FLOW_SLEEP] = job.flow_sleep_us
         if job.verify.on:
             self.verifier = Verifier(job, region_view(self._address, job.size))
+            if job.verify.only and job.verify.state_load:
+                try:
+                    self.state_writes = verifystate.load(job)
+                except verifystate.StateError as exc:
+                    raise EngineError(exc.errno or errno.EINVAL, f"{job.name}: {exc}") from exc
         self.first = self.pattern.next_batch(BATCH_OPS)
         if job.mm.fault_kinds:
             self.kinds = FaultKinds.for_job(job)
@@ -171,9 +204,15 @@ class JobRunner:
             self.overhead_ns = measure_overhead(self.timed, self.tsc_ns_per_tick)
 
     def close(self) -> None:
+        if self.flow_table is not None:
+            self.flow_table.leave(self.job.thread_number)
+            self.flow_table = None
         self.state = None
         self._buffers = None
         self.source = None
+        if self.iomem is not None:
+            self.iomem.close()
+            self.iomem = None
         self.verifier = None
         self.first = None
         if self.region is not None:
@@ -225,6 +264,10 @@ class _Run:
         self.iolog: IologWriter | None = None
         self.error: EngineError | None = None
         self.verify_only = job.verify.only and self.verifier is not None
+        # verify_state_load: verify only the writes the saved state records (fio's
+        # verify_state_should_stop); a write-only pattern stops at exactly that many I/Os
+        self.state_writes = runner.state_writes if self.verify_only else -1
+        self.replayed = 0
         iotime = job.rate.thinktime_iotime_ns
         self.last_think = 0
         flags = 0
@@ -247,6 +290,10 @@ class _Run:
         loops = max(job.loops, 1)
         self.bytes_limit = job.bytes_per_pass * loops
         self.ios_limit = job.number_ios * loops if job.number_ios else 0
+        if self.state_writes >= 0 and not RwMode(job.rw).reads:
+            self.ios_limit = min(self.ios_limit or self.state_writes, self.state_writes)
+            if not self.state_writes:  # ios_limit 0 means none: the byte budget stops it
+                self.bytes_limit = 0
         self.loops_left = loops
         self.done_bytes = 0
         self.done_ios = 0
@@ -443,8 +490,14 @@ class _Run:
             return False
         if self.verify_only:
             writes = dirs == 1
-            nums = np.full(int(writes.sum()), -1, dtype=np.int64)
-            return self._checked(verifier.check(offs[writes], lens[writes], nums))
+            w_offs, w_lens = offs[writes], lens[writes]
+            ended = False
+            if self.state_writes >= 0 and self.replayed + len(w_offs) >= self.state_writes:
+                keep = self.state_writes - self.replayed
+                w_offs, w_lens, ended = w_offs[:keep], w_lens[:keep], True
+            self.replayed += len(w_offs)
+            nums = np.full(len(w_offs), -1, dtype=np.int64)
+            return self._checked(verifier.check(w_offs, w_lens, nums)) or ended
         verifier.stamp(offs, lens, dirs)
         if verifier.backlog_due():
             return self._read_back(*verifier.backlog_batch())
@@ -455,7 +508,7 @@ class _Run:
         assert verifier is not None
         if verifier.mismatches and (not go_on or self.error is None):
             first = verifier.mismatches[0]
-            self.error = EngineError(errno.EILSEQ, first.message)
+            self.error = EngineError(errno.EILSEQ, first.message, first.offset, first.length)
         return not go_on
 
     def _read_back(self, offs: np.ndarray, lens: np.ndarray, nums: np.ndarray) -> bool:
@@ -465,20 +518,24 @@ class _Run:
         assert verifier is not None
         ctl = self.state.ctl
         reads = np.zeros(len(offs), dtype=np.int8)
+        ctl[kernel.C_SYNC_PENDING] = 0  # fio's verify reads are no workload I/O: no sync
         flags = self.flags & ~kernel.F_LOG
         for at in range(0, len(offs), VERIFY_CHUNK):
-            if self.stop():
-                return False
             sl = slice(at, at + VERIFY_CHUNK)
-            ctl[kernel.C_FLAGS] = flags | kernel.F_RECORD
-            ctl[kernel.C_DEADLINE] = 0
-            ctl[kernel.C_BYTES_LEFT] = ctl[kernel.C_IOS_LEFT] = UNLIMITED
-            n = len(offs[sl])
-            self.state.run(np.ascontiguousarray(offs[sl]), np.ascontiguousarray(lens[sl]),
-                           reads[:n], 0, n)
-            now = self.state.now()
-            if now >= self.next_report:
-                self._report(now)
+            chunk_offs = np.ascontiguousarray(offs[sl])
+            chunk_lens = np.ascontiguousarray(lens[sl])
+            n = len(chunk_offs)
+            done = 0
+            while done < n:  # a flow may hold reads back: the kernel returns at its deadline
+                if self.stop():
+                    return False
+                ctl[kernel.C_FLAGS] = flags | kernel.F_RECORD
+                ctl[kernel.C_DEADLINE] = self.state.now() + CHUNK_NS
+                ctl[kernel.C_BYTES_LEFT] = ctl[kernel.C_IOS_LEFT] = UNLIMITED
+                done += self.state.run(chunk_offs, chunk_lens, reads[:n], done, n - done)
+                now = self.state.now()
+                if now >= self.next_report:
+                    self._report(now)
             if self._checked(verifier.check(offs[sl], lens[sl], nums[sl])):
                 return True
         return False
@@ -499,6 +556,8 @@ class _Run:
         self.usage_last = read_usage(self.job.thread)
         self.recorder.start(now)
         self.state.ctl[kernel.C_FIRST] = 0
+        # fio zeroes io_issues at ramp end: syncs count writes from here
+        self.state.ctl[kernel.C_WRITES] = self.state.ctl[kernel.C_SYNC_PENDING] = 0
         if self.runner.kinds is not None:
             self.runner.kinds.zero_counts()
         self.done_bytes = self.done_ios = 0
@@ -636,6 +695,13 @@ class _Run:
             delta.first_op_ns = first_op
             self.first_op_sent = True
 
+    def _save_verify_state(self) -> None:
+        """fio saves a write job's verify state when its thread ends (verify_state_save)."""
+        job = self.job
+        if (self.verifier is not None and job.verify.state_save and not self.verify_only
+                and RwMode(job.rw).writes):
+            verifystate.save(job, self.verifier.numberio)
+
     def _finish(self, now: int) -> None:
         """Exactly one final delta: the rest of the counts plus the once-per-job fields."""
         # Counters first: what follows is bookkeeping, not the workload.
@@ -658,4 +724,5 @@ class _Run:
         if self.iolog is not None:
             self.iolog.close(now)
             self.iolog = None
+        self._save_verify_state()
         self.report(delta)

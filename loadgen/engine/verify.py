@@ -72,7 +72,7 @@ CRC7 = _crc7_table().astype(np.int64)  # CRC-7/MMC, as fio's crc7 (kept shifted 
 
 
 @numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
-def _crc_reflected(data: Any, crc: np.uint64, table: Any) -> np.uint64:
+def crc_reflected(data: Any, crc: np.uint64, table: Any) -> np.uint64:
     for b in data:
         crc = table[(crc ^ np.uint64(b)) & np.uint64(0xFF)] ^ (crc >> np.uint64(8))
     return crc
@@ -144,7 +144,7 @@ def _crc_digest(table: np.ndarray, width: int) -> Callable[[list[np.ndarray]], b
     def digest(parts: list[np.ndarray]) -> bytes:
         crc = np.uint64(mask)
         for part in parts:
-            crc = np.uint64(_crc_reflected(part, crc, table))
+            crc = np.uint64(crc_reflected(part, crc, table))
         return (int(crc) ^ mask).to_bytes(width // 8, "little")
 
     return digest
@@ -160,7 +160,7 @@ def _crc7_digest(parts: list[np.ndarray]) -> bytes:
 def _crc16_digest(parts: list[np.ndarray]) -> bytes:
     crc = np.uint64(0)
     for part in parts:
-        crc = np.uint64(_crc_reflected(part, crc, CRC16))
+        crc = np.uint64(crc_reflected(part, crc, CRC16))
     return int(crc).to_bytes(2, "little")
 
 

@@ -72,8 +72,9 @@ class Worker:
             protocol.send(self.data_w, thread_number, kind, payload)
         return time.monotonic_ns() - t0
 
-    def _error(self, job: Job, err: int, text: str, trace: str = "") -> None:
-        message = protocol.JobError(os.getpid(), err, text, trace)
+    def _error(self, job: Job, err: int, text: str, trace: str = "", bad: tuple[int, int] = (-1, 0)
+               ) -> None:
+        message = protocol.JobError(os.getpid(), err, text, trace, *bad)
         self._send(job.thread_number, protocol.ERROR, protocol.encode_message(message))
 
     def stop(self) -> bool:
@@ -130,7 +131,7 @@ class Worker:
                 os.sched_setaffinity(0, cpus)  # 0 = this thread: per-job even in thread mode
             runner.run(report, self.interval_ns, self.stop, self.origin_ns)
         except EngineError as exc:
-            self._error(job, exc.errno, str(exc))
+            self._error(job, exc.errno, str(exc), bad=(exc.bad_offset, exc.bad_length))
             return
         except OSError as exc:
             self._error(job, exc.errno or 0, f"{job.name}: {exc.strerror or exc}")

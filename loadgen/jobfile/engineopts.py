@@ -193,6 +193,7 @@ def engine_controls(
         offset=state.verify_offset, do_verify=state.do_verify, fatal=state.verify_fatal,
         backlog=state.verify_backlog, backlog_batch=state.verify_backlog_batch,
         dump=state.verify_dump, only=state.verify_only,
+        state_save=state.verify_state_save, state_load=state.verify_state_load,
     )
     bpattern = state.buffer_pattern[0]
     compress = state.buffer_compress_percentage

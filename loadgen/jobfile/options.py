@@ -15,6 +15,7 @@ from typing import Any
 from loadgen.jobfile.access import Distribution, DistributionValue, Rw, RwValue, Zones
 from loadgen.jobfile.engineopts import IntList, Pattern, PatternKind, PercentFloat
 from loadgen.jobfile.memory import MthpKind, ThpDelayKind
+from loadgen.jobfile.steadystate import SteadyStateKind
 from loadgen.jobfile.values import (
     BadValue,
     Bool,
@@ -39,7 +40,7 @@ from loadgen.jobfile.values import (
     Str,
     Time,
 )
-from loadgen.plan import BsSplitEntry, RwMode
+from loadgen.plan import BsSplitEntry, MemKind, RwMode
 
 MaybeInts = tuple[int | None, ...]  # per direction (read, write, trim): None = not given
 
@@ -190,6 +191,8 @@ class State:
     verify_backlog_batch: int
     verify_dump: bool
     verify_only: bool
+    verify_state_save: bool
+    verify_state_load: bool
     buffer_pattern: Pattern
     zero_buffers: bool
     refill_buffers: bool | None  # None = not given (fio's fio_option_is_set)
@@ -198,6 +201,29 @@ class State:
     buffer_compress_chunk: int
     dedupe_percentage: int
     write_iolog: str
+    # steady state (loadgen.jobfile.steadystate; the controller watches it)
+    ss: tuple[str, float, bool]
+    ss_dur_ns: int
+    ss_ramp_ns: int
+    ss_interval_ns: int
+    # syncs every N writes (counted and timed; the page_fault engine completes them at once)
+    fsync_blocks: int
+    fdatasync_blocks: int
+    sync_file_range_nr: int
+    # flow control (loadgen.engine.flow)
+    flow: int
+    flow_id: int
+    flow_sleep_us: int
+    # the I/O buffer area (loadgen.engine.iomem)
+    mem: MemKind
+    mem_file: str
+    mem_align: int
+    # log file columns (loadgen.engine.iolog)
+    log_unix_epoch: bool
+    log_epoch_clock: int
+    log_window_value: str
+    log_prio: bool
+    log_issue_time: bool
 
     def copy(self) -> State:
         return replace(self)
@@ -324,6 +350,40 @@ def _apply_exitall_on_error(state: State, value: bool) -> None:
 
 def _apply_sync(state: State, value: Any) -> None:
     """fsync and friends: the page_fault engine completes every sync at once (a no-op)."""
+
+
+def _apply_sync_file_range(state: State, value: str) -> None:
+    """fio's str_sfr_cb: the flags are the syscall's (nothing to sync here), N the period."""
+    if not value:
+        state.sync_file_range_nr = 0
+        return
+    flags, colon, nr = value.partition(":")
+    for flag in flags.split(","):
+        if flag.strip() not in ("wait_before", "write", "wait_after"):
+            raise BadValue(f"{flag.strip()!r} is not one of: wait_before, write, wait_after")
+    try:
+        state.sync_file_range_nr = int(nr) if colon else 1
+    except ValueError:
+        raise BadValue(f"{nr!r} is not a number of writes") from None
+
+
+def _apply_log_window_value(state: State, value: str) -> None:
+    state.log_window_value = {"0": "avg", "1": "max"}.get(value, value)
+
+
+def _apply_mem(state: State, value: str) -> None:
+    """fio's str_mem_cb: TYPE, or mmap/mmaphuge/mmapshared:FILE."""
+    name, colon, path = value.partition(":")
+    try:
+        kind = MemKind(name)
+    except ValueError:
+        raise BadValue(f"{name!r} is not one of: {', '.join(MemKind)} (loadgen has no GPU "
+                       "or other memory types)") from None
+    if colon and not kind.takes_file:
+        raise BadValue(f"mem={kind} takes no file")
+    if colon and not path:
+        raise BadValue("mem=TYPE:FILE needs a file name")
+    state.mem, state.mem_file = kind, path
 
 
 def _apply_no_effect(state: State, value: Any) -> None:
@@ -609,12 +669,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("iopsavgtime", Int(1), 500, "IOPS sample window in ms", "Measurement",
            target="iopsavgtime_ms"),
     # --- syncs: fio sends them to the engine, whose page_fault queue completes them at once
-    Option("fsync", Int(), 0, "Accepted, a no-op in the page_fault engine: fsync every N writes",
-           "Syncs", apply=_apply_sync),
-    Option("fdatasync", Int(), 0, "Accepted, a no-op in the page_fault engine: fdatasync every N "
-           "writes", "Syncs", apply=_apply_sync),
-    Option("sync_file_range", Str(), "", "Accepted, a no-op in the page_fault engine", "Syncs",
-           apply=_apply_sync),
+    Option("fsync", Int(), 0, "fsync every N writes: counted and timed in the report's sync "
+           "block; the page_fault engine completes it at once (as fio)", "Syncs",
+           target="fsync_blocks"),
+    Option("fdatasync", Int(), 0, "fdatasync every N writes: counted like fsync", "Syncs",
+           target="fdatasync_blocks"),
+    Option("sync_file_range", Str(), "",
+           "FLAGS[:N]: sync_file_range every N writes (default 1), counted like fsync; FLAGS: "
+           "wait_before, write, wait_after joined by ','", "Syncs",
+           apply=_apply_sync_file_range),
     Option("end_fsync", Bool(), False,
            "Accepted, a no-op in the page_fault engine: fsync at the end", "Syncs",
            apply=_apply_sync),
@@ -629,6 +692,26 @@ OPTIONS: tuple[Option, ...] = (
            "Logs"),
     Option("log_hist_msec", Int(), 0, "Histogram log interval in ms", "Logs"),
     Option("log_offset", Bool(), False, "Add each I/O's offset to bw/lat/iops log lines", "Logs"),
+    Option("log_unix_epoch", Bool(), False,
+           "Log times in ms since the Unix epoch instead of since the job's start", "Logs",
+           aliases=("log_alternate_epoch",)),
+    Option("log_alternate_epoch_clock_id", Int(0, 11), 0,
+           "The clock of log_unix_epoch's times (clock_gettime id; 0 = CLOCK_REALTIME)",
+           "Logs", target="log_epoch_clock"),
+    Option("log_entries", Int(1024, 1 << 20), 1024,
+           "Accepted, no effect: fio's initial log allocation (loadgen writes logs per chunk)",
+           "Logs", apply=_apply_no_effect),
+    Option("log_window_value", Enum({
+        "avg": "the window's average (default)", "max": "the window's maximum",
+        "both": "the average, then the maximum", "0": "same as avg", "1": "same as max",
+    }), "avg", "What a log_avg_msec window line logs (latency logs; bw/iops have one value)",
+           "Logs", aliases=("log_max_value",), apply=_apply_log_window_value),
+    Option("log_prio", Bool(), False,
+           "The prio column is the I/O priority value in hex (class << 13 | prio), not 0/1",
+           "Logs"),
+    Option("log_issue_time", Bool(), False,
+           "A last column with each I/O's issue time in ns since the job's start (clat logs)",
+           "Logs"),
     Option("per_job_logs", Bool(), True, "One log file per job (.N suffix); 0 = shared files",
            "Logs"),
     # --- pacing (loadgen.engine.rate; checks in loadgen.jobfile.engineopts)
@@ -698,6 +781,14 @@ OPTIONS: tuple[Option, ...] = (
            "Write the received and expected data of a bad block to files", "Verify"),
     Option("verify_only", Bool(), False,
            "Do not write: only verify what an earlier run left (backing=file)", "Verify"),
+    Option("verify_state_save", Bool(), True,
+           "At the end of a write job, save fio's verify state file "
+           "(local-NAME-INDEX-verify.state: how many writes it did)", "Verify"),
+    Option("verify_state_load", Bool(), False,
+           "verify_only: verify only the writes the saved verify state file records", "Verify"),
+    Option("verify_async", Int(0), 0,
+           "Accepted, no effect: verification runs in the job's own loop (no async threads in "
+           "the page_fault engine's process)", "Verify", apply=_apply_no_effect),
     # --- buffer contents (loadgen.engine.buffers)
     Option("buffer_pattern", PatternKind(formats=False), (b"", ()),
            "Fill write buffers with this pattern", "Buffers"),
@@ -715,6 +806,36 @@ OPTIONS: tuple[Option, ...] = (
     # --- iolog
     Option("write_iolog", Str(allow_empty=False), "",
            "Write every I/O issued to this file in fio's iolog v3 format", "Logs"),
+    # --- flow control (loadgen.engine.flow)
+    Option("flow", Int(0, 1000), 0,
+           "Weight in the flow: jobs of one flow_id keep their I/O counts in the ratio of "
+           "their weights (0 = not in a flow)", "Rate"),
+    Option("flow_id", Int(0, 2**31 - 1), 0, "The flow this job's weight is counted in",
+           "Rate"),
+    Option("flow_sleep", Int(0), 0,
+           "us to sleep when the flow holds an I/O back (0: spin, as fio)", "Rate",
+           target="flow_sleep_us"),
+    # --- the I/O buffer area (loadgen.engine.iomem)
+    Option("mem", Str(allow_empty=False), "malloc",
+           "What backs the write source and read buffer: malloc, shm, shmhuge, mmap, "
+           "mmaphuge, mmapshared; mmap* take :FILE", "Buffers", aliases=("iomem",),
+           apply=_apply_mem),
+    Option("iomem_align", Int(0), 0,
+           "Start the buffer area this many bytes past page alignment", "Buffers",
+           aliases=("mem_align",), target="mem_align"),
+    # --- steady state (loadgen.controller.steadystate)
+    Option("steadystate", SteadyStateKind(), ("iops_slope", 0.01, True),
+           "Stop the job once its IOPS, bandwidth or latency is steady by this criterion",
+           "Steady state", aliases=("ss",), target="ss"),
+    Option("steadystate_duration", Time("s"), 0,
+           "Window of samples the criterion is judged over (whole seconds; 0 = off)",
+           "Steady state", aliases=("ss_dur",), target="ss_dur_ns"),
+    Option("steadystate_ramp_time", Time("s"), 0,
+           "Collect steady-state samples only after this much of the job", "Steady state",
+           aliases=("ss_ramp",), target="ss_ramp_ns"),
+    Option("steadystate_check_interval", Time("s"), 1_000_000_000,
+           "Sample interval of the steady-state check (whole seconds)", "Steady state",
+           aliases=("ss_interval",), target="ss_interval_ns"),
     # --- units
     Option("kb_base", Enum({"1024": "k = 1024 (default)", "1000": "k = 1000"}), 1024,
            "Base of size suffixes and reported units", "Units", apply=_apply_kb_base, prio=1),
@@ -759,22 +880,20 @@ UNSUPPORTED: dict[str, str] = {
         "fill_device", "fill_fs", "ioscheduler", "disk_util",
         "ramp_size", "dedupe_mode",
     ), _FILES),
-    **dict.fromkeys(("flow", "flow_id", "flow_sleep"), _RATE),
     **dict.fromkeys((
-        "verify_async", "verify_state_save", "verify_state_load", "experimental_verify",
+        "experimental_verify",
         "verify_header_seed", "trim_percentage", "trim_verify_zero",
         "trim_backlog", "trim_backlog_batch",
     ), _VERIFY),
     **dict.fromkeys(("uid", "gid"), _PRIO),
     **dict.fromkeys((
-        "mem", "iomem", "iomem_align", "mem_align", "hugepage-size"), _BUFFERS),
+        "hugepage-size",), "mem=shmhuge/mmaphuge round to the system's default huge page "
+                           "size; loadgen has no other"),
     **dict.fromkeys(("error_dump",), _ERRORS),
     **dict.fromkeys((
-        "log_prio",
-        "log_issue_time", "log_window_value", "log_max_value", "log_compression",
-        "log_compression_cpus", "log_store_compressed", "log_unix_epoch", "log_alternate_epoch",
-        "log_alternate_epoch_clock_id", "log_entries", "log_hist_coarseness", "steadystate", "ss",
-        "ss_dur", "ss_ramp", "gtod_cpu",
+        "log_compression", "log_compression_cpus", "log_store_compressed",
+        "log_hist_coarseness",
+        "gtod_cpu",
         "job_start_clock_id", "dataplacement",
     ), _OUTPUT),
     **dict.fromkeys(("zonemode", "zonesize", "zonerange", "zoneskip", "zonecapacity",
@@ -798,8 +917,7 @@ UNSUPPORTED: dict[str, str] = {
     **dict.fromkeys(("data_placement", "fdp_pli", "fdp_pli_select"), _FILES),
     **dict.fromkeys(("spr_cs", "spr_num_regions", "spr_op"), _NOT_IMPLEMENTED),
     **dict.fromkeys(("verify_async_cpus",), _VERIFY),
-    **dict.fromkeys(("block_error_percentiles", "steadystate_duration", "steadystate_ramp_time",
-                     "steadystate_check_interval", "ss_interval"), _OUTPUT),
+    **dict.fromkeys(("block_error_percentiles",), _OUTPUT),
     **dict.fromkeys(("dedupe_working_set_percentage", "dedupe_global",), _BUFFERS),
     **dict.fromkeys(("sprandom", "num_range", "random_sequence_stride", "comm", "profile"),
                     _NOT_IMPLEMENTED),
@@ -864,6 +982,10 @@ class _AppliedDefaults:
     continue_on_error: str = "none"
     unified_rw_reporting: str = "none"
     max_latency_ns: tuple[int, int, int] = (0, 0, 0)
+    sync_file_range_nr: int = 0
+    log_window_value: str = "avg"
+    mem: MemKind = MemKind.MALLOC
+    mem_file: str = ""
 
 
 _APPLIED_DEFAULTS = _AppliedDefaults()

@@ -11,14 +11,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 
 from loadgen.errors import InputError, raise_collected
+from loadgen.jobfile import steadystate
 from loadgen.jobfile.engineopts import engine_controls
 from loadgen.jobfile.expr import bc_integer
 from loadgen.jobfile.memory import check_groups, memory_controls
 from loadgen.jobfile.options import MAX_JOBS, State, initial_state, lookup
 from loadgen.jobfile.reader import OptionLine, Section
+from loadgen.jobfile.steadystate import steady_state
 from loadgen.jobfile.substitute import SystemFacts
 from loadgen.jobfile.values import BadValue, ParseContext, Percent
-from loadgen.plan import READ, WRITE, BsSplitEntry, Group, Job, Pair, Plan
+from loadgen.plan import MAX_FLOWS, READ, WRITE, BsSplitEntry, Group, Job, Pair, Plan
 
 Note = Callable[[str], None]
 COMMAND_LINE = "command line"
@@ -32,6 +34,7 @@ COMPUTED = frozenset({
     "percentage_random", "randrepeat", "time_based", "startdelay_ns", "write_bw_log",
     "write_lat_log", "write_iops_log", "write_hist_log", "mm", "cpus_allowed",
     "numa_cpu_nodes", "numa_mem_policy", "rate", "verify", "buffers", "job_options", "source",
+    "steadystate", "flow_slot",
 })
 COPIED = tuple(f.name for f in fields(Job) if f.name not in COMPUTED)
 
@@ -59,6 +62,7 @@ class Resolver:
         self.warnings_fatal = warnings_fatal
         self.errors: list[InputError] = [] if errors is None else errors
         self.command_lines: list[str] = []
+        self.flow_slots: dict[int, int] = {}  # flow_id -> slot in the shared flow table
         self.section_failed = False  # the last section applied had a bad line
 
     def note(self, location: str, message: str) -> None:
@@ -117,6 +121,7 @@ class Resolver:
         plan = Plan(groups=groups, global_options=tuple(global_options),
                     files=tuple(s.name for s in sources if not s.on_command_line))
         check_groups(plan)
+        steadystate.check_groups(plan)
         return plan
 
     def _apply(
@@ -191,6 +196,12 @@ class Resolver:
             self.note(where, f"job {name!r}: numa_cpu_nodes replaces cpus_allowed, as in fio")
             cpus_allowed = ()
         rate, verify, buffers = engine_controls(state, name, where)
+        flow_slot = 0
+        if state.flow:
+            flow_slot = self.flow_slots.setdefault(state.flow_id, len(self.flow_slots))
+            if flow_slot >= MAX_FLOWS:
+                raise InputError(f"job {name!r}: more than {MAX_FLOWS} flow_id values in one run",
+                                 where)
         return Job(
             **{field: getattr(state, field) for field in COPIED},
             name=name,
@@ -218,11 +229,14 @@ class Resolver:
             rate=rate,
             verify=verify,
             buffers=buffers,
+            steadystate=steady_state(state.ss, state.ss_dur_ns, state.ss_ramp_ns,
+                                     state.ss_interval_ns, name, where),
             cpus_allowed=cpus_allowed,
             numa_cpu_nodes=numa_cpu_nodes,
             numa_mem_policy=numa_mem_policy,
             job_options=tuple(job_options),
             source=where,
+            flow_slot=flow_slot,
         )
 
     def _numa(

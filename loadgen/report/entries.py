@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from loadgen.plan import READ, WRITE, Job
-from loadgen.results import GroupResult, JobResult, RunResult
+from loadgen.results import GroupResult, JobResult, RunResult, SteadyStateResult
 from loadgen.stats import histogram, latbuckets
 from loadgen.stats.jobstats import LatencyStat
 from loadgen.stats.moments import Moments
@@ -79,6 +79,8 @@ class Entry:
     error_text: str = ""
     # unified_rw_reporting=both: reads and writes summed, reported after them ("mixed")
     mixed: DirEntry | None = None
+    syncs: int = 0  # fsync/fdatasync/sync_file_range issued (fio's total_io_u[DDIR_SYNC])
+    sync: LatencyStat = field(default_factory=LatencyStat)
 
     @property
     def unified(self) -> str:
@@ -100,6 +102,11 @@ class Entry:
     @property
     def job_start_ms(self) -> int:
         return self.members[0].start_epoch_ms if self.members else 0
+
+    @property
+    def steadystate(self) -> SteadyStateResult | None:
+        """The steady-state ring (one for the whole group with group_reporting)."""
+        return next((m.steadystate for m in self.members if m.steadystate is not None), None)
 
     @property
     def total_ios(self) -> int:
@@ -134,6 +141,8 @@ class Entry:
         self.minf += totals.minf
         self.total_run_time_ms += totals.runtime_ns // 1_000_000
         self.latency_buckets = self.latency_buckets + totals.latency_buckets
+        self.syncs += totals.syncs
+        self.sync.merge(totals.sync)
         error = member.error or totals.error
         if error and not self.error:
             self.error = error
@@ -161,8 +170,10 @@ class Entry:
         return out
 
     def depth_percent(self) -> list[float]:
-        """IO depth distribution: every I/O is depth 1 (a sync engine)."""
-        return [100.0 if self.total_ios else 0.0] + [0.0] * 6
+        """IO depth distribution: every I/O is depth 1 (a sync engine); fio counts the
+        syncs issued in it but not in the reads and writes it divides by."""
+        depth1 = 100.0 * (self.total_ios + self.syncs) / self.total_ios if self.total_ios else 0.0
+        return [depth1] + [0.0] * 6
 
     def submit_percent(self) -> list[float]:
         """Submit/complete distribution: fio puts one-at-a-time submits in the "4" bucket."""

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from loadgen import __version__
-from loadgen.plan import READ, WRITE
+from loadgen.plan import READ, WRITE, SsMetric, SteadyState
 from loadgen.report import saved
 from loadgen.report.entries import (
     DirEntry,
@@ -27,7 +27,7 @@ from loadgen.report.entries import (
     bw_agg_percent,
     group_run_stats,
 )
-from loadgen.results import RunResult
+from loadgen.results import RunResult, SteadyStateResult
 from loadgen.stats import histogram, latbuckets
 from loadgen.stats.jobstats import LatencyStat
 from loadgen.stats.moments import Moments
@@ -239,7 +239,9 @@ def job_object(
         obj["read"] = dir_object(entry, READ, rs, plus)
         obj["write"] = dir_object(entry, WRITE, rs, plus)
         obj["trim"] = dir_object(entry, None, rs, plus)
-        obj["sync"] = {"total_ios": 0, "lat_ns": _empty_lat()}
+        obj["sync"] = {"total_ios": entry.syncs, "lat_ns": lat_object(
+            entry.sync, job.lat_percentiles or job.clat_percentiles, entry.percentile_list,
+            plus)}
     if entry.mixed is not None:
         obj["mixed"] = dir_object(entry, READ, rs, plus, entry.mixed)
     obj.update(
@@ -264,8 +266,37 @@ def job_object(
                latency_window=0, latency_window_us=0)
     if job.description:
         obj["desc"] = job.description
+    steady = entry.steadystate
+    if steady is not None:
+        obj["steadystate"] = steadystate_object(job.steadystate, steady)
     obj["loadgen"] = loadgen_job_object(entry)
     return obj
+
+
+def _f32(value: float) -> str:
+    """fio prints these through a C float cast."""
+    return f"{float(np.float32(value)):f}"
+
+
+def steadystate_object(ss: SteadyState, r: SteadyStateResult) -> dict[str, Any]:
+    """fio's JSON ``steadystate`` object (stat.c), keys and formats as fio writes them."""
+    pct = "%" if ss.pct else ""
+    data: dict[str, Any] = {"bw_mean": r.mean(r.bw),
+                            "iops_mean": r.mean(r.iops)}
+    if ss.metric is SsMetric.LAT:
+        data["lat_mean"] = r.mean(r.lat)
+        data["lat_ns"] = r.ordered(r.lat)
+    data["iops"] = r.ordered(r.iops)
+    data["bw"] = r.ordered(r.bw)
+    return {
+        "ss": f"{ss.metric}{'_slope' if ss.slope else ''}:{_f32(ss.limit)}{pct}",
+        "duration": ss.dur_s,
+        "attained": int(r.attained),
+        "criterion": f"{_f32(r.criterion)}{pct}",
+        "max_deviation": float(r.deviation),
+        "slope": float(r.slope),
+        "data": data,
+    }
 
 
 def loadgen_run_object(result: RunResult) -> dict[str, Any]:

@@ -66,6 +66,8 @@ class EventAction(StrEnum):
     SETUP_FAILED = "setup_failed"  # the group's memory controls could not be set up (memctl)
     EXITALL = "exitall"  # exitall: a job ended and the jobs exit_what names are stopped
     PLACEMENT = "placement"  # nice/prio/cgroup/CPU nodes could not be set on a worker
+    STEADYSTATE = "steadystate"  # steadystate= was attained: the job (or its group) stops
+    VERIFY_FAILED = "verify_failed"  # verify found bad data (the job fails, EILSEQ)
     # fleet runs (loadgen.fleet): a host's controller, seen from the client
     HOST_DIED = "host_died"  # its Dask worker died mid-run
     HOST_FAILED = "host_failed"  # its controller ended with a failure

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from loadgen.kernel.sysinfo import RunHeader
-from loadgen.plan import READ, WRITE, Job, Plan
+from loadgen.plan import READ, WRITE, Job, Plan, SsMetric
 from loadgen.report.entries import (
     DIRECTIONS,
     DirEntry,
@@ -31,7 +31,7 @@ from loadgen.report.units import (
     percentile_time_width,
     scale_down_ns,
 )
-from loadgen.results import RunResult
+from loadgen.results import RunResult, SteadyStateResult
 from loadgen.stats import histogram
 from loadgen.stats.jobstats import LatencyStat
 
@@ -232,6 +232,11 @@ def entry_block(entry: Entry, rs: GroupRunStats, now_s: int) -> str:
     out.append(_lat_lines(pct[0:10], LAT_RANGES, "nsec"))
     out.append(_lat_lines(pct[10:20], LAT_RANGES, "usec"))
     out.append(_lat_lines(pct[20:32], LAT_RANGES_MS, "msec"))
+    if entry.sync.moments.n:  # fio's show_ddir_status(DDIR_SYNC)
+        out.append("  fsync/fdatasync/sync_file_range/syncfs:\n")
+        out.append(_display_lat("sync", entry.sync))
+        out.append(percentile_block(entry.sync, entry.percentile_list, "sync",
+                                    entry.percentile_precision))
     out.append(f"  cpu          : usr={entry.usr_cpu:3.2f}%, sys={entry.sys_cpu:3.2f}%, "
                f"ctx={entry.ctx}, majf={entry.majf}, minf={entry.minf}\n")
     out.append(
@@ -243,7 +248,8 @@ def entry_block(entry: Entry, rs: GroupRunStats, now_s: int) -> str:
     out.append(f"     submit    : {submit}\n")
     out.append(f"     complete  : {submit}\n")
     r, w = entry.dirs[READ].total_ios, entry.dirs[WRITE].total_ios
-    out.append(f"     issued rwts: total={r},{w},0,0 short=0,0,0,0 dropped=0,0,0,0\n")
+    out.append(f"     issued rwts: total={r},{w},0,{entry.syncs} short=0,0,0,0 "
+               "dropped=0,0,0,0\n")
     if entry.job.continue_on_error != "none":  # memcpy into anonymous memory has no I/O errors
         out.append("     errors    : total=0, first_error=0/<Success>\n")
     target, target_unit = scale_down_ns(0)
@@ -251,7 +257,27 @@ def entry_block(entry: Entry, rs: GroupRunStats, now_s: int) -> str:
         f"     latency   : target={target:.2f}{target_unit}, window={target:.2f}{target_unit}, "
         f"percentile=100.00%, depth=1\n"
     )
+    if entry.steadystate is not None:
+        out.append(_steadystate_line(entry.job, entry.steadystate))
     return "".join(out)
+
+
+def _steadystate_line(job: Job, r: SteadyStateResult) -> str:
+    """fio's ``show_ss_normal``.  Its latency is always in nsec: fio scales a value only
+    when its deviation is large, and it passes a deviation of 0."""
+    ss = job.steadystate
+    figs, kb = job.significant_figures, job.kb_base
+    pow2 = is_power_of_2(kb)
+    bw = r.mean(r.bw) // kb
+    units = bw_units(job.unit_base)
+    lat = ""
+    if ss.metric is SsMetric.LAT:
+        lat = f", lat={num2str(r.mean(r.lat), figs, 1, False, N2S_NONE)}nsec"
+    kind = f"{ss.metric}{' slope' if ss.slope else ' mean dev'}"
+    return (f"  steadystate  : attained={'yes' if r.attained else 'no'}, "
+            f"bw={num2str(bw, figs, kb, pow2, units)} ({num2str(bw, figs, kb, not pow2, units)}), "
+            f"iops={num2str(r.mean(r.iops), figs, 1, False, N2S_NONE)}{lat}, "
+            f"{kind}={r.criterion:.3f}{'%' if ss.pct else ''}\n")
 
 
 def group_block(rs: GroupRunStats) -> str:

@@ -24,7 +24,7 @@ from loadgen.errors import InputError
 from loadgen.kernel.counters import Delta
 from loadgen.kernel.sysinfo import RunHeader, header_from
 from loadgen.plan import BsSplitEntry, Group, Job, Plan
-from loadgen.results import GroupResult, JobResult, RunResult
+from loadgen.results import GroupResult, JobResult, RunResult, SteadyStateResult
 from loadgen.stats import histogram, latbuckets
 from loadgen.stats.jobstats import DirStats, IntervalStats, LatencyStat
 from loadgen.stats.moments import Moments
@@ -156,13 +156,14 @@ def _dir_from(doc: dict[str, Any]) -> DirStats:
 
 _SCALARS = ("thread_number", "t_start_ns", "t_end_ns", "runtime_ns", "minf", "majf", "ctx",
             "usr_ns", "sys_ns", "final", "interval_index", "first_op_ns", "overhead_ns",
-            "anon_huge_bytes", "uss_bytes", "error", "error_text", "report_block_ns")
+            "anon_huge_bytes", "uss_bytes", "error", "error_text", "report_block_ns", "syncs")
 
 
 def totals_doc(t: IntervalStats) -> dict[str, Any]:
     doc: dict[str, Any] = {k: getattr(t, k) for k in _SCALARS if hasattr(t, k)}
     doc["dirs"] = [_dir(d) for d in t.dirs]
     doc["latency_buckets"] = _sparse(t.latency_buckets)
+    doc["sync"] = _latency(t.sync)
     return doc
 
 
@@ -171,6 +172,8 @@ def totals_from(doc: dict[str, Any]) -> IntervalStats:
     t = IntervalStats(**{k: v for k, v in doc.items() if k in _SCALARS and k in known})
     t.dirs = (_dir_from(doc["dirs"][0]), _dir_from(doc["dirs"][1]))
     t.latency_buckets = _dense(doc["latency_buckets"], latbuckets.empty())
+    if "sync" in doc:
+        t.sync = _latency_from(doc["sync"])
     return t
 
 
@@ -190,7 +193,8 @@ def job_result_doc(j: JobResult) -> dict[str, Any]:
             "error": j.error, "error_text": j.error_text,
             "outcome": None if j.outcome is None else j.outcome.value,
             "last_end": _outcome_doc(j.last_end), "restarts": j.restarts, "kernel": j.kernel,
-            "mm": j.mm}
+            "mm": j.mm,
+            "steadystate": None if j.steadystate is None else dataclasses.asdict(j.steadystate)}
 
 
 def job_result_from(
@@ -207,7 +211,12 @@ def job_result_from(
                      last_end=_outcome_from(doc.get("last_end")),
                      restarts=int(doc.get("restarts", 0)),
                      kernel=doc.get("kernel", group_kernel),
-                     mm=doc.get("mm"))
+                     mm=doc.get("mm"),
+                     steadystate=_steady_from(doc.get("steadystate")))
+
+
+def _steady_from(doc: dict[str, Any] | None) -> SteadyStateResult | None:
+    return None if doc is None else SteadyStateResult(**doc)
 
 
 def group_doc(g: GroupResult) -> dict[str, Any]:

@@ -88,6 +88,10 @@ class IntervalStats:
     report_block_ns: int = 0
     # the region's own calls and fault kinds, once per job with its final interval
     mm: MmStats | None = None
+    # fsync/fdatasync/sync_file_range: issued, and their latency (fio's "sync" block; the
+    # page_fault engine completes them at once)
+    syncs: int = 0
+    sync: LatencyStat = field(default_factory=LatencyStat)
 
     def merge(self, other: IntervalStats) -> None:
         """Add ``other`` (a later delta, or another worker) into this total."""
@@ -98,6 +102,8 @@ class IntervalStats:
         for mine, theirs in zip(self.dirs, other.dirs, strict=True):
             mine.merge(theirs)
         self.latency_buckets += other.latency_buckets
+        self.syncs += other.syncs
+        self.sync.merge(other.sync)
         self.minf += other.minf
         self.majf += other.majf
         self.ctx += other.ctx

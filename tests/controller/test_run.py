@@ -131,3 +131,32 @@ def test_a_storm_samples_the_uss_of_a_spread_of_its_workers() -> None:
     sampled = sorted(j.job.thread_number for j in result.jobs if j.totals.uss_bytes)
     # the jobs fork in thread-number order: every 4th of the 49 is read, the last included
     assert sampled == list(range(1, n + 1, 4))
+
+
+def test_a_flipped_byte_is_found_by_verify_and_reported_with_its_offset(tmp_path: Path) -> None:
+    """Write with verify into a kept file, flip one byte of it, verify it with verify_only:
+    the report names the bad block's offset, and the stream has a verify_failed event."""
+    data = tmp_path / "data.bin"
+    data.write_bytes(bytes(MIB))
+    job = "[v]\nrw=write\nsize=1m\nverify=md5\nbacking=file\nfilename=data.bin\n"
+    proc = _loadgen(tmp_path, job)
+    proc.communicate(timeout=60)
+    assert proc.returncode == ExitStatus.OK
+    at = 3 * 4096 + 1000
+    with data.open("r+b") as f:
+        f.seek(at)
+        byte = f.read(1)[0]
+        f.seek(at)
+        f.write(bytes([byte ^ 0x40]))
+    proc = _loadgen(tmp_path, job + "verify_only=1\nverify_state_load=1\n", "--jsonl=v.jsonl")
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == ExitStatus.FAILED
+    text = stdout.decode()
+    assert ("v: (groupid=0, jobs=1): err=84 (md5: verify failed at file v offset 12288, "
+            "length 4096") in text
+    records = [orjson.loads(line) for line in (tmp_path / "v.jsonl").read_bytes().splitlines()]
+    failed = [r for r in records if r.get("event.action") == "verify_failed"]
+    assert len(failed) == 1 and all(validate(r) == [] for r in records)
+    assert (failed[0]["loadgen.verify.offset"], failed[0]["loadgen.verify.length"]) == (12288,
+                                                                                      4096)
+    assert failed[0]["loadgen.error"] == 84

@@ -94,3 +94,76 @@ def test_hist_log_counts_every_io(in_tmp: Path) -> None:
     lines = rows(in_tmp / "h_clat_hist.1.log")
     assert len(lines) == 1 and len(lines[0]) == 3 + 1856
     assert sum(lines[0][3:]) == res.ios[1]
+
+
+def _cells(path: Path) -> list[list[str]]:
+    return [line.split(", ") for line in path.read_text().splitlines()]
+
+
+def test_log_prio_writes_fios_ioprio_value_and_plain_logs_the_rt_flag(in_tmp: Path) -> None:
+    run_job(make_job(rw="write", size=16 * K, write_lat_log="p", log_prio=True, ioprio=3))
+    assert {r[4] for r in _cells(in_tmp / "p_clat.1.log")} == {"0x4003"}  # prio alone: BE
+    run_job(make_job(rw="write", size=16 * K, write_lat_log="q", log_prio=True,
+                     ioprio_class=3))
+    assert {r[4] for r in _cells(in_tmp / "q_clat.1.log")} == {"0x6000"}
+    run_job(make_job(rw="write", size=16 * K, write_lat_log="r", ioprio_class=1))
+    assert {r[4] for r in _cells(in_tmp / "r_clat.1.log")} == {"1"}
+    run_job(make_job(rw="write", size=16 * K, write_lat_log="s", log_prio=True))
+    assert {r[4] for r in _cells(in_tmp / "s_clat.1.log")} == {"0x0000"}
+
+
+def test_log_issue_time_is_the_last_column_of_the_clat_log_only(in_tmp: Path) -> None:
+    run_job(make_job(rw="randwrite", size=256 * K, write_lat_log="i", write_bw_log="i",
+                     log_offset=True, log_issue_time=True))
+    clat = rows(in_tmp / "i_clat.1.log")
+    assert len(clat) == 64 and all(len(r) == 7 for r in clat)
+    issued = [r[6] for r in clat]
+    assert issued == sorted(issued) and issued[-1] > issued[0] >= 0
+    # an I/O completes after it was issued: its ms stamp is at or after the issue time
+    assert all(r[0] * MS <= r[6] + r[1] < (r[0] + 1) * MS for r in clat)
+    for kind in ("lat", "bw"):
+        assert {r[6] for r in rows(in_tmp / f"i_{kind}.1.log")} == {0}
+
+
+def test_log_unix_epoch_stamps_wall_clock_milliseconds(in_tmp: Path) -> None:
+    import time
+
+    before = time.time_ns() // MS
+    run_job(make_job(rw="write", size=64 * K, write_iops_log="u", log_unix_epoch=True,
+                     write_hist_log="u", log_hist_msec=1))
+    after = time.time_ns() // MS
+    for name in ("u_iops.1.log", "u_clat_hist.1.log"):
+        times = [r[0] for r in rows(in_tmp / name)]
+        assert times and all(before <= t <= after for t in times)
+
+
+def test_log_window_value_max_and_both(in_tmp: Path) -> None:
+    base = dict(rw="randwrite", size=4 * 1024 * K, write_lat_log="w", log_avg_msec=1)
+    res = run_job(make_job(**base, log_window_value="both"))
+    both = rows(in_tmp / "w_clat.1.log")
+    assert both and all(len(r) == 6 and r[2] >= r[1] > 0 for r in both)  # avg, then max
+    # every I/O is in one window: the largest window maximum is the job's slowest I/O
+    assert max(r[2] for r in both) == res.total.dirs[1].clat.moments.max
+    res = run_job(make_job(**{**base, "write_lat_log": "m"}, log_window_value="max"))
+    top = rows(in_tmp / "m_clat.1.log")
+    assert top and all(len(r) == 5 for r in top)
+    assert max(r[1] for r in top) == res.total.dirs[1].clat.moments.max
+
+
+def test_hist_log_carries_the_block_size(in_tmp: Path) -> None:
+    run_job(make_job(rw="write", size=256 * K, bs_min=(8 * K, 8 * K), bs_max=(8 * K, 8 * K),
+                     blockalign=(8 * K, 8 * K), write_hist_log="h", log_hist_msec=1))
+    lines = rows(in_tmp / "h_clat_hist.1.log")
+    assert lines and all(r[1] == 1 and r[2] == 8 * K for r in lines)
+    assert sum(sum(r[3:]) for r in lines) == 32
+
+
+def test_log_epoch_clock_picks_the_clock_of_the_times(in_tmp: Path) -> None:
+    import time
+
+    before = time.monotonic_ns() // MS
+    run_job(make_job(rw="write", size=64 * K, write_iops_log="c", log_unix_epoch=True,
+                     log_epoch_clock=time.CLOCK_MONOTONIC))
+    after = time.monotonic_ns() // MS
+    times = [r[0] for r in rows(in_tmp / "c_iops.1.log")]
+    assert times and all(before <= t <= after for t in times)

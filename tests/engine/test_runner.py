@@ -561,3 +561,41 @@ def test_clocksource_cpu_stamps_with_the_given_tsc_scale_and_the_others_read_the
     finally:
         cpu.close()
         gtod.close()
+
+
+def _expected_syncs(dirs: list[int], *periods: int) -> int:
+    """fio's get_rw_ddir: a sync comes right after each write that makes the write count a
+    multiple of a period, if any I/O follows it."""
+    writes = 0
+    syncs = 0
+    for i, d in enumerate(dirs):
+        if d:
+            writes += 1
+            if i + 1 < len(dirs) and any(p and writes % p == 0 for p in periods):
+                syncs += 1
+    return syncs
+
+
+def test_syncs_are_counted_and_timed_after_every_nth_write() -> None:
+    res = run_job(make_job(rw="write", size=4 * M, fsync_blocks=4))
+    assert res.total.syncs == 1024 // 4 - 1  # none after the last write: nothing follows it
+    assert res.total.sync.moments.n == res.total.syncs == int(res.total.sync.hist.sum())
+    both = run_job(make_job(rw="write", size=1 * M, fsync_blocks=4, fdatasync_blocks=3,
+                            sync_file_range_nr=5))
+    assert both.total.syncs == _expected_syncs([1] * 256, 4, 3, 5)
+    assert run_job(make_job(rw="write", size=1 * M)).total.syncs == 0
+
+
+def test_syncs_follow_the_writes_of_a_mixed_job(tmp_path: Path) -> None:
+    log = tmp_path / "io.log"
+    job = make_job(rw="randrw", size=1 * M, fsync_blocks=3, write_iolog=str(log))
+    res = run_job(job)
+    actions = [line.split()[2] for line in log.read_text().splitlines()[1:]]
+    dirs = [1 if action == "write" else 0 for action in actions if action in ("read", "write")]
+    assert len(dirs) == sum(res.ios)
+    assert res.total.syncs == _expected_syncs(dirs, 3) > 0
+
+
+def test_gtod_reduce_counts_syncs_without_timing_them() -> None:
+    res = run_job(make_job(rw="write", size=1 * M, fsync_blocks=2, gtod_reduce=True))
+    assert res.total.syncs == 127 and res.total.sync.moments.n == 0

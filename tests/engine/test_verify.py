@@ -19,6 +19,11 @@ K = 1024
 M = 1024 * 1024
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp(in_tmp: object) -> None:
+    """Write jobs with verify leave fio's verify state file in the working directory."""
+
+
 def _verify_job(kind: VerifyKind, **kw: object) -> object:
     controls = kw.pop("controls", VerifyControls(kind=kind))
     return make_job(rw=kw.pop("rw", "write"), size=kw.pop("size", 1 * M), verify=controls, **kw)

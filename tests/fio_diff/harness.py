@@ -24,9 +24,8 @@ DIRECTIONS = ("read", "write")
 # fio's JSON puts an empty entry (name "", groupid 2^32-1) where it counted a report slot it
 # did not fill: a stats=0 job, or a group_reporting job that joined an earlier entry
 BLANK_GROUP = 2**32 - 1
-# keys fio always writes and loadgen does not: the per-job "sync" block (fsync counts, which
-# the page_fault engine completes at once; loadgen's engine does not count them yet)
-FIO_ONLY_KEYS = {"sync"}
+# keys fio always writes and loadgen does not
+FIO_ONLY_KEYS: set[str] = set()
 
 
 def fio_skip_reason() -> str | None:
@@ -127,16 +126,40 @@ def compare(case: Case, workdir: Path) -> Comparison:
         missing = set(fj) - set(lj) - FIO_ONLY_KEYS
         if missing:
             problems.append(f"{name}: keys fio has and loadgen lacks: {sorted(missing)}")
+        problems += _nested_key_problems(name, fj, lj)
         if not timed:
             problems += _count_problems(case, name, fj, lj)
         result.rows.append((name, _cell(fj, timed), _cell(lj, timed)))
     return result
 
 
+def _nested_key_problems(name: str, fj: dict[str, Any], lj: dict[str, Any]) -> list[str]:
+    """The keys (and their order) of the objects whose layout fio fixes: steadystate, sync."""
+    problems = []
+    for key in ("steadystate", "sync"):
+        if key not in fj or key not in lj:
+            continue
+        for path in ((key,), (key, "data"), (key, "lat_ns")):
+            theirs, ours = fj, lj
+            for step in path:
+                theirs, ours = theirs.get(step, {}), ours.get(step, {})
+            if list(theirs) != list(ours):
+                problems.append(f"{name}: {'.'.join(path)} keys: fio {list(theirs)}, "
+                                f"loadgen {list(ours)}")
+    if "steadystate" in fj and "steadystate" in lj:
+        theirs, ours = fj["steadystate"], lj["steadystate"]
+        problems += [f"{name}: steadystate.{key}: fio {theirs[key]!r}, loadgen {ours[key]!r}"
+                     for key in ("ss", "duration", "attained") if theirs[key] != ours[key]]
+    return problems
+
+
 def _count_problems(case: Case, name: str, fj: dict[str, Any], lj: dict[str, Any]) -> list[str]:
     problems = []
     directions = [d for d in (*DIRECTIONS, "mixed") if d in fj]
     total = sum(fj[d]["total_ios"] for d in directions if d != "mixed")
+    if case.exact and "sync" in fj and fj["sync"]["total_ios"] != lj["sync"]["total_ios"]:
+        problems.append(f"{name}: syncs: fio {fj['sync']['total_ios']}, "
+                        f"loadgen {lj['sync']['total_ios']}")
     for direction in directions:
         f_ios, l_ios = fj[direction]["total_ios"], lj[direction]["total_ios"]
         f_bytes, l_bytes = fj[direction]["io_bytes"], lj[direction]["io_bytes"]
@@ -178,8 +201,24 @@ CORPUS: tuple[Case, ...] = (
     Case("mixed_group_reporting", "[a]\nsize=2m\nrw=write\n[e]\nsize=2m\nrw=randread\n"
                                   "numjobs=2\ngroup_reporting\n"),
     Case("stats_0", "[a]\nsize=2m\nrw=write\n[b]\nsize=2m\nstats=0\n"),
+    Case("steadystate", "[ss]\nsize=8m\nrw=randwrite\ntime_based\nruntime=60\n"
+                        "ss=iops:100.5%\nss_dur=2\n", timed=("ss",)),
+    Case("steadystate_group", "[ss]\nsize=4m\nrw=randwrite\ntime_based\nruntime=60\n"
+                              "numjobs=2\ngroup_reporting\nss=bw:100.5%\nss_dur=2\n",
+         timed=("ss",)),
+    Case("flow", "[a]\nsize=4m\nrw=randread\ntime_based\nruntime=1\nflow_id=3\nflow=2\n"
+                 "[b]\nsize=4m\nrw=randread\ntime_based\nruntime=1\nflow_id=3\nflow=1\n"
+                 "flow_sleep=10\n", timed=("a", "b")),
+    Case("mem_types", "[s]\nsize=1m\nrw=write\nmem=shm\n[m]\nsize=1m\nrw=randrw\n"
+                      "iomem=mmap\niomem_align=512\n[p]\nsize=1m\nrw=write\n"
+                      "mem=mmapshared\n", exact=False),
     Case("fsync_noop", "[f]\nsize=4m\nrw=write\nfsync=4\nend_fsync=1\nfdatasync=8\n"),
     Case("sync_file_range", "[f]\nsize=1m\nrw=write\nsync_file_range=write:16\n"),
+    Case("fsync_and_fdatasync", "[f]\nsize=4m\nrw=randwrite\nfsync=4\nfdatasync=3\n"
+                                "loops=2\n"),
+    Case("fsync_mixed", "[f]\nsize=4m\nrw=randrw\nfsync=2\n", exact=False),
+    Case("fsync_ramp", "[f]\nsize=4m\nrw=write\nfsync=8\ntime_based\nruntime=1\n"
+                       "ramp_time=200ms\n", timed=("f",)),
     Case("continue_on_error", "[c]\nsize=1m\nrw=write\ncontinue_on_error=all\n"
                               "ignore_error=EIO,EIO\n"),
     Case("bs_is_seq_rand_seq", "[s]\nsize=4m\nrw=write\nbs=64k,4k\nbs_is_seq_rand=1\n"),

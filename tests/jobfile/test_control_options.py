@@ -105,15 +105,18 @@ def test_thread_jobs_of_a_group_must_agree_on_process_settings(error_of):
     assert "thread=1 jobs of one group share a process" in error_of(text)
 
 
-def test_sync_options_are_accepted_no_ops(one_job):
+def test_sync_options_set_only_their_periods(one_job):
     plain = one_job("rw=write")
     synced = one_job("rw=write\nfsync=4\nfdatasync=2\nsync_file_range=write:8\nend_fsync=1\n"
                      "fsync_on_close=1")
     assert synced.job_options[-5:] == (("fsync", "4"), ("fdatasync", "2"),
                                        ("sync_file_range", "write:8"), ("end_fsync", "1"),
                                        ("fsync_on_close", "1"))
-    assert {k: v for k, v in synced.to_dict().items() if k != "job_options"} == \
-        {k: v for k, v in plain.to_dict().items() if k != "job_options"}
+    periods = ("fsync_blocks", "fdatasync_blocks", "sync_file_range_nr")
+    assert [getattr(synced, k) for k in periods] == [4, 2, 8]
+    # end_fsync and fsync_on_close change nothing: fio does not count their fsync
+    assert {k: v for k, v in synced.to_dict().items() if k not in ("job_options", *periods)} == \
+        {k: v for k, v in plain.to_dict().items() if k not in ("job_options", *periods)}
 
 
 def test_softrandommap_is_accepted(one_job):
@@ -148,8 +151,30 @@ def test_significant_figures(one_job, error_of):
 
 
 @pytest.mark.parametrize(("alias", "reason"), [
-    ("flow_id", "rate limiting"), ("ss_interval", "reporting option"),
+    ("log_compression", "reporting option"), ("block_error_percentiles", "reporting option"),
     ("data_placement", "no files"), ("verify_async_cpus", "verification"),
 ])
 def test_fio_aliases_of_refused_options_give_the_reason(error_of, alias, reason):
     assert reason in error_of(f"[j]\nsize=1m\n{alias}=1\n")
+
+
+def test_sync_options_set_their_periods(one_job, error_of):
+    job = one_job("rw=write\nfsync=4\nfdatasync=3\nsync_file_range=wait_before,write:16")
+    assert (job.fsync_blocks, job.fdatasync_blocks, job.sync_file_range_nr) == (4, 3, 16)
+    assert one_job("sync_file_range=write").sync_file_range_nr == 1  # fio's default N
+    assert "is not one of" in error_of("[j]\nsize=1m\nsync_file_range=flush:2\n")
+
+
+def test_log_column_options(one_job):
+    job = one_job("log_max_value=1\nlog_alternate_epoch=1\nlog_prio=1\nlog_issue_time=1")
+    assert (job.log_window_value, job.log_unix_epoch, job.log_prio, job.log_issue_time) == (
+        "max", True, True, True)
+    assert one_job("log_window_value=both").log_window_value == "both"
+    assert one_job("log_max_value=0").log_window_value == "avg"
+
+
+def test_flow_ids_get_slots_in_order(load_text):
+    plan = load_text("[a]\nsize=1m\nflow=2\nflow_id=9\n[b]\nsize=1m\nflow=1\nflow_id=4\n"
+                     "[c]\nsize=1m\nflow=1\nflow_id=9\n[d]\nsize=1m\nflow_id=5\n")
+    assert [(j.flow, j.flow_id, j.flow_slot) for j in plan.jobs] == [
+        (2, 9, 0), (1, 4, 1), (1, 9, 0), (0, 5, 0)]

@@ -50,3 +50,22 @@ def test_buffer_fixups_follow_fio(load_text) -> None:  # type: ignore[no-untyped
     assert job.buffers.zero and not job.buffers.compress_percentage
     job = load_text('[j]\nsize=1m\nbuffer_pattern="ab"\n').jobs[0]
     assert job.buffers.pattern == b"ab".hex() and not job.buffers.scramble
+
+
+def test_verify_state_options_and_verify_async(one_job, notes) -> None:  # type: ignore[no-untyped-def]
+    job = one_job("rw=write\nverify=md5")
+    assert job.verify.state_save and not job.verify.state_load  # fio's defaults
+    job = one_job("rw=write\nverify=md5\nverify_state_save=0\nverify_state_load=1\n"
+                  "verify_async=4")
+    assert not job.verify.state_save and job.verify.state_load
+
+
+def test_mem_types_and_their_files(one_job, error_of) -> None:  # type: ignore[no-untyped-def]
+    from loadgen.plan import MemKind
+
+    assert one_job("").mem is MemKind.MALLOC
+    job = one_job("iomem=mmapshared:/dev/shm/buf\nmem_align=256")
+    assert (job.mem, job.mem_file, job.mem_align) == (MemKind.MMAPSHARED, "/dev/shm/buf", 256)
+    assert one_job("mem=shmhuge").mem is MemKind.SHMHUGE
+    assert "takes no file" in error_of("[j]\nsize=1m\nmem=shm:/x\n")
+    assert "is not one of" in error_of("[j]\nsize=1m\nmem=cudamalloc\n")

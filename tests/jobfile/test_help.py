@@ -35,7 +35,7 @@ def test_option_help_details():
     assert "default     : 4096" in text
     assert "runtime" in option_help("timeout")
     assert "default     : 10" not in option_help("rw")
-    assert "not supported" in option_help("verify_async")
+    assert "not supported" in option_help("experimental_verify")
     assert option_help("all") == options_overview()
 
 

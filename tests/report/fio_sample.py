@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from loadgen.plan import Group, Job, Plan, RwMode
-from loadgen.results import GroupResult, JobResult, RunResult
+from loadgen.plan import Group, Job, Plan, RwMode, SsMetric, SteadyState
+from loadgen.results import GroupResult, JobResult, RunResult, SteadyStateResult
 from loadgen.stats import histogram, latbuckets
 from loadgen.stats.jobstats import DirStats, IntervalStats, LatencyStat
 from loadgen.stats.moments import Moments
@@ -126,7 +126,21 @@ def job_result(fj: dict[str, Any], job: Job, pid: int = 0) -> JobResult:
         sys_ns=round(fj["sys_cpu"] * fj["job_runtime"] / 100) * 1_000_000,
         final=True,
     )
-    return JobResult(job=job, totals=totals, pid=pid, start_epoch_ms=fj["job_start"])
+    if "sync" in fj:
+        totals.syncs = fj["sync"]["total_ios"]
+        totals.sync = latency_stat(fj["sync"]["lat_ns"])
+    return JobResult(job=job, totals=totals, pid=pid, start_epoch_ms=fj["job_start"],
+                     steadystate=steadystate_result(fj["steadystate"]) if "steadystate" in fj
+                     else None)
+
+
+def steadystate_result(ss: dict[str, Any]) -> SteadyStateResult:
+    """fio's ring as its JSON shows it: in order from head (attained, or not yet full)."""
+    data = ss["data"]
+    return SteadyStateResult(attained=bool(ss["attained"]), bw=list(data["bw"]),
+                             iops=list(data["iops"]), lat=list(data.get("lat_ns", [])),
+                             slope=ss["slope"], deviation=ss["max_deviation"],
+                             criterion=float(ss["criterion"].rstrip("%")))
 
 
 def result_from_jobs(doc: dict[str, Any], workers: list[JobResult]) -> RunResult:
@@ -195,4 +209,13 @@ def big_result() -> tuple[RunResult, list[str]]:
             percentile_list=(50.0, 99.0, 99.9, 100.0)),
         Job("kb", 2, 0, 1, 0, rw=RwMode.RANDREAD, bs_min=(4000, 4000), bs_max=(4000, 4000),
             kb_base=1000),
+    ])
+
+
+def sync_ss_result() -> tuple[RunResult, list[str]]:
+    """data/sync_ss.fio: fsync=4 (the sync block, depth counts) and ss=iops:80% ss_dur=2."""
+    return rebuild("sync_ss_plus.json", "sync_ss.txt", [
+        Job("s", 1, 0, 1, 0, rw=RwMode.RANDWRITE, size=32 << 20, fsync_blocks=4,
+            time_based=True, runtime_ns=20 * 10**9,
+            steadystate=SteadyState(SsMetric.IOPS, slope=False, pct=True, limit=80.0, dur_s=2)),
     ])

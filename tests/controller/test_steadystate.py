@@ -1,0 +1,151 @@
+"""fio's steady-state ring, fed with interval deltas as the aggregator feeds it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pytest
+
+from loadgen.controller.steadystate import Tracker, trackers
+from loadgen.plan import Group, Job, SsMetric, SteadyState
+from loadgen.report.fiojson import steadystate_object
+from loadgen.report.jsonl import validate
+from loadgen.stats.jobstats import DirStats, IntervalStats
+from loadgen.stats.moments import Moments
+
+SECOND = 1_000_000_000
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _delta(ios: int, bs: int = 4096, clat_ns: float = 1000.0, final: bool = False
+           ) -> IntervalStats:
+    write = DirStats(ios=ios, bytes=ios * bs)
+    write.clat.moments = Moments(ios, clat_ns, 0.0, int(clat_ns), int(clat_ns))
+    return IntervalStats(dirs=(DirStats(), write), final=final)
+
+
+def _feed(tracker: Tracker, values: list[int], member: int = 1, start: int = 1) -> int | None:
+    """Feed one delta per grid interval; the 1-based sample that attained, or None."""
+    for k, ios in enumerate(values, start):
+        if tracker.add(member, _delta(ios), k, lambda i: i * SECOND):
+            return k
+    return None
+
+
+def test_mean_deviation_matches_fio_figures() -> None:
+    # fio 3.42, page_fault randwrite, ss=iops:50% ss_dur=3: these samples gave
+    # criterion 33.910713% and max_deviation 201020
+    ss = SteadyState(metric=SsMetric.IOPS, slope=False, pct=True, limit=50.0, dur_s=3)
+    tracker = Tracker(ss, (1,), 1, SECOND)
+    assert _feed(tracker, [391772, 691546, 695058]) == 3
+    r = tracker.result
+    assert r.attained and r.deviation == 201020.0
+    doc = steadystate_object(ss, r)  # fio prints it through a C float
+    assert (doc["ss"], doc["criterion"], doc["attained"]) == ("iops:50.000000%", "33.910713%", 1)
+    assert doc["data"]["iops_mean"] == 592792
+    assert r.ordered(r.iops) == [391772, 691546, 695058]
+    assert r.ordered(r.bw) == [v * 4096 for v in (391772, 691546, 695058)]
+
+
+def test_slope_is_the_least_squares_slope_of_the_window() -> None:
+    ss = SteadyState(metric=SsMetric.IOPS, slope=True, pct=False, limit=-1.0, dur_s=5)
+    tracker = Tracker(ss, (1,), 1, SECOND)
+    rng = np.random.default_rng(7)
+    values = [int(v) for v in rng.integers(1000, 5000, size=20)]
+    for k, ios in enumerate(values, 1):
+        assert not tracker.add(1, _delta(ios), k, lambda i: i * SECOND)  # limit < 0: never
+        if k >= 5:
+            expected = np.polyfit(np.arange(5), values[k - 5:k], 1)[0]
+            assert tracker.result.slope == pytest.approx(expected)
+    r = tracker.result
+    assert not r.attained and r.buffer_full
+    assert r.ordered(r.iops) == values[-5:]  # fio's JSON order: oldest first
+
+
+def test_slope_in_percent_attains_when_flat() -> None:
+    ss = SteadyState(metric=SsMetric.BW, slope=True, pct=True, limit=1.0, dur_s=3)
+    tracker = Tracker(ss, (1,), 1, SECOND)
+    assert _feed(tracker, [100, 400, 800, 1000, 1004, 1008]) == 6
+    assert tracker.result.criterion == pytest.approx(100 * 4 * 4096 / (1004 * 4096))
+
+
+def test_ramp_skips_samples_until_one_interval_after_it() -> None:
+    ss = SteadyState(metric=SsMetric.IOPS, slope=False, pct=True, limit=5.0, dur_s=2,
+                     ramp_ns=2 * SECOND)
+    tracker = Tracker(ss, (1,), 1, SECOND)
+    # samples 1 and 2 fall in the ramp; 3 is the first one recorded (elapsed 3 s >= 2 + 1)
+    assert _feed(tracker, [10, 10, 500, 500]) == 4
+    assert tracker.result.iops == [500, 500]
+
+
+def test_several_grid_intervals_make_one_sample() -> None:
+    ss = SteadyState(metric=SsMetric.IOPS, slope=False, pct=True, limit=5.0, dur_s=4,
+                     interval_ms=2000)
+    tracker = Tracker(ss, (1,), 4, SECOND // 2)  # 4 half-second grid intervals per sample
+    assert _feed(tracker, [100] * 7) is None
+    assert _feed(tracker, [100], start=8) == 8
+    assert tracker.result.iops == [200, 200]  # 400 I/Os per 2 s
+
+
+def test_a_group_sample_waits_for_every_running_member() -> None:
+    ss = SteadyState(metric=SsMetric.IOPS, slope=False, pct=True, limit=1.0, dur_s=2)
+    job = Job(name="j", thread_number=1, subjob=0, numjobs=2, group_id=0, size=1 << 20,
+              group_reporting=True, steadystate=ss)
+    group = Group(0, (job, replace(job, thread_number=2)))
+    by_member = trackers(group, SECOND)
+    tracker = by_member[1]
+    assert by_member[2] is tracker
+    assert not tracker.add(1, _delta(100), 1, lambda i: i * SECOND)
+    assert not tracker.add(1, _delta(100), 2, lambda i: i * SECOND)
+    assert tracker.result.iops == [0, 0]  # member 2 has not reported yet
+    assert not tracker.add(2, _delta(50), 1, lambda i: i * SECOND)
+    assert tracker.add(2, _delta(50), 2, lambda i: i * SECOND)
+    assert tracker.result.iops == [150, 150]
+
+
+def test_a_member_that_ends_is_no_longer_waited_for() -> None:
+    ss = SteadyState(metric=SsMetric.IOPS, slope=False, pct=True, limit=1.0, dur_s=2)
+    tracker = Tracker(ss, (1, 2), 1, SECOND)
+    tracker.add(2, _delta(5, final=True), 1, lambda i: i * SECOND)
+    assert _feed(tracker, [100, 100]) == 2
+
+
+def test_a_run_stops_at_steady_state_and_reports_it_as_fio(tmp_path: Path) -> None:
+    # two samples never deviate from their mean by more than 100% of it: attained at the
+    # second check, long before the runtime
+    (tmp_path / "ss.fio").write_text("[ss]\nsize=8m\nrw=randwrite\ntime_based\nruntime=120\n"
+                                     "ss=iops:100.5%\nss_dur=2\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "loadgen", "run", "--eta=never", "--output-format=json,normal",
+         "--jsonl=run.jsonl", "ss.fio"], cwd=tmp_path, capture_output=True, text=True,
+        timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    text = done.stdout
+    doc = orjson.loads(text[text.index("{"):text.rindex("}") + 1])
+    job = doc["jobs"][0]
+    steady = job["steadystate"]
+    assert list(steady) == ["ss", "duration", "attained", "criterion", "max_deviation", "slope",
+                            "data"]
+    assert (steady["ss"], steady["duration"], steady["attained"]) == ("iops:100.500000%", 2, 1)
+    assert list(steady["data"]) == ["bw_mean", "iops_mean", "iops", "bw"]
+    assert len(steady["data"]["iops"]) == 2 and min(steady["data"]["iops"]) > 0
+    assert steady["data"]["iops_mean"] == sum(steady["data"]["iops"]) // 2
+    assert job["job_runtime"] < 120_000 and job["error"] == 0  # ended by the check
+    assert "  steadystate  : attained=yes, bw=" in text and "iops mean dev=" in text
+    records = [orjson.loads(line) for line in (tmp_path / "run.jsonl").read_bytes().splitlines()]
+    events = [r for r in records if r.get("event.action") == "steadystate"]
+    assert len(events) == 1 and events[0]["loadgen.steadystate.members"] == [1]
+    assert all(validate(r) == [] for r in records)
+    # the saved run renders the same steadystate object again
+    again = subprocess.run(
+        [sys.executable, "-m", "loadgen", "report", "run.jsonl", "--output-format=json"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert again.returncode == 0, again.stderr
+    assert orjson.loads(again.stdout)["jobs"][0]["steadystate"] == steady

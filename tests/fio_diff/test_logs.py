@@ -1,0 +1,67 @@
+"""fio's and loadgen's log files of the same job file: same names, same columns, same
+priority and zero columns (values are timings, so only their layout is compared)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .harness import GLOBAL, fio_skip_reason, run_fio, run_loadgen
+
+pytestmark = [pytest.mark.skipif(fio_skip_reason() is not None, reason=str(fio_skip_reason())),
+              pytest.mark.slow]
+
+JOBS = """\
+[a]
+rw=randrw
+size=256k
+bs=8k
+write_lat_log=a
+write_bw_log=a
+write_iops_log=a
+log_offset=1
+log_issue_time=1
+log_prio=1
+prio=3
+[b]
+rw=randwrite
+size=64m
+write_lat_log=b
+log_avg_msec=20
+log_window_value=both
+log_unix_epoch=1
+write_hist_log=b
+log_hist_msec=20
+prioclass=1
+"""
+
+
+def test_log_files_have_fios_names_and_columns(tmp_path: Path) -> None:
+    path = tmp_path / "logs.fio"
+    path.write_text(GLOBAL + JOBS)
+    dirs = {tool: tmp_path / tool for tool in ("fio", "loadgen")}
+    for d in dirs.values():
+        d.mkdir()
+    assert run_fio(path, (), dirs["fio"]).status == 0
+    assert run_loadgen(path, (), dirs["loadgen"]).status == 0
+    names = {tool: sorted(p.name for p in d.iterdir()) for tool, d in dirs.items()}
+    assert names["fio"] == names["loadgen"]
+    for name in names["fio"]:
+        theirs = (dirs["fio"] / name).read_text().splitlines()
+        ours = (dirs["loadgen"] / name).read_text().splitlines()
+        if not theirs or not ours:
+            continue  # an empty slat log, or a window fio did not close in a short job
+        f_cells, l_cells = theirs[0].split(", "), ours[0].split(", ")
+        assert len(f_cells) == len(l_cells), name
+        if name.startswith("a_"):  # per-I/O: ddir, bs, offset, prio, issue time
+            assert len(theirs) == len(ours) == 32, name
+            assert l_cells[3] == f_cells[3] == "8192" and l_cells[5] == f_cells[5] == "0x4003"
+            assert (l_cells[6] == "0") == (f_cells[6] == "0"), name  # issue time: clat only
+        elif name == "b_clat_hist.2.log":
+            assert l_cells[1:3] == f_cells[1:3] == ["1", "4096"]
+        else:  # windows: avg, max, ddir, bs 0, prio 0 (a window has none, even for RT)
+            assert l_cells[3:] == f_cells[3:] == ["1", "0", "0"], name
+        # log_unix_epoch: both on the wall clock, within the minute the test ran
+        if name.startswith("b_"):
+            assert abs(int(l_cells[0]) - int(f_cells[0])) < 60_000, name

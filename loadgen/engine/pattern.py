@@ -14,6 +14,9 @@ pre-drawn random numbers.
 
 from __future__ import annotations
 
+from typing import Any
+
+import numba
 import numpy as np
 
 from loadgen.engine import randmap
@@ -30,6 +33,43 @@ from loadgen.plan import READ, WRITE, Job, RwMode
 # regenerated, since keeping its batches alive would fault fresh heap in the window.
 REPLAY_MAX_OPS = 1 << 12
 GENERATORS = ("tausworthe", "tausworthe64", "lfsr")
+
+
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+def _seq_next(pos: int, start: int, end: int, add: int, wrap: bool) -> int:
+    """The next sequential offset after ``pos`` (fio get_next_seq_offset; -1: none).
+
+    fio's arithmetic is unsigned: a hole that lands before the region start wraps to
+    ``io_size + add``, one past the end to the start; fio's io_size here is end - start.
+    """
+    io_size = end - start
+    if wrap and pos >= end:
+        pos = start
+    if pos >= end:
+        return -1
+    if pos == start and start and add < 0:
+        pos = io_size  # fio: "only rewind if we already hit the end"
+    rel = pos - start
+    if rel != 0 and add != 0:
+        rel += add
+        if rel < 0 or rel >= end:
+            rel = start if add > 0 else io_size + add
+    if rel < 0 or rel >= io_size:
+        return -1
+    return start + rel
+
+
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+def _skip_run(pos: int, start: int, end: int, add: int, wrap: bool, bs: int, out: Any) -> int:
+    """Fixed-size sequential I/Os with holes (``rw=read:-8k``) into ``out``; returns how
+    many fit before the loop ends (an offset is refused or a block crosses the end)."""
+    for i in range(len(out)):
+        off = _seq_next(pos, start, end, add, wrap)
+        if off < 0 or off + bs > end:
+            return i
+        out[i] = off
+        pos = off + bs
+    return len(out)
 
 
 class Batch:
@@ -97,6 +137,10 @@ class AccessPattern:
         self.seq_add = job.rw_postfix if not self.random else 0
         self.seq_nr = job.rw_postfix if self.random and job.rw_postfix > 1 else 0
         self.identical = job.rw_sequencer == "identical"
+        # Holes can cycle through the region for ever (a backward skip always finds an
+        # offset): such a loop ends after its bytes, as fio's does at io_size.
+        self.pass_cap = job.bytes_per_pass if self.seq_add and not self.time_based else 0
+        self._pass_left = self.pass_cap
         self.perc_rand = job.percentage_random
         # Random grid: blocks of blockalign; fio reduces the region by (min_bs - ba).
         self.ba = tuple(
@@ -176,8 +220,13 @@ class AccessPattern:
                     self.exhausted = False
                     return n
             self.streams = self.seeder.make()
-        self.last_pos = [self.start, self.start]
-        self.last_start = [-1, -1]
+        if not (self.pass_cap and self._pass_left <= 0):
+            # fio resets the cursors when an offset is refused (the file is reopened); a
+            # loop that ended at its bytes goes on from where it was (checked: rw=read:-12k
+            # loops=2 continues the backward walk)
+            self.last_pos = [self.start, self.start]
+            self.last_start = [-1, -1]
+        self._pass_left = self.pass_cap
         if self.map is not None:
             self.map.reset()
         if self.lfsr is not None:
@@ -193,6 +242,7 @@ class AccessPattern:
             self.seeder.repeatable
             and not self.time_based
             and not self.seq_nr
+            and not self.pass_cap
             and self._template is None
         )
         self._recording = [] if recordable else None
@@ -237,6 +287,8 @@ class AccessPattern:
             return self._template
         self.repeat = 1
         batch = self._generate(n)
+        if self.pass_cap:
+            batch = self._capped(batch)
         rec = self._recording
         if rec is not None:
             rec.append(batch)
@@ -255,12 +307,26 @@ class AccessPattern:
                 self._recording = None
         return batch
 
+    def _capped(self, batch: Batch) -> Batch:
+        """The I/Os that start before this loop's bytes are done (``pass_cap``)."""
+        done_before = np.cumsum(batch.lengths) - batch.lengths
+        k = int(np.searchsorted(done_before, self._pass_left, side="left"))
+        if k < len(batch):
+            self.exhausted = True
+            self._give_back(batch.dirs[k:])
+            batch = Batch(batch.offsets[:k], batch.lengths[:k], batch.dirs[:k])
+            self._remember(batch.offsets, batch.lengths, batch.dirs)
+        self._pass_left -= int(batch.lengths.sum())
+        if self._pass_left <= 0:
+            self.exhausted = True
+        return batch
+
     def _generate(self, n: int) -> Batch:
         if self.exhausted or n <= 0:
             return Batch.empty()
-        if not self.random and not self.mixed and self.fixed_len and self.seq_add == 0:
-            run = self._sequential_run(n)
-            if len(run):
+        if not self.random and not self.mixed and self.fixed_len:
+            run = self._sequential_run(n) if self.seq_add == 0 else self._skip_batch(n)
+            if len(run) or self.seq_add:
                 return run
         dirs = self._directions(n)
         if self.random and self.seq_nr == 0 and min(self.perc_rand) >= 100:
@@ -427,6 +493,19 @@ class AccessPattern:
         offs = pos + bs * np.arange(k, dtype=np.int64)
         return Batch(offs, np.full(k, bs, dtype=np.int64), np.full(k, d, dtype=np.int8))
 
+    def _skip_batch(self, n: int) -> Batch:
+        """One direction, equal blocks, holes of ``rw=<mode>:N`` (backward too)."""
+        d, bs = self.fixed_dir, self.min_bs
+        offs = np.empty(n, dtype=np.int64)
+        k = _skip_run(self.last_pos[d], self.start, self.end, self.seq_add, self.wrap_at_end,
+                      bs, offs)
+        if k < n:
+            self.exhausted = True
+        if k:
+            self.last_start[d] = int(offs[k - 1])
+            self.last_pos[d] = int(offs[k - 1]) + bs
+        return Batch(offs[:k], np.full(k, bs, dtype=np.int64), np.full(k, d, dtype=np.int8))
+
     def _sequential_batch(self, dirs: np.ndarray) -> Batch:
         """Contiguous I/Os per direction; stops before the first one that would not fit.
 
@@ -494,18 +573,11 @@ class AccessPattern:
             self._seq_left = self.seq_nr
         return self.perc_rand[d] >= 100 or v_perc <= self.perc_rand[d]
 
-    def _seq_offset(self, d: int) -> int | None:
-        pos = self.last_pos[d]
-        if pos >= self.end and self.wrap_at_end:
-            pos = self.start
-        if pos >= self.end:
-            return None
-        rel = pos - self.start
-        if rel and self.seq_add:
-            rel += self.seq_add
-            if self.start + rel >= self.end:
-                rel = 0
-        return self.start + rel
+    def _seq_offset(self, d: int) -> int:
+        """fio's get_next_seq_offset and the bounds checks of get_next_offset, with
+        ``rw=<mode>:N`` holes (N < 0 skips back; past the start it wraps to the end)."""
+        return int(_seq_next(self.last_pos[d], self.start, self.end, self.seq_add,
+                             self.wrap_at_end))
 
     def _rand_block(self, d: int, u: float) -> int | None:
         """fio's block number for a random I/O of direction ``d`` (in units of its
@@ -536,7 +608,8 @@ class AccessPattern:
         elif mode:
             off = None
         else:
-            off = self._seq_offset(d)
+            seq = self._seq_offset(d)
+            off = None if seq < 0 else seq
         if off is None:
             if not self.random:
                 return None

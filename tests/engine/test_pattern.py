@@ -136,6 +136,42 @@ def test_sequential_holes_from_rw_postfix() -> None:
     assert offs[8] == 0
 
 
+@pytest.mark.parametrize(
+    ("skip", "expected"),
+    [
+        # fio's iologs of size=64k bs=4k rw=read:<skip> (the offsets in KiB)
+        (-8, [0, 56, 52, 48, 44, 40, 36, 32, 28, 24, 20, 16, 12, 8, 4, 0]),
+        (-12, [0, 52, 44, 36, 28, 20, 12, 4, 52, 44, 36, 28, 20, 12, 4, 52]),
+        (-60, [0] + [4] * 15),
+        (-64, [0] * 16),
+        (60, [0] * 16),
+    ],
+)
+def test_backward_skips_wrap_to_the_end_as_fio(skip: int, expected: list[int]) -> None:
+    p = AccessPattern(make_job(rw="read", rw_postfix=skip * K, size=64 * K))
+    ios = loop_ios(p)
+    # the walk never runs out of offsets: the loop ends after its bytes (size)
+    assert [o // K for o, _, _ in ios] == expected
+    assert sum(n for _, n, _ in ios) == 64 * K
+
+
+def test_a_backward_walk_goes_on_in_the_next_loop() -> None:
+    # fio (checked): rw=read:-12k loops=2 continues from the last offset, no restart
+    p = AccessPattern(make_job(rw="read", rw_postfix=-12 * K, size=64 * K, loops=2))
+    first = [o // K for o, _, _ in loop_ios(p)]
+    p.start_loop()
+    second = [o // K for o, _, _ in loop_ios(p)]
+    assert first[-1] == 52 and second[:3] == [44, 36, 28]
+
+
+def test_backward_skips_with_drawn_lengths_stay_in_the_region() -> None:
+    job = make_job(rw="read", rw_postfix=-8 * K, size=256 * K, bs_min=(4 * K, 4 * K),
+                   bs_max=(16 * K, 16 * K))
+    ios = loop_ios(AccessPattern(job))
+    assert ios and all(o >= 0 and o + n <= 256 * K for o, n, _ in ios)
+    assert sum(n for _, n, _ in ios) <= 256 * K + 16 * K
+
+
 def test_random_postfix_identical_repeats_offsets() -> None:
     job = make_job(rw="randread", rw_postfix=4, rw_sequencer="identical", size=1 * M)
     offs = [o for o, _, _ in loop_ios(AccessPattern(job))][:40]

@@ -47,6 +47,9 @@ class Case:
     timed: tuple[str, ...] = ()  # jobs stopped by time or by another job: counts not compared
     args: tuple[str, ...] = ()
     known: str = ""  # a difference not fixed yet, and why (the test expects it, strictly)
+    # the jobs write ``write_iolog=trace.log``: "order" compares its (direction, offset,
+    # length) lines in order, "set" as a multiset (random offsets), "" not at all
+    trace: str = ""
 
 
 @dataclass
@@ -113,6 +116,8 @@ def compare(case: Case, workdir: Path) -> Comparison:
     if result.fio.status != result.loadgen.status:
         problems.append(f"exit status: fio {result.fio.status}, loadgen {result.loadgen.status}: "
                         f"{result.loadgen.stderr.strip()[-300:]}")
+    if case.trace:
+        problems += _trace_problems(case.trace, fio_dir / TRACE, loadgen_dir / TRACE)
     theirs, ours = _entries(result.fio.doc), _entries(result.loadgen.doc)
     if len(theirs) != len(ours):
         problems.append(f"entries: fio {[j['jobname'] for j in theirs]}, "
@@ -131,6 +136,35 @@ def compare(case: Case, workdir: Path) -> Comparison:
             problems += _count_problems(case, name, fj, lj)
         result.rows.append((name, _cell(fj, timed), _cell(lj, timed)))
     return result
+
+
+TRACE = "trace.log"
+
+
+def trace_rows(path: Path) -> list[tuple[str, int, int]]:
+    """(direction, offset, length) of each I/O line of an iolog (v2 or v3)."""
+    rows = []
+    for line in path.read_text().splitlines():
+        words = line.split()
+        if len(words) == 5 and words[2] in DIRECTIONS:  # v3: time file action offset length
+            rows.append((words[2], int(words[3]), int(words[4])))
+        elif len(words) == 4 and words[1] in DIRECTIONS:  # v2: file action offset length
+            rows.append((words[1], int(words[2]), int(words[3])))
+    return rows
+
+
+def _trace_problems(how: str, fio_log: Path, loadgen_log: Path) -> list[str]:
+    if not fio_log.exists() or not loadgen_log.exists():
+        return [f"trace: fio wrote {fio_log.exists()}, loadgen wrote {loadgen_log.exists()}"]
+    theirs, ours = trace_rows(fio_log), trace_rows(loadgen_log)
+    if how == "set":
+        theirs, ours = sorted(theirs), sorted(ours)
+    if theirs == ours:
+        return []
+    at = next((i for i, (a, b) in enumerate(zip(theirs, ours, strict=False)) if a != b),
+              min(len(theirs), len(ours)))
+    return [f"trace: {len(theirs)} fio I/Os, {len(ours)} loadgen; first difference at {at}: "
+            f"fio {theirs[at:at + 3]}, loadgen {ours[at:at + 3]}"]
 
 
 def _count_problems(case: Case, name: str, fj: dict[str, Any], lj: dict[str, Any]) -> list[str]:
@@ -206,6 +240,17 @@ CORPUS: tuple[Case, ...] = (
                "overlap it (fio faults ~700 distinct pages of 1024), loadgen's touch ~1000; "
                "the gap sits at the minf tolerance, so the case may pass (not strict)"),
     Case("timeout_flag", "[t]\nsize=1m\nrw=write\n", args=("--timeout=10",)),
+    # backward skips (fio's rw_sequencer offsets below zero wrap to the end)
+    Case("backward_read", "[b]\nsize=256k\nrw=read:-8k\nwrite_iolog=trace.log\n",
+         trace="order"),
+    Case("backward_wrap", "[b]\nsize=64k\nrw=read:-12k\nloops=2\nwrite_iolog=trace.log\n",
+         trace="order"),
+    Case("backward_write_io_size", "[b]\nsize=64k\nio_size=128k\nrw=write:-8k\n"
+                                   "write_iolog=trace.log\n", trace="order"),
+    Case("forward_holes_loops", "[b]\nsize=64k\nrw=read:8k\nloops=3\nwrite_iolog=trace.log\n",
+         trace="order"),
+    Case("zoned_trailing_slash", "[z]\nsize=4m\nrw=randread\nnorandommap\nnumber_ios=64\n"
+                                 "random_distribution=zoned:60/10:40/90/\n"),
 )
 
 

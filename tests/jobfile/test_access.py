@@ -42,7 +42,8 @@ def test_parametrised_distributions(one_job, text, name, params):
         ("zoned:50/50:40/50", "add up to 90, not 100"),
         ("zoned:50/60:50/60", "more than 100"),
         ("zoned", "needs zones"),
-        ("zoned:50", "is not access%/region"),
+        ("zoned:50", "add up to 50, not 100"),
+        ("zoned:60/10:50/90", "more than 100"),
     ],
 )
 def test_distribution_errors(error_of, text, message):
@@ -70,9 +71,33 @@ def test_zoned_region_left_empty_gets_the_rest_as_fio(one_job):
     assert job.zones[0] == ((50.0, 10), (25.0, 45), (25.0, 45))
 
 
-def test_backward_skips_are_refused_with_a_reason(error_of):
-    assert "backward skips (rw=read:-8k) are not supported yet" in error_of(
-        "[j]\nsize=1m\nrw=read:-8k\n")
+def test_backward_skips_are_a_negative_postfix(one_job):
+    job = one_job("rw=read:-8k")
+    assert job.rw_postfix == -8192
+    assert one_job("rw=write:-(4k+4k)").rw_postfix == -8192
+
+
+@pytest.mark.parametrize(
+    ("text", "zones"),
+    [
+        # fio reads a zoned region with atoi, so a trailing "/" ends the number
+        ("zoned:60/10:40/90/", ((60.0, 10), (40.0, 90))),
+        ("zoned_abs:60/1m:40/3m/", ((60.0, 1 << 20), (40.0, 3 << 20))),
+        # an empty item ends the list (fio's strsep loop breaks)
+        ("zoned:60/10:40/90:", ((60.0, 10), (40.0, 90))),
+        # a region of 0 shares what the others leave, above 100 it is 100
+        ("zoned:50/0:50/", ((50.0, 50), (50.0, 50))),
+        ("zoned:100/200", ((100.0, 100),)),
+    ],
+)
+def test_zone_lists_read_as_fio_reads_them(one_job, text, zones):
+    assert one_job(f"rw=randread\nrandom_distribution={text}").zones[0] == zones
+
+
+def test_an_empty_zone_list_leaves_that_direction_uniform(one_job):
+    # "a," gives write (and trim) empty lists: fio draws those uniformly
+    job = one_job("rw=randrw\nrandom_distribution=zoned:60/10:40/90,")
+    assert job.zones == (((60.0, 10), (40.0, 90)), ())
 
 
 def test_zone_sizes_are_refused_with_a_reason(error_of):

@@ -271,6 +271,11 @@ class Job:
     # zoned: per direction tuple of (access pct, region pct or bytes for zoned_abs)
     zones: tuple[tuple[tuple[float, int], ...], tuple[tuple[float, int], ...]] = ((), ())
     percentage_random: Pair = (100, 100)
+    # zonemode=strided: zone_size bytes of I/O go to each zone of zone_range bytes, zones
+    # zone_range + zone_skip apart (fio's zonesize/zonerange/zoneskip); 0 = no zones
+    zone_size: int = 0
+    zone_range: int = 0
+    zone_skip: int = 0
     randrepeat: bool = True
     randseed: int = 0x89
     loops: int = 1

@@ -120,6 +120,15 @@ class AccessPattern:
         self.fixed_dir = WRITE if rw.writes and not rw.mixed else READ
         self.writes = rw.writes
         self.start, self.end = region_bounds(job)
+        # zonemode=strided (fio setup_strided_zone_mode): the pattern runs over one zone,
+        # [start, start + zonerange), for zonesize bytes, then moves zonerange + zoneskip
+        # on (back to the start past the region end); offsets are shifted by ``_zone_base``.
+        self.zoned = job.zone_size > 0
+        self.real_end = self.end
+        if self.zoned:
+            self.end = min(self.start + job.zone_range, self.real_end)
+        self._zone_base = 0
+        self._zone_left = job.zone_size
         self.sizers = tuple(
             BlockSizer(job.bs_min[d], job.bs_max[d], job.bssplit[d], job.bs_unaligned)
             for d in (READ, WRITE)
@@ -132,14 +141,17 @@ class AccessPattern:
         ) == 1 and all(self.sizers[d].fixed for d in active)
         # time_based needs a runtime; fio warns and drops it otherwise.
         self.time_based = job.time_based and job.runtime_ns > 0
+        # the region (a zone) is used round and round rather than ending the loop
+        self.cycling = self.time_based or self.zoned
         # Sequential writes wrap inside a loop when io_size > size (fio get_next_seq_offset).
-        self.wrap_at_end = self.time_based or (self.writes and job.io_size > job.size)
+        self.wrap_at_end = self.cycling or (self.writes and job.io_size > job.size)
         self.seq_add = job.rw_postfix if not self.random else 0
         self.seq_nr = job.rw_postfix if self.random and job.rw_postfix > 1 else 0
         self.identical = job.rw_sequencer == "identical"
         # Holes can cycle through the region for ever (a backward skip always finds an
         # offset): such a loop ends after its bytes, as fio's does at io_size.
-        self.pass_cap = job.bytes_per_pass if self.seq_add and not self.time_based else 0
+        cycles = self.seq_add or self.zoned
+        self.pass_cap = job.bytes_per_pass if cycles and not self.time_based else 0
         self._pass_left = self.pass_cap
         self.perc_rand = job.percentage_random
         # Random grid: blocks of blockalign; fio reduces the region by (min_bs - ba).
@@ -220,7 +232,8 @@ class AccessPattern:
                     self.exhausted = False
                     return n
             self.streams = self.seeder.make()
-        if not (self.pass_cap and self._pass_left <= 0):
+        self._zone_base, self._zone_left = 0, self.job.zone_size  # fio clear_io_state
+        if self.zoned or not (self.pass_cap and self._pass_left <= 0):
             # fio resets the cursors when an offset is refused (the file is reopened); a
             # loop that ended at its bytes goes on from where it was (checked: rw=read:-12k
             # loops=2 continues the backward walk)
@@ -286,7 +299,7 @@ class AccessPattern:
             self.exhausted = True
             return self._template
         self.repeat = 1
-        batch = self._generate(n)
+        batch = self._zone_batch(n) if self.zoned else self._generate(n)
         if self.pass_cap:
             batch = self._capped(batch)
         rec = self._recording
@@ -306,6 +319,36 @@ class AccessPattern:
                     )
                 self._recording = None
         return batch
+
+    def _zone_batch(self, n: int) -> Batch:
+        """The next I/Os of the current zone, moved to where the zone lies; a zone is done
+        once zonesize bytes went to it (the I/O that crosses it is whole, as fio's)."""
+        if self._zone_left <= 0:
+            job = self.job
+            self._zone_base += job.zone_range + job.zone_skip
+            if self.start + self._zone_base >= self.real_end:
+                self._zone_base = 0
+            self._zone_left = job.zone_size
+            self.last_pos = [self.start, self.start]  # fio_file_reset
+            self.last_start = [-1, -1]
+            if self.map is not None:
+                self.map.reset()
+            if self.lfsr is not None:
+                self.lfsr.reset()
+        want = min(n, -(-self._zone_left // max(self.min_bs, 1)))
+        batch = self._generate(want)
+        done_before = np.cumsum(batch.lengths) - batch.lengths
+        k = int(np.searchsorted(done_before, self._zone_left, side="left"))
+        offs = batch.offsets[:k] + self._zone_base
+        lens, dirs = batch.lengths[:k], batch.dirs[:k]
+        bad = np.flatnonzero(offs + lens > self.real_end)  # fio: past the file, the loop ends
+        if len(bad):
+            k = int(bad[0])
+            offs, lens, dirs = offs[:k], lens[:k], dirs[:k]
+            self.exhausted = True
+        self._give_back(batch.dirs[k:])
+        self._zone_left -= int(lens.sum())
+        return Batch(offs, lens, dirs)
 
     def _capped(self, batch: Batch) -> Batch:
         """The I/Os that start before this loop's bytes are done (``pass_cap``)."""
@@ -350,7 +393,7 @@ class AccessPattern:
         """Uniform one-block I/Os through the map; under time_based a full map is
         cleared and the batch goes on (so a small region still fills whole batches)."""
         assert self.map is not None
-        if self.time_based:
+        if self.cycling:
             cand = self.streams.offset.integers(0, self.map.nblocks, size=len(dirs), dtype=np.int64)
             offs = self.start + self.map.claim_cycling(cand) * self.map_ba
             lens = np.full(len(dirs), self.min_bs, dtype=np.int64)
@@ -361,7 +404,7 @@ class AccessPattern:
         got = 0
         while got < want:
             if self.map.full:
-                if not self.time_based:
+                if not self.cycling:
                     self.exhausted = True
                     break
                 self.map.reset()
@@ -371,7 +414,7 @@ class AccessPattern:
             blocks = self.map.claim_single(cand)
             parts.append(blocks)
             got += len(blocks)
-        if self.map.full and not self.time_based:
+        if self.map.full and not self.cycling:
             self.exhausted = True
         if got < want:
             self._give_back(dirs[got:])
@@ -428,7 +471,7 @@ class AccessPattern:
             if counts[d] and not self.sizers[d].fixed:
                 u_bs[d] = self.streams.bs(d).random(width)
         offs, lens, status = self.map.claim_sized(
-            dirs, u_block, self._geo, self._split, u_bs, self.time_based
+            dirs, u_block, self._geo, self._split, u_bs, self.cycling
         )
         k = len(offs)
         if status == randmap.SIZED_EXHAUSTED:
@@ -443,7 +486,7 @@ class AccessPattern:
         register again when a loop's blocks are used up); lengths fit or the loop ends."""
         assert self.lfsr is not None
         blocks = self.lfsr.take(len(dirs))
-        if self.time_based:
+        if self.cycling:
             while len(blocks) < len(dirs):
                 self.lfsr.reset()
                 blocks = np.concatenate([blocks, self.lfsr.take(len(dirs) - len(blocks))])
@@ -584,13 +627,13 @@ class AccessPattern:
         blockalign), or None when the loop has no block left."""
         if self.lfsr is not None:
             got = self.lfsr.take(1)
-            if not len(got) and self.time_based:
+            if not len(got) and self.cycling:
                 self.lfsr.reset()
                 got = self.lfsr.take(1)
             return int(got[0]) if len(got) else None
         if self.map is not None:
             if self.map.full:
-                if not self.time_based:
+                if not self.cycling:
                     return None
                 self.map.reset()
             # Drawn over this direction's blocks, looked up in the map by that number.

@@ -111,6 +111,11 @@ class State:
     randrepeat: bool
     randseed: int
     randseed_set: bool  # randseed was given, which forces randrepeat (fio)
+    # zones (fio's zonemode=strided)
+    zonemode: str
+    zonesize: int
+    zonerange: int
+    zoneskip: int
     # sizes
     size: int
     io_size: int | Percent
@@ -299,6 +304,13 @@ def _apply_distribution(state: State, value: DistributionValue) -> None:
     state.zones = value.zones
 
 
+def _apply_zonemode(state: State, value: str) -> None:
+    if value == "zbd":
+        raise BadValue("not supported: zoned block devices (write pointers, zone resets) do "
+                       "not apply to anonymous memory; zonemode=strided is supported")
+    state.zonemode = value
+
+
 def _apply_randseed(state: State, value: int) -> None:
     state.randseed = value
     state.randseed_set = True  # an explicit seed forces repeatable mode (fio)
@@ -467,6 +479,17 @@ OPTIONS: tuple[Option, ...] = (
            "Access pattern", aliases=("allrandrepeat",)),
     Option("randseed", Int(), 0x89, "Seed of the random streams (setting it forces randrepeat=1)",
            "Access pattern", apply=_apply_randseed),
+    # --- zones (fio's strided zone mode; the pattern runs zone by zone)
+    Option("zonemode", Enum({
+        "none": "no zones",
+        "strided": "zonesize bytes of I/O in each zone of zonerange bytes, then the next zone "
+                   "zonerange+zoneskip on (wrapping to the start)",
+        "zbd": "refused: zoned block devices do not apply to anonymous memory",
+    }), "none", "Zone mode", "Zones",
+        apply=_apply_zonemode),
+    Option("zonesize", Size(), 0, "Bytes of I/O per zone visit (zonemode=strided)", "Zones"),
+    Option("zonerange", Size(), 0, "Size of a zone (0 = zonesize)", "Zones"),
+    Option("zoneskip", Size(), 0, "Bytes skipped between zones", "Zones"),
     # --- sizes
     Option("size", Size(1), 0, "Region size: the mmap length and the I/O per loop (required)",
            "Sizes"),
@@ -770,8 +793,7 @@ UNSUPPORTED: dict[str, str] = {
         "ss_dur", "ss_ramp", "clocksource", "gtod_cpu",
         "job_start_clock_id", "dataplacement",
     ), _OUTPUT),
-    **dict.fromkeys(("zonemode", "zonesize", "zonerange", "zoneskip", "zonecapacity",
-                     "max_open_zones", "job_max_open_zones", "ignore_zone_limits",
+    **dict.fromkeys(("zonecapacity", "max_open_zones", "job_max_open_zones", "ignore_zone_limits",
                      "zone_reset_threshold", "zone_reset_frequency"), _ZONES),
     **dict.fromkeys(("read_iolog", "replay_no_stall", "replay_redirect",
                      "replay_align", "replay_scale", "replay_time_scale", "replay_skip",
@@ -841,6 +863,7 @@ _APPLIED_DEFAULTS: dict[str, Any] = {
     "offset": 0, "loops": 1, "thinktime_blocks": 1, "gtod_reduce": False, "kb_base": 1024,
     "unit_base": 8, "filename": "", "exitall": False, "exitall_on_error": False,
     "continue_on_error": "none", "unified_rw_reporting": "none", "max_latency_ns": (0, 0, 0),
+    "zonemode": "none",
 }
 
 

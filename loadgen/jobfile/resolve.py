@@ -32,6 +32,7 @@ COMPUTED = frozenset({
     "percentage_random", "randrepeat", "time_based", "startdelay_ns", "write_bw_log",
     "write_lat_log", "write_iops_log", "write_hist_log", "mm", "cpus_allowed",
     "numa_cpu_nodes", "numa_mem_policy", "rate", "verify", "buffers", "job_options", "source",
+    "zone_size", "zone_range", "zone_skip",
 })
 COPIED = tuple(f.name for f in fields(Job) if f.name not in COMPUTED)
 
@@ -191,6 +192,7 @@ class Resolver:
             self.note(where, f"job {name!r}: numa_cpu_nodes replaces cpus_allowed, as in fio")
             cpus_allowed = ()
         rate, verify, buffers = engine_controls(state, name, where)
+        zone_size, zone_range, zone_skip = _zones(state, name, where)
         return Job(
             **{field: getattr(state, field) for field in COPIED},
             name=name,
@@ -223,6 +225,9 @@ class Resolver:
             numa_mem_policy=numa_mem_policy,
             job_options=tuple(job_options),
             source=where,
+            zone_size=zone_size,
+            zone_range=zone_range,
+            zone_skip=zone_skip,
         )
 
     def _numa(
@@ -296,6 +301,20 @@ def _seq_rand_block_sizes(
         (bs_max[READ], bs_max[READ]),
         (bssplit[READ], bssplit[READ]),
     )
+
+
+def _zones(state: State, name: str, where: str) -> tuple[int, int, int]:
+    """fio's fixup_options for zonemode=strided: zonesize is required (and refused without
+    the mode), zonerange defaults to zonesize; (0, 0, 0) = no zones."""
+    if state.zonemode == "none":
+        if state.zonesize:
+            raise InputError(f"job {name!r}: zonemode=none and zonesize are not compatible "
+                             "(set zonemode=strided)", where)
+        return 0, 0, 0
+    if not state.zonesize:
+        raise InputError(f"job {name!r}: zonesize must be specified when using "
+                         "zonemode=strided", where)
+    return state.zonesize, state.zonerange or state.zonesize, state.zoneskip
 
 
 def _check_wait_for(job: Job, earlier: list[Job]) -> None:

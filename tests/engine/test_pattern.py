@@ -338,3 +338,52 @@ def test_per_direction_block_sizes_use_fios_map_rules() -> None:
     assert not any(o % (16 * K) for o in writes) and all(o + 16 * K <= 16 * M for o in writes)
     assert all(o + 4 * K <= 16 * M for o in reads)
     assert 800 < len(ios) < 1100  # fio 3.42 runs 952 with its seed
+
+
+def _zone_job(**kw: object) -> AccessPattern:
+    base: dict[str, object] = {"size": 1 * M, "zone_size": 64 * K, "zone_range": 64 * K,
+                               "zone_skip": 192 * K}
+    base.update(kw)
+    return AccessPattern(make_job(**base))
+
+
+def test_strided_zones_touch_only_the_zones_in_turn() -> None:
+    ios = loop_ios(_zone_job(rw="read"))
+    # fio's iolog: 16 blocks at 0, 256k, 512k, 768k, then the same zones again
+    assert sum(n for _, n, _ in ios) == 1 * M
+    starts = [o // K for o, _, _ in ios[::16]]
+    assert starts == [0, 256, 512, 768] * 4
+    assert all(o % (256 * K) < 64 * K for o, _, _ in ios)
+
+
+@pytest.mark.parametrize("rw", ["randread", "randwrite"])
+def test_random_zone_visits_use_each_block_of_the_zone_once(rw: str) -> None:
+    ios = loop_ios(_zone_job(rw=rw))
+    assert len(ios) == 256
+    for visit in range(16):
+        blocks = sorted(o // (4 * K) for o, _, _ in ios[visit * 16:(visit + 1) * 16])
+        first = (visit % 4) * 64
+        assert blocks == list(range(first, first + 16))
+
+
+def test_a_zone_smaller_than_its_range_takes_a_random_part_of_it() -> None:
+    ios = loop_ios(_zone_job(rw="randread", zone_size=32 * K, zone_range=64 * K,
+                             zone_skip=64 * K))
+    for visit in range(len(ios) // 8):
+        offs = [o for o, _, _ in ios[visit * 8:(visit + 1) * 8]]
+        zone = (visit % 8) * 128 * K
+        assert len(set(offs)) == 8 and all(zone <= o < zone + 64 * K for o in offs)
+
+
+def test_a_zone_larger_than_its_range_goes_round_it_again() -> None:
+    offs = [o // K for o, _, _ in loop_ios(_zone_job(rw="read", zone_size=128 * K,
+                                                     zone_skip=64 * K))]
+    assert offs[:32] == list(range(0, 64, 4)) * 2
+    assert offs[32] == 128
+
+
+def test_zones_end_the_loop_at_the_region_end() -> None:
+    # 800k: the fourth zone (768k) has 32k left, then an I/O would cross the end (fio)
+    ios = loop_ios(_zone_job(rw="write", size=800 * K))
+    assert sum(n for _, n, _ in ios) == 3 * 64 * K + 32 * K
+    assert max(o + n for o, n, _ in ios) == 800 * K

@@ -101,4 +101,23 @@ def test_an_empty_zone_list_leaves_that_direction_uniform(one_job):
 
 
 def test_zone_sizes_are_refused_with_a_reason(error_of):
-    assert "the z suffix) need zonemode" in error_of("[j]\nsize=8z\n")
+    assert "the z suffix) are not supported" in error_of("[j]\nsize=8z\n")
+
+
+def test_strided_zones_default_their_range_to_the_size(one_job):
+    job = one_job("zonemode=strided\nzonesize=64k\nzoneskip=192k")
+    assert (job.zone_size, job.zone_range, job.zone_skip) == (65536, 65536, 196608)
+    assert one_job("zonemode=strided\nzonesize=64k\nzonerange=1m").zone_range == 1 << 20
+    assert one_job("rw=read").zone_size == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("zonesize=64k", "zonemode=none and zonesize are not compatible"),
+        ("zonemode=strided", "zonesize must be specified when using zonemode=strided"),
+        ("zonemode=zbd", "zoned block devices"),
+    ],
+)
+def test_zone_option_errors_are_fio_s(error_of, text, message):
+    assert message in error_of(f"[j]\nsize=1m\n{text}\n")

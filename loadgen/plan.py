@@ -346,6 +346,16 @@ class Job:
     verify: VerifyControls = VerifyControls()
     buffers: BufferControls = BufferControls()
     write_iolog: str = ""  # "" = none; else fio's iolog v3 of every I/O issued
+    # read_iolog replay (loadgen.replaylog): the log (an absolute path; "" = none) and how
+    # its offsets and times are changed; the log was checked when the plan was made
+    read_iolog: str = ""
+    read_iolog_chunked: bool = False
+    replay_no_stall: bool = False
+    replay_time_scale: int = 100
+    replay_scale: int = 1
+    replay_align: int = 0
+    replay_skip: tuple[str, ...] = ()
+    replay_redirect: str = ""
     # reporting context
     kb_base: int = 1024
     unit_base: int = 8  # 8 = bytes, 1 = bits

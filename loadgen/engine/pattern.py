@@ -27,6 +27,8 @@ from loadgen.engine.randmap import RandomMap
 from loadgen.engine.rwmix import DirectionChooser
 from loadgen.engine.streams import Seeder, Streams
 from loadgen.plan import READ, WRITE, Job, RwMode
+from loadgen.replaylog import ReplayOptions
+from loadgen.replaylog import load as load_replay
 
 # Loops up to this many I/Os are recorded and replayed: a loop of one batch (the one
 # that matters, a small region looped many times) is kept as it is, and a longer one is
@@ -207,6 +209,20 @@ class AccessPattern:
         self._forced_at_start = 0
         self._replay = 0
         self.repeat = 1  # how many times the runner runs the last batch (replayed loops)
+        # read_iolog: each loop is the log, one batch; ``replay_due`` says when each of its
+        # I/Os is due (ns since the loop started; None: no stalls)
+        self.replay: Batch | None = None
+        self.replay_due: np.ndarray | None = None
+        if job.read_iolog:
+            log = load_replay(job.read_iolog, ReplayOptions(
+                job.replay_no_stall, job.replay_time_scale, job.replay_scale,
+                job.replay_align, job.replay_skip))
+            if log.extent > job.size:
+                raise ValueError(f"read_iolog={job.read_iolog}: the log needs {log.extent} "
+                                 f"bytes, the region has {job.size} (it changed since the check)")
+            self.replay = Batch(log.offsets, log.lengths, log.dirs)
+            self.replay_due = log.due_ns
+            self.max_bs = max(self.max_bs, int(log.lengths.max()))
         self.start_loop()
 
     # ---- loop state -------------------------------------------------------------------
@@ -219,6 +235,9 @@ class AccessPattern:
         start covers.
         """
         first, self._first_loop = self._first_loop, False
+        if self.replay is not None:
+            self.exhausted = not first  # fio replays a log once, whatever loops says
+            return 1
         if not first and self.seeder.repeatable:
             template = self._template
             if template is not None and not self.time_based:
@@ -293,6 +312,12 @@ class AccessPattern:
 
     def next_batch(self, n: int) -> Batch:
         """Up to ``n`` I/Os of this loop (a replayed loop comes whole, however long)."""
+        if self.replay is not None:
+            self.repeat = 1
+            if self.exhausted or n <= 0:
+                return Batch.empty()
+            self.exhausted = True
+            return self.replay
         if self._replay:
             assert self._template is not None
             self.repeat, self._replay = self._replay, 0

@@ -252,6 +252,7 @@ class _Run:
             self.iolog = IologWriter(self.job.write_iolog, self.job.name, now)
         batch = self.runner.first or Batch.empty()
         self.runner.first = None
+        replay_t0 = now  # when the current loop of a read_iolog replay began
         pos = 0
         left = len(batch) * self.pattern.repeat
         limited = False
@@ -278,6 +279,7 @@ class _Run:
                     self._report(now)
             if left == 0:
                 batch = self.pattern.next_batch(BATCH_OPS)
+                replay_t0 = now
                 pos = 0
                 left = len(batch) * self.pattern.repeat
                 if not left:
@@ -295,6 +297,14 @@ class _Run:
             if iotime and job.thinktime_ns and now - self.last_think >= iotime:
                 self._think()
                 continue
+            due = self.pattern.replay_due
+            if due is not None:  # read_iolog timing: only the I/Os due by now
+                ready = int(np.searchsorted(due, now - replay_t0, side="right")) - pos
+                if ready <= 0:
+                    self._sleep_until(min(replay_t0 + int(due[pos]), now + CHUNK_NS,
+                                          self._horizon(now, in_ramp, ramp_end)))
+                    continue
+                count = min(count, ready)
             if self.pacer.active:
                 count = min(count, PACE_WINDOW)
                 idx = (pos + np.arange(count)) % len(batch)

@@ -51,6 +51,7 @@ class Case:
     # length) lines in order, "set" as a multiset (random offsets), "blocks" the multiset
     # of (offset, length) without directions (mixed rw), "" not at all
     trace: str = ""
+    files: tuple[tuple[str, str], ...] = ()  # (name, text) written beside the job file
 
 
 @dataclass
@@ -111,6 +112,9 @@ def compare(case: Case, workdir: Path) -> Comparison:
     fio_dir, loadgen_dir = workdir / "fio", workdir / "loadgen"
     fio_dir.mkdir(exist_ok=True)
     loadgen_dir.mkdir(exist_ok=True)
+    for name, text in case.files:
+        (fio_dir / name).write_text(text)
+        (loadgen_dir / name).write_text(text)
     result = Comparison(case, run_fio(path, case.args, fio_dir),
                         run_loadgen(path, case.args, loadgen_dir))
     problems = result.problems
@@ -197,6 +201,26 @@ def _cell(job: dict[str, Any], timed: bool) -> str:
     return " ".join([*parts, f"minf={job['minf']}"]) + (" (timed)" if timed else "")
 
 
+def _trace(version: int, ios: list[tuple[str, int, int]], name: str = "t") -> str:
+    """An iolog of these (direction, offset, length) I/Os, 10 us apart (v3 as loadgen and
+    fio write it; v2 without times)."""
+    if version == 2:
+        body = [f"{name} add", f"{name} open"]
+        body += [f"{name} {d} {o} {n}" for d, o, n in ios] + [f"{name} close"]
+        return "fio version 2 iolog\n" + "\n".join(body) + "\n"
+    body = [f"0 {name} add", f"0 {name} open"]
+    body += [f"{10 * (i + 1)} {name} {d} {o} {n}" for i, (d, o, n) in enumerate(ios)]
+    body.append(f"{10 * (len(ios) + 1)} {name} close")
+    return "fio version 3 iolog\n" + "\n".join(body) + "\n"
+
+
+K = 1024
+# a mixed trace over 2 MiB: strided writes, reads of several sizes, a repeated block
+REPLAY_IOS = ([("write", i * 64 * K, 4 * K) for i in range(32)]
+              + [("read", i * 16 * K, 16 * K) for i in range(64)]
+              + [("read", 1536 * K + i * 8 * K, 8 * K) for i in range(32)]
+              + [("write", 4 * K, 4 * K)] * 8)
+
 CORPUS: tuple[Case, ...] = (
     Case("seq_write", "[w]\nsize=4m\nrw=write\n"),
     Case("seq_read_64k", "[r]\nsize=4m\nrw=read\nbs=64k\n"),
@@ -273,6 +297,21 @@ CORPUS: tuple[Case, ...] = (
     Case("zones_partial_last_zone", "[z]\nsize=800k\nrw=write\nzonemode=strided\n"
                                     "zonesize=64k\nzoneskip=192k\nwrite_iolog=trace.log\n",
          trace="order"),
+    # read_iolog replay of a trace (v3 as loadgen writes it, v2 as older fio did); fio's
+    # engine maps size plus the log's bytes, so size= makes room for the trace's 2 MiB
+    Case("replay_v3", "[r]\nsize=2m\nread_iolog=replay.log\nreplay_no_stall=1\n",
+         files=(("replay.log", _trace(3, REPLAY_IOS)),)),
+    Case("replay_v2", "[r]\nsize=2m\nread_iolog=replay.log\n",
+         files=(("replay.log", _trace(2, REPLAY_IOS)),)),
+    Case("replay_timed", "[r]\nsize=2m\nread_iolog=replay.log\nreplay_time_scale=400\n",
+         files=(("replay.log", _trace(3, REPLAY_IOS[:40])),)),
+    Case("replay_skip_writes", "[r]\nsize=2m\nread_iolog=replay.log\nreplay_skip=write\n",
+         files=(("replay.log", _trace(3, REPLAY_IOS)),)),
+    Case("replay_scale_align", "[r]\nsize=2m\nread_iolog=replay.log\nreplay_scale=2\n"
+                               "replay_align=8k\n",
+         files=(("replay.log", _trace(3, REPLAY_IOS)),)),
+    Case("replay_loops_once", "[r]\nread_iolog=replay.log\nloops=3\nsize=4m\n",
+         files=(("replay.log", _trace(3, REPLAY_IOS)),)),
     Case("zoned_trailing_slash", "[z]\nsize=4m\nrw=randread\nnorandommap\nnumber_ios=64\n"
                                  "random_distribution=zoned:60/10:40/90/\n"),
 )

@@ -315,10 +315,10 @@ def _apply_distribution(state: State, value: DistributionValue) -> None:
 
 
 def _apply_zonemode(state: State, value: str) -> None:
+    state.zonemode = value  # zbd too: the refusal below is the one error it gives
     if value == "zbd":
-        raise BadValue("not supported: zoned block devices (write pointers, zone resets) do "
-                       "not apply to anonymous memory; zonemode=strided is supported")
-    state.zonemode = value
+        raise BadValue("zoned block devices are not supported: anonymous memory has no "
+                       "write pointers or zone resets (zonemode=strided is)")
 
 
 def _apply_replay_align(state: State, value: int) -> None:

@@ -339,6 +339,8 @@ def _seq_rand_block_sizes(
 def _zones(state: State, name: str, where: str) -> tuple[int, int, int]:
     """fio's fixup_options for zonemode=strided: zonesize is required (and refused without
     the mode), zonerange defaults to zonesize; (0, 0, 0) = no zones."""
+    if state.zonemode == "zbd":
+        return 0, 0, 0  # refused on its own line
     if state.zonemode == "none":
         if state.zonesize:
             raise InputError(f"job {name!r}: zonemode=none and zonesize are not compatible "

@@ -387,3 +387,15 @@ def test_zones_end_the_loop_at_the_region_end() -> None:
     ios = loop_ios(_zone_job(rw="write", size=800 * K))
     assert sum(n for _, n, _ in ios) == 3 * 64 * K + 32 * K
     assert max(o + n for o, n, _ in ios) == 800 * K
+
+
+@pytest.mark.parametrize("extra", [
+    {"random_distribution": "zipf", "distribution_params": (1.2, -1.0)},
+    {"random_generator": "lfsr"},
+    {"norandommap": True},
+    {"bs_min": (4 * K, 4 * K), "bs_max": (16 * K, 16 * K)},
+])
+def test_every_random_kind_stays_in_its_zones(extra: dict[str, object]) -> None:
+    ios = loop_ios(_zone_job(rw="randread", **extra))
+    assert sum(n for _, n, _ in ios) >= 1 * M
+    assert all(o % (256 * K) + n <= 64 * K for o, n, _ in ios)

@@ -39,24 +39,27 @@ GENERATORS = ("tausworthe", "tausworthe64", "lfsr")
 
 @numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
 def _seq_next(pos: int, start: int, end: int, add: int, wrap: bool) -> int:
-    """The next sequential offset after ``pos`` (fio get_next_seq_offset; -1: none).
+    """The next sequential offset after ``pos`` (fio get_next_seq_offset and the checks of
+    get_next_offset; -1: none), with holes of ``add`` bytes between I/Os.
 
-    fio's arithmetic is unsigned: a hole that lands before the region start wraps to
-    ``io_size + add``, one past the end to the start; fio's io_size here is end - start.
+    fio's own arithmetic, unsigned and mixing positions from the region start with
+    positions in the mapping (its file size and io_size are both ``end`` here): a hole
+    before the start wraps to ``end + add``, one past the end to ``start``, both counted
+    from the start; a backward walk with a start offset begins at the end.  Checked
+    against fio's iologs with and without offset=50%.
     """
-    io_size = end - start
     if wrap and pos >= end:
         pos = start
     if pos >= end:
         return -1
     if pos == start and start and add < 0:
-        pos = io_size  # fio: "only rewind if we already hit the end"
+        pos = end  # fio: "only rewind if we already hit the end"
     rel = pos - start
     if rel != 0 and add != 0:
         rel += add
         if rel < 0 or rel >= end:
-            rel = start if add > 0 else io_size + add
-    if rel < 0 or rel >= io_size:
+            rel = start if add > 0 else end + add
+    if rel < 0 or rel >= end or start + rel >= end:
         return -1
     return start + rel
 

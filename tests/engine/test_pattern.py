@@ -399,3 +399,19 @@ def test_every_random_kind_stays_in_its_zones(extra: dict[str, object]) -> None:
     ios = loop_ios(_zone_job(rw="randread", **extra))
     assert sum(n for _, n, _ in ios) >= 1 * M
     assert all(o % (256 * K) + n <= 64 * K for o, n, _ in ios)
+
+
+@pytest.mark.parametrize(
+    ("skip", "expected"),
+    [
+        # fio's iologs of size=64k offset=50% rw=read:<skip> (KiB): a backward walk with a
+        # start offset begins at the end, and ends where fio's unsigned checks refuse
+        (4, [32, 40, 48, 56]),
+        (-8, [56, 52, 48, 44, 40, 36, 32]),
+        (-4, [60]),
+        (-64, [32] * 16),
+    ],
+)
+def test_skips_with_a_start_offset_follow_fio(skip: int, expected: list[int]) -> None:
+    p = AccessPattern(make_job(rw="read", rw_postfix=skip * K, size=64 * K, offset_percent=50))
+    assert [o // K for o, _, _ in loop_ios(p)] == expected

@@ -275,6 +275,10 @@ CORPUS: tuple[Case, ...] = (
          trace="order"),
     Case("backward_write_io_size", "[b]\nsize=64k\nio_size=128k\nrw=write:-8k\n"
                                    "write_iolog=trace.log\n", trace="order"),
+    Case("backward_offset", "[b]\nsize=64k\noffset=50%\nrw=read:-8k\nwrite_iolog=trace.log\n",
+         trace="order"),
+    Case("forward_holes_offset", "[b]\nsize=64k\noffset=50%\nrw=write:4k\n"
+                                 "write_iolog=trace.log\n", trace="order"),
     Case("forward_holes_loops", "[b]\nsize=64k\nrw=read:8k\nloops=3\nwrite_iolog=trace.log\n",
          trace="order"),
     # zonemode=strided: which parts of the region are touched, in which order

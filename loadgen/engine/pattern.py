@@ -77,6 +77,42 @@ def _skip_run(pos: int, start: int, end: int, add: int, wrap: bool, bs: int, out
     return len(out)
 
 
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+def _zone_run(state: Any, start: int, zone_end: int, real_end: int, stride: int,
+              zone_size: int, bs: int, out: Any) -> int:
+    """Fixed-size sequential I/Os zone by zone (zonemode=strided) into ``out``.
+
+    ``state`` holds [zone base, bytes left in the zone, cursor, bytes left in the loop,
+    exhausted] and is updated; the cursor goes round ``[start, zone_end)`` and is moved by
+    the zone base.  Returns how many I/Os were made.
+    """
+    base, left, pos, budget = state[0], state[1], state[2], state[3]
+    k = 0
+    while k < len(out):
+        if budget <= 0:
+            state[4] = 1
+            break
+        if left <= 0:
+            base += stride
+            if start + base >= real_end:
+                base = 0
+            left = zone_size
+            pos = start
+        if pos + bs > zone_end:
+            pos = start
+        off = pos + base
+        if off + bs > real_end:
+            state[4] = 1
+            break
+        out[k] = off
+        k += 1
+        pos += bs
+        left -= bs
+        budget -= bs
+    state[0], state[1], state[2], state[3] = base, left, pos, budget
+    return k
+
+
 class Batch:
     """Up to n I/Os as arrays: absolute offsets into the mapping, lengths, directions
     (0 = read)."""
@@ -254,17 +290,19 @@ class AccessPattern:
                     self.exhausted = False
                     return n
             self.streams = self.seeder.make()
-        self._zone_base, self._zone_left = 0, self.job.zone_size  # fio clear_io_state
-        if self.zoned or not (self.pass_cap and self._pass_left <= 0):
-            # fio resets the cursors when an offset is refused (the file is reopened); a
-            # loop that ended at its bytes goes on from where it was (checked: rw=read:-12k
-            # loops=2 continues the backward walk)
+        # fio resets the cursors (and map) when an offset is refused (the file is
+        # reopened); a loop that ended at its bytes goes on from where it was, zones and
+        # all (checked: rw=read:-12k loops=2 continues the backward walk, and strided zones
+        # with loops=2 go on with the next zone)
+        continued = bool(self.pass_cap) and self._pass_left <= 0
+        if not continued:
+            self._zone_base, self._zone_left = 0, self.job.zone_size
             self.last_pos = [self.start, self.start]
             self.last_start = [-1, -1]
         self._pass_left = self.pass_cap
-        if self.map is not None:
+        if self.map is not None and not continued:
             self.map.reset()
-        if self.lfsr is not None:
+        if self.lfsr is not None and not continued:
             self.lfsr.reset()
         if self.chooser is not None:
             self.chooser.new_loop(self.streams.rwmix)
@@ -349,20 +387,105 @@ class AccessPattern:
         return batch
 
     def _zone_batch(self, n: int) -> Batch:
+        """Up to ``n`` I/Os, zone visit after zone visit (so small zones still make long
+        batches); stops early at this loop's bytes or when the loop ends."""
+        if not self.random and not self.mixed and self.fixed_len and not self.seq_add:
+            return self._zone_seq_batch(n)
+        if (self.random and self.fixed_len and self.map is not None
+                and self.map.nblocks == self.map_lastb and self.seq_nr == 0
+                and min(self.perc_rand) >= 100):
+            return self._zone_rand_batch(n)
+        parts: list[Batch] = []
+        got = 0
+        issued = 0
+        while got < n and not self.exhausted:
+            if self._zone_left <= 0:
+                self._next_zone()
+            part = self._zone_visit(n - got)
+            if not len(part):
+                break
+            parts.append(part)
+            got += len(part)
+            issued += int(part.lengths.sum())
+            if self.pass_cap and issued >= self._pass_left:
+                break
+        if len(parts) == 1:
+            return parts[0]
+        if not parts:
+            return Batch.empty()
+        return Batch(np.concatenate([b.offsets for b in parts]),
+                     np.concatenate([b.lengths for b in parts]),
+                     np.concatenate([b.dirs for b in parts]))
+
+    def _zone_seq_batch(self, n: int) -> Batch:
+        """Sequential equal blocks in zones, in compiled code (any zone size)."""
+        d, bs = self.fixed_dir, self.min_bs
+        budget = self._pass_left if self.pass_cap else 1 << 62
+        state = np.array([self._zone_base, self._zone_left, self.last_pos[d], budget, 0],
+                         dtype=np.int64)
+        offs = np.empty(n, dtype=np.int64)
+        job = self.job
+        k = _zone_run(state, self.start, self.end, self.real_end,
+                      job.zone_range + job.zone_skip, job.zone_size, bs, offs)
+        self._zone_base, self._zone_left = int(state[0]), int(state[1])
+        self.last_pos[d] = int(state[2])
+        if state[4]:
+            self.exhausted = True
+        return Batch(offs[:k], np.full(k, bs, dtype=np.int64), np.full(k, d, dtype=np.int8))
+
+    def _zone_rand_batch(self, n: int) -> Batch:
+        """Uniform one-block random I/Os through a map cleared at each zone visit (and when
+        full), vectorised over the visits: equal blocks make every visit's I/O count known."""
+        assert self.map is not None
+        job, bs = self.job, self.min_bs
+        if self.pass_cap:
+            n = min(n, -(-self._pass_left // bs))
+        if n <= 0:
+            self.exhausted = True
+            return Batch.empty()
+        per_visit = -(-job.zone_size // bs)
+        first = -(-self._zone_left // bs) if self._zone_left > 0 else 0
+        j = np.arange(n, dtype=np.int64)
+        visit = np.where(j < first, 0, 1 + (j - first) // per_visit)
+        resets = np.flatnonzero((j >= first) & ((j - first) % per_visit == 0))
+        stride = job.zone_range + job.zone_skip
+        nzones = -(-(self.real_end - self.start) // stride)
+        base = ((self._zone_base // stride + visit) % nzones) * stride
+        dirs = self._directions(n)
+        cand = self.streams.offset.integers(0, self.map.nblocks, size=n, dtype=np.int64)
+        offs = self.start + self.map.claim_resetting(cand, resets) * self.map_ba + base
+        k = n
+        bad = np.flatnonzero(offs + bs > self.real_end)  # fio: past the file, the loop ends
+        if len(bad):
+            k = int(bad[0])
+            self.exhausted = True
+            self._give_back(dirs[k:])
+        if k:
+            last = int(visit[k - 1])
+            done_in_last = (k - first if last else k) - (max(last - 1, 0) * per_visit)
+            self._zone_base = int(base[k - 1])
+            self._zone_left = ((self._zone_left if last == 0 else job.zone_size)
+                               - done_in_last * bs)
+        return Batch(offs[:k], np.full(k, bs, dtype=np.int64), dirs[:k])
+
+    def _next_zone(self) -> None:
+        """fio's zone switch: zonerange + zoneskip on, back to the start past the end, and
+        the cursors and map of a fresh zone (fio_file_reset)."""
+        job = self.job
+        self._zone_base += job.zone_range + job.zone_skip
+        if self.start + self._zone_base >= self.real_end:
+            self._zone_base = 0
+        self._zone_left = job.zone_size
+        self.last_pos = [self.start, self.start]
+        self.last_start = [-1, -1]
+        if self.map is not None:
+            self.map.reset()
+        if self.lfsr is not None:
+            self.lfsr.reset()
+
+    def _zone_visit(self, n: int) -> Batch:
         """The next I/Os of the current zone, moved to where the zone lies; a zone is done
         once zonesize bytes went to it (the I/O that crosses it is whole, as fio's)."""
-        if self._zone_left <= 0:
-            job = self.job
-            self._zone_base += job.zone_range + job.zone_skip
-            if self.start + self._zone_base >= self.real_end:
-                self._zone_base = 0
-            self._zone_left = job.zone_size
-            self.last_pos = [self.start, self.start]  # fio_file_reset
-            self.last_start = [-1, -1]
-            if self.map is not None:
-                self.map.reset()
-            if self.lfsr is not None:
-                self.lfsr.reset()
         want = min(n, -(-self._zone_left // max(self.min_bs, 1)))
         batch = self._generate(want)
         done_before = np.cumsum(batch.lengths) - batch.lengths
@@ -386,7 +509,8 @@ class AccessPattern:
             self.exhausted = True
             self._give_back(batch.dirs[k:])
             batch = Batch(batch.offsets[:k], batch.lengths[:k], batch.dirs[:k])
-            self._remember(batch.offsets, batch.lengths, batch.dirs)
+            if not self.zoned:  # zone cursors are kept inside the zone, not in the region
+                self._remember(batch.offsets, batch.lengths, batch.dirs)
         self._pass_left -= int(batch.lengths.sum())
         if self._pass_left <= 0:
             self.exhausted = True

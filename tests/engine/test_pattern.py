@@ -415,3 +415,20 @@ def test_every_random_kind_stays_in_its_zones(extra: dict[str, object]) -> None:
 def test_skips_with_a_start_offset_follow_fio(skip: int, expected: list[int]) -> None:
     p = AccessPattern(make_job(rw="read", rw_postfix=skip * K, size=64 * K, offset_percent=50))
     assert [o // K for o, _, _ in loop_ios(p)] == expected
+
+
+def test_zones_go_on_with_the_next_zone_in_the_next_loop() -> None:
+    # fio (checked, loops=2): a loop that ends at its bytes leaves the zones where they are
+    p = _zone_job(rw="read", zone_skip=128 * K, loops=2)
+    first = loop_ios(p)
+    p.start_loop()
+    second = loop_ios(p)
+    zones = [o // (64 * K) for o, _, _ in first[::16]] + [o // (64 * K) for o, _, _ in second[::16]]
+    assert zones == [0, 3, 6, 9, 12, 15] * 5 + [0, 3]
+
+
+def test_zones_start_again_after_the_region_end_ended_a_loop() -> None:
+    p = _zone_job(rw="write", size=800 * K)
+    first = loop_ios(p)
+    p.start_loop()
+    assert loop_ios(p) == first

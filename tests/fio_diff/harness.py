@@ -112,9 +112,10 @@ def compare(case: Case, workdir: Path) -> Comparison:
     fio_dir, loadgen_dir = workdir / "fio", workdir / "loadgen"
     fio_dir.mkdir(exist_ok=True)
     loadgen_dir.mkdir(exist_ok=True)
-    for name, text in case.files:
-        (fio_dir / name).write_text(text)
-        (loadgen_dir / name).write_text(text)
+    for tool_dir in (fio_dir, loadgen_dir):
+        (tool_dir / TRACE).unlink(missing_ok=True)  # fio appends to an iolog that exists
+        for name, text in case.files:
+            (tool_dir / name).write_text(text)
     result = Comparison(case, run_fio(path, case.args, fio_dir),
                         run_loadgen(path, case.args, loadgen_dir))
     problems = result.problems

@@ -266,9 +266,10 @@ class _Run:
                 self.pacer.reset(now)
                 if self.pattern.chooser is not None:
                     self.pattern.chooser.reset_counts()
-                if not self.time_based:
+                if not self.time_based and self.pattern.replay is None:
                     # fio resets its counters at ramp end, so the whole workload runs
-                    # again; start it from a fresh loop so that it is exactly that.
+                    # again; start it from a fresh loop so that it is exactly that (a
+                    # replayed log is not run again: its I/Os go on where they were).
                     self.pattern.start_loop()
                     batch, pos, left, self.pass_bytes = Batch.empty(), 0, 0, 0
             measured = not in_ramp

@@ -577,3 +577,14 @@ def test_a_replayed_io_never_starts_before_it_is_due(in_tmp: Path) -> None:
               if len(line.split()) == 5]
     assert stamps[1] >= 20_000 and stamps[2] >= 40_000
     assert run_job(dataclasses.replace(job, replay_no_stall=True)).ios == (2, 1)
+
+
+def test_a_replay_goes_on_after_the_ramp_instead_of_starting_again(in_tmp: Path) -> None:
+    # due at 0, 60 ms and 120 ms; a 30 ms ramp can hold only the first (fio's log is consumed
+    # once: the ramp does not make the replay start over)
+    (in_tmp / "timed.log").write_text(
+        "fio version 3 iolog\n1 f add\n1 f read 0 4096\n60001 f read 4096 4096\n"
+        "120001 f read 8192 4096\n")
+    job = make_job(size=1 * M, read_iolog=str(in_tmp / "timed.log"), io_size=12288,
+                   ramp_time_ns=30_000_000)
+    assert run_job(job).ios[0] in (2, 3)  # 3 only if the first I/O started after the ramp

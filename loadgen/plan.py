@@ -328,6 +328,11 @@ class Job:
     # zoned: per direction tuple of (access pct, region pct or bytes for zoned_abs)
     zones: tuple[tuple[tuple[float, int], ...], tuple[tuple[float, int], ...]] = ((), ())
     percentage_random: Pair = (100, 100)
+    # zonemode=strided: zone_size bytes of I/O go to each zone of zone_range bytes, zones
+    # zone_range + zone_skip apart (fio's zonesize/zonerange/zoneskip); 0 = no zones
+    zone_size: int = 0
+    zone_range: int = 0
+    zone_skip: int = 0
     randrepeat: bool = True
     randseed: int = 0x89
     loops: int = 1
@@ -419,6 +424,16 @@ class Job:
     fsync_blocks: int = 0
     fdatasync_blocks: int = 0
     sync_file_range_nr: int = 0
+    # read_iolog replay (loadgen.replaylog): the log (an absolute path; "" = none) and how
+    # its offsets and times are changed; the log was checked when the plan was made
+    read_iolog: str = ""
+    read_iolog_chunked: bool = False
+    replay_no_stall: bool = False
+    replay_time_scale: int = 100
+    replay_scale: int = 1
+    replay_align: int = 0
+    replay_skip: tuple[str, ...] = ()
+    replay_redirect: str = ""
     # reporting context
     kb_base: int = 1024
     unit_base: int = 8  # 8 = bytes, 1 = bits

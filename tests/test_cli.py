@@ -218,3 +218,16 @@ def test_status_interval_prints_the_cumulative_report_each_interval(tmp_path):
     assert len(lines) >= 3  # periodic reports, then the final one
     reads = [int(line.split(";")[5]) for line in lines]  # read KiB, cumulative
     assert reads == sorted(reads) and reads[-1] > 0
+
+
+def test_a_bad_replay_log_stops_the_run_before_anything_starts(tmp_path):
+    log = tmp_path / "trace.log"
+    log.write_text("fio version 3 iolog\n0 f add\n0 f open\n5 f read 0 4096\n9 f read 4096\n")
+    path = tmp_path / "job.fio"
+    path.write_text(f"[first]\nsize=1m\nexec_prerun=touch {tmp_path / 'started'}\n"
+                    f"[replay]\nread_iolog={log}\n")
+    result = _loadgen("run", "--eta=never", str(path))
+    assert result.returncode == 2
+    assert result.stderr == (f"{log}:5: bad iolog3 line: expected 'TIME FILE ACTION [OFFSET "
+                             "LENGTH]', got '9 f read 4096'\n")
+    assert not (tmp_path / "started").exists()  # the first job never ran

@@ -101,7 +101,14 @@ def _normal(nranges: int, dev_pct: float, center: float) -> IndexDraw:
 def _zoned(
     zones: tuple[tuple[float, int], ...], nblocks: int, block_bytes: int, absolute: bool
 ) -> IndexDraw:
-    """Zone i takes access_pct[i]% of the I/Os in its slice of the region."""
+    """Zone i takes access_pct[i]% of the I/Os in its slice of the region; no zones (a
+    direction whose list was left empty) is uniform, as fio's fallback."""
+    if not zones:
+        def uniform(rng: np.random.Generator, n: int) -> np.ndarray:
+            out: np.ndarray = rng.integers(0, max(nblocks, 1), size=n, dtype=np.int64)
+            return out
+
+        return uniform
     access = np.array([z[0] for z in zones], dtype=np.float64)
     if absolute:
         sizes = np.array([z[1] // block_bytes for z in zones], dtype=np.int64)
@@ -130,11 +137,9 @@ def make_index_draws(
     if kind == "random":
         return None
     if kind in ("zoned", "zoned_abs"):
-        per_dir = []
-        for d in (READ, WRITE):
-            zones = job.zones[d] or job.zones[READ] or job.zones[WRITE]
-            per_dir.append(_zoned(zones, nblocks, block_bytes, kind == "zoned_abs"))
-        return per_dir[READ], per_dir[WRITE]
+        absolute = kind == "zoned_abs"
+        return (_zoned(job.zones[READ], nblocks, block_bytes, absolute),
+                _zoned(job.zones[WRITE], nblocks, block_bytes, absolute))
     center = _param(params, 1, -1.0)
     rand_off = int(rng.integers(0, 2**32)) if center == -1 else int(nranges * center)
     if kind == "zipf":

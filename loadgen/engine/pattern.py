@@ -14,6 +14,9 @@ pre-drawn random numbers.
 
 from __future__ import annotations
 
+from typing import Any
+
+import numba
 import numpy as np
 
 from loadgen.engine import randmap
@@ -24,12 +27,90 @@ from loadgen.engine.randmap import RandomMap
 from loadgen.engine.rwmix import DirectionChooser
 from loadgen.engine.streams import Seeder, Streams
 from loadgen.plan import READ, WRITE, Job, RwMode
+from loadgen.replaylog import ReplayOptions
+from loadgen.replaylog import load as load_replay
 
 # Loops up to this many I/Os are recorded and replayed: a loop of one batch (the one
 # that matters, a small region looped many times) is kept as it is, and a longer one is
 # regenerated, since keeping its batches alive would fault fresh heap in the window.
 REPLAY_MAX_OPS = 1 << 12
 GENERATORS = ("tausworthe", "tausworthe64", "lfsr")
+
+
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+def _seq_next(pos: int, start: int, end: int, add: int, wrap: bool) -> int:
+    """The next sequential offset after ``pos`` (fio get_next_seq_offset and the checks of
+    get_next_offset; -1: none), with holes of ``add`` bytes between I/Os.
+
+    fio's own arithmetic, unsigned and mixing positions from the region start with
+    positions in the mapping (its file size and io_size are both ``end`` here): a hole
+    before the start wraps to ``end + add``, one past the end to ``start``, both counted
+    from the start; a backward walk with a start offset begins at the end.  Checked
+    against fio's iologs with and without offset=50%.
+    """
+    if wrap and pos >= end:
+        pos = start
+    if pos >= end:
+        return -1
+    if pos == start and start and add < 0:
+        pos = end  # fio: "only rewind if we already hit the end"
+    rel = pos - start
+    if rel != 0 and add != 0:
+        rel += add
+        if rel < 0 or rel >= end:
+            rel = start if add > 0 else end + add
+    if rel < 0 or rel >= end or start + rel >= end:
+        return -1
+    return start + rel
+
+
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+def _skip_run(pos: int, start: int, end: int, add: int, wrap: bool, bs: int, out: Any) -> int:
+    """Fixed-size sequential I/Os with holes (``rw=read:-8k``) into ``out``; returns how
+    many fit before the loop ends (an offset is refused or a block crosses the end)."""
+    for i in range(len(out)):
+        off = _seq_next(pos, start, end, add, wrap)
+        if off < 0 or off + bs > end:
+            return i
+        out[i] = off
+        pos = off + bs
+    return len(out)
+
+
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+def _zone_run(state: Any, start: int, zone_end: int, real_end: int, stride: int,
+              zone_size: int, bs: int, out: Any) -> int:
+    """Fixed-size sequential I/Os zone by zone (zonemode=strided) into ``out``.
+
+    ``state`` holds [zone base, bytes left in the zone, cursor, bytes left in the loop,
+    exhausted] and is updated; the cursor goes round ``[start, zone_end)`` and is moved by
+    the zone base.  Returns how many I/Os were made.
+    """
+    base, left, pos, budget = state[0], state[1], state[2], state[3]
+    k = 0
+    while k < len(out):
+        if budget <= 0:
+            state[4] = 1
+            break
+        if left <= 0:
+            base += stride
+            if start + base >= real_end:
+                base = 0
+            left = zone_size
+            pos = start
+        if pos + bs > zone_end:
+            pos = start
+        off = pos + base
+        if off + bs > real_end:
+            state[4] = 1
+            break
+        out[k] = off
+        k += 1
+        pos += bs
+        left -= bs
+        budget -= bs
+    state[0], state[1], state[2], state[3] = base, left, pos, budget
+    return k
 
 
 class Batch:
@@ -80,6 +161,15 @@ class AccessPattern:
         self.fixed_dir = WRITE if rw.writes and not rw.mixed else READ
         self.writes = rw.writes
         self.start, self.end = region_bounds(job)
+        # zonemode=strided (fio setup_strided_zone_mode): the pattern runs over one zone,
+        # [start, start + zonerange), for zonesize bytes, then moves zonerange + zoneskip
+        # on (back to the start past the region end); offsets are shifted by ``_zone_base``.
+        self.zoned = job.zone_size > 0
+        self.real_end = self.end
+        if self.zoned:
+            self.end = min(self.start + job.zone_range, self.real_end)
+        self._zone_base = 0
+        self._zone_left = job.zone_size
         self.sizers = tuple(
             BlockSizer(job.bs_min[d], job.bs_max[d], job.bssplit[d], job.bs_unaligned)
             for d in (READ, WRITE)
@@ -92,11 +182,18 @@ class AccessPattern:
         ) == 1 and all(self.sizers[d].fixed for d in active)
         # time_based needs a runtime; fio warns and drops it otherwise.
         self.time_based = job.time_based and job.runtime_ns > 0
+        # the region (a zone) is used round and round rather than ending the loop
+        self.cycling = self.time_based or self.zoned
         # Sequential writes wrap inside a loop when io_size > size (fio get_next_seq_offset).
-        self.wrap_at_end = self.time_based or (self.writes and job.io_size > job.size)
+        self.wrap_at_end = self.cycling or (self.writes and job.io_size > job.size)
         self.seq_add = job.rw_postfix if not self.random else 0
         self.seq_nr = job.rw_postfix if self.random and job.rw_postfix > 1 else 0
         self.identical = job.rw_sequencer == "identical"
+        # Holes can cycle through the region for ever (a backward skip always finds an
+        # offset): such a loop ends after its bytes, as fio's does at io_size.
+        cycles = self.seq_add or self.zoned
+        self.pass_cap = job.bytes_per_pass if cycles and not self.time_based else 0
+        self._pass_left = self.pass_cap
         self.perc_rand = job.percentage_random
         # Random grid: blocks of blockalign; fio reduces the region by (min_bs - ba).
         self.ba = tuple(
@@ -151,6 +248,20 @@ class AccessPattern:
         self._forced_at_start = 0
         self._replay = 0
         self.repeat = 1  # how many times the runner runs the last batch (replayed loops)
+        # read_iolog: each loop is the log, one batch; ``replay_due`` says when each of its
+        # I/Os is due (ns since the loop started; None: no stalls)
+        self.replay: Batch | None = None
+        self.replay_due: np.ndarray | None = None
+        if job.read_iolog:
+            log = load_replay(job.read_iolog, ReplayOptions(
+                job.replay_no_stall, job.replay_time_scale, job.replay_scale,
+                job.replay_align, job.replay_skip))
+            if log.extent > job.size:
+                raise ValueError(f"read_iolog={job.read_iolog}: the log needs {log.extent} "
+                                 f"bytes, the region has {job.size} (it changed since the check)")
+            self.replay = Batch(log.offsets, log.lengths, log.dirs)
+            self.replay_due = log.due_ns
+            self.max_bs = max(self.max_bs, int(log.lengths.max()))
         self.start_loop()
 
     # ---- loop state -------------------------------------------------------------------
@@ -163,6 +274,9 @@ class AccessPattern:
         start covers.
         """
         first, self._first_loop = self._first_loop, False
+        if self.replay is not None:
+            self.exhausted = not first  # fio replays a log once, whatever loops says
+            return 1
         if not first and self.seeder.repeatable:
             template = self._template
             if template is not None and not self.time_based:
@@ -176,11 +290,19 @@ class AccessPattern:
                     self.exhausted = False
                     return n
             self.streams = self.seeder.make()
-        self.last_pos = [self.start, self.start]
-        self.last_start = [-1, -1]
-        if self.map is not None:
+        # fio resets the cursors (and map) when an offset is refused (the file is
+        # reopened); a loop that ended at its bytes goes on from where it was, zones and
+        # all (checked: rw=read:-12k loops=2 continues the backward walk, and strided zones
+        # with loops=2 go on with the next zone)
+        continued = bool(self.pass_cap) and self._pass_left <= 0
+        if not continued:
+            self._zone_base, self._zone_left = 0, self.job.zone_size
+            self.last_pos = [self.start, self.start]
+            self.last_start = [-1, -1]
+        self._pass_left = self.pass_cap
+        if self.map is not None and not continued:
             self.map.reset()
-        if self.lfsr is not None:
+        if self.lfsr is not None and not continued:
             self.lfsr.reset()
         if self.chooser is not None:
             self.chooser.new_loop(self.streams.rwmix)
@@ -193,6 +315,7 @@ class AccessPattern:
             self.seeder.repeatable
             and not self.time_based
             and not self.seq_nr
+            and not self.pass_cap
             and self._template is None
         )
         self._recording = [] if recordable else None
@@ -230,13 +353,21 @@ class AccessPattern:
 
     def next_batch(self, n: int) -> Batch:
         """Up to ``n`` I/Os of this loop (a replayed loop comes whole, however long)."""
+        if self.replay is not None:
+            self.repeat = 1
+            if self.exhausted or n <= 0:
+                return Batch.empty()
+            self.exhausted = True
+            return self.replay
         if self._replay:
             assert self._template is not None
             self.repeat, self._replay = self._replay, 0
             self.exhausted = True
             return self._template
         self.repeat = 1
-        batch = self._generate(n)
+        batch = self._zone_batch(n) if self.zoned else self._generate(n)
+        if self.pass_cap:
+            batch = self._capped(batch)
         rec = self._recording
         if rec is not None:
             rec.append(batch)
@@ -255,12 +386,142 @@ class AccessPattern:
                 self._recording = None
         return batch
 
+    def _zone_batch(self, n: int) -> Batch:
+        """Up to ``n`` I/Os, zone visit after zone visit (so small zones still make long
+        batches); stops early at this loop's bytes or when the loop ends."""
+        if not self.random and not self.mixed and self.fixed_len and not self.seq_add:
+            return self._zone_seq_batch(n)
+        if (self.random and self.fixed_len and self.map is not None
+                and self.map.nblocks == self.map_lastb and self.seq_nr == 0
+                and min(self.perc_rand) >= 100):
+            return self._zone_rand_batch(n)
+        parts: list[Batch] = []
+        got = 0
+        issued = 0
+        while got < n and not self.exhausted:
+            if self._zone_left <= 0:
+                self._next_zone()
+            part = self._zone_visit(n - got)
+            if not len(part):
+                break
+            parts.append(part)
+            got += len(part)
+            issued += int(part.lengths.sum())
+            if self.pass_cap and issued >= self._pass_left:
+                break
+        if len(parts) == 1:
+            return parts[0]
+        if not parts:
+            return Batch.empty()
+        return Batch(np.concatenate([b.offsets for b in parts]),
+                     np.concatenate([b.lengths for b in parts]),
+                     np.concatenate([b.dirs for b in parts]))
+
+    def _zone_seq_batch(self, n: int) -> Batch:
+        """Sequential equal blocks in zones, in compiled code (any zone size)."""
+        d, bs = self.fixed_dir, self.min_bs
+        budget = self._pass_left if self.pass_cap else 1 << 62
+        state = np.array([self._zone_base, self._zone_left, self.last_pos[d], budget, 0],
+                         dtype=np.int64)
+        offs = np.empty(n, dtype=np.int64)
+        job = self.job
+        k = _zone_run(state, self.start, self.end, self.real_end,
+                      job.zone_range + job.zone_skip, job.zone_size, bs, offs)
+        self._zone_base, self._zone_left = int(state[0]), int(state[1])
+        self.last_pos[d] = int(state[2])
+        if state[4]:
+            self.exhausted = True
+        return Batch(offs[:k], np.full(k, bs, dtype=np.int64), np.full(k, d, dtype=np.int8))
+
+    def _zone_rand_batch(self, n: int) -> Batch:
+        """Uniform one-block random I/Os through a map cleared at each zone visit (and when
+        full), vectorised over the visits: equal blocks make every visit's I/O count known."""
+        assert self.map is not None
+        job, bs = self.job, self.min_bs
+        if self.pass_cap:
+            n = min(n, -(-self._pass_left // bs))
+        if n <= 0:
+            self.exhausted = True
+            return Batch.empty()
+        per_visit = -(-job.zone_size // bs)
+        first = -(-self._zone_left // bs) if self._zone_left > 0 else 0
+        j = np.arange(n, dtype=np.int64)
+        visit = np.where(j < first, 0, 1 + (j - first) // per_visit)
+        resets = np.flatnonzero((j >= first) & ((j - first) % per_visit == 0))
+        stride = job.zone_range + job.zone_skip
+        nzones = -(-(self.real_end - self.start) // stride)
+        base = ((self._zone_base // stride + visit) % nzones) * stride
+        dirs = self._directions(n)
+        cand = self.streams.offset.integers(0, self.map.nblocks, size=n, dtype=np.int64)
+        offs = self.start + self.map.claim_resetting(cand, resets) * self.map_ba + base
+        k = n
+        bad = np.flatnonzero(offs + bs > self.real_end)  # fio: past the file, the loop ends
+        if len(bad):
+            k = int(bad[0])
+            self.exhausted = True
+            self._give_back(dirs[k:])
+        if k:
+            last = int(visit[k - 1])
+            done_in_last = (k - first if last else k) - (max(last - 1, 0) * per_visit)
+            self._zone_base = int(base[k - 1])
+            self._zone_left = ((self._zone_left if last == 0 else job.zone_size)
+                               - done_in_last * bs)
+        return Batch(offs[:k], np.full(k, bs, dtype=np.int64), dirs[:k])
+
+    def _next_zone(self) -> None:
+        """fio's zone switch: zonerange + zoneskip on, back to the start past the end, and
+        the cursors and map of a fresh zone (fio_file_reset)."""
+        job = self.job
+        self._zone_base += job.zone_range + job.zone_skip
+        if self.start + self._zone_base >= self.real_end:
+            self._zone_base = 0
+        self._zone_left = job.zone_size
+        self.last_pos = [self.start, self.start]
+        self.last_start = [-1, -1]
+        if self.map is not None:
+            self.map.reset()
+        if self.lfsr is not None:
+            self.lfsr.reset()
+
+    def _zone_visit(self, n: int) -> Batch:
+        """The next I/Os of the current zone, moved to where the zone lies; a zone is done
+        once zonesize bytes went to it (the I/O that crosses it is whole, as fio's)."""
+        want = min(n, -(-self._zone_left // max(self.min_bs, 1)))
+        batch = self._generate(want)
+        done_before = np.cumsum(batch.lengths) - batch.lengths
+        k = int(np.searchsorted(done_before, self._zone_left, side="left"))
+        offs = batch.offsets[:k] + self._zone_base
+        lens, dirs = batch.lengths[:k], batch.dirs[:k]
+        bad = np.flatnonzero(offs + lens > self.real_end)  # fio: past the file, the loop ends
+        if len(bad):
+            k = int(bad[0])
+            offs, lens, dirs = offs[:k], lens[:k], dirs[:k]
+            self.exhausted = True
+        self._give_back(batch.dirs[k:])
+        self._zone_left -= int(lens.sum())
+        return Batch(offs, lens, dirs)
+
+    def _capped(self, batch: Batch) -> Batch:
+        """The I/Os that start before this loop's bytes are done (``pass_cap``)."""
+        done_before = np.cumsum(batch.lengths) - batch.lengths
+        k = int(np.searchsorted(done_before, self._pass_left, side="left"))
+        if k < len(batch):
+            self.exhausted = True
+            self._give_back(batch.dirs[k:])
+            batch = Batch(batch.offsets[:k], batch.lengths[:k], batch.dirs[:k])
+            if not self.zoned:  # zone cursors are kept inside the zone, not in the region
+                self._remember(batch.offsets, batch.lengths, batch.dirs)
+        self._pass_left -= int(batch.lengths.sum())
+        if self._pass_left <= 0:
+            self.exhausted = True
+        return batch
+
     def _generate(self, n: int) -> Batch:
         if self.exhausted or n <= 0:
             return Batch.empty()
-        if not self.random and not self.mixed and self.fixed_len and self.seq_add == 0:
-            run = self._sequential_run(n)
-            if len(run):
+        if not self.random and not self.mixed and self.fixed_len:
+            run = self._sequential_run(n) if self.seq_add == 0 else self._skip_batch(n)
+            if len(run) or self.seq_add:
                 return run
         dirs = self._directions(n)
         if self.random and self.seq_nr == 0 and min(self.perc_rand) >= 100:
@@ -284,7 +545,7 @@ class AccessPattern:
         """Uniform one-block I/Os through the map; under time_based a full map is
         cleared and the batch goes on (so a small region still fills whole batches)."""
         assert self.map is not None
-        if self.time_based:
+        if self.cycling:
             cand = self.streams.offset.integers(0, self.map.nblocks, size=len(dirs), dtype=np.int64)
             offs = self.start + self.map.claim_cycling(cand) * self.map_ba
             lens = np.full(len(dirs), self.min_bs, dtype=np.int64)
@@ -295,7 +556,7 @@ class AccessPattern:
         got = 0
         while got < want:
             if self.map.full:
-                if not self.time_based:
+                if not self.cycling:
                     self.exhausted = True
                     break
                 self.map.reset()
@@ -305,7 +566,7 @@ class AccessPattern:
             blocks = self.map.claim_single(cand)
             parts.append(blocks)
             got += len(blocks)
-        if self.map.full and not self.time_based:
+        if self.map.full and not self.cycling:
             self.exhausted = True
         if got < want:
             self._give_back(dirs[got:])
@@ -362,7 +623,7 @@ class AccessPattern:
             if counts[d] and not self.sizers[d].fixed:
                 u_bs[d] = self.streams.bs(d).random(width)
         offs, lens, status = self.map.claim_sized(
-            dirs, u_block, self._geo, self._split, u_bs, self.time_based
+            dirs, u_block, self._geo, self._split, u_bs, self.cycling
         )
         k = len(offs)
         if status == randmap.SIZED_EXHAUSTED:
@@ -377,7 +638,7 @@ class AccessPattern:
         register again when a loop's blocks are used up); lengths fit or the loop ends."""
         assert self.lfsr is not None
         blocks = self.lfsr.take(len(dirs))
-        if self.time_based:
+        if self.cycling:
             while len(blocks) < len(dirs):
                 self.lfsr.reset()
                 blocks = np.concatenate([blocks, self.lfsr.take(len(dirs) - len(blocks))])
@@ -426,6 +687,19 @@ class AccessPattern:
         self.last_pos[d] = pos + k * bs
         offs = pos + bs * np.arange(k, dtype=np.int64)
         return Batch(offs, np.full(k, bs, dtype=np.int64), np.full(k, d, dtype=np.int8))
+
+    def _skip_batch(self, n: int) -> Batch:
+        """One direction, equal blocks, holes of ``rw=<mode>:N`` (backward too)."""
+        d, bs = self.fixed_dir, self.min_bs
+        offs = np.empty(n, dtype=np.int64)
+        k = _skip_run(self.last_pos[d], self.start, self.end, self.seq_add, self.wrap_at_end,
+                      bs, offs)
+        if k < n:
+            self.exhausted = True
+        if k:
+            self.last_start[d] = int(offs[k - 1])
+            self.last_pos[d] = int(offs[k - 1]) + bs
+        return Batch(offs[:k], np.full(k, bs, dtype=np.int64), np.full(k, d, dtype=np.int8))
 
     def _sequential_batch(self, dirs: np.ndarray) -> Batch:
         """Contiguous I/Os per direction; stops before the first one that would not fit.
@@ -494,31 +768,24 @@ class AccessPattern:
             self._seq_left = self.seq_nr
         return self.perc_rand[d] >= 100 or v_perc <= self.perc_rand[d]
 
-    def _seq_offset(self, d: int) -> int | None:
-        pos = self.last_pos[d]
-        if pos >= self.end and self.wrap_at_end:
-            pos = self.start
-        if pos >= self.end:
-            return None
-        rel = pos - self.start
-        if rel and self.seq_add:
-            rel += self.seq_add
-            if self.start + rel >= self.end:
-                rel = 0
-        return self.start + rel
+    def _seq_offset(self, d: int) -> int:
+        """fio's get_next_seq_offset and the bounds checks of get_next_offset, with
+        ``rw=<mode>:N`` holes (N < 0 skips back; past the start it wraps to the end)."""
+        return int(_seq_next(self.last_pos[d], self.start, self.end, self.seq_add,
+                             self.wrap_at_end))
 
     def _rand_block(self, d: int, u: float) -> int | None:
         """fio's block number for a random I/O of direction ``d`` (in units of its
         blockalign), or None when the loop has no block left."""
         if self.lfsr is not None:
             got = self.lfsr.take(1)
-            if not len(got) and self.time_based:
+            if not len(got) and self.cycling:
                 self.lfsr.reset()
                 got = self.lfsr.take(1)
             return int(got[0]) if len(got) else None
         if self.map is not None:
             if self.map.full:
-                if not self.time_based:
+                if not self.cycling:
                     return None
                 self.map.reset()
             # Drawn over this direction's blocks, looked up in the map by that number.
@@ -536,7 +803,8 @@ class AccessPattern:
         elif mode:
             off = None
         else:
-            off = self._seq_offset(d)
+            seq = self._seq_offset(d)
+            off = None if seq < 0 else seq
         if off is None:
             if not self.random:
                 return None

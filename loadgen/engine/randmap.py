@@ -193,6 +193,29 @@ def _claim_sized(
     return k, free, status
 
 
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+def _claim_resets(words: Any, nblocks: int, free: int, cand: Any, resets: Any,
+                  out: Any) -> int:
+    """One-block claims in order; the map is cleared before the I/Os whose indices are in
+    ``resets`` (ascending) and whenever it is full.  Returns the free count."""
+    r = 0
+    for i in range(len(cand)):
+        if r < len(resets) and resets[r] == i:
+            _clear(words, nblocks)
+            free = nblocks
+            r += 1
+        if free == 0:
+            _clear(words, nblocks)
+            free = nblocks
+        b = cand[i]
+        if _is_set(words, b):
+            b = _next_free(words, b)
+        _set(words, b)
+        free -= 1
+        out[i] = b
+    return free
+
+
 class RandomMap:
     def __init__(self, nblocks: int) -> None:
         self.nblocks = nblocks
@@ -231,6 +254,15 @@ class RandomMap:
             self.words, self.nblocks, self.free, candidates.astype(np.int64), out, True
         )
         return out[:n]
+
+    def claim_resetting(self, candidates: np.ndarray, resets: np.ndarray) -> np.ndarray:
+        """Like ``claim_cycling``, and the map is also cleared before each I/O index in
+        ``resets`` (the first I/O of each strided zone visit)."""
+        out = np.empty(len(candidates), dtype=np.int64)
+        self.free = int(_claim_resets(self.words, self.nblocks, self.free,
+                                      candidates.astype(np.int64), resets.astype(np.int64),
+                                      out))
+        return out
 
     def claim_sized(
         self,

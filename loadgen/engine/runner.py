@@ -329,6 +329,7 @@ class _Run:
             self.iolog = IologWriter(self.job.write_iolog, self.job.name, now)
         batch = self.runner.first or Batch.empty()
         self.runner.first = None
+        replay_t0 = now  # when the current loop of a read_iolog replay began
         pos = 0
         left = len(batch) * self.pattern.repeat
         limited = False
@@ -342,9 +343,10 @@ class _Run:
                 self.pacer.reset(now)
                 if self.pattern.chooser is not None:
                     self.pattern.chooser.reset_counts()
-                if not self.time_based:
+                if not self.time_based and self.pattern.replay is None:
                     # fio resets its counters at ramp end, so the whole workload runs
-                    # again; start it from a fresh loop so that it is exactly that.
+                    # again; start it from a fresh loop so that it is exactly that (a
+                    # replayed log is not run again: its I/Os go on where they were).
                     self.pattern.start_loop()
                     batch, pos, left, self.pass_bytes = Batch.empty(), 0, 0, 0
             measured = not in_ramp
@@ -355,6 +357,7 @@ class _Run:
                     self._report(now)
             if left == 0:
                 batch = self.pattern.next_batch(BATCH_OPS)
+                replay_t0 = now
                 pos = 0
                 left = len(batch) * self.pattern.repeat
                 if not left:
@@ -372,6 +375,14 @@ class _Run:
             if iotime and job.thinktime_ns and now - self.last_think >= iotime:
                 self._think()
                 continue
+            due = self.pattern.replay_due
+            if due is not None:  # read_iolog timing: only the I/Os due by now
+                ready = int(np.searchsorted(due, now - replay_t0, side="right")) - pos
+                if ready <= 0:
+                    self._sleep_until(min(replay_t0 + int(due[pos]), now + CHUNK_NS,
+                                          self._horizon(now, in_ramp, ramp_end)))
+                    continue
+                count = min(count, ready)
             if self.pacer.active:
                 count = min(count, PACE_WINDOW)
                 idx = (pos + np.arange(count)) % len(batch)

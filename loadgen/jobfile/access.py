@@ -6,6 +6,7 @@ Both are fio enums with a ``:`` postfix that carries numbers (``rw=randread:8``,
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,9 +19,8 @@ from loadgen.jobfile.values import (
     ParseContext,
     parse_int,
     parse_size,
-    split_directions,
 )
-from loadgen.plan import RW_ALIASES, TRIM_MODES, RwMode
+from loadgen.plan import READ, RW_ALIASES, TRIM_MODES, WRITE, RwMode
 
 # what --cmdhelp says of each mode; RwMode and RW_ALIASES are the accepted spellings
 _RW_HELP = {
@@ -57,9 +57,9 @@ class Rw(Kind):
             return RwValue(rw, 0)
         if rw.random:
             return RwValue(rw, parse_int(postfix_text, 1))
-        if postfix_text.strip().startswith("-"):
-            raise BadValue("backward skips (rw=read:-8k) are not supported yet: they need the "
-                           "per-I/O engine")
+        stripped = postfix_text.strip()
+        if stripped.startswith("-"):  # a backward skip: fio's negative ddir_seq_add
+            return RwValue(rw, -parse_size(stripped[1:], ctx))
         return RwValue(rw, parse_size(postfix_text, ctx))
 
     def describe(self) -> list[str]:
@@ -68,8 +68,8 @@ class Rw(Kind):
             lines.append(f"{mode}: {meaning}")
             lines += [f"{alias}: same as {mode}" for alias, to in RW_ALIASES.items() if to is mode]
         return lines + [
-            "postfix :N -- sequential: skip N bytes after each I/O; "
-            "random: new offset every N I/Os",
+            "postfix :N -- sequential: skip N bytes after each I/O (:-N skips back, "
+            "wrapping to the region end); random: new offset every N I/Os",
             f"{', '.join(TRIM_MODES)}: rejected (anonymous memory)",
         ]
 
@@ -96,6 +96,12 @@ class DistributionValue:
     name: str
     params: tuple[float, ...]  # (parameter, center) for zipf/pareto/normal
     zones: tuple[Zones, Zones]  # (read, write) for zoned/zoned_abs
+
+
+def _atoi(text: str) -> int:
+    """C's atoi: leading blanks, an optional sign, then digits; anything else ends it."""
+    match = re.match(r"\s*([-+]?\d+)", text, re.ASCII)
+    return int(match.group(1)) if match else 0
 
 
 def _number(text: str) -> float:
@@ -142,39 +148,53 @@ class Distribution(Kind):
         return (value, center)
 
     def _zones(self, name: str, text: str, ctx: ParseContext) -> tuple[Zones, Zones]:
-        per_direction = split_directions(text)
-        lists: list[Zones] = []
-        for direction in range(DIRECTIONS):
-            part = per_direction[direction]
-            if part is None:
-                raise BadValue(f"{name} needs a zone list for every direction")
-            lists.append(self._zone_list(name, part, ctx))
-        return (lists[0], lists[1])
+        """fio's str_split_parse: ``r,w,t`` without carry-on past the first comma; an empty
+        list leaves that direction uniform (trim is parsed and dropped)."""
+        parts = text.split(",")
+        if len(parts) > DIRECTIONS:
+            raise BadValue(f"at most {DIRECTIONS} comma-separated zone lists (read,write,trim)")
+        if len(parts) == 1:
+            parts = parts * DIRECTIONS
+        elif len(parts) == 2:
+            parts.append(parts[1])
+        lists = [self._zone_list(name, part, ctx) for part in parts]
+        if not lists[READ] and not lists[WRITE]:
+            raise BadValue(f"{name} needs zones, e.g. {name}:60/10:40/90")
+        return (lists[READ], lists[WRITE])
 
     def _zone_list(self, name: str, text: str, ctx: ParseContext) -> Zones:
-        items = text.split(":")
-        if len(items) > ZONES_MAX:
-            raise BadValue(f"at most {ZONES_MAX} zones")
+        """fio's split_parse_ddir and zone_split_ddir: ``access/region`` items split at
+        ``:``, parsing stops at an empty item; a zoned region is read as C's atoi (so
+        ``90/`` is 90, and an empty or 0 region shares what the others leave, a region
+        above 100 is 100); a zoned_abs size may carry a trailing ``/``."""
         parsed: list[tuple[float, int | None]] = []
-        for item in items:
+        for item in text.split(":"):
+            if not item:
+                break
+            if len(parsed) == ZONES_MAX:
+                break  # fio: "hit max of 256 split entries", the rest ignored
             access_text, slash, region_text = item.partition("/")
-            if not slash:
-                raise BadValue(f"zone {item.strip()!r} is not access%/region")
             access = parse_int(access_text, 0, 100)
             region: int | None
             if name == "zoned":
-                # fio's zone_split_ddir: an empty region ("20/") gets an equal share of the rest
-                region = parse_int(region_text, 0, 100) if region_text.strip() else None
+                region = min(_atoi(region_text), 100) if slash else 0
+                region = region or None
+            elif slash:
+                region = parse_size(region_text.rstrip("/"), ctx)
             else:
-                region = parse_size(region_text, ctx, 1)
+                region = 0
             parsed.append((float(access), region))
+        if not parsed:
+            return ()
         access_sum = sum(access for access, _ in parsed)
+        given = sum(region for _, region in parsed if region is not None)
+        if access_sum > 100 or (name == "zoned" and given > 100):
+            raise BadValue("zone percentages add up to more than 100")
         if access_sum != 100:
             raise BadValue(f"zone access percentages add up to {access_sum:g}, not 100")
-        given = sum(region for _, region in parsed if region is not None)
-        if name == "zoned" and given > 100:
-            raise BadValue("zone region percentages add up to more than 100")
         missing = sum(1 for _, region in parsed if region is None)
+        if missing == 1 and len(parsed) == 1:
+            given = 100  # fio's rule for a single zone without a region
         share = (100 - given) // missing if missing else 0
         return tuple((access, share if region is None else region) for access, region in parsed)
 

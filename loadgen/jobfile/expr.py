@@ -85,8 +85,8 @@ def _tokenize(text: str, units: Units) -> list[_Token]:
         if suffix:
             multiplier = units(suffix.lower())
             if multiplier is None and suffix.lower() == "z":
-                raise ExpressionError("sizes in zones (the z suffix) need zonemode, which is "
-                                      "not supported")
+                raise ExpressionError("sizes in zones (the z suffix) are not supported: fio "
+                                      "converts them only in zonemode=zbd")
             if multiplier is None:
                 raise ExpressionError(f"unknown unit {suffix!r}")
             quantity = Quantity(number * multiplier, True)

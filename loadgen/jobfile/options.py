@@ -31,6 +31,7 @@ from loadgen.jobfile.values import (
     LogPrefix,
     MemPolicy,
     NodeList,
+    ParseContext,
     Percent,
     PercentList,
     RangeList,
@@ -112,6 +113,11 @@ class State:
     randrepeat: bool
     randseed: int
     randseed_set: bool  # randseed was given, which forces randrepeat (fio)
+    # zones (fio's zonemode=strided)
+    zonemode: str
+    zonesize: int
+    zonerange: int
+    zoneskip: int
     # sizes
     size: int
     io_size: int | Percent
@@ -224,6 +230,15 @@ class State:
     log_window_value: str
     log_prio: bool
     log_issue_time: bool
+    # replay (loadgen.replaylog)
+    read_iolog: str
+    read_iolog_chunked: bool
+    replay_no_stall: bool
+    replay_time_scale: int
+    replay_scale: int
+    replay_align: int
+    replay_skip: tuple[str, ...]
+    replay_redirect: str
 
     def copy(self) -> State:
         return replace(self)
@@ -324,6 +339,44 @@ def _apply_distribution(state: State, value: DistributionValue) -> None:
     state.random_distribution = value.name
     state.distribution_params = value.params
     state.zones = value.zones
+
+
+def _apply_zonemode(state: State, value: str) -> None:
+    state.zonemode = value  # zbd too: the refusal below is the one error it gives
+    if value == "zbd":
+        raise BadValue("zoned block devices are not supported: anonymous memory has no "
+                       "write pointers or zone resets (zonemode=strided is)")
+
+
+def _apply_replay_align(state: State, value: int) -> None:
+    if value & (value - 1):
+        raise BadValue(f"{value} is not a power of two (fio: must be a power-of-2)")
+    state.replay_align = value
+
+
+def _apply_replay_redirect(state: State, value: str) -> str | None:
+    state.replay_redirect = value
+    return (f"replay_redirect={value} has no effect: every file of the log replays into the "
+            "job's one region") if value else None
+
+
+class ReplaySkip(Kind):
+    """fio's replay_skip: a comma list of read, write, trim, sync."""
+
+    label = "list"
+
+    def parse(self, text: str, ctx: ParseContext) -> tuple[str, ...]:
+        words = tuple(word for word in text.strip().split(","))
+        for word in words:
+            if word not in ("read", "write", "trim", "sync"):
+                raise BadValue(f"unknown skip type {word!r} (read, write, trim, sync)")
+        return words
+
+    def describe(self) -> list[str]:
+        return ["comma list of read, write, trim, sync"]
+
+    def show(self, value: Any) -> str:
+        return ",".join(value) if value else "(none)"
 
 
 def _apply_randseed(state: State, value: int) -> None:
@@ -528,6 +581,17 @@ OPTIONS: tuple[Option, ...] = (
            "Access pattern", aliases=("allrandrepeat",)),
     Option("randseed", Int(), 0x89, "Seed of the random streams (setting it forces randrepeat=1)",
            "Access pattern", apply=_apply_randseed),
+    # --- zones (fio's strided zone mode; the pattern runs zone by zone)
+    Option("zonemode", Enum({
+        "none": "no zones",
+        "strided": "zonesize bytes of I/O in each zone of zonerange bytes, then the next zone "
+                   "zonerange+zoneskip on (wrapping to the start)",
+        "zbd": "refused: zoned block devices do not apply to anonymous memory",
+    }), "none", "Zone mode", "Zones",
+        apply=_apply_zonemode),
+    Option("zonesize", Size(), 0, "Bytes of I/O per zone visit (zonemode=strided)", "Zones"),
+    Option("zonerange", Size(), 0, "Size of a zone (0 = zonesize)", "Zones"),
+    Option("zoneskip", Size(), 0, "Bytes skipped between zones", "Zones"),
     # --- sizes
     Option("size", Size(1), 0, "Region size: the mmap length and the I/O per loop (required)",
            "Sizes"),
@@ -836,6 +900,26 @@ OPTIONS: tuple[Option, ...] = (
     Option("steadystate_check_interval", Time("s"), 1_000_000_000,
            "Sample interval of the steady-state check (whole seconds)", "Steady state",
            aliases=("ss_interval",), target="ss_interval_ns"),
+    # --- replay (loadgen.replaylog; the log is checked before anything starts)
+    Option("read_iolog", Str(allow_empty=False), "",
+           "Replay this fio iolog (version 2 or 3) into the region instead of rw=; the region "
+           "is at least as large as the log needs", "Replay"),
+    Option("read_iolog_chunked", Bool(), False,
+           "Accepted: loadgen reads and checks the whole log before the start (24 bytes an I/O)",
+           "Replay"),
+    Option("replay_no_stall", Bool(), False,
+           "Replay as fast as possible, without the log's timing", "Replay"),
+    Option("replay_time_scale", Int(1), 100,
+           "Replay timing in percent of real time (200 = twice as fast)", "Replay"),
+    Option("replay_scale", Int(), 1, "Divide the log's offsets by this", "Replay"),
+    Option("replay_align", Size(), 0,
+           "Align the log's offsets down to this power of two (0 = as they are)", "Replay",
+           apply=_apply_replay_align),
+    Option("replay_skip", ReplaySkip(), (),
+           "Leave these I/O kinds out of the replay: read,write,trim,sync", "Replay"),
+    Option("replay_redirect", Str(), "",
+           "Accepted, no effect: every file of the log already replays into the one region",
+           "Replay", apply=_apply_replay_redirect),
     # --- units
     Option("kb_base", Enum({"1024": "k = 1024 (default)", "1000": "k = 1000"}), 1024,
            "Base of size suffixes and reported units", "Units", apply=_apply_kb_base, prio=1),
@@ -864,7 +948,7 @@ _BUFFERS = "I/O buffer contents and memory type are not configurable in loadgen"
 _ERRORS = "error handling options are not implemented by loadgen"
 _OUTPUT = "this reporting option is not implemented by loadgen"
 _ZONES = "zoned block devices do not apply to anonymous memory"
-_IOLOG = "I/O replay and iolog files are not implemented by loadgen"
+_IOLOG = "blktrace logs (merging and replaying them) are not implemented by loadgen"
 _ASYNC = "page_fault is a synchronous engine: no batching or queue tuning"
 _RFC = "an option of the unmerged page_fault RFC; use thp=madvise|never"
 _NOT_IMPLEMENTED = "not implemented by loadgen"
@@ -896,12 +980,9 @@ UNSUPPORTED: dict[str, str] = {
         "gtod_cpu",
         "job_start_clock_id", "dataplacement",
     ), _OUTPUT),
-    **dict.fromkeys(("zonemode", "zonesize", "zonerange", "zoneskip", "zonecapacity",
-                     "max_open_zones", "job_max_open_zones", "ignore_zone_limits",
+    **dict.fromkeys(("zonecapacity", "max_open_zones", "job_max_open_zones", "ignore_zone_limits",
                      "zone_reset_threshold", "zone_reset_frequency"), _ZONES),
-    **dict.fromkeys(("read_iolog", "replay_no_stall", "replay_redirect",
-                     "replay_align", "replay_scale", "replay_time_scale", "replay_skip",
-                     "merge_blktrace_file", "merge_blktrace_scalars", "merge_blktrace_iters"),
+    **dict.fromkeys(("merge_blktrace_file", "merge_blktrace_scalars", "merge_blktrace_iters"),
                     _IOLOG),
     **dict.fromkeys(("iodepth_batch", "iodepth_batch_submit", "iodepth_batch_complete",
                      "iodepth_batch_complete_min", "iodepth_batch_complete_max", "iodepth_low",
@@ -911,7 +992,6 @@ UNSUPPORTED: dict[str, str] = {
                      "fdp", "plid_select", "plids", "dp_scheme",), _FILES),
     **dict.fromkeys(("verify_policy", "verify_pattern_interval", "verify_write_sequence",),
                      _VERIFY),
-    **dict.fromkeys(("read_iolog_chunked",), _IOLOG),
     **dict.fromkeys(("recover_zbd_write_error", "write_zone_remainder",), _ZONES),
     **dict.fromkeys(("priohint",), _PRIO),
     **dict.fromkeys(("data_placement", "fdp_pli", "fdp_pli_select"), _FILES),
@@ -986,6 +1066,9 @@ class _AppliedDefaults:
     log_window_value: str = "avg"
     mem: MemKind = MemKind.MALLOC
     mem_file: str = ""
+    zonemode: str = "none"
+    replay_align: int = 0
+    replay_redirect: str = ""
 
 
 _APPLIED_DEFAULTS = _AppliedDefaults()

@@ -7,6 +7,7 @@ job is expanded into numjobs workers with fio's clone numbering and group ids.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 
@@ -20,7 +21,8 @@ from loadgen.jobfile.reader import OptionLine, Section
 from loadgen.jobfile.steadystate import steady_state
 from loadgen.jobfile.substitute import SystemFacts
 from loadgen.jobfile.values import BadValue, ParseContext, Percent
-from loadgen.plan import MAX_FLOWS, READ, WRITE, BsSplitEntry, Group, Job, Pair, Plan
+from loadgen.plan import MAX_FLOWS, READ, WRITE, BsSplitEntry, Group, Job, Pair, Plan, RwMode
+from loadgen.replaylog import LogError, ReplayLog, ReplayOptions, load
 
 Note = Callable[[str], None]
 COMMAND_LINE = "command line"
@@ -35,6 +37,7 @@ COMPUTED = frozenset({
     "write_lat_log", "write_iops_log", "write_hist_log", "mm", "cpus_allowed",
     "numa_cpu_nodes", "numa_mem_policy", "rate", "verify", "buffers", "job_options", "source",
     "steadystate", "flow_slot",
+    "zone_size", "zone_range", "zone_skip", "read_iolog", "write_iolog",
 })
 COPIED = tuple(f.name for f in fields(Job) if f.name not in COMPUTED)
 
@@ -170,6 +173,9 @@ class Resolver:
         where = section.location
         name = state.name or section.name
         size = state.size
+        replay = self._replay(state, name, where)
+        if replay is not None:
+            size = max(size, replay.extent)  # the region holds every I/O of the log
         if size == 0:
             raise InputError(f"job {name!r}: you need to specify size= (the region to map)", where)
         bs_min, bs_max, bssplit = _block_sizes(state)
@@ -202,14 +208,15 @@ class Resolver:
             if flow_slot >= MAX_FLOWS:
                 raise InputError(f"job {name!r}: more than {MAX_FLOWS} flow_id values in one run",
                                  where)
-        return Job(
+        zone_size, zone_range, zone_skip = _zones(state, name, where)
+        job = Job(
             **{field: getattr(state, field) for field in COPIED},
             name=name,
             thread_number=0,
             subjob=0,
             group_id=0,
             size=size,
-            io_size=_of_size(state.io_size, size),
+            io_size=_of_size(state.io_size, size) if replay is None else replay.total_bytes,
             offset=0,
             offset_percent=offset.value if isinstance(offset, Percent) else 0,
             offset_increment=_of_size(state.offset_increment, size),
@@ -237,7 +244,38 @@ class Resolver:
             job_options=tuple(job_options),
             source=where,
             flow_slot=flow_slot,
+            read_iolog=os.path.abspath(state.read_iolog) if state.read_iolog else "",
+            write_iolog=state.write_iolog if replay is None else "",
+            zone_size=zone_size,
+            zone_range=zone_range,
+            zone_skip=zone_skip,
         )
+        if replay is None:
+            return job
+        writes, reads = bool(replay.dirs.any()), not bool(replay.dirs.all())
+        mode = RwMode.RW if writes and reads else RwMode.WRITE if writes else RwMode.READ
+        return replace(job, rw=mode, rw_postfix=0)  # the log's directions, not rw=
+
+    def _replay(self, state: State, name: str, where: str) -> ReplayLog | None:
+        """read_iolog: the log checked line by line now, so that a bad log stops the run
+        before anything starts (fio skips bad lines with a message)."""
+        if not state.read_iolog:
+            return None
+        if state.write_iolog:
+            self.note(where, f"job {name!r}: read_iolog overrides write_iolog (as fio)")
+        options = ReplayOptions(state.replay_no_stall, state.replay_time_scale,
+                                state.replay_scale, state.replay_align, state.replay_skip)
+        try:
+            replay = load(state.read_iolog, options)
+        except OSError as exc:
+            raise InputError(f"job {name!r}: read_iolog={state.read_iolog}: "
+                             f"{exc.strerror or exc}", where) from None
+        except LogError as exc:
+            raise InputError(str(exc), f"{state.read_iolog}:{exc.line}") from None
+        if not len(replay.offsets):
+            raise InputError(f"job {name!r}: read_iolog={state.read_iolog} has no I/O to "
+                             "replay", where)
+        return replay
 
     def _numa(
         self, state: State, name: str, where: str
@@ -310,6 +348,22 @@ def _seq_rand_block_sizes(
         (bs_max[READ], bs_max[READ]),
         (bssplit[READ], bssplit[READ]),
     )
+
+
+def _zones(state: State, name: str, where: str) -> tuple[int, int, int]:
+    """fio's fixup_options for zonemode=strided: zonesize is required (and refused without
+    the mode), zonerange defaults to zonesize; (0, 0, 0) = no zones."""
+    if state.zonemode == "zbd":
+        return 0, 0, 0  # refused on its own line
+    if state.zonemode == "none":
+        if state.zonesize:
+            raise InputError(f"job {name!r}: zonemode=none and zonesize are not compatible "
+                             "(set zonemode=strided)", where)
+        return 0, 0, 0
+    if not state.zonesize:
+        raise InputError(f"job {name!r}: zonesize must be specified when using "
+                         "zonemode=strided", where)
+    return state.zonesize, state.zonerange or state.zonesize, state.zoneskip
 
 
 def _check_wait_for(job: Job, earlier: list[Job]) -> None:

@@ -136,6 +136,42 @@ def test_sequential_holes_from_rw_postfix() -> None:
     assert offs[8] == 0
 
 
+@pytest.mark.parametrize(
+    ("skip", "expected"),
+    [
+        # fio's iologs of size=64k bs=4k rw=read:<skip> (the offsets in KiB)
+        (-8, [0, 56, 52, 48, 44, 40, 36, 32, 28, 24, 20, 16, 12, 8, 4, 0]),
+        (-12, [0, 52, 44, 36, 28, 20, 12, 4, 52, 44, 36, 28, 20, 12, 4, 52]),
+        (-60, [0] + [4] * 15),
+        (-64, [0] * 16),
+        (60, [0] * 16),
+    ],
+)
+def test_backward_skips_wrap_to_the_end_as_fio(skip: int, expected: list[int]) -> None:
+    p = AccessPattern(make_job(rw="read", rw_postfix=skip * K, size=64 * K))
+    ios = loop_ios(p)
+    # the walk never runs out of offsets: the loop ends after its bytes (size)
+    assert [o // K for o, _, _ in ios] == expected
+    assert sum(n for _, n, _ in ios) == 64 * K
+
+
+def test_a_backward_walk_goes_on_in_the_next_loop() -> None:
+    # fio (checked): rw=read:-12k loops=2 continues from the last offset, no restart
+    p = AccessPattern(make_job(rw="read", rw_postfix=-12 * K, size=64 * K, loops=2))
+    first = [o // K for o, _, _ in loop_ios(p)]
+    p.start_loop()
+    second = [o // K for o, _, _ in loop_ios(p)]
+    assert first[-1] == 52 and second[:3] == [44, 36, 28]
+
+
+def test_backward_skips_with_drawn_lengths_stay_in_the_region() -> None:
+    job = make_job(rw="read", rw_postfix=-8 * K, size=256 * K, bs_min=(4 * K, 4 * K),
+                   bs_max=(16 * K, 16 * K))
+    ios = loop_ios(AccessPattern(job))
+    assert ios and all(o >= 0 and o + n <= 256 * K for o, n, _ in ios)
+    assert sum(n for _, n, _ in ios) <= 256 * K + 16 * K
+
+
 def test_random_postfix_identical_repeats_offsets() -> None:
     job = make_job(rw="randread", rw_postfix=4, rw_sequencer="identical", size=1 * M)
     offs = [o for o, _, _ in loop_ios(AccessPattern(job))][:40]
@@ -302,3 +338,97 @@ def test_per_direction_block_sizes_use_fios_map_rules() -> None:
     assert not any(o % (16 * K) for o in writes) and all(o + 16 * K <= 16 * M for o in writes)
     assert all(o + 4 * K <= 16 * M for o in reads)
     assert 800 < len(ios) < 1100  # fio 3.42 runs 952 with its seed
+
+
+def _zone_job(**kw: object) -> AccessPattern:
+    base: dict[str, object] = {"size": 1 * M, "zone_size": 64 * K, "zone_range": 64 * K,
+                               "zone_skip": 192 * K}
+    base.update(kw)
+    return AccessPattern(make_job(**base))
+
+
+def test_strided_zones_touch_only_the_zones_in_turn() -> None:
+    ios = loop_ios(_zone_job(rw="read"))
+    # fio's iolog: 16 blocks at 0, 256k, 512k, 768k, then the same zones again
+    assert sum(n for _, n, _ in ios) == 1 * M
+    starts = [o // K for o, _, _ in ios[::16]]
+    assert starts == [0, 256, 512, 768] * 4
+    assert all(o % (256 * K) < 64 * K for o, _, _ in ios)
+
+
+@pytest.mark.parametrize("rw", ["randread", "randwrite"])
+def test_random_zone_visits_use_each_block_of_the_zone_once(rw: str) -> None:
+    ios = loop_ios(_zone_job(rw=rw))
+    assert len(ios) == 256
+    for visit in range(16):
+        blocks = sorted(o // (4 * K) for o, _, _ in ios[visit * 16:(visit + 1) * 16])
+        first = (visit % 4) * 64
+        assert blocks == list(range(first, first + 16))
+
+
+def test_a_zone_smaller_than_its_range_takes_a_random_part_of_it() -> None:
+    ios = loop_ios(_zone_job(rw="randread", zone_size=32 * K, zone_range=64 * K,
+                             zone_skip=64 * K))
+    for visit in range(len(ios) // 8):
+        offs = [o for o, _, _ in ios[visit * 8:(visit + 1) * 8]]
+        zone = (visit % 8) * 128 * K
+        assert len(set(offs)) == 8 and all(zone <= o < zone + 64 * K for o in offs)
+
+
+def test_a_zone_larger_than_its_range_goes_round_it_again() -> None:
+    offs = [o // K for o, _, _ in loop_ios(_zone_job(rw="read", zone_size=128 * K,
+                                                     zone_skip=64 * K))]
+    assert offs[:32] == list(range(0, 64, 4)) * 2
+    assert offs[32] == 128
+
+
+def test_zones_end_the_loop_at_the_region_end() -> None:
+    # 800k: the fourth zone (768k) has 32k left, then an I/O would cross the end (fio)
+    ios = loop_ios(_zone_job(rw="write", size=800 * K))
+    assert sum(n for _, n, _ in ios) == 3 * 64 * K + 32 * K
+    assert max(o + n for o, n, _ in ios) == 800 * K
+
+
+@pytest.mark.parametrize("extra", [
+    {"random_distribution": "zipf", "distribution_params": (1.2, -1.0)},
+    {"random_generator": "lfsr"},
+    {"norandommap": True},
+    {"bs_min": (4 * K, 4 * K), "bs_max": (16 * K, 16 * K)},
+])
+def test_every_random_kind_stays_in_its_zones(extra: dict[str, object]) -> None:
+    ios = loop_ios(_zone_job(rw="randread", **extra))
+    assert sum(n for _, n, _ in ios) >= 1 * M
+    assert all(o % (256 * K) + n <= 64 * K for o, n, _ in ios)
+
+
+@pytest.mark.parametrize(
+    ("skip", "expected"),
+    [
+        # fio's iologs of size=64k offset=50% rw=read:<skip> (KiB): a backward walk with a
+        # start offset begins at the end, and ends where fio's unsigned checks refuse
+        (4, [32, 40, 48, 56]),
+        (-8, [56, 52, 48, 44, 40, 36, 32]),
+        (-4, [60]),
+        (-64, [32] * 16),
+    ],
+)
+def test_skips_with_a_start_offset_follow_fio(skip: int, expected: list[int]) -> None:
+    p = AccessPattern(make_job(rw="read", rw_postfix=skip * K, size=64 * K, offset_percent=50))
+    assert [o // K for o, _, _ in loop_ios(p)] == expected
+
+
+def test_zones_go_on_with_the_next_zone_in_the_next_loop() -> None:
+    # fio (checked, loops=2): a loop that ends at its bytes leaves the zones where they are
+    p = _zone_job(rw="read", zone_skip=128 * K, loops=2)
+    first = loop_ios(p)
+    p.start_loop()
+    second = loop_ios(p)
+    zones = [o // (64 * K) for o, _, _ in first[::16]] + [o // (64 * K) for o, _, _ in second[::16]]
+    assert zones == [0, 3, 6, 9, 12, 15] * 5 + [0, 3]
+
+
+def test_zones_start_again_after_the_region_end_ended_a_loop() -> None:
+    p = _zone_job(rw="write", size=800 * K)
+    first = loop_ios(p)
+    p.start_loop()
+    assert loop_ios(p) == first

@@ -599,3 +599,50 @@ def test_syncs_follow_the_writes_of_a_mixed_job(tmp_path: Path) -> None:
 def test_gtod_reduce_counts_syncs_without_timing_them() -> None:
     res = run_job(make_job(rw="write", size=1 * M, fsync_blocks=2, gtod_reduce=True))
     assert res.total.syncs == 127 and res.total.sync.moments.n == 0
+
+
+def _rows(path: Path) -> list[tuple[str, int, int]]:
+    return [(w[2], int(w[3]), int(w[4])) for w in (line.split() for line in
+            path.read_text().splitlines()) if len(w) == 5]
+
+
+def test_a_recorded_trace_replays_with_the_same_offsets_directions_and_sizes(
+        in_tmp: Path) -> None:
+    run_job(make_job(rw="randrw", size=1 * M, bs_min=(4 * K, 4 * K), bs_max=(16 * K, 16 * K),
+                     write_iolog="first.log"))
+    recorded = _rows(in_tmp / "first.log")
+    job = make_job(size=1 * M, read_iolog=str(in_tmp / "first.log"), replay_no_stall=True,
+                   io_size=sum(n for _, _, n in recorded), write_iolog="again.log",
+                   bs_min=(4 * K, 4 * K), bs_max=(4 * K, 4 * K))
+    res = run_job(job)
+    assert _rows(in_tmp / "again.log") == recorded
+    reads = [n for d, _, n in recorded if d == "read"]
+    writes = [n for d, _, n in recorded if d == "write"]
+    assert res.ios == (len(reads), len(writes))
+    assert res.bytes == (sum(reads), sum(writes))
+
+
+def test_a_replayed_io_never_starts_before_it_is_due(in_tmp: Path) -> None:
+    # v3 times in us: the I/Os are due 0, 20 ms and 40 ms after the first line
+    (in_tmp / "timed.log").write_text(
+        "fio version 3 iolog\n1 f add\n1 f read 0 4096\n20001 f read 4096 4096\n"
+        "40001 f write 8192 4096\n")
+    job = make_job(size=1 * M, read_iolog=str(in_tmp / "timed.log"), io_size=12288,
+                   write_iolog="played.log")
+    res = run_job(job)
+    assert res.ios == (2, 1)
+    stamps = [int(line.split()[0]) for line in (in_tmp / "played.log").read_text().splitlines()
+              if len(line.split()) == 5]
+    assert stamps[1] >= 20_000 and stamps[2] >= 40_000
+    assert run_job(dataclasses.replace(job, replay_no_stall=True)).ios == (2, 1)
+
+
+def test_a_replay_goes_on_after_the_ramp_instead_of_starting_again(in_tmp: Path) -> None:
+    # due at 0, 60 ms and 120 ms; a 30 ms ramp can hold only the first (fio's log is consumed
+    # once: the ramp does not make the replay start over)
+    (in_tmp / "timed.log").write_text(
+        "fio version 3 iolog\n1 f add\n1 f read 0 4096\n60001 f read 4096 4096\n"
+        "120001 f read 8192 4096\n")
+    job = make_job(size=1 * M, read_iolog=str(in_tmp / "timed.log"), io_size=12288,
+                   ramp_time_ns=30_000_000)
+    assert run_job(job).ios[0] in (2, 3)  # 3 only if the first I/O started after the ramp

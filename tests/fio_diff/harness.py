@@ -46,6 +46,11 @@ class Case:
     timed: tuple[str, ...] = ()  # jobs stopped by time or by another job: counts not compared
     args: tuple[str, ...] = ()
     known: str = ""  # a difference not fixed yet, and why (the test expects it, strictly)
+    # the jobs write ``write_iolog=trace.log``: "order" compares its (direction, offset,
+    # length) lines in order, "set" as a multiset (random offsets), "blocks" the multiset
+    # of (offset, length) without directions (mixed rw), "" not at all
+    trace: str = ""
+    files: tuple[tuple[str, str], ...] = ()  # (name, text) written beside the job file
 
 
 @dataclass
@@ -106,12 +111,18 @@ def compare(case: Case, workdir: Path) -> Comparison:
     fio_dir, loadgen_dir = workdir / "fio", workdir / "loadgen"
     fio_dir.mkdir(exist_ok=True)
     loadgen_dir.mkdir(exist_ok=True)
+    for tool_dir in (fio_dir, loadgen_dir):
+        (tool_dir / TRACE).unlink(missing_ok=True)  # fio appends to an iolog that exists
+        for name, text in case.files:
+            (tool_dir / name).write_text(text)
     result = Comparison(case, run_fio(path, case.args, fio_dir),
                         run_loadgen(path, case.args, loadgen_dir))
     problems = result.problems
     if result.fio.status != result.loadgen.status:
         problems.append(f"exit status: fio {result.fio.status}, loadgen {result.loadgen.status}: "
                         f"{result.loadgen.stderr.strip()[-300:]}")
+    if case.trace:
+        problems += _trace_problems(case.trace, fio_dir / TRACE, loadgen_dir / TRACE)
     theirs, ours = _entries(result.fio.doc), _entries(result.loadgen.doc)
     if len(theirs) != len(ours):
         problems.append(f"entries: fio {[j['jobname'] for j in theirs]}, "
@@ -153,6 +164,38 @@ def _nested_key_problems(name: str, fj: dict[str, Any], lj: dict[str, Any]) -> l
     return problems
 
 
+TRACE = "trace.log"
+
+
+def trace_rows(path: Path) -> list[tuple[str, int, int]]:
+    """(direction, offset, length) of each I/O line of an iolog (v2 or v3)."""
+    rows = []
+    for line in path.read_text().splitlines():
+        words = line.split()
+        if len(words) == 5 and words[2] in DIRECTIONS:  # v3: time file action offset length
+            rows.append((words[2], int(words[3]), int(words[4])))
+        elif len(words) == 4 and words[1] in DIRECTIONS:  # v2: file action offset length
+            rows.append((words[1], int(words[2]), int(words[3])))
+    return rows
+
+
+def _trace_problems(how: str, fio_log: Path, loadgen_log: Path) -> list[str]:
+    if not fio_log.exists() or not loadgen_log.exists():
+        return [f"trace: fio wrote {fio_log.exists()}, loadgen wrote {loadgen_log.exists()}"]
+    theirs, ours = trace_rows(fio_log), trace_rows(loadgen_log)
+    if how == "blocks":
+        theirs = sorted(("", o, n) for _, o, n in theirs)
+        ours = sorted(("", o, n) for _, o, n in ours)
+    if how == "set":
+        theirs, ours = sorted(theirs), sorted(ours)
+    if theirs == ours:
+        return []
+    at = next((i for i, (a, b) in enumerate(zip(theirs, ours, strict=False)) if a != b),
+              min(len(theirs), len(ours)))
+    return [f"trace: {len(theirs)} fio I/Os, {len(ours)} loadgen; first difference at {at}: "
+            f"fio {theirs[at:at + 3]}, loadgen {ours[at:at + 3]}"]
+
+
 def _count_problems(case: Case, name: str, fj: dict[str, Any], lj: dict[str, Any]) -> list[str]:
     problems = []
     directions = [d for d in (*DIRECTIONS, "mixed") if d in fj]
@@ -181,6 +224,26 @@ def _cell(job: dict[str, Any], timed: bool) -> str:
              for key, short in names.items() if key in job]
     return " ".join([*parts, f"minf={job['minf']}"]) + (" (timed)" if timed else "")
 
+
+def _trace(version: int, ios: list[tuple[str, int, int]], name: str = "t") -> str:
+    """An iolog of these (direction, offset, length) I/Os, 10 us apart (v3 as loadgen and
+    fio write it; v2 without times)."""
+    if version == 2:
+        body = [f"{name} add", f"{name} open"]
+        body += [f"{name} {d} {o} {n}" for d, o, n in ios] + [f"{name} close"]
+        return "fio version 2 iolog\n" + "\n".join(body) + "\n"
+    body = [f"0 {name} add", f"0 {name} open"]
+    body += [f"{10 * (i + 1)} {name} {d} {o} {n}" for i, (d, o, n) in enumerate(ios)]
+    body.append(f"{10 * (len(ios) + 1)} {name} close")
+    return "fio version 3 iolog\n" + "\n".join(body) + "\n"
+
+
+K = 1024
+# a mixed trace over 2 MiB: strided writes, reads of several sizes, a repeated block
+REPLAY_IOS = ([("write", i * 64 * K, 4 * K) for i in range(32)]
+              + [("read", i * 16 * K, 16 * K) for i in range(64)]
+              + [("read", 1536 * K + i * 8 * K, 8 * K) for i in range(32)]
+              + [("write", 4 * K, 4 * K)] * 8)
 
 CORPUS: tuple[Case, ...] = (
     Case("seq_write", "[w]\nsize=4m\nrw=write\n"),
@@ -245,6 +308,63 @@ CORPUS: tuple[Case, ...] = (
                "overlap it (fio faults ~700 distinct pages of 1024), loadgen's touch ~1000; "
                "the gap sits at the minf tolerance, so the case may pass (not strict)"),
     Case("timeout_flag", "[t]\nsize=1m\nrw=write\n", args=("--timeout=10",)),
+    # backward skips (fio's rw_sequencer offsets below zero wrap to the end)
+    Case("backward_read", "[b]\nsize=256k\nrw=read:-8k\nwrite_iolog=trace.log\n",
+         trace="order"),
+    Case("backward_wrap", "[b]\nsize=64k\nrw=read:-12k\nloops=2\nwrite_iolog=trace.log\n",
+         trace="order"),
+    Case("backward_write_io_size", "[b]\nsize=64k\nio_size=128k\nrw=write:-8k\n"
+                                   "write_iolog=trace.log\n", trace="order"),
+    Case("backward_offset", "[b]\nsize=64k\noffset=50%\nrw=read:-8k\nwrite_iolog=trace.log\n",
+         trace="order"),
+    Case("forward_holes_offset", "[b]\nsize=64k\noffset=50%\nrw=write:4k\n"
+                                 "write_iolog=trace.log\n", trace="order"),
+    Case("forward_holes_loops", "[b]\nsize=64k\nrw=read:8k\nloops=3\nwrite_iolog=trace.log\n",
+         trace="order"),
+    # zonemode=strided: which parts of the region are touched, in which order
+    Case("zones_seq", "[z]\nsize=1m\nrw=read\nzonemode=strided\nzonesize=64k\nzoneskip=192k\n"
+                      "write_iolog=trace.log\n", trace="order"),
+    Case("zones_size_above_range", "[z]\nsize=1m\nrw=read\nzonemode=strided\nzonesize=128k\n"
+                                   "zonerange=64k\nzoneskip=64k\nwrite_iolog=trace.log\n",
+         trace="order"),
+    Case("zones_size_below_range", "[z]\nsize=1m\nrw=write\nzonemode=strided\nzonesize=32k\n"
+                                   "zonerange=64k\nzoneskip=64k\nwrite_iolog=trace.log\n",
+         trace="order"),
+    Case("zones_random", "[z]\nsize=1m\nrw=randread\nzonemode=strided\nzonesize=64k\n"
+                         "zoneskip=192k\nwrite_iolog=trace.log\n", trace="set"),
+    Case("zones_random_revisit", "[z]\nsize=1m\nrw=randwrite\nzonemode=strided\n"
+                                 "zonesize=128k\nzonerange=64k\nzoneskip=64k\n"
+                                 "write_iolog=trace.log\n", trace="set"),
+    # (a random I/O that lands past the region end ends the loop at a point the random
+    # numbers decide, so the random cases' zones end at the region end exactly)
+    Case("zones_random_loops", "[z]\nsize=1m\nrw=randread\nzonemode=strided\nzonesize=64k\n"
+                               "zoneskip=128k\nloops=2\nwrite_iolog=trace.log\n", trace="set"),
+    Case("zones_loops_mid_zone", "[z]\nsize=1m\nrw=write\nzonemode=strided\nzonesize=48k\n"
+                                 "zonerange=64k\nzoneskip=128k\nloops=2\n"
+                                 "write_iolog=trace.log\n", trace="order"),
+    Case("zones_mixed_loops", "[z]\nsize=1m\nrw=randrw\nzonemode=strided\nzonesize=64k\n"
+                              "zoneskip=128k\nloops=2\nwrite_iolog=trace.log\n",
+         exact=False, trace="blocks"),
+    Case("zones_partial_last_zone", "[z]\nsize=800k\nrw=write\nzonemode=strided\n"
+                                    "zonesize=64k\nzoneskip=192k\nwrite_iolog=trace.log\n",
+         trace="order"),
+    # read_iolog replay of a trace (v3 as loadgen writes it, v2 as older fio did); fio's
+    # engine maps size plus the log's bytes, so size= makes room for the trace's 2 MiB
+    Case("replay_v3", "[r]\nsize=2m\nread_iolog=replay.log\nreplay_no_stall=1\n",
+         files=(("replay.log", _trace(3, REPLAY_IOS)),)),
+    Case("replay_v2", "[r]\nsize=2m\nread_iolog=replay.log\n",
+         files=(("replay.log", _trace(2, REPLAY_IOS)),)),
+    Case("replay_timed", "[r]\nsize=2m\nread_iolog=replay.log\nreplay_time_scale=400\n",
+         files=(("replay.log", _trace(3, REPLAY_IOS[:40])),)),
+    Case("replay_skip_writes", "[r]\nsize=2m\nread_iolog=replay.log\nreplay_skip=write\n",
+         files=(("replay.log", _trace(3, REPLAY_IOS)),)),
+    Case("replay_scale_align", "[r]\nsize=2m\nread_iolog=replay.log\nreplay_scale=2\n"
+                               "replay_align=8k\n",
+         files=(("replay.log", _trace(3, REPLAY_IOS)),)),
+    Case("replay_loops_once", "[r]\nread_iolog=replay.log\nloops=3\nsize=4m\n",
+         files=(("replay.log", _trace(3, REPLAY_IOS)),)),
+    Case("zoned_trailing_slash", "[z]\nsize=4m\nrw=randread\nnorandommap\nnumber_ios=64\n"
+                                 "random_distribution=zoned:60/10:40/90/\n"),
 )
 
 

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 import pytest
 
-from .harness import CORPUS, compare, fio_skip_reason
+from .harness import (
+    CORPUS,
+    DIRECTIONS,
+    GLOBAL,
+    Case,
+    compare,
+    fio_skip_reason,
+    run_fio,
+    run_loadgen,
+    trace_rows,
+)
 
 pytestmark = [pytest.mark.skipif(fio_skip_reason() is not None, reason=str(fio_skip_reason())),
               pytest.mark.slow]
@@ -31,3 +41,23 @@ def test_exec_commands_write_the_same_files(tmp_path):
     for tool in ("fio", "loadgen"):
         assert (tmp_path / tool / "x.prerun.txt").read_text() == "pre\n"
         assert (tmp_path / tool / "x.postrun.txt").read_text() == "post\n"
+
+
+@pytest.mark.parametrize("recorder", ["fio", "loadgen"])
+def test_a_trace_recorded_by_either_tool_replays_the_same_in_both(recorder, tmp_path):
+    recording = tmp_path / "record.fio"
+    recording.write_text(GLOBAL + "[rec]\nsize=1m\nrw=randrw\nbsrange=4k-16k\n"
+                                  "write_iolog=rec.log\n")
+    made = (run_fio if recorder == "fio" else run_loadgen)(recording, (), tmp_path)
+    assert made.status == 0, made.stderr
+    trace = (tmp_path / "rec.log").read_text()
+    rows = trace_rows(tmp_path / "rec.log")
+    case = Case("replay_recorded", "[r]\nsize=2m\nread_iolog=rec.log\nreplay_no_stall=1\n",
+                files=(("rec.log", trace),))
+    (tmp_path / "replay").mkdir()
+    comparison = compare(case, tmp_path / "replay")
+    assert comparison.problems == [], comparison.problems
+    (job,) = comparison.loadgen.doc["jobs"]
+    for direction in DIRECTIONS:
+        mine = [n for d, _, n in rows if d == direction]
+        assert (job[direction]["total_ios"], job[direction]["io_bytes"]) == (len(mine), sum(mine))

@@ -190,3 +190,57 @@ def test_copied_fields_have_the_same_type_in_the_state_and_the_job():
     assert set(COPIED) <= set(state_types)
     assert {f: state_types[f] for f in COPIED} == {f: job_types[f] for f in COPIED}
     assert set(job_types) >= COMPUTED
+
+
+REPLAY_LOG = ("fio version 3 iolog\n0 f add\n0 f open\n10 f read 1048576 8192\n"
+              "20 f write 0 4096\n30 f close\n")
+
+
+def test_read_iolog_sizes_the_region_and_the_pass_by_the_log(tmp_path, load_text, notes):
+    (tmp_path / "trace.log").write_text(REPLAY_LOG)
+    plan = load_text(f"[r]\nread_iolog={tmp_path / 'trace.log'}\nwrite_iolog=again.log\n")
+    (job,) = plan.jobs
+    # the region reaches the log's furthest I/O; a pass is the log's bytes (fio adds each
+    # I/O's length to size); the directions are the log's; write_iolog is dropped, as fio
+    assert (job.size, job.io_size, job.rw) == (1048576 + 8192, 12288, "rw")
+    assert job.write_iolog == "" and job.read_iolog == str(tmp_path / "trace.log")
+    assert any("read_iolog overrides write_iolog" in note for note in notes)
+    bigger = load_text(f"[r]\nsize=4m\nread_iolog={tmp_path / 'trace.log'}\n").jobs[0]
+    assert bigger.size == 4 << 20
+
+
+def test_replay_options_reach_the_job(tmp_path, one_job):
+    (tmp_path / "trace.log").write_text(REPLAY_LOG)
+    job = one_job(f"read_iolog={tmp_path / 'trace.log'}\nreplay_no_stall=1\n"
+                  "replay_time_scale=50\nreplay_scale=2\nreplay_align=4k\nreplay_skip=write\n"
+                  "read_iolog_chunked=1")
+    assert (job.replay_no_stall, job.replay_time_scale, job.replay_scale, job.replay_align,
+            job.replay_skip, job.read_iolog_chunked) == (True, 50, 2, 4096, ("write",), True)
+    assert (job.io_size, job.rw) == (8192, "read")  # the write was skipped
+
+
+def test_a_bad_log_is_its_file_and_line(tmp_path, error_of):
+    log = tmp_path / "bad.log"
+    log.write_text("fio version 2 iolog\nf add\nf read 0 4096\nf raed 4096 4096\n")
+    assert error_of(f"[r]\nread_iolog={log}\n") == (
+        f"{log}:4: bad iolog action 'raed' (read, write, trim, sync, datasync or wait)")
+    assert "No such file" in error_of(f"[r]\nread_iolog={tmp_path / 'missing.log'}\n")
+    (tmp_path / "empty.log").write_text("fio version 2 iolog\nf add\n")
+    assert "has no I/O to replay" in error_of(f"[r]\nread_iolog={tmp_path / 'empty.log'}\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("replay_align=3000", "not a power of two"),
+        ("replay_skip=read,flush", "unknown skip type 'flush'"),
+        ("replay_time_scale=0", "out of range"),
+    ],
+)
+def test_replay_option_errors(error_of, text, message):
+    assert message in error_of(f"[r]\nsize=1m\n{text}\n")
+
+
+def test_replay_redirect_is_a_documented_no_op(one_job, notes):
+    one_job("replay_redirect=/dev/sdx")
+    assert any("replay_redirect=/dev/sdx has no effect" in note for note in notes)

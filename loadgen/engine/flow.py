@@ -63,15 +63,3 @@ class FlowTable:
     def counts(self, slot: int) -> tuple[int, int]:
         """(counter, total weight) of a flow slot."""
         return int(self.words[2 * slot]), int(self.words[2 * slot + 1])
-
-
-_table: FlowTable | None = None
-
-
-def shared_table() -> FlowTable:
-    """The process's table: the fork helper's (inherited by every worker), or one of its
-    own for jobs run in this process alone (tests, thread jobs of one worker)."""
-    global _table
-    if _table is None:
-        _table = FlowTable()
-    return _table

@@ -89,9 +89,11 @@ class Helper:
         replies: socket.socket,
         worker_nice: int,
         calibration: Calibration,
+        flow_table: flow.FlowTable,
     ) -> None:
         self.worker_nice = worker_nice
         self.calibration = calibration
+        self.flow_table = flow_table  # mapped shared: every worker forked counts in it
         self.sock = commands
         self.replies = replies
         self.children: set[int] = set()
@@ -165,6 +167,7 @@ class Helper:
                     request.interval_ns,
                     request.origin_ns,
                     self.calibration,
+                    self.flow_table,
                     me,
                     self.worker_nice,
                 )
@@ -203,7 +206,7 @@ class Helper:
                 return
             self.children.discard(pid)
             for thread_number in self.jobs_of.pop(pid, ()):  # a worker that died in a flow
-                flow.shared_table().leave(thread_number)
+                self.flow_table.leave(thread_number)
             protocol.send_msg(
                 self.replies,
                 protocol.ChildExit(
@@ -233,13 +236,13 @@ def helper_main(commands_fd: int, replies_fd: int, parent: int, worker_nice: int
         if not jit.cache_is_warm():
             protocol.send_msg(replies, protocol.Compiling())
         kernel.compile_kernel()
-        flow.shared_table()  # before the first fork: every worker maps the same table
+        flow_table = flow.FlowTable()  # before the first fork: every worker maps it
         warm_up()
         calibration = Calibration.measure()
         keep_heap()  # process-wide; workers inherit it
         gc.collect()
         gc.freeze()  # all so far is shared copy-on-write with every worker; gc never touches it
-        Helper(commands, replies, worker_nice, calibration).serve()
+        Helper(commands, replies, worker_nice, calibration, flow_table).serve()
     except (
         Exception
     ):  # a bug: its traceback goes to the controller's event record, not the terminal

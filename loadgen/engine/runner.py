@@ -111,7 +111,11 @@ class JobRunner:
     in setup."""
 
     def __init__(
-        self, job: Job, overhead_ns: float | None = None, tsc_ns_per_tick: float | None = None
+        self,
+        job: Job,
+        overhead_ns: float | None = None,
+        tsc_ns_per_tick: float | None = None,
+        flow_table: flow.FlowTable | None = None,
     ) -> None:
         self.job = job
         self.timed = is_timed(job)
@@ -135,7 +139,8 @@ class JobRunner:
         self.kinds: FaultKinds | None = None  # fault_kinds=1: the executed I/Os' fault kinds
         self.state_writes = -1  # verify_state_load: the writes the saved state records
         self.iomem: IoMem | None = None
-        self.flow_table: flow.FlowTable | None = None
+        self._flow_given = flow_table
+        self.flow_table: flow.FlowTable | None = None  # joined: close() leaves it
 
     def setup(self) -> None:
         """Map the region (+madvise), build the pattern, buffers and kernel state."""
@@ -182,7 +187,8 @@ class JobRunner:
         ctl[kernel.C_SYNC_B] = job.fdatasync_blocks
         ctl[kernel.C_SYNC_C] = job.sync_file_range_nr
         if job.flow:  # fio's flow_init_job; close() takes it out again
-            table = flow.shared_table()
+            # the helper's, shared by its workers; else one of this runner's own
+            table = self._flow_given or flow.FlowTable()
             table.join(job)
             self.flow_table = table
             ctl[kernel.C_FLOW] = table.flow_address(job.flow_slot)
@@ -468,8 +474,15 @@ class _Run:
     def _after_chunk(self, batch: Batch, pos: int, ran: int, start: int, measured: bool) -> bool:
         """Per-chunk work of the per-I/O options; True when the job must end (an error)."""
         job = self.job
-        idx = (pos + np.arange(ran)) % len(batch)
-        offs, lens, dirs = batch.offsets[idx], batch.lengths[idx], batch.dirs[idx]
+        if self.pacer.active or (self.iolog is not None and measured) or (
+            self.verifier is not None
+        ):
+            idx = (pos + np.arange(ran)) % len(batch)
+            offs, lens, dirs = batch.offsets[idx], batch.lengths[idx], batch.dirs[idx]
+        else:
+            # nothing below reads the chunk's I/Os: a replayed loop's chunk is 10^5 I/Os,
+            # whose index arrays would be megabytes of fresh pages in the measured window
+            offs = lens = dirs = batch.offsets[:0]
         if self.pacer.active:
             self.pacer.issued(lens, dirs)
         if self.source is not None and self.source.changing:

@@ -1,7 +1,8 @@
 """The body of one forked worker process: set up its jobs, wait at the gate, run, report.
 
 Everything a worker needs is passed to ``worker_process`` explicitly (jobs, pipes, the
-interval grid, the helper's clock and overhead calibration); the compiled kernel itself
+interval grid, the helper's clock and overhead calibration, the shared flow table); the
+compiled kernel itself
 is machine code the fork helper loaded before forking.
 """
 
@@ -17,6 +18,7 @@ import traceback
 from typing import NoReturn
 
 from loadgen import protocol
+from loadgen.engine.flow import FlowTable
 from loadgen.engine.hygiene import (
     cpus_for,
     die_with_parent,
@@ -55,6 +57,7 @@ class Worker:
         interval_ns: int,
         origin_ns: int,
         calibration: Calibration,
+        flow_table: FlowTable,
     ) -> None:
         self.jobs = jobs
         self.data_w = data_w
@@ -62,6 +65,7 @@ class Worker:
         self.interval_ns = interval_ns
         self.origin_ns = origin_ns
         self.calibration = calibration
+        self.flow_table = flow_table
         self.stopping = False
         self.write_lock = threading.Lock()  # threads of one process share the pipe
 
@@ -85,7 +89,9 @@ class Worker:
         runners: list[JobRunner] = []
         for job in self.jobs:
             cal = self.calibration
-            runner = JobRunner(job, cal.overhead_ns(is_timed(job)), cal.tsc_ns_per_tick)
+            runner = JobRunner(
+                job, cal.overhead_ns(is_timed(job)), cal.tsc_ns_per_tick, self.flow_table
+            )
             try:
                 runner.setup()
             except EngineError as exc:
@@ -154,6 +160,7 @@ def worker_process(
     interval_ns: int,
     origin_ns: int,
     calibration: Calibration,
+    flow_table: FlowTable,
     helper_pid: int,
     nice: int,
 ) -> NoReturn:
@@ -167,7 +174,7 @@ def worker_process(
         die_with_parent(helper_pid)
         set_process_name(WORKER_NAME)
         volunteer_for_oom_killer()
-        code = Worker(jobs, data_w, gate_r, interval_ns, origin_ns, calibration).main()
+        code = Worker(jobs, data_w, gate_r, interval_ns, origin_ns, calibration, flow_table).main()
     except BaseException as exc:  # a worker must end in os._exit, never in the helper loop
         report_crash(jobs, data_w, exc)
     finally:

@@ -13,6 +13,17 @@ from loadgen.plan import Job
 from loadgen.stats.jobstats import IntervalStats
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _kernel_loaded() -> None:
+    """As the fork helper does before any job: every compiled function loaded and each
+    pattern path run once, so no test's measured window loads machine code (its faults
+    would count as the job's)."""
+    from loadgen.engine import helper, kernel
+
+    kernel.compile_kernel()
+    helper.warm_up()
+
+
 def make_job(**kw: object) -> Job:
     base: dict[str, object] = {"name": "t", "thread_number": 1, "subjob": 0, "numjobs": 1}
     base["group_id"] = 0

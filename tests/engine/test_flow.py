@@ -37,13 +37,15 @@ def test_join_and_leave_restore_a_fresh_flow() -> None:
     assert table.counts(5) == (1, 0)
 
 
-def _run_together(*jobs: object, while_running: Callable[[], None] | None = None
-                  ) -> list[int]:
-    """Run jobs at once in threads of this process (they share the process's table);
+def _run_together(*jobs: object, while_running: Callable[[], None] | None = None,
+                  table: flow.FlowTable | None = None) -> list[int]:
+    """Run jobs at once in threads of this process (they share ``table``, as a worker's
+    jobs share the helper's);
     ``while_running`` is called once they all run, and stops them when it returns (None:
     they run to their end)."""
     totals = [IntervalStats() for _ in jobs]
-    runners = [JobRunner(job) for job in jobs]  # type: ignore[arg-type]
+    shared = table or flow.FlowTable()
+    runners = [JobRunner(job, flow_table=shared) for job in jobs]  # type: ignore[arg-type]
     for r in runners:
         r.setup()
     started = threading.Barrier(len(jobs) + 1)
@@ -71,7 +73,7 @@ def test_two_weights_share_the_ios_in_their_ratio() -> None:
     weight's share of the flow's counter (which starts at 1)."""
     common = dict(rw="randread", size=1024 * K, time_based=True, runtime_ns=60 * 10**9,
                   flow_id=9, flow_slot=1)
-    table = flow.shared_table()
+    table = flow.FlowTable()
     seen: list[tuple[int, int]] = []
 
     def sample() -> None:
@@ -81,7 +83,8 @@ def test_two_weights_share_the_ios_in_their_ratio() -> None:
             seen.append((int(table.words[a_at]), int(table.words[b_at])))
 
     _run_together(make_job(thread_number=11, flow=3, **common),
-                  make_job(thread_number=12, flow=1, **common), while_running=sample)
+                  make_job(thread_number=12, flow=1, **common), while_running=sample,
+                  table=table)
     assert seen[-1][1] > 1000
     # 4a <= 3(1 + a + b) and 4b <= 1 + a + b: a stays within a few I/Os of 3b (the two
     # counts are read one after the other while both run)
@@ -125,7 +128,7 @@ def test_verify_reads_go_through_the_flow_too(in_tmp: Path) -> None:
                       verify=VerifyControls(kind=VerifyKind.CRC32C), **common)
     reader = make_job(thread_number=16, rw="randread", flow=1, time_based=True,
                       runtime_ns=60 * 10**9, **common)
-    table = flow.shared_table()
+    table = flow.FlowTable()
     seen: list[tuple[int, int]] = []
     done = threading.Event()
 
@@ -138,6 +141,6 @@ def test_verify_reads_go_through_the_flow_too(in_tmp: Path) -> None:
             if w >= 512:  # the writes and all their verify reads went through the flow
                 done.set()
 
-    w_total, _ = _run_together(writer, reader, while_running=sample)
+    w_total, _ = _run_together(writer, reader, while_running=sample, table=table)
     assert w_total == 512  # 256 writes, 256 verify reads
     assert all(abs(w - r) <= 8 for w, r in seen[:-1])  # equal weights: equal counts

@@ -87,11 +87,16 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-def _sample_uss(pid: int, by_pid: dict[int, int]) -> None:
-    """Adopt every USS_EVERY-th new worker (up to USS_MAX_SAMPLES), then sample all adopted
-    ones that are still alive."""
-    for index, worker in enumerate(_grandchildren(pid)):
-        if index % USS_EVERY == 0 and worker not in by_pid and len(by_pid) < USS_MAX_SAMPLES:
+def _sample_uss(pid: int, by_pid: dict[int, int], seen: dict[int, int]) -> None:
+    """Adopt every USS_EVERY-th worker in the order they were first seen (up to
+    USS_MAX_SAMPLES), then sample all adopted ones that are still alive.  The rank is kept
+    across samples (``seen``): the list of live workers grows while the storm forks and
+    shrinks as it ends, so a worker's index in one list is not its rank."""
+    for worker in _grandchildren(pid):
+        if worker in seen:
+            continue
+        seen[worker] = rank = len(seen)
+        if rank % USS_EVERY == 0 and len(by_pid) < USS_MAX_SAMPLES:
             by_pid[worker] = 0
     for worker in by_pid:
         try:
@@ -110,6 +115,7 @@ def run_watched(command: list[str], timeout_s: float, cwd: Path | None, uss: boo
     reader.start()
     handle = psutil.Process(process.pid)
     deadline = start_ns + int(timeout_s * 1e9)
+    seen: dict[int, int] = {}  # every worker seen so far -> its rank (first seen)
     while True:
         if _exited(process.pid, POLL_S):
             break
@@ -122,7 +128,7 @@ def run_watched(command: list[str], timeout_s: float, cwd: Path | None, uss: boo
         if cpu is not None:
             watch.cpu_samples.append((now, cpu))
         if uss:
-            _sample_uss(process.pid, watch.uss_by_pid)
+            _sample_uss(process.pid, watch.uss_by_pid, seen)
     if not watch.timed_out:
         final = _cpu_s(handle)  # the zombie still holds its own times, children kept apart
         if final is not None:

@@ -321,10 +321,14 @@ class Job:
     bs_unaligned: bool = False
     norandommap: bool = False
     random_generator: str = "tausworthe"
-    random_distribution: str = "random"  # random|zipf|pareto|normal|zoned|zoned_abs
+    random_distribution: str = "random"  # random|zipf|pareto|normal|zoned|zoned_abs|sequence
     # (theta|h|dev, center) for zipf/pareto/normal, fio's defaults filled in for a missing
     # parameter; center is -1.0 when not given (fio then rotates by a random offset)
     distribution_params: tuple[float, ...] = ()
+    # random_distribution=sequence: block indices in order, cycling (fio's io_issues count
+    # per direction picks one); random_sequence_stride moves each cycle on by its length
+    random_sequence: tuple[int, ...] = ()
+    random_sequence_stride: bool = False
     # zoned: per direction tuple of (access pct, region pct or bytes for zoned_abs)
     zones: tuple[tuple[tuple[float, int], ...], tuple[tuple[float, int], ...]] = ((), ())
     percentage_random: Pair = (100, 100)

@@ -229,7 +229,19 @@ class AccessPattern:
         self.seeder = Seeder(job.randseed, job.thread_number, job.randrepeat)
         self.streams: Streams = self.seeder.make()
         self.index_draws: tuple[IndexDraw, IndexDraw] | None = None
-        if self.random and region and job.random_distribution != "random":
+        # random_distribution=sequence (fio __get_next_rand_offset_sequence): block indices
+        # from the list by the direction's issued I/Os, counted across loops as fio's
+        # io_issues; a block past the direction's last ends the loop
+        self.sequence: np.ndarray | None = None
+        self._issued = [0, 0]
+        if self.random and region and job.random_distribution == "sequence":
+            self.sequence = np.asarray(job.random_sequence, dtype=np.int64)
+            for d in active:
+                worst = int(self.sequence.max())
+                if worst >= self.lastb[d]:
+                    raise ValueError(f"sequence access block {worst} in base pattern out of "
+                                     f"bounds (max {self.lastb[d]})")
+        elif self.random and region and job.random_distribution != "random":
             self.index_draws = make_index_draws(
                 job,
                 max(nranges, 1),
@@ -316,6 +328,7 @@ class AccessPattern:
             and not self.time_based
             and not self.seq_nr
             and not self.pass_cap
+            and self.sequence is None  # its count runs on across loops, as fio's io_issues
             and self._template is None
         )
         self._recording = [] if recordable else None
@@ -653,9 +666,40 @@ class AccessPattern:
         self._remember(offs[:k], lens[:k], dirs[:k])
         return Batch(offs[:k], lens[:k], dirs[:k])
 
+    def _sequence_blocks(self, d: int, k: int) -> np.ndarray:
+        """The next ``k`` blocks of direction ``d`` from the sequence; -1 past the last."""
+        assert self.sequence is not None
+        issued = self._issued[d] + np.arange(k, dtype=np.int64)
+        self._issued[d] += k
+        n = len(self.sequence)
+        blocks = self.sequence[issued % n]
+        if self.job.random_sequence_stride:
+            blocks = blocks + (issued // n) * n
+        return np.where(blocks < self.lastb[d], blocks, -1)
+
     def _random_nomap_batch(self, dirs: np.ndarray) -> Batch:
         n = len(dirs)
         offs = np.empty(n, dtype=np.int64)
+        if self.sequence is not None:
+            blocks = np.empty(n, dtype=np.int64)
+            for d in (READ, WRITE):
+                mask = dirs == d
+                if mask.any():
+                    blocks[mask] = self._sequence_blocks(d, int(mask.sum()))
+            past = np.flatnonzero(blocks < 0)
+            if len(past):  # fio: no offset for this I/O, the loop ends before it
+                k = int(past[0])
+                for d in (READ, WRITE):  # the I/Os not issued are not counted
+                    self._issued[d] -= int((dirs[k:] == d).sum())
+                self.exhausted = True
+                self._give_back(dirs[k:])
+                dirs, blocks, offs = dirs[:k], blocks[:k], offs[:k]
+            for d in (READ, WRITE):
+                mask = dirs == d
+                offs[mask] = self.start + blocks[mask] * self.ba[d]
+            lens = self._lengths(dirs)
+            self._remember(offs, lens, dirs)
+            return Batch(offs, lens, dirs)
         for d in (READ, WRITE):
             mask = dirs == d
             k = int(mask.sum())
@@ -791,6 +835,9 @@ class AccessPattern:
             # Drawn over this direction's blocks, looked up in the map by that number.
             b = min(int(u * self.lastb[d]), self.map.nblocks - 1)
             return b if not self.map.is_used(b) else self.map.next_free(b)
+        if self.sequence is not None:
+            b = int(self._sequence_blocks(d, 1)[0])
+            return b if b >= 0 else None
         if self.index_draws is not None:
             return min(int(self.index_draws[d](self.streams.offset, 1)[0]), self.lastb[d] - 1)
         return int(u * self.lastb[d])

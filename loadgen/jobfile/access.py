@@ -84,7 +84,10 @@ DISTRIBUTIONS = {
     "normal": "normal[:dev[:center]], 0 <= dev < 100 (percent of the range), default 0",
     "zoned": "zoned:a/b:c/d... a% of accesses to the next b% of the region, per direction ','",
     "zoned_abs": "zoned_abs:a/SIZE:... a% of accesses to the next SIZE bytes, per direction ','",
+    "sequence": "sequence:B,B,... these block indices in this order, over and over (at most "
+                "64 of them; random_sequence_stride=1 moves each cycle on by their count)",
 }
+SEQUENCE_MAX = 64  # fio's FIO_SEQ_MAX
 DEFAULT_PARAM = {"zipf": 1.1, "pareto": 0.2, "normal": 0.0}
 NO_CENTER = -1.0  # center not given: the engine picks a random rotation (fio)
 
@@ -96,12 +99,27 @@ class DistributionValue:
     name: str
     params: tuple[float, ...]  # (parameter, center) for zipf/pareto/normal
     zones: tuple[Zones, Zones]  # (read, write) for zoned/zoned_abs
+    sequence: tuple[int, ...] = ()  # block indices for sequence
 
 
 def _atoi(text: str) -> int:
     """C's atoi: leading blanks, an optional sign, then digits; anything else ends it."""
     match = re.match(r"\s*([-+]?\d+)", text, re.ASCII)
     return int(match.group(1)) if match else 0
+
+
+def _sequence(text: str) -> tuple[int, ...]:
+    """fio's parse_sequence_distribution: comma-separated block indices, digits only."""
+    if not text:
+        raise BadValue("missing pattern in sequence distribution (sequence:2,0,1)")
+    items = text.split(",")
+    if len(items) > SEQUENCE_MAX:
+        raise BadValue(f"sequence distribution supports up to {SEQUENCE_MAX} elements "
+                       f"(got {len(items)})")
+    for item in items:
+        if not item.strip().isdigit() or not item.strip().isascii():
+            raise BadValue(f"invalid or negative element <{item.strip()}> in random_sequence")
+    return tuple(int(item) for item in items)
 
 
 def _number(text: str) -> float:
@@ -116,15 +134,14 @@ class Distribution(Kind):
 
     def parse(self, text: str, ctx: ParseContext) -> DistributionValue:
         name, colon, rest = text.partition(":")
-        if name == "sequence":
-            raise BadValue("random_distribution=sequence is not supported yet: it needs the "
-                           "per-I/O engine")
         if name not in DISTRIBUTIONS:
             raise BadValue(f"{name!r} is not one of: {', '.join(DISTRIBUTIONS)}")
         if name == "random":
             if colon:
                 raise BadValue("random takes no parameters")
             return DistributionValue(name, (), ((), ()))
+        if name == "sequence":
+            return DistributionValue(name, (), ((), ()), _sequence(rest if colon else ""))
         if name in ("zoned", "zoned_abs"):
             if not rest.strip():
                 raise BadValue(f"{name} needs zones, e.g. {name}:60/10:40/90")

@@ -109,6 +109,8 @@ class State:
     random_generator: str
     random_distribution: str
     distribution_params: tuple[float, ...]
+    random_sequence: tuple[int, ...]
+    random_sequence_stride: bool
     zones: tuple[Zones, Zones]
     randrepeat: bool
     randseed: int
@@ -339,6 +341,7 @@ def _apply_distribution(state: State, value: DistributionValue) -> None:
     state.random_distribution = value.name
     state.distribution_params = value.params
     state.zones = value.zones
+    state.random_sequence = value.sequence
 
 
 def _apply_zonemode(state: State, value: str) -> None:
@@ -577,6 +580,9 @@ OPTIONS: tuple[Option, ...] = (
     }), "tausworthe", "Random number generator for offsets", "Access pattern"),
     Option("random_distribution", Distribution(), DistributionValue("random", (), ((), ())),
            "Distribution of random offsets", "Access pattern", apply=_apply_distribution),
+    Option("random_sequence_stride", Bool(), False,
+           "random_distribution=sequence: each cycle of the sequence moves on by its length "
+           "(a strided walk) instead of repeating the same blocks", "Access pattern"),
     Option("randrepeat", Bool(), True, "Same random sequence every run and every loop",
            "Access pattern", aliases=("allrandrepeat",)),
     Option("randseed", Int(), 0x89, "Seed of the random streams (setting it forces randrepeat=1)",
@@ -999,7 +1005,7 @@ UNSUPPORTED: dict[str, str] = {
     **dict.fromkeys(("verify_async_cpus",), _VERIFY),
     **dict.fromkeys(("block_error_percentiles",), _OUTPUT),
     **dict.fromkeys(("dedupe_working_set_percentage", "dedupe_global",), _BUFFERS),
-    **dict.fromkeys(("sprandom", "num_range", "random_sequence_stride", "comm", "profile"),
+    **dict.fromkeys(("sprandom", "num_range", "comm", "profile"),
                     _NOT_IMPLEMENTED),
 }
 
@@ -1047,6 +1053,7 @@ class _AppliedDefaults:
     rw_postfix: int = 0
     random_distribution: str = "random"
     distribution_params: tuple[float, ...] = ()
+    random_sequence: tuple[int, ...] = ()
     zones: tuple[Zones, Zones] = ((), ())
     randseed: int = 0x89
     randseed_set: bool = False

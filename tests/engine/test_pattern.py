@@ -432,3 +432,33 @@ def test_zones_start_again_after_the_region_end_ended_a_loop() -> None:
     first = loop_ios(p)
     p.start_loop()
     assert loop_ios(p) == first
+
+
+@pytest.mark.parametrize(
+    ("stride", "blocks"),
+    [
+        (False, [2, 0, 1, 2, 0, 1]),  # fio's examples/sequence-distribution.fio, job 1
+        (True, [2, 0, 1, 5, 3, 4]),  # ... job 2: each cycle moves on by the sequence length
+    ],
+)
+def test_sequence_distribution_issues_the_listed_blocks(stride: bool, blocks: list[int]) -> None:
+    job = make_job(rw="randread", size=12 * 4096, io_size=6 * 4096, bs_min=(4096, 4096),
+                   bs_max=(4096, 4096), random_distribution="sequence",
+                   random_sequence=(2, 0, 1), random_sequence_stride=stride)
+    # the pattern cycles on; the runner's byte budget (io_size) ends the loop at 6
+    assert [off // 4096 for off, _, _ in loop_ios(AccessPattern(job))][:6] == blocks
+
+
+def test_a_strided_sequence_ends_the_loop_at_the_first_block_past_the_end() -> None:
+    job = make_job(rw="randread", size=8 * 4096, bs_min=(4096, 4096), bs_max=(4096, 4096),
+                   random_distribution="sequence", random_sequence=(3, 1, 2, 0, 5),
+                   random_sequence_stride=True)
+    assert [off // 4096 for off, _, _ in loop_ios(AccessPattern(job))] == [3, 1, 2, 0, 5]
+    # the next cycle's first block is 5 + 3 = 8: past the 8 blocks, so it ends there
+
+
+def test_a_sequence_block_outside_the_region_is_refused() -> None:
+    job = make_job(rw="randread", size=4 * 4096, bs_min=(4096, 4096), bs_max=(4096, 4096),
+                   random_distribution="sequence", random_sequence=(1, 4))
+    with pytest.raises(ValueError, match="sequence access block 4 in base pattern out of bounds"):
+        AccessPattern(job)

@@ -308,6 +308,19 @@ CORPUS: tuple[Case, ...] = (
                "overlap it (fio faults ~700 distinct pages of 1024), loadgen's touch ~1000; "
                "the gap sits at the minf tolerance, so the case may pass (not strict)"),
     Case("timeout_flag", "[t]\nsize=1m\nrw=write\n", args=("--timeout=10",)),
+    # random_distribution=sequence (fio's examples/sequence-distribution.fio, page_fault)
+    Case("sequence_repeating", "[s]\nsize=48k\nio_size=24k\nrw=randread\n"
+                               "random_distribution=sequence:2,0,1\nwrite_iolog=trace.log\n",
+         trace="order"),
+    Case("sequence_strided", "[s]\nsize=48k\nio_size=24k\nrw=randwrite\n"
+                             "random_distribution=sequence:2,0,1\nrandom_sequence_stride=1\n"
+                             "write_iolog=trace.log\n", trace="order"),
+    Case("sequence_strided_past_end", "[s]\nsize=32k\nrw=randread\n"
+                                      "random_distribution=sequence:3,1,2,0,5\n"
+                                      "random_sequence_stride=1\nwrite_iolog=trace.log\n",
+         trace="order"),
+    Case("sequence_randrw_loops", "[s]\nsize=64k\nrw=randrw\nloops=2\n"
+                                  "random_distribution=sequence:7,1,4\n", exact=False),
     # backward skips (fio's rw_sequencer offsets below zero wrap to the end)
     Case("backward_read", "[b]\nsize=256k\nrw=read:-8k\nwrite_iolog=trace.log\n",
          trace="order"),

@@ -37,7 +37,10 @@ def test_parametrised_distributions(one_job, text, name, params):
         ("zipf:1.2:1.5", "center out of range"),
         ("zipf:1:2:3", "at most 2 parameters"),
         ("gauss", "is not one of"),
-        ("sequence:1,2", "sequence is not supported yet"),
+        ("sequence", "missing pattern in sequence distribution"),
+        ("sequence:1,-2", "invalid or negative element <-2>"),
+        ("sequence:1,,2", "invalid or negative element <>"),
+        ("sequence:" + ",".join(["1"] * 65), "up to 64 elements (got 65)"),
         ("random:1", "random takes no parameters"),
         ("zoned:50/50:40/50", "add up to 90, not 100"),
         ("zoned:50/60:50/60", "more than 100"),
@@ -48,6 +51,13 @@ def test_parametrised_distributions(one_job, text, name, params):
 )
 def test_distribution_errors(error_of, text, message):
     assert message in error_of(f"[j]\nsize=1m\nrw=randread\nrandom_distribution={text}\n")
+
+
+def test_sequence_lists_block_indices_and_its_stride(one_job):
+    job = one_job("rw=randread\nrandom_distribution=sequence: 2,0 ,1\nrandom_sequence_stride=1")
+    assert (job.random_distribution, job.random_sequence) == ("sequence", (2, 0, 1))
+    assert job.random_sequence_stride is True
+    assert one_job("rw=randread").random_sequence_stride is False
 
 
 def test_zoned_lists_per_direction(one_job):

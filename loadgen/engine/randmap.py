@@ -56,12 +56,18 @@ def _clear(words: Any, nblocks: int) -> None:
 
 @numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
 def _claim(
-    words: Any, nblocks: int, free: int, cand: Any, out: Any, cycling: bool
+    words: Any, nblocks: int, free: int, cand: Any, out: Any, cycling: bool, resets: Any
 ) -> tuple[int, int]:
     """Claim one block per candidate in order; returns (claimed, free left).  Without
-    ``cycling`` it stops when the map is full; with it the map is cleared and goes on."""
+    ``cycling`` it stops when the map is full; with it the map is cleared and goes on, and
+    also before the candidates whose indices are in ``resets`` (ascending)."""
     n = 0
+    r = 0
     for i in range(len(cand)):
+        if r < len(resets) and resets[r] == i:
+            _clear(words, nblocks)
+            free = nblocks
+            r += 1
         if free == 0:
             if not cycling:
                 break
@@ -193,27 +199,7 @@ def _claim_sized(
     return k, free, status
 
 
-@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
-def _claim_resets(words: Any, nblocks: int, free: int, cand: Any, resets: Any,
-                  out: Any) -> int:
-    """One-block claims in order; the map is cleared before the I/Os whose indices are in
-    ``resets`` (ascending) and whenever it is full.  Returns the free count."""
-    r = 0
-    for i in range(len(cand)):
-        if r < len(resets) and resets[r] == i:
-            _clear(words, nblocks)
-            free = nblocks
-            r += 1
-        if free == 0:
-            _clear(words, nblocks)
-            free = nblocks
-        b = cand[i]
-        if _is_set(words, b):
-            b = _next_free(words, b)
-        _set(words, b)
-        free -= 1
-        out[i] = b
-    return free
+_NO_RESETS = np.zeros(0, dtype=np.int64)
 
 
 class RandomMap:
@@ -242,7 +228,8 @@ class RandomMap:
         """Resolve one-block I/Os in order; the result is shorter if the map fills."""
         out = np.empty(len(candidates), dtype=np.int64)
         n, self.free = _claim(
-            self.words, self.nblocks, self.free, candidates.astype(np.int64), out, False
+            self.words, self.nblocks, self.free, candidates.astype(np.int64), out, False,
+            _NO_RESETS,
         )
         return out[:n]
 
@@ -251,7 +238,8 @@ class RandomMap:
         (time_based: the map resets and offsets continue)."""
         out = np.empty(len(candidates), dtype=np.int64)
         n, self.free = _claim(
-            self.words, self.nblocks, self.free, candidates.astype(np.int64), out, True
+            self.words, self.nblocks, self.free, candidates.astype(np.int64), out, True,
+            _NO_RESETS,
         )
         return out[:n]
 
@@ -259,9 +247,8 @@ class RandomMap:
         """Like ``claim_cycling``, and the map is also cleared before each I/O index in
         ``resets`` (the first I/O of each strided zone visit)."""
         out = np.empty(len(candidates), dtype=np.int64)
-        self.free = int(_claim_resets(self.words, self.nblocks, self.free,
-                                      candidates.astype(np.int64), resets.astype(np.int64),
-                                      out))
+        _, self.free = _claim(self.words, self.nblocks, self.free,
+                              candidates.astype(np.int64), out, True, resets.astype(np.int64))
         return out
 
     def claim_sized(

@@ -60,6 +60,7 @@ def warm_up() -> None:
         {"rw": RwMode.RANDRW, "bs_min": (4096, 8192), "bs_max": (4096, 8192)},
         {"rw": RwMode.RANDWRITE, "bssplit": (split, split), "bs_max": (8192, 8192)},
         {"rw": RwMode.RANDREAD, "random_generator": "lfsr"},
+        {"rw": RwMode.RANDRW, "rw_postfix": 4, "percentage_random": (50, 50)},
         {"rw": RwMode.READ, "rw_postfix": -8192},
         {"rw": RwMode.RW, "rw_postfix": -8192, "bs_min": (4096, 4096), "bs_max": (8192, 8192)},
         {"rw": RwMode.RANDRW, "zone_size": 65536, "zone_range": 65536, "zone_skip": 65536},

@@ -135,11 +135,14 @@ class Lfsr:
         self._seed = seed & ((self._top << 1) - 1)
         if self._seed == (self._top << 1) - 1:  # all ones is the XNOR register's dead state
             self._seed ^= 1
-        self.state = np.zeros(5, dtype=np.uint64)
-        self.reset()
+        # the register at the start of a loop (``reset``), also for compiled callers
+        self.initial = np.array(
+            (self._seed, self._xormask, self._top, self.nblocks - 1, 0), dtype=np.uint64
+        )
+        self.state = self.initial.copy()
 
     def reset(self) -> None:
-        self.state[:] = (self._seed, self._xormask, self._top, self.nblocks - 1, 0)
+        self.state[:] = self.initial
 
     @property
     def done(self) -> bool:

@@ -7,9 +7,10 @@ map, the rwmix chooser and the random streams.  ``start_loop`` is fio's
 ``next_batch`` returns up to n I/Os and sets ``exhausted`` when this loop's region is
 used up.  Under time_based the region wraps instead (cursor to start, map cleared, no
 re-seed).  The common cases (sequential with one cursor step, uniform random with or
-without the map, fixed block sizes) are whole-batch numpy; the rest (holes, identical
-sequencer, percentage_random, bsrange with the map) is a per-I/O path over
-pre-drawn random numbers.
+without the map, fixed block sizes) are whole-batch numpy or compiled claims through the
+map; the rest (holes with mixed directions or drawn lengths, ``rw=<mode>:N`` in random
+jobs, the identical sequencer, percentage_random) is fio's walk I/O by I/O in compiled
+code (``loadgen.engine.walk``), over pre-drawn random numbers.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from typing import Any
 import numba
 import numpy as np
 
-from loadgen.engine import randmap
+from loadgen.engine import randmap, walk
 from loadgen.engine.blocksize import BlockSizer
 from loadgen.engine.distribution import IndexDraw, make_index_draws
 from loadgen.engine.lfsr import Lfsr
 from loadgen.engine.randmap import RandomMap
 from loadgen.engine.rwmix import DirectionChooser
 from loadgen.engine.streams import Seeder, Streams
+from loadgen.engine.walk import seq_next
 from loadgen.plan import READ, WRITE, Job, RwMode
 from loadgen.replaylog import ReplayOptions
 from loadgen.replaylog import load as load_replay
@@ -34,34 +36,9 @@ from loadgen.replaylog import load as load_replay
 # that matters, a small region looped many times) is kept as it is, and a longer one is
 # regenerated, since keeping its batches alive would fault fresh heap in the window.
 REPLAY_MAX_OPS = 1 << 12
+_NO_WORDS = np.zeros(1, dtype=np.uint64)  # the walk's map and register when there are none
+_NO_LFSR = np.zeros(5, dtype=np.uint64)
 GENERATORS = ("tausworthe", "tausworthe64", "lfsr")
-
-
-@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
-def _seq_next(pos: int, start: int, end: int, add: int, wrap: bool) -> int:
-    """The next sequential offset after ``pos`` (fio get_next_seq_offset and the checks of
-    get_next_offset; -1: none), with holes of ``add`` bytes between I/Os.
-
-    fio's own arithmetic, unsigned and mixing positions from the region start with
-    positions in the mapping (its file size and io_size are both ``end`` here): a hole
-    before the start wraps to ``end + add``, one past the end to ``start``, both counted
-    from the start; a backward walk with a start offset begins at the end.  Checked
-    against fio's iologs with and without offset=50%.
-    """
-    if wrap and pos >= end:
-        pos = start
-    if pos >= end:
-        return -1
-    if pos == start and start and add < 0:
-        pos = end  # fio: "only rewind if we already hit the end"
-    rel = pos - start
-    if rel != 0 and add != 0:
-        rel += add
-        if rel < 0 or rel >= end:
-            rel = start if add > 0 else end + add
-    if rel < 0 or rel >= end or start + rel >= end:
-        return -1
-    return start + rel
 
 
 @numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
@@ -69,7 +46,7 @@ def _skip_run(pos: int, start: int, end: int, add: int, wrap: bool, bs: int, out
     """Fixed-size sequential I/Os with holes (``rw=read:-8k``) into ``out``; returns how
     many fit before the loop ends (an offset is refused or a block crosses the end)."""
     for i in range(len(out)):
-        off = _seq_next(pos, start, end, add, wrap)
+        off = seq_next(pos, start, end, add, wrap)
         if off < 0 or off + bs > end:
             return i
         out[i] = off
@@ -552,7 +529,7 @@ class AccessPattern:
                 return batch
             # The very next I/O needs care (region end, wrap, redraw): per-I/O path below.
             dirs = self._directions(1)
-        return self._per_io_batch(dirs)
+        return self._walk_batch(dirs)
 
     def _random_map_batch(self, dirs: np.ndarray) -> Batch:
         """Uniform one-block I/Os through the map; under time_based a full map is
@@ -627,16 +604,8 @@ class AccessPattern:
         assert self.map is not None
         n = len(dirs)
         u_block = self.streams.offset.random(n)
-        nw = int(dirs.sum())
-        counts = (n - nw, nw)
-        # one draw per I/O and some for redraws; only for directions that draw at all
-        width = max(counts) + max(counts) // 8 + 16
-        u_bs = np.zeros((2, width), dtype=np.float64)
-        for d in (READ, WRITE):
-            if counts[d] and not self.sizers[d].fixed:
-                u_bs[d] = self.streams.bs(d).random(width)
         offs, lens, status = self.map.claim_sized(
-            dirs, u_block, self._geo, self._split, u_bs, self.cycling
+            dirs, u_block, self._geo, self._split, self._bs_draws(dirs), self.cycling
         )
         k = len(offs)
         if status == randmap.SIZED_EXHAUSTED:
@@ -781,100 +750,112 @@ class AccessPattern:
                 self.last_start[d] = int(offs[i])
                 self.last_pos[d] = int(offs[i] + lens[i])
 
-    # ---- the general per-I/O path -------------------------------------------------------
-    def _per_io_batch(self, dirs: np.ndarray) -> Batch:
+    # ---- the general path: fio's walk, I/O by I/O, in compiled code ----------------------
+    def _walk_batch(self, dirs: np.ndarray) -> Batch:
+        """I/Os whose offsets depend on the ones before them (``loadgen.engine.walk``):
+        modes decided for the batch, blocks and lengths in compiled code; a batch whose
+        block-size draws run out goes on with fresh ones."""
         n = len(dirs)
+        modes = self._modes(dirs)
+        u_block = self.streams.offset.random(n)
+        given = self._given_blocks(dirs)
+        src = self._block_source()
+        cur = np.array([*self.last_pos, *self.last_start, -1,
+                        self.map.free if self.map is not None else 0], dtype=np.int64)
+        words = self.map.words if self.map is not None else _NO_WORDS
+        nblocks = self.map.nblocks if self.map is not None else 0
+        reg = self.lfsr.state if self.lfsr is not None else _NO_LFSR
+        reg0 = self.lfsr.initial if self.lfsr is not None else _NO_LFSR
         offs = np.empty(n, dtype=np.int64)
         lens = np.empty(n, dtype=np.int64)
-        dlist = dirs.tolist()
-        # Pre-drawn uniforms, one per I/O and purpose, so the loop makes no numpy calls.
-        u_block = self.streams.offset.random(n).tolist()
-        u_perc = [self.streams.seqrand(d).integers(1, 101, size=n).tolist() for d in (READ, WRITE)]
         k = 0
-        for i, d in enumerate(dlist):
-            io = self._one(d, u_block[i], u_perc[d][i])
-            if io is None:
-                self.exhausted = True
-                break
-            offs[k], lens[k] = io
-            k += 1
+        status = walk.NEED_DRAWS
+        while status == walk.NEED_DRAWS and k < n:
+            made, status = walk.walk(
+                dirs[k:], modes[k:], u_block[k:], given[k:], self._geo, self._split[0],
+                self._split[1], self._bs_draws(dirs[k:]), cur, words, nblocks, reg, reg0, src,
+                self.seq_add, self.wrap_at_end, self.cycling, offs[k:], lens[k:])
+            k += made
+        self.last_pos = [int(cur[walk.CUR_POS]), int(cur[walk.CUR_POS + 1])]
+        self.last_start = [int(cur[walk.CUR_START]), int(cur[walk.CUR_START + 1])]
+        if self.map is not None:
+            self.map.free = int(cur[walk.CUR_FREE])
+        exhausted = status == walk.EXHAUSTED
+        self._count_modes(k + exhausted)  # fio counts the I/O that found no offset
+        if self.sequence is not None:  # the I/Os not issued are not counted
+            for d in (READ, WRITE):
+                self._issued[d] -= int((dirs[k:] == d).sum())
+        if exhausted:
+            self.exhausted = True
         self._give_back(dirs[k:])
         return Batch(offs[:k], lens[:k], dirs[:k])
 
-    def _is_random(self, d: int, v_perc: int) -> bool | None:
-        """True: random offset; False: sequential; None: identical (rw_sequencer)."""
+    def _modes(self, dirs: np.ndarray) -> np.ndarray:
+        """Each I/O's mode (fio's should_do_random): with ``rw=<mode>:N`` every Nth I/O
+        decides, the others repeat the offset (identical) or follow on (sequential); a
+        deciding I/O is random by ``percentage_random`` of its direction."""
+        n = len(dirs)
         if not self.random:
-            return False
+            return np.full(n, walk.SEQ, dtype=np.int8)
+        perc = np.array(self.perc_rand, dtype=np.int64)[dirs]
+        v_perc = np.empty(n, dtype=np.int64)
+        for d in (READ, WRITE):
+            v_perc[dirs == d] = self.streams.seqrand(d).integers(1, 101, size=n)[dirs == d]
+        modes = np.where((perc >= 100) | (v_perc <= perc), walk.RAND, walk.SEQ).astype(np.int8)
         if self.seq_nr:
-            self._seq_left -= 1
-            if self._seq_left > 0:
-                return None if self.identical else False
-            self._seq_left = self.seq_nr
-        return self.perc_rand[d] >= 100 or v_perc <= self.perc_rand[d]
+            i = np.arange(n)
+            first = self._seq_left - 1  # the counter reaches 0 at this I/O
+            decides = (i >= first) & ((i - first) % self.seq_nr == 0)
+            modes[~decides] = walk.SAME if self.identical else walk.SEQ
+        return modes
 
-    def _seq_offset(self, d: int) -> int:
-        """fio's get_next_seq_offset and the bounds checks of get_next_offset, with
-        ``rw=<mode>:N`` holes (N < 0 skips back; past the start it wraps to the end)."""
-        return int(_seq_next(self.last_pos[d], self.start, self.end, self.seq_add,
-                             self.wrap_at_end))
+    def _count_modes(self, processed: int) -> None:
+        """The ``rw=<mode>:N`` counter after ``processed`` I/Os of a batch."""
+        if self.seq_nr and processed:
+            left = self._seq_left - processed
+            self._seq_left = left if left > 0 else self.seq_nr - (-left) % self.seq_nr
 
-    def _rand_block(self, d: int, u: float) -> int | None:
-        """fio's block number for a random I/O of direction ``d`` (in units of its
-        blockalign), or None when the loop has no block left."""
+    def _block_source(self) -> int:
+        if not self.random:
+            return walk.SRC_NONE
         if self.lfsr is not None:
-            got = self.lfsr.take(1)
-            if not len(got) and self.cycling:
-                self.lfsr.reset()
-                got = self.lfsr.take(1)
-            return int(got[0]) if len(got) else None
+            return walk.SRC_LFSR
         if self.map is not None:
-            if self.map.full:
-                if not self.cycling:
-                    return None
-                self.map.reset()
-            # Drawn over this direction's blocks, looked up in the map by that number.
-            b = min(int(u * self.lastb[d]), self.map.nblocks - 1)
-            return b if not self.map.is_used(b) else self.map.next_free(b)
-        if self.sequence is not None:
-            b = int(self._sequence_blocks(d, 1)[0])
-            return b if b >= 0 else None
-        if self.index_draws is not None:
-            return min(int(self.index_draws[d](self.streams.offset, 1)[0]), self.lastb[d] - 1)
-        return int(u * self.lastb[d])
+            return walk.SRC_MAP
+        if self.sequence is not None or self.index_draws is not None:
+            return walk.SRC_GIVEN
+        return walk.SRC_UNIFORM
 
-    def _one(self, d: int, u_block: float, v_perc: int) -> tuple[int, int] | None:
-        mode = self._is_random(d, v_perc)
-        block = -1
-        if mode is None:
-            off = self.last_start[d] if self.last_start[d] != -1 else self.start
-        elif mode:
-            off = None
-        else:
-            seq = self._seq_offset(d)
-            off = None if seq < 0 else seq
-        if off is None:
-            if not self.random:
-                return None
-            b = self._rand_block(d, u_block)
-            if b is None:
-                return None
-            block = b
-            off = self.start + b * self.ba[d]
-            if off >= self.end:
-                return None  # fio: an offset at or past the end ends the loop
-        length = self.sizers[d].draw_fitting(self.streams.bs(d), self.end - off)
-        if length == 0:
-            return None
-        if self.map is not None:
-            # fio's mark_random_map: in units of this direction's smallest block
-            gran = self.sizers[d].min
-            first = (off - self.start) // gran
-            nblk = -(-length // gran)
-            if block >= 0:
-                got = self.map.mark_run(first, nblk)
-                length = min(length, got * gran)
-            else:  # sequential or repeated I/O in a random job: marks, never shortened
-                self.map.mark_all(first, nblk)
-        self.last_start[d] = off
-        self.last_pos[d] = off + length
-        return off, length
+    def _given_blocks(self, dirs: np.ndarray) -> np.ndarray:
+        """Per I/O, the block a random one takes from the distribution (-1: none left):
+        the sequence by the direction's issued I/Os (fio's io_issues counts every I/O
+        of the direction), or the distribution's draws."""
+        n = len(dirs)
+        if not self.random or (self.sequence is None and self.index_draws is None):
+            return np.zeros(n, dtype=np.int64)
+        given = np.empty(n, dtype=np.int64)
+        for d in (READ, WRITE):
+            mask = dirs == d
+            k = int(mask.sum())
+            if not k:
+                continue
+            if self.sequence is not None:
+                given[mask] = self._sequence_blocks(d, k)
+            else:
+                assert self.index_draws is not None
+                given[mask] = np.minimum(
+                    self.index_draws[d](self.streams.offset, k), self.lastb[d] - 1
+                )
+        return given
+
+    def _bs_draws(self, dirs: np.ndarray) -> np.ndarray:
+        """Block-size draws for ``dirs``: one per I/O and some for redraws, per direction
+        that draws at all."""
+        nw = int(dirs.sum())
+        counts = (len(dirs) - nw, nw)
+        width = max(counts) + max(counts) // 8 + 16
+        u_bs = np.zeros((2, width), dtype=np.float64)
+        for d in (READ, WRITE):
+            if counts[d] and not self.sizers[d].fixed:
+                u_bs[d] = self.streams.bs(d).random(width)
+        return u_bs

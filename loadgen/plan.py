@@ -17,6 +17,8 @@ READ = 0
 WRITE = 1
 
 Pair = tuple[int, int]
+# numa_mem_policy: (mode, nodes), mode one of default|prefer|bind|interleave|local
+NumaPolicy = tuple[str, tuple[int, ...]]
 MAX_FLOWS = 256  # distinct flow_id values of one run (slots of loadgen.engine.flow's table)
 
 
@@ -401,7 +403,7 @@ class Job:
     cgroup_weight: int = 0
     cgroup_nodelete: bool = False
     numa_cpu_nodes: tuple[int, ...] | None = None  # None = not set, () = all nodes
-    numa_mem_policy: tuple[str, tuple[int, ...]] | None = None  # (mode, nodes)
+    numa_mem_policy: NumaPolicy | None = None  # bound to the region by the worker
     # loadgen engine options
     thp: str = "inherit"  # inherit|madvise|never
     mm: MemoryControls = MemoryControls()  # backing, refault, THP/KSM/mlock, memcg limits

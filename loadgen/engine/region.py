@@ -31,7 +31,7 @@ import time
 import numpy as np
 
 from loadgen.kernel.mmfacts import hugetlb_pool
-from loadgen.plan import Backing, Job, MemoryControls, Mlock, Refault
+from loadgen.plan import Backing, Job, MemoryControls, Mlock, NumaPolicy, Refault
 from loadgen.stats.mmstats import RegionStats
 
 __all__ = ["Region", "RegionError", "RegionStats"]
@@ -49,7 +49,13 @@ MADV_NOHUGEPAGE = 15
 MADV_COLD = 20
 MADV_PAGEOUT = 21
 MADV_COLLAPSE = 25
+MADV_POPULATE_WRITE = 23  # Linux 5.14
 MLOCK_ONFAULT = 1
+# fio's numa_mem_policy modes as the kernel's MPOL_* (uapi/linux/mempolicy.h)
+MPOL_MODES = {"default": 0, "prefer": 1, "bind": 2, "interleave": 3, "local": 4}
+# mbind(2) has no libc wrapper (libnuma has one); its number per architecture
+SYS_MBIND = {"x86_64": 237, "aarch64": 235, "ppc64le": 259, "ppc64": 259, "s390x": 268,
+             "riscv64": 235, "loongarch64": 235, "i686": 274, "armv7l": 319}
 _PROT = mmap.PROT_READ | mmap.PROT_WRITE
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -58,6 +64,7 @@ _libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_
                        ctypes.c_long]
 _libc.mlock.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
 _libc.mlock2.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint]
+_libc.syscall.restype = ctypes.c_long
 _MAP_FAILED = ctypes.c_void_p(-1).value
 
 clock = time.perf_counter_ns
@@ -88,7 +95,7 @@ class Region:
     """``size`` bytes of the chosen backing; ``address`` is where it starts."""
 
     def __init__(self, size: int, thp: str = "inherit", controls: MemoryControls = FIO_ENGINE,
-                 name: str = "loadgen") -> None:
+                 name: str = "loadgen", policy: NumaPolicy | None = None) -> None:
         if thp not in THP_MODES:
             raise RegionError(errno.EINVAL, f"thp={thp!r}: expected one of {', '.join(THP_MODES)}")
         if size <= 0:
@@ -96,6 +103,7 @@ class Region:
         self.size = size
         self.thp = thp
         self.controls = controls
+        self.policy = policy  # numa_mem_policy: (mode, nodes), bound to the mapping
         self._fd = -1
         self._flags = 0
         self._populate_ns = self._mlock_ns = 0
@@ -126,7 +134,7 @@ class Region:
 
     @classmethod
     def for_job(cls, job: Job) -> Region:
-        return cls(job.size, job.thp, job.mm, job.name)
+        return cls(job.size, job.thp, job.mm, job.name, job.numa_mem_policy)
 
     # ---- setup ----------------------------------------------------------------------------
     def _open_backing(self, name: str) -> tuple[int, int]:
@@ -159,8 +167,13 @@ class Region:
                               f"{self.size} bytes: {exc.strerror}") from exc
         return fd, mmap.MAP_SHARED
 
+    def _populate_flag(self) -> int:
+        """MAP_POPULATE, unless a memory policy must be bound before the pages exist (then
+        ``_advise_setup`` populates after the binding)."""
+        return MAP_POPULATE if self.controls.populate and self.policy is None else 0
+
     def _map(self) -> mmap.mmap:
-        flags = self._flags | (MAP_POPULATE if self.controls.populate else 0)
+        flags = self._flags | self._populate_flag()
         try:
             return mmap.mmap(self._fd, self.size, flags=flags, prot=_PROT)
         except OSError as exc:
@@ -185,6 +198,12 @@ class Region:
             self._madvise(MADV_NOHUGEPAGE if pending else MADV_HUGEPAGE, "thp=madvise")
         if c.ksm:
             self._madvise(MADV_MERGEABLE, "ksm=1")
+        if self.policy is not None:
+            self._bind(*self.policy)
+            if c.populate:
+                t0 = clock()
+                self._madvise(MADV_POPULATE_WRITE, "populate=1")
+                self._populate_ns += clock() - t0
         if c.mlock is not Mlock.OFF:
             t0 = clock()
             if c.mlock is Mlock.ON:
@@ -197,6 +216,26 @@ class Region:
                                   f"{os.strerror(err)}"
                                   " (RLIMIT_MEMLOCK; root or CAP_IPC_LOCK may lock more)")
             self._mlock_ns += clock() - t0
+
+    def _bind(self, mode: str, nodes: tuple[int, ...]) -> None:
+        """fio's numa_mem_policy on the mapping (mbind), before any of its pages exist, so
+        that every fault allocates by it, in whichever thread faults."""
+        number = SYS_MBIND.get(os.uname().machine)
+        what = f"numa_mem_policy={mode}" + (f":{','.join(map(str, nodes))}" if nodes else "")
+        if number is None:
+            raise RegionError(errno.ENOSYS, f"{what}: mbind's system call number is not known "
+                              f"on {os.uname().machine}")
+        bits = 64 * (max(nodes, default=0) // 64 + 1)
+        mask = (ctypes.c_ulong * (bits // 64))()
+        for node in nodes:
+            mask[node // 64] |= 1 << (node % 64)
+        # the kernel reads maxnode - 1 bits of the mask (as libnuma passes it)
+        if _libc.syscall(number, ctypes.c_void_p(self.address), ctypes.c_size_t(self.size),
+                         ctypes.c_int(MPOL_MODES[mode]), mask if nodes else None,
+                         ctypes.c_ulong(bits + 1 if nodes else 0), ctypes.c_uint(0)) != 0:
+            err = ctypes.get_errno()
+            raise RegionError(err, f"{what}: mbind of {self.size} bytes refused: "
+                              f"{os.strerror(err)}")
 
     def _madvise(self, advice: int, what: str) -> None:
         try:
@@ -257,15 +296,16 @@ class Region:
         self._refault_max_ns = max(self._refault_max_ns, spent)
 
     def _remap(self) -> None:
-        flags = self._flags | MAP_FIXED | (MAP_POPULATE if self.controls.populate else 0)
+        flags = self._flags | MAP_FIXED | self._populate_flag()
         got = _libc.mmap(self.address, self.size, _PROT, flags, self._fd, 0)
         if got == _MAP_FAILED or got != self.address:
             err = ctypes.get_errno() or errno.ENOMEM
             raise RegionError(err, f"refault=remap: mmap(MAP_FIXED) of {self.size} bytes refused: "
                               f"{os.strerror(err)}")
-        mlock_before = self._mlock_ns
+        mlock_before, populate_before = self._mlock_ns, self._populate_ns
         self._advise_setup()
-        self._mlock_ns = mlock_before  # a re-lock is part of the re-fault's cost
+        # a re-lock or re-populate is part of the re-fault's cost
+        self._mlock_ns, self._populate_ns = mlock_before, populate_before
 
     # ---- reporting and end ----------------------------------------------------------------------
     @property

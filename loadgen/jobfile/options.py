@@ -712,8 +712,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("numa_cpu_nodes", NodeList(), None, "Run the worker on the CPUs of these NUMA nodes "
            "(wins over cpus_allowed, as in fio)", "Priority and placement"),
     Option("numa_mem_policy", MemPolicy(), None,
-           "NUMA memory policy of the region; on a one-node machine it is skipped with a note "
-           "(every policy places memory on node 0)", "Priority and placement"),
+           "NUMA memory policy of the region (mbind before its first fault); on a one-node "
+           "machine it is skipped with a note (every policy places memory on node 0)",
+           "Priority and placement"),
     # --- measurement
     Option("gtod_reduce", Bool(), False, "Measure only what needs no extra clock reads",
            "Measurement", apply=_apply_gtod_reduce),

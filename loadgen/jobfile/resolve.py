@@ -282,9 +282,9 @@ class Resolver:
     ) -> tuple[tuple[int, ...] | None, tuple[str, tuple[int, ...]] | None]:
         """numa_cpu_nodes/numa_mem_policy checked against the machine's nodes.
 
-        On a one-node machine the memory policy changes nothing (every page is on node 0),
-        so it is skipped with a note; on more nodes it needs the worker's engine, which does
-        not set it yet, so it is refused rather than ignored."""
+        On a one-node machine either changes nothing (every CPU and every page is on node
+        0), so both are skipped with a note; on more nodes the worker binds the region
+        to the memory policy and the controller pins the worker to the nodes' CPUs."""
         online = self.facts.numa_nodes
         cpu_nodes: tuple[int, ...] | None = state.numa_cpu_nodes
         policy: tuple[str, tuple[int, ...]] | None = state.numa_mem_policy
@@ -297,19 +297,14 @@ class Resolver:
                     f"(online nodes: {','.join(map(str, online))})",
                     where,
                 )
-        if policy is not None and policy[0] != "default":
-            if len(online) > 1:
-                raise InputError(
-                    f"job {name!r}: numa_mem_policy={policy[0]} is not supported on a "
-                    f"{len(online)}-node machine yet: the worker's engine does not "
-                    "set memory policies",
+        if policy is not None and len(online) == 1:
+            if policy[0] != "default":
+                self.note(
                     where,
+                    f"job {name!r}: numa_mem_policy skipped: this machine has one NUMA "
+                    "node, so every policy places the memory on node 0",
                 )
-            self.note(
-                where,
-                f"job {name!r}: numa_mem_policy skipped: this machine has one NUMA "
-                "node, so every policy places the memory on node 0",
-            )
+            policy = None
         if cpu_nodes is not None and len(online) == 1:
             self.note(
                 where,

@@ -340,3 +340,54 @@ def test_ksm_merges_the_regions_identical_pages() -> None:
         r.close()
         for name in ("run", "pages_to_scan", "sleep_millisecs"):
             (ksm / name).write_text(saved[name])
+
+
+def _numa_map_line(region: Region) -> str:
+    with open("/proc/self/numa_maps") as f:
+        return next(line for line in f if int(line.split()[0], 16) == region.address)
+
+
+@pytest.mark.parametrize(
+    ("policy", "shown"),
+    [(("bind", (0,)), "bind:0"), (("interleave", (0,)), "interleave:0"),
+     (("prefer", (0,)), "prefer:0"), (("local", ()), "local")],
+)
+def test_numa_mem_policy_binds_the_mapping_before_it_faults(
+    policy: tuple[str, tuple[int, ...]], shown: str
+) -> None:
+    if not os.path.exists("/proc/self/numa_maps"):
+        pytest.skip("this kernel has no /proc/PID/numa_maps (CONFIG_NUMA off)")
+    region = Region(1 << 20, policy=policy)
+    try:
+        region.mm[:4096] = b"x" * 4096
+        assert _numa_map_line(region).split()[1] == shown
+    finally:
+        region.close()
+
+
+def test_a_jobs_numa_mem_policy_reaches_its_region() -> None:
+    if not os.path.exists("/proc/self/numa_maps"):
+        pytest.skip("this kernel has no /proc/PID/numa_maps (CONFIG_NUMA off)")
+    region = Region.for_job(make_job(size=1 << 20, numa_mem_policy=("interleave", (0,))))
+    try:
+        assert _numa_map_line(region).split()[1] == "interleave:0"
+    finally:
+        region.close()
+
+
+def test_numa_mem_policy_with_populate_populates_after_binding() -> None:
+    if not os.path.exists("/proc/self/numa_maps"):
+        pytest.skip("this kernel has no /proc/PID/numa_maps (CONFIG_NUMA off)")
+    region = Region(1 << 20, controls=replace(MemoryControls(), populate=True),
+                    policy=("bind", (0,)))
+    try:
+        fields = _numa_map_line(region).split()
+        assert fields[1] == "bind:0" and "N0=256" in fields  # every page, by the policy
+        assert region.stats().populate_ns > 0
+    finally:
+        region.close()
+
+
+def test_numa_mem_policy_on_a_node_that_does_not_exist_is_refused() -> None:
+    with pytest.raises(RegionError, match=r"numa_mem_policy=bind:63: mbind of 1048576 bytes"):
+        Region(1 << 20, policy=("bind", (63,)))

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from loadgen.errors import InputError
 from loadgen.jobfile.substitute import SystemFacts
 from tests.jobfile.plans import load
 
@@ -64,7 +63,7 @@ def test_cgroup_fields(one_job, error_of):
 
 def test_numa_on_one_node_is_skipped_with_a_note(one_job, notes):
     job = one_job("numa_cpu_nodes=0\nnuma_mem_policy=bind:0")
-    assert job.numa_cpu_nodes is None and job.numa_mem_policy == ("bind", (0,))
+    assert job.numa_cpu_nodes is None and job.numa_mem_policy is None
     assert any("numa_mem_policy skipped: this machine has one NUMA node" in n for n in notes)
     assert any("numa_cpu_nodes skipped: this machine has one NUMA node" in n for n in notes)
 
@@ -96,8 +95,10 @@ def test_numa_on_two_nodes(tmp_path):
     assert job.numa_cpu_nodes == (1,) and job.cpus_allowed == ()  # the nodes win, as in fio
     assert _two_nodes(tmp_path, "numa_cpu_nodes=all").numa_cpu_nodes == (0, 1)
     assert _two_nodes(tmp_path, "numa_mem_policy=default").numa_mem_policy == ("default", ())
-    with pytest.raises(InputError, match="numa_mem_policy=bind is not supported on a 2-node"):
-        _two_nodes(tmp_path, "numa_mem_policy=bind:1")
+    # the worker binds the region to it (tests/engine/test_region.py)
+    assert _two_nodes(tmp_path, "numa_mem_policy=bind:1").numa_mem_policy == ("bind", (1,))
+    assert _two_nodes(tmp_path, "numa_mem_policy=interleave:0-1").numa_mem_policy == (
+        "interleave", (0, 1))
 
 
 def test_thread_jobs_of_a_group_must_agree_on_process_settings(error_of):

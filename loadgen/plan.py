@@ -346,6 +346,7 @@ class Job:
     runtime_ns: int = 0  # 0 = no cap
     time_based: bool = False
     ramp_time_ns: int = 0
+    ramp_size: int = 0  # bytes of ramp instead of a time (the group's with group_reporting)
     startdelay_ns: Pair = (0, 0)  # (lo, hi): a range picks per job
     thinktime_ns: int = 0
     thinktime_spin_ns: int = 0

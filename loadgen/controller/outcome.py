@@ -291,7 +291,7 @@ def replacement_job(job: Job, elapsed_ns: int) -> Job | None:
     left = job.runtime_ns + job.ramp_time_ns - elapsed_ns
     if left <= 0:
         return None
-    return replace(job, runtime_ns=left, ramp_time_ns=0, startdelay_ns=(0, 0))
+    return replace(job, runtime_ns=left, ramp_time_ns=0, ramp_size=0, startdelay_ns=(0, 0))
 
 
 def exit_status(outcomes: list[Outcome], *, interrupted: bool,

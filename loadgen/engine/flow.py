@@ -8,7 +8,8 @@ it joined with and its own count.  Before each I/O the kernel compares the job's
 of the flow's count with its share of the weight and holds the I/O back (spinning, or
 sleeping ``flow_sleep`` us) while it is ahead (fio's flow_threshold_exceeded); a job that
 ends takes its count and weight out again (fio's flow_put), and so does the helper for a
-worker that died before it could.
+worker that died before it could.  The same mapping holds one more counter per group:
+the bytes its jobs did in a ``ramp_size`` ramp together (fio's group_reporting ramp).
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ FLOWS = MAX_FLOWS  # flow slots (loadgen.jobfile numbers the flow ids into them)
 JOBS = 4097  # thread numbers 1..4096 (fio's job limit)
 JOB_STRIDE = 8  # int64s per job: one cache line, so jobs do not share one
 _JOB_BASE = 2 * FLOWS
-_SIZE = (_JOB_BASE + JOBS * JOB_STRIDE) * 8
+_GROUP_BASE = _JOB_BASE + JOBS * JOB_STRIDE
+GROUPS = JOBS  # group ids 0..4096: at most one group per job
+_SIZE = (_GROUP_BASE + GROUPS) * 8
 
 
 class FlowTable:
@@ -42,6 +45,10 @@ class FlowTable:
 
     def job_address(self, thread_number: int) -> int:
         return self.address + 8 * (_JOB_BASE + thread_number * JOB_STRIDE)
+
+    def ramp_address(self, group_id: int) -> int:
+        """The group's ramp_size counter: bytes its jobs did in the ramp so far."""
+        return self.address + 8 * (_GROUP_BASE + group_id)
 
     def join(self, job: Job) -> None:
         """fio's flow_init_job: add the job's weight to its flow."""

@@ -141,6 +141,8 @@ class JobRunner:
         self.iomem: IoMem | None = None
         self._flow_given = flow_table
         self.flow_table: flow.FlowTable | None = None  # joined: close() leaves it
+        self.shared: flow.FlowTable | None = None  # holds ramp_counter's mapping
+        self.ramp_counter = 0  # ramp_size with group_reporting: the group's bytes (address)
 
     def setup(self) -> None:
         """Map the region (+madvise), build the pattern, buffers and kernel state."""
@@ -195,6 +197,9 @@ class JobRunner:
             ctl[kernel.C_FLOW_MINE] = table.job_address(job.thread_number) + 8
             ctl[kernel.C_FLOW_WEIGHT] = job.flow
             ctl[kernel.C_FLOW_SLEEP] = job.flow_sleep_us
+        if job.ramp_size and job.group_reporting:  # the group ramps by its bytes together
+            self.shared = self.flow_table or self._flow_given or flow.FlowTable()
+            self.ramp_counter = self.shared.ramp_address(job.group_id)
         if job.verify.on:
             self.verifier = Verifier(job, region_view(self._address, job.size))
             if job.verify.only and job.verify.state_load:
@@ -214,6 +219,8 @@ class JobRunner:
             self.flow_table.leave(self.job.thread_number)
             self.flow_table = None
         self.state = None
+        self.shared = None
+        self.ramp_counter = 0
         self._buffers = None
         self.source = None
         if self.iomem is not None:
@@ -274,6 +281,7 @@ class _Run:
         # verify_state_should_stop); a write-only pattern stops at exactly that many I/Os
         self.state_writes = runner.state_writes if self.verify_only else -1
         self.replayed = 0
+        self.ramp_bytes = 0  # ramp_size: the job's bytes in the ramp (no group counter)
         iotime = job.rate.thinktime_iotime_ns
         self.last_think = 0
         flags = 0
@@ -325,8 +333,8 @@ class _Run:
             self._finish(state.now())
             return
         now = state.now()
-        in_ramp = job.ramp_time_ns > 0
-        ramp_end = now + job.ramp_time_ns
+        in_ramp = job.ramp_time_ns > 0 or job.ramp_size > 0
+        ramp_end = now + job.ramp_time_ns if job.ramp_time_ns else UNLIMITED
         if not in_ramp:
             self._start_measured(now)
         self.pacer.reset(now)
@@ -343,7 +351,7 @@ class _Run:
             if self.stop():
                 break
             now = state.now()
-            if in_ramp and now >= ramp_end:
+            if in_ramp and (now >= ramp_end or self._ramped()):
                 in_ramp = False
                 self._start_measured(now)
                 self.pacer.reset(now)
@@ -418,10 +426,16 @@ class _Run:
                 ctl[kernel.C_BYTES_LEFT] = ctl[kernel.C_IOS_LEFT] = UNLIMITED
                 if self.per_pass and self.time_based:
                     ctl[kernel.C_BYTES_LEFT] = max(job.bytes_per_pass - self.pass_bytes, 1)
+                if in_ramp and job.ramp_size:  # the ramp ends at the I/O that reaches it
+                    ctl[kernel.C_BYTES_LEFT] = min(
+                        int(ctl[kernel.C_BYTES_LEFT]), max(job.ramp_size - self._ramp_done(), 1)
+                    )
             dirs = batch.dirs
             if self.verify_only:
                 dirs = np.zeros_like(batch.dirs)  # read what the writes would have written
             ran = state.run(batch.offsets, batch.lengths, dirs, pos, count)
+            if in_ramp and job.ramp_size:
+                self._ramp_add(int(ctl[kernel.C_PASS]))
             if self.runner.kinds is not None:  # outside the kernel's timing
                 self.runner.kinds.observe_run(batch.offsets, batch.lengths, dirs, pos, ran)
             if ran and self._after_chunk(batch, pos, ran, now, measured):
@@ -456,6 +470,22 @@ class _Run:
         self._finish(state.now())
         if self.error is not None:
             raise self.error
+
+    def _ramp_done(self) -> int:
+        """Bytes of the ramp so far: the job's own, or its group's (group_reporting)."""
+        if self.runner.ramp_counter:
+            return int(kernel.shared_add(self.runner.ramp_counter, 0))
+        return self.ramp_bytes
+
+    def _ramp_add(self, done: int) -> None:
+        if self.runner.ramp_counter:
+            kernel.shared_add(self.runner.ramp_counter, done)
+        else:
+            self.ramp_bytes += done
+
+    def _ramped(self) -> bool:
+        """fio's ramp_period_check by amount: the ramp's bytes reached ramp_size."""
+        return bool(self.job.ramp_size) and self._ramp_done() >= self.job.ramp_size
 
     def _horizon(self, now: int, in_ramp: bool, ramp_end: int) -> int:
         """The next moment the loop must look up: ramp end, a report, the runtime end."""

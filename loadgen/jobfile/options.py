@@ -136,6 +136,7 @@ class State:
     runtime_ns: int
     time_based: bool
     ramp_time_ns: int
+    ramp_size: int
     startdelay_ns: int | tuple[int, int]
     thinktime_ns: int
     thinktime_spin_ns: int
@@ -634,6 +635,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("time_based", Flag(), False, "Repeat the workload until runtime passes", "Time"),
     Option("ramp_time", Time("s"), 0, "Run this long before stats are reset", "Time",
            target="ramp_time_ns"),
+    Option("ramp_size", Size(1), 0,
+           "Do this many bytes of I/O before stats are reset (with group_reporting, the "
+           "group's jobs together); not with ramp_time", "Time"),
     Option("startdelay", Time("s", allow_range=True), 0,
            "Delay before the job starts (or a random one in lo-hi)",
            "Time", target="startdelay_ns"),
@@ -969,7 +973,7 @@ UNSUPPORTED: dict[str, str] = {
         "write_barrier", "unlink",
         "unlink_each_loop", "buffered", "atomic", "overwrite", "file_append", "filesize",
         "fill_device", "fill_fs", "ioscheduler", "disk_util",
-        "ramp_size", "dedupe_mode",
+        "dedupe_mode",
     ), _FILES),
     **dict.fromkeys((
         "experimental_verify",

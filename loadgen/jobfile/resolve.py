@@ -120,6 +120,7 @@ class Resolver:
         if not jobs:
             raise InputError("no jobs defined")
         groups = _number_and_group(jobs)
+        _check_ramp_sizes(groups)
         _check_shared_processes(groups)
         plan = Plan(groups=groups, global_options=tuple(global_options),
                     files=tuple(s.name for s in sources if not s.on_command_line))
@@ -190,6 +191,11 @@ class Resolver:
                 where,
             )
         ba = [(state.ba[d] or bs_min[d]) if state.rw.random else bs_min[d] for d in (READ, WRITE)]
+        if state.ramp_time_ns and state.ramp_size:
+            raise InputError(
+                f"job {name!r}: job rejected: cannot specify both ramp_time and ramp_size (as fio)",
+                where,
+            )
         time_based = state.time_based
         if time_based and state.runtime_ns == 0:
             self.note(where, f"job {name!r}: time_based needs runtime=; time_based disabled")
@@ -454,6 +460,24 @@ def _block_sizes(state: State) -> tuple[Pair, Pair, tuple[Splits, Splits]]:
             maximum.append(state.bs[direction])
         splits.append(split or ())
     return (minimum[0], minimum[1]), (maximum[0], maximum[1]), (splits[0], splits[1])
+
+
+def _check_ramp_sizes(groups: tuple[Group, ...]) -> None:
+    """fio's td_ramp_period_init: a job with a ramp (time or size) is rejected when an
+    earlier job of its group, or itself, has another ramp_size (the group's jobs count
+    the ramp's bytes together)."""
+    for group in groups:
+        for index, job in enumerate(group.jobs):
+            if not (job.ramp_time_ns or job.ramp_size):
+                continue
+            for earlier in group.jobs[:index]:
+                if earlier.ramp_size != job.ramp_size:
+                    raise InputError(
+                        f"job {job.name!r}: job rejected: inconsistent ramp_size within "
+                        f"reporting group ({earlier.name!r} has {earlier.ramp_size}, this job "
+                        f"{job.ramp_size})",
+                        job.source,
+                    )
 
 
 def _number_and_group(jobs: list[Job]) -> tuple[Group, ...]:

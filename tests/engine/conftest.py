@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from loadgen.engine.flow import FlowTable
 from loadgen.engine.pattern import AccessPattern
 from loadgen.engine.runner import JobRunner
 from loadgen.plan import Job
@@ -46,9 +47,10 @@ class RunResult:
 
 
 def run_job(
-    job: Job, interval_ns: int = 10**12, stop: Callable[[], bool] = lambda: False
+    job: Job, interval_ns: int = 10**12, stop: Callable[[], bool] = lambda: False,
+    flow_table: FlowTable | None = None,
 ) -> RunResult:
-    runner = JobRunner(job)
+    runner = JobRunner(job, flow_table=flow_table)
     runner.setup()
     out = RunResult()
     try:

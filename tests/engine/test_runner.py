@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from loadgen.engine import flow
 from loadgen.engine.faults import read_usage
 from loadgen.engine.pattern import Batch
 from loadgen.engine.region import Region
@@ -120,6 +121,44 @@ def test_ramp_is_excluded_from_counts_and_faults() -> None:
 def test_ramp_then_full_amount_counts_from_zero() -> None:
     res = run_job(make_job(rw="write", size=1 * M, ramp_time_ns=20 * MS))
     assert res.bytes == (0, 1 * M)
+
+
+def test_ramp_size_ends_the_ramp_at_that_many_bytes() -> None:
+    """The ramp writes the first 256 KiB of the region; the measured pass (the whole
+    workload again, as after ramp_time) faults only the 192 pages the ramp left."""
+    job = make_job(rw="write", size=1 * M, thp="never", ramp_size=256 * K)
+    res = run_job(job)
+    assert res.bytes == (0, 1 * M)
+    assert 192 <= res.total.minf < 192 + 16
+    whole = run_job(dataclasses.replace(job, ramp_size=1 * M))
+    assert whole.bytes == (0, 1 * M) and whole.total.minf < 16
+
+
+def test_ramp_size_is_counted_in_replayed_bytes(in_tmp: Path) -> None:
+    """A replay goes on after the ramp: the ramp takes the log's first 12 KiB."""
+    ios = "".join(f"{10 * i + 1} f read {4096 * i} 4096\n" for i in range(10))
+    (in_tmp / "ten.log").write_text("fio version 3 iolog\n1 f add\n" + ios)
+    job = make_job(size=1 * M, read_iolog=str(in_tmp / "ten.log"), io_size=10 * 4096,
+                   replay_no_stall=True, ramp_size=12 * K, write_iolog="played.log")
+    res = run_job(job)
+    assert res.ios == (7, 0)
+    played = [line.split()[3] for line in (in_tmp / "played.log").read_text().splitlines()
+              if len(line.split()) == 5]
+    assert played == [str(4096 * i) for i in range(3, 10)]
+
+
+def test_ramp_size_with_group_reporting_counts_the_groups_bytes() -> None:
+    """The group's jobs ramp together: once one job has done ramp_size bytes, a later job
+    of its group starts measured (its first touches are faults in the report), while a job
+    of another group ramps on its own."""
+    table = flow.FlowTable()
+    job = make_job(rw="write", size=1 * M, thp="never", ramp_size=1 * M, group_reporting=True)
+    first = run_job(job, flow_table=table)
+    assert first.total.minf < 16  # its own ramp covered its region
+    second = run_job(dataclasses.replace(job, thread_number=2), flow_table=table)
+    assert second.bytes == (0, 1 * M) and second.total.minf >= 256
+    other = run_job(dataclasses.replace(job, thread_number=3, group_id=1), flow_table=table)
+    assert other.total.minf < 16
 
 
 def test_interval_deltas_sum_to_totals_and_one_final() -> None:

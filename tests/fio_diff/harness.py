@@ -282,6 +282,10 @@ CORPUS: tuple[Case, ...] = (
     Case("fsync_mixed", "[f]\nsize=4m\nrw=randrw\nfsync=2\n", exact=False),
     Case("fsync_ramp", "[f]\nsize=4m\nrw=write\nfsync=8\ntime_based\nruntime=1\n"
                        "ramp_time=200ms\n", timed=("f",)),
+    # ramp_size: fio checks the ramp once a second (helper thread), loadgen at the amount,
+    # so only a time-based job's keys compare; the group's jobs count the ramp together
+    Case("ramp_size_group", "[g]\nsize=4m\nrw=randwrite\ntime_based\nruntime=1\n"
+                            "ramp_size=8m\nnumjobs=2\ngroup_reporting\n", timed=("g",)),
     Case("continue_on_error", "[c]\nsize=1m\nrw=write\ncontinue_on_error=all\n"
                               "ignore_error=EIO,EIO\n"),
     Case("bs_is_seq_rand_seq", "[s]\nsize=4m\nrw=write\nbs=64k,4k\nbs_is_seq_rand=1\n"),

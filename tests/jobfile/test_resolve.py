@@ -164,6 +164,27 @@ def test_time_based_without_runtime_is_disabled_with_a_note(one_job, notes):
     assert one_job("time_based\nruntime=2").time_based is True
 
 
+def test_ramp_size_and_ramp_time_are_exclusive_as_in_fio(one_job, error_of):
+    assert one_job("ramp_size=64k").ramp_size == 65536
+    assert error_of("[a]\nsize=1m\nramp_size=64k\nramp_time=1\n").endswith(
+        "job.fio:1: job 'a': job rejected: cannot specify both ramp_time and ramp_size (as fio)")
+    assert "out of range" in error_of("[a]\nsize=1m\nramp_size=0\n")
+
+
+def test_a_group_agrees_on_ramp_size_as_in_fio(load_text, error_of):
+    """fio checks a job with a ramp against the earlier jobs of its group (itself too)."""
+    base = "[global]\nsize=1m\n"
+    assert error_of(base + "[a]\nramp_size=64k\n[b]\nramp_size=128k\n").endswith(
+        "job.fio:5: job 'b': job rejected: inconsistent ramp_size within reporting group "
+        "('a' has 65536, this job 131072)")
+    assert "inconsistent ramp_size" in error_of(base + "[a]\n[b]\nramp_time=1\n[c]\n"
+                                                "ramp_size=4k\n")
+    # a later job without any ramp is not checked; another group is another count
+    assert len(load_text(base + "[a]\nramp_size=64k\n[b]\n").jobs) == 2
+    assert len(load_text(base + "[a]\nramp_size=64k\n[b]\nstonewall\nramp_size=4k\n"
+                         "[c]\nnumjobs=2\nramp_size=4k\n").jobs) == 4
+
+
 def test_source_points_at_the_section_header(load_text):
     plan = load_text("; x\n[a]\nsize=1m\n")
     assert plan.jobs[0].source.endswith("job.fio:2")

@@ -378,6 +378,7 @@ class Job:
     write_hist_log: str = ""
     log_avg_msec: int = 0
     log_hist_msec: int = 0
+    log_hist_coarseness: int = 0  # hist log lines sum 2**N adjacent buckets (fio's stride)
     per_job_logs: bool = True
     log_offset: bool = False  # per-I/O log lines carry the offset before prio
     log_unix_epoch: bool = False  # log times in ms since the Unix epoch (fio's alternate epoch)

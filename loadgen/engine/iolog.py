@@ -9,7 +9,9 @@ with log_prio, fio's ``0x%04x`` ioprio value; times are ms since the job's start
 since the Unix epoch with log_unix_epoch.  Without log_avg_msec there is one line per
 I/O (lat/clat in ns, iops 1, bw bytes*1e6/clat_ns); with it one line per direction per
 window (averaged lat/clat; bw KiB/s and iops over the window) with bs and offset 0, the
-partial window flushed at the end.  The slat file stays empty (sync engine).  Lines are
+partial window flushed at the end.  The histogram log has a line per direction every
+log_hist_msec: time, ddir, bs, then fio's 1856 clat buckets, or with log_hist_coarseness=N
+their sums over each 2^N neighbours.  The slat file stays empty (sync engine).  Lines are
 formatted per chunk with numpy, never per I/O in the hot loop.
 """
 
@@ -101,6 +103,7 @@ class IoLogs:
         self.hist = [histogram.empty(), histogram.empty()]
         self.hist_bs = [0, 0]  # the last I/O's block size per direction (fio logs the one
         # whose completion closes the window)
+        self.hist_stride = 1 << job.log_hist_coarseness
         self.prio = prio_column(job)
         self.both = job.log_window_value == "both"
         self.window_max = job.log_window_value == "max"
@@ -243,9 +246,11 @@ class IoLogs:
         f = self.files["clat_hist"]
         for d in (READ, WRITE):
             if self.hist[d].any():
+                # fio's flush_hist_samples: each cell sums ``stride`` adjacent buckets
+                cells = self.hist[d].reshape(-1, self.hist_stride).sum(axis=1)
                 f.write(
                     f"{elapsed // _MS + max(self.epoch_ms, 0)}, {d}, {self.hist_bs[d]}, "
-                    + ", ".join(map(str, self.hist[d].tolist()))
+                    + ", ".join(map(str, cells.tolist()))
                     + "\n"
                 )
                 self.hist[d] = histogram.empty()

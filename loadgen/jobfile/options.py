@@ -169,6 +169,7 @@ class State:
     write_hist_log: str | None
     log_avg_msec: int
     log_hist_msec: int
+    log_hist_coarseness: int
     log_offset: bool
     per_job_logs: bool
     # units
@@ -766,6 +767,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("log_avg_msec", Int(), 0, "Average log samples over this many ms (0 = one line per I/O)",
            "Logs"),
     Option("log_hist_msec", Int(), 0, "Histogram log interval in ms", "Logs"),
+    Option("log_hist_coarseness", Int(0, 6), 0,
+           "Histogram log lines sum each 2^N adjacent buckets (1856 buckets at 0, 29 at 6)",
+           "Logs"),
     Option("log_offset", Bool(), False, "Add each I/O's offset to bw/lat/iops log lines", "Logs"),
     Option("log_unix_epoch", Bool(), False,
            "Log times in ms since the Unix epoch instead of since the job's start", "Logs",
@@ -987,7 +991,6 @@ UNSUPPORTED: dict[str, str] = {
     **dict.fromkeys(("error_dump",), _ERRORS),
     **dict.fromkeys((
         "log_compression", "log_compression_cpus", "log_store_compressed",
-        "log_hist_coarseness",
         "gtod_cpu",
         "job_start_clock_id", "dataplacement",
     ), _OUTPUT),

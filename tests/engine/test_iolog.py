@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
+from loadgen.engine.iolog import IoLogs
 from tests.engine.conftest import make_job, run_job
 
 K = 1024
@@ -94,6 +97,37 @@ def test_hist_log_counts_every_io(in_tmp: Path) -> None:
     lines = rows(in_tmp / "h_clat_hist.1.log")
     assert len(lines) == 1 and len(lines[0]) == 3 + 1856
     assert sum(lines[0][3:]) == res.ios[1]
+
+
+def test_hist_log_coarseness_sums_adjacent_buckets(in_tmp: Path) -> None:
+    """fio's flush_hist_samples: coarseness N writes 1856 >> N cells, each the sum of 2**N
+    neighbouring buckets of the full histogram."""
+    clat = np.array([100, 1_000, 1_001, 50_000, 2_000_000, 7_000_000_000] * 5, dtype=np.int64)
+    n = len(clat)
+    lines = {}
+    for coarseness in (0, 3, 6):
+        job = make_job(rw="write", write_hist_log=f"h{coarseness}", log_hist_msec=1000,
+                       log_hist_coarseness=coarseness)
+        logs = IoLogs(job)
+        logs.add(0, 10 * MS, np.zeros(n, dtype=np.int64), np.full(n, 4096, dtype=np.int64),
+                 np.ones(n, dtype=np.int8), np.zeros(n, dtype=np.int64), clat, clat)
+        logs.close(20 * MS)
+        (line,) = rows(in_tmp / f"h{coarseness}_clat_hist.1.log")
+        assert line[:3] == [20, 1, 4096]
+        lines[coarseness] = np.array(line[3:])
+    full = lines[0]
+    assert len(full) == 1856 and full.sum() == n
+    for coarseness in (3, 6):
+        stride = 1 << coarseness
+        assert len(lines[coarseness]) == 1856 // stride
+        assert (lines[coarseness] == full.reshape(-1, stride).sum(axis=1)).all()
+
+
+def test_hist_log_coarseness_of_a_run(in_tmp: Path) -> None:
+    res = run_job(make_job(rw="write", size=256 * K, write_hist_log="h", log_hist_msec=1000,
+                           log_hist_coarseness=4))
+    (line,) = rows(in_tmp / "h_clat_hist.1.log")
+    assert len(line) == 3 + 116 and sum(line[3:]) == res.ios[1]
 
 
 def _cells(path: Path) -> list[list[str]]:

@@ -65,3 +65,22 @@ def test_log_files_have_fios_names_and_columns(tmp_path: Path) -> None:
         # log_unix_epoch: both on the wall clock, within the minute the test ran
         if name.startswith("b_"):
             assert abs(int(l_cells[0]) - int(f_cells[0])) < 60_000, name
+
+
+@pytest.mark.parametrize("coarseness", [0, 3, 6])
+def test_hist_log_coarseness_gives_fios_buckets_per_line(tmp_path: Path, coarseness: int) -> None:
+    """log_hist_coarseness=N: every line of both tools' histogram log has 1856 >> N bucket
+    cells after time, direction and block size (fio's help text still says 1216 >> N)."""
+    path = tmp_path / "hist.fio"
+    path.write_text(GLOBAL + f"[h]\nrw=randwrite\nsize=32m\nwrite_hist_log=h\nlog_hist_msec=20\n"
+                             f"log_hist_coarseness={coarseness}\n")
+    widths = {}
+    for tool, run in (("fio", run_fio), ("loadgen", run_loadgen)):
+        (tmp_path / tool).mkdir()
+        assert run(path, (), tmp_path / tool).status == 0
+        lines = (tmp_path / tool / "h_clat_hist.1.log").read_text().splitlines()
+        assert lines, tool
+        cells = [line.split(", ") for line in lines]
+        assert all(c[1:3] == ["1", "4096"] for c in cells), tool
+        widths[tool] = {len(c) for c in cells}
+    assert widths["fio"] == widths["loadgen"] == {3 + (1856 >> coarseness)}

@@ -361,6 +361,7 @@ class Job:
     # measurement
     gtod_reduce: bool = False
     clocksource: str = "cpu"  # cpu|clock_gettime|gettimeofday (loadgen.engine.clock)
+    job_start_clock_id: int = 0  # the clock of fio's JSON job_start (clock_gettime id)
     disable_lat: bool = False
     disable_clat: bool = False
     disable_slat: bool = False

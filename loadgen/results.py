@@ -86,7 +86,9 @@ class JobResult:
     job: Job
     totals: IntervalStats = field(default_factory=IntervalStats)
     pid: int = 0
-    start_epoch_ms: int = 0  # wall clock at the job's first operation (fio "job_start")
+    # fio's "job_start": ms on job_start_clock_id's clock (default the wall clock) when the
+    # measured window started
+    start_epoch_ms: int = 0
     end_epoch_ms: int = 0
     error: int = 0  # errno-style, fio's "error"; 0 = ok
     error_text: str = ""

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -231,3 +232,26 @@ def test_a_bad_replay_log_stops_the_run_before_anything_starts(tmp_path):
     assert result.stderr == (f"{log}:5: bad iolog3 line: expected 'TIME FILE ACTION [OFFSET "
                              "LENGTH]', got '9 f read 4096'\n")
     assert not (tmp_path / "started").exists()  # the first job never ran
+
+
+@pytest.mark.parametrize("clock", [0, 1, 7])
+def test_job_start_is_read_on_job_start_clock_id(tmp_path, clock):
+    """fio's job_start: clock_gettime(job_start_clock_id) in ms as the job starts."""
+    path = tmp_path / "j.fio"
+    path.write_text(f"[a]\nsize=1m\nrw=write\njob_start_clock_id={clock}\n[b]\nsize=1m\n")
+    before = time.clock_gettime_ns(clock) // 1_000_000
+    result = _loadgen("run", "--eta=never", "--output-format=json", str(path))
+    after = time.clock_gettime_ns(clock) // 1_000_000
+    assert result.returncode == 0, result.stderr
+    a, b = json.loads(result.stdout)["jobs"]
+    assert before <= a["job_start"] <= after
+    assert b["job_start"] > 10**12  # the default: the wall clock's ms since 1970
+
+
+def test_a_clock_that_cannot_be_read_is_refused(tmp_path):
+    path = tmp_path / "j.fio"
+    path.write_text("[a]\nsize=1m\njob_start_clock_id=10\n")
+    result = _loadgen("run", "--eta=never", str(path))
+    assert result.returncode == 2
+    assert result.stderr == (f"{path}:3: job_start_clock_id=10: clock 10 cannot be read "
+                             "here: Invalid argument\n")

@@ -151,7 +151,7 @@ class Aggregator:
         totals = state.result.totals
         totals.merge(delta)
         if delta.first_op_ns and not state.result.start_epoch_ms:
-            state.result.start_epoch_ms = (delta.first_op_ns + self.epoch_offset_ns) // 1_000_000
+            state.result.start_epoch_ms = delta.job_start_ms
         for i, d in enumerate(delta.dirs):
             state.bytes_done[i] += d.bytes
         state.final_seen = state.final_seen or delta.final

@@ -320,6 +320,7 @@ class _Run:
         self.per_pass = job.mm.per_pass
         self.first_op_sent = False
         self.measured_start = 0
+        self.start_clock_ms = 0  # job_start_clock_id's clock at measured_start (fio's epoch)
         self.last_report = 0
         self.next_report = 0
         self.usage_last: Usage | None = None
@@ -607,6 +608,7 @@ class _Run:
 
     def _start_measured(self, now: int) -> None:
         self.measured_start = self.last_report = now
+        self.start_clock_ms = time.clock_gettime_ns(self.job.job_start_clock_id) // 1_000_000
         self.usage_last = read_usage(self.job.thread)
         self.recorder.start(now)
         self.state.ctl[kernel.C_FIRST] = 0
@@ -747,6 +749,7 @@ class _Run:
         first_op = int(self.state.ctl[kernel.C_FIRST])
         if first_op and not self.first_op_sent:
             delta.first_op_ns = first_op
+            delta.job_start_ms = self.start_clock_ms
             self.first_op_sent = True
 
     def _save_verify_state(self) -> None:

@@ -78,6 +78,9 @@ class IntervalStats:
     interval_index: int = 0
     # set once per job (in the interval they happen):
     first_op_ns: int = 0  # CLOCK_MONOTONIC of the first measured operation
+    # fio's job_start: clock_gettime(job_start_clock_id) in ms at the measured window's
+    # start (fio's epoch), sent with first_op_ns
+    job_start_ms: int = 0
     overhead_ns: float = 0.0  # the loop's own per-op cost on non-faulting memory
     anon_huge_bytes: int = 0  # AnonHugePages of the job's region at job end (smaps)
     uss_bytes: int = 0  # the worker process's USS at job end, region still mapped (smaps)
@@ -113,6 +116,7 @@ class IntervalStats:
         self.interval_index = max(self.interval_index, other.interval_index)
         if other.first_op_ns and (not self.first_op_ns or other.first_op_ns < self.first_op_ns):
             self.first_op_ns = other.first_op_ns
+        self.job_start_ms = self.job_start_ms or other.job_start_ms
         self.overhead_ns = self.overhead_ns or other.overhead_ns
         self.anon_huge_bytes += other.anon_huge_bytes
         self.uss_bytes += other.uss_bytes  # summed: a total over processes (threads share one)

@@ -6,6 +6,8 @@ both tools at small sizes (a few MiB, well under a second of I/O each).
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from .harness import (
@@ -61,3 +63,16 @@ def test_a_trace_recorded_by_either_tool_replays_the_same_in_both(recorder, tmp_
     for direction in DIRECTIONS:
         mine = [n for d, _, n in rows if d == direction]
         assert (job[direction]["total_ios"], job[direction]["io_bytes"]) == (len(mine), sum(mine))
+
+
+@pytest.mark.parametrize("clock", [1, 7])
+def test_job_start_is_on_the_same_clock_in_both(clock, tmp_path):
+    """job_start_clock_id=N: both tools' JSON job_start is clock N's ms as the job ran."""
+    path = tmp_path / "start.fio"
+    path.write_text(GLOBAL + f"[s]\nsize=1m\nrw=write\njob_start_clock_id={clock}\n")
+    for run in (run_fio, run_loadgen):
+        before = time.clock_gettime_ns(clock) // 1_000_000
+        made = run(path, (), tmp_path)
+        after = time.clock_gettime_ns(clock) // 1_000_000
+        assert made.status == 0, made.stderr
+        assert before <= made.doc["jobs"][0]["job_start"] <= after

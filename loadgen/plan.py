@@ -381,6 +381,8 @@ class Job:
     log_hist_msec: int = 0
     log_hist_coarseness: int = 0  # hist log lines sum 2**N adjacent buckets (fio's stride)
     per_job_logs: bool = True
+    log_store_compressed: bool = False  # bw/lat/iops logs as fio's .log.fz (loadgen.engine.fzlog)
+    log_compression: int = 0  # record bytes per zlib stream of a .fz log (0 = 1 MiB)
     log_offset: bool = False  # per-I/O log lines carry the offset before prio
     log_unix_epoch: bool = False  # log times in ms since the Unix epoch (fio's alternate epoch)
     log_epoch_clock: int = 0  # the alternate epoch's clock (fio's log_alternate_epoch_clock_id)

@@ -12,7 +12,8 @@ window (averaged lat/clat; bw KiB/s and iops over the window) with bs and offset
 partial window flushed at the end.  The histogram log has a line per direction every
 log_hist_msec: time, ddir, bs, then fio's 1856 clat buckets, or with log_hist_coarseness=N
 their sums over each 2^N neighbours.  The slat file stays empty (sync engine).  Lines are
-formatted per chunk with numpy, never per I/O in the hot loop.
+formatted per chunk with numpy, never per I/O in the hot loop; with log_store_compressed
+they go to ``fzlog.FzLog`` (fio's .log.fz) instead of a text file.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import IO
 
 import numpy as np
 
+from loadgen.engine.fzlog import FzLog
 from loadgen.plan import READ, WRITE, Job
 from loadgen.stats import histogram
 
@@ -29,9 +31,16 @@ _MS = 1_000_000
 
 
 def log_name(prefix: str, kind: str, job: Job) -> str:
-    return (
+    """fio's name; ``.log.fz`` when stored compressed (the histogram log stays text: fio's
+    compressed one holds memory addresses where the buckets should be)."""
+    name = (
         f"{prefix}_{kind}.{job.thread_number}.log" if job.per_job_logs else f"{prefix}_{kind}.log"
     )
+    return name + ".fz" if compressed(job, kind) else name
+
+
+def compressed(job: Job, kind: str) -> bool:
+    return job.log_store_compressed and kind != "clat_hist"
 
 
 IOPRIO_CLASS_RT = 1
@@ -39,17 +48,22 @@ IOPRIO_CLASS_BE = 2
 IOPRIO_CLASS_SHIFT = 13
 
 
-def prio_column(job: Job) -> str:
-    """fio's priority column: ``ioprio_value(class, prio)`` in hex with log_prio, else
-    whether the class is RT.  prio alone means the best-effort class (fio)."""
+def prio_value(job: Job) -> int:
+    """fio's ``ioprio_value(class, prio)`` of the job; prio alone means the best-effort
+    class (fio)."""
     if job.ioprio_class < 0 and job.ioprio < 0:
-        klass, level = 0, 0
-    else:
-        klass = job.ioprio_class if job.ioprio_class >= 0 else IOPRIO_CLASS_BE
-        level = max(job.ioprio, 0)
+        return 0
+    klass = job.ioprio_class if job.ioprio_class >= 0 else IOPRIO_CLASS_BE
+    return (klass << IOPRIO_CLASS_SHIFT) | max(job.ioprio, 0)
+
+
+def prio_column(job: Job) -> str:
+    """fio's priority column: the priority value in hex with log_prio, else whether the
+    class is RT."""
+    value = prio_value(job)
     if job.log_prio:
-        return f"0x{(klass << IOPRIO_CLASS_SHIFT) | level:04x}"
-    return "1" if klass == IOPRIO_CLASS_RT else "0"
+        return f"0x{value:04x}"
+    return "1" if value >> IOPRIO_CLASS_SHIFT == IOPRIO_CLASS_RT else "0"
 
 
 def _lines(cols: list[np.ndarray], prio: str = "", after: list[np.ndarray] | None = None) -> str:
@@ -84,7 +98,7 @@ class IoLogs:
             job.write_lat_log or job.write_bw_log or job.write_iops_log
         )
         mode = "w" if job.per_job_logs else "a"
-        self.files: dict[str, IO[str]] = {}
+        self.files: dict[str, IO[str] | FzLog] = {}
         for prefix, kinds in (
             (job.write_lat_log, ("lat", "clat", "slat")),
             (job.write_bw_log, ("bw",)),
@@ -92,8 +106,12 @@ class IoLogs:
             (job.write_hist_log, ("clat_hist",)),
         ):
             for kind in kinds if prefix else ():
+                name = log_name(prefix, kind, job)
+                if compressed(job, kind):
+                    self.files[kind] = FzLog(name, job, prio_value(job))
+                    continue
                 # closed in close(): the files live as long as the job
-                self.files[kind] = open(log_name(prefix, kind, job), mode)  # noqa: SIM115
+                self.files[kind] = open(name, mode)  # noqa: SIM115
         self.window_start = 0  # ns since epoch
         self.avg = {kind: _Avg() for kind in ("lat", "clat")}
         self.bytes = [0, 0]

@@ -174,6 +174,8 @@ class State:
     log_hist_coarseness: int
     log_offset: bool
     per_job_logs: bool
+    log_store_compressed: bool
+    log_compression: int
     # units
     kb_base: int
     unit_base: int
@@ -434,6 +436,12 @@ def _apply_job_start_clock_id(state: State, value: int) -> None:
     except OSError as exc:
         raise BadValue(f"clock {value} cannot be read here: {exc.strerror}") from None
     state.job_start_clock_id = value
+
+
+def _apply_log_compression(state: State, value: int) -> None:
+    if value > 512 << 20:
+        raise BadValue(f"{value} is out of range (1024..{512 << 20}, as fio)")
+    state.log_compression = value
 
 
 def _apply_log_window_value(state: State, value: str) -> None:
@@ -808,6 +816,16 @@ OPTIONS: tuple[Option, ...] = (
            "Logs"),
     Option("per_job_logs", Bool(), True, "One log file per job (.N suffix); 0 = shared files",
            "Logs"),
+    Option("log_store_compressed", Bool(), False,
+           "Write bw/lat/iops logs as fio's zlib-compressed NAME.log.fz, which "
+           "fio --inflate-log prints as the text log (the hist log stays text)", "Logs"),
+    Option("log_compression", Size(1024), 0,
+           "With log_store_compressed: bytes of log records per zlib stream (default 1 MiB); "
+           "else no effect (loadgen writes logs as it goes, not held in memory)", "Logs",
+           apply=_apply_log_compression),
+    Option("log_compression_cpus", CpuList(), (),
+           "Accepted, no effect: loadgen compresses logs in the job's worker between its "
+           "kernel calls, not in a thread of its own", "Logs", apply=_apply_no_effect),
     # --- pacing (loadgen.engine.rate; checks in loadgen.jobfile.engineopts)
     Option("rate", SizeList(0), (0, 0, 0),
            "Cap bandwidth per direction in bytes/s (read,write; 0 = none)", "Rate"),
@@ -1005,7 +1023,6 @@ UNSUPPORTED: dict[str, str] = {
                            "size; loadgen has no other"),
     **dict.fromkeys(("error_dump",), _ERRORS),
     **dict.fromkeys((
-        "log_compression", "log_compression_cpus", "log_store_compressed",
         "gtod_cpu",
         "dataplacement",
     ), _OUTPUT),
@@ -1100,6 +1117,7 @@ class _AppliedDefaults:
     replay_align: int = 0
     replay_redirect: str = ""
     job_start_clock_id: int = 0
+    log_compression: int = 0
 
 
 _APPLIED_DEFAULTS = _AppliedDefaults()

@@ -196,6 +196,9 @@ class Resolver:
                 f"job {name!r}: job rejected: cannot specify both ramp_time and ramp_size (as fio)",
                 where,
             )
+        if state.log_store_compressed and state.write_hist_log is not None:
+            self.note(where, f"job {name!r}: log_store_compressed: the histogram log is written "
+                             "as text (fio's compressed one holds memory addresses, not buckets)")
         time_based = state.time_based
         if time_based and state.runtime_ns == 0:
             self.note(where, f"job {name!r}: time_based needs runtime=; time_based disabled")

@@ -3,11 +3,17 @@ priority and zero columns (values are timings, so only their layout is compared)
 
 from __future__ import annotations
 
+import dataclasses
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from .harness import GLOBAL, fio_skip_reason, run_fio, run_loadgen
+from loadgen.engine.iolog import IoLogs
+from tests.engine.conftest import make_job
+from tests.engine.test_fzlog import feed_chunks
+
+from .harness import FIO, GLOBAL, fio_skip_reason, run_fio, run_loadgen
 
 pytestmark = [pytest.mark.skipif(fio_skip_reason() is not None, reason=str(fio_skip_reason())),
               pytest.mark.slow]
@@ -84,3 +90,57 @@ def test_hist_log_coarseness_gives_fios_buckets_per_line(tmp_path: Path, coarsen
         assert all(c[1:3] == ["1", "4096"] for c in cells), tool
         widths[tool] = {len(c) for c in cells}
     assert widths["fio"] == widths["loadgen"] == {3 + (1856 >> coarseness)}
+
+
+def _inflate(path: Path) -> list[str]:
+    done = subprocess.run([FIO, f"--inflate-log={path}"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+@pytest.mark.parametrize("extra", [
+    {},
+    {"log_offset": True, "log_issue_time": True, "log_prio": True, "ioprio": 3,
+     "ioprio_class": 1},
+    {"log_avg_msec": 1, "log_window_value": "both", "log_compression": 4096},
+])
+def test_fio_inflates_loadgens_compressed_log_to_the_text_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: dict[str, object]
+) -> None:
+    """The same I/Os logged as text and as .fz: ``fio --inflate-log`` of the .fz prints
+    the text log's lines."""
+    monkeypatch.chdir(tmp_path)
+    text_job = make_job(rw="randrw", write_lat_log="t", write_bw_log="t", **extra)
+    fz_job = dataclasses.replace(text_job, write_lat_log="z", write_bw_log="z",
+                                 log_store_compressed=True)
+    feed_chunks(IoLogs(text_job))
+    feed_chunks(IoLogs(fz_job))
+    for kind in ("lat", "clat", "bw"):
+        text = (tmp_path / f"t_{kind}.1.log").read_text().splitlines()
+        assert text and _inflate(tmp_path / f"z_{kind}.1.log.fz") == text, kind
+
+
+def test_compressed_logs_have_fios_names_and_inflate_to_fios_columns(tmp_path: Path) -> None:
+    """One job file with log_store_compressed=1 run by both: the same .fz names (the hist
+    log aside: fio's holds addresses, loadgen's is text), and per-I/O lines that inflate
+    to the same columns."""
+    path = tmp_path / "fz.fio"
+    path.write_text(GLOBAL + JOBS.replace("prio=3\n", "prio=3\nlog_store_compressed=1\n")
+                    .replace("prioclass=1\n", "prioclass=1\nlog_store_compressed=1\n"))
+    dirs = {tool: tmp_path / tool for tool in ("fio", "loadgen")}
+    for tool, run in (("fio", run_fio), ("loadgen", run_loadgen)):
+        dirs[tool].mkdir()
+        assert run(path, (), dirs[tool]).status == 0
+    names = {tool: sorted(p.name for p in d.iterdir()) for tool, d in dirs.items()}
+    assert [n for n in names["fio"] if "hist" not in n] == [
+        n for n in names["loadgen"] if "hist" not in n]
+    assert "b_clat_hist.2.log.fz" in names["fio"] and "b_clat_hist.2.log" in names["loadgen"]
+    for name in ("a_clat.1.log.fz", "a_bw.1.log.fz", "b_lat.2.log.fz"):
+        theirs, ours = _inflate(dirs["fio"] / name), _inflate(dirs["loadgen"] / name)
+        assert theirs and ours, name
+        assert {len(line.split(", ")) for line in theirs} == {
+            len(line.split(", ")) for line in ours}, name
+        if name.startswith("a_"):
+            assert len(theirs) == len(ours) == 32
+            assert {line.split(", ")[5] for line in ours} == {"0x4003"}

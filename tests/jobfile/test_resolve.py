@@ -185,6 +185,15 @@ def test_a_group_agrees_on_ramp_size_as_in_fio(load_text, error_of):
                          "[c]\nnumjobs=2\nramp_size=4k\n").jobs) == 4
 
 
+def test_log_store_compressed_keeps_the_hist_log_text_with_a_note(one_job, notes):
+    job = one_job("write_lat_log=a\nwrite_hist_log=a\nlog_store_compressed=1\n"
+                  "log_compression=64k\nlog_compression_cpus=0")
+    assert job.log_store_compressed and job.log_compression == 65536
+    assert [note.split(": note: ")[1] for note in notes] == [
+        "job 'job': log_store_compressed: the histogram log is written as text (fio's "
+        "compressed one holds memory addresses, not buckets)"]
+
+
 def test_source_points_at_the_section_header(load_text):
     plan = load_text("; x\n[a]\nsize=1m\n")
     assert plan.jobs[0].source.endswith("job.fio:2")

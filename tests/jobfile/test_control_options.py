@@ -152,7 +152,7 @@ def test_significant_figures(one_job, error_of):
 
 
 @pytest.mark.parametrize(("alias", "reason"), [
-    ("log_compression", "reporting option"), ("block_error_percentiles", "reporting option"),
+    ("gtod_cpu", "reporting option"), ("block_error_percentiles", "reporting option"),
     ("data_placement", "no files"), ("verify_async_cpus", "verification"),
 ])
 def test_fio_aliases_of_refused_options_give_the_reason(error_of, alias, reason):

@@ -71,7 +71,7 @@ def test_unknown_option_suggests_the_closest(error_of):
 
 
 @pytest.mark.parametrize("name", ["experimental_verify", "directory", "uid", "error_dump",
-                                  "hugepage_delay", "log_compression", "trim_backlog"])
+                                  "hugepage_delay", "gtod_cpu", "trim_backlog"])
 def test_real_fio_options_that_do_not_apply_fail_with_a_reason(error_of, name):
     message = error_of(f"[j]\nsize=1m\n{name}=1\n")
     assert f"option '{name}' is not supported: {UNSUPPORTED[name]}" in message

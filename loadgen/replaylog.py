@@ -1,4 +1,5 @@
-"""fio's I/O logs (iolog versions 2 and 3) read for ``read_iolog`` replay (fio iolog.c).
+"""fio's I/O logs (iolog versions 2 and 3) read for ``read_iolog`` replay (fio iolog.c);
+a blktrace binary trace becomes such a log first (``loadgen.blktrace``).
 
 The resolver checks a log before anything starts (every bad line is ``FILE:LINE:
 message``); the worker loads the same log into arrays.  Every file the log names replays
@@ -144,5 +145,11 @@ def parse(text: str, options: ReplayOptions) -> ReplayLog:
 
 
 def load(path: str, options: ReplayOptions) -> ReplayLog:
-    with open(path, encoding="utf-8", errors="replace") as f:
-        return parse(f.read(), options)
+    """An iolog, or a blktrace binary trace (fio's is_blktrace: by its first record)."""
+    from loadgen import blktrace  # it builds on this module
+
+    with open(path, "rb") as f:
+        data = f.read()
+    if blktrace.byte_order(data) is not None:
+        return blktrace.parse_trace(data, options)
+    return parse(data.decode("utf-8", errors="replace"), options)

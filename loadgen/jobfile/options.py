@@ -950,8 +950,8 @@ OPTIONS: tuple[Option, ...] = (
            aliases=("ss_interval",), target="ss_interval_ns"),
     # --- replay (loadgen.replaylog; the log is checked before anything starts)
     Option("read_iolog", Str(allow_empty=False), "",
-           "Replay this fio iolog (version 2 or 3) into the region instead of rw=; the region "
-           "is at least as large as the log needs", "Replay"),
+           "Replay this fio iolog (version 2 or 3) or blktrace binary trace into the region "
+           "instead of rw=; the region is at least as large as the log needs", "Replay"),
     Option("read_iolog_chunked", Bool(), False,
            "Accepted: loadgen reads and checks the whole log before the start (24 bytes an I/O)",
            "Replay"),

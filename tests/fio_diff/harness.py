@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.test_blktrace import trace_bytes
+
 ROOT = Path(__file__).resolve().parents[2]
 FIO = os.environ.get("LOADGEN_FIO", "")
 GLOBAL = "[global]\nioengine=page_fault\n"
@@ -50,7 +52,7 @@ class Case:
     # length) lines in order, "set" as a multiset (random offsets), "blocks" the multiset
     # of (offset, length) without directions (mixed rw), "" not at all
     trace: str = ""
-    files: tuple[tuple[str, str], ...] = ()  # (name, text) written beside the job file
+    files: tuple[tuple[str, str | bytes], ...] = ()  # (name, contents) beside the job file
 
 
 @dataclass
@@ -113,8 +115,11 @@ def compare(case: Case, workdir: Path) -> Comparison:
     loadgen_dir.mkdir(exist_ok=True)
     for tool_dir in (fio_dir, loadgen_dir):
         (tool_dir / TRACE).unlink(missing_ok=True)  # fio appends to an iolog that exists
-        for name, text in case.files:
-            (tool_dir / name).write_text(text)
+        for name, contents in case.files:
+            if isinstance(contents, bytes):
+                (tool_dir / name).write_bytes(contents)
+            else:
+                (tool_dir / name).write_text(contents)
     result = Comparison(case, run_fio(path, case.args, fio_dir),
                         run_loadgen(path, case.args, loadgen_dir))
     problems = result.problems
@@ -244,6 +249,10 @@ REPLAY_IOS = ([("write", i * 64 * K, 4 * K) for i in range(32)]
               + [("read", i * 16 * K, 16 * K) for i in range(64)]
               + [("read", 1536 * K + i * 8 * K, 8 * K) for i in range(32)]
               + [("write", 4 * K, 4 * K)] * 8)
+
+# a blktrace's I/Os: 4 KiB writes up the first 128 KiB, then 16 KiB reads down 256 KiB
+BLK_IOS = ([("write", i * 4 * K, 4 * K) for i in range(32)]
+           + [("read", (15 - i) * 16 * K, 16 * K) for i in range(16)])
 
 CORPUS: tuple[Case, ...] = (
     Case("seq_write", "[w]\nsize=4m\nrw=write\n"),
@@ -380,6 +389,13 @@ CORPUS: tuple[Case, ...] = (
          files=(("replay.log", _trace(3, REPLAY_IOS)),)),
     Case("replay_loops_once", "[r]\nread_iolog=replay.log\nloops=3\nsize=4m\n",
          files=(("replay.log", _trace(3, REPLAY_IOS)),)),
+    # a blktrace binary trace (fio blktrace.c): fio maps only the trace's bytes and needs a
+    # device for it (replay_redirect); BLK_IOS stay inside their own 384 KiB
+    Case("replay_blktrace", "[r]\nread_iolog=trace.bin\nreplay_redirect=/dev/null\n",
+         files=(("trace.bin", trace_bytes(BLK_IOS)),)),
+    Case("replay_blktrace_options", "[r]\nread_iolog=trace.bin\nreplay_redirect=/dev/null\n"
+                                    "replay_skip=write\nreplay_time_scale=400\n",
+         files=(("trace.bin", trace_bytes(BLK_IOS, order=">")),)),
     Case("zoned_trailing_slash", "[z]\nsize=4m\nrw=randread\nnorandommap\nnumber_ios=64\n"
                                  "random_distribution=zoned:60/10:40/90/\n"),
 )

@@ -10,6 +10,19 @@ import time
 
 import pytest
 
+from tests.test_blktrace import (
+    BACKMERGE,
+    FLUSH,
+    NOTIFY,
+    QUEUE,
+    QUEUE_TC,
+    READ,
+    TIMESTAMP,
+    WRITE,
+    action,
+    record,
+)
+
 from .harness import (
     CORPUS,
     DIRECTIONS,
@@ -76,3 +89,45 @@ def test_job_start_is_on_the_same_clock_in_both(clock, tmp_path):
         after = time.clock_gettime_ns(clock) // 1_000_000
         assert made.status == 0, made.stderr
         assert before <= made.doc["jobs"][0]["job_start"] <= after
+
+
+def test_a_blktrace_replays_the_same_ios_in_order_in_both(tmp_path):
+    """The I/Os themselves, in order, from each tool's clat log with log_offset: a trace
+    with notify, merge, issue and completion events, a zero-byte event, a flush and a
+    read queued without a direction (fio takes it for a read)."""
+    events = [record(10, 0, 0, action(TIMESTAMP, NOTIFY), b"\0" * 16)]
+    events += [
+        record(1_000 + i * 20_000, i * 16, 8192, action(QUEUE, WRITE, QUEUE_TC)) for i in range(24)
+    ]
+    events += [
+        record(600_000, 8, 4096, action(BACKMERGE, WRITE, QUEUE_TC)),
+        record(610_000, 0, 0, action(QUEUE, READ, QUEUE_TC)),
+        record(620_000, 0, 0, action(QUEUE, WRITE, FLUSH, QUEUE_TC)),
+    ]
+    events += [
+        record(700_000 + i * 5_000, (23 - i) * 16 + 4, 2048, action(QUEUE, QUEUE_TC))
+        for i in range(24)
+    ]
+    (tmp_path / "trace.bin").write_bytes(b"".join(events))
+    path = tmp_path / "blk.fio"
+    path.write_text(
+        GLOBAL + "[b]\nread_iolog=trace.bin\nreplay_redirect=/dev/null\n"
+        "write_lat_log=b\nlog_offset=1\n"
+    )
+    seen = {}
+    for run in (run_fio, run_loadgen):
+        (tmp_path / run.__name__).mkdir()
+        (tmp_path / run.__name__ / "trace.bin").write_bytes(b"".join(events))
+        made = run(path, (), tmp_path / run.__name__)
+        assert made.status == 0, made.stderr
+        (job,) = made.doc["jobs"]
+        rows = [
+            tuple(line.split(", ")[2:5])
+            for line in (tmp_path / run.__name__ / "b_clat.1.log").read_text().splitlines()
+        ]
+        seen[run.__name__] = (rows, [(job[d]["total_ios"], job[d]["io_bytes"]) for d in DIRECTIONS])
+    assert seen["run_fio"] == seen["run_loadgen"]
+    rows, counts = seen["run_loadgen"]
+    assert counts == [(24, 24 * 2048), (24, 24 * 8192)]
+    assert rows[:2] == [("1", "8192", "0"), ("1", "8192", "8192")]
+    assert rows[24] == ("0", "2048", str(23 * 8192 + 2048))

@@ -96,3 +96,69 @@ def parse_trace(data: bytes, options: ReplayOptions) -> ReplayLog:
         return parse("\n".join(lines) + "\n", options)
     except LogError as exc:  # a line of ours: say which record it came from
         raise _bad(numbers[exc.line - 1], str(exc)) from None
+
+
+class MergeError(ValueError):
+    """A merge that cannot be made; the message names the file."""
+
+
+def _queue_records(path: str, scalar: int) -> tuple[list[tuple[int, list[int]]], int]:
+    """A trace's queue events of a direction (fio's read_trace keeps no others), each as
+    (time, its fields with pdu_len 0), and fio's ``bc->length`` for one pass: the time
+    of the last record read, scaled if it was kept."""
+    with open(path, "rb") as f:
+        data = f.read()
+    order = byte_order(data)
+    if order is None:
+        raise MergeError(f"{path}: not a blktrace (fio: file is not a blktrace)")
+    record = struct.Struct(order + _LAYOUT)
+    out: list[tuple[int, list[int]]] = []
+    pos = 0
+    length = 0
+    while len(data) - pos >= RECORD:
+        fields = list(record.unpack_from(data, pos))
+        pos += RECORD + fields[-1]
+        categories = fields[5] >> _SHIFT
+        if fields[5] & 0xFFFF != TA_QUEUE or not categories & (1 | TC_WRITE | TC_DISCARD):
+            length = fields[2]
+            continue
+        length = fields[2] * scalar // 100
+        fields[-1] = 0  # fio writes the record without its payload
+        out.append((fields[2], fields))
+    if pos < len(data):
+        raise MergeError(f"{path}: a short blktrace record at the end (fio: iolog short read)")
+    return out, length
+
+
+def merge(paths: list[str], scalars: tuple[int, ...], iters: tuple[int, ...], out: str) -> None:
+    """fio's merge_blktrace_iologs: the traces' queue events into one trace at ``out``:
+    trace i's times scaled by scalars[i] percent, the trace run iters[i] times, each pass
+    after the last (defaults 100 and 1), and the traces merged by time, each in its own
+    order (the earliest next event first; on a tie the trace in the lower slot)."""
+    for name, values in (("merge_blktrace_scalars", scalars), ("merge_blktrace_iters", iters)):
+        if values and len(values) != len(paths):
+            raise MergeError(f"{name}({len(values)}) != nr_logs({len(paths)}) (as fio)")
+    native = struct.Struct("=" + _LAYOUT)
+    streams: list[list[tuple[int, list[int]]]] = []
+    for index, path in enumerate(paths):
+        scalar = scalars[index] if scalars else 100
+        records, length = _queue_records(path, scalar)
+        passes = [
+            [((t + one * length) * scalar // 100, fields) for t, fields in records]
+            for one in range(iters[index] if iters else 1)
+        ]
+        streams.append([event for events in passes for event in events])
+    slots = [(stream, 0) for stream in streams if stream]  # (events, the next one)
+    merged: list[bytes] = []
+    while slots:
+        at = min(range(len(slots)), key=lambda i: (slots[i][0][slots[i][1]][0], i))
+        stream, pos = slots[at]
+        when, fields = stream[pos]
+        merged.append(native.pack(*fields[:2], when, *fields[3:]))
+        if pos + 1 < len(stream):
+            slots[at] = (stream, pos + 1)
+        else:  # fio's merge_finish_file: the last slot moves into the freed one
+            slots[at] = slots[-1]
+            slots.pop()
+    with open(out, "wb") as f:
+        f.write(b"".join(merged))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from loadgen.blktrace import byte_order, parse_trace
+from loadgen.blktrace import MergeError, byte_order, merge, parse_trace
 from loadgen.replaylog import LogError, ReplayOptions, load
 
 MAGIC = 0x65617407  # BLK_IO_TRACE_MAGIC | BLK_IO_TRACE_VERSION
@@ -170,3 +170,75 @@ def test_load_tells_a_trace_from_an_iolog(tmp_path: Path) -> None:
     (tmp_path / "t.log").write_text("fio version 3 iolog\n1 f add\n2 f read 4096 4096\n")
     assert load(str(tmp_path / "t.bin"), ReplayOptions()).offsets.tolist() == [0, 8192, 0, 65536]
     assert load(str(tmp_path / "t.log"), ReplayOptions()).offsets.tolist() == [4096]
+
+
+def _records(path: Path) -> list[tuple[int, int, int, int]]:
+    """(time, sector, bytes, action) of each record of a (this machine's order) trace."""
+    data = path.read_bytes()
+    out = []
+    for pos in range(0, len(data), 48):
+        fields = struct.unpack_from("=IIQQIIIIIHH", data, pos)
+        assert fields[-1] == 0  # no payloads in a merged trace
+        out.append((fields[2], fields[3], fields[4], fields[5]))
+    return out
+
+
+def _trace(path: Path, times: list[int], sector: int, kind: int = WRITE, order: str = "<") -> None:
+    """Queue events at these times, each with an issue event after it, and a notify."""
+    out = [record(0, 0, 0, action(TIMESTAMP, NOTIFY), b"abc", order)]
+    for i, t in enumerate(times):
+        out.append(record(t, sector + i, 512, action(QUEUE, kind, QUEUE_TC), order=order))
+        out.append(record(t + 5, sector + i, 512, action(ISSUE, kind, ISSUE_TC), order=order))
+    path.write_bytes(b"".join(out))
+
+
+def test_merge_orders_the_queue_events_of_every_trace_by_time(tmp_path: Path) -> None:
+    _trace(tmp_path / "a", [100, 300, 500], 0)
+    _trace(tmp_path / "b", [200, 300, 400], 100, READ, order=">")
+    merge([str(tmp_path / "a"), str(tmp_path / "b")], (), (), str(tmp_path / "m"))
+    assert [(t, s) for t, s, _, _ in _records(tmp_path / "m")] == [
+        (100, 0),
+        (200, 100),
+        (300, 1),
+        (300, 101),
+        (400, 102),
+        (500, 2),
+    ]  # a tie: a first
+    assert {a for *_, a in _records(tmp_path / "m")} == {
+        action(QUEUE, WRITE, QUEUE_TC),
+        action(QUEUE, READ, QUEUE_TC),
+    }
+
+
+def test_merge_scales_and_repeats_each_trace(tmp_path: Path) -> None:
+    """fio's read_trace: pass k of a trace is (time + k * length) * scalar / 100, with
+    length the time of the last record read (scaled only if it was a queue event)."""
+    _trace(tmp_path / "a", [1000, 2000], 0)
+    _trace(tmp_path / "b", [1500, 2600], 100)
+    merge([str(tmp_path / "a"), str(tmp_path / "b")], (50, 100), (2, 1), str(tmp_path / "m"))
+    # a's last record is the issue event at 2005: its second pass is (t + 2005) / 2
+    assert [(t, s) for t, s, _, _ in _records(tmp_path / "m")] == [
+        (500, 0),
+        (1000, 1),
+        (1500, 100),
+        (1502, 0),
+        (2002, 1),
+        (2600, 101),
+    ]
+
+
+def test_merge_keeps_each_traces_own_order(tmp_path: Path) -> None:
+    _trace(tmp_path / "a", [500, 100], 0)  # time goes back: still after the first
+    _trace(tmp_path / "b", [300], 100)
+    merge([str(tmp_path / "a"), str(tmp_path / "b")], (), (), str(tmp_path / "m"))
+    assert [s for _, s, _, _ in _records(tmp_path / "m")] == [100, 0, 1]
+
+
+def test_merge_checks_its_lists_and_its_inputs(tmp_path: Path) -> None:
+    _trace(tmp_path / "a", [100], 0)
+    (tmp_path / "t.log").write_text("fio version 3 iolog\n")
+    paths = [str(tmp_path / "a"), str(tmp_path / "a")]
+    with pytest.raises(MergeError, match=r"merge_blktrace_scalars\(3\) != nr_logs\(2\)"):
+        merge(paths, (1, 2, 3), (), str(tmp_path / "m"))
+    with pytest.raises(MergeError, match="t.log: not a blktrace"):
+        merge([str(tmp_path / "t.log")], (), (), str(tmp_path / "m"))

@@ -247,6 +247,9 @@ class State:
     replay_align: int
     replay_skip: tuple[str, ...]
     replay_redirect: str
+    merge_blktrace_file: str
+    merge_blktrace_scalars: tuple[int, ...]
+    merge_blktrace_iters: tuple[int, ...]
 
     def copy(self) -> State:
         return replace(self)
@@ -367,6 +370,35 @@ def _apply_replay_redirect(state: State, value: str) -> str | None:
     state.replay_redirect = value
     return (f"replay_redirect={value} has no effect: every file of the log replays into the "
             "job's one region") if value else None
+
+
+class MergeList(Kind):
+    """fio's merge_blktrace_scalars/iters: a ':' list of numbers, one per merged trace;
+    fio keeps each as an int and takes a 0 for the end of the list."""
+
+    label = "list"
+
+    def parse(self, text: str, ctx: ParseContext) -> tuple[int, ...]:
+        words = text.split(":")
+        if len(words) > 20:
+            raise BadValue("at most 20 values (fio's FIO_IO_U_LIST_MAX_LEN)")
+        values = []
+        for word in words:
+            try:
+                value = float(word)
+            except ValueError:
+                raise BadValue(f"{word.strip()!r} is not a number") from None
+            if not 0 <= value < 2**31:
+                raise BadValue(f"{word.strip()!r} is out of range (0..{2**31 - 1})")
+            values.append(int(value))
+        return tuple(values[:values.index(0)] if 0 in values else values)
+
+    def describe(self) -> list[str]:
+        return ["':'-separated numbers, one per trace of read_iolog (whole numbers: fio "
+                "truncates; a 0 ends the list)"]
+
+    def show(self, value: Any) -> str:
+        return ":".join(map(str, value)) if value else "(every trace: the default)"
 
 
 class ReplaySkip(Kind):
@@ -968,6 +1000,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("replay_redirect", Str(), "",
            "Accepted, no effect: every file of the log already replays into the one region",
            "Replay", apply=_apply_replay_redirect),
+    Option("merge_blktrace_file", Str(), "",
+           "Merge the blktrace traces of read_iolog=A:B:... into this file by time, then "
+           "replay it", "Replay"),
+    Option("merge_blktrace_scalars", MergeList(), (),
+           "merge_blktrace_file: per trace, its times in percent (50 = twice as fast)",
+           "Replay"),
+    Option("merge_blktrace_iters", MergeList(), (),
+           "merge_blktrace_file: per trace, how many times it runs, one pass after the other",
+           "Replay"),
     # --- units
     Option("kb_base", Enum({"1024": "k = 1024 (default)", "1000": "k = 1000"}), 1024,
            "Base of size suffixes and reported units", "Units", apply=_apply_kb_base, prio=1),
@@ -996,7 +1037,6 @@ _BUFFERS = "I/O buffer contents and memory type are not configurable in loadgen"
 _ERRORS = "error handling options are not implemented by loadgen"
 _OUTPUT = "this reporting option is not implemented by loadgen"
 _ZONES = "zoned block devices do not apply to anonymous memory"
-_IOLOG = "blktrace logs (merging and replaying them) are not implemented by loadgen"
 _ASYNC = "page_fault is a synchronous engine: no batching or queue tuning"
 _RFC = "an option of the unmerged page_fault RFC; use thp=madvise|never"
 _NOT_IMPLEMENTED = "not implemented by loadgen"
@@ -1028,8 +1068,6 @@ UNSUPPORTED: dict[str, str] = {
     ), _OUTPUT),
     **dict.fromkeys(("zonecapacity", "max_open_zones", "job_max_open_zones", "ignore_zone_limits",
                      "zone_reset_threshold", "zone_reset_frequency"), _ZONES),
-    **dict.fromkeys(("merge_blktrace_file", "merge_blktrace_scalars", "merge_blktrace_iters"),
-                    _IOLOG),
     **dict.fromkeys(("iodepth_batch", "iodepth_batch_submit", "iodepth_batch_complete",
                      "iodepth_batch_complete_min", "iodepth_batch_complete_max", "iodepth_low",
                      "io_submit_mode", "serialize_overlap"), _ASYNC),

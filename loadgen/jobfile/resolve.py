@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 
+from loadgen import blktrace
 from loadgen.errors import InputError, raise_collected
 from loadgen.jobfile import steadystate
 from loadgen.jobfile.engineopts import engine_controls
@@ -269,11 +270,24 @@ class Resolver:
         """read_iolog: the log checked line by line now, so that a bad log stops the run
         before anything starts (fio skips bad lines with a message)."""
         if not state.read_iolog:
+            if state.merge_blktrace_file:
+                raise InputError(f"job {name!r}: merge_blktrace_file merges the traces of "
+                                 "read_iolog=A:B:..., and there is none", where)
             return None
         if state.write_iolog:
             self.note(where, f"job {name!r}: read_iolog overrides write_iolog (as fio)")
         options = ReplayOptions(state.replay_no_stall, state.replay_time_scale,
                                 state.replay_scale, state.replay_align, state.replay_skip)
+        if state.merge_blktrace_file:  # fio's merge_blktrace_iologs, when the job is read
+            try:
+                blktrace.merge(state.read_iolog.split(":"), state.merge_blktrace_scalars,
+                               state.merge_blktrace_iters, state.merge_blktrace_file)
+            except OSError as exc:
+                raise InputError(f"job {name!r}: merge_blktrace_file: {exc.filename}: "
+                                 f"{exc.strerror or exc}", where) from None
+            except blktrace.MergeError as exc:
+                raise InputError(f"job {name!r}: merge_blktrace_file: {exc}", where) from None
+            state.read_iolog = state.merge_blktrace_file  # the job replays the merged trace
         try:
             replay = load(state.read_iolog, options)
         except OSError as exc:

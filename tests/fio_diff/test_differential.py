@@ -6,6 +6,8 @@ both tools at small sizes (a few MiB, well under a second of I/O each).
 
 from __future__ import annotations
 
+import struct
+import subprocess
 import time
 
 import pytest
@@ -21,11 +23,13 @@ from tests.test_blktrace import (
     WRITE,
     action,
     record,
+    trace_bytes,
 )
 
 from .harness import (
     CORPUS,
     DIRECTIONS,
+    FIO,
     GLOBAL,
     Case,
     compare,
@@ -131,3 +135,37 @@ def test_a_blktrace_replays_the_same_ios_in_order_in_both(tmp_path):
     assert counts == [(24, 24 * 2048), (24, 24 * 8192)]
     assert rows[:2] == [("1", "8192", "0"), ("1", "8192", "8192")]
     assert rows[24] == ("0", "2048", str(23 * 8192 + 2048))
+
+
+def test_a_blktrace_merge_is_fios_merge(tmp_path):
+    """merge_blktrace_file with scalars and iters: loadgen's merged trace holds the queue
+    events of fio's --merge-blktrace-only output, with fio's times, in time order. fio
+    also writes the trace's last record read (here a completion event) again at each
+    pass boundary, and the next pass waits behind that record's time."""
+    a = [("write", i * 4096, 4096) for i in range(6)]
+    b = [("read", i * 8192, 8192) for i in range(4)]
+    for tool in ("fio", "loadgen"):
+        (tmp_path / tool).mkdir()
+        (tmp_path / tool / "a.bin").write_bytes(trace_bytes(a, gap_ns=30_000))
+        (tmp_path / tool / "b.bin").write_bytes(trace_bytes(b, gap_ns=70_000, order=">"))
+    path = tmp_path / "merge.fio"
+    path.write_text(GLOBAL + "[m]\nread_iolog=a.bin:b.bin\nmerge_blktrace_file=merged.bin\n"
+                             "merge_blktrace_scalars=50:100\nmerge_blktrace_iters=3:1\n"
+                             "replay_redirect=/dev/null\n")
+    subprocess.run([FIO, "--merge-blktrace-only", str(path)], cwd=tmp_path / "fio",
+                   capture_output=True, timeout=60)  # fio exits 1 after merging (its bug)
+    made = run_loadgen(path, (), tmp_path / "loadgen")
+    assert made.status == 0, made.stderr
+
+    def records(tool):
+        data = (tmp_path / tool / "merged.bin").read_bytes()
+        rows = [struct.unpack_from("=IIQQIIIIIHH", data, pos) for pos in range(0, len(data), 48)]
+        return [(r[2], r[3], r[4], r[5]) for r in rows]  # time, sector, bytes, action
+
+    theirs, ours = records("fio"), records("loadgen")
+    extra = [r for r in theirs if r[3] & 0xFFFF != QUEUE]
+    assert len(extra) == 2 and len(ours) == 6 * 3 + 4  # one a pass boundary of a
+    assert sorted(r for r in theirs if r not in extra) == sorted(ours)
+    assert [r[0] for r in ours] == sorted(r[0] for r in ours)
+    (job,) = made.doc["jobs"]
+    assert (job["write"]["total_ios"], job["read"]["total_ios"]) == (18, 4)

@@ -11,6 +11,7 @@ from loadgen.errors import InputError
 from loadgen.jobfile.options import State
 from loadgen.jobfile.resolve import COMPUTED, COPIED
 from loadgen.plan import Job
+from tests.test_blktrace import trace_bytes
 
 from .conftest import FACTS
 from .plans import load
@@ -269,6 +270,28 @@ def test_a_bad_log_is_its_file_and_line(tmp_path, error_of):
 )
 def test_replay_option_errors(error_of, text, message):
     assert message in error_of(f"[r]\nsize=1m\n{text}\n")
+
+
+def test_a_blktrace_replay_and_a_merge_of_two(tmp_path, load_text, error_of):
+    """read_iolog of a blktrace; with merge_blktrace_file, read_iolog=A:B is merged into
+    it when the job file is read and the job replays the merged trace."""
+    (tmp_path / "a.bin").write_bytes(trace_bytes([("write", 0, 4096), ("write", 4096, 4096)]))
+    (tmp_path / "b.bin").write_bytes(trace_bytes([("read", 65536, 8192)]))
+    (job,) = load_text(f"[r]\nread_iolog={tmp_path / 'a.bin'}\n").jobs
+    assert (job.size, job.io_size, job.rw) == (8192, 8192, "write")
+    merged = tmp_path / "m.bin"
+    (job,) = load_text(f"[r]\nread_iolog={tmp_path / 'a.bin'}:{tmp_path / 'b.bin'}\n"
+                       f"merge_blktrace_file={merged}\nmerge_blktrace_iters=3:1\n").jobs
+    assert job.read_iolog == str(merged) and merged.stat().st_size == 7 * 48
+    assert (job.size, job.io_size, job.rw) == (65536 + 8192, 6 * 4096 + 8192, "rw")
+    assert error_of(f"[r]\nsize=1m\nmerge_blktrace_file={merged}\n").endswith(
+        "job 'r': merge_blktrace_file merges the traces of read_iolog=A:B:..., and there "
+        "is none")
+    assert error_of(f"[r]\nread_iolog={tmp_path / 'a.bin'}:{tmp_path / 'b.bin'}\n"
+                    f"merge_blktrace_file={merged}\nmerge_blktrace_scalars=50\n").endswith(
+        "job 'r': merge_blktrace_file: merge_blktrace_scalars(1) != nr_logs(2) (as fio)")
+    assert "no such file" in error_of(f"[r]\nread_iolog={tmp_path / 'zz'}\n"
+                                      f"merge_blktrace_file={merged}\n").lower()
 
 
 def test_replay_redirect_is_a_documented_no_op(one_job, notes):

@@ -109,8 +109,8 @@ def walk(
     direction's blocks (through the map, the next free one when used; the map cleared
     when full under ``cycling``), the shift register (restarted under ``cycling``), or
     ``given`` (-1: no block).  The length is drawn from ``u_bs[d]`` and redrawn while it
-    would cross the region end; with the map every I/O marks the blocks it covers, and
-    a random one stops at the first used block."""
+    would cross the region end; with the map a RAND I/O marks the blocks it covers and
+    stops at the first used one, the others mark nothing (fio's IO_U_F_BUSY_OK)."""
     start = geo[G_START]
     end = geo[G_END]
     nbs = u_bs.shape[1]
@@ -196,13 +196,15 @@ def walk(
                 cur[CUR_PENDING] = block  # this I/O again, with the same block
                 status = NEED_DRAWS
                 break
-        if src == SRC_MAP:  # fio's mark_random_map, in units of the direction's min block
+        if src == SRC_MAP and mode == RAND:
+            # fio's mark_random_map, in units of the direction's min block, shortened at the
+            # first used one; fio marks nothing for the other modes (IO_U_F_BUSY_OK), even
+            # for the random block a sequential I/O with nowhere to go falls back to
             covered, marked = randmap._mark_run(
-                words, nblocks, (off - start) // mn, (length + mn - 1) // mn, block >= 0
+                words, nblocks, (off - start) // mn, (length + mn - 1) // mn, True
             )
             free -= marked
-            if block >= 0:
-                length = min(length, covered * mn)
+            length = min(length, covered * mn)
         offs[k] = off
         lens[k] = length
         cur[CUR_START + d] = off

@@ -303,10 +303,7 @@ CORPUS: tuple[Case, ...] = (
                           "size=16m\nrw=randread\ntime_based\nruntime=20\n[later]\nstonewall\n"
                           "size=1m\nrw=write\n", timed=("long",)),
     Case("distribution_zipf", "[z]\nsize=4m\nrw=randread\nrandom_distribution=zipf:1.2\n"),
-    Case("percentage_random", "[p]\nsize=4m\nrw=randwrite\npercentage_random=50\n",
-         known="engine: fio's sequential I/Os continue from the last random offset and "
-               "overlap it (fio faults ~700 distinct pages of 1024), loadgen's touch ~1000; "
-               "the gap sits at the minf tolerance, so the case may pass (not strict)"),
+    Case("percentage_random", "[p]\nsize=4m\nrw=randwrite\npercentage_random=50\n"),
     Case("timeout_flag", "[t]\nsize=1m\nrw=write\n", args=("--timeout=10",)),
     # random_distribution=sequence (fio's examples/sequence-distribution.fio, page_fault)
     Case("sequence_repeating", "[s]\nsize=48k\nio_size=24k\nrw=randread\n"

@@ -321,6 +321,9 @@ class Job:
     bssplit: tuple[tuple[BsSplitEntry, ...], tuple[BsSplitEntry, ...]] = ((), ())
     blockalign: Pair = (4096, 4096)
     bs_unaligned: bool = False
+    # random I/O takes its length from the write slot, the rest from the read slot, while
+    # offsets keep each direction's own grid (a sequential job's slots are merged instead)
+    bs_is_seq_rand: bool = False
     norandommap: bool = False
     random_generator: str = "tausworthe"
     random_distribution: str = "random"  # random|zipf|pareto|normal|zoned|zoned_abs|sequence

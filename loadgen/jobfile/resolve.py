@@ -180,9 +180,7 @@ class Resolver:
             raise InputError(f"job {name!r}: you need to specify size= (the region to map)", where)
         bs_min, bs_max, bssplit = _block_sizes(state)
         if state.bs_is_seq_rand:
-            bs_min, bs_max, bssplit = _seq_rand_block_sizes(
-                state, name, where, bs_min, bs_max, bssplit
-            )
+            bs_min, bs_max, bssplit = _seq_rand_block_sizes(state, bs_min, bs_max, bssplit)
         smallest = min(bs_min)
         if size < smallest:
             raise InputError(
@@ -316,27 +314,16 @@ class Resolver:
 
 
 def _seq_rand_block_sizes(
-    state: State, name: str, where: str, bs_min: Pair, bs_max: Pair, bssplit: tuple[Splits, Splits]
+    state: State, bs_min: Pair, bs_max: Pair, bssplit: tuple[Splits, Splits]
 ) -> tuple[Pair, Pair, tuple[Splits, Splits]]:
     """bs_is_seq_rand: fio picks the block size by sequential (read slot) or random (write
     slot) instead of by direction.  A sequential job gets the read slot for both directions,
-    as in fio.  For random I/O fio still draws offsets by the direction's own block size while
-    the lengths follow the random slot (checked: randread bs=64k,4k does 34 I/Os of 4k on
-    4 MiB); that needs the per-I/O engine, so it is refused unless both slots are equal."""
+    as in fio.  A random job keeps both slots: fio still draws its offsets by the direction's
+    own block size while the lengths follow the I/O's slot (checked: randread bs=64k,4k
+    does 34 I/Os of 4k on 4 MiB), which the engine's walk does I/O by I/O."""
     mode = state.rw
     used = [d for d, does in ((READ, mode.reads), (WRITE, mode.writes)) if does]
     if mode.random and any(state.percentage_random[d] for d in used):
-        if (bs_min[READ], bs_max[READ], bssplit[READ]) != (
-            bs_min[WRITE],
-            bs_max[WRITE],
-            bssplit[WRITE],
-        ):
-            raise InputError(
-                f"job {name!r}: bs_is_seq_rand with random I/O and different "
-                "sequential,random block sizes is not supported yet (it needs the "
-                "per-I/O engine)",
-                where,
-            )
         return bs_min, bs_max, bssplit
     return (
         (bs_min[READ], bs_min[READ]),

@@ -114,6 +114,7 @@ def _walk(
         offset,
         False,
         False,
+        False,
         offs,
         lens,
     )
@@ -177,6 +178,7 @@ def test_only_random_ios_mark_the_map() -> None:
             0,
             False,
             False,
+            False,
             offs,
             np.zeros(n, dtype=np.int64),
         )
@@ -188,3 +190,38 @@ def test_only_random_ios_mark_the_map() -> None:
     # again is used, so the next free one, 2
     assert run([walk.RAND, walk.RAND], [1 / 16, 1 / 16]) == [1, 2]
     assert cur[walk.CUR_FREE] == 14
+
+
+def test_bs_is_seq_rand_sizes_by_mode_and_places_by_direction() -> None:
+    # fio (checked): randread bs=64k,4k bs_is_seq_rand=1 on 4 MiB does 34-63 reads of 4k
+    # at 64k offsets (the map, indexed by 64k blocks, ends the loop at its first wrap)
+    ios = loop_ios(
+        AccessPattern(
+            make_job(
+                rw="randread",
+                size=4 * M,
+                bs_min=(64 * K, 4 * K),
+                bs_max=(64 * K, 4 * K),
+                blockalign=(64 * K, 4 * K),  # fio's default: each direction's block size
+                bs_is_seq_rand=True,
+            )
+        )
+    )
+    assert 1 < len(ios) <= 64
+    assert {n for _, n, _ in ios} == {4 * K} and all(o % (64 * K) == 0 for o, _, _ in ios)
+    # with rw=randwrite:2 the random I/O is sized by the write slot, the next by the read one
+    ios = loop_ios(
+        AccessPattern(
+            make_job(
+                rw="randwrite",
+                rw_postfix=2,
+                size=4 * M,
+                bs_min=(4 * K, 16 * K),
+                bs_max=(4 * K, 16 * K),
+                blockalign=(4 * K, 16 * K),
+                bs_is_seq_rand=True,
+            )
+        ),
+        limit=200,
+    )
+    assert [n for _, n, _ in ios[:6]] == [4 * K, 16 * K] * 3

@@ -132,8 +132,9 @@ def test_bs_is_seq_rand_gives_sequential_io_the_first_slot(one_job, error_of):
         4096, 4096)
     assert one_job("rw=randrw\nbs=8k\nbs_is_seq_rand=1").bs_min == (8192, 8192)
     assert one_job("rw=randrw\nbs=4k,64k").bs_min == (4096, 65536)
-    assert "bs_is_seq_rand with random I/O and different" in error_of(
-        "[j]\nsize=1m\nrw=randwrite\nbs=4k,64k\nbs_is_seq_rand=1\n")
+    # a random job keeps both slots: the engine sizes each I/O by its mode
+    job = one_job("rw=randwrite\nbs=4k,64k\nbs_is_seq_rand=1")
+    assert (job.bs_min, job.bs_is_seq_rand) == ((4096, 65536), True)
 
 
 def test_wait_for_checks_as_fio(load_text, error_of):

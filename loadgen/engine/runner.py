@@ -544,25 +544,32 @@ class _Run:
         reads = np.zeros(len(offs), dtype=np.int8)
         ctl[kernel.C_SYNC_PENDING] = 0  # fio's verify reads are no workload I/O: no sync
         flags = self.flags & ~kernel.F_LOG
-        for at in range(0, len(offs), VERIFY_CHUNK):
-            sl = slice(at, at + VERIFY_CHUNK)
-            chunk_offs = np.ascontiguousarray(offs[sl])
-            chunk_lens = np.ascontiguousarray(lens[sl])
-            n = len(chunk_offs)
-            done = 0
-            while done < n:  # a flow may hold reads back: the kernel returns at its deadline
-                if self.stop():
-                    return False
-                ctl[kernel.C_FLAGS] = flags | kernel.F_RECORD
-                ctl[kernel.C_DEADLINE] = self.state.now() + CHUNK_NS
-                ctl[kernel.C_BYTES_LEFT] = ctl[kernel.C_IOS_LEFT] = UNLIMITED
-                done += self.state.run(chunk_offs, chunk_lens, reads[:n], done, n - done)
-                now = self.state.now()
-                if now >= self.next_report:
-                    self._report(now)
-            if self._checked(verifier.check(offs[sl], lens[sl], nums[sl])):
-                return True
-        return False
+        # the workload's budget and pass the loop reads after its kernel call: verify
+        # reads have budgets of their own and pass no bytes of the workload
+        kept = [kernel.C_BYTES_LEFT, kernel.C_IOS_LEFT, kernel.C_PASS, kernel.C_NOW]
+        saved = ctl[kept].copy()
+        try:
+            for at in range(0, len(offs), VERIFY_CHUNK):
+                sl = slice(at, at + VERIFY_CHUNK)
+                chunk_offs = np.ascontiguousarray(offs[sl])
+                chunk_lens = np.ascontiguousarray(lens[sl])
+                n = len(chunk_offs)
+                done = 0
+                while done < n:  # a flow may hold reads back: the kernel returns at its deadline
+                    if self.stop():
+                        return False
+                    ctl[kernel.C_FLAGS] = flags | kernel.F_RECORD
+                    ctl[kernel.C_DEADLINE] = self.state.now() + CHUNK_NS
+                    ctl[kernel.C_BYTES_LEFT] = ctl[kernel.C_IOS_LEFT] = UNLIMITED
+                    done += self.state.run(chunk_offs, chunk_lens, reads[:n], done, n - done)
+                    now = self.state.now()
+                    if now >= self.next_report:
+                        self._report(now)
+                if self._checked(verifier.check(offs[sl], lens[sl], nums[sl])):
+                    return True
+            return False
+        finally:
+            ctl[kept] = saved
 
     def _verify_phase(self) -> None:
         """fio's do_verify: after a write workload (not time-based), read back the latest

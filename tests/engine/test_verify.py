@@ -93,6 +93,20 @@ def test_backlog_verifies_during_the_writes_and_no_do_verify_skips_the_phase() -
     assert run_job(_verify_job(VerifyKind.CRC32C, controls=none)).ios == (0, 256)  # type: ignore[arg-type]
 
 
+def test_backlog_reads_leave_the_writes_budget_alone() -> None:
+    """A job that ends on its bytes (norandommap, io_size) ends there with a backlog too."""
+    calls = iter(range(100_000))  # a stop long after the job's own end: no hang on regress
+
+    def stop() -> bool:
+        return next(calls, None) is None
+
+    for extra, writes in (({"rw": "randwrite", "norandommap": True}, 64),
+                          ({"io_size": 128 * K}, 32)):
+        controls = VerifyControls(kind=VerifyKind.CRC32C, backlog=16)
+        job = _verify_job(VerifyKind.CRC32C, controls=controls, size=256 * K, **extra)
+        assert run_job(job, stop=stop).ios[1] == writes  # type: ignore[arg-type]
+
+
 def test_verify_interval_puts_a_header_in_each_interval() -> None:
     controls = VerifyControls(kind=VerifyKind.MD5, interval=512, offset=64)
     job = _verify_job(VerifyKind.MD5, controls=controls)

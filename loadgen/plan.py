@@ -236,6 +236,9 @@ class VerifyControls:
     # write job, read by a verify_only job to check only the writes it records
     state_save: bool = True
     state_load: bool = False
+    # fio's verify_write_sequence: a header's write number must be the block's latest
+    # write's (off for verify_only unless given)
+    write_sequence: bool = True
 
     @property
     def on(self) -> bool:

@@ -519,8 +519,10 @@ class _Run:
             if self.state_writes >= 0 and self.replayed + len(w_offs) >= self.state_writes:
                 keep = self.state_writes - self.replayed
                 w_offs, w_lens, ended = w_offs[:keep], w_lens[:keep], True
+            # the phantom writes' numbers, which the earlier run's headers hold if it did
+            # the same writes (fio's do_dry_run numbers them so)
+            nums = np.arange(self.replayed, self.replayed + len(w_offs), dtype=np.int64)
             self.replayed += len(w_offs)
-            nums = np.full(len(w_offs), -1, dtype=np.int64)
             return self._checked(verifier.check(w_offs, w_lens, nums)) or ended
         verifier.stamp(offs, lens, dirs)
         if verifier.backlog_due():

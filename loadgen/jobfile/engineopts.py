@@ -194,6 +194,9 @@ def engine_controls(
         backlog=state.verify_backlog, backlog_batch=state.verify_backlog_batch,
         dump=state.verify_dump, only=state.verify_only,
         state_save=state.verify_state_save, state_load=state.verify_state_load,
+        # fio: verify_only cannot know the earlier run's write numbers unless told to check
+        write_sequence=state.verify_write_sequence and (
+            state.verify_write_sequence_set or not state.verify_only),
     )
     bpattern = state.buffer_pattern[0]
     compress = state.buffer_compress_percentage

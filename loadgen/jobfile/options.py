@@ -201,6 +201,8 @@ class State:
     verify_only: bool
     verify_state_save: bool
     verify_state_load: bool
+    verify_write_sequence: bool
+    verify_write_sequence_set: bool  # given: verify_only keeps it (fio's fio_option_is_set)
     buffer_pattern: Pattern
     zero_buffers: bool
     refill_buffers: bool | None  # None = not given (fio's fio_option_is_set)
@@ -440,6 +442,11 @@ def _apply_mem(state: State, value: str) -> None:
     if colon and not path:
         raise BadValue("mem=TYPE:FILE needs a file name")
     state.mem, state.mem_file = kind, path
+
+
+def _apply_verify_write_sequence(state: State, value: bool) -> None:
+    state.verify_write_sequence = value
+    state.verify_write_sequence_set = True  # verify_only turns it off only when not given
 
 
 def _apply_no_effect(state: State, value: Any) -> None:
@@ -856,6 +863,10 @@ OPTIONS: tuple[Option, ...] = (
            "(local-NAME-INDEX-verify.state: how many writes it did)", "Verify"),
     Option("verify_state_load", Bool(), False,
            "verify_only: verify only the writes the saved verify state file records", "Verify"),
+    Option("verify_write_sequence", Bool(), True,
+           "Check each header's write number against the block's latest write (off by "
+           "default with verify_only; checked only for writing jobs of one block size that "
+           "are not time_based, as fio)", "Verify", apply=_apply_verify_write_sequence),
     Option("verify_async", Int(0), 0,
            "Accepted, no effect: verification runs in the job's own loop (no async threads in "
            "the page_fault engine's process)", "Verify", apply=_apply_no_effect),
@@ -996,8 +1007,7 @@ UNSUPPORTED: dict[str, str] = {
     **dict.fromkeys(("hugepage_delay", "madvise_hint", "khugepaged_delay"), _RFC),
     **dict.fromkeys(("filetype", "offset_align", "read_beyond_wp", "end_syncfs", "write_hint",
                      "fdp", "plid_select", "plids", "dp_scheme",), _FILES),
-    **dict.fromkeys(("verify_policy", "verify_pattern_interval", "verify_write_sequence",),
-                     _VERIFY),
+    **dict.fromkeys(("verify_policy", "verify_pattern_interval",), _VERIFY),
     **dict.fromkeys(("recover_zbd_write_error", "write_zone_remainder",), _ZONES),
     **dict.fromkeys(("priohint",), _PRIO),
     **dict.fromkeys(("data_placement", "fdp_pli", "fdp_pli_select"), _FILES),
@@ -1057,6 +1067,8 @@ class _AppliedDefaults:
     zones: tuple[Zones, Zones] = ((), ())
     randseed: int = 0x89
     randseed_set: bool = False
+    verify_write_sequence: bool = True
+    verify_write_sequence_set: bool = False
     offset: int | Percent = 0
     loops: int = 1
     thinktime_blocks: int = 1

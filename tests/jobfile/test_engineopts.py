@@ -60,6 +60,14 @@ def test_verify_state_options_and_verify_async(one_job, notes) -> None:  # type:
     assert not job.verify.state_save and job.verify.state_load
 
 
+def test_verify_write_sequence_is_on_except_for_verify_only(one_job) -> None:  # type: ignore[no-untyped-def]
+    assert one_job("rw=write\nverify=md5").verify.write_sequence  # fio's default
+    assert not one_job("rw=write\nverify=md5\nverify_write_sequence=0").verify.write_sequence
+    assert not one_job("rw=write\nverify=md5\nverify_only=1").verify.write_sequence
+    job = one_job("rw=write\nverify=md5\nverify_only=1\nverify_write_sequence=1")
+    assert job.verify.write_sequence  # given: fio keeps it (fio_option_is_set)
+
+
 def test_mem_types_and_their_files(one_job, error_of) -> None:  # type: ignore[no-untyped-def]
     from loadgen.plan import MemKind
 

@@ -38,6 +38,8 @@ def test_applying_an_options_default_leaves_the_initial_state(option):
     expected = initial_state()
     if option.name == "randseed":  # giving randseed (even its default) forces randrepeat
         expected.randseed_set = True
+    if option.name == "verify_write_sequence":  # given, verify_only keeps it (fio)
+        expected.verify_write_sequence_set = True
     if option.name in ("exitall", "exitall_on_error"):  # fio: given at all, they are on
         setattr(expected, option.name, True)
     assert state == expected

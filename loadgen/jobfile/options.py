@@ -702,6 +702,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("ignore_error", ErrorList(), ((), (), ()),
            "Errors that do not count, per read,write,verify (memcpy has none to ignore)",
            "Run control"),
+    Option("error_dump", Bool(), False,
+           "Accepted, no effect: fio prints each ignored I/O error with it (default 0 in fio's "
+           "code); the page_fault engine has no I/O errors (its trim error is refused at "
+           "parse), and verify failures are printed either way, as in fio", "Run control",
+           apply=_apply_no_effect),
     # --- placement and priority
     Option("nice", SignedInt(-20, 19), 0, "CPU nice value of the job's worker",
            "Priority and placement"),
@@ -962,7 +967,6 @@ _RATE = "rate limiting is not implemented by loadgen"
 _VERIFY = "data verification is not implemented by loadgen"
 _PRIO = "switching user or group is not implemented by loadgen"
 _BUFFERS = "I/O buffer contents and memory type are not configurable in loadgen"
-_ERRORS = "error handling options are not implemented by loadgen"
 _OUTPUT = "this reporting option is not implemented by loadgen"
 _ZONES = "zoned block devices do not apply to anonymous memory"
 _IOLOG = "blktrace logs (merging and replaying them) are not implemented by loadgen"
@@ -990,7 +994,6 @@ UNSUPPORTED: dict[str, str] = {
     **dict.fromkeys((
         "hugepage-size",), "mem=shmhuge/mmaphuge round to the system's default huge page "
                            "size; loadgen has no other"),
-    **dict.fromkeys(("error_dump",), _ERRORS),
     **dict.fromkeys((
         "log_compression", "log_compression_cpus", "log_store_compressed",
         "log_hist_coarseness",

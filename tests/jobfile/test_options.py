@@ -72,7 +72,7 @@ def test_unknown_option_suggests_the_closest(error_of):
     assert closest("rwmixred") == "rwmixread"
 
 
-@pytest.mark.parametrize("name", ["experimental_verify", "directory", "uid", "error_dump",
+@pytest.mark.parametrize("name", ["experimental_verify", "directory", "uid", "verify_policy",
                                   "hugepage_delay", "log_compression", "trim_backlog"])
 def test_real_fio_options_that_do_not_apply_fail_with_a_reason(error_of, name):
     message = error_of(f"[j]\nsize=1m\n{name}=1\n")

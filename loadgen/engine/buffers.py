@@ -5,12 +5,12 @@ pattern, ``zero_buffers`` writes zeroes, ``buffer_compress_percentage`` makes ea
 ``buffer_compress_chunk`` part random for (100 - N)% and zeroes (or the pattern) for the
 rest, ``dedupe_percentage`` makes that share of writes repeat an earlier write's contents,
 and ``refill_buffers`` draws fresh contents for every write.  ``scramble_buffers`` (on by
-default) stamps each write's offset and time into every 512-byte sector; the kernel does
-that (``kernel.F_SCRAMBLE``).
+default, off with compression and dedupe, as fio) stamps each write's offset and time into
+every 512-byte sector; the kernel does that (``kernel.F_SCRAMBLE``).
 
 The kernel copies write k from slot k % slots of a ring; contents that change per write
-(refill, dedupe) refill the ring's slots between kernel calls, and the runner caps a call
-at ``slots`` I/Os so that no slot is used twice with the same contents.
+(refill, dedupe) refill the slots a kernel call used, in write order, and the runner caps
+a call at ``slots`` I/Os so that no slot is used twice with the same contents.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ class WriteSource:
         else:
             self.ring = area[:self.slots * self.step].reshape(self.slots, self.step)
         self.previous = np.empty(0, dtype=np.uint8)  # the last unique contents (dedupe)
+        self.written = 0  # writes whose slots were refilled (the kernel's C_SRC_NEXT)
         for slot in range(self.slots):
             self._fill(self.ring[slot])
 
@@ -62,9 +63,11 @@ class WriteSource:
 
     @property
     def scramble(self) -> bool:
-        """fio scrambles unless buffers are refilled, compressed, or zeroed on request."""
+        """fio scrambles unless buffers are refilled, compressed or deduplicated (its
+        TD_F_COMPRESS), or zeroed on request."""
         c = self.controls
-        return c.scramble and not (c.refill or c.compress_percentage or c.zero)
+        return c.scramble and not (c.refill or c.compress_percentage or c.dedupe_percentage
+                                   or c.zero)
 
     def _random(self, n: int) -> np.ndarray:
         return self.rng.integers(0, 256, n, dtype=np.uint8)
@@ -101,8 +104,11 @@ class WriteSource:
             out[:, random_len:] = pattern_fill(self.pattern, rest) if self.pattern else 0
         return out.reshape(-1)[:size]
 
-    def refill(self) -> None:
-        """Fresh contents in every slot (after a kernel call that used them)."""
+    def refill(self, writes: int) -> None:
+        """Fresh contents in the slots the writes since the last refill used, in their
+        order (``writes``: the kernel's count of writes so far), so that the contents are
+        drawn once per write, in write order, as fio fills each write's buffer."""
         if self.changing:
-            for slot in range(self.slots):
-                self._fill(self.ring[slot])
+            for done in range(self.written, writes):
+                self._fill(self.ring[done % self.slots])
+        self.written = writes

@@ -486,7 +486,7 @@ class _Run:
         if self.pacer.active:
             self.pacer.issued(lens, dirs)
         if self.source is not None and self.source.changing:
-            self.source.refill()
+            self.source.refill(int(self.state.ctl[kernel.C_SRC_NEXT]))
         if self.iolog is not None and measured:
             stamps = (self.state.logs[0, :ran] if self.kernel_logs
                       else np.full(ran, start, dtype=np.int64))

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from loadgen.engine import clock, flow, kernel, verifystate
-from loadgen.engine.buffers import WriteSource
+from loadgen.engine.buffers import WriteSource, buffer_seed
 from loadgen.engine.faultkinds import FaultKinds
 from loadgen.engine.faults import Usage, anon_huge_bytes, huge_pages_possible, read_usage
 from loadgen.engine.hygiene import keep_heap
@@ -169,8 +169,8 @@ class JobRunner:
             raise EngineError(exc.errno or errno.ENOMEM,
                               f"{job.name}: mem={job.mem}: {exc.strerror or exc}") from exc
         area = self.iomem.array
-        self.source = WriteSource(job, self.pattern.max_bs, job.randseed + job.thread_number,
-                                  area[:ring])
+        self.source = WriteSource(job, self.pattern.max_bs,
+                                  buffer_seed(job.randseed, job.thread_number), area[:ring])
         rbuf = area[ring:ring + max_bs]
         rbuf[:] = 0  # touched now: the buffer's faults are setup's, not the measured window's
         self._buffers = (self.source.ring, rbuf)

@@ -210,6 +210,9 @@ class State:
     buffer_compress_percentage: int
     buffer_compress_chunk: int
     dedupe_percentage: int
+    dedupe_mode: str
+    dedupe_working_set_percentage: int
+    dedupe_global: bool
     write_iolog: str
     # steady state (loadgen.jobfile.steadystate; the controller watches it)
     ss: tuple[str, float, bool]
@@ -889,6 +892,18 @@ OPTIONS: tuple[Option, ...] = (
            "Buffers"),
     Option("dedupe_percentage", Int(0, 100), 0, "Percentage of writes that repeat an earlier "
            "block's contents", "Buffers"),
+    Option("dedupe_mode", Enum({
+        "repeat": "a duplicate repeats the last unique write's contents",
+        "working_set": "a duplicate takes the contents of a random block of the working set "
+                       "(the first unique writes; dedupe_working_set_percentage)",
+    }), "repeat", "Where dedupe_percentage's duplicates come from", "Buffers"),
+    Option("dedupe_working_set_percentage", Int(0, 100), 5,
+           "dedupe_mode=working_set: the working set, in percent of size (in blocks of the "
+           "minimum write size); at most 100 - dedupe_percentage", "Buffers"),
+    Option("dedupe_global", Bool(), False,
+           "dedupe_mode=working_set: the working set is spread over every job of the run, so "
+           "jobs duplicate each other's blocks (fio's rotation over the thread numbers)",
+           "Buffers"),
     # --- iolog
     Option("write_iolog", Str(allow_empty=False), "",
            "Write every I/O issued to this file in fio's iolog v3 format", "Logs"),
@@ -966,7 +981,6 @@ _FILES = "loadgen has no files or devices: the region is anonymous memory"
 _RATE = "rate limiting is not implemented by loadgen"
 _VERIFY = "data verification is not implemented by loadgen"
 _PRIO = "switching user or group is not implemented by loadgen"
-_BUFFERS = "I/O buffer contents and memory type are not configurable in loadgen"
 _OUTPUT = "this reporting option is not implemented by loadgen"
 _ZONES = "zoned block devices do not apply to anonymous memory"
 _IOLOG = "blktrace logs (merging and replaying them) are not implemented by loadgen"
@@ -983,7 +997,7 @@ UNSUPPORTED: dict[str, str] = {
         "write_barrier", "unlink",
         "unlink_each_loop", "buffered", "atomic", "overwrite", "file_append", "filesize",
         "fill_device", "fill_fs", "ioscheduler", "disk_util",
-        "ramp_size", "dedupe_mode",
+        "ramp_size",
     ), _FILES),
     **dict.fromkeys((
         "experimental_verify",
@@ -1017,7 +1031,6 @@ UNSUPPORTED: dict[str, str] = {
     **dict.fromkeys(("spr_cs", "spr_num_regions", "spr_op"), _NOT_IMPLEMENTED),
     **dict.fromkeys(("verify_async_cpus",), _VERIFY),
     **dict.fromkeys(("block_error_percentiles",), _OUTPUT),
-    **dict.fromkeys(("dedupe_working_set_percentage", "dedupe_global",), _BUFFERS),
     **dict.fromkeys(("sprandom", "num_range", "comm", "profile"),
                     _NOT_IMPLEMENTED),
 }

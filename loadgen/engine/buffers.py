@@ -94,7 +94,7 @@ class WriteSource:
                                    or c.zero)
 
     def _random(self, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
-        return (rng or self.rng).integers(0, 256, n, dtype=np.uint8)
+        return (self.rng if rng is None else rng).integers(0, 256, n, dtype=np.uint8)
 
     def _keyed_stream(self, seed: int, k: int) -> np.random.Generator:
         """The stream of a worker's k-th unique write (Philox keyed by the worker's seed,

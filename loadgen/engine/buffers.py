@@ -90,8 +90,9 @@ class WriteSource:
         """fio scrambles unless buffers are refilled, compressed or deduplicated (its
         TD_F_COMPRESS), or zeroed on request."""
         c = self.controls
-        return c.scramble and not (c.refill or c.compress_percentage or c.dedupe_percentage
-                                   or c.zero)
+        return c.scramble and not (
+            c.refill or c.compress_percentage or c.dedupe_percentage or c.zero
+        )
 
     def _random(self, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
         return (self.rng if rng is None else rng).integers(0, 256, n, dtype=np.uint8)
@@ -101,8 +102,10 @@ class WriteSource:
         at counter k): the same contents wherever and whenever they are drawn."""
         seed &= (1 << 128) - 1
         state = self.keyed.state
-        state["state"] = {"counter": np.array([0, k, 0, 0], dtype=np.uint64),
-                          "key": np.array([seed & _M64, seed >> 64], dtype=np.uint64)}
+        state["state"] = {
+            "counter": np.array([0, k, 0, 0], dtype=np.uint64),
+            "key": np.array([seed & _M64, seed >> 64], dtype=np.uint64),
+        }
         state["buffer_pos"] = 4  # nothing buffered from an earlier position
         state["has_uint32"] = 0
         self.keyed.state = state

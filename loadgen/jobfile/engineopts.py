@@ -228,11 +228,17 @@ def _working_set_pages(state: State, name: str, where: str, size: int, min_write
     if not dedupe or state.dedupe_mode != "working_set":
         return 0
     if share + dedupe > 100:  # fio's words
-        raise InputError(f"job {name!r}: impossible to reach expected dedupe percentage "
-                         f"{dedupe} since {share} percentage of size is reserved to dedupe "
-                         "working set (those are unique pages)", where)
+        raise InputError(
+            f"job {name!r}: impossible to reach expected dedupe percentage "
+            f"{dedupe} since {share} percentage of size is reserved to dedupe "
+            "working set (those are unique pages)",
+            where,
+        )
     pages = size * share // 100 // min_write
     if not pages and dedupe < 100:  # fio would draw from an empty set
-        raise InputError(f"job {name!r}: dedupe_working_set_percentage={share} of size="
-                         f"{size} holds no block of {min_write} bytes", where)
+        raise InputError(
+            f"job {name!r}: dedupe_working_set_percentage={share} of size="
+            f"{size} holds no block of {min_write} bytes",
+            where,
+        )
     return pages

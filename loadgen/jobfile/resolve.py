@@ -488,8 +488,10 @@ def _number_and_group(jobs: list[Job]) -> tuple[Group, ...]:
             jobs_in_group += 1
     workers = [worker for members in groups.values() for worker in members]
     seeds = _randseed_runs(workers)
-    return tuple(Group(id=gid, jobs=tuple(_spread_dedupe(w, len(workers), seeds) for w in members))
-                 for gid, members in groups.items())
+    return tuple(
+        Group(id=gid, jobs=tuple(_spread_dedupe(w, len(workers), seeds) for w in members))
+        for gid, members in groups.items()
+    )
 
 
 def _randseed_runs(workers: list[Job]) -> tuple[tuple[int, int], ...]:
@@ -507,5 +509,4 @@ def _spread_dedupe(worker: Job, total: int, seeds: tuple[tuple[int, int], ...]) 
     buffers = worker.buffers
     if not (buffers.dedupe_global and buffers.dedupe_working_set_pages):
         return worker
-    return replace(worker, buffers=replace(buffers, dedupe_workers=total,
-                                           dedupe_randseeds=seeds))
+    return replace(worker, buffers=replace(buffers, dedupe_workers=total, dedupe_randseeds=seeds))

@@ -102,15 +102,14 @@ def test_a_working_set_bounds_the_duplicated_contents() -> None:
     """dedupe_mode=working_set: still half of the writes are duplicates, but every
     duplicated content is one of the working set's 102 blocks (10% of 4 MiB; fio: 406 of
     409 with 16 MiB), the first unique writes."""
-    (job,) = _dedupe_jobs("--name=d --dedupe_mode=working_set "
-                          "--dedupe_working_set_percentage=10")
+    (job,) = _dedupe_jobs("--name=d --dedupe_mode=working_set --dedupe_working_set_percentage=10")
     assert job.buffers.dedupe_working_set_pages == 102
     data = _run(job)
     blocks = _blocks(data)
     assert abs(1024 - len(blocks) - 512) <= 64
     repeated = {content for content, n in blocks.items() if n > 1}
     assert 90 <= len(repeated) <= 102
-    first = list(dict.fromkeys(data[i:i + 4096] for i in range(0, len(data), 4096)))[:102]
+    first = list(dict.fromkeys(data[i : i + 4096] for i in range(0, len(data), 4096)))[:102]
     assert repeated <= set(first)
 
 
@@ -118,8 +117,10 @@ def test_dedupe_global_jobs_share_their_working_set() -> None:
     """Two jobs with dedupe_global draw each other's working-set blocks (fio: 406 shared
     contents, each file 45% duplicates, both together 50.1%); without it none is shared."""
     for shared in (True, False):
-        a, b = _dedupe_jobs(f"--dedupe_mode=working_set --dedupe_working_set_percentage=10 "
-                            f"--dedupe_global={int(shared)} --name=a --name=b")
+        a, b = _dedupe_jobs(
+            f"--dedupe_mode=working_set --dedupe_working_set_percentage=10 "
+            f"--dedupe_global={int(shared)} --name=a --name=b"
+        )
         ours, theirs = _blocks(_run(a)), _blocks(_run(b))
         common = set(ours) & set(theirs)
         both = ours + theirs

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -102,8 +103,10 @@ def test_backlog_reads_leave_the_writes_budget_alone() -> None:
     def stop() -> bool:
         return next(calls, None) is None
 
-    for extra, writes in (({"rw": "randwrite", "norandommap": True}, 64),
-                          ({"io_size": 128 * K}, 32)):
+    for extra, writes in (
+        ({"rw": "randwrite", "norandommap": True}, 64),
+        ({"io_size": 128 * K}, 32),
+    ):
         controls = VerifyControls(kind=VerifyKind.CRC32C, backlog=16)
         job = _verify_job(VerifyKind.CRC32C, controls=controls, size=256 * K, **extra)
         assert run_job(job, stop=stop).ios[1] == writes  # type: ignore[arg-type]
@@ -144,8 +147,7 @@ def _stale_block(job: object) -> list[str]:
     checksum is good, its write number is not the latest."""
     mem = np.zeros(16 * K, dtype=np.uint8)
     verifier = Verifier(job, mem)  # type: ignore[arg-type]
-    offs, lens, dirs = (np.array(a, dtype=np.int64) for a in ([0, 4096, 0], [4096] * 3,
-                                                              [1, 1, 1]))
+    offs, lens, dirs = (np.array(a, dtype=np.int64) for a in ([0, 4096, 0], [4096] * 3, [1, 1, 1]))
     verifier.stamp(offs[:1], lens[:1], dirs[:1])
     first = mem[:4096].copy()
     verifier.stamp(offs[1:], lens[1:], dirs[1:])
@@ -156,36 +158,38 @@ def _stale_block(job: object) -> list[str]:
 
 @pytest.mark.parametrize("kind", [VerifyKind.CRC64, VerifyKind.META, VerifyKind.MD5])
 def test_a_block_holding_an_older_write_fails_only_with_verify_write_sequence(
-        kind: VerifyKind) -> None:
+    kind: VerifyKind,
+) -> None:
     on = _verify_job(kind, controls=VerifyControls(kind=kind))
-    assert _stale_block(on) == [
+    assert _stale_block(on) == [  # fio's words
         "verify: bad header numberio 0, wanted 2 at file t offset 0, length 4096 "
-        "(requested block: offset=0, length=4096)"]  # fio's words
+        "(requested block: offset=0, length=4096)"
+    ]
     off = _verify_job(kind, controls=VerifyControls(kind=kind, write_sequence=False))
     assert _stale_block(off) == []  # the checksum still holds
 
 
 def test_the_write_number_is_not_checked_where_fio_cannot_know_it() -> None:
     controls = VerifyControls(kind=VerifyKind.CRC64)
-    assert _stale_block(_verify_job(VerifyKind.CRC64, controls=controls, time_based=True,
-                                    runtime_ns=10**9)) == []
-    assert _stale_block(_verify_job(VerifyKind.CRC64, controls=controls, bs_min=(4096, 4096),
-                                    bs_max=(8192, 8192))) == []  # more than one block size
+    timed = _verify_job(VerifyKind.CRC64, controls=controls, time_based=True, runtime_ns=10**9)
+    assert _stale_block(timed) == []
+    sizes = {"bs_min": (4096, 4096), "bs_max": (8192, 8192)}  # more than one block size
+    assert _stale_block(_verify_job(VerifyKind.CRC64, controls=controls, **sizes)) == []
 
 
-def test_verify_only_checks_the_write_numbers_when_asked(in_tmp: object) -> None:
+def test_verify_only_checks_the_write_numbers_when_asked(in_tmp: Path) -> None:
     """A file written in random order, verified as a sequential write: every checksum
     holds, the write numbers (fio's phantom writes count 0, 1, ...) do not."""
-    data = in_tmp / "data.bin"  # type: ignore[operator]
+    data = in_tmp / "data.bin"
     data.write_bytes(bytes(256 * K))  # kept after the jobs: it existed
     mm = MemoryControls(backing=Backing.FILE, filename=str(data))
-    run_job(_verify_job(VerifyKind.CRC32C, rw="randwrite", size=256 * K, mm=mm,
-                        controls=VerifyControls(kind=VerifyKind.CRC32C, state_save=False)))
+    written = VerifyControls(kind=VerifyKind.CRC32C, state_save=False)
+    run_job(_verify_job(VerifyKind.CRC32C, rw="randwrite", size=256 * K, mm=mm, controls=written))  # type: ignore[arg-type]
     quiet = VerifyControls(kind=VerifyKind.CRC32C, only=True, write_sequence=False)
-    assert run_job(_verify_job(VerifyKind.CRC32C, size=256 * K, mm=mm,  # type: ignore[arg-type]
-                               controls=quiet)).ios == (64, 0)
+    quiet_job = _verify_job(VerifyKind.CRC32C, size=256 * K, mm=mm, controls=quiet)
+    assert run_job(quiet_job).ios == (64, 0)  # type: ignore[arg-type]
     checked = VerifyControls(kind=VerifyKind.CRC32C, only=True)
-    with pytest.raises(EngineError, match=r"^verify: bad header numberio \d+, wanted 0 at "
-                                          r"file t offset 0, length 4096"):
-        run_job(_verify_job(VerifyKind.CRC32C, size=256 * K, mm=mm,  # type: ignore[arg-type]
-                            controls=checked))
+    checked_job = _verify_job(VerifyKind.CRC32C, size=256 * K, mm=mm, controls=checked)
+    wanted = r"^verify: bad header numberio \d+, wanted 0 at file t offset 0, length 4096"
+    with pytest.raises(EngineError, match=wanted):
+        run_job(checked_job)  # type: ignore[arg-type]

@@ -199,7 +199,7 @@ class Resolver:
         if numa_cpu_nodes is not None and cpus_allowed:
             self.note(where, f"job {name!r}: numa_cpu_nodes replaces cpus_allowed, as in fio")
             cpus_allowed = ()
-        rate, verify, buffers = engine_controls(state, name, where)
+        rate, verify, buffers = engine_controls(state, name, where, size, bs_min[WRITE])
         flow_slot = 0
         if state.flow:
             flow_slot = self.flow_slots.setdefault(state.flow_id, len(self.flow_slots))
@@ -468,4 +468,27 @@ def _number_and_group(jobs: list[Job]) -> tuple[Group, ...]:
                 worker = replace(worker, stonewall=False, new_group=False)
             groups.setdefault(group_id, []).append(worker)
             jobs_in_group += 1
-    return tuple(Group(id=gid, jobs=tuple(members)) for gid, members in groups.items())
+    workers = [worker for members in groups.values() for worker in members]
+    seeds = _randseed_runs(workers)
+    return tuple(
+        Group(id=gid, jobs=tuple(_spread_dedupe(w, len(workers), seeds) for w in members))
+        for gid, members in groups.items()
+    )
+
+
+def _randseed_runs(workers: list[Job]) -> tuple[tuple[int, int], ...]:
+    """(first thread number, randseed) of each run of workers with one randseed."""
+    runs: list[tuple[int, int]] = []
+    for worker in sorted(workers, key=lambda w: w.thread_number):
+        if not runs or runs[-1][1] != worker.randseed:
+            runs.append((worker.thread_number, worker.randseed))
+    return tuple(runs)
+
+
+def _spread_dedupe(worker: Job, total: int, seeds: tuple[tuple[int, int], ...]) -> Job:
+    """dedupe_global: the working set rotates over every worker of the run, as fio's
+    init_global_dedupe_working_set_seeds, so the worker needs their number and seeds."""
+    buffers = worker.buffers
+    if not (buffers.dedupe_global and buffers.dedupe_working_set_pages):
+        return worker
+    return replace(worker, buffers=replace(buffers, dedupe_workers=total, dedupe_randseeds=seeds))

@@ -375,6 +375,17 @@ CORPUS: tuple[Case, ...] = (
          files=(("replay.log", _trace(3, REPLAY_IOS)),)),
     Case("zoned_trailing_slash", "[z]\nsize=4m\nrw=randread\nnorandommap\nnumber_ios=64\n"
                                  "random_distribution=zoned:60/10:40/90/\n"),
+    # verify reads are counted as reads in both; atomic-verify.fio's shape in memory
+    Case("verify_crc64", "[v]\nsize=1m\nrw=randwrite\nverify=crc64\n"),
+    Case("verify_write_sequence_off", "[v]\nsize=1m\nrw=randwrite\nverify=crc64\n"
+                                      "verify_write_sequence=0\nnumjobs=2\n"),
+    Case("error_dump", "[e]\nsize=1m\nrw=write\nerror_dump=1\ncontinue_on_error=all\n"),
+    # dedupe-global.fio's shape: the contents differ in fio's memory, the counts do not
+    Case("dedupe_working_set", "[d]\nsize=4m\nrw=write\ndedupe_percentage=50\n"
+                               "dedupe_mode=working_set\ndedupe_working_set_percentage=10\n"),
+    Case("dedupe_global", "[global]\nsize=2m\nrw=write\ndedupe_percentage=50\n"
+                          "dedupe_mode=working_set\ndedupe_working_set_percentage=50\n"
+                          "dedupe_global=1\nbuffer_compress_percentage=50\n[a]\n[b]\n"),
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,13 @@ def test_ignore_error_lists_take_names_and_numbers(one_job, error_of):
         (errno.EIO, errno.ENOMEM), (), (84,))
     assert one_job("ignore_error=EAGAIN").ignore_error == ((errno.EAGAIN,), (), ())
     assert "'ENOPE' is not an errno name" in error_of("[j]\nsize=1m\nignore_error=ENOPE\n")
+
+
+def test_error_dump_is_a_bool_as_in_fio(one_job, error_of):
+    dumping, quiet = one_job("error_dump=1"), one_job("error_dump=0")
+    assert dumping.job_options[-1] == ("error_dump", "1")  # in the report's job options
+    assert replace(dumping, job_options=()) == replace(quiet, job_options=())  # nothing to dump
+    assert "is not 0 or 1" in error_of("[j]\nsize=1m\nerror_dump=yes\n")
 
 
 def test_priorities(one_job, error_of):

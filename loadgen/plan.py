@@ -238,6 +238,9 @@ class VerifyControls:
     # write job, read by a verify_only job to check only the writes it records
     state_save: bool = True
     state_load: bool = False
+    # fio's verify_write_sequence: a header's write number must be the block's latest
+    # write's (off for verify_only unless given)
+    write_sequence: bool = True
 
     @property
     def on(self) -> bool:
@@ -255,6 +258,16 @@ class BufferControls:
     compress_percentage: int = 0
     compress_chunk: int = 512
     dedupe_percentage: int = 0
+    # dedupe_mode=working_set: a duplicate takes the contents of one of the first
+    # ``dedupe_working_set_pages`` unique writes, drawn at random (fio's num_unique_pages:
+    # dedupe_working_set_percentage of size in minimum writes); 0 = repeat mode
+    dedupe_working_set_pages: int = 0
+    # dedupe_global: the working set is spread over the run's ``dedupe_workers`` workers
+    # in thread-number order (fio's rotation); ``dedupe_randseeds`` holds each run of
+    # thread numbers with one randseed as (first thread number, randseed)
+    dedupe_global: bool = False
+    dedupe_workers: int = 0
+    dedupe_randseeds: tuple[tuple[int, int], ...] = ()
 
 
 class SsMetric(StrEnum):
@@ -321,6 +334,9 @@ class Job:
     bssplit: tuple[tuple[BsSplitEntry, ...], tuple[BsSplitEntry, ...]] = ((), ())
     blockalign: Pair = (4096, 4096)
     bs_unaligned: bool = False
+    # random I/O takes its length from the write slot, the rest from the read slot, while
+    # offsets keep each direction's own grid (a sequential job's slots are merged instead)
+    bs_is_seq_rand: bool = False
     norandommap: bool = False
     random_generator: str = "tausworthe"
     random_distribution: str = "random"  # random|zipf|pareto|normal|zoned|zoned_abs|sequence

@@ -34,7 +34,7 @@ import time
 import traceback
 
 from loadgen import protocol
-from loadgen.engine import flow, jit, kernel
+from loadgen.engine import flow, jit, kernel, verify
 from loadgen.engine.hygiene import (
     bare_fork,
     die_with_parent,
@@ -81,6 +81,7 @@ def warm_up() -> None:
             pass
         finally:
             runner.close()
+    verify.warm_up()
 
 
 class Helper:

@@ -152,9 +152,14 @@ class AccessPattern:
             for d in (READ, WRITE)
         )
         active = (READ, WRITE) if self.mixed else (self.fixed_dir,)
+        # bs_is_seq_rand with two slots (the resolver keeps them only for random jobs): the
+        # offsets by the direction's grid, the lengths by the I/O's slot, in the walk
+        self.seq_rand = job.bs_is_seq_rand and self.random and (
+            job.bs_min[READ], job.bs_max[READ], job.bssplit[READ]
+        ) != (job.bs_min[WRITE], job.bs_max[WRITE], job.bssplit[WRITE])
         self.min_bs = min(self.sizers[d].min for d in active)
-        self.max_bs = max(self.sizers[d].max for d in active)
-        self.fixed_len = len(
+        self.max_bs = max(self.sizers[d].max for d in ((READ, WRITE) if self.seq_rand else active))
+        self.fixed_len = not self.seq_rand and len(
             {(self.sizers[d].min, self.sizers[d].max) for d in active}
         ) == 1 and all(self.sizers[d].fixed for d in active)
         # time_based needs a runtime; fio warns and drops it otherwise.
@@ -514,6 +519,8 @@ class AccessPattern:
             if len(run) or self.seq_add:
                 return run
         dirs = self._directions(n)
+        if self.seq_rand:
+            return self._walk_batch(dirs)
         if self.random and self.seq_nr == 0 and min(self.perc_rand) >= 100:
             if self.lfsr is not None:
                 return self._lfsr_batch(dirs)
@@ -774,7 +781,7 @@ class AccessPattern:
             made, status = walk.walk(
                 dirs[k:], modes[k:], u_block[k:], given[k:], self._geo, self._split[0],
                 self._split[1], self._bs_draws(dirs[k:]), cur, words, nblocks, reg, reg0, src,
-                self.seq_add, self.wrap_at_end, self.cycling, offs[k:], lens[k:])
+                self.seq_add, self.wrap_at_end, self.cycling, self.seq_rand, offs[k:], lens[k:])
             k += made
         self.last_pos = [int(cur[walk.CUR_POS]), int(cur[walk.CUR_POS + 1])]
         self.last_start = [int(cur[walk.CUR_START]), int(cur[walk.CUR_START + 1])]
@@ -855,7 +862,10 @@ class AccessPattern:
         counts = (len(dirs) - nw, nw)
         width = max(counts) + max(counts) // 8 + 16
         u_bs = np.zeros((2, width), dtype=np.float64)
+        drawn = [not z.fixed for z in self.sizers]
+        if self.seq_rand:  # either slot can size either direction's I/O
+            drawn = [any(drawn)] * 2
         for d in (READ, WRITE):
-            if counts[d] and not self.sizers[d].fixed:
+            if counts[d] and drawn[d]:
                 u_bs[d] = self.streams.bs(d).random(width)
         return u_bs

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from loadgen.engine import clock, flow, kernel, verifystate
-from loadgen.engine.buffers import WriteSource
+from loadgen.engine.buffers import WriteSource, buffer_seed
 from loadgen.engine.faultkinds import FaultKinds
 from loadgen.engine.faults import Usage, anon_huge_bytes, huge_pages_possible, read_usage
 from loadgen.engine.hygiene import keep_heap
@@ -171,8 +171,8 @@ class JobRunner:
             raise EngineError(exc.errno or errno.ENOMEM,
                               f"{job.name}: mem={job.mem}: {exc.strerror or exc}") from exc
         area = self.iomem.array
-        self.source = WriteSource(job, self.pattern.max_bs, job.randseed + job.thread_number,
-                                  area[:ring])
+        self.source = WriteSource(job, self.pattern.max_bs,
+                                  buffer_seed(job.randseed, job.thread_number), area[:ring])
         rbuf = area[ring:ring + max_bs]
         rbuf[:] = 0  # touched now: the buffer's faults are setup's, not the measured window's
         self._buffers = (self.source.ring, rbuf)
@@ -517,7 +517,7 @@ class _Run:
         if self.pacer.active:
             self.pacer.issued(lens, dirs)
         if self.source is not None and self.source.changing:
-            self.source.refill()
+            self.source.refill(int(self.state.ctl[kernel.C_SRC_NEXT]))
         if self.iolog is not None and measured:
             stamps = (self.state.logs[0, :ran] if self.kernel_logs
                       else np.full(ran, start, dtype=np.int64))
@@ -550,8 +550,10 @@ class _Run:
             if self.state_writes >= 0 and self.replayed + len(w_offs) >= self.state_writes:
                 keep = self.state_writes - self.replayed
                 w_offs, w_lens, ended = w_offs[:keep], w_lens[:keep], True
+            # the phantom writes' numbers, which the earlier run's headers hold if it did
+            # the same writes (fio's do_dry_run numbers them so)
+            nums = np.arange(self.replayed, self.replayed + len(w_offs), dtype=np.int64)
             self.replayed += len(w_offs)
-            nums = np.full(len(w_offs), -1, dtype=np.int64)
             return self._checked(verifier.check(w_offs, w_lens, nums)) or ended
         verifier.stamp(offs, lens, dirs)
         if verifier.backlog_due():
@@ -575,25 +577,32 @@ class _Run:
         reads = np.zeros(len(offs), dtype=np.int8)
         ctl[kernel.C_SYNC_PENDING] = 0  # fio's verify reads are no workload I/O: no sync
         flags = self.flags & ~kernel.F_LOG
-        for at in range(0, len(offs), VERIFY_CHUNK):
-            sl = slice(at, at + VERIFY_CHUNK)
-            chunk_offs = np.ascontiguousarray(offs[sl])
-            chunk_lens = np.ascontiguousarray(lens[sl])
-            n = len(chunk_offs)
-            done = 0
-            while done < n:  # a flow may hold reads back: the kernel returns at its deadline
-                if self.stop():
-                    return False
-                ctl[kernel.C_FLAGS] = flags | kernel.F_RECORD
-                ctl[kernel.C_DEADLINE] = self.state.now() + CHUNK_NS
-                ctl[kernel.C_BYTES_LEFT] = ctl[kernel.C_IOS_LEFT] = UNLIMITED
-                done += self.state.run(chunk_offs, chunk_lens, reads[:n], done, n - done)
-                now = self.state.now()
-                if now >= self.next_report:
-                    self._report(now)
-            if self._checked(verifier.check(offs[sl], lens[sl], nums[sl])):
-                return True
-        return False
+        # the workload's budget and pass the loop reads after its kernel call: verify
+        # reads have budgets of their own and pass no bytes of the workload
+        kept = [kernel.C_BYTES_LEFT, kernel.C_IOS_LEFT, kernel.C_PASS, kernel.C_NOW]
+        saved = ctl[kept].copy()
+        try:
+            for at in range(0, len(offs), VERIFY_CHUNK):
+                sl = slice(at, at + VERIFY_CHUNK)
+                chunk_offs = np.ascontiguousarray(offs[sl])
+                chunk_lens = np.ascontiguousarray(lens[sl])
+                n = len(chunk_offs)
+                done = 0
+                while done < n:  # a flow may hold reads back: the kernel returns at its deadline
+                    if self.stop():
+                        return False
+                    ctl[kernel.C_FLAGS] = flags | kernel.F_RECORD
+                    ctl[kernel.C_DEADLINE] = self.state.now() + CHUNK_NS
+                    ctl[kernel.C_BYTES_LEFT] = ctl[kernel.C_IOS_LEFT] = UNLIMITED
+                    done += self.state.run(chunk_offs, chunk_lens, reads[:n], done, n - done)
+                    now = self.state.now()
+                    if now >= self.next_report:
+                        self._report(now)
+                if self._checked(verifier.check(offs[sl], lens[sl], nums[sl])):
+                    return True
+            return False
+        finally:
+            ctl[kept] = saved
 
     def _verify_phase(self) -> None:
         """fio's do_verify: after a write workload (not time-based), read back the latest

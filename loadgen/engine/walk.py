@@ -97,6 +97,7 @@ def walk(
     seq_add: int,
     wrap: bool,
     cycling: bool,
+    seq_rand: bool,
     offs: Any,
     lens: Any,
 ) -> tuple[int, int]:
@@ -109,8 +110,10 @@ def walk(
     direction's blocks (through the map, the next free one when used; the map cleared
     when full under ``cycling``), the shift register (restarted under ``cycling``), or
     ``given`` (-1: no block).  The length is drawn from ``u_bs[d]`` and redrawn while it
-    would cross the region end; with the map every I/O marks the blocks it covers, and
-    a random one stops at the first used block."""
+    would cross the region end (with ``seq_rand``, fio's bs_is_seq_rand, from the write
+    slot for a RAND I/O and the read slot for the others); with the map a RAND I/O marks
+    the blocks it covers (in its direction's smallest blocks) and stops at the first used
+    one, the others mark nothing (fio's IO_U_F_BUSY_OK)."""
     start = geo[G_START]
     end = geo[G_END]
     nbs = u_bs.shape[1]
@@ -167,28 +170,32 @@ def walk(
                 break
         room = end - off
         mn = geo[g + G_MIN]
-        mx = geo[g + G_MAX]
-        if room < mn:
+        s = int(g)  # the sizer of the length: the direction's, or with seq_rand the mode's slot
+        if seq_rand:
+            s = G_STRIDE if mode == RAND else 0
+        lmn = geo[s + G_MIN]
+        mx = geo[s + G_MAX]
+        if room < lmn:
             status = EXHAUSTED
             break
-        length = mn
-        if not geo[g + G_FIXED]:
+        length = lmn
+        if not geo[s + G_FIXED]:
             length = -1
             while length < 0 and used[d] < nbs:
                 r = u_bs[d, used[d]]
                 used[d] += 1
-                ns = geo[g + G_NSPLIT]
+                ns = geo[s + G_NSPLIT]
                 if ns:
-                    at = geo[g + G_SPLIT_AT]
+                    at = geo[s + G_SPLIT_AT]
                     cand = split_bs[at + ns - 1]
                     for j in range(ns):
                         if r * 100.0 <= split_cum[at + j] and split_bs[at + j] <= room:
                             cand = split_bs[at + j]
                             break
                 else:
-                    cand = mn + np.int64(mx * r)
-                if not geo[g + G_UNALIGNED]:
-                    cand -= cand % mn
+                    cand = lmn + np.int64(mx * r)
+                if not geo[s + G_UNALIGNED]:
+                    cand -= cand % lmn
                 cand = min(cand, mx)
                 if cand <= room:
                     length = cand
@@ -196,13 +203,15 @@ def walk(
                 cur[CUR_PENDING] = block  # this I/O again, with the same block
                 status = NEED_DRAWS
                 break
-        if src == SRC_MAP:  # fio's mark_random_map, in units of the direction's min block
+        if src == SRC_MAP and mode == RAND:
+            # fio's mark_random_map, in units of the direction's min block, shortened at the
+            # first used one; fio marks nothing for the other modes (IO_U_F_BUSY_OK), even
+            # for the random block a sequential I/O with nowhere to go falls back to
             covered, marked = randmap._mark_run(
-                words, nblocks, (off - start) // mn, (length + mn - 1) // mn, block >= 0
+                words, nblocks, (off - start) // mn, (length + mn - 1) // mn, True
             )
             free -= marked
-            if block >= 0:
-                length = min(length, covered * mn)
+            length = min(length, covered * mn)
         offs[k] = off
         lens[k] = length
         cur[CUR_START + d] = off

@@ -137,9 +137,10 @@ def _pair(value: tuple[int | None, ...]) -> tuple[int, int]:
 
 
 def engine_controls(
-    state: State, name: str, where: str
+    state: State, name: str, where: str, size: int, min_write: int
 ) -> tuple[RateControls, VerifyControls, BufferControls]:
-    """The job's pacing, verify and buffer controls, with fio's fixups and checks."""
+    """The job's pacing, verify and buffer controls, with fio's fixups and checks
+    (``size``: the region; ``min_write``: the smallest write block)."""
     rates, iops = _pair(state.rate), _pair(state.rate_iops)
     mins, iops_mins = _pair(state.rate_min), _pair(state.rate_iops_min)
     for direction, label in ((READ, "read"), (WRITE, "write")):
@@ -194,6 +195,9 @@ def engine_controls(
         backlog=state.verify_backlog, backlog_batch=state.verify_backlog_batch,
         dump=state.verify_dump, only=state.verify_only,
         state_save=state.verify_state_save, state_load=state.verify_state_load,
+        # fio: verify_only cannot know the earlier run's write numbers unless told to check
+        write_sequence=state.verify_write_sequence and (
+            state.verify_write_sequence_set or not state.verify_only),
     )
     bpattern = state.buffer_pattern[0]
     compress = state.buffer_compress_percentage
@@ -211,5 +215,30 @@ def engine_controls(
         pattern=bpattern.hex(), zero=zero, refill=refill, scramble=scramble,
         compress_percentage=compress, compress_chunk=state.buffer_compress_chunk,
         dedupe_percentage=state.dedupe_percentage,
+        dedupe_working_set_pages=_working_set_pages(state, name, where, size, min_write),
+        dedupe_global=state.dedupe_global,
     )
     return rate, verify, buffers
+
+
+def _working_set_pages(state: State, name: str, where: str, size: int, min_write: int) -> int:
+    """fio's num_unique_pages (dedupe_working_set_percentage of size, in minimum writes),
+    with its checks; 0 = no working set (repeat mode, or no dedupe)."""
+    dedupe, share = state.dedupe_percentage, state.dedupe_working_set_percentage
+    if not dedupe or state.dedupe_mode != "working_set":
+        return 0
+    if share + dedupe > 100:  # fio's words
+        raise InputError(
+            f"job {name!r}: impossible to reach expected dedupe percentage "
+            f"{dedupe} since {share} percentage of size is reserved to dedupe "
+            "working set (those are unique pages)",
+            where,
+        )
+    pages = size * share // 100 // min_write
+    if not pages and dedupe < 100:  # fio would draw from an empty set
+        raise InputError(
+            f"job {name!r}: dedupe_working_set_percentage={share} of size="
+            f"{size} holds no block of {min_write} bytes",
+            where,
+        )
+    return pages

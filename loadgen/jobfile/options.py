@@ -207,6 +207,8 @@ class State:
     verify_only: bool
     verify_state_save: bool
     verify_state_load: bool
+    verify_write_sequence: bool
+    verify_write_sequence_set: bool  # given: verify_only keeps it (fio's fio_option_is_set)
     buffer_pattern: Pattern
     zero_buffers: bool
     refill_buffers: bool | None  # None = not given (fio's fio_option_is_set)
@@ -214,6 +216,9 @@ class State:
     buffer_compress_percentage: int
     buffer_compress_chunk: int
     dedupe_percentage: int
+    dedupe_mode: str
+    dedupe_working_set_percentage: int
+    dedupe_global: bool
     write_iolog: str
     # steady state (loadgen.jobfile.steadystate; the controller watches it)
     ss: tuple[str, float, bool]
@@ -495,6 +500,11 @@ def _apply_mem(state: State, value: str) -> None:
     state.mem, state.mem_file = kind, path
 
 
+def _apply_verify_write_sequence(state: State, value: bool) -> None:
+    state.verify_write_sequence = value
+    state.verify_write_sequence_set = True  # verify_only turns it off only when not given
+
+
 def _apply_no_effect(state: State, value: Any) -> None:
     """An option fio accepts and ignores outside the context that gives it a meaning."""
 
@@ -751,6 +761,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("ignore_error", ErrorList(), ((), (), ()),
            "Errors that do not count, per read,write,verify (memcpy has none to ignore)",
            "Run control"),
+    Option("error_dump", Bool(), False,
+           "Accepted, no effect: fio prints each ignored I/O error with it (default 0 in fio's "
+           "code); the page_fault engine has no I/O errors (its trim error is refused at "
+           "parse), and verify failures are printed either way, as in fio", "Run control",
+           apply=_apply_no_effect),
     # --- placement and priority
     Option("nice", SignedInt(-20, 19), 0, "CPU nice value of the job's worker",
            "Priority and placement"),
@@ -930,6 +945,10 @@ OPTIONS: tuple[Option, ...] = (
            "(local-NAME-INDEX-verify.state: how many writes it did)", "Verify"),
     Option("verify_state_load", Bool(), False,
            "verify_only: verify only the writes the saved verify state file records", "Verify"),
+    Option("verify_write_sequence", Bool(), True,
+           "Check each header's write number against the block's latest write (off by "
+           "default with verify_only; checked only for writing jobs of one block size that "
+           "are not time_based, as fio)", "Verify", apply=_apply_verify_write_sequence),
     Option("verify_async", Int(0), 0,
            "Accepted, no effect: verification runs in the job's own loop (no async threads in "
            "the page_fault engine's process)", "Verify", apply=_apply_no_effect),
@@ -947,6 +966,18 @@ OPTIONS: tuple[Option, ...] = (
            "Buffers"),
     Option("dedupe_percentage", Int(0, 100), 0, "Percentage of writes that repeat an earlier "
            "block's contents", "Buffers"),
+    Option("dedupe_mode", Enum({
+        "repeat": "a duplicate repeats the last unique write's contents",
+        "working_set": "a duplicate takes the contents of a random block of the working set "
+                       "(the first unique writes; dedupe_working_set_percentage)",
+    }), "repeat", "Where dedupe_percentage's duplicates come from", "Buffers"),
+    Option("dedupe_working_set_percentage", Int(0, 100), 5,
+           "dedupe_mode=working_set: the working set, in percent of size (in blocks of the "
+           "minimum write size); at most 100 - dedupe_percentage", "Buffers"),
+    Option("dedupe_global", Bool(), False,
+           "dedupe_mode=working_set: the working set is spread over every job of the run, so "
+           "jobs duplicate each other's blocks (fio's rotation over the thread numbers)",
+           "Buffers"),
     # --- iolog
     Option("write_iolog", Str(allow_empty=False), "",
            "Write every I/O issued to this file in fio's iolog v3 format", "Logs"),
@@ -1033,8 +1064,6 @@ _FILES = "loadgen has no files or devices: the region is anonymous memory"
 _RATE = "rate limiting is not implemented by loadgen"
 _VERIFY = "data verification is not implemented by loadgen"
 _PRIO = "switching user or group is not implemented by loadgen"
-_BUFFERS = "I/O buffer contents and memory type are not configurable in loadgen"
-_ERRORS = "error handling options are not implemented by loadgen"
 _OUTPUT = "this reporting option is not implemented by loadgen"
 _ZONES = "zoned block devices do not apply to anonymous memory"
 _ASYNC = "page_fault is a synchronous engine: no batching or queue tuning"
@@ -1050,7 +1079,6 @@ UNSUPPORTED: dict[str, str] = {
         "write_barrier", "unlink",
         "unlink_each_loop", "buffered", "atomic", "overwrite", "file_append", "filesize",
         "fill_device", "fill_fs", "ioscheduler", "disk_util",
-        "dedupe_mode",
     ), _FILES),
     **dict.fromkeys((
         "experimental_verify",
@@ -1061,7 +1089,6 @@ UNSUPPORTED: dict[str, str] = {
     **dict.fromkeys((
         "hugepage-size",), "mem=shmhuge/mmaphuge round to the system's default huge page "
                            "size; loadgen has no other"),
-    **dict.fromkeys(("error_dump",), _ERRORS),
     **dict.fromkeys((
         "gtod_cpu",
         "dataplacement",
@@ -1074,15 +1101,13 @@ UNSUPPORTED: dict[str, str] = {
     **dict.fromkeys(("hugepage_delay", "madvise_hint", "khugepaged_delay"), _RFC),
     **dict.fromkeys(("filetype", "offset_align", "read_beyond_wp", "end_syncfs", "write_hint",
                      "fdp", "plid_select", "plids", "dp_scheme",), _FILES),
-    **dict.fromkeys(("verify_policy", "verify_pattern_interval", "verify_write_sequence",),
-                     _VERIFY),
+    **dict.fromkeys(("verify_policy", "verify_pattern_interval",), _VERIFY),
     **dict.fromkeys(("recover_zbd_write_error", "write_zone_remainder",), _ZONES),
     **dict.fromkeys(("priohint",), _PRIO),
     **dict.fromkeys(("data_placement", "fdp_pli", "fdp_pli_select"), _FILES),
     **dict.fromkeys(("spr_cs", "spr_num_regions", "spr_op"), _NOT_IMPLEMENTED),
     **dict.fromkeys(("verify_async_cpus",), _VERIFY),
     **dict.fromkeys(("block_error_percentiles",), _OUTPUT),
-    **dict.fromkeys(("dedupe_working_set_percentage", "dedupe_global",), _BUFFERS),
     **dict.fromkeys(("sprandom", "num_range", "comm", "profile"),
                     _NOT_IMPLEMENTED),
 }
@@ -1135,6 +1160,8 @@ class _AppliedDefaults:
     zones: tuple[Zones, Zones] = ((), ())
     randseed: int = 0x89
     randseed_set: bool = False
+    verify_write_sequence: bool = True
+    verify_write_sequence_set: bool = False
     offset: int | Percent = 0
     loops: int = 1
     thinktime_blocks: int = 1

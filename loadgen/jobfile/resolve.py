@@ -182,9 +182,7 @@ class Resolver:
             raise InputError(f"job {name!r}: you need to specify size= (the region to map)", where)
         bs_min, bs_max, bssplit = _block_sizes(state)
         if state.bs_is_seq_rand:
-            bs_min, bs_max, bssplit = _seq_rand_block_sizes(
-                state, name, where, bs_min, bs_max, bssplit
-            )
+            bs_min, bs_max, bssplit = _seq_rand_block_sizes(state, bs_min, bs_max, bssplit)
         smallest = min(bs_min)
         if size < smallest:
             raise InputError(
@@ -211,7 +209,7 @@ class Resolver:
         if numa_cpu_nodes is not None and cpus_allowed:
             self.note(where, f"job {name!r}: numa_cpu_nodes replaces cpus_allowed, as in fio")
             cpus_allowed = ()
-        rate, verify, buffers = engine_controls(state, name, where)
+        rate, verify, buffers = engine_controls(state, name, where, size, bs_min[WRITE])
         flow_slot = 0
         if state.flow:
             flow_slot = self.flow_slots.setdefault(state.flow_id, len(self.flow_slots))
@@ -339,27 +337,16 @@ class Resolver:
 
 
 def _seq_rand_block_sizes(
-    state: State, name: str, where: str, bs_min: Pair, bs_max: Pair, bssplit: tuple[Splits, Splits]
+    state: State, bs_min: Pair, bs_max: Pair, bssplit: tuple[Splits, Splits]
 ) -> tuple[Pair, Pair, tuple[Splits, Splits]]:
     """bs_is_seq_rand: fio picks the block size by sequential (read slot) or random (write
     slot) instead of by direction.  A sequential job gets the read slot for both directions,
-    as in fio.  For random I/O fio still draws offsets by the direction's own block size while
-    the lengths follow the random slot (checked: randread bs=64k,4k does 34 I/Os of 4k on
-    4 MiB); that needs the per-I/O engine, so it is refused unless both slots are equal."""
+    as in fio.  A random job keeps both slots: fio still draws its offsets by the direction's
+    own block size while the lengths follow the I/O's slot (checked: randread bs=64k,4k
+    does 34 I/Os of 4k on 4 MiB), which the engine's walk does I/O by I/O."""
     mode = state.rw
     used = [d for d, does in ((READ, mode.reads), (WRITE, mode.writes)) if does]
     if mode.random and any(state.percentage_random[d] for d in used):
-        if (bs_min[READ], bs_max[READ], bssplit[READ]) != (
-            bs_min[WRITE],
-            bs_max[WRITE],
-            bssplit[WRITE],
-        ):
-            raise InputError(
-                f"job {name!r}: bs_is_seq_rand with random I/O and different "
-                "sequential,random block sizes is not supported yet (it needs the "
-                "per-I/O engine)",
-                where,
-            )
         return bs_min, bs_max, bssplit
     return (
         (bs_min[READ], bs_min[READ]),
@@ -522,4 +509,27 @@ def _number_and_group(jobs: list[Job]) -> tuple[Group, ...]:
                 worker = replace(worker, stonewall=False, new_group=False)
             groups.setdefault(group_id, []).append(worker)
             jobs_in_group += 1
-    return tuple(Group(id=gid, jobs=tuple(members)) for gid, members in groups.items())
+    workers = [worker for members in groups.values() for worker in members]
+    seeds = _randseed_runs(workers)
+    return tuple(
+        Group(id=gid, jobs=tuple(_spread_dedupe(w, len(workers), seeds) for w in members))
+        for gid, members in groups.items()
+    )
+
+
+def _randseed_runs(workers: list[Job]) -> tuple[tuple[int, int], ...]:
+    """(first thread number, randseed) of each run of workers with one randseed."""
+    runs: list[tuple[int, int]] = []
+    for worker in sorted(workers, key=lambda w: w.thread_number):
+        if not runs or runs[-1][1] != worker.randseed:
+            runs.append((worker.thread_number, worker.randseed))
+    return tuple(runs)
+
+
+def _spread_dedupe(worker: Job, total: int, seeds: tuple[tuple[int, int], ...]) -> Job:
+    """dedupe_global: the working set rotates over every worker of the run, as fio's
+    init_global_dedupe_working_set_seeds, so the worker needs their number and seeds."""
+    buffers = worker.buffers
+    if not (buffers.dedupe_global and buffers.dedupe_working_set_pages):
+        return worker
+    return replace(worker, buffers=replace(buffers, dedupe_workers=total, dedupe_randseeds=seeds))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -131,6 +132,32 @@ def test_a_storm_samples_the_uss_of_a_spread_of_its_workers() -> None:
     sampled = sorted(j.job.thread_number for j in result.jobs if j.totals.uss_bytes)
     # the jobs fork in thread-number order: every 4th of the 49 is read, the last included
     assert sampled == list(range(1, n + 1, 4))
+
+
+def test_verify_only_checks_write_numbers_when_given_and_error_dump_changes_nothing(
+        tmp_path: Path) -> None:
+    """A file written in random order, verified as a sequential write: with
+    verify_write_sequence=1 the first block fails on its write number (fio's words, as fio
+    does with a file), without it every checksum holds; error_dump=0/1 print the same, as
+    fio prints verify failures whatever error_dump says."""
+    (tmp_path / "data.bin").write_bytes(bytes(256 * 1024))
+    job = "[v]\nsize=256k\nverify=crc32c\nbacking=file\nfilename=data.bin\n"
+    proc = _loadgen(tmp_path, job + "rw=randwrite\n")
+    proc.communicate(timeout=60)
+    assert proc.returncode == ExitStatus.OK
+    verify = job + "rw=write\nverify_only=1\n"
+    proc = _loadgen(tmp_path, verify)
+    proc.communicate(timeout=60)
+    assert proc.returncode == ExitStatus.OK  # fio: verify_only turns the check off
+    errors = []
+    for dump in (0, 1):
+        proc = _loadgen(tmp_path, verify + f"verify_write_sequence=1\nerror_dump={dump}\n")
+        _, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == ExitStatus.FAILED
+        errors.append(re.sub(r"\(pid \d+\)", "", stderr.decode()))
+    assert errors[0] == errors[1]
+    assert re.search(r"verify: bad header numberio \d+, wanted 0 at file v offset 0, "
+                     r"length 4096 \(requested block: offset=0, length=4096\)", errors[0])
 
 
 def test_a_flipped_byte_is_found_by_verify_and_reported_with_its_offset(tmp_path: Path) -> None:

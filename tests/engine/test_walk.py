@@ -62,14 +62,15 @@ def test_identical_repeats_the_directions_last_offset() -> None:
             assert ios[i][0] == ios[i - 1][0]
 
 
-def test_random_ios_through_the_map_take_free_blocks() -> None:
+def test_random_ios_through_the_map_take_blocks_no_random_io_took() -> None:
     job = make_job(rw="randwrite", rw_postfix=4, size=1 * M)
     ios = loop_ios(AccessPattern(job))
-    seen: set[int] = set()
+    taken: set[int] = set()
     for i, (off, _, _) in enumerate(ios):
-        if i % 4 == 3:  # a random one: never a block already used in this loop
-            assert off not in seen
-        seen.add(off)
+        if i % 4 == 3:  # a random one: never a block an earlier random one used
+            assert off not in taken
+            taken.add(off)
+    assert len(taken) == 256  # and the loop ends once the map is full
 
 
 def _geometry(start: int, end: int, bs_min: int, bs_max: int) -> np.ndarray:
@@ -113,6 +114,7 @@ def _walk(
         offset,
         False,
         False,
+        False,
         offs,
         lens,
     )
@@ -141,3 +143,85 @@ def test_a_sequential_walk_ends_at_the_region_end_and_holes_wrap() -> None:
     made, status, offs, _ = _walk(np.full((2, 64), 0.0), cur, 12, 4 * K)
     assert (made, status) == (12, walk.OK)
     assert offs.tolist() == [*range(0, 64 * K, 8 * K), 0, 8 * K, 16 * K, 24 * K]
+
+
+def test_only_random_ios_mark_the_map() -> None:
+    # fio marks the map for an I/O with a random offset only (IO_U_F_BUSY_OK otherwise),
+    # so later random I/Os may land on blocks that sequential ones wrote
+    from loadgen.engine import randmap
+
+    geo = _geometry(0, 64 * K, 4 * K, 4 * K)
+    geo[randmap.G_FIXED] = geo[randmap.G_STRIDE + randmap.G_FIXED] = 1
+    words = np.zeros(1, dtype=np.uint64)
+    randmap._clear(words, 16)
+    cur = np.array([0, 0, -1, -1, -1, 16], dtype=np.int64)
+    none = np.zeros(5, dtype=np.uint64)
+
+    def run(modes: list[int], u: list[float]) -> list[int]:
+        n = len(modes)
+        offs = np.zeros(n, dtype=np.int64)
+        made, _ = walk.walk(
+            np.ones(n, dtype=np.int8),
+            np.array(modes, dtype=np.int8),
+            np.array(u),
+            np.zeros(n, dtype=np.int64),
+            geo,
+            np.zeros(1, dtype=np.int64),
+            np.zeros(1),
+            np.zeros((2, 4)),
+            cur,
+            words,
+            16,
+            none,
+            none,
+            walk.SRC_MAP,
+            0,
+            False,
+            False,
+            False,
+            offs,
+            np.zeros(n, dtype=np.int64),
+        )
+        return [int(o) // (4 * K) for o in offs[:made]]
+
+    assert run([walk.SEQ, walk.SEQ, walk.SEQ], [0.0] * 3) == [0, 1, 2]
+    assert cur[walk.CUR_FREE] == 16 and int(words[0]) & 0xFFFF == 0
+    # a random draw of block 1 takes it (free in the map although written), then block 1
+    # again is used, so the next free one, 2
+    assert run([walk.RAND, walk.RAND], [1 / 16, 1 / 16]) == [1, 2]
+    assert cur[walk.CUR_FREE] == 14
+
+
+def test_bs_is_seq_rand_sizes_by_mode_and_places_by_direction() -> None:
+    # fio (checked): randread bs=64k,4k bs_is_seq_rand=1 on 4 MiB does 34-63 reads of 4k
+    # at 64k offsets (the map, indexed by 64k blocks, ends the loop at its first wrap)
+    ios = loop_ios(
+        AccessPattern(
+            make_job(
+                rw="randread",
+                size=4 * M,
+                bs_min=(64 * K, 4 * K),
+                bs_max=(64 * K, 4 * K),
+                blockalign=(64 * K, 4 * K),  # fio's default: each direction's block size
+                bs_is_seq_rand=True,
+            )
+        )
+    )
+    assert 1 < len(ios) <= 64
+    assert {n for _, n, _ in ios} == {4 * K} and all(o % (64 * K) == 0 for o, _, _ in ios)
+    # with rw=randwrite:2 the random I/O is sized by the write slot, the next by the read one
+    ios = loop_ios(
+        AccessPattern(
+            make_job(
+                rw="randwrite",
+                rw_postfix=2,
+                size=4 * M,
+                bs_min=(4 * K, 16 * K),
+                bs_max=(4 * K, 16 * K),
+                blockalign=(4 * K, 16 * K),
+                bs_is_seq_rand=True,
+            )
+        ),
+        limit=200,
+    )
+    assert [n for _, n, _ in ios[:6]] == [4 * K, 16 * K] * 3

@@ -316,10 +316,7 @@ CORPUS: tuple[Case, ...] = (
                           "size=16m\nrw=randread\ntime_based\nruntime=20\n[later]\nstonewall\n"
                           "size=1m\nrw=write\n", timed=("long",)),
     Case("distribution_zipf", "[z]\nsize=4m\nrw=randread\nrandom_distribution=zipf:1.2\n"),
-    Case("percentage_random", "[p]\nsize=4m\nrw=randwrite\npercentage_random=50\n",
-         known="engine: fio's sequential I/Os continue from the last random offset and "
-               "overlap it (fio faults ~700 distinct pages of 1024), loadgen's touch ~1000; "
-               "the gap sits at the minf tolerance, so the case may pass (not strict)"),
+    Case("percentage_random", "[p]\nsize=4m\nrw=randwrite\npercentage_random=50\n"),
     Case("timeout_flag", "[t]\nsize=1m\nrw=write\n", args=("--timeout=10",)),
     # random_distribution=sequence (fio's examples/sequence-distribution.fio, page_fault)
     Case("sequence_repeating", "[s]\nsize=48k\nio_size=24k\nrw=randread\n"
@@ -398,6 +395,17 @@ CORPUS: tuple[Case, ...] = (
          files=(("trace.bin", trace_bytes(BLK_IOS, order=">")),)),
     Case("zoned_trailing_slash", "[z]\nsize=4m\nrw=randread\nnorandommap\nnumber_ios=64\n"
                                  "random_distribution=zoned:60/10:40/90/\n"),
+    # verify reads are counted as reads in both; atomic-verify.fio's shape in memory
+    Case("verify_crc64", "[v]\nsize=1m\nrw=randwrite\nverify=crc64\n"),
+    Case("verify_write_sequence_off", "[v]\nsize=1m\nrw=randwrite\nverify=crc64\n"
+                                      "verify_write_sequence=0\nnumjobs=2\n"),
+    Case("error_dump", "[e]\nsize=1m\nrw=write\nerror_dump=1\ncontinue_on_error=all\n"),
+    # dedupe-global.fio's shape: the contents differ in fio's memory, the counts do not
+    Case("dedupe_working_set", "[d]\nsize=4m\nrw=write\ndedupe_percentage=50\n"
+                               "dedupe_mode=working_set\ndedupe_working_set_percentage=10\n"),
+    Case("dedupe_global", "[global]\nsize=2m\nrw=write\ndedupe_percentage=50\n"
+                          "dedupe_mode=working_set\ndedupe_working_set_percentage=50\n"
+                          "dedupe_global=1\nbuffer_compress_percentage=50\n[a]\n[b]\n"),
 )
 
 

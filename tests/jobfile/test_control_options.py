@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,13 @@ def test_ignore_error_lists_take_names_and_numbers(one_job, error_of):
         (errno.EIO, errno.ENOMEM), (), (84,))
     assert one_job("ignore_error=EAGAIN").ignore_error == ((errno.EAGAIN,), (), ())
     assert "'ENOPE' is not an errno name" in error_of("[j]\nsize=1m\nignore_error=ENOPE\n")
+
+
+def test_error_dump_is_a_bool_as_in_fio(one_job, error_of):
+    dumping, quiet = one_job("error_dump=1"), one_job("error_dump=0")
+    assert dumping.job_options[-1] == ("error_dump", "1")  # in the report's job options
+    assert replace(dumping, job_options=()) == replace(quiet, job_options=())  # nothing to dump
+    assert "is not 0 or 1" in error_of("[j]\nsize=1m\nerror_dump=yes\n")
 
 
 def test_priorities(one_job, error_of):
@@ -132,8 +140,9 @@ def test_bs_is_seq_rand_gives_sequential_io_the_first_slot(one_job, error_of):
         4096, 4096)
     assert one_job("rw=randrw\nbs=8k\nbs_is_seq_rand=1").bs_min == (8192, 8192)
     assert one_job("rw=randrw\nbs=4k,64k").bs_min == (4096, 65536)
-    assert "bs_is_seq_rand with random I/O and different" in error_of(
-        "[j]\nsize=1m\nrw=randwrite\nbs=4k,64k\nbs_is_seq_rand=1\n")
+    # a random job keeps both slots: the engine sizes each I/O by its mode
+    job = one_job("rw=randwrite\nbs=4k,64k\nbs_is_seq_rand=1")
+    assert (job.bs_min, job.bs_is_seq_rand) == ((4096, 65536), True)
 
 
 def test_wait_for_checks_as_fio(load_text, error_of):

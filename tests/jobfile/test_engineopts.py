@@ -52,12 +52,37 @@ def test_buffer_fixups_follow_fio(load_text) -> None:  # type: ignore[no-untyped
     assert job.buffers.pattern == b"ab".hex() and not job.buffers.scramble
 
 
+def test_dedupe_working_set_follows_fios_checks(one_job, error_of, load_text) -> None:  # type: ignore[no-untyped-def]
+    job = one_job("rw=write\nsize=4m\ndedupe_percentage=30\ndedupe_mode=working_set")
+    assert job.buffers.dedupe_working_set_pages == 51  # fio's default 5% of 1024 blocks
+    assert job.buffers.dedupe_percentage == 30
+    assert not one_job("size=4m\ndedupe_percentage=30").buffers.dedupe_working_set_pages
+    assert "impossible to reach expected dedupe percentage 60 since 50 percentage" in error_of(
+        "[j]\nsize=1m\ndedupe_percentage=60\ndedupe_mode=working_set\n"
+        "dedupe_working_set_percentage=50\n")
+    assert "holds no block of 4096 bytes" in error_of(
+        "[j]\nsize=64k\ndedupe_percentage=50\ndedupe_mode=working_set\n")
+    plan = load_text("[global]\nsize=1m\ndedupe_percentage=50\ndedupe_mode=working_set\n"
+                     "dedupe_global=1\n[a]\nnumjobs=2\n[b]\nrandseed=7\n[c]\n"
+                     "dedupe_global=0\n")
+    assert [(j.buffers.dedupe_workers, j.buffers.dedupe_randseeds) for j in plan.jobs] == [
+        (4, ((1, 0x89), (3, 7), (4, 0x89)))] * 3 + [(0, ())]  # every worker of the run
+
+
 def test_verify_state_options_and_verify_async(one_job, notes) -> None:  # type: ignore[no-untyped-def]
     job = one_job("rw=write\nverify=md5")
     assert job.verify.state_save and not job.verify.state_load  # fio's defaults
     job = one_job("rw=write\nverify=md5\nverify_state_save=0\nverify_state_load=1\n"
                   "verify_async=4")
     assert not job.verify.state_save and job.verify.state_load
+
+
+def test_verify_write_sequence_is_on_except_for_verify_only(one_job) -> None:  # type: ignore[no-untyped-def]
+    assert one_job("rw=write\nverify=md5").verify.write_sequence  # fio's default
+    assert not one_job("rw=write\nverify=md5\nverify_write_sequence=0").verify.write_sequence
+    assert not one_job("rw=write\nverify=md5\nverify_only=1").verify.write_sequence
+    job = one_job("rw=write\nverify=md5\nverify_only=1\nverify_write_sequence=1")
+    assert job.verify.write_sequence  # given: fio keeps it (fio_option_is_set)
 
 
 def test_mem_types_and_their_files(one_job, error_of) -> None:  # type: ignore[no-untyped-def]

@@ -38,6 +38,8 @@ def test_applying_an_options_default_leaves_the_initial_state(option):
     expected = initial_state()
     if option.name == "randseed":  # giving randseed (even its default) forces randrepeat
         expected.randseed_set = True
+    if option.name == "verify_write_sequence":  # given, verify_only keeps it (fio)
+        expected.verify_write_sequence_set = True
     if option.name in ("exitall", "exitall_on_error"):  # fio: given at all, they are on
         setattr(expected, option.name, True)
     assert state == expected
@@ -70,7 +72,7 @@ def test_unknown_option_suggests_the_closest(error_of):
     assert closest("rwmixred") == "rwmixread"
 
 
-@pytest.mark.parametrize("name", ["experimental_verify", "directory", "uid", "error_dump",
+@pytest.mark.parametrize("name", ["experimental_verify", "directory", "uid", "verify_policy",
                                   "hugepage_delay", "gtod_cpu", "trim_backlog"])
 def test_real_fio_options_that_do_not_apply_fail_with_a_reason(error_of, name):
     message = error_of(f"[j]\nsize=1m\n{name}=1\n")

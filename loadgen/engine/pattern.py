@@ -39,6 +39,9 @@ REPLAY_MAX_OPS = 1 << 12
 _NO_WORDS = np.zeros(1, dtype=np.uint64)  # the walk's map and register when there are none
 _NO_LFSR = np.zeros(5, dtype=np.uint64)
 GENERATORS = ("tausworthe", "tausworthe64", "lfsr")
+# fio draws these over the file's blocks (filesetup.c __init_rand_distribution), not over a
+# zone's or the region's
+SPREAD_DISTRIBUTIONS = ("zipf", "pareto", "normal")
 
 
 @numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
@@ -189,8 +192,13 @@ class AccessPattern:
         # fio sizes the map by its smallest block size over both directions (rw_min_bs)
         # and indexes it with each direction's own block number.
         self.rw_min_bs = min(self.sizers[d].min for d in (READ, WRITE))
+        # zipf/pareto/normal draw over the whole file, as fio's (its file size and io_size
+        # are both ``size`` here), whatever the zones or the start offset: an I/O may leave
+        # its zone, and one at or past the file end ends the loop; from their own
+        # generator, so no shift register (and no map)
+        self.spread = self.random and job.random_distribution in SPREAD_DISTRIBUTIONS
         self.lfsr: Lfsr | None = None
-        if self.random and job.random_generator == "lfsr" and region:
+        if self.random and job.random_generator == "lfsr" and region and not self.spread:
             self.lfsr = Lfsr(
                 region // self.rw_min_bs, job.randseed, job.thread_number, job.randrepeat
             )
@@ -205,9 +213,7 @@ class AccessPattern:
         self._geo, self._split = self._sized_geometry()
         self.map_lastb = self.lastb[active[0]]
         self.map_ba = self.ba[active[0]]
-        nranges = (
-            -(-min(self.end - self.start, job.bytes_per_pass) // min(job.bs_min)) if region else 0
-        )
+        nranges = -(-self.real_end // min(job.bs_min)) if region else 0
         self.seeder = Seeder(job.randseed, job.thread_number, job.randrepeat)
         self.streams: Streams = self.seeder.make()
         self.index_draws: tuple[IndexDraw, IndexDraw] | None = None
@@ -676,6 +682,8 @@ class AccessPattern:
             lens = self._lengths(dirs)
             self._remember(offs, lens, dirs)
             return Batch(offs, lens, dirs)
+        if self.spread:
+            return self._spread_batch(dirs)
         for d in (READ, WRITE):
             mask = dirs == d
             k = int(mask.sum())
@@ -693,6 +701,48 @@ class AccessPattern:
             lens[i] = self.sizers[d].draw_fitting(self.streams.bs(d), self.end - int(offs[i]))
         self._remember(offs, lens, dirs)
         return Batch(offs, lens, dirs)
+
+    def _spread_batch(self, dirs: np.ndarray) -> Batch:
+        """zipf/pareto/normal I/Os: blocks over the whole file times the direction's
+        blockalign, from the zone start (fio's get_next_offset); the loop ends before the
+        first I/O that starts at or crosses the file end."""
+        assert self.index_draws is not None
+        n = len(dirs)
+        offs = np.empty(n, dtype=np.int64)
+        for d in (READ, WRITE):
+            mask = dirs == d
+            k = int(mask.sum())
+            if k:
+                offs[mask] = self.start + self.index_draws[d](self.streams.offset, k) * self.ba[d]
+        lens = self._lengths(dirs)
+        ends = offs + self._zone_base + lens
+        k = n
+        if self.fixed_len:
+            bad = np.flatnonzero(ends > self.real_end)
+            k = int(bad[0]) if len(bad) else n
+        else:
+            for i in np.flatnonzero(ends > self.real_end).tolist():
+                length = self._spread_length(int(dirs[i]), int(offs[i]))
+                if not length:
+                    k = i
+                    break
+                lens[i] = length
+        if k < n:
+            self.exhausted = True
+            self._give_back(dirs[k:])
+            offs, lens, dirs = offs[:k], lens[:k], dirs[:k]
+        self._remember(offs, lens, dirs)
+        return Batch(offs, lens, dirs)
+
+    def _spread_length(self, d: int, off: int) -> int:
+        """The length of a zipf/pareto/normal I/O at ``off`` (zone coordinates), or 0 when
+        the loop ends there: fio draws it to fit before size plus the start offset
+        (io_u_fits) and then refuses one that crosses the file end."""
+        at = off + self._zone_base
+        if at >= self.real_end:
+            return 0
+        length = self.sizers[d].draw_fitting(self.streams.bs(d), self.real_end + self.start - at)
+        return length if at + length <= self.real_end else 0
 
     def _sequential_run(self, n: int) -> Batch:
         """One direction, equal blocks, no holes: the next run up to the region end."""
@@ -781,7 +831,8 @@ class AccessPattern:
             made, status = walk.walk(
                 dirs[k:], modes[k:], u_block[k:], given[k:], self._geo, self._split[0],
                 self._split[1], self._bs_draws(dirs[k:]), cur, words, nblocks, reg, reg0, src,
-                self.seq_add, self.wrap_at_end, self.cycling, self.seq_rand, offs[k:], lens[k:])
+                self.seq_add, self.wrap_at_end, self.cycling, self.seq_rand,
+                self.real_end if self.spread else 0, self._zone_base, offs[k:], lens[k:])
             k += made
         self.last_pos = [int(cur[walk.CUR_POS]), int(cur[walk.CUR_POS + 1])]
         self.last_start = [int(cur[walk.CUR_START]), int(cur[walk.CUR_START + 1])]
@@ -850,9 +901,9 @@ class AccessPattern:
                 given[mask] = self._sequence_blocks(d, k)
             else:
                 assert self.index_draws is not None
-                given[mask] = np.minimum(
-                    self.index_draws[d](self.streams.offset, k), self.lastb[d] - 1
-                )
+                drawn = self.index_draws[d](self.streams.offset, k)
+                # zipf/pareto/normal: any block of the file (the walk checks the end)
+                given[mask] = drawn if self.spread else np.minimum(drawn, self.lastb[d] - 1)
         return given
 
     def _bs_draws(self, dirs: np.ndarray) -> np.ndarray:

@@ -98,6 +98,8 @@ def walk(
     wrap: bool,
     cycling: bool,
     seq_rand: bool,
+    spread_end: int,
+    base: int,
     offs: Any,
     lens: Any,
 ) -> tuple[int, int]:
@@ -113,7 +115,11 @@ def walk(
     would cross the region end (with ``seq_rand``, fio's bs_is_seq_rand, from the write
     slot for a RAND I/O and the read slot for the others); with the map a RAND I/O marks
     the blocks it covers (in its direction's smallest blocks) and stops at the first used
-    one, the others mark nothing (fio's IO_U_F_BUSY_OK)."""
+    one, the others mark nothing (fio's IO_U_F_BUSY_OK).  With ``spread_end`` (zipf,
+    pareto, normal: fio draws their blocks over the whole file) a block's I/O is checked
+    against that end from the zone at ``base`` instead: one starting at or crossing it
+    ends the loop, and its length is drawn to fit before it plus the start offset (fio's
+    io_u_fits)."""
     start = geo[G_START]
     end = geo[G_END]
     nbs = u_bs.shape[1]
@@ -128,6 +134,7 @@ def walk(
         mode = modes[i]
         block = -1
         off = -1
+        room = -1
         if mode == SAME:
             off = cur[CUR_START + d]
             if off == -1:
@@ -165,10 +172,16 @@ def walk(
                 status = EXHAUSTED
                 break
             off = start + block * geo[g + G_BA]
-            if off >= end:  # fio: an offset at or past the end ends the loop
+            if spread_end:
+                if off + base >= spread_end:
+                    status = EXHAUSTED
+                    break
+                room = spread_end + start - (off + base)
+            elif off >= end:  # fio: an offset at or past the end ends the loop
                 status = EXHAUSTED
                 break
-        room = end - off
+        if room < 0:
+            room = end - off
         mn = geo[g + G_MIN]
         s = int(g)  # the sizer of the length: the direction's, or with seq_rand the mode's slot
         if seq_rand:
@@ -203,6 +216,9 @@ def walk(
                 cur[CUR_PENDING] = block  # this I/O again, with the same block
                 status = NEED_DRAWS
                 break
+        if spread_end and block >= 0 and off + base + length > spread_end:
+            status = EXHAUSTED  # fio: an I/O that crosses the file end ends the loop
+            break
         if src == SRC_MAP and mode == RAND:
             # fio's mark_random_map, in units of the direction's min block, shortened at the
             # first used one; fio marks nothing for the other modes (IO_U_F_BUSY_OK), even

@@ -390,7 +390,6 @@ def test_zones_end_the_loop_at_the_region_end() -> None:
 
 
 @pytest.mark.parametrize("extra", [
-    {"random_distribution": "zipf", "distribution_params": (1.2, -1.0)},
     {"random_generator": "lfsr"},
     {"norandommap": True},
     {"bs_min": (4 * K, 4 * K), "bs_max": (16 * K, 16 * K)},
@@ -399,6 +398,107 @@ def test_every_random_kind_stays_in_its_zones(extra: dict[str, object]) -> None:
     ios = loop_ios(_zone_job(rw="randread", **extra))
     assert sum(n for _, n, _ in ios) >= 1 * M
     assert all(o % (256 * K) + n <= 64 * K for o, n, _ in ios)
+
+
+SPREAD = [("zipf", (1.2, -1.0)), ("pareto", (0.5, -1.0)), ("normal", (0.0, -1.0))]
+
+
+@pytest.mark.parametrize(("kind", "params"), SPREAD)
+def test_zipf_pareto_normal_in_zones_draw_over_the_region_from_the_zone_start(
+    kind: str, params: tuple[float, ...]
+) -> None:
+    # fio (checked, zipf:1.2 with 64k zones every 256k of 1m): the first visit's 16 I/Os
+    # land anywhere in the region, later ones at the zone start plus such an offset, and
+    # the first that lands at or past the region end ends the loop (one run: 22 of 256)
+    ios = loop_ios(_zone_job(rw="randread", random_distribution=kind, distribution_params=params))
+    assert 16 <= len(ios) < 256
+    assert any(o >= 64 * K for o, _, _ in ios[:16])
+    for i, (o, n, _) in enumerate(ios):
+        assert o >= (i // 16) % 4 * 256 * K and o + n <= 1 * M
+
+
+@pytest.mark.parametrize(("kind", "params"), SPREAD)
+def test_zipf_pareto_normal_in_one_zone_cover_the_region(
+    kind: str, params: tuple[float, ...]
+) -> None:
+    # zones 1m apart in 1m: every visit is at 0, and each I/O goes anywhere in the region
+    ios = loop_ios(
+        _zone_job(
+            rw="randread",
+            zone_skip=1 * M - 64 * K,
+            random_distribution=kind,
+            distribution_params=params,
+        )
+    )
+    assert len(ios) == 256
+    assert len({o // (64 * K) for o, _, _ in ios}) > 4
+
+
+def test_zipf_in_zones_with_percentage_random_leaves_the_zone_too() -> None:
+    # zipf:40 centred at 0.75 draws block 192 (768k) all but always; fio (checked): the
+    # random I/Os of zone 0 go there, the sequential ones round zone 0, and zone 1's first
+    # random I/O (at 1m) ends the loop
+    ios = loop_ios(
+        _zone_job(
+            rw="randread",
+            random_distribution="zipf",
+            distribution_params=(40.0, 0.75),
+            percentage_random=(50, 50),
+        )
+    )
+    assert 16 <= len(ios) < 256
+    assert {o for o, _, _ in ios[:16]} - set(range(0, 64 * K, 4 * K)) == {768 * K}
+    assert all(o + n <= 1 * M for o, n, _ in ios)
+
+
+def test_zipf_blocks_count_the_whole_size_not_io_size() -> None:
+    # fio sizes the distribution by the file (size), not by io_size (checked: offsets up
+    # to 4m with size=4m io_size=1m)
+    p = AccessPattern(
+        make_job(
+            rw="randread",
+            size=4 * M,
+            io_size=1 * M,
+            random_distribution="zipf",
+            distribution_params=(1.2, -1.0),
+        )
+    )
+    assert p.next_batch(256).offsets.max() >= 1 * M
+
+
+def test_a_larger_write_blockalign_takes_zipf_blocks_past_the_end() -> None:
+    # bs=4k,64k: blocks count 4k ranges, a write's offset is the block times 64k, so most
+    # writes would start past the region, and the first of them ends the loop (fio: 3 I/Os)
+    ios = loop_ios(
+        AccessPattern(
+            make_job(
+                rw="randrw",
+                size=4 * M,
+                bs_min=(4 * K, 64 * K),
+                bs_max=(4 * K, 64 * K),
+                blockalign=(4 * K, 64 * K),
+                random_distribution="pareto",
+                distribution_params=(0.5, -1.0),
+            )
+        )
+    )
+    assert len(ios) < 64
+    assert all(o + n <= 4 * M for o, n, _ in ios)
+
+
+def test_zipf_with_the_shift_register_still_draws_zipf() -> None:
+    # fio: a zipf job has no shift register, random_generator=lfsr or not
+    p = AccessPattern(
+        make_job(
+            rw="randread",
+            size=4 * M,
+            random_generator="lfsr",
+            random_distribution="zipf",
+            distribution_params=(1.2, -1.0),
+        )
+    )
+    assert p.lfsr is None
+    assert len(set(p.next_batch(1024).offsets.tolist())) < 900
 
 
 @pytest.mark.parametrize(

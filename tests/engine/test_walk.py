@@ -115,6 +115,8 @@ def _walk(
         False,
         False,
         False,
+        0,
+        0,
         offs,
         lens,
     )
@@ -179,6 +181,8 @@ def test_only_random_ios_mark_the_map() -> None:
             False,
             False,
             False,
+            0,
+            0,
             offs,
             np.zeros(n, dtype=np.int64),
         )

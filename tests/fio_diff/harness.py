@@ -371,6 +371,29 @@ CORPUS: tuple[Case, ...] = (
     Case("zones_partial_last_zone", "[z]\nsize=800k\nrw=write\nzonemode=strided\n"
                                     "zonesize=64k\nzoneskip=192k\nwrite_iolog=trace.log\n",
          trace="order"),
+    # zipf/pareto draw over the whole file from the zone start (a zone's I/Os leave it, and
+    # one at or past the region end ends the loop); zipf:40 and pareto:0.000001 are all but
+    # certain to draw rank 0, which the center puts at a known block, so the traces are
+    # fio's in order: 16 I/Os at 512k from zone 0, 16 at 768k from 256k, then 1m ends it
+    Case("zones_zipf_spread", "[z]\nsize=1m\nrw=randread\nzonemode=strided\nzonesize=64k\n"
+                              "zoneskip=192k\nrandom_distribution=zipf:40:0.5\n"
+                              "write_iolog=trace.log\n", trace="order"),
+    Case("zones_pareto_spread", "[z]\nsize=1m\nrw=randwrite\nzonemode=strided\n"
+                                "zonesize=64k\nzoneskip=192k\n"
+                                "random_distribution=pareto:0.000001:0.5\n"
+                                "write_iolog=trace.log\n", trace="order"),
+    # the file's blocks, not io_size's (rank 0 at the middle of 4m, not of 1m)
+    Case("zipf_size_not_io_size", "[z]\nsize=4m\nio_size=1m\nrw=randread\n"
+                                  "random_distribution=zipf:40:0.5\nwrite_iolog=trace.log\n",
+         trace="order"),
+    # 768k from the start offset (512k) is past the end: no I/O (fio's unsigned check)
+    Case("zipf_offset_past_end", "[z]\nsize=1m\noffset=50%\nrw=randread\n"
+                                 "random_distribution=zipf:40:0.75\nwrite_iolog=trace.log\n",
+         trace="order"),
+    # blocks count 4k ranges, writes are 64k-aligned: block 64 is 4m, past the 1m region
+    Case("zipf_write_blockalign", "[z]\nsize=1m\nrw=randwrite\nbs=4k,64k\n"
+                                  "random_distribution=zipf:40:0.25\nwrite_iolog=trace.log\n",
+         trace="order"),
     # read_iolog replay of a trace (v3 as loadgen writes it, v2 as older fio did); fio's
     # engine maps size plus the log's bytes, so size= makes room for the trace's 2 MiB
     Case("replay_v3", "[r]\nsize=2m\nread_iolog=replay.log\nreplay_no_stall=1\n",

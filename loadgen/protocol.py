@@ -4,8 +4,8 @@ Two channels, both checked by ``PROTOCOL_VERSION`` at the fork helper's handshak
 (the helper's first message is ``Hello``; the controller refuses another version):
 
 * the **helper socket** (controller <-> fork helper): frozen dataclasses
-  (``SpawnRequest``, ``SignalRequest``, ``ExitRequest``; ``Hello``, ``Compiling``,
-  ``Spawned``, ``Pipes``, ``ChildExit``, ``Crash``), each a length-prefixed pickle
+  (``SpawnRequest``, ``SignalRequest``, ``StopJobsRequest``, ``ExitRequest``; ``Hello``,
+  ``Compiling``, ``Spawned``, ``Pipes``, ``ChildExit``, ``Crash``), each a length-prefixed pickle
   (they carry ``Job`` objects), file descriptors riding on the length prefix;
 * each worker's **stats pipe** (worker -> controller), framed as below.
 
@@ -71,7 +71,7 @@ HEADER = struct.Struct("<IHBB")
 MAX_PAYLOAD = PIPE_BUF - HEADER.size
 MORE = 1
 
-PROTOCOL_VERSION = 4
+PROTOCOL_VERSION = 5
 
 
 class MessageKind(IntEnum):
@@ -298,6 +298,13 @@ class SignalRequest:
 
 
 @dataclass(frozen=True)
+class StopJobsRequest:
+    """End these jobs (thread numbers) and no others, in whichever workers run them."""
+
+    thread_numbers: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class ExitRequest:
     """Kill and reap every worker, then exit."""
 
@@ -337,7 +344,7 @@ class Crash:
     traceback: str
 
 
-HelperRequest = SpawnRequest | SignalRequest | ExitRequest
+HelperRequest = SpawnRequest | SignalRequest | StopJobsRequest | ExitRequest
 HelperReply = Hello | Compiling | Spawned | Pipes | ChildExit | Crash
 LENGTH = struct.Struct("<Q")
 MAX_FDS = 4  # per request (the gate)
@@ -373,7 +380,7 @@ def recv_request(sock: socket.socket) -> tuple[HelperRequest, list[int]]:
         raise EOFError
     (length,) = LENGTH.unpack(_recv_exact(sock, LENGTH.size, head))
     message = pickle.loads(_recv_exact(sock, length))
-    if not isinstance(message, SpawnRequest | SignalRequest | ExitRequest):
+    if not isinstance(message, HelperRequest):
         raise ValueError(f"not a helper request: {type(message).__name__}")
     return message, list(fds)
 

@@ -134,6 +134,12 @@ class Spawner:
         with contextlib.suppress(OSError):
             protocol.send_msg(self.sock, protocol.SignalRequest(signum))
 
+    def stop_jobs(self, thread_numbers: tuple[int, ...]) -> None:
+        """End these jobs only: each reads its flag between kernel calls and completes (a
+        ``thread=1`` worker's other jobs go on)."""
+        with contextlib.suppress(OSError):
+            protocol.send_msg(self.sock, protocol.StopJobsRequest(thread_numbers))
+
     def kill_now(self) -> None:
         """The emergency exit: SIGKILL the helper; its workers follow via PDEATHSIG."""
         self.helper.kill()

@@ -155,13 +155,10 @@ class _GroupRun:
         self.changed.set()
 
     def _steady_stop(self, members: tuple[int, ...]) -> None:
-        """steadystate= attained: the members' workers end their jobs (fio's
-        fio_mark_td_terminate), which complete normally.  A thread=1 worker runs other jobs
-        too; they end with it."""
-        for pid, states in self.pid_states.items():
-            if pid in self.live and any(s.job.thread_number in members for s in states):
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGTERM)
+        """steadystate= attained: the members end (fio's fio_mark_td_terminate of the job,
+        or of its reporting group) and complete normally; the other jobs of a thread=1
+        worker go on."""
+        self.sup.spawner.stop_jobs(members)
 
     # ---- worker deaths ---------------------------------------------------------------------
     def _after_end(self, state: JobState, end: outcome.Outcome, unit_size: int) -> None:

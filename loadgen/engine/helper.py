@@ -43,6 +43,7 @@ from loadgen.engine.hygiene import (
     set_process_name,
 )
 from loadgen.engine.runner import Calibration, EngineError, JobRunner
+from loadgen.engine.stops import StopFlags
 from loadgen.engine.worker import worker_process
 from loadgen.plan import BsSplitEntry, Job, RwMode
 from loadgen.status import ExitStatus
@@ -92,10 +93,12 @@ class Helper:
         worker_nice: int,
         calibration: Calibration,
         flow_table: flow.FlowTable,
+        stops: StopFlags,
     ) -> None:
         self.worker_nice = worker_nice
         self.calibration = calibration
         self.flow_table = flow_table  # mapped shared: every worker forked counts in it
+        self.stops = stops  # mapped shared: every worker forked reads its jobs' flags
         self.sock = commands
         self.replies = replies
         self.children: set[int] = set()
@@ -128,6 +131,8 @@ class Helper:
             for pid in self.children:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, request.signum)
+        elif isinstance(request, protocol.StopJobsRequest):
+            self.stops.request(request.thread_numbers)
         else:
             return False
         return True
@@ -145,6 +150,7 @@ class Helper:
             if fork_errno:
                 pids.append(0)
                 continue
+            self.stops.clear(job.thread_number for job in unit)
             data_r, data_w = os.pipe2(os.O_CLOEXEC)
             enlarge_pipe(data_w)
             try:
@@ -170,6 +176,7 @@ class Helper:
                     request.origin_ns,
                     self.calibration,
                     self.flow_table,
+                    self.stops,
                     me,
                     self.worker_nice,
                 )
@@ -239,12 +246,13 @@ def helper_main(commands_fd: int, replies_fd: int, parent: int, worker_nice: int
             protocol.send_msg(replies, protocol.Compiling())
         kernel.compile_kernel()
         flow_table = flow.FlowTable()  # before the first fork: every worker maps it
+        stops = StopFlags()  # likewise
         warm_up()
         calibration = Calibration.measure()
         keep_heap()  # process-wide; workers inherit it
         gc.collect()
         gc.freeze()  # all so far is shared copy-on-write with every worker; gc never touches it
-        Helper(commands, replies, worker_nice, calibration, flow_table).serve()
+        Helper(commands, replies, worker_nice, calibration, flow_table, stops).serve()
     except (
         Exception
     ):  # a bug: its traceback goes to the controller's event record, not the terminal

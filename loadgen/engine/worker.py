@@ -15,6 +15,7 @@ import struct
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from typing import NoReturn
 
 from loadgen import protocol
@@ -26,6 +27,7 @@ from loadgen.engine.hygiene import (
     volunteer_for_oom_killer,
 )
 from loadgen.engine.runner import Calibration, EngineError, JobRunner, is_timed
+from loadgen.engine.stops import StopFlags
 from loadgen.plan import Job
 from loadgen.stats.jobstats import IntervalStats
 from loadgen.status import ExitStatus
@@ -58,6 +60,7 @@ class Worker:
         origin_ns: int,
         calibration: Calibration,
         flow_table: FlowTable,
+        stops: StopFlags,
     ) -> None:
         self.jobs = jobs
         self.data_w = data_w
@@ -66,6 +69,7 @@ class Worker:
         self.origin_ns = origin_ns
         self.calibration = calibration
         self.flow_table = flow_table
+        self.stops = stops  # the controller's requests to end single jobs (steadystate=)
         self.stopping = False
         self.write_lock = threading.Lock()  # threads of one process share the pipe
 
@@ -81,8 +85,9 @@ class Worker:
         message = protocol.JobError(os.getpid(), err, text, trace, *bad)
         self._send(job.thread_number, protocol.ERROR, protocol.encode_message(message))
 
-    def stop(self) -> bool:
-        return self.stopping
+    def stopper(self, thread_number: int) -> Callable[[], bool]:
+        """The job's stop check: SIGTERM (the whole worker) or a request for this job."""
+        return lambda: self.stopping or self.stops.requested(thread_number)
 
     def main(self) -> ExitStatus:
         signal.signal(signal.SIGTERM, self._on_sigterm)
@@ -135,7 +140,7 @@ class Worker:
             cpus = cpus_for(job)
             if cpus is not None:
                 os.sched_setaffinity(0, cpus)  # 0 = this thread: per-job even in thread mode
-            runner.run(report, self.interval_ns, self.stop, self.origin_ns)
+            runner.run(report, self.interval_ns, self.stopper(job.thread_number), self.origin_ns)
         except EngineError as exc:
             self._error(job, exc.errno, str(exc), bad=(exc.bad_offset, exc.bad_length))
             return
@@ -161,6 +166,7 @@ def worker_process(
     origin_ns: int,
     calibration: Calibration,
     flow_table: FlowTable,
+    stops: StopFlags,
     helper_pid: int,
     nice: int,
 ) -> NoReturn:
@@ -174,7 +180,9 @@ def worker_process(
         die_with_parent(helper_pid)
         set_process_name(WORKER_NAME)
         volunteer_for_oom_killer()
-        code = Worker(jobs, data_w, gate_r, interval_ns, origin_ns, calibration, flow_table).main()
+        code = Worker(
+            jobs, data_w, gate_r, interval_ns, origin_ns, calibration, flow_table, stops
+        ).main()
     except BaseException as exc:  # a worker must end in os._exit, never in the helper loop
         report_crash(jobs, data_w, exc)
     finally:

@@ -149,3 +149,19 @@ def test_a_run_stops_at_steady_state_and_reports_it_as_fio(tmp_path: Path) -> No
         env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert again.returncode == 0, again.stderr
     assert orjson.loads(again.stdout)["jobs"][0]["steadystate"] == steady
+
+
+def test_steady_state_ends_only_its_job_in_a_shared_thread_worker(tmp_path: Path) -> None:
+    # fio (checked): a attains steady state and ends; b, a thread of the same process still
+    # in its startdelay, does its 64 writes afterwards
+    (tmp_path / "ss.fio").write_text("[global]\nthread=1\nss=iops:100.5%\nss_dur=2\n"
+                                     "[a]\nsize=4m\nrw=randwrite\ntime_based\nruntime=60\n"
+                                     "[b]\nstartdelay=3\nsize=256k\nrw=write\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "loadgen", "run", "--eta=never", "--output-format=json",
+         "ss.fio"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    a, b = orjson.loads(done.stdout[done.stdout.index("{"):])["jobs"]
+    assert a["steadystate"]["attained"] == 1 and a["job_runtime"] < 60_000
+    assert (b["write"]["total_ios"], b["error"]) == (64, 0)

@@ -278,6 +278,12 @@ CORPUS: tuple[Case, ...] = (
     Case("steadystate_group", "[ss]\nsize=4m\nrw=randwrite\ntime_based\nruntime=60\n"
                               "numjobs=2\ngroup_reporting\nss=bw:100.5%\nss_dur=2\n",
          timed=("ss",)),
+    # a thread=1 worker's other job goes on after one attains steady state (here b, still
+    # in its startdelay when a stops)
+    Case("steadystate_thread_jobs", "[a]\nthread=1\nsize=4m\nrw=randwrite\ntime_based\n"
+                                    "runtime=60\nss=iops:100.5%\nss_dur=2\n[b]\nthread=1\n"
+                                    "startdelay=3\nsize=256k\nrw=write\nss=iops:100.5%\n"
+                                    "ss_dur=2\n", timed=("a",)),
     Case("flow", "[a]\nsize=4m\nrw=randread\ntime_based\nruntime=1\nflow_id=3\nflow=2\n"
                  "[b]\nsize=4m\nrw=randread\ntime_based\nruntime=1\nflow_id=3\nflow=1\n"
                  "flow_sleep=10\n", timed=("a", "b")),

@@ -41,6 +41,8 @@ Message kinds (payload after reassembly):
   holds the sync latency's moments (``syncs`` counts the syncs issued).
 * ``DONE``    orjson object ``{"pid", "report_block_ns"}``: the job finished and
   sent its final interval.
+* ``SS_SAMPLE`` seven little-endian i64 (``SsSample``: index, span_ns, elapsed_ns, ios,
+  bytes, lat_sum, lat_n): the job's counts over one steady-state check interval.
 
 CLOCK_MONOTONIC timestamps (``t_ready_ns``, ``first_op_ns``) are system-wide, so the
 controller compares them across workers directly.
@@ -53,7 +55,7 @@ import pickle
 import socket
 import struct
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, astuple, dataclass, fields
 from enum import IntEnum
 from typing import Any
 
@@ -62,7 +64,7 @@ import orjson
 
 from loadgen.plan import Job
 from loadgen.stats import histogram, latbuckets
-from loadgen.stats.jobstats import DirStats, IntervalStats, LatencyStat
+from loadgen.stats.jobstats import DirStats, IntervalStats, LatencyStat, SsSample
 from loadgen.stats.mmstats import MmStats
 from loadgen.stats.moments import Moments
 
@@ -81,16 +83,19 @@ class MessageKind(IntEnum):
     ERROR = 2
     INTERVAL = 3
     DONE = 4
+    SS_SAMPLE = 5
 
 
-READY, ERROR, INTERVAL, DONE = (
+READY, ERROR, INTERVAL, DONE, SS_SAMPLE = (
     MessageKind.READY,
     MessageKind.ERROR,
     MessageKind.INTERVAL,
     MessageKind.DONE,
+    MessageKind.SS_SAMPLE,
 )
 
 _U32 = struct.Struct("<I")
+_SS_SAMPLE = struct.Struct("<7q")
 _U16 = struct.Struct("<H")
 # IntervalStats scalar fields that travel as they are (dirs and arrays are special).
 _SCALARS = tuple(
@@ -219,6 +224,14 @@ def decode_interval(data: bytes) -> IntervalStats:
     out.mm = None if mm is None else MmStats.from_dict(mm)
     out.sync = sync
     return out
+
+
+def encode_ss_sample(sample: SsSample) -> bytes:
+    return _SS_SAMPLE.pack(*astuple(sample))
+
+
+def decode_ss_sample(data: bytes) -> SsSample:
+    return SsSample(*_SS_SAMPLE.unpack(data))
 
 
 # ---- the small stats-pipe messages ------------------------------------------------------------

@@ -30,7 +30,7 @@ from loadgen.report import saved
 from loadgen.report.jsonl import EventAction, JsonlWriter, metrics, rfc3339
 from loadgen.results import GroupResult, JobResult
 from loadgen.stats import histogram
-from loadgen.stats.jobstats import IntervalStats
+from loadgen.stats.jobstats import IntervalStats, SsSample
 from loadgen.status import OutcomeKind
 
 
@@ -109,7 +109,7 @@ class Aggregator:
             job_result = JobResult(job=job)
             result.jobs.append(job_result)
             self.states[job.thread_number] = JobState(job_result)
-        self.steady = steadystate.trackers(group, self.interval_ns)
+        self.steady = steadystate.trackers(group)
         for thread_number, tracker in self.steady.items():
             self.states[thread_number].result.steadystate = tracker.result
         self.group = result
@@ -126,6 +126,9 @@ class Aggregator:
             return
         if kind == protocol.INTERVAL:
             self._interval(state, protocol.decode_interval(payload))
+            return
+        if kind == protocol.SS_SAMPLE:
+            self._ss_sample(state, protocol.decode_ss_sample(payload))
             return
         if kind == protocol.READY:
             ready = protocol.decode_ready(payload)
@@ -163,8 +166,8 @@ class Aggregator:
             minf=delta.minf,
         )
         tracker = self.steady.get(state.job.thread_number)
-        if tracker is not None:
-            self._steady(state, tracker, delta)
+        if tracker is not None and delta.final and tracker.end(state.job.thread_number):
+            self._attained(state, tracker)
         if self.writer is None:
             return
         if delta.interval_index > 0:  # on the grid already: one delta per job per interval
@@ -181,23 +184,19 @@ class Aggregator:
         if delta.final:
             self.flush(state)
 
-    def _steady(self, state: JobState, tracker: steadystate.Tracker,
-                delta: IntervalStats) -> None:
-        index = delta.interval_index or self.grid_index(delta.t_end_ns)
-        release = self.group.release_ns if self.group is not None else 0
+    def _ss_sample(self, state: JobState, sample: SsSample) -> None:
+        tracker = self.steady.get(state.job.thread_number)
+        if tracker is not None and tracker.add(state.job.thread_number, sample):
+            self._attained(state, tracker)
 
-        def elapsed_at(k: int) -> int:  # fio's td->epoch restarts at the ramp_time's end
-            start = (release or self.origin_ns) + state.job.ramp_time_ns
-            return self.origin_ns + k * self.interval_ns - start
-
-        if tracker.add(state.job.thread_number, delta, index, elapsed_at):
-            r = tracker.result
-            unit = "%" if tracker.ss.pct else ""
-            self.event(EventAction.STEADYSTATE, f"steady state attained: criterion "
-                       f"{r.criterion:f}{unit} below {tracker.ss.limit:f}{unit}", state=state,
-                       details={"steadystate.criterion": r.criterion,
-                                "steadystate.members": list(tracker.members)})
-            self.on_steady(tracker.members)
+    def _attained(self, state: JobState, tracker: steadystate.Tracker) -> None:
+        r = tracker.result
+        unit = "%" if tracker.ss.pct else ""
+        self.event(EventAction.STEADYSTATE, f"steady state attained: criterion "
+                   f"{r.criterion:f}{unit} below {tracker.ss.limit:f}{unit}", state=state,
+                   details={"steadystate.criterion": r.criterion,
+                            "steadystate.members": list(tracker.members)})
+        self.on_steady(tracker.members)
 
     # ---- the run-wide interval grid ----------------------------------------------------------
     def start_grid(self, release_ns: int) -> None:

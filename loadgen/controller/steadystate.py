@@ -1,47 +1,51 @@
-"""fio's steady-state check (steadystate.c), fed by the workers' interval deltas.
+"""fio's steady-state check (steadystate.c), fed by the workers' steady-state samples.
 
 One ``Tracker`` per job, or per group with ``group_reporting`` (fio keeps the group's ring
-in its last job).  A sample is one check interval: the deltas of every member whose grid
-index falls in it, summed; it is judged once every running member has reported past it.
-Each sample goes into fio's ring of ``dur / interval`` entries and, once the ring is full,
-the criterion (slope or maximum deviation, absolute or in percent of the mean) is computed
-exactly as fio does; when it is below the limit the members are stopped.
+in its last job).  Each worker sends its job's counts at every ``ss_interval`` point of the
+job's steady-state clock (``SsSample``); fio's helper thread reads the same counts on a
+timer of that period.  A member's sample turns into fio's rates (``rate_time * delta /
+(interval * interval / 1000)``, rate_time the ms since the member's previous point), the
+running members' rates are summed, and the sum is judged once every running member has
+reported the point.  Each judged sample goes into fio's ring of ``dur / interval`` entries
+and, once the ring is full, the criterion (slope or maximum deviation, absolute or in
+percent of the mean) is computed exactly as fio does; when it is below the limit the
+members are stopped.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from loadgen.plan import Group, SsMetric, SteadyState
 from loadgen.results import SteadyStateResult
-from loadgen.stats.jobstats import IntervalStats
+from loadgen.stats.jobstats import SsSample
 
 NS_PER_MS = 1_000_000
 
 
 @dataclass
 class _Sample:
-    ios: int = 0
-    bytes: int = 0
-    lat_sum: float = 0.0
+    """One point's sums over the members past their ``ss_ramp`` (fio's group_*)."""
+
+    iops: int = 0
+    bw: int = 0
+    lat_sum: int = 0
     lat_n: int = 0
+    counted: int = 0  # members whose sample counted (fio's group_ramp_time_over)
 
 
 @dataclass
 class Tracker:
-    """One ring; ``members`` are thread numbers, ``step`` grid intervals make one sample."""
+    """One ring; ``members`` are thread numbers."""
 
     ss: SteadyState
     members: tuple[int, ...]
-    step: int
-    grid_ns: int
     result: SteadyStateResult = field(default_factory=SteadyStateResult)
     live: set[int] = field(default_factory=set)
-    reached: dict[int, int] = field(default_factory=dict)  # member -> last grid index seen
-    samples: dict[int, _Sample] = field(default_factory=dict)  # sample number -> sums
-    next_sample: int = 1
+    reached: dict[int, int] = field(default_factory=dict)  # member -> last point seen
+    samples: dict[int, _Sample] = field(default_factory=dict)  # point -> sums
+    next_sample: int = -1  # the next point to judge (-1: none seen yet)
     sum_x: int = 0
     sum_x_sq: int = 0
     sum_y: int = 0
@@ -55,39 +59,42 @@ class Tracker:
         self.sum_x_sq = (n - 1) * n * (2 * n - 1) // 6
         self.live = set(self.members)
 
-    def add(self, thread_number: int, delta: IntervalStats, index: int,
-            elapsed_at: Callable[[int], int]) -> bool:
-        """Take one member's delta (grid ``index``); True when steady state was attained
-        by it.  ``elapsed_at(k)``: ns of the job's run at the end of grid interval k."""
+    def add(self, thread_number: int, sample: SsSample) -> bool:
+        """Take one member's sample; True when steady state was attained by it."""
         if self.result.attained or thread_number not in self.live:
             return False
-        if delta.final:  # the member ended: fio checks running jobs only
-            self.live.discard(thread_number)
-        else:
-            sample = self.samples.setdefault(-(-index // self.step), _Sample())
-            for d in delta.dirs:
-                sample.ios += d.ios
-                sample.bytes += d.bytes
-                sample.lat_sum += d.clat.moments.mean * d.clat.moments.n
-                sample.lat_n += d.clat.moments.n
-            self.reached[thread_number] = max(self.reached.get(thread_number, 0), index)
-        return self._judge(elapsed_at)
+        if self.next_sample < 0:
+            self.next_sample = sample.index
+        interval_ms = self.ss.interval_ms
+        sums = self.samples.setdefault(sample.index, _Sample())
+        # fio starts recording one check interval after ss_ramp, per job
+        if sample.elapsed_ns >= self.ss.ramp_ns + interval_ms * NS_PER_MS or not self.ss.ramp_ns:
+            rate_ms = sample.span_ns // NS_PER_MS
+            per = max(interval_ms * interval_ms // 1000, 1)
+            sums.iops += rate_ms * sample.ios // per
+            sums.bw += rate_ms * sample.bytes // per
+            sums.lat_sum += sample.lat_sum
+            sums.lat_n += sample.lat_n
+            sums.counted += 1
+        self.reached[thread_number] = max(self.reached.get(thread_number, -1), sample.index)
+        return self._judge()
 
-    def _judge(self, elapsed_at: Callable[[int], int]) -> bool:
-        interval_ns = self.ss.interval_ms * NS_PER_MS
-        while self.live and all(self.reached.get(m, 0) >= self.next_sample * self.step
-                                for m in self.live):
-            number = self.next_sample
+    def end(self, thread_number: int) -> bool:
+        """A member ended: fio checks running jobs only (True: the rest attained)."""
+        if self.result.attained or thread_number not in self.live:
+            return False
+        self.live.discard(thread_number)
+        return self._judge()
+
+    def _judge(self) -> bool:
+        while (self.next_sample >= 0 and self.live
+               and all(self.reached.get(m, -1) >= self.next_sample for m in self.live)):
+            sums = self.samples.pop(self.next_sample, _Sample())
             self.next_sample += 1
-            sample = self.samples.pop(number, _Sample())
-            # fio starts recording one check interval after ss_ramp
-            if self.ss.ramp_ns and elapsed_at(number * self.step) < self.ss.ramp_ns + interval_ns:
+            if not sums.counted:
                 continue
-            span_ms = self.step * self.grid_ns // NS_PER_MS
-            iops = sample.ios * 1000 // max(span_ms, 1)
-            bw = sample.bytes * 1000 // max(span_ms, 1)
-            lat = sample.lat_sum / sample.lat_n if sample.lat_n else 0.0
-            if self._check(iops, bw, lat):
+            lat = sums.lat_sum / sums.lat_n if sums.lat_n else 0.0
+            if self._check(sums.iops, sums.bw, lat):
                 self.result.attained = True
                 return True
         return False
@@ -141,18 +148,15 @@ def _ratio(a: float, b: float) -> float:
     return math.nan if a == 0 else math.copysign(math.inf, a)
 
 
-def trackers(group: Group, grid_ns: int) -> dict[int, Tracker]:
+def trackers(group: Group) -> dict[int, Tracker]:
     """The group's trackers by member thread number (one shared by a reporting group)."""
     out: dict[int, Tracker] = {}
     jobs = [job for job in group.jobs if job.steadystate.on]
     if not jobs:
         return out
-    step = max(1, round(jobs[0].steadystate.interval_ms * NS_PER_MS / max(grid_ns, 1)))
     units = ([tuple(jobs)] if jobs[0].group_reporting else [(job,) for job in jobs])
     for unit in units:
-        tracker = Tracker(unit[0].steadystate, tuple(j.thread_number for j in unit), step,
-                          grid_ns)
+        tracker = Tracker(unit[0].steadystate, tuple(j.thread_number for j in unit))
         for job in unit:
             out[job.thread_number] = tracker
     return out
-

@@ -42,19 +42,35 @@ class Recorder:
         self.job = job
         self.state = state
         self.flags = 0
+        # I/Os, bytes, completion-latency sum and count of the deltas taken so far
+        self.taken = np.zeros(4, dtype=np.int64)
 
     def start(self, t0: int) -> None:
         """The measured window starts (after ramp): every count and window from zero."""
         acc, accf = self.state.acc, self.state.accf
         acc[:] = 0
         accf[:] = 0.0
+        self.taken[:] = 0
         for kind, length in enumerate((self.job.bwavgtime_ms, self.job.iopsavgtime_ms)):
             acc[k.A_WIN + 4 * kind] = t0
             acc[k.A_WIN + 4 * kind + 1] = max(length, 1)
 
+    def so_far(self) -> np.ndarray:
+        """I/Os, bytes, completion-latency sum and count (ns) of both directions since the
+        measured window started, the current interval included (steady-state samples)."""
+        acc = self.state.acc
+        out = self.taken.copy()
+        for d in (0, 1):
+            at = k.A_MOM + 5 * d
+            n = int(acc[at])
+            out += (acc[k.A_CNT + 2 * d], acc[k.A_CNT + 2 * d + 1],
+                    int(acc[at + 1]) * n + int(acc[at + 2]), n)
+        return out
+
     def take(self, thread_number: int) -> IntervalStats:
         """The current interval's delta; the interval accumulators start again from zero."""
         acc, accf = self.state.acc, self.state.accf
+        self.taken[:] = self.so_far()
         out = IntervalStats(thread_number=thread_number)
         for d, ds in enumerate(out.dirs):
             ds.ios = int(acc[k.A_CNT + 2 * d])

@@ -36,7 +36,7 @@ from loadgen.engine.region import Region, RegionError
 from loadgen.engine.trace import IologWriter
 from loadgen.engine.verify import Verifier, region_view
 from loadgen.plan import Job, RwMode
-from loadgen.stats.jobstats import IntervalStats
+from loadgen.stats.jobstats import IntervalStats, SsSample
 from loadgen.stats.mmstats import MmStats
 
 BATCH_OPS = 4096  # I/Os generated per numpy batch
@@ -238,12 +238,14 @@ class JobRunner:
         interval_ns: int,
         stop: Callable[[], bool],
         origin_ns: int = 0,
+        sample: Callable[[SsSample], None] = lambda s: None,
     ) -> None:
         """Run the whole job; report a delta at every point ``origin_ns + k*interval_ns``
-        (origin 0: the measured window's start), then one final."""
+        (origin 0: the measured window's start), then one final; with steadystate=, give
+        ``sample`` the counts of each ``ss_interval``."""
         if self.state is None:
             self.setup()
-        _Run(self, report, interval_ns, stop, origin_ns).go()
+        _Run(self, report, interval_ns, stop, origin_ns, sample).go()
 
 
 class _Run:
@@ -256,6 +258,7 @@ class _Run:
         interval_ns: int,
         stop: Callable[[], bool],
         origin_ns: int,
+        sample: Callable[[SsSample], None] = lambda s: None,
     ) -> None:
         job = runner.job
         assert runner.pattern is not None and runner.state is not None
@@ -324,6 +327,14 @@ class _Run:
         self.last_report = 0
         self.next_report = 0
         self.usage_last: Usage | None = None
+        # steadystate=: fio's helper thread reads every job's counts each ss_interval, on
+        # its own timer from the run's start (restarted at a ramp_time's end)
+        self.sample = sample
+        self.ss_ns = job.steadystate.interval_ms * 1_000_000 if job.steadystate.on else 0
+        self.ss_origin = 0
+        self.next_ss = UNLIMITED
+        self.ss_last = 0
+        self.ss_base = np.zeros(4, dtype=np.int64)
 
     # ---- phases -------------------------------------------------------------------------
     def go(self) -> None:
@@ -370,6 +381,8 @@ class _Run:
                     break
                 if now >= self.next_report:
                     self._report(now)
+                if now >= self.next_ss:
+                    self._ss_sample(now)
             if left == 0:
                 batch = self.pattern.next_batch(BATCH_OPS)
                 replay_t0 = now
@@ -412,7 +425,7 @@ class _Run:
             if in_ramp:
                 deadline = min(deadline, ramp_end)
             else:
-                deadline = min(deadline, self.next_report)
+                deadline = min(deadline, self.next_report, self.next_ss)
                 if job.runtime_ns:
                     deadline = min(deadline, self.measured_start + job.runtime_ns)
             ctl[kernel.C_FLAGS] = self.flags | (kernel.F_RECORD if measured else 0)
@@ -492,7 +505,7 @@ class _Run:
         """The next moment the loop must look up: ramp end, a report, the runtime end."""
         if in_ramp:
             return ramp_end
-        end = self.next_report
+        end = min(self.next_report, self.next_ss)
         if self.job.runtime_ns:
             end = min(end, self.measured_start + self.job.runtime_ns)
         return end
@@ -598,6 +611,8 @@ class _Run:
                     now = self.state.now()
                     if now >= self.next_report:
                         self._report(now)
+                    if now >= self.next_ss:
+                        self._ss_sample(now)
                 if self._checked(verifier.check(offs[sl], lens[sl], nums[sl])):
                     return True
             return False
@@ -629,6 +644,11 @@ class _Run:
         self.loops_left = max(self.job.loops, 1)
         origin = self.origin_ns or now
         self.next_report = origin + ((now - origin) // self.interval_ns + 1) * self.interval_ns
+        if self.ss_ns:
+            self.ss_origin = now if self.job.ramp_time_ns else origin
+            self.next_ss = self.ss_origin + ((now - self.ss_origin) // self.ss_ns + 1) * self.ss_ns
+            self.ss_last = now
+            self.ss_base[:] = 0
 
     def _delay(self) -> bool:
         """startdelay (a range picks a value per job); False when stopped meanwhile."""
@@ -748,6 +768,17 @@ class _Run:
             delta.interval_index + 1
         ) * self.interval_ns
         self.report(delta)
+
+    def _ss_sample(self, now: int) -> None:
+        """The counts since the last steady-state point, to the controller's check."""
+        so_far = self.recorder.so_far()
+        ios, nbytes, lat_sum, lat_n = (int(v) for v in so_far - self.ss_base)
+        self.ss_base = so_far
+        index = (now - self.ss_origin) // self.ss_ns
+        self.next_ss = self.ss_origin + (index + 1) * self.ss_ns
+        self.sample(SsSample(index, now - self.ss_last, now - self.measured_start, ios, nbytes,
+                             lat_sum, lat_n))
+        self.ss_last = now
 
     def _fill(self, delta: IntervalStats, now: int, usage: Usage) -> None:
         delta.t_start_ns = max(self.last_report, self.measured_start)

@@ -29,7 +29,7 @@ from loadgen.engine.hygiene import (
 from loadgen.engine.runner import Calibration, EngineError, JobRunner, is_timed
 from loadgen.engine.stops import StopFlags
 from loadgen.plan import Job
-from loadgen.stats.jobstats import IntervalStats
+from loadgen.stats.jobstats import IntervalStats, SsSample
 from loadgen.status import ExitStatus
 
 WORKER_NAME = "loadgen-worker"
@@ -136,11 +136,19 @@ class Worker:
                 job.thread_number, protocol.INTERVAL, protocol.encode_interval(delta)
             )
 
+        def sample(ss: SsSample) -> None:
+            nonlocal blocked_ns
+            blocked_ns += self._send(
+                job.thread_number, protocol.SS_SAMPLE, protocol.encode_ss_sample(ss)
+            )
+
         try:
             cpus = cpus_for(job)
             if cpus is not None:
                 os.sched_setaffinity(0, cpus)  # 0 = this thread: per-job even in thread mode
-            runner.run(report, self.interval_ns, self.stopper(job.thread_number), self.origin_ns)
+            runner.run(
+                report, self.interval_ns, self.stopper(job.thread_number), self.origin_ns, sample
+            )
         except EngineError as exc:
             self._error(job, exc.errno, str(exc), bad=(exc.bad_offset, exc.bad_length))
             return

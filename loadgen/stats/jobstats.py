@@ -55,6 +55,23 @@ class DirStats:
         self.iops_samples.merge(other.iops_samples)
 
 
+@dataclass(frozen=True)
+class SsSample:
+    """One job's counts over one steady-state check interval (fio's steadystate_check
+    reads them every ``ss_interval`` ms): the ``index``-th interval point from the job's
+    steady-state origin, ``span_ns`` since the last point (or the measured start),
+    ``elapsed_ns`` of the measured window at the point; I/Os and bytes of both directions
+    and the sum and count of their completion latencies (ns)."""
+
+    index: int
+    span_ns: int
+    elapsed_ns: int
+    ios: int
+    bytes: int
+    lat_sum: int
+    lat_n: int
+
+
 @dataclass
 class IntervalStats:
     """What one worker did in one interval (or, after merging, in a whole job)."""

@@ -16,24 +16,22 @@ from loadgen.controller.steadystate import Tracker, trackers
 from loadgen.plan import Group, Job, SsMetric, SteadyState
 from loadgen.report.fiojson import steadystate_object
 from loadgen.report.jsonl import validate
-from loadgen.stats.jobstats import DirStats, IntervalStats
-from loadgen.stats.moments import Moments
+from loadgen.stats.jobstats import SsSample
 
 SECOND = 1_000_000_000
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _delta(ios: int, bs: int = 4096, clat_ns: float = 1000.0, final: bool = False
-           ) -> IntervalStats:
-    write = DirStats(ios=ios, bytes=ios * bs)
-    write.clat.moments = Moments(ios, clat_ns, 0.0, int(clat_ns), int(clat_ns))
-    return IntervalStats(dirs=(DirStats(), write), final=final)
+def _sample(k: int, ios: int, span_ns: int = SECOND, bs: int = 4096, clat_ns: int = 1000
+            ) -> SsSample:
+    """Point ``k`` of a job whose points are ``span_ns`` apart from its start."""
+    return SsSample(k, span_ns, k * span_ns, ios, ios * bs, ios * clat_ns, ios)
 
 
 def _feed(tracker: Tracker, values: list[int], member: int = 1, start: int = 1) -> int | None:
-    """Feed one delta per grid interval; the 1-based sample that attained, or None."""
+    """Feed one sample per point; the 1-based point that attained, or None."""
     for k, ios in enumerate(values, start):
-        if tracker.add(member, _delta(ios), k, lambda i: i * SECOND):
+        if tracker.add(member, _sample(k, ios)):
             return k
     return None
 
@@ -42,7 +40,7 @@ def test_mean_deviation_matches_fio_figures() -> None:
     # fio 3.42, page_fault randwrite, ss=iops:50% ss_dur=3: these samples gave
     # criterion 33.910713% and max_deviation 201020
     ss = SteadyState(metric=SsMetric.IOPS, slope=False, pct=True, limit=50.0, dur_s=3)
-    tracker = Tracker(ss, (1,), 1, SECOND)
+    tracker = Tracker(ss, (1,))
     assert _feed(tracker, [391772, 691546, 695058]) == 3
     r = tracker.result
     assert r.attained and r.deviation == 201020.0
@@ -55,11 +53,11 @@ def test_mean_deviation_matches_fio_figures() -> None:
 
 def test_slope_is_the_least_squares_slope_of_the_window() -> None:
     ss = SteadyState(metric=SsMetric.IOPS, slope=True, pct=False, limit=-1.0, dur_s=5)
-    tracker = Tracker(ss, (1,), 1, SECOND)
+    tracker = Tracker(ss, (1,))
     rng = np.random.default_rng(7)
     values = [int(v) for v in rng.integers(1000, 5000, size=20)]
     for k, ios in enumerate(values, 1):
-        assert not tracker.add(1, _delta(ios), k, lambda i: i * SECOND)  # limit < 0: never
+        assert not tracker.add(1, _sample(k, ios))  # limit < 0: never
         if k >= 5:
             expected = np.polyfit(np.arange(5), values[k - 5:k], 1)[0]
             assert tracker.result.slope == pytest.approx(expected)
@@ -70,7 +68,7 @@ def test_slope_is_the_least_squares_slope_of_the_window() -> None:
 
 def test_slope_in_percent_attains_when_flat() -> None:
     ss = SteadyState(metric=SsMetric.BW, slope=True, pct=True, limit=1.0, dur_s=3)
-    tracker = Tracker(ss, (1,), 1, SECOND)
+    tracker = Tracker(ss, (1,))
     assert _feed(tracker, [100, 400, 800, 1000, 1004, 1008]) == 6
     assert tracker.result.criterion == pytest.approx(100 * 4 * 4096 / (1004 * 4096))
 
@@ -78,19 +76,27 @@ def test_slope_in_percent_attains_when_flat() -> None:
 def test_ramp_skips_samples_until_one_interval_after_it() -> None:
     ss = SteadyState(metric=SsMetric.IOPS, slope=False, pct=True, limit=5.0, dur_s=2,
                      ramp_ns=2 * SECOND)
-    tracker = Tracker(ss, (1,), 1, SECOND)
+    tracker = Tracker(ss, (1,))
     # samples 1 and 2 fall in the ramp; 3 is the first one recorded (elapsed 3 s >= 2 + 1)
     assert _feed(tracker, [10, 10, 500, 500]) == 4
     assert tracker.result.iops == [500, 500]
 
 
-def test_several_grid_intervals_make_one_sample() -> None:
-    ss = SteadyState(metric=SsMetric.IOPS, slope=False, pct=True, limit=5.0, dur_s=4,
-                     interval_ms=2000)
-    tracker = Tracker(ss, (1,), 4, SECOND // 2)  # 4 half-second grid intervals per sample
-    assert _feed(tracker, [100] * 7) is None
-    assert _feed(tracker, [100], start=8) == 8
-    assert tracker.result.iops == [200, 200]  # 400 I/Os per 2 s
+@pytest.mark.parametrize(("interval_ms", "span_ms", "ios", "iops"), [
+    (2000, 2000, 400, 200),  # 400 I/Os in 2 s
+    (1500, 1500, 300, 200),  # fio: 1500 * 300 // (1500 * 1500 // 1000)
+    (1500, 1300, 300, 173),  # a first point 1.3 s after the start: fio's rate_time * delta
+    (1001, 1001, 1000, 999),  # 1001 * 1000 // 1002: fio's integer arithmetic
+])
+def test_a_sample_is_fio_s_rate_over_its_check_interval(interval_ms: int, span_ms: int,
+                                                        ios: int, iops: int) -> None:
+    ss = SteadyState(metric=SsMetric.IOPS, slope=False, pct=True, limit=1.0, dur_s=4,
+                     interval_ms=interval_ms)
+    tracker = Tracker(ss, (1,))
+    span = span_ms * 1_000_000
+    assert not tracker.add(1, SsSample(1, span, span, ios, ios * 4096, 0, 0))
+    assert tracker.result.iops[0] == iops
+    assert tracker.result.bw[0] == span_ms * ios * 4096 // (interval_ms * interval_ms // 1000)
 
 
 def test_a_group_sample_waits_for_every_running_member() -> None:
@@ -98,22 +104,35 @@ def test_a_group_sample_waits_for_every_running_member() -> None:
     job = Job(name="j", thread_number=1, subjob=0, numjobs=2, group_id=0, size=1 << 20,
               group_reporting=True, steadystate=ss)
     group = Group(0, (job, replace(job, thread_number=2)))
-    by_member = trackers(group, SECOND)
+    by_member = trackers(group)
     tracker = by_member[1]
     assert by_member[2] is tracker
-    assert not tracker.add(1, _delta(100), 1, lambda i: i * SECOND)
-    assert not tracker.add(1, _delta(100), 2, lambda i: i * SECOND)
+    assert not tracker.add(1, _sample(1, 100))
+    assert not tracker.add(1, _sample(2, 100))
     assert tracker.result.iops == [0, 0]  # member 2 has not reported yet
-    assert not tracker.add(2, _delta(50), 1, lambda i: i * SECOND)
-    assert tracker.add(2, _delta(50), 2, lambda i: i * SECOND)
+    assert not tracker.add(2, _sample(1, 50))
+    assert tracker.add(2, _sample(2, 50))
     assert tracker.result.iops == [150, 150]
 
 
 def test_a_member_that_ends_is_no_longer_waited_for() -> None:
     ss = SteadyState(metric=SsMetric.IOPS, slope=False, pct=True, limit=1.0, dur_s=2)
-    tracker = Tracker(ss, (1, 2), 1, SECOND)
-    tracker.add(2, _delta(5, final=True), 1, lambda i: i * SECOND)
-    assert _feed(tracker, [100, 100]) == 2
+    tracker = Tracker(ss, (1, 2))
+    assert not tracker.add(1, _sample(1, 100))
+    assert not tracker.end(2)
+    assert tracker.result.iops == [100, 0]
+    assert _feed(tracker, [100], start=2) == 2
+
+
+def test_a_group_member_still_in_its_ss_ramp_is_left_out_of_the_sum() -> None:
+    # fio sums the jobs past their ss_ramp (plus one interval) and judges once one is
+    ss = SteadyState(metric=SsMetric.IOPS, slope=False, pct=True, limit=1.0, dur_s=2,
+                     ramp_ns=SECOND)
+    tracker = Tracker(ss, (1, 2))
+    for k in (1, 2, 3):
+        tracker.add(1, _sample(k, 100))
+        tracker.add(2, SsSample(k, SECOND, (k - 1) * SECOND, 50, 50 * 4096, 0, 0))
+    assert tracker.result.iops == [100, 150]  # points 2 (member 1 only) and 3 (both)
 
 
 def test_a_run_stops_at_steady_state_and_reports_it_as_fio(tmp_path: Path) -> None:

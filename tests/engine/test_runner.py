@@ -18,8 +18,8 @@ from loadgen.engine.pattern import Batch
 from loadgen.engine.region import Region
 from loadgen.engine.runner import EngineError, JobRunner
 from loadgen.kernel.mmfacts import swap_active
-from loadgen.plan import MemoryControls, Refault
-from loadgen.stats.jobstats import IntervalStats
+from loadgen.plan import MemoryControls, Refault, SsMetric, SteadyState
+from loadgen.stats.jobstats import IntervalStats, SsSample
 from tests.engine.conftest import RunResult, make_job, run_job
 
 K = 1024
@@ -685,3 +685,27 @@ def test_a_replay_goes_on_after_the_ramp_instead_of_starting_again(in_tmp: Path)
     job = make_job(size=1 * M, read_iolog=str(in_tmp / "timed.log"), io_size=12288,
                    ramp_time_ns=30_000_000)
     assert run_job(job).ios[0] in (2, 3)  # 3 only if the first I/O started after the ramp
+
+
+def test_steady_state_samples_follow_their_own_interval_and_add_up() -> None:
+    # steadystate=: a sample at each ss_interval point (here 150 ms, off the 1 s status
+    # grid); together with what came after the last point they are the job's counts
+    ss = SteadyState(metric=SsMetric.IOPS, slope=False, pct=True, limit=-1.0, dur_s=2,
+                     interval_ms=150)
+    job = make_job(rw="randwrite", size=1 * M, time_based=True, runtime_ns=500 * MS,
+                   steadystate=ss, thinktime_ns=MS)
+    runner = JobRunner(job)
+    runner.setup()
+    out = RunResult()
+    samples: list[SsSample] = []
+    try:
+        runner.run(out.total.merge, 10**9, lambda: False, 0, samples.append)
+    finally:
+        runner.close()
+    assert samples and [s.index for s in samples] == sorted({s.index for s in samples})
+    assert all(s.elapsed_ns >= s.index * 150 * MS for s in samples)
+    assert sum(s.span_ns for s in samples) == samples[-1].elapsed_ns
+    total = out.total.dirs[1]
+    assert sum(s.ios for s in samples) <= total.ios
+    assert sum(s.bytes for s in samples) == 4 * K * sum(s.ios for s in samples)
+    assert all(s.lat_n == s.ios and s.lat_sum > 0 for s in samples if s.ios)

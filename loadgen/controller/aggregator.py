@@ -192,10 +192,16 @@ class Aggregator:
     def _attained(self, state: JobState, tracker: steadystate.Tracker) -> None:
         r = tracker.result
         unit = "%" if tracker.ss.pct else ""
-        self.event(EventAction.STEADYSTATE, f"steady state attained: criterion "
-                   f"{r.criterion:f}{unit} below {tracker.ss.limit:f}{unit}", state=state,
-                   details={"steadystate.criterion": r.criterion,
-                            "steadystate.members": list(tracker.members)})
+        self.event(
+            EventAction.STEADYSTATE,
+            f"steady state attained: criterion "
+            f"{r.criterion:f}{unit} below {tracker.ss.limit:f}{unit}",
+            state=state,
+            details={
+                "steadystate.criterion": r.criterion,
+                "steadystate.members": list(tracker.members),
+            },
+        )
         self.on_steady(tracker.members)
 
     # ---- the run-wide interval grid ----------------------------------------------------------

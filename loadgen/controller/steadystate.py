@@ -87,8 +87,11 @@ class Tracker:
         return self._judge()
 
     def _judge(self) -> bool:
-        while (self.next_sample >= 0 and self.live
-               and all(self.reached.get(m, -1) >= self.next_sample for m in self.live)):
+        while (
+            self.next_sample >= 0
+            and self.live
+            and all(self.reached.get(m, -1) >= self.next_sample for m in self.live)
+        ):
             sums = self.samples.pop(self.next_sample, _Sample())
             self.next_sample += 1
             if not sums.counted:

@@ -63,8 +63,12 @@ class Recorder:
         for d in (0, 1):
             at = k.A_MOM + 5 * d
             n = int(acc[at])
-            out += (acc[k.A_CNT + 2 * d], acc[k.A_CNT + 2 * d + 1],
-                    int(acc[at + 1]) * n + int(acc[at + 2]), n)
+            out += (
+                acc[k.A_CNT + 2 * d],
+                acc[k.A_CNT + 2 * d + 1],
+                int(acc[at + 1]) * n + int(acc[at + 2]),
+                n,
+            )
         return out
 
     def take(self, thread_number: int) -> IntervalStats:

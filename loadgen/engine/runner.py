@@ -776,8 +776,11 @@ class _Run:
         self.ss_base = so_far
         index = (now - self.ss_origin) // self.ss_ns
         self.next_ss = self.ss_origin + (index + 1) * self.ss_ns
-        self.sample(SsSample(index, now - self.ss_last, now - self.measured_start, ios, nbytes,
-                             lat_sum, lat_n))
+        self.sample(
+            SsSample(
+                index, now - self.ss_last, now - self.measured_start, ios, nbytes, lat_sum, lat_n
+            )
+        )
         self.ss_last = now
 
     def _fill(self, delta: IntervalStats, now: int, usage: Usage) -> None:

@@ -22,8 +22,9 @@ SECOND = 1_000_000_000
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _sample(k: int, ios: int, span_ns: int = SECOND, bs: int = 4096, clat_ns: int = 1000
-            ) -> SsSample:
+def _sample(
+    k: int, ios: int, span_ns: int = SECOND, bs: int = 4096, clat_ns: int = 1000
+) -> SsSample:
     """Point ``k`` of a job whose points are ``span_ns`` apart from its start."""
     return SsSample(k, span_ns, k * span_ns, ios, ios * bs, ios * clat_ns, ios)
 
@@ -82,16 +83,21 @@ def test_ramp_skips_samples_until_one_interval_after_it() -> None:
     assert tracker.result.iops == [500, 500]
 
 
-@pytest.mark.parametrize(("interval_ms", "span_ms", "ios", "iops"), [
-    (2000, 2000, 400, 200),  # 400 I/Os in 2 s
-    (1500, 1500, 300, 200),  # fio: 1500 * 300 // (1500 * 1500 // 1000)
-    (1500, 1300, 300, 173),  # a first point 1.3 s after the start: fio's rate_time * delta
-    (1001, 1001, 1000, 999),  # 1001 * 1000 // 1002: fio's integer arithmetic
-])
-def test_a_sample_is_fio_s_rate_over_its_check_interval(interval_ms: int, span_ms: int,
-                                                        ios: int, iops: int) -> None:
-    ss = SteadyState(metric=SsMetric.IOPS, slope=False, pct=True, limit=1.0, dur_s=4,
-                     interval_ms=interval_ms)
+@pytest.mark.parametrize(
+    ("interval_ms", "span_ms", "ios", "iops"),
+    [
+        (2000, 2000, 400, 200),  # 400 I/Os in 2 s
+        (1500, 1500, 300, 200),  # fio: 1500 * 300 // (1500 * 1500 // 1000)
+        (1500, 1300, 300, 173),  # a first point 1.3 s after the start: fio's rate_time * delta
+        (1001, 1001, 1000, 999),  # 1001 * 1000 // 1002: fio's integer arithmetic
+    ],
+)
+def test_a_sample_is_fio_s_rate_over_its_check_interval(
+    interval_ms: int, span_ms: int, ios: int, iops: int
+) -> None:
+    ss = SteadyState(
+        metric=SsMetric.IOPS, slope=False, pct=True, limit=1.0, dur_s=4, interval_ms=interval_ms
+    )
     tracker = Tracker(ss, (1,))
     span = span_ms * 1_000_000
     assert not tracker.add(1, SsSample(1, span, span, ios, ios * 4096, 0, 0))
@@ -126,8 +132,9 @@ def test_a_member_that_ends_is_no_longer_waited_for() -> None:
 
 def test_a_group_member_still_in_its_ss_ramp_is_left_out_of_the_sum() -> None:
     # fio sums the jobs past their ss_ramp (plus one interval) and judges once one is
-    ss = SteadyState(metric=SsMetric.IOPS, slope=False, pct=True, limit=1.0, dur_s=2,
-                     ramp_ns=SECOND)
+    ss = SteadyState(
+        metric=SsMetric.IOPS, slope=False, pct=True, limit=1.0, dur_s=2, ramp_ns=SECOND
+    )
     tracker = Tracker(ss, (1, 2))
     for k in (1, 2, 3):
         tracker.add(1, _sample(k, 100))
@@ -173,14 +180,20 @@ def test_a_run_stops_at_steady_state_and_reports_it_as_fio(tmp_path: Path) -> No
 def test_steady_state_ends_only_its_job_in_a_shared_thread_worker(tmp_path: Path) -> None:
     # fio (checked): a attains steady state and ends; b, a thread of the same process still
     # in its startdelay, does its 64 writes afterwards
-    (tmp_path / "ss.fio").write_text("[global]\nthread=1\nss=iops:100.5%\nss_dur=2\n"
-                                     "[a]\nsize=4m\nrw=randwrite\ntime_based\nruntime=60\n"
-                                     "[b]\nstartdelay=3\nsize=256k\nrw=write\n")
+    (tmp_path / "ss.fio").write_text(
+        "[global]\nthread=1\nss=iops:100.5%\nss_dur=2\n"
+        "[a]\nsize=4m\nrw=randwrite\ntime_based\nruntime=60\n"
+        "[b]\nstartdelay=3\nsize=256k\nrw=write\n"
+    )
     done = subprocess.run(
-        [sys.executable, "-m", "loadgen", "run", "--eta=never", "--output-format=json",
-         "ss.fio"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
-        env={**os.environ, "PYTHONPATH": str(ROOT)})
+        [sys.executable, "-m", "loadgen", "run", "--eta=never", "--output-format=json", "ss.fio"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert done.returncode == 0, done.stderr
-    a, b = orjson.loads(done.stdout[done.stdout.index("{"):])["jobs"]
+    a, b = orjson.loads(done.stdout[done.stdout.index("{") :])["jobs"]
     assert a["steadystate"]["attained"] == 1 and a["job_runtime"] < 60_000
     assert (b["write"]["total_ios"], b["error"]) == (64, 0)

@@ -690,10 +690,17 @@ def test_a_replay_goes_on_after_the_ramp_instead_of_starting_again(in_tmp: Path)
 def test_steady_state_samples_follow_their_own_interval_and_add_up() -> None:
     # steadystate=: a sample at each ss_interval point (here 150 ms, off the 1 s status
     # grid); together with what came after the last point they are the job's counts
-    ss = SteadyState(metric=SsMetric.IOPS, slope=False, pct=True, limit=-1.0, dur_s=2,
-                     interval_ms=150)
-    job = make_job(rw="randwrite", size=1 * M, time_based=True, runtime_ns=500 * MS,
-                   steadystate=ss, thinktime_ns=MS)
+    ss = SteadyState(
+        metric=SsMetric.IOPS, slope=False, pct=True, limit=-1.0, dur_s=2, interval_ms=150
+    )
+    job = make_job(
+        rw="randwrite",
+        size=1 * M,
+        time_based=True,
+        runtime_ns=500 * MS,
+        steadystate=ss,
+        thinktime_ns=MS,
+    )
     runner = JobRunner(job)
     runner.setup()
     out = RunResult()

@@ -323,6 +323,13 @@ class AccessPattern:
         self._forced_at_start = self.chooser.forced if self.chooser is not None else 0
         return 1
 
+    def reset_issued(self) -> None:
+        """The ramp's end: fio's reset_all_stats zeroes io_issues, so the rwmix counts and
+        a sequence's place in its list start again from 0."""
+        self._issued = [0, 0]
+        if self.chooser is not None:
+            self.chooser.reset_counts()
+
     @property
     def template_ops(self) -> int:
         """I/Os of the recorded loop (0 if none): what one replay yields."""

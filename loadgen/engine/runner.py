@@ -367,8 +367,11 @@ class _Run:
                 in_ramp = False
                 self._start_measured(now)
                 self.pacer.reset(now)
-                if self.pattern.chooser is not None:
-                    self.pattern.chooser.reset_counts()
+                self.pattern.reset_issued()
+                if self.pattern.sequence is not None:
+                    # its blocks come from the issue count: the rest of this batch counted
+                    # on from the ramp's
+                    batch, pos, left = Batch.empty(), 0, 0
                 if not self.time_based and self.pattern.replay is None:
                     # fio resets its counters at ramp end, so the whole workload runs
                     # again; start it from a fresh loop so that it is exactly that (a

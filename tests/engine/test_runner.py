@@ -716,3 +716,25 @@ def test_steady_state_samples_follow_their_own_interval_and_add_up() -> None:
     assert sum(s.ios for s in samples) <= total.ios
     assert sum(s.bytes for s in samples) == 4 * K * sum(s.ios for s in samples)
     assert all(s.lat_n == s.ios and s.lat_sum > 0 for s in samples if s.ios)
+
+
+@pytest.mark.parametrize("time_based", [True, False])
+def test_a_sequence_starts_again_from_its_first_block_at_the_ramp_end(
+    in_tmp: Path, time_based: bool
+) -> None:
+    # fio (checked, its iolog): reset_all_stats zeroes io_issues at the ramp end, so the
+    # measured I/Os are blocks 2, 0, 1, 5, 3, 4, ... whatever the ramp did
+    job = make_job(
+        rw="randread",
+        size=4 * M,
+        random_distribution="sequence",
+        random_sequence=(2, 0, 1),
+        random_sequence_stride=True,
+        ramp_time_ns=30 * MS,
+        thinktime_ns=MS,
+        write_iolog="seq.log",
+        **({"time_based": True, "runtime_ns": 20 * MS} if time_based else {"io_size": 24 * K}),
+    )
+    run_job(job)
+    blocks = [o // (4 * K) for _, o, _ in _rows(in_tmp / "seq.log")]
+    assert blocks[:6] == [2, 0, 1, 5, 3, 4]

@@ -15,6 +15,7 @@ from typing import Any
 
 READ = 0
 WRITE = 1
+SYNC = 2  # a replayed log's sync/datasync line (read_iolog): no data, the engine's sync
 
 Pair = tuple[int, int]
 # numa_mem_policy: (mode, nodes), mode one of default|prefer|bind|interleave|local

@@ -6,8 +6,9 @@ message``); the worker loads the same log into arrays.  Every file the log names
 into the job's one region (fio's ``replay_redirect`` is implied).  Version 3 lines carry
 a time in µs: an I/O is due the scaled time since the line before later than the one
 before it (fio's ``delay_since_ttime``); version 2 ``wait`` lines pause until a time in ms
-since the start.  ``sync``/``datasync`` lines complete at once in the page_fault engine
-and are dropped; ``trim`` cannot be replayed into anonymous memory.
+since the start.  ``sync``/``datasync`` lines are entries of direction ``SYNC`` (no
+offset, no data): the engine's sync, which page_fault completes at once, counted and timed
+as fio counts them; ``trim`` cannot be replayed into anonymous memory.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from loadgen.plan import SYNC
 
 VERSION_2 = "fio version 2 iolog"
 VERSION_3 = "fio version 3 iolog"
@@ -45,8 +48,9 @@ class ReplayOptions:
 
 @dataclass(frozen=True)
 class ReplayLog:
-    """The I/Os of a log: offsets, lengths, directions (0 = read) and when each is due, in
-    ns since the replay started (None: no stalls, as fast as the engine goes)."""
+    """The entries of a log: offsets, lengths, directions (0 = read, 1 = write, ``SYNC`` a
+    sync line, offset and length 0) and when each is due, in ns since the replay started
+    (None: no stalls, as fast as the engine goes)."""
 
     offsets: np.ndarray
     lengths: np.ndarray
@@ -61,6 +65,11 @@ class ReplayLog:
     @property
     def total_bytes(self) -> int:
         return int(self.lengths.sum())
+
+    @property
+    def ios(self) -> int:
+        """Reads and writes (sync lines left out)."""
+        return int(np.count_nonzero(self.dirs != SYNC))
 
 
 def _number(word: str, line: int, what: str, maximum: int = 2**64 - 1) -> int:
@@ -118,9 +127,13 @@ def parse(text: str, options: ReplayOptions) -> ReplayLog:
                                    "datasync or wait)")
         offset = _number(offset_word, number, "offset")
         length = _number(length_word, number, "length", U32_MAX)
-        if action in options.skip or action == "datasync" and "sync" in options.skip:
+        if action in options.skip:  # fio: replay_skip=sync leaves datasync lines in
             continue
         if action in ("sync", "datasync"):
+            offs.append(0)
+            lens.append(0)
+            dirs.append(SYNC)
+            due.append(int(max(clock_us, wait_until_us) * 1000))
             continue
         if action == "trim":
             raise LogError(number, "trim cannot be replayed into anonymous memory (the "

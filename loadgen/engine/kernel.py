@@ -1,7 +1,8 @@
 """The compiled per-I/O loop: one numba function runs a chunk of I/Os against the mapping.
 
 For each I/O: with ``flow``, the shared flow check first (it may hold the I/O back); a
-sync due after the previous write (fsync/fdatasync/sync_file_range, counted and timed);
+sync due after the previous write (fsync/fdatasync/sync_file_range, counted and timed;
+a replayed log's sync line is an entry of its own, direction ``SYNC``, and only that);
 the clock read before and after (unless untimed), one ``memcpy`` in the I/O's direction,
 and the latency into fio's per-direction histogram, the exact moments, the latency
 buckets, the bw/iops windows and (with per-I/O logs) the log arrays.  It
@@ -37,6 +38,7 @@ from numba import types  # noqa: E402
 from numba.core import cgutils  # noqa: E402
 from numba.extending import intrinsic  # noqa: E402
 
+from loadgen.plan import SYNC  # noqa: E402
 from loadgen.stats import histogram, latbuckets  # noqa: E402
 
 PLAT_BITS = histogram.PLAT_BITS
@@ -288,6 +290,27 @@ def _moment(acc: Any, accf: Any, at: int, atf: int, v: int) -> None:
         acc[at + 4] = v
 
 
+@numba.njit(nogil=True, cache=True, inline="always")  # type: ignore[untyped-decorator]
+def _sync(
+    acc: Any,
+    accf: Any,
+    ts: Any,
+    scale: float,
+    anchor: int,
+    anchor_tsc: int,
+    timed: bool,
+    rec_clat: bool,
+) -> None:
+    """Count one sync, and time it (two clock reads: page_fault completes it at once)."""
+    acc[A_SYNC] += 1
+    if timed:
+        s0 = _clock(ts, scale, anchor, anchor_tsc)
+        sync_ns = _clock(ts, scale, anchor, anchor_tsc) - s0
+        if rec_clat:
+            _moment(acc, accf, A_SYNC + 1, AF_SYNC, sync_ns)
+            acc[A_SYNC_HIST + plat_index(sync_ns)] += 1
+
+
 @numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
 def _windows(acc: Any, accf: Any, now: int) -> None:
     """Take a bw (KiB/s) and an iops sample per direction for each window that is full."""
@@ -389,6 +412,15 @@ def execute(
     i = start
     ran = 0
     while ran < count:
+        d = np.int64(dirs[i])
+        if d == SYNC:  # a replayed sync line: page_fault completes it at once; no data,
+            if record:  # so neither a budget nor the flow holds it back
+                _sync(acc, accf, ts, scale, anchor, anchor_tsc, timed, rec_clat)
+            i += 1
+            if i == span:
+                i = 0
+            ran += 1
+            continue
         if bytes_left <= 0 or ios_left <= 0:
             break
         if flow:
@@ -406,17 +438,10 @@ def execute(
                 prev = _clock(ts, scale, anchor, anchor_tsc)  # fio checks the flow first: not lat
         off = offs[i]
         n = lens[i]
-        d = np.int64(dirs[i])
         if sync_pending:
             sync_pending = 0
             if record:
-                acc[A_SYNC] += 1
-                if timed:
-                    s0 = _clock(ts, scale, anchor, anchor_tsc)
-                    sync_ns = _clock(ts, scale, anchor, anchor_tsc) - s0
-                    if rec_clat:
-                        _moment(acc, accf, A_SYNC + 1, AF_SYNC, sync_ns)
-                        acc[A_SYNC_HIST + plat_index(sync_ns)] += 1
+                _sync(acc, accf, ts, scale, anchor, anchor_tsc, timed, rec_clat)
         if syncing and d:
             write_count += 1
             if ((sync_a and write_count % sync_a == 0) or (sync_b and write_count % sync_b == 0)

@@ -35,7 +35,7 @@ from loadgen.engine.recorder import Recorder
 from loadgen.engine.region import Region, RegionError
 from loadgen.engine.trace import IologWriter
 from loadgen.engine.verify import Verifier, region_view
-from loadgen.plan import Job, RwMode
+from loadgen.plan import SYNC, Job, RwMode
 from loadgen.stats.jobstats import IntervalStats, SsSample
 from loadgen.stats.mmstats import MmStats
 
@@ -185,9 +185,10 @@ class JobRunner:
         ctl[kernel.C_SRC_SLOTS] = self.source.slots
         ctl[kernel.C_RBUF] = rbuf.ctypes.data
         ctl[kernel.C_SPIN] = job.rate.thinkcycles
-        ctl[kernel.C_SYNC_A] = job.fsync_blocks
-        ctl[kernel.C_SYNC_B] = job.fdatasync_blocks
-        ctl[kernel.C_SYNC_C] = job.sync_file_range_nr
+        if self.pattern.replay is None:  # a replay's syncs are its log's (fio's read_iolog_get)
+            ctl[kernel.C_SYNC_A] = job.fsync_blocks
+            ctl[kernel.C_SYNC_B] = job.fdatasync_blocks
+            ctl[kernel.C_SYNC_C] = job.sync_file_range_nr
         if job.flow:  # fio's flow_init_job; close() takes it out again
             # the helper's, shared by its workers; else one of this runner's own
             table = self._flow_given or flow.FlowTable()
@@ -448,8 +449,8 @@ class _Run:
                         int(ctl[kernel.C_BYTES_LEFT]), max(job.ramp_size - self._ramp_done(), 1)
                     )
             dirs = batch.dirs
-            if self.verify_only:
-                dirs = np.zeros_like(batch.dirs)  # read what the writes would have written
+            if self.verify_only:  # read what the writes would have written
+                dirs = np.where(batch.dirs == SYNC, SYNC, 0).astype(np.int8)
             ran = state.run(batch.offsets, batch.lengths, dirs, pos, count)
             if in_ramp and job.ramp_size:
                 self._ramp_add(int(ctl[kernel.C_PASS]))
@@ -468,7 +469,10 @@ class _Run:
                 if self.done_bytes >= self.bytes_limit or (
                     self.ios_limit and self.done_ios >= self.ios_limit
                 ):
-                    limited = True
+                    # a replayed log's sync lines after its last I/O still run (fio
+                    # replays the whole log); they move no bytes, and the next call runs
+                    # nothing else
+                    limited = self.pattern.replay is None or ran in (0, left)
             if self.logs is not None and measured and ran:
                 self._log(batch, pos, ran, int(ctl[kernel.C_NOW]))
             pos = (pos + ran) % len(batch)
@@ -717,18 +721,20 @@ class _Run:
         if self.kernel_logs:
             sl = slice(pos, pos + ran)
             logs = self.state.logs
+            keep = self._ios_of(batch.dirs[sl])  # the kernel stamps reads and writes only
             self.logs.add(
                 self.measured_start,
                 now,
-                batch.offsets[sl],
-                batch.lengths[sl],
-                batch.dirs[sl],
-                logs[0, :ran],
-                logs[1, :ran],
-                logs[2, :ran],
+                batch.offsets[sl][keep],
+                batch.lengths[sl][keep],
+                batch.dirs[sl][keep],
+                logs[0, :ran][keep],
+                logs[1, :ran][keep],
+                logs[2, :ran][keep],
             )
             return
         idx = (pos + np.arange(ran)) % len(batch)
+        idx = idx[self._ios_of(batch.dirs[idx])]
         self.logs.add(
             self.measured_start,
             now,
@@ -739,6 +745,14 @@ class _Run:
             None,
             None,
         )
+
+    def _ios_of(self, dirs: np.ndarray) -> slice | np.ndarray:
+        """The reads and writes among ``dirs``: a replayed log's sync lines are left out of
+        the per-I/O logs."""
+        if self.pattern.replay is None:
+            return slice(None)
+        keep: np.ndarray = dirs != SYNC
+        return keep
 
     def _think(self) -> None:
         """thinktime: spin thinktime_spin, then sleep the rest."""

@@ -260,7 +260,7 @@ class Resolver:
         )
         if replay is None:
             return job
-        writes, reads = bool(replay.dirs.any()), not bool(replay.dirs.all())
+        writes, reads = bool((replay.dirs == WRITE).any()), bool((replay.dirs == READ).any())
         mode = RwMode.RW if writes and reads else RwMode.WRITE if writes else RwMode.READ
         return replace(job, rw=mode, rw_postfix=0)  # the log's directions, not rw=
 
@@ -293,7 +293,7 @@ class Resolver:
                              f"{exc.strerror or exc}", where) from None
         except LogError as exc:
             raise InputError(str(exc), f"{state.read_iolog}:{exc.line}") from None
-        if not len(replay.offsets):
+        if not replay.ios:
             raise InputError(f"job {name!r}: read_iolog={state.read_iolog} has no I/O to "
                              "replay", where)
         return replay

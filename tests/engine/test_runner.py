@@ -738,3 +738,27 @@ def test_a_sequence_starts_again_from_its_first_block_at_the_ramp_end(
     run_job(job)
     blocks = [o // (4 * K) for _, o, _ in _rows(in_tmp / "seq.log")]
     assert blocks[:6] == [2, 0, 1, 5, 3, 4]
+
+
+def test_a_replayed_log_s_sync_lines_are_the_engine_s_syncs(in_tmp: Path) -> None:
+    # fio (checked, page_fault): every sync and datasync line is one sync, those after the
+    # last I/O too, and fsync= adds none to a replay (its syncs are the log's)
+    (in_tmp / "s.log").write_text(
+        "fio version 2 iolog\nf add\nf write 0 4096\nf sync 0 0\nf write 4096 4096\n"
+        "f read 0 4096\nf datasync 0 0\nf write 8192 4096\nf sync 0 0\nf datasync 0 0\n"
+    )
+    job = make_job(size=1 * M, read_iolog=str(in_tmp / "s.log"), io_size=16 * K, fsync_blocks=1)
+    res = run_job(job)
+    assert res.ios == (1, 3) and res.bytes == (4 * K, 12 * K)
+    assert res.total.syncs == 4 and res.total.sync.moments.n == 4
+
+
+def test_a_replay_cut_short_by_number_ios_still_ends(in_tmp: Path) -> None:
+    (in_tmp / "s.log").write_text(
+        "fio version 2 iolog\nf write 0 4096\nf sync 0 0\n"
+        "f write 4096 4096\nf sync 0 0\nf write 8192 4096\n"
+    )
+    res = run_job(
+        make_job(size=1 * M, read_iolog=str(in_tmp / "s.log"), io_size=12 * K, number_ios=2)
+    )
+    assert res.ios == (0, 2) and res.total.syncs == 2

@@ -261,6 +261,11 @@ REPLAY_IOS = ([("write", i * 64 * K, 4 * K) for i in range(32)]
               + [("read", i * 16 * K, 16 * K) for i in range(64)]
               + [("read", 1536 * K + i * 8 * K, 8 * K) for i in range(32)]
               + [("write", 4 * K, 4 * K)] * 8)
+# writes with a sync after every second and a datasync after every fourth, reads, and a
+# sync after the last I/O
+REPLAY_SYNC_IOS = ([io for i in range(16) for io in [("write", i * 8 * K, 8 * K)]
+                    + [("sync", 0, 0)] * (i % 2) + [("datasync", 0, 0)] * (i % 4 == 3)]
+                   + [("read", i * 16 * K, 16 * K) for i in range(8)] + [("sync", 0, 0)])
 
 # a blktrace's I/Os: 4 KiB writes up the first 128 KiB, then 16 KiB reads down 256 KiB
 BLK_IOS = ([("write", i * 4 * K, 4 * K) for i in range(32)]
@@ -439,6 +444,16 @@ CORPUS: tuple[Case, ...] = (
     Case("replay_blktrace_options", "[r]\nread_iolog=trace.bin\nreplay_redirect=/dev/null\n"
                                     "replay_skip=write\nreplay_time_scale=400\n",
          files=(("trace.bin", trace_bytes(BLK_IOS, order=">")),)),
+    # sync and datasync lines are the engine's syncs (fio counts 13: 8 + 4 + the last);
+    # replay_skip=sync leaves the datasyncs; fsync= adds none to a replay
+    Case("replay_syncs_v2", "[r]\nsize=1m\nread_iolog=replay.log\n",
+         files=(("replay.log", _trace(2, REPLAY_SYNC_IOS)),)),
+    Case("replay_syncs_v3", "[r]\nsize=1m\nread_iolog=replay.log\nreplay_no_stall=1\n",
+         files=(("replay.log", _trace(3, REPLAY_SYNC_IOS)),)),
+    Case("replay_skip_sync", "[r]\nsize=1m\nread_iolog=replay.log\nreplay_skip=sync\n",
+         files=(("replay.log", _trace(3, REPLAY_SYNC_IOS)),)),
+    Case("replay_syncs_fsync", "[r]\nsize=1m\nread_iolog=replay.log\nfsync=2\n",
+         files=(("replay.log", _trace(3, REPLAY_SYNC_IOS)),)),
     Case("zoned_trailing_slash", "[z]\nsize=4m\nrw=randread\nnorandommap\nnumber_ios=64\n"
                                  "random_distribution=zoned:60/10:40/90/\n"),
     # verify reads are counted as reads in both; atomic-verify.fio's shape in memory

@@ -1009,7 +1009,8 @@ OPTIONS: tuple[Option, ...] = (
            "Collect steady-state samples only after this much of the job", "Steady state",
            aliases=("ss_ramp",), target="ss_ramp_ns"),
     Option("steadystate_check_interval", Time("s"), 1_000_000_000,
-           "Sample interval of the steady-state check (whole seconds)", "Steady state",
+           "Sample interval of the steady-state check (at least 1s; the window holds "
+           "ss_dur divided by its whole seconds samples, as fio)", "Steady state",
            aliases=("ss_interval",), target="ss_interval_ns"),
     # --- replay (loadgen.replaylog; the log is checked before anything starts)
     Option("read_iolog", Str(allow_empty=False), "",

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from loadgen.blktrace import MergeError, byte_order, merge, parse_trace
+from loadgen.plan import SYNC
 from loadgen.replaylog import LogError, ReplayOptions, load
 
 MAGIC = 0x65617407  # BLK_IO_TRACE_MAGIC | BLK_IO_TRACE_VERSION
@@ -111,11 +112,11 @@ def test_only_queue_events_of_data_count() -> None:
     )
     log = parse_trace(data, ReplayOptions())
     assert (log.offsets.tolist(), log.lengths.tolist(), log.dirs.tolist()) == (
-        [4096, 16384],
-        [4096, 2048],
-        [1, 0],
+        [4096, 0, 16384],
+        [4096, 0, 2048],
+        [1, SYNC, 0],  # the flush is the engine's sync, as fio's DDIR_SYNC
     )
-    assert log.due_ns is not None and log.due_ns.tolist() == [0, 4_000]
+    assert log.due_ns is not None and log.due_ns.tolist() == [0, 2_000, 4_000]
 
 
 def test_time_is_kept_in_whole_microseconds_per_io_and_scaled() -> None:

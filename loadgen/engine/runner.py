@@ -329,7 +329,7 @@ class _Run:
         self.next_report = 0
         self.usage_last: Usage | None = None
         # steadystate=: fio's helper thread reads every job's counts each ss_interval, on
-        # its own timer from the run's start (restarted at a ramp_time's end)
+        # its own timer from the run's start (restarted at a ramp's end)
         self.sample = sample
         self.ss_ns = job.steadystate.interval_ms * 1_000_000 if job.steadystate.on else 0
         self.ss_origin = 0
@@ -652,7 +652,8 @@ class _Run:
         origin = self.origin_ns or now
         self.next_report = origin + ((now - origin) // self.interval_ns + 1) * self.interval_ns
         if self.ss_ns:
-            self.ss_origin = now if self.job.ramp_time_ns else origin
+            ramped = self.job.ramp_time_ns or self.job.ramp_size
+            self.ss_origin = now if ramped else origin
             self.next_ss = self.ss_origin + ((now - self.ss_origin) // self.ss_ns + 1) * self.ss_ns
             self.ss_last = now
             self.ss_base[:] = 0

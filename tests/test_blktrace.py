@@ -67,11 +67,14 @@ def record(
 
 def trace_bytes(ios: list[tuple[str, int, int]], gap_ns: int = 100_000, order: str = "<") -> bytes:
     """A trace of these (direction, offset, length) I/Os, each queued, issued and
-    completed, queue events gap_ns apart."""
+    completed, queue events gap_ns apart; a "flush" is a write flush of no bytes."""
     out = [record(0, 0, 0, action(0, NOTIFY), b"fio\0", order)]
     for i, (direction, offset, length) in enumerate(ios):
         kind = WRITE if direction == "write" else READ
         t = 1_000 + i * gap_ns
+        if direction == "flush":
+            out.append(record(t, 0, 0, action(QUEUE, WRITE, FLUSH, QUEUE_TC), order=order))
+            continue
         out += [
             record(t, offset // 512, length, action(QUEUE, kind, QUEUE_TC), order=order),
             record(t + 40, offset // 512, length, action(ISSUE, kind, ISSUE_TC), order=order),

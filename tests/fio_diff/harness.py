@@ -239,6 +239,8 @@ def _cell(job: dict[str, Any], timed: bool) -> str:
     names = {"read": "r", "write": "w", "mixed": "mixed"}
     parts = [f"{short}={job[key]['total_ios']}/{job[key]['io_bytes']}B"
              for key, short in names.items() if key in job]
+    if job.get("sync", {}).get("total_ios"):
+        parts.append(f"sync={job['sync']['total_ios']}")
     return " ".join([*parts, f"minf={job['minf']}"]) + (" (timed)" if timed else "")
 
 
@@ -441,6 +443,10 @@ CORPUS: tuple[Case, ...] = (
     # device for it (replay_redirect); BLK_IOS stay inside their own 384 KiB
     Case("replay_blktrace", "[r]\nread_iolog=trace.bin\nreplay_redirect=/dev/null\n",
          files=(("trace.bin", trace_bytes(BLK_IOS)),)),
+    # a flush is a sync in both (fio's handle_trace_flush): 4 of them
+    Case("replay_blktrace_flush", "[r]\nread_iolog=trace.bin\nreplay_redirect=/dev/null\n",
+         files=(("trace.bin", trace_bytes([io for i, w in enumerate(BLK_IOS[:32]) for io in
+                                           [w] + [("flush", 0, 0)] * (i % 8 == 7)])),)),
     Case("replay_blktrace_options", "[r]\nread_iolog=trace.bin\nreplay_redirect=/dev/null\n"
                                     "replay_skip=write\nreplay_time_scale=400\n",
          files=(("trace.bin", trace_bytes(BLK_IOS, order=">")),)),

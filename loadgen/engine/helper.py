@@ -82,7 +82,6 @@ def warm_up() -> None:
             pass
         finally:
             runner.close()
-    verify.warm_up()
 
 
 class Helper:
@@ -99,6 +98,7 @@ class Helper:
         self.calibration = calibration
         self.flow_table = flow_table  # mapped shared: every worker forked counts in it
         self.stops = stops  # mapped shared: every worker forked reads its jobs' flags
+        self.verify_loaded = False
         self.sock = commands
         self.replies = replies
         self.children: set[int] = set()
@@ -140,6 +140,12 @@ class Helper:
     def _spawn(self, request: protocol.SpawnRequest, fds: list[int]) -> None:
         """Fork one worker per unit, each with its own stats pipe; hand the read ends back."""
         (gate_r,) = fds
+        if not self.verify_loaded and any(job.verify.on for unit in request.units for job in unit):
+            # only a run that verifies pays for the checksums' machine code, loaded once
+            # before its first verifying group is forked so its workers inherit it
+            verify.warm_up()
+            gc.freeze()
+            self.verify_loaded = True
         forked_r, forked_w = os.pipe2(os.O_CLOEXEC)
         pids: list[int] = []
         batch: list[int] = []  # read ends not yet sent to the controller

@@ -19,10 +19,11 @@ def _kernel_loaded() -> None:
     """As the fork helper does before any job: every compiled function loaded and each
     pattern path run once, so no test's measured window loads machine code (its faults
     would count as the job's)."""
-    from loadgen.engine import helper, kernel
+    from loadgen.engine import helper, kernel, verify
 
     kernel.compile_kernel()
     helper.warm_up()
+    verify.warm_up()  # the helper does it before forking a verifying group
 
 
 def make_job(**kw: object) -> Job:

@@ -113,6 +113,40 @@ SIZED_OK, SIZED_EXHAUSTED, SIZED_NEED_DRAWS = range(3)
 
 
 @numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+def fitting_length(
+    geo: Any, g: int, split_bs: Any, split_cum: Any, draws: Any, used: int, room: int
+) -> tuple[int, int]:
+    """fio's get_next_buflen for one I/O, by the sizer at ``geo[g:]``: its fixed size, or
+    lengths drawn from ``draws[used:]`` (bsrange's min + max*r rounded down to min unless
+    unaligned, or bssplit's first entry whose cumulative share covers r among those that
+    fit) until one fits in ``room``.  Returns (length, or -1 when the draws ran out;
+    draws used so far)."""
+    mn = geo[g + G_MIN]
+    mx = geo[g + G_MAX]
+    if geo[g + G_FIXED]:
+        return mn, used
+    ns = geo[g + G_NSPLIT]
+    at = geo[g + G_SPLIT_AT]
+    while used < len(draws):
+        r = draws[used]
+        used += 1
+        if ns:
+            cand = split_bs[at + ns - 1]
+            for j in range(ns):
+                if r * 100.0 <= split_cum[at + j] and split_bs[at + j] <= room:
+                    cand = split_bs[at + j]
+                    break
+        else:
+            cand = mn + np.int64(mx * r)
+        if not geo[g + G_UNALIGNED]:
+            cand -= cand % mn
+        cand = min(cand, mx)
+        if cand <= room:
+            return cand, used
+    return -1, used
+
+
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
 def _claim_sized(
     words: Any,
     nblocks: int,
@@ -135,9 +169,7 @@ def _claim_sized(
     made, free blocks left, status)."""
     start = geo[G_START]
     end = geo[G_END]
-    nbs = u_bs.shape[1]
-    used0 = 0
-    used1 = 0
+    used = np.zeros(2, dtype=np.int64)
     k = 0
     status = SIZED_OK
     for i in range(len(dirs)):
@@ -155,40 +187,13 @@ def _claim_sized(
         off = start + b * geo[g + G_BA]
         room = end - off
         mn = geo[g + G_MIN]
-        mx = geo[g + G_MAX]
         if off >= end or room < mn:
             status = SIZED_EXHAUSTED
             break
-        length = mn
-        if not geo[g + G_FIXED]:
-            length = -1
-            while length < 0:
-                used = used1 if d else used0
-                if used == nbs:
-                    break
-                r = u_bs[d, used]
-                if d:
-                    used1 += 1
-                else:
-                    used0 += 1
-                ns = geo[g + G_NSPLIT]
-                if ns:
-                    at = geo[g + G_SPLIT_AT]
-                    cand = split_bs[at + ns - 1]
-                    for j in range(ns):
-                        if r * 100.0 <= split_cum[at + j] and split_bs[at + j] <= room:
-                            cand = split_bs[at + j]
-                            break
-                else:
-                    cand = mn + np.int64(mx * r)
-                if not geo[g + G_UNALIGNED]:
-                    cand -= cand % mn
-                cand = min(cand, mx)
-                if cand <= room:
-                    length = cand
-            if length < 0:
-                status = SIZED_NEED_DRAWS
-                break
+        length, used[d] = fitting_length(geo, g, split_bs, split_cum, u_bs[d], used[d], room)
+        if length < 0:
+            status = SIZED_NEED_DRAWS
+            break
         covered, marked = _mark_run(
             words, nblocks, (off - start) // mn, (length + mn - 1) // mn, True
         )

@@ -22,15 +22,10 @@ from loadgen.engine import lfsr, randmap
 from loadgen.engine.randmap import (
     G_BA,
     G_END,
-    G_FIXED,
     G_LASTB,
-    G_MAX,
     G_MIN,
-    G_NSPLIT,
-    G_SPLIT_AT,
     G_START,
     G_STRIDE,
-    G_UNALIGNED,
 )
 
 # An I/O's mode (fio's should_do_random and rw_sequencer).
@@ -122,7 +117,6 @@ def walk(
     io_u_fits)."""
     start = geo[G_START]
     end = geo[G_END]
-    nbs = u_bs.shape[1]
     used = np.zeros(2, dtype=np.int64)
     one = np.zeros(1, dtype=np.int64)
     free = cur[CUR_FREE]
@@ -186,36 +180,16 @@ def walk(
         s = int(g)  # the sizer of the length: the direction's, or with seq_rand the mode's slot
         if seq_rand:
             s = G_STRIDE if mode == RAND else 0
-        lmn = geo[s + G_MIN]
-        mx = geo[s + G_MAX]
-        if room < lmn:
+        if room < geo[s + G_MIN]:
             status = EXHAUSTED
             break
-        length = lmn
-        if not geo[s + G_FIXED]:
-            length = -1
-            while length < 0 and used[d] < nbs:
-                r = u_bs[d, used[d]]
-                used[d] += 1
-                ns = geo[s + G_NSPLIT]
-                if ns:
-                    at = geo[s + G_SPLIT_AT]
-                    cand = split_bs[at + ns - 1]
-                    for j in range(ns):
-                        if r * 100.0 <= split_cum[at + j] and split_bs[at + j] <= room:
-                            cand = split_bs[at + j]
-                            break
-                else:
-                    cand = lmn + np.int64(mx * r)
-                if not geo[s + G_UNALIGNED]:
-                    cand -= cand % lmn
-                cand = min(cand, mx)
-                if cand <= room:
-                    length = cand
-            if length < 0:
-                cur[CUR_PENDING] = block  # this I/O again, with the same block
-                status = NEED_DRAWS
-                break
+        length, used[d] = randmap.fitting_length(
+            geo, s, split_bs, split_cum, u_bs[d], used[d], room
+        )
+        if length < 0:
+            cur[CUR_PENDING] = block  # this I/O again, with the same block
+            status = NEED_DRAWS
+            break
         if spread_end and block >= 0 and off + base + length > spread_end:
             status = EXHAUSTED  # fio: an I/O that crosses the file end ends the loop
             break

@@ -952,6 +952,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("verify_async", Int(0), 0,
            "Accepted, no effect: verification runs in the job's own loop (no async threads in "
            "the page_fault engine's process)", "Verify", apply=_apply_no_effect),
+    Option("verify_async_cpus", CpuList(), (),
+           "Accepted, no effect: there are no async verify threads to pin (verification runs "
+           "in the job's own loop)", "Verify", apply=_apply_no_effect),
     # --- buffer contents (loadgen.engine.buffers)
     Option("buffer_pattern", PatternKind(formats=False), (b"", ()),
            "Fill write buffers with this pattern", "Buffers"),
@@ -1062,10 +1065,9 @@ for _option in OPTIONS:
         BY_NAME[_spelling] = _option
 
 _FILES = "loadgen has no files or devices: the region is anonymous memory"
-_RATE = "rate limiting is not implemented by loadgen"
-_VERIFY = "data verification is not implemented by loadgen"
+_VERIFY = "this verify option is not implemented by loadgen"
+_TRIM = "trims have no meaning for anonymous memory (fio's page_fault engine fails every trim)"
 _PRIO = "switching user or group is not implemented by loadgen"
-_OUTPUT = "this reporting option is not implemented by loadgen"
 _ZONES = "zoned block devices do not apply to anonymous memory"
 _ASYNC = "page_fault is a synchronous engine: no batching or queue tuning"
 _RFC = "an option of the unmerged page_fault RFC; use thp=madvise|never"
@@ -1081,19 +1083,16 @@ UNSUPPORTED: dict[str, str] = {
         "unlink_each_loop", "buffered", "atomic", "overwrite", "file_append", "filesize",
         "fill_device", "fill_fs", "ioscheduler", "disk_util",
     ), _FILES),
-    **dict.fromkeys((
-        "experimental_verify",
-        "verify_header_seed", "trim_percentage", "trim_verify_zero",
-        "trim_backlog", "trim_backlog_batch",
-    ), _VERIFY),
+    **dict.fromkeys(("experimental_verify", "verify_header_seed"), _VERIFY),
+    **dict.fromkeys(("trim_percentage", "trim_verify_zero", "trim_backlog", "trim_backlog_batch",
+                     "block_error_percentiles", "num_range"), _TRIM),
     **dict.fromkeys(("uid", "gid"), _PRIO),
     **dict.fromkeys((
         "hugepage-size",), "mem=shmhuge/mmaphuge round to the system's default huge page "
                            "size; loadgen has no other"),
-    **dict.fromkeys((
-        "gtod_cpu",
-        "dataplacement",
-    ), _OUTPUT),
+    **dict.fromkeys(("gtod_cpu",), "not implemented by loadgen: each job reads the clock in "
+                    "its own kernel loop (the TSC where it is reliable)"),
+    **dict.fromkeys(("dataplacement",), _FILES),
     **dict.fromkeys(("zonecapacity", "max_open_zones", "job_max_open_zones", "ignore_zone_limits",
                      "zone_reset_threshold", "zone_reset_frequency"), _ZONES),
     **dict.fromkeys(("iodepth_batch", "iodepth_batch_submit", "iodepth_batch_complete",
@@ -1104,13 +1103,11 @@ UNSUPPORTED: dict[str, str] = {
                      "fdp", "plid_select", "plids", "dp_scheme",), _FILES),
     **dict.fromkeys(("verify_policy", "verify_pattern_interval",), _VERIFY),
     **dict.fromkeys(("recover_zbd_write_error", "write_zone_remainder",), _ZONES),
-    **dict.fromkeys(("priohint",), _PRIO),
+    **dict.fromkeys(("priohint",), "a priority hint for block devices (command duration "
+                    "limits); anonymous memory has no device"),
     **dict.fromkeys(("data_placement", "fdp_pli", "fdp_pli_select"), _FILES),
     **dict.fromkeys(("spr_cs", "spr_num_regions", "spr_op"), _NOT_IMPLEMENTED),
-    **dict.fromkeys(("verify_async_cpus",), _VERIFY),
-    **dict.fromkeys(("block_error_percentiles",), _OUTPUT),
-    **dict.fromkeys(("sprandom", "num_range", "comm", "profile"),
-                    _NOT_IMPLEMENTED),
+    **dict.fromkeys(("sprandom", "comm", "profile"), _NOT_IMPLEMENTED),
 }
 
 

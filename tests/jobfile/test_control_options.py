@@ -161,8 +161,9 @@ def test_significant_figures(one_job, error_of):
 
 
 @pytest.mark.parametrize(("alias", "reason"), [
-    ("gtod_cpu", "reporting option"), ("block_error_percentiles", "reporting option"),
-    ("data_placement", "no files"), ("verify_async_cpus", "verification"),
+    ("gtod_cpu", "its own kernel loop"), ("block_error_percentiles", "trims have no meaning"),
+    ("data_placement", "no files"), ("verify_header_seed", "verify option"),
+    ("priohint", "block devices"),
 ])
 def test_fio_aliases_of_refused_options_give_the_reason(error_of, alias, reason):
     assert reason in error_of(f"[j]\nsize=1m\n{alias}=1\n")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from loadgen.jobfile.engineopts import parse_pattern
@@ -75,6 +77,10 @@ def test_verify_state_options_and_verify_async(one_job, notes) -> None:  # type:
     job = one_job("rw=write\nverify=md5\nverify_state_save=0\nverify_state_load=1\n"
                   "verify_async=4")
     assert not job.verify.state_save and job.verify.state_load
+    # no async verify threads to pin: accepted, the same job (its option listed as given)
+    pinned, plain = one_job("rw=write\nverify=md5\nverify_async_cpus=0-1"), one_job(
+        "rw=write\nverify=md5")
+    assert replace(pinned, job_options=plain.job_options) == plain
 
 
 def test_verify_write_sequence_is_on_except_for_verify_only(one_job) -> None:  # type: ignore[no-untyped-def]

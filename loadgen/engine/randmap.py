@@ -84,21 +84,15 @@ def _claim(
 
 
 @numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
-def _mark_run(words: Any, nblocks: int, start: int, count: int, shorten: bool) -> tuple[int, int]:
-    """Mark up to ``count`` blocks from ``start``; with ``shorten`` stop at the first used
-    one.  Returns (blocks covered, blocks newly marked)."""
+def _mark_run(words: Any, nblocks: int, start: int, count: int) -> int:
+    """Mark up to ``count`` free blocks from ``start``, stopping at the first used one or
+    the map end (fio's axmap_set_nr); returns how many it marked."""
     end = min(start + count, nblocks)
-    marked = 0
     b = start
-    while b < end:
-        if _is_set(words, b):
-            if shorten:
-                break
-        else:
-            _set(words, b)
-            marked += 1
+    while b < end and not _is_set(words, b):
+        _set(words, b)
         b += 1
-    return b - start, marked
+    return b - start
 
 
 # Per-direction geometry of sized claims (``_claim_sized``): G_STRIDE int64 per direction,
@@ -194,12 +188,10 @@ def _claim_sized(
         if length < 0:
             status = SIZED_NEED_DRAWS
             break
-        covered, marked = _mark_run(
-            words, nblocks, (off - start) // mn, (length + mn - 1) // mn, True
-        )
+        marked = _mark_run(words, nblocks, (off - start) // mn, (length + mn - 1) // mn)
         free -= marked
         offs[k] = off
-        lens[k] = min(length, covered * mn)
+        lens[k] = min(length, marked * mn)
         k += 1
     return k, free, status
 
@@ -221,13 +213,6 @@ class RandomMap:
     @property
     def full(self) -> bool:
         return self.free == 0
-
-    def is_used(self, block: int) -> bool:
-        return bool(_is_set(self.words, block))
-
-    def next_free(self, block: int) -> int:
-        """The first free block at or after ``block`` (cyclic).  The map must not be full."""
-        return int(_next_free(self.words, block))
 
     def claim_single(self, candidates: np.ndarray) -> np.ndarray:
         """Resolve one-block I/Os in order; the result is shorter if the map fills."""
@@ -285,16 +270,3 @@ class RandomMap:
             cycling,
         )
         return offs[:k], lens[:k], int(status)
-
-    def mark_run(self, start: int, nblocks: int) -> int:
-        """Mark an I/O of up to ``nblocks`` blocks from the free block ``start``; returns
-        how many blocks it covers (it stops at the first used block)."""
-        covered, marked = _mark_run(self.words, self.nblocks, start, nblocks, True)
-        self.free -= marked
-        return int(covered)
-
-    def mark_all(self, start: int, nblocks: int) -> None:
-        """Mark blocks [start, start+nblocks) whether used or not (sequential I/O in a
-        random job marks, and is never shortened)."""
-        _, marked = _mark_run(self.words, self.nblocks, start, nblocks, False)
-        self.free -= marked

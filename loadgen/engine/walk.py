@@ -197,11 +197,9 @@ def walk(
             # fio's mark_random_map, in units of the direction's min block, shortened at the
             # first used one; fio marks nothing for the other modes (IO_U_F_BUSY_OK), even
             # for the random block a sequential I/O with nowhere to go falls back to
-            covered, marked = randmap._mark_run(
-                words, nblocks, (off - start) // mn, (length + mn - 1) // mn, True
-            )
+            marked = randmap._mark_run(words, nblocks, (off - start) // mn, (length + mn - 1) // mn)
             free -= marked
-            length = min(length, covered * mn)
+            length = min(length, marked * mn)
         offs[k] = off
         lens[k] = length
         cur[CUR_START + d] = off

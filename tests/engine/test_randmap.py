@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from loadgen.engine import randmap
 from loadgen.engine.randmap import RandomMap
 
 
@@ -50,9 +51,11 @@ def test_sparse_batch_without_collisions_is_taken_as_is() -> None:
 def test_run_is_shortened_at_first_used_block() -> None:
     m = RandomMap(16)
     m.claim_single(np.array([6]))
-    assert m.mark_run(4, 5) == 2  # blocks 4, 5; block 6 is used
-    assert m.mark_run(14, 5) == 2  # stops at the map end, never wraps
-    assert m.free == 16 - 5
+    assert randmap._mark_run(m.words, 16, 4, 5) == 2  # blocks 4, 5; block 6 is used
+    assert randmap._mark_run(m.words, 16, 14, 5) == 2  # stops at the map end, never wraps
+    past_end = (1 << 64) - (1 << 16)  # bits past the last block stay set
+    marked = (1 << 4) | (1 << 5) | (1 << 14) | (1 << 15)
+    assert int(m.words[0]) == past_end | marked | (1 << 6)
 
 
 def test_reset_clears_every_block() -> None:

@@ -34,7 +34,7 @@ import time
 import traceback
 
 from loadgen import protocol
-from loadgen.engine import flow, jit, kernel, verify
+from loadgen.engine import flow, forkmem, jit, kernel, leanspawn, verify
 from loadgen.engine.hygiene import (
     bare_fork,
     die_with_parent,
@@ -93,8 +93,11 @@ class Helper:
         calibration: Calibration,
         flow_table: flow.FlowTable,
         stops: StopFlags,
+        lean_mode: str = leanspawn.OFF,
     ) -> None:
         self.worker_nice = worker_nice
+        self.lean_mode = lean_mode  # how workers that need no Python are forked
+        self.lean: dict[int, leanspawn.LeanWorker] = {}  # pid -> its relay
         self.calibration = calibration
         self.flow_table = flow_table  # mapped shared: every worker forked counts in it
         self.stops = stops  # mapped shared: every worker forked reads its jobs' flags
@@ -110,7 +113,13 @@ class Helper:
         signal.set_wakeup_fd(self.wake_w)
         try:
             while True:
-                readable, _, _ = select.select([self.sock.fileno(), self.wake_r], [], [])
+                # lean workers publish at their grid points; their relay looks that often
+                wait = min(w.interval_ns for w in self.lean.values()) / 4e9 if self.lean else None
+                readable, _, _ = select.select(
+                    [self.sock.fileno(), self.wake_r], [], [], min(wait, 0.25) if wait else None
+                )
+                for worker in self.lean.values():
+                    worker.pump()
                 if self.wake_r in readable:
                     while len(os.read(self.wake_r, 4096)) == 4096:
                         pass
@@ -152,6 +161,7 @@ class Helper:
         t_first = time.monotonic_ns()
         me = os.getpid()
         fork_errno = 0
+        shed: list[tuple[int, int]] = []  # the helper's heap, left out of lean workers
         for unit in request.units:
             if fork_errno:
                 pids.append(0)
@@ -159,18 +169,39 @@ class Helper:
             self.stops.clear(job.thread_number for job in unit)
             data_r, data_w = os.pipe2(os.O_CLOEXEC)
             enlarge_pipe(data_w)
+            lean = self._lean_worker(unit, request, gate_r, data_w)
             try:
-                pid = bare_fork()  # single-threaded here; the child ends in os._exit
+                if lean is not None:
+                    if self.lean_mode == leanspawn.SHED and not shed:
+                        shed = forkmem.shed(lean.spans())
+                    pid = lean.fork()
+                else:
+                    if shed:  # a Python worker needs all of it
+                        forkmem.restore(shed)
+                        shed = []
+                    pid = bare_fork()  # single-threaded here; the child ends in os._exit
             except OSError as exc:  # EAGAIN at a process limit: the rest of the group fails
                 fork_errno = exc.errno or 0
                 pids.append(0)
                 os.close(data_r)
-                os.close(data_w)
+                if lean is not None:
+                    lean.close()
+                else:
+                    os.close(data_w)
+                continue
+            if lean is not None:
+                self.lean[pid] = lean
+                self.children.add(pid)
+                pids.append(pid)
+                batch.append(data_r)
+                if len(batch) == protocol.FDS_PER_MESSAGE:
+                    self._send_pipes(batch)
                 continue
             if pid == 0:
                 for s in (self.sock, self.replies):
                     s.close()
-                for fd in (self.wake_r, self.wake_w, forked_w, data_r, *batch):
+                leans = (w.data_w for w in self.lean.values())  # a lean worker's pipe is its relay's
+                for fd in (self.wake_r, self.wake_w, forked_w, data_r, *batch, *leans):
                     os.close(fd)
                 os.read(forked_r, 1)
                 os.close(forked_r)
@@ -193,6 +224,7 @@ class Helper:
             batch.append(data_r)
             if len(batch) == protocol.FDS_PER_MESSAGE:
                 self._send_pipes(batch)
+        forkmem.restore(shed)
         t_last = time.monotonic_ns()
         os.close(forked_w)
         os.close(forked_r)
@@ -201,6 +233,17 @@ class Helper:
         protocol.send_msg(
             self.replies, protocol.Spawned(request.group, tuple(pids), t_first, t_last, fork_errno)
         )
+
+    def _lean_worker(self, unit: tuple[Job, ...], request: protocol.SpawnRequest, gate_r: int,
+                     data_w: int) -> leanspawn.LeanWorker | None:
+        """The unit prepared as a lean worker, or None: a Python worker runs it."""
+        if not self.lean_mode or leanspawn.unfit(unit):
+            return None
+        try:
+            return leanspawn.LeanWorker(unit[0], self.calibration, request.interval_ns,
+                                        request.origin_ns, gate_r, data_w, self.worker_nice)
+        except leanspawn.Unfit:
+            return None
 
     def _send_pipes(self, batch: list[int]) -> None:
         """Stats-pipe read ends to the controller, in fork order (SCM_RIGHTS caps the fds
@@ -220,6 +263,9 @@ class Helper:
             if pid == 0:
                 return
             self.children.discard(pid)
+            lean = self.lean.pop(pid, None)
+            if lean is not None:  # its counts, on its pipe, before the controller hears it ended
+                lean.finish(status)
             for thread_number in self.jobs_of.pop(pid, ()):  # a worker that died in a flow
                 self.flow_table.leave(thread_number)
             protocol.send_msg(
@@ -236,6 +282,9 @@ class Helper:
         for pid in list(self.children):
             os.waitpid(pid, 0)
         self.children.clear()
+        for lean in self.lean.values():
+            lean.close()
+        self.lean.clear()
 
 
 def helper_main(commands_fd: int, replies_fd: int, parent: int, worker_nice: int) -> None:
@@ -255,10 +304,11 @@ def helper_main(commands_fd: int, replies_fd: int, parent: int, worker_nice: int
         stops = StopFlags()  # likewise
         warm_up()
         calibration = Calibration.measure()
+        lean_mode = leanspawn.choose_mode(calibration)
         keep_heap()  # process-wide; workers inherit it
         gc.collect()
         gc.freeze()  # all so far is shared copy-on-write with every worker; gc never touches it
-        Helper(commands, replies, worker_nice, calibration, flow_table, stops).serve()
+        Helper(commands, replies, worker_nice, calibration, flow_table, stops, lean_mode).serve()
     except (
         Exception
     ):  # a bug: its traceback goes to the controller's event record, not the terminal

@@ -541,6 +541,12 @@ def now_ns(ts: Any) -> int:
     return _now(ts)  # type: ignore[no-any-return]
 
 
+# State's arrays laid out in one block of int64 words (State.over): where each starts
+STATE_PARTS = (0, C_SIZE, C_SIZE + A_SIZE, C_SIZE + A_SIZE + AF_SIZE,
+               C_SIZE + A_SIZE + AF_SIZE + 3, C_SIZE + A_SIZE + AF_SIZE + 5)
+STATE_WORDS = STATE_PARTS[-1] + 1
+
+
 class State:
     """The arrays one job's kernel calls share: inputs, accumulators, logs, a timespec."""
 
@@ -552,6 +558,20 @@ class State:
         self.logs = np.full((3, max(log_capacity, 1)), 0, dtype=np.int64)
         self.ts = np.full(2, 0, dtype=np.int64)
         self.clock = np.full(1, tsc_ns_per_tick, dtype=np.float64)
+
+    @classmethod
+    def over(cls, words: np.ndarray, at: int) -> State:
+        """A state (no per-I/O logs) whose arrays are ``words[at:at + STATE_WORDS]``, a
+        block another process also maps (``loadgen.engine.lean``)."""
+        state = cls.__new__(cls)
+        ctl, acc, accf, logs, ts, clock = (at + p for p in STATE_PARTS)
+        state.ctl = words[ctl:acc]
+        state.acc = words[acc:accf]
+        state.accf = words[accf:logs].view(np.float64)
+        state.logs = words[logs:ts].reshape(3, 1)
+        state.ts = words[ts:clock]
+        state.clock = words[clock:clock + 1].view(np.float64)
+        return state
 
     def run(
         self, offs: np.ndarray, lens: np.ndarray, dirs: np.ndarray, start: int, count: int

@@ -87,6 +87,26 @@ def measure_overhead(timed: bool, tsc_ns_per_tick: float = 0.0) -> float:
     return best
 
 
+def kernel_flags(job: Job, logs: bool, scramble: bool) -> int:
+    """The kernel's flags for the job's measured I/Os (F_RECORD aside)."""
+    flags = 0
+    if is_timed(job):
+        flags |= kernel.F_TIMED
+        if not job.disable_clat:
+            flags |= kernel.F_CLAT
+        if not job.disable_lat:
+            flags |= kernel.F_LAT
+            if job.lat_percentiles:
+                flags |= kernel.F_LAT_HIST
+    if not (job.disable_bw or job.gtod_reduce):
+        flags |= kernel.F_SAMPLES
+    if logs:
+        flags |= kernel.F_LOG
+    if scramble:
+        flags |= kernel.F_SCRAMBLE
+    return flags
+
+
 @dataclass(frozen=True)
 class Calibration:
     """The clock and the loop's cost per I/O, measured once by a fork helper and passed
@@ -288,22 +308,8 @@ class _Run:
         self.ramp_bytes = 0  # ramp_size: the job's bytes in the ramp (no group counter)
         iotime = job.rate.thinktime_iotime_ns
         self.last_think = 0
-        flags = 0
-        if self.timed:
-            flags |= kernel.F_TIMED
-            if not job.disable_clat:
-                flags |= kernel.F_CLAT
-            if not job.disable_lat:
-                flags |= kernel.F_LAT
-                if job.lat_percentiles:
-                    flags |= kernel.F_LAT_HIST
-        if not (job.disable_bw or job.gtod_reduce):
-            flags |= kernel.F_SAMPLES
-        if self.kernel_logs:
-            flags |= kernel.F_LOG
-        if self.source is not None and self.source.scramble and self.verifier is None:
-            flags |= kernel.F_SCRAMBLE
-        self.flags = flags
+        scramble = self.source is not None and self.source.scramble and self.verifier is None
+        self.flags = kernel_flags(job, self.kernel_logs, scramble)
         # limits (measured window only; fio resets its counters at ramp end)
         loops = max(job.loops, 1)
         self.bytes_limit = job.bytes_per_pass * loops

@@ -1,0 +1,62 @@
+"""Leave the fork helper's heap out of the workers that never run Python.
+
+fork copies the page tables of every private mapping that has pages, and exit tears the
+child's copy down again: for the helper (numpy, numba and LLVM loaded, some 60 MiB of
+anonymous memory) that is milliseconds per worker, more than a storm worker's own job.
+A lean worker (``loadgen.engine.lean``) touches only machine code, its stack and the
+blocks made for it, so the helper marks its large writable anonymous mappings
+``MADV_DONTFORK`` while it forks lean workers and ``MADV_DOFORK`` again before it forks a
+Python one.  Machine code and read-only data are never marked, nor the stack; the helper
+checks the whole arrangement once at start (``leanspawn.probe``) before relying on it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+
+from loadgen.engine.hygiene import libc
+
+MADV_DONTFORK = 10
+MADV_DOFORK = 11
+MIN_BYTES = 256 << 10  # smaller ones hold little, and ld.so's and libc's own state is there
+_MAPS = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ (\d+)\s*(.*)$")
+
+
+def candidates(min_bytes: int = MIN_BYTES) -> list[tuple[int, int]]:
+    """(start, length) of this process's large private writable anonymous mappings, the
+    brk heap included, the stack not, nor any that touches anonymous machine code or
+    read-only data: the JIT's writable sections (its GOT) sit next to them."""
+    spans: list[tuple[int, int, str, bool]] = []
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            m = _MAPS.match(line.rstrip("\n"))
+            if m is not None:
+                anon = m[4] == "0" and m[5] in ("", "[heap]")
+                spans.append((int(m[1], 16), int(m[2], 16), m[3], anon))
+    jit_edges = {edge for lo, hi, perms, anon in spans
+                 if anon and perms in ("r-xp", "r--p") for edge in (lo, hi)}
+    return [(lo, hi - lo) for lo, hi, perms, anon in spans
+            if anon and perms == "rw-p" and hi - lo >= min_bytes
+            and lo not in jit_edges and hi not in jit_edges]
+
+
+def _advise(ranges: list[tuple[int, int]], advice: int) -> list[tuple[int, int]]:
+    madvise = libc().madvise
+    madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+    return [(lo, n) for lo, n in ranges if madvise(lo, n, advice) == 0]
+
+
+def shed(keep: tuple[tuple[int, int], ...] = ()) -> list[tuple[int, int]]:
+    """Mark the candidates (but none overlapping ``keep``) not to be inherited; returns
+    what was marked, for ``restore``."""
+
+    def kept(lo: int, n: int) -> bool:
+        return any(lo < k_lo + k_n and k_lo < lo + n for k_lo, k_n in keep)
+
+    return _advise([r for r in candidates() if not kept(*r)], MADV_DONTFORK)
+
+
+def restore(ranges: list[tuple[int, int]]) -> None:
+    """Children inherit these mappings again."""
+    _advise(ranges, MADV_DOFORK)

@@ -1,0 +1,344 @@
+"""The fork helper's side of a lean worker (``loadgen.engine.lean``): prepared before the
+fork, its counts relayed after.
+
+Before the fork the helper maps the job's region (the child inherits the empty mapping;
+the helper unmaps its own view after), generates every I/O with the job's
+``AccessPattern`` and fills the write source, all in a private block the child inherits,
+and writes the parameters and the kernel's initial state into a block both map.  After
+the fork it sends the worker's messages on the worker's own stats pipe, as a Python
+worker would: READY at once, an interval delta for each slot the child publishes, and
+at the child's exit the final delta and DONE.  A child that was killed sends no final
+(as a killed Python worker), so the controller records what it records for those.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import mmap
+import os
+import signal
+import time
+
+import numpy as np
+
+from loadgen import protocol
+from loadgen.engine import forkmem, kernel, lean
+from loadgen.engine.buffers import WriteSource, buffer_seed
+from loadgen.engine.faults import Usage, huge_pages_possible
+from loadgen.engine.hygiene import libc
+from loadgen.engine.pattern import AccessPattern
+from loadgen.engine.recorder import Recorder
+from loadgen.engine.region import Region, RegionError
+from loadgen.engine.runner import BATCH_OPS, Calibration, is_timed, kernel_flags
+from loadgen.plan import Job, RwMode
+from loadgen.stats.jobstats import IntervalStats
+from loadgen.stats.mmstats import MmStats
+
+WORKER_NAME = b"loadgen-worker"
+OOM_PATH = b"/proc/self/oom_score_adj"
+OOM_VALUE = b"1000"  # a storm that exhausts memory should lose workers, not the host
+PRIVATE = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
+ENV = "LOADGEN_LEAN"  # "0": every worker is a Python worker (to compare, or to rule lean out)
+SHED, PLAIN, OFF = "shed", "plain", ""  # lean workers without the helper's heap, with it, none
+
+
+class Unfit(Exception):
+    """This job cannot run as a lean worker after all (a Python worker runs it)."""
+
+
+def unfit(unit: tuple[Job, ...]) -> str:
+    """``lean.unfit``, and the region must hold no huge pages (their count is read from
+    the worker's /proc/self/smaps at its end, which a lean worker cannot do)."""
+    why = lean.unfit(unit)
+    if not why and huge_pages_possible(unit[0].thp):
+        why = "the region may hold transparent huge pages"
+    return why
+
+
+def _usage(words: np.ndarray) -> Usage:
+    """struct rusage (18 words) as the runner's Usage."""
+    return Usage(
+        minf=int(words[8]),
+        majf=int(words[9]),
+        ctx=int(words[16] + words[17]),
+        usr_ns=int(words[0]) * 1_000_000_000 + int(words[1]) * 1000,
+        sys_ns=int(words[2]) * 1_000_000_000 + int(words[3]) * 1000,
+    )
+
+
+def _all_ios(pattern: AccessPattern) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every I/O of the job's one pass, in order (what the runner's batches would be)."""
+    batches = []
+    total = 0
+    while True:
+        batch = pattern.next_batch(BATCH_OPS)
+        if not len(batch):
+            break
+        total += len(batch)
+        if total > lean.MAX_IOS or pattern.repeat != 1 or pattern.replay_due is not None:
+            raise Unfit(f"over {lean.MAX_IOS} I/Os")
+        batches.append(batch)
+    if not batches:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int8)
+    return (np.concatenate([b.offsets for b in batches]),
+            np.concatenate([b.lengths for b in batches]),
+            np.concatenate([b.dirs for b in batches]))
+
+
+def _aligned(n: int) -> int:
+    return -(-n // 64) * 64
+
+
+class LeanWorker:
+    """One lean worker: its blocks and region before the fork, its relay after."""
+
+    def __init__(self, job: Job, calibration: Calibration, interval_ns: int, origin_ns: int,
+                 gate_r: int, data_w: int, nice: int) -> None:
+        try:
+            RwMode(job.rw)
+            pattern = AccessPattern(job)
+        except ValueError as exc:  # the Python worker reports it as the job's error
+            raise Unfit(str(exc)) from exc
+        offs, lens, dirs = _all_ios(pattern)
+        self.job = job
+        self.data_w = data_w
+        self.pid = 0
+        self.timed = is_timed(job)
+        self.overhead_ns = calibration.overhead_ns(self.timed)
+        max_bs = max(pattern.max_bs, 1)
+        n = len(offs)
+        ring = WriteSource.ring_bytes(job, max_bs)
+        at_lens = _aligned(8 * n)
+        at_dirs = at_lens + _aligned(8 * n)
+        at_ring = at_dirs + _aligned(max(n, 1))
+        at_rbuf = _aligned(at_ring + ring)
+        self.private = mmap.mmap(-1, at_rbuf + max_bs, flags=PRIVATE)
+        self.shared = mmap.mmap(-1, 8 * lean.SHARED_WORDS)  # MAP_SHARED: the helper reads it
+        self.region: Region | None = None
+        try:
+            self.region = Region.for_job(job)
+        except RegionError as exc:
+            self._unmap()
+            raise Unfit(str(exc)) from exc
+        block = np.frombuffer(self.private, dtype=np.uint8)
+        address = block.ctypes.data
+        block[:at_lens].view(np.int64)[:n] = offs
+        block[at_lens:at_dirs].view(np.int64)[:n] = lens
+        block[at_dirs:at_dirs + n].view(np.int8)[:] = dirs
+        source = WriteSource(job, pattern.max_bs, buffer_seed(job.randseed, job.thread_number),
+                             block[at_ring:at_ring + ring])
+        h = self.words
+        state = kernel.State.over(h, lean.STATE)
+        ctl = state.ctl
+        ctl[kernel.C_BASE] = self.region.address
+        ctl[kernel.C_SRC] = source.address
+        ctl[kernel.C_SRC_STEP] = source.step
+        ctl[kernel.C_SRC_SLOTS] = source.slots
+        ctl[kernel.C_RBUF] = address + at_rbuf
+        ctl[kernel.C_SYNC_A] = job.fsync_blocks
+        ctl[kernel.C_SYNC_B] = job.fdatasync_blocks
+        ctl[kernel.C_SYNC_C] = job.sync_file_range_nr
+        state.clock[0] = calibration.tsc_ns_per_tick
+        state.acc[kernel.A_WIN + 1] = max(job.bwavgtime_ms, 1)
+        state.acc[kernel.A_WIN + 5] = max(job.iopsavgtime_ms, 1)
+        h[lean.P_NIOS] = n
+        h[lean.P_GATE] = gate_r
+        h[lean.P_PPID] = os.getpid()
+        h[lean.P_NICE] = nice
+        h[lean.P_FLAGS] = kernel_flags(job, False, source.scramble)
+        h[lean.P_BYTES] = job.bytes_per_pass
+        h[lean.P_IOS] = job.number_ios
+        h[lean.P_RUNTIME] = job.runtime_ns
+        h[lean.P_INTERVAL] = self.interval_ns = max(interval_ns, 1)
+        h[lean.P_ORIGIN] = origin_ns
+        h[lean.P_OFFS] = address
+        h[lean.P_LENS] = address + at_lens
+        h[lean.P_DIRS] = address + at_dirs
+        h[lean.P_RBUF] = address + at_rbuf
+        h[lean.P_RBUF_LEN] = max_bs
+        h[lean.P_START_CLOCK] = job.job_start_clock_id
+        raw = h.view(np.uint8)
+        for word, text in ((lean.S_NAME, WORKER_NAME[:15]), (lean.S_OOM_PATH, OOM_PATH),
+                           (lean.S_OOM_VALUE, OOM_VALUE)):
+            raw[8 * word:8 * word + len(text)] = np.frombuffer(text, dtype=np.uint8)
+        self.last_report = 0
+        self.usage_last: Usage | None = None
+        self.first_op_sent = False
+
+    @property
+    def words(self) -> np.ndarray:
+        """The shared block as int64 words (a view: none may outlive ``close``)."""
+        return np.frombuffer(self.shared, dtype=np.int64)
+
+    def spans(self) -> tuple[tuple[int, int], ...]:
+        """The child's own mappings (start, length), which must never be shed."""
+        assert self.region is not None
+        private = np.frombuffer(self.private, dtype=np.uint8)
+        return (self.region.address, self.region.size), (private.ctypes.data, len(private))
+
+    # ---- the fork -----------------------------------------------------------------------
+    def fork(self) -> int:
+        """Fork the child (SIGTERM blocked in it: it polls for a stop); say READY for it."""
+        shared = self.words.ctypes.data
+        private = np.frombuffer(self.private, dtype=np.uint8).ctypes.data
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        try:
+            pid = int(lean.spawn(shared, private))
+            err = ctypes.c_int.from_address(libc().__errno_location()).value if pid < 0 else 0
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        if pid < 0:
+            raise OSError(err or errno.EAGAIN, os.strerror(err or errno.EAGAIN))
+        self.pid = pid
+        # the region and the block are the child's now; the helper's views go
+        assert self.region is not None
+        self.region_stats = self.region.stats()
+        self.region.close()
+        self.region = None
+        self.private.close()
+        ready = protocol.Ready(pid, time.monotonic_ns())
+        self._send(protocol.READY, protocol.encode_message(ready))
+        return pid
+
+    # ---- the relay ------------------------------------------------------------------------
+    def _send(self, kind: protocol.MessageKind, payload: bytes) -> None:
+        try:
+            protocol.send(self.data_w, self.job.thread_number, kind, payload)
+        except OSError:  # the controller is gone: nothing to tell
+            pass
+
+    def _start(self) -> bool:
+        """Whether the child's measured window has started (then its start is known)."""
+        h = self.words
+        if h[lean.S_STATUS] == lean.STATUS_FORKED:
+            return False
+        if self.usage_last is None:
+            self.usage_last = _usage(h[lean.S_RU0:lean.S_RU0 + lean.RUSAGE_WORDS])
+            self.last_report = int(h[lean.S_START])
+        return True
+
+    def _delta(self, state: kernel.State, now: int, usage: Usage, first_op: int
+               ) -> IntervalStats:
+        """The runner's _fill: a delta from ``state``'s accumulators up to ``now``."""
+        assert self.usage_last is not None
+        delta = Recorder(self.job, state).take(self.job.thread_number)
+        delta.t_start_ns = max(self.last_report, int(self.words[lean.S_START]))
+        delta.t_end_ns = now
+        delta.runtime_ns = now - delta.t_start_ns
+        used = usage - self.usage_last
+        delta.minf, delta.majf, delta.ctx = used.minf, used.majf, used.ctx
+        delta.usr_ns, delta.sys_ns = used.usr_ns, used.sys_ns
+        if first_op and not self.first_op_sent:
+            delta.first_op_ns = first_op
+            delta.job_start_ms = int(self.words[lean.S_START_MS])
+            self.first_op_sent = True
+        self.usage_last = usage
+        self.last_report = now
+        return delta
+
+    def pump(self) -> None:
+        """Send the interval the child published, if any."""
+        h = self.words
+        if not self._start() or h[lean.S_PUBLISHED] == h[lean.S_CONSUMED]:
+            return
+        slot = lean.SLOT
+        ru = h[slot + lean.SL_RU:slot + lean.SL_RU + lean.RUSAGE_WORDS]
+        delta = self._delta(kernel.State.over(h, lean.SLOT_STATE), int(h[slot + lean.SL_END]),
+                            _usage(ru),
+                            int(h[slot + lean.SL_FIRST]))
+        delta.interval_index = int(h[slot + lean.SL_INDEX])
+        kernel.shared_add(h.ctypes.data + 8 * lean.S_CONSUMED, 1)
+        self._send(protocol.INTERVAL, protocol.encode_interval(delta))
+
+    def finish(self, status: int) -> None:
+        """The child exited: its last interval, then (if it ended its job) the final
+        delta and DONE; the pipe closes, as the child's own would."""
+        try:
+            self.pump()
+            if os.WIFEXITED(status) and not os.WEXITSTATUS(status):
+                self._final()
+        finally:
+            self.close()
+
+    def ended(self) -> bool:
+        """Whether the child ended its job (its counts are complete)."""
+        return bool(self.words[lean.S_STATUS] == lean.STATUS_DONE) and self._start()
+
+    def _final(self) -> None:
+        if not self.ended():
+            return
+        h = self.words
+        state = kernel.State.over(h, lean.STATE)
+        end = int(h[lean.S_END])
+        ru = h[lean.S_RU1:lean.S_RU1 + lean.RUSAGE_WORDS]
+        delta = self._delta(state, end, _usage(ru), int(state.ctl[kernel.C_FIRST]))
+        delta.interval_index = (end - int(h[lean.S_ORIGIN])) // self.interval_ns + 1
+        delta.final = True
+        delta.overhead_ns = self.overhead_ns
+        delta.mm = MmStats(self.region_stats, None)
+        self._send(protocol.INTERVAL, protocol.encode_interval(delta))
+        self._send(protocol.DONE, protocol.encode_message(protocol.Done(self.pid, 0)))
+
+    def _unmap(self) -> None:
+        if self.region is not None:
+            self.region.close()
+            self.region = None
+        for block in (self.private, self.shared):
+            if not block.closed:
+                block.close()
+
+    def close(self) -> None:
+        """Release the helper's views, the blocks and the stats pipe (idempotent)."""
+        if self.data_w >= 0:
+            os.close(self.data_w)
+            self.data_w = -1
+        self._unmap()
+
+
+def probe(calibration: Calibration, shed: bool) -> bool:
+    """Whether a lean worker runs a tiny job to its end here, with the helper's heap left
+    out of it (``shed``) or not; a child that touched what it was not given dies of it."""
+    # writes, reads, syncs and an interval slot: every path of the child's code
+    job = Job(name="lean-probe", thread_number=0, subjob=0, numjobs=1, group_id=0,
+              size=64 << 10, rw=RwMode.RANDRW, fsync_blocks=2)
+    gate_r, gate_w = os.pipe2(os.O_CLOEXEC)
+    data_r, data_w = os.pipe2(os.O_CLOEXEC)
+    try:
+        worker = LeanWorker(job, calibration, 1000, 0, gate_r, data_w,
+                            os.getpriority(os.PRIO_PROCESS, 0))
+    except Unfit:
+        for fd in (gate_r, gate_w, data_r, data_w):
+            os.close(fd)
+        return False
+    marked = forkmem.shed(worker.spans()) if shed else []
+    try:
+        pid = worker.fork()
+    except OSError:
+        pid = 0
+    finally:
+        forkmem.restore(marked)
+        os.close(gate_w)
+        os.close(gate_r)
+    try:
+        if not pid:
+            return False
+        _, status = os.waitpid(pid, 0)
+        words = worker.words
+        ios = int(words[lean.ACC + kernel.A_TOT] + words[lean.ACC + kernel.A_TOT + 2])
+        del words
+        return os.WIFEXITED(status) and not os.WEXITSTATUS(status) and worker.ended() and (
+            ios == job.size // 4096)
+    finally:
+        worker.close()
+        os.close(data_r)
+
+
+def choose_mode(calibration: Calibration) -> str:
+    """How this helper forks the workers that can be lean (SHED, PLAIN or OFF)."""
+    if os.environ.get(ENV) == "0" or not lean.SUPPORTED:
+        return OFF
+    for mode in (SHED, PLAIN):
+        if probe(calibration, mode == SHED):
+            return mode
+    return OFF

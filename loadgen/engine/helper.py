@@ -27,6 +27,7 @@ if __name__ == "__main__":
 import contextlib
 import gc
 import os
+import resource
 import select
 import signal
 import socket
@@ -49,6 +50,7 @@ from loadgen.plan import BsSplitEntry, Job, RwMode
 from loadgen.status import ExitStatus
 
 HELPER_NAME = "loadgen-helper"
+LEAN_FD_RESERVE = 8  # this group's pipes being made, and a margin
 
 
 def warm_up() -> None:
@@ -98,6 +100,12 @@ class Helper:
         self.worker_nice = worker_nice
         self.lean_mode = lean_mode  # how workers that need no Python are forked
         self.lean: dict[int, leanspawn.LeanWorker] = {}  # pid -> its relay
+        # a lean worker's stats pipe stays open here too: lean only while the limit allows
+        self.nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        try:
+            self.fds_before = len(os.listdir("/proc/self/fd"))
+        except OSError:  # out of descriptors already
+            self.fds_before = self.nofile
         self.calibration = calibration
         self.flow_table = flow_table  # mapped shared: every worker forked counts in it
         self.stops = stops  # mapped shared: every worker forked reads its jobs' flags
@@ -200,7 +208,7 @@ class Helper:
             if pid == 0:
                 for s in (self.sock, self.replies):
                     s.close()
-                leans = (w.data_w for w in self.lean.values())  # a lean worker's pipe is its relay's
+                leans = (w.data_w for w in self.lean.values())  # lean workers' pipes: theirs
                 for fd in (self.wake_r, self.wake_w, forked_w, data_r, *batch, *leans):
                     os.close(fd)
                 os.read(forked_r, 1)
@@ -238,6 +246,10 @@ class Helper:
                      data_w: int) -> leanspawn.LeanWorker | None:
         """The unit prepared as a lean worker, or None: a Python worker runs it."""
         if not self.lean_mode or leanspawn.unfit(unit):
+            return None
+        # room for a full batch of read ends on top, as a Python worker's needs
+        held = self.fds_before + len(self.lean) + protocol.FDS_PER_MESSAGE + LEAN_FD_RESERVE
+        if self.nofile != resource.RLIM_INFINITY and held >= self.nofile:
             return None
         try:
             return leanspawn.LeanWorker(unit[0], self.calibration, request.interval_ns,

@@ -25,14 +25,18 @@ from __future__ import annotations
 import platform
 from typing import Any
 
-from loadgen.engine import kernel as k  # first: it chooses numba's cache directory
-from loadgen.plan import Job, MemKind, RwMode
+from loadgen.engine.jit import choose_cache_dir
 
-import numba  # noqa: E402
+choose_cache_dir()
+
+import numba  # noqa: E402  (the cache directory must be chosen first)
 import numpy as np  # noqa: E402
 from llvmlite import ir  # noqa: E402
 from numba import types  # noqa: E402
 from numba.extending import intrinsic  # noqa: E402
+
+from loadgen.engine import kernel as k  # noqa: E402
+from loadgen.plan import Job, MemKind, RwMode  # noqa: E402
 
 MAX_IOS = 1 << 16  # more than this and a job's own work dwarfs what a Python worker costs
 CHUNK_NS = 10_000_000  # a kernel call returns at least this often (the runner's CHUNK_NS)

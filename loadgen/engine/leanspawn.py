@@ -13,6 +13,7 @@ at the child's exit the final delta and DONE.  A child that was killed sends no 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import mmap
@@ -84,6 +85,13 @@ def _all_ios(pattern: AccessPattern) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return (np.concatenate([b.offsets for b in batches]),
             np.concatenate([b.lengths for b in batches]),
             np.concatenate([b.dirs for b in batches]))
+
+
+def _errno() -> int:
+    """The C library's errno of this thread (a raw system call's, not ctypes' copy)."""
+    where = libc().__errno_location
+    where.restype = ctypes.c_void_p
+    return ctypes.c_int.from_address(where()).value
 
 
 def _aligned(n: int) -> int:
@@ -185,7 +193,7 @@ class LeanWorker:
         old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
         try:
             pid = int(lean.spawn(shared, private))
-            err = ctypes.c_int.from_address(libc().__errno_location()).value if pid < 0 else 0
+            err = _errno() if pid < 0 else 0
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
         if pid < 0:
@@ -203,10 +211,8 @@ class LeanWorker:
 
     # ---- the relay ------------------------------------------------------------------------
     def _send(self, kind: protocol.MessageKind, payload: bytes) -> None:
-        try:
+        with contextlib.suppress(OSError):  # the controller is gone: nothing to tell
             protocol.send(self.data_w, self.job.thread_number, kind, payload)
-        except OSError:  # the controller is gone: nothing to tell
-            pass
 
     def _start(self) -> bool:
         """Whether the child's measured window has started (then its start is known)."""
@@ -302,8 +308,16 @@ def probe(calibration: Calibration, shed: bool) -> bool:
     # writes, reads, syncs and an interval slot: every path of the child's code
     job = Job(name="lean-probe", thread_number=0, subjob=0, numjobs=1, group_id=0,
               size=64 << 10, rw=RwMode.RANDRW, fsync_blocks=2)
-    gate_r, gate_w = os.pipe2(os.O_CLOEXEC)
-    data_r, data_w = os.pipe2(os.O_CLOEXEC)
+    try:
+        gate_r, gate_w = os.pipe2(os.O_CLOEXEC)
+    except OSError:  # out of descriptors already: no lean workers (they would hold more)
+        return False
+    try:
+        data_r, data_w = os.pipe2(os.O_CLOEXEC)
+    except OSError:
+        os.close(gate_r)
+        os.close(gate_w)
+        return False
     try:
         worker = LeanWorker(job, calibration, 1000, 0, gate_r, data_w,
                             os.getpriority(os.PRIO_PROCESS, 0))

@@ -1,0 +1,192 @@
+"""Lean workers (engine.lean, engine.leanspawn): what the child does and what the helper
+sends for it, read back from the worker's stats pipe as the controller reads it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+
+from loadgen import protocol
+from loadgen.engine import forkmem, lean, leanspawn
+from loadgen.engine.runner import Calibration
+from loadgen.plan import Job, RwMode, VerifyControls, VerifyKind
+from loadgen.stats.jobstats import IntervalStats
+
+from .conftest import make_job, run_job
+
+pytestmark = pytest.mark.skipif(not lean.SUPPORTED, reason="no system call table here")
+
+
+@pytest.fixture(scope="module")
+def calibration() -> Calibration:
+    return Calibration.measure()
+
+
+@dataclass
+class Relayed:
+    kinds: list[int] = field(default_factory=list)
+    deltas: list[IntervalStats] = field(default_factory=list)
+    status: int = 0
+
+    @property
+    def total(self) -> IntervalStats:
+        out = IntervalStats()
+        for d in self.deltas:
+            out.merge(d)
+        return out
+
+
+def _messages(data: bytes) -> Iterator[tuple[int, bytes]]:
+    for _, kind, payload in protocol.Reassembler().feed(data):
+        yield kind, payload
+
+
+def run_lean(job: Job, cal: Calibration, interval_ns: int = 10**12, shed: bool = True,
+             before_release: str = "") -> Relayed:
+    """Prepare, fork and release one lean worker as the helper does; pump its relay until
+    it exits; everything its pipe carried."""
+    gate_r, gate_w = os.pipe2(os.O_CLOEXEC)
+    data_r, data_w = os.pipe2(os.O_CLOEXEC)
+    worker = leanspawn.LeanWorker(job, cal, interval_ns, 0, gate_r, data_w,
+                                  os.getpriority(os.PRIO_PROCESS, 0))
+    marked = forkmem.shed(worker.spans()) if shed else []
+    try:
+        pid = worker.fork()
+    finally:
+        forkmem.restore(marked)
+        os.close(gate_r)
+    if before_release:
+        os.kill(pid, getattr(signal, before_release))
+    os.close(gate_w)
+    out = Relayed()
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        worker.pump()
+        time.sleep(0.0005)
+    worker.finish(status)
+    out.status = status
+    data = b""
+    while chunk := os.read(data_r, 1 << 16):  # EOF: the relay closed the pipe
+        data += chunk
+    os.close(data_r)
+    for kind, payload in _messages(data):
+        out.kinds.append(kind)
+        if kind == protocol.INTERVAL:
+            out.deltas.append(protocol.decode_interval(payload))
+    return out
+
+
+def storm_job(**kw: object) -> Job:
+    base: dict[str, object] = {"size": 4 << 20, "rw": RwMode.RANDRW}
+    base.update(kw)
+    return make_job(**base)
+
+
+def test_a_storm_job_is_fit_and_what_needs_python_is_not() -> None:
+    assert leanspawn.unfit((storm_job(),)) == ""
+    assert lean.unfit((storm_job(), storm_job())) == "several jobs in one worker"
+    assert lean.unfit((storm_job(thread=True),)) == "thread=1"
+    assert lean.unfit((storm_job(time_based=True, runtime_ns=10**9),)) == "time-based or ramped"
+    assert lean.unfit((storm_job(verify=VerifyControls(kind=VerifyKind.CRC32C)),)) == "verify"
+    assert lean.unfit((storm_job(write_lat_log="x"),)) == "per-I/O logs"
+    assert lean.unfit((storm_job(size=1 << 30),)) == f"over {lean.MAX_IOS} I/Os"
+    assert leanspawn.unfit((storm_job(thp="madvise"),)) != ""
+
+
+def test_a_lean_worker_does_the_python_workers_ios_with_its_regions_faults(
+        calibration: Calibration) -> None:
+    job = storm_job()
+    got = run_lean(job, calibration)
+    assert os.WIFEXITED(got.status) and os.WEXITSTATUS(got.status) == 0
+    assert got.kinds == [protocol.READY, protocol.INTERVAL, protocol.DONE]
+    (final,) = got.deltas
+    assert final.final and final.first_op_ns > 0 and final.overhead_ns > 0
+    python = run_job(job)
+    assert [d.ios for d in final.dirs] == list(python.ios)
+    assert [d.bytes for d in final.dirs] == list(python.bytes)
+    for d in final.dirs:  # every I/O timed into fio's histogram and the exact moments
+        assert int(d.clat.hist.sum()) == d.ios == d.clat.moments.n
+        assert d.clat.moments.min <= d.clat.moments.mean <= d.clat.moments.max
+    pages = job.size // 4096
+    assert pages <= final.minf <= pages + 16
+    assert final.runtime_ns == final.t_end_ns - final.t_start_ns > 0
+
+
+def test_without_shedding_the_helpers_heap_it_runs_the_same(calibration: Calibration) -> None:
+    job = storm_job(rw=RwMode.WRITE, size=1 << 20)
+    got = run_lean(job, calibration, shed=False)
+    assert got.total.dirs[1].ios == 256 and got.kinds[-1] == protocol.DONE
+
+
+def test_a_lean_worker_reports_on_the_interval_grid(calibration: Calibration) -> None:
+    job = storm_job(rw=RwMode.WRITE, size=64 << 20)  # 16384 faults: tens of ms
+    got = run_lean(job, calibration, interval_ns=2_000_000)
+    assert len(got.deltas) >= 3 and got.deltas[-1].final
+    assert not any(d.final for d in got.deltas[:-1])
+    indexes = [d.interval_index for d in got.deltas]
+    assert indexes == sorted(indexes) and len(set(indexes)) == len(indexes)
+    assert got.total.dirs[1].ios == 16384
+    assert got.total.dirs[1].bytes == 64 << 20
+    assert int(got.total.dirs[1].clat.hist.sum()) == 16384
+    for a, b in zip(got.deltas, got.deltas[1:], strict=False):
+        assert a.t_end_ns == b.t_start_ns  # the deltas tile the measured window
+
+
+def test_sigterm_is_a_stop_with_a_final_report(calibration: Calibration) -> None:
+    got = run_lean(storm_job(rw=RwMode.WRITE, size=64 << 20), calibration,
+                   before_release="SIGTERM")
+    assert os.WIFEXITED(got.status) and os.WEXITSTATUS(got.status) == 0
+    assert got.kinds == [protocol.READY, protocol.INTERVAL, protocol.DONE]
+    assert got.total.dirs[1].ios == 0
+
+
+def test_a_killed_lean_worker_says_nothing_more(calibration: Calibration) -> None:
+    got = run_lean(storm_job(), calibration, before_release="SIGKILL")
+    assert os.WIFSIGNALED(got.status) and os.WTERMSIG(got.status) == signal.SIGKILL
+    assert got.kinds == [protocol.READY]
+
+
+def test_the_probe_finds_a_way_to_fork_lean_workers_here(calibration: Calibration) -> None:
+    assert leanspawn.probe(calibration, shed=False)
+    assert leanspawn.choose_mode(calibration) in (leanspawn.SHED, leanspawn.PLAIN)
+
+
+def test_the_lean_setting_off_means_python_workers(
+        calibration: Calibration, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(leanspawn.ENV, "0")
+    assert leanspawn.choose_mode(calibration) == leanspawn.OFF
+
+
+def test_shedding_marks_the_heap_not_to_be_copied_and_restore_undoes_it() -> None:
+    keep = np.full(1 << 20, 1, dtype=np.uint8)  # a large anonymous mapping of its own
+    span = (keep.ctypes.data & ~4095, 1 << 20)
+    marked = forkmem.shed((span,))
+    try:
+        assert marked
+        assert all("dc" in _vmflags(lo) for lo, _ in marked)
+        assert "dc" not in _vmflags(keep.ctypes.data)
+    finally:
+        forkmem.restore(marked)
+    assert not any("dc" in _vmflags(lo) for lo, _ in marked)
+
+
+def _vmflags(address: int) -> list[str]:
+    """The VmFlags of the mapping holding ``address`` (/proc/self/smaps)."""
+    inside = False
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            head = line.split(" ", 1)[0]
+            if "-" in head and ":" not in head:
+                lo, hi = (int(x, 16) for x in head.split("-"))
+                inside = lo <= address < hi
+            elif inside and line.startswith("VmFlags:"):
+                return line.split()[1:]
+    return []

@@ -254,7 +254,7 @@ class Helper:
         try:
             return leanspawn.LeanWorker(unit[0], self.calibration, request.interval_ns,
                                         request.origin_ns, gate_r, data_w, self.worker_nice)
-        except leanspawn.Unfit:
+        except (leanspawn.Unfit, OSError, ValueError):  # the Python worker reports what it is
             return None
 
     def _send_pipes(self, batch: list[int]) -> None:

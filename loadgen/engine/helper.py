@@ -25,6 +25,7 @@ if __name__ == "__main__":
     sys.modules.setdefault("scipy", None)  # type: ignore[arg-type]  # None: "not importable"
 
 import contextlib
+import functools
 import gc
 import os
 import resource
@@ -33,9 +34,11 @@ import signal
 import socket
 import time
 import traceback
+from collections.abc import Callable
 
 from loadgen import protocol
 from loadgen.engine import flow, forkmem, jit, kernel, leanspawn, verify
+from loadgen.engine.faults import huge_pages_possible
 from loadgen.engine.hygiene import (
     bare_fork,
     die_with_parent,
@@ -170,6 +173,7 @@ class Helper:
         me = os.getpid()
         fork_errno = 0
         shed: list[tuple[int, int]] = []  # the helper's heap, left out of lean workers
+        huge_possible = functools.cache(huge_pages_possible)  # THP's mode, once per group
         for unit in request.units:
             if fork_errno:
                 pids.append(0)
@@ -177,7 +181,7 @@ class Helper:
             self.stops.clear(job.thread_number for job in unit)
             data_r, data_w = os.pipe2(os.O_CLOEXEC)
             enlarge_pipe(data_w)
-            lean = self._lean_worker(unit, request, gate_r, data_w)
+            lean = self._lean_worker(unit, request, gate_r, data_w, huge_possible)
             try:
                 if lean is not None:
                     if self.lean_mode == leanspawn.SHED and not shed:
@@ -243,9 +247,10 @@ class Helper:
         )
 
     def _lean_worker(self, unit: tuple[Job, ...], request: protocol.SpawnRequest, gate_r: int,
-                     data_w: int) -> leanspawn.LeanWorker | None:
+                     data_w: int, huge_possible: Callable[[str], bool]
+                     ) -> leanspawn.LeanWorker | None:
         """The unit prepared as a lean worker, or None: a Python worker runs it."""
-        if not self.lean_mode or leanspawn.unfit(unit):
+        if not self.lean_mode or leanspawn.unfit(unit, huge_possible):
             return None
         # room for a full batch of read ends on top, as a Python worker's needs
         held = self.fds_before + len(self.lean) + protocol.FDS_PER_MESSAGE + LEAN_FD_RESERVE

@@ -20,6 +20,7 @@ import mmap
 import os
 import signal
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -48,11 +49,13 @@ class Unfit(Exception):
     """This job cannot run as a lean worker after all (a Python worker runs it)."""
 
 
-def unfit(unit: tuple[Job, ...]) -> str:
+def unfit(unit: tuple[Job, ...],
+          huge_possible: Callable[[str], bool] = huge_pages_possible) -> str:
     """``lean.unfit``, and the region must hold no huge pages (their count is read from
-    the worker's /proc/self/smaps at its end, which a lean worker cannot do)."""
+    the worker's /proc/self/smaps at its end, which a lean worker cannot do);
+    ``huge_possible``: the THP check (a storm's helper asks it once per group)."""
     why = lean.unfit(unit)
-    if not why and huge_pages_possible(unit[0].thp):
+    if not why and huge_possible(unit[0].thp):
         why = "the region may hold transparent huge pages"
     return why
 

@@ -9,13 +9,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import numpy as np
 import pytest
 
 from loadgen import protocol
 from loadgen.engine import forkmem, lean, leanspawn
 from loadgen.engine.runner import Calibration
-from loadgen.plan import Job, RwMode, VerifyControls, VerifyKind
+from loadgen.plan import Job, RwMode
 from loadgen.stats.jobstats import IntervalStats
 
 from .conftest import make_job, run_job
@@ -90,17 +89,6 @@ def storm_job(**kw: object) -> Job:
     return make_job(**base)
 
 
-def test_a_storm_job_is_fit_and_what_needs_python_is_not() -> None:
-    assert leanspawn.unfit((storm_job(),)) == ""
-    assert lean.unfit((storm_job(), storm_job())) == "several jobs in one worker"
-    assert lean.unfit((storm_job(thread=True),)) == "thread=1"
-    assert lean.unfit((storm_job(time_based=True, runtime_ns=10**9),)) == "time-based or ramped"
-    assert lean.unfit((storm_job(verify=VerifyControls(kind=VerifyKind.CRC32C)),)) == "verify"
-    assert lean.unfit((storm_job(write_lat_log="x"),)) == "per-I/O logs"
-    assert lean.unfit((storm_job(size=1 << 30),)) == f"over {lean.MAX_IOS} I/Os"
-    assert leanspawn.unfit((storm_job(thp="madvise"),)) != ""
-
-
 def test_a_lean_worker_does_the_python_workers_ios_with_its_regions_faults(
         calibration: Calibration) -> None:
     job = storm_job()
@@ -163,30 +151,3 @@ def test_the_lean_setting_off_means_python_workers(
         calibration: Calibration, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(leanspawn.ENV, "0")
     assert leanspawn.choose_mode(calibration) == leanspawn.OFF
-
-
-def test_shedding_marks_the_heap_not_to_be_copied_and_restore_undoes_it() -> None:
-    keep = np.full(1 << 20, 1, dtype=np.uint8)  # a large anonymous mapping of its own
-    span = (keep.ctypes.data & ~4095, 1 << 20)
-    marked = forkmem.shed((span,))
-    try:
-        assert marked
-        assert all("dc" in _vmflags(lo) for lo, _ in marked)
-        assert "dc" not in _vmflags(keep.ctypes.data)
-    finally:
-        forkmem.restore(marked)
-    assert not any("dc" in _vmflags(lo) for lo, _ in marked)
-
-
-def _vmflags(address: int) -> list[str]:
-    """The VmFlags of the mapping holding ``address`` (/proc/self/smaps)."""
-    inside = False
-    with open("/proc/self/smaps") as smaps:
-        for line in smaps:
-            head = line.split(" ", 1)[0]
-            if "-" in head and ":" not in head:
-                lo, hi = (int(x, 16) for x in head.split("-"))
-                inside = lo <= address < hi
-            elif inside and line.startswith("VmFlags:"):
-                return line.split()[1:]
-    return []

@@ -78,7 +78,9 @@ def test_hist_log_coarseness_gives_fios_buckets_per_line(tmp_path: Path, coarsen
     """log_hist_coarseness=N: every line of both tools' histogram log has 1856 >> N bucket
     cells after time, direction and block size (fio's help text still says 1216 >> N)."""
     path = tmp_path / "hist.fio"
-    path.write_text(GLOBAL + f"[h]\nrw=randwrite\nsize=32m\nwrite_hist_log=h\nlog_hist_msec=20\n"
+    # 128 MiB: some 60 ms of faults, so fio writes lines too (it writes none for a job
+    # shorter than log_hist_msec)
+    path.write_text(GLOBAL + f"[h]\nrw=randwrite\nsize=128m\nwrite_hist_log=h\nlog_hist_msec=20\n"
                              f"log_hist_coarseness={coarseness}\n")
     widths = {}
     for tool, run in (("fio", run_fio), ("loadgen", run_loadgen)):

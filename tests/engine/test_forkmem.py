@@ -1,0 +1,34 @@
+"""Shedding the helper's heap (engine.forkmem): what is marked, and that it is undone."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from loadgen.engine import forkmem
+
+
+def test_shedding_marks_the_heap_not_to_be_copied_and_restore_undoes_it() -> None:
+    keep = np.full(1 << 20, 1, dtype=np.uint8)  # a large anonymous mapping of its own
+    span = (keep.ctypes.data & ~4095, 1 << 20)
+    marked = forkmem.shed((span,))
+    try:
+        assert marked
+        assert all("dc" in _vmflags(lo) for lo, _ in marked)
+        assert "dc" not in _vmflags(keep.ctypes.data)
+    finally:
+        forkmem.restore(marked)
+    assert not any("dc" in _vmflags(lo) for lo, _ in marked)
+
+
+def _vmflags(address: int) -> list[str]:
+    """The VmFlags of the mapping holding ``address`` (/proc/self/smaps)."""
+    inside = False
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            head = line.split(" ", 1)[0]
+            if "-" in head and ":" not in head:
+                lo, hi = (int(x, 16) for x in head.split("-"))
+                inside = lo <= address < hi
+            elif inside and line.startswith("VmFlags:"):
+                return line.split()[1:]
+    return []

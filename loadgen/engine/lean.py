@@ -181,7 +181,7 @@ def _child(shared: int, private: int) -> None:
     for i in range(0, SLOT, 512):  # (the slot only if the job runs past a grid point)
         k.atomic_add(base + 8 * i, 0)
     rbuf = numba.carray(_voidptr(h[P_RBUF]), h[P_RBUF_LEN], np.uint8)
-    for i in range(0, len(rbuf), 4096):
+    for i in range(0, len(rbuf), 4096):  # page-aligned: one store per page
         rbuf[i] = 0
     n = h[P_NIOS]
     offs = numba.carray(_voidptr(h[P_OFFS]), n, np.int64)

@@ -123,7 +123,7 @@ class LeanWorker:
         at_lens = _aligned(8 * n)
         at_dirs = at_lens + _aligned(8 * n)
         at_ring = at_dirs + _aligned(max(n, 1))
-        at_rbuf = _aligned(at_ring + ring)
+        at_rbuf = -(-(at_ring + ring) // mmap.PAGESIZE) * mmap.PAGESIZE  # its pages its own
         self.private = mmap.mmap(-1, at_rbuf + max_bs, flags=PRIVATE)
         self.shared = mmap.mmap(-1, 8 * lean.SHARED_WORDS)  # MAP_SHARED: the helper reads it
         self.region: Region | None = None

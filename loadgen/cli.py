@@ -130,26 +130,30 @@ def _answers_alone(command_line: CommandLine) -> bool:
 
 
 def _run(args: list[str], signals: StartupSignals) -> int:
-    from loadgen.fleet.options import split_fleet_options
-    from loadgen.jobfile import build_plan, parse_command_line
-
-    fleet, args = split_fleet_options(args)
-    command_line = parse_command_line(args)
-    if _answers_alone(command_line):
-        return ExitStatus.OK
-    if fleet is not None:  # the profile runs on Dask workers (docs/fleet.md)
-        from loadgen.fleet.command import run_command
-
-        return run_command(fleet, args, signals)
-    plan = build_plan(command_line)
     # One BLAS thread per process: effective only before numpy's first import, which
-    # the controller's modules make; the job-file side above imports no numpy.
+    # the controller's modules make; the job-file side imports no numpy.
     from loadgen.blas import pin_blas_threads
     from loadgen.launch import HelperProcess
 
     pin_blas_threads()
-    helper = HelperProcess()  # its numba import overlaps the controller's imports
+    # Started first, so that its numba import overlaps reading the job files and the
+    # controller's imports; a command that turns out to need none (bad input, a fleet,
+    # --parse-only) discards it before it did anything.
+    helper = HelperProcess()
     try:
+        from loadgen.fleet.options import split_fleet_options
+        from loadgen.jobfile import build_plan, parse_command_line
+
+        fleet, args = split_fleet_options(args)
+        command_line = parse_command_line(args)
+        if _answers_alone(command_line):
+            return ExitStatus.OK
+        if fleet is not None:  # the profile runs on Dask workers (docs/fleet.md)
+            from loadgen.fleet.command import run_command
+
+            helper.discard()
+            return run_command(fleet, args, signals)
+        plan = build_plan(command_line)
         from loadgen.controller import run
 
         return int(run(plan, command_line.run_options, startup_signals=signals, helper=helper))

@@ -4,10 +4,11 @@ fork copies the page tables of every private mapping that has pages, and exit te
 child's copy down again: for the helper (numpy, numba and LLVM loaded, some 60 MiB of
 anonymous memory) that is milliseconds per worker, more than a storm worker's own job.
 A lean worker (``loadgen.engine.lean``) touches only machine code, its stack and the
-blocks made for it, so the helper marks its large writable anonymous mappings
-``MADV_DONTFORK`` while it forks lean workers and ``MADV_DOFORK`` again before it forks a
-Python one.  Machine code and read-only data are never marked, nor the stack; the helper
-checks the whole arrangement once at start (``leanspawn.probe``) before relying on it.
+blocks made for it, so the helper marks its large writable anonymous mappings, and the
+libraries that code never calls into, ``MADV_DONTFORK`` while it forks lean workers and
+``MADV_DOFORK`` again before it forks a Python one.  The JIT's machine code and data are
+never marked, nor the stack; the helper checks the arrangement once at start
+(``leanspawn.probe``) and falls back to less before relying on it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ from loadgen.engine.hygiene import libc
 MADV_DONTFORK = 10
 MADV_DOFORK = 11
 MIN_BYTES = 256 << 10  # smaller ones hold little, and ld.so's and libc's own state is there
+# what the compiled code calls into: the C library (system calls, memcpy, the vDSO's
+# clock), the dynamic loader, the math and compiler support libraries, numba's runtime
+KEEP_LIBRARIES = ("/libc.so", "/ld-linux", "/libm.so", "/libgcc", "/numba/")
+_LIBRARY = re.compile(r"^/\S*\.so(\.[0-9.]+)?$")
 _MAPS = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ (\d+)\s*(.*)$")
 
 
@@ -41,20 +46,37 @@ def candidates(min_bytes: int = MIN_BYTES) -> list[tuple[int, int]]:
             and lo not in jit_edges and hi not in jit_edges]
 
 
+def libraries(keep: tuple[str, ...] = KEEP_LIBRARIES) -> list[tuple[int, int]]:
+    """(start, length) of the file mappings (shared libraries, Python's extension
+    modules) whose path names none of ``keep``: code a lean worker never runs, whose
+    mappings fork would still copy one by one."""
+    out: list[tuple[int, int]] = []
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            m = _MAPS.match(line.rstrip("\n"))
+            # shared objects only: "/dev/zero (deleted)" and memfds are shared blocks
+            if m is not None and _LIBRARY.search(m[5]) and not any(k in m[5] for k in keep):
+                lo, hi = int(m[1], 16), int(m[2], 16)
+                out.append((lo, hi - lo))
+    return out
+
+
 def _advise(ranges: list[tuple[int, int]], advice: int) -> list[tuple[int, int]]:
     madvise = libc().madvise
     madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
     return [(lo, n) for lo, n in ranges if madvise(lo, n, advice) == 0]
 
 
-def shed(keep: tuple[tuple[int, int], ...] = ()) -> list[tuple[int, int]]:
-    """Mark the candidates (but none overlapping ``keep``) not to be inherited; returns
-    what was marked, for ``restore``."""
+def shed(keep: tuple[tuple[int, int], ...] = (), with_libraries: bool = False
+         ) -> list[tuple[int, int]]:
+    """Mark the candidates (and with ``with_libraries`` the libraries), but none
+    overlapping ``keep``, not to be inherited; returns what was marked, for ``restore``."""
 
     def kept(lo: int, n: int) -> bool:
         return any(lo < k_lo + k_n and k_lo < lo + n for k_lo, k_n in keep)
 
-    return _advise([r for r in candidates() if not kept(*r)], MADV_DONTFORK)
+    ranges = candidates() + (libraries() if with_libraries else [])
+    return _advise([r for r in ranges if not kept(*r)], MADV_DONTFORK)
 
 
 def restore(ranges: list[tuple[int, int]]) -> None:

@@ -173,6 +173,7 @@ class Helper:
         me = os.getpid()
         fork_errno = 0
         shed: list[tuple[int, int]] = []  # the helper's heap, left out of lean workers
+        shed_tried = False
         huge_possible = functools.cache(huge_pages_possible)  # THP's mode, once per group
         for unit in request.units:
             if fork_errno:
@@ -184,13 +185,15 @@ class Helper:
             lean = self._lean_worker(unit, request, gate_r, data_w, huge_possible)
             try:
                 if lean is not None:
-                    if self.lean_mode == leanspawn.SHED and not shed:
-                        shed = forkmem.shed(lean.spans())
+                    if not shed and not shed_tried:
+                        shed = leanspawn.shed_checked(self.calibration, self.lean_mode,
+                                                      lean.spans())
+                        shed_tried = True
                     pid = lean.fork()
                 else:
                     if shed:  # a Python worker needs all of it
                         forkmem.restore(shed)
-                        shed = []
+                        shed, shed_tried = [], False
                     pid = bare_fork()  # single-threaded here; the child ends in os._exit
             except OSError as exc:  # EAGAIN at a process limit: the rest of the group fails
                 fork_errno = exc.errno or 0

@@ -42,7 +42,9 @@ OOM_PATH = b"/proc/self/oom_score_adj"
 OOM_VALUE = b"1000"  # a storm that exhausts memory should lose workers, not the host
 PRIVATE = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
 ENV = "LOADGEN_LEAN"  # "0": every worker is a Python worker (to compare, or to rule lean out)
-SHED, PLAIN, OFF = "shed", "plain", ""  # lean workers without the helper's heap, with it, none
+# lean workers without the helper's heap and libraries, without its heap, with all, none
+SHED, HEAP, PLAIN, OFF = "shed", "heap", "plain", ""
+MODES = (SHED, HEAP, PLAIN)  # the order they are tried in
 
 
 class Unfit(Exception):
@@ -305,9 +307,30 @@ class LeanWorker:
         self._unmap()
 
 
-def probe(calibration: Calibration, shed: bool) -> bool:
-    """Whether a lean worker runs a tiny job to its end here, with the helper's heap left
-    out of it (``shed``) or not; a child that touched what it was not given dies of it."""
+def shed_for(mode: str, keep: tuple[tuple[int, int], ...]) -> list[tuple[int, int]]:
+    """What a lean fork in ``mode`` leaves out of the child (``forkmem.shed``)."""
+    if mode in (SHED, HEAP):
+        return forkmem.shed(keep, with_libraries=mode == SHED)
+    return []
+
+
+def shed_checked(calibration: Calibration, mode: str, keep: tuple[tuple[int, int], ...]
+                 ) -> list[tuple[int, int]]:
+    """Shed what lean workers about to be forked can do without, from ``mode`` down,
+    checked by a probe fork now: the mappings shed are this moment's (``forkmem``)."""
+    for each in MODES[MODES.index(mode):] if mode in MODES else ():
+        shed = shed_for(each, keep)
+        if not shed or probe(calibration, PLAIN):
+            return shed
+        forkmem.restore(shed)
+    return []
+
+
+def probe(calibration: Calibration, mode: str) -> bool:
+    """Whether a lean worker forked in ``mode`` (PLAIN: with what is shed now) runs a tiny
+    job to its end here; a child that touched what it was not given dies of it.  The
+    JIT's writable data lies where the allocator put it, so what can be shed is known
+    only by trying, in the process that will fork."""
     # writes, reads, syncs and an interval slot: every path of the child's code
     job = Job(name="lean-probe", thread_number=0, subjob=0, numjobs=1, group_id=0,
               size=64 << 10, rw=RwMode.RANDRW, fsync_blocks=2)
@@ -328,7 +351,7 @@ def probe(calibration: Calibration, shed: bool) -> bool:
         for fd in (gate_r, gate_w, data_r, data_w):
             os.close(fd)
         return False
-    marked = forkmem.shed(worker.spans()) if shed else []
+    marked = shed_for(mode, worker.spans())
     try:
         pid = worker.fork()
     except OSError:
@@ -355,7 +378,7 @@ def choose_mode(calibration: Calibration) -> str:
     """How this helper forks the workers that can be lean (SHED, PLAIN or OFF)."""
     if os.environ.get(ENV) == "0" or not lean.SUPPORTED:
         return OFF
-    for mode in (SHED, PLAIN):
-        if probe(calibration, mode == SHED):
+    for mode in MODES:
+        if probe(calibration, mode):
             return mode
     return OFF

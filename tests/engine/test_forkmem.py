@@ -32,3 +32,17 @@ def _vmflags(address: int) -> list[str]:
             elif inside and line.startswith("VmFlags:"):
                 return line.split()[1:]
     return []
+
+
+def test_only_shared_objects_count_as_libraries_not_shared_blocks() -> None:
+    import mmap
+
+    block = mmap.mmap(-1, 1 << 16)  # MAP_SHARED: "/dev/zero (deleted)" in the maps
+    address = np.frombuffer(block, dtype=np.uint8).ctypes.data
+    ranges = forkmem.libraries()
+    assert ranges and not any(lo <= address < lo + n for lo, n in ranges)
+    with open("/proc/self/maps") as maps:
+        named = {line.split()[-1] for line in maps if len(line.split()) >= 6}
+    assert any("/libc.so" in name for name in named)
+    libc_ranges = [r for r in forkmem.libraries(keep=()) if r not in ranges]
+    assert libc_ranges  # what KEEP_LIBRARIES keeps is left alone by default

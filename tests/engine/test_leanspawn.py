@@ -46,15 +46,15 @@ def _messages(data: bytes) -> Iterator[tuple[int, bytes]]:
         yield kind, payload
 
 
-def run_lean(job: Job, cal: Calibration, interval_ns: int = 10**12, shed: bool = True,
-             before_release: str = "") -> Relayed:
+def run_lean(job: Job, cal: Calibration, interval_ns: int = 10**12,
+             mode: str = leanspawn.SHED, before_release: str = "") -> Relayed:
     """Prepare, fork and release one lean worker as the helper does; pump its relay until
     it exits; everything its pipe carried."""
     gate_r, gate_w = os.pipe2(os.O_CLOEXEC)
     data_r, data_w = os.pipe2(os.O_CLOEXEC)
     worker = leanspawn.LeanWorker(job, cal, interval_ns, 0, gate_r, data_w,
                                   os.getpriority(os.PRIO_PROCESS, 0))
-    marked = forkmem.shed(worker.spans()) if shed else []
+    marked = leanspawn.shed_checked(cal, mode, worker.spans())
     try:
         pid = worker.fork()
     finally:
@@ -108,9 +108,11 @@ def test_a_lean_worker_does_the_python_workers_ios_with_its_regions_faults(
     assert final.runtime_ns == final.t_end_ns - final.t_start_ns > 0
 
 
-def test_without_shedding_the_helpers_heap_it_runs_the_same(calibration: Calibration) -> None:
+@pytest.mark.parametrize("mode", [leanspawn.HEAP, leanspawn.PLAIN])
+def test_with_more_of_the_helper_inherited_it_runs_the_same(
+        calibration: Calibration, mode: str) -> None:
     job = storm_job(rw=RwMode.WRITE, size=1 << 20)
-    got = run_lean(job, calibration, shed=False)
+    got = run_lean(job, calibration, mode=mode)
     assert got.total.dirs[1].ios == 256 and got.kinds[-1] == protocol.DONE
 
 
@@ -143,8 +145,8 @@ def test_a_killed_lean_worker_says_nothing_more(calibration: Calibration) -> Non
 
 
 def test_the_probe_finds_a_way_to_fork_lean_workers_here(calibration: Calibration) -> None:
-    assert leanspawn.probe(calibration, shed=False)
-    assert leanspawn.choose_mode(calibration) in (leanspawn.SHED, leanspawn.PLAIN)
+    assert leanspawn.probe(calibration, leanspawn.PLAIN)
+    assert leanspawn.choose_mode(calibration) in (leanspawn.SHED, leanspawn.HEAP, leanspawn.PLAIN)
 
 
 def test_the_lean_setting_off_means_python_workers(

@@ -103,6 +103,7 @@ class Helper:
         self.worker_nice = worker_nice
         self.lean_mode = lean_mode  # how workers that need no Python are forked
         self.lean: dict[int, leanspawn.LeanWorker] = {}  # pid -> its relay
+        self.draining: list[leanspawn.LeanWorker] = []  # ended, their last messages queued
         # a lean worker's stats pipe stays open here too: lean only while the limit allows
         self.nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         try:
@@ -126,11 +127,16 @@ class Helper:
             while True:
                 # lean workers publish at their grid points; their relay looks that often
                 wait = min(w.interval_ns for w in self.lean.values()) / 4e9 if self.lean else None
+                queued = [w for w in (*self.lean.values(), *self.draining) if w.pending]
                 readable, _, _ = select.select(
-                    [self.sock.fileno(), self.wake_r], [], [], min(wait, 0.25) if wait else None
+                    [self.sock.fileno(), self.wake_r], [w.data_w for w in queued], [],
+                    min(wait, 0.25) if wait else None,
                 )
                 for worker in self.lean.values():
                     worker.pump()
+                for worker in queued:
+                    worker.drain()
+                self.draining = [w for w in self.draining if w.data_w >= 0]
                 if self.wake_r in readable:
                     while len(os.read(self.wake_r, 4096)) == 4096:
                         pass
@@ -215,7 +221,7 @@ class Helper:
             if pid == 0:
                 for s in (self.sock, self.replies):
                     s.close()
-                leans = (w.data_w for w in self.lean.values())  # lean workers' pipes: theirs
+                leans = (w.data_w for w in (*self.lean.values(), *self.draining) if w.data_w >= 0)
                 for fd in (self.wake_r, self.wake_w, forked_w, data_r, *batch, *leans):
                     os.close(fd)
                 os.read(forked_r, 1)
@@ -284,8 +290,8 @@ class Helper:
                 return
             self.children.discard(pid)
             lean = self.lean.pop(pid, None)
-            if lean is not None:  # its counts, on its pipe, before the controller hears it ended
-                lean.finish(status)
+            if lean is not None and not lean.finish(status):  # its counts, on its pipe
+                self.draining.append(lean)
             for thread_number in self.jobs_of.pop(pid, ()):  # a worker that died in a flow
                 self.flow_table.leave(thread_number)
             protocol.send_msg(
@@ -302,9 +308,10 @@ class Helper:
         for pid in list(self.children):
             os.waitpid(pid, 0)
         self.children.clear()
-        for lean in self.lean.values():
+        for lean in (*self.lean.values(), *self.draining):
             lean.close()
         self.lean.clear()
+        self.draining.clear()
 
 
 def helper_main(commands_fd: int, replies_fd: int, parent: int, worker_nice: int) -> None:

@@ -13,7 +13,6 @@ at the child's exit the final delta and DONE.  A child that was killed sends no 
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import errno
 import mmap
@@ -116,6 +115,9 @@ class LeanWorker:
         offs, lens, dirs = _all_ios(pattern)
         self.job = job
         self.data_w = data_w
+        os.set_blocking(data_w, False)  # one relay for many workers: it never waits on a pipe
+        self.pending = bytearray()  # frames the pipe had no room for yet
+        self.finished = False  # the child's last message is queued: close once it is out
         self.pid = 0
         self.timed = is_timed(job)
         self.overhead_ns = calibration.overhead_ns(self.timed)
@@ -216,8 +218,25 @@ class LeanWorker:
 
     # ---- the relay ------------------------------------------------------------------------
     def _send(self, kind: protocol.MessageKind, payload: bytes) -> None:
-        with contextlib.suppress(OSError):  # the controller is gone: nothing to tell
-            protocol.send(self.data_w, self.job.thread_number, kind, payload)
+        for frame in protocol.frames(self.job.thread_number, kind, payload):
+            self.pending += frame
+        self.drain()
+
+    def drain(self) -> bool:
+        """Write what the pipe takes now; once the last message is out, close it.  True
+        when nothing is left to write (the helper selects for writing otherwise)."""
+        while self.pending and self.data_w >= 0:
+            try:
+                done = os.write(self.data_w, self.pending[:1 << 16])
+            except BlockingIOError:
+                return False
+            except OSError:  # the controller is gone: nothing to tell
+                self.pending.clear()
+                break
+            del self.pending[:done]
+        if self.finished:
+            self.close()
+        return True
 
     def _start(self) -> bool:
         """Whether the child's measured window has started (then its start is known)."""
@@ -262,15 +281,18 @@ class LeanWorker:
         kernel.shared_add(h.ctypes.data + 8 * lean.S_CONSUMED, 1)
         self._send(protocol.INTERVAL, protocol.encode_interval(delta))
 
-    def finish(self, status: int) -> None:
+    def finish(self, status: int) -> bool:
         """The child exited: its last interval, then (if it ended its job) the final
-        delta and DONE; the pipe closes, as the child's own would."""
+        delta and DONE; the pipe closes once they are out, as the child's own would
+        (False: they are not yet, ``drain`` again when the pipe has room)."""
         try:
             self.pump()
             if os.WIFEXITED(status) and not os.WEXITSTATUS(status):
                 self._final()
         finally:
-            self.close()
+            self._unmap()
+            self.finished = True
+        return self.drain()
 
     def ended(self) -> bool:
         """Whether the child ended its job (its counts are complete)."""
@@ -300,7 +322,9 @@ class LeanWorker:
                 block.close()
 
     def close(self) -> None:
-        """Release the helper's views, the blocks and the stats pipe (idempotent)."""
+        """Release the helper's views, the blocks and the stats pipe (idempotent); what
+        was not written yet is dropped."""
+        self.pending.clear()
         if self.data_w >= 0:
             os.close(self.data_w)
             self.data_w = -1

@@ -3,6 +3,7 @@ sends for it, read back from the worker's stats pipe as the controller reads it.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import time
@@ -47,11 +48,14 @@ def _messages(data: bytes) -> Iterator[tuple[int, bytes]]:
 
 
 def run_lean(job: Job, cal: Calibration, interval_ns: int = 10**12,
-             mode: str = leanspawn.SHED, before_release: str = "") -> Relayed:
+             mode: str = leanspawn.SHED, before_release: str = "", pipe_bytes: int = 0
+             ) -> Relayed:
     """Prepare, fork and release one lean worker as the helper does; pump its relay until
     it exits; everything its pipe carried."""
     gate_r, gate_w = os.pipe2(os.O_CLOEXEC)
     data_r, data_w = os.pipe2(os.O_CLOEXEC)
+    if pipe_bytes:  # a pipe as small as an unprivileged user's past the pipe quota
+        fcntl.fcntl(data_w, fcntl.F_SETPIPE_SZ, pipe_bytes)
     worker = leanspawn.LeanWorker(job, cal, interval_ns, 0, gate_r, data_w,
                                   os.getpriority(os.PRIO_PROCESS, 0))
     marked = leanspawn.shed_checked(cal, mode, worker.spans())
@@ -73,8 +77,12 @@ def run_lean(job: Job, cal: Calibration, interval_ns: int = 10**12,
     worker.finish(status)
     out.status = status
     data = b""
-    while chunk := os.read(data_r, 1 << 16):  # EOF: the relay closed the pipe
+    while True:  # EOF: the relay wrote everything and closed the pipe
+        chunk = os.read(data_r, 1 << 16)
+        if not chunk:
+            break
         data += chunk
+        worker.drain()
     os.close(data_r)
     for kind, payload in _messages(data):
         out.kinds.append(kind)
@@ -128,6 +136,14 @@ def test_a_lean_worker_reports_on_the_interval_grid(calibration: Calibration) ->
     assert int(got.total.dirs[1].clat.hist.sum()) == 16384
     for a, b in zip(got.deltas, got.deltas[1:], strict=False):
         assert a.t_end_ns == b.t_start_ns  # the deltas tile the measured window
+
+
+def test_a_full_pipe_never_holds_the_relay_up_and_nothing_is_lost(
+        calibration: Calibration) -> None:
+    job = storm_job(rw=RwMode.WRITE, size=64 << 20)
+    got = run_lean(job, calibration, interval_ns=1_000_000, pipe_bytes=4096)
+    assert len(got.deltas) >= 3 and got.deltas[-1].final  # far more than 4 KiB of them
+    assert got.total.dirs[1].ios == 16384 and got.kinds[-1] == protocol.DONE
 
 
 def test_sigterm_is_a_stop_with_a_final_report(calibration: Calibration) -> None:

@@ -25,24 +25,29 @@ MIN_BYTES = 256 << 10  # smaller ones hold little, and ld.so's and libc's own st
 # clock), the dynamic loader, the math and compiler support libraries, numba's runtime
 KEEP_LIBRARIES = ("/libc.so", "/ld-linux", "/libm.so", "/libgcc", "/numba/")
 _LIBRARY = re.compile(r"^/\S*\.so(\.[0-9.]+)?$")
-_MAPS = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ (\d+)\s*(.*)$")
+_MAPS = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \d+\s*(.*)$")
+
+
+def _mappings() -> list[tuple[int, int, str, str]]:
+    """(start, end, permissions, name) of each of this process's mappings; an anonymous
+    one is named "" (or "[heap]", "[stack]", ...)."""
+    out: list[tuple[int, int, str, str]] = []
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            m = _MAPS.match(line.rstrip("\n"))
+            if m is not None:
+                out.append((int(m[1], 16), int(m[2], 16), m[3], m[4]))
+    return out
 
 
 def candidates(min_bytes: int = MIN_BYTES) -> list[tuple[int, int]]:
     """(start, length) of this process's large private writable anonymous mappings, the
     brk heap included, the stack not, nor any that touches anonymous machine code or
     read-only data: the JIT's writable sections (its GOT) sit next to them."""
-    spans: list[tuple[int, int, str, bool]] = []
-    with open("/proc/self/maps") as maps:
-        for line in maps:
-            m = _MAPS.match(line.rstrip("\n"))
-            if m is not None:
-                anon = m[4] == "0" and m[5] in ("", "[heap]")
-                spans.append((int(m[1], 16), int(m[2], 16), m[3], anon))
-    jit_edges = {edge for lo, hi, perms, anon in spans
-                 if anon and perms in ("r-xp", "r--p") for edge in (lo, hi)}
-    return [(lo, hi - lo) for lo, hi, perms, anon in spans
-            if anon and perms == "rw-p" and hi - lo >= min_bytes
+    anon = [(lo, hi, perms) for lo, hi, perms, name in _mappings() if name in ("", "[heap]")]
+    jit_edges = {edge for lo, hi, perms in anon if perms in ("r-xp", "r--p") for edge in (lo, hi)}
+    return [(lo, hi - lo) for lo, hi, perms in anon
+            if perms == "rw-p" and hi - lo >= min_bytes
             and lo not in jit_edges and hi not in jit_edges]
 
 
@@ -50,15 +55,9 @@ def libraries(keep: tuple[str, ...] = KEEP_LIBRARIES) -> list[tuple[int, int]]:
     """(start, length) of the file mappings (shared libraries, Python's extension
     modules) whose path names none of ``keep``: code a lean worker never runs, whose
     mappings fork would still copy one by one."""
-    out: list[tuple[int, int]] = []
-    with open("/proc/self/maps") as maps:
-        for line in maps:
-            m = _MAPS.match(line.rstrip("\n"))
-            # shared objects only: "/dev/zero (deleted)" and memfds are shared blocks
-            if m is not None and _LIBRARY.search(m[5]) and not any(k in m[5] for k in keep):
-                lo, hi = int(m[1], 16), int(m[2], 16)
-                out.append((lo, hi - lo))
-    return out
+    # shared objects only: "/dev/zero (deleted)" and memfds are shared blocks
+    return [(lo, hi - lo) for lo, hi, _, name in _mappings()
+            if _LIBRARY.search(name) and not any(k in name for k in keep)]
 
 
 def _advise(ranges: list[tuple[int, int]], advice: int) -> list[tuple[int, int]]:

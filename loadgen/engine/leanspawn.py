@@ -119,8 +119,7 @@ class LeanWorker:
         self.pending = bytearray()  # frames the pipe had no room for yet
         self.finished = False  # the child's last message is queued: close once it is out
         self.pid = 0
-        self.timed = is_timed(job)
-        self.overhead_ns = calibration.overhead_ns(self.timed)
+        self.overhead_ns = calibration.overhead_ns(is_timed(job))
         max_bs = max(pattern.max_bs, 1)
         n = len(offs)
         ring = WriteSource.ring_bytes(job, max_bs)

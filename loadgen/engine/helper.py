@@ -54,6 +54,7 @@ from loadgen.status import ExitStatus
 
 HELPER_NAME = "loadgen-helper"
 LEAN_FD_RESERVE = 8  # this group's pipes being made, and a margin
+PUMP_MAX_S = 0.25  # the longest a lean worker's published interval waits for its relay
 
 
 def warm_up() -> None:
@@ -103,7 +104,11 @@ class Helper:
         self.worker_nice = worker_nice
         self.lean_mode = lean_mode  # how workers that need no Python are forked
         self.lean: dict[int, leanspawn.LeanWorker] = {}  # pid -> its relay
-        self.draining: list[leanspawn.LeanWorker] = []  # ended, their last messages queued
+        self.backlog: set[leanspawn.LeanWorker] = set()  # frames queued for a full pipe
+        # lean workers publish at their grid points; their relay looks that often, and no
+        # more: a storm's thousand exits must not each cost a look at every worker
+        self.pump_s = PUMP_MAX_S
+        self.next_pump = 0.0
         # a lean worker's stats pipe stays open here too: lean only while the limit allows
         self.nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         try:
@@ -125,18 +130,15 @@ class Helper:
         signal.set_wakeup_fd(self.wake_w)
         try:
             while True:
-                # lean workers publish at their grid points; their relay looks that often
-                wait = min(w.interval_ns for w in self.lean.values()) / 4e9 if self.lean else None
-                queued = [w for w in (*self.lean.values(), *self.draining) if w.pending]
+                wait = max(self.next_pump - time.monotonic(), 0.0) if self.lean else None
                 readable, _, _ = select.select(
-                    [self.sock.fileno(), self.wake_r], [w.data_w for w in queued], [],
-                    min(wait, 0.25) if wait else None,
+                    [self.sock.fileno(), self.wake_r], [w.data_w for w in self.backlog], [],
+                    wait,
                 )
-                for worker in self.lean.values():
-                    worker.pump()
-                for worker in queued:
-                    worker.drain()
-                self.draining = [w for w in self.draining if w.data_w >= 0]
+                if self.lean and time.monotonic() >= self.next_pump:
+                    self.backlog.update(w for w in self.lean.values() if not w.pump())
+                    self.next_pump = time.monotonic() + self.pump_s
+                self.backlog = {w for w in self.backlog if not w.drain()}
                 if self.wake_r in readable:
                     while len(os.read(self.wake_r, 4096)) == 4096:
                         pass
@@ -181,6 +183,7 @@ class Helper:
         shed: list[tuple[int, int]] = []  # the helper's heap, left out of lean workers
         shed_tried = False
         huge_possible = functools.cache(huge_pages_possible)  # THP's mode, once per group
+        slab: list[leanspawn.Slab] = []  # the group's lean workers' shared blocks, made once
         for unit in request.units:
             if fork_errno:
                 pids.append(0)
@@ -188,7 +191,7 @@ class Helper:
             self.stops.clear(job.thread_number for job in unit)
             data_r, data_w = os.pipe2(os.O_CLOEXEC)
             enlarge_pipe(data_w)
-            lean = self._lean_worker(unit, request, gate_r, data_w, huge_possible)
+            lean = self._lean_worker(unit, request, gate_r, data_w, huge_possible, slab)
             try:
                 if lean is not None:
                     if not shed and not shed_tried:
@@ -211,6 +214,10 @@ class Helper:
                     os.close(data_w)
                 continue
             if lean is not None:
+                if not self.lean:
+                    self.pump_s = PUMP_MAX_S
+                self.pump_s = min(self.pump_s, request.interval_ns / 4e9)
+                self.next_pump = min(self.next_pump, time.monotonic() + self.pump_s)
                 self.lean[pid] = lean
                 self.children.add(pid)
                 pids.append(pid)
@@ -221,7 +228,7 @@ class Helper:
             if pid == 0:
                 for s in (self.sock, self.replies):
                     s.close()
-                leans = (w.data_w for w in (*self.lean.values(), *self.draining) if w.data_w >= 0)
+                leans = (w.data_w for w in (*self.lean.values(), *self.backlog) if w.data_w >= 0)
                 for fd in (self.wake_r, self.wake_w, forked_w, data_r, *batch, *leans):
                     os.close(fd)
                 os.read(forked_r, 1)
@@ -256,9 +263,10 @@ class Helper:
         )
 
     def _lean_worker(self, unit: tuple[Job, ...], request: protocol.SpawnRequest, gate_r: int,
-                     data_w: int, huge_possible: Callable[[str], bool]
-                     ) -> leanspawn.LeanWorker | None:
-        """The unit prepared as a lean worker, or None: a Python worker runs it."""
+                     data_w: int, huge_possible: Callable[[str], bool],
+                     slab: list[leanspawn.Slab]) -> leanspawn.LeanWorker | None:
+        """The unit prepared as a lean worker, or None: a Python worker runs it.  ``slab``:
+        the group's, made for all its units at its first lean worker."""
         if not self.lean_mode or leanspawn.unfit(unit, huge_possible):
             return None
         # room for a full batch of read ends on top, as a Python worker's needs
@@ -266,8 +274,11 @@ class Helper:
         if self.nofile != resource.RLIM_INFINITY and held >= self.nofile:
             return None
         try:
+            if not slab:
+                slab.append(leanspawn.Slab(len(request.units)))
             return leanspawn.LeanWorker(unit[0], self.calibration, request.interval_ns,
-                                        request.origin_ns, gate_r, data_w, self.worker_nice)
+                                        request.origin_ns, gate_r, data_w, self.worker_nice,
+                                        slab[0])
         except (leanspawn.Unfit, OSError, ValueError):  # the Python worker reports what it is
             return None
 
@@ -291,7 +302,7 @@ class Helper:
             self.children.discard(pid)
             lean = self.lean.pop(pid, None)
             if lean is not None and not lean.finish(status):  # its counts, on its pipe
-                self.draining.append(lean)
+                self.backlog.add(lean)
             for thread_number in self.jobs_of.pop(pid, ()):  # a worker that died in a flow
                 self.flow_table.leave(thread_number)
             protocol.send_msg(
@@ -308,10 +319,10 @@ class Helper:
         for pid in list(self.children):
             os.waitpid(pid, 0)
         self.children.clear()
-        for lean in (*self.lean.values(), *self.draining):
+        for lean in (*self.lean.values(), *self.backlog):
             lean.close()
         self.lean.clear()
-        self.draining.clear()
+        self.backlog.clear()
 
 
 def helper_main(commands_fd: int, replies_fd: int, parent: int, worker_nice: int) -> None:

@@ -13,6 +13,7 @@ at the child's exit the final delta and DONE.  A child that was killed sends no 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import mmap
@@ -102,11 +103,45 @@ def _aligned(n: int) -> int:
     return -(-n // 64) * 64
 
 
+BLOCK_BYTES = -(-8 * lean.SHARED_WORDS // mmap.PAGESIZE) * mmap.PAGESIZE  # a page multiple
+
+
+class Slab:
+    """The shared blocks of up to ``n`` lean workers in one MAP_SHARED mapping.
+
+    One mapping, not one per worker: every fork copies the helper's mappings, so a block
+    each would make a storm's forks cost more the more workers are already forked.  A
+    block's pages are given back (MADV_REMOVE) once its worker is finished; the mapping
+    goes when the slab and every view of it are gone."""
+
+    def __init__(self, n: int) -> None:
+        self.map = mmap.mmap(-1, BLOCK_BYTES * max(n, 1))
+        self.words = np.frombuffer(self.map, dtype=np.int64)
+        self.used = 0
+
+    def __len__(self) -> int:
+        return len(self.map) // BLOCK_BYTES
+
+    def take(self) -> tuple[int, np.ndarray]:
+        """The next free block: its index and its words."""
+        if self.used >= len(self):
+            raise Unfit("no shared block left in this group's slab")
+        index, self.used = self.used, self.used + 1
+        at = index * BLOCK_BYTES // 8
+        return index, self.words[at:at + lean.SHARED_WORDS]
+
+    def give_back(self, index: int) -> None:
+        """The block's worker is finished: its pages go (the words read zero after)."""
+        with contextlib.suppress(OSError, ValueError):
+            self.map.madvise(mmap.MADV_REMOVE, index * BLOCK_BYTES, BLOCK_BYTES)
+
+
 class LeanWorker:
     """One lean worker: its blocks and region before the fork, its relay after."""
 
     def __init__(self, job: Job, calibration: Calibration, interval_ns: int, origin_ns: int,
-                 gate_r: int, data_w: int, nice: int) -> None:
+                 gate_r: int, data_w: int, nice: int, slab: Slab | None = None) -> None:
+        """``slab``: where its shared block is taken from (a slab of its own if None)."""
         try:
             RwMode(job.rw)
             pattern = AccessPattern(job)
@@ -127,8 +162,9 @@ class LeanWorker:
         at_dirs = at_lens + _aligned(8 * n)
         at_ring = at_dirs + _aligned(max(n, 1))
         at_rbuf = -(-(at_ring + ring) // mmap.PAGESIZE) * mmap.PAGESIZE  # its pages its own
+        self.slab = Slab(1) if slab is None else slab
+        self.block, self.words = self.slab.take()  # the words: none may outlive ``close``
         self.private = mmap.mmap(-1, at_rbuf + max_bs, flags=PRIVATE)
-        self.shared = mmap.mmap(-1, 8 * lean.SHARED_WORDS)  # MAP_SHARED: the helper reads it
         self.region: Region | None = None
         try:
             self.region = Region.for_job(job)
@@ -180,11 +216,6 @@ class LeanWorker:
         self.usage_last: Usage | None = None
         self.first_op_sent = False
 
-    @property
-    def words(self) -> np.ndarray:
-        """The shared block as int64 words (a view: none may outlive ``close``)."""
-        return np.frombuffer(self.shared, dtype=np.int64)
-
     def spans(self) -> tuple[tuple[int, int], ...]:
         """The child's own mappings (start, length), which must never be shed."""
         assert self.region is not None
@@ -216,10 +247,10 @@ class LeanWorker:
         return pid
 
     # ---- the relay ------------------------------------------------------------------------
-    def _send(self, kind: protocol.MessageKind, payload: bytes) -> None:
+    def _send(self, kind: protocol.MessageKind, payload: bytes) -> bool:
         for frame in protocol.frames(self.job.thread_number, kind, payload):
             self.pending += frame
-        self.drain()
+        return self.drain()
 
     def drain(self) -> bool:
         """Write what the pipe takes now; once the last message is out, close it.  True
@@ -266,11 +297,12 @@ class LeanWorker:
         self.last_report = now
         return delta
 
-    def pump(self) -> None:
-        """Send the interval the child published, if any."""
+    def pump(self) -> bool:
+        """Send the interval the child published, if any; False while frames wait for
+        room in the pipe (``drain`` them then)."""
         h = self.words
         if not self._start() or h[lean.S_PUBLISHED] == h[lean.S_CONSUMED]:
-            return
+            return not self.pending
         slot = lean.SLOT
         ru = h[slot + lean.SL_RU:slot + lean.SL_RU + lean.RUSAGE_WORDS]
         delta = self._delta(kernel.State.over(h, lean.SLOT_STATE), int(h[slot + lean.SL_END]),
@@ -278,7 +310,7 @@ class LeanWorker:
                             int(h[slot + lean.SL_FIRST]))
         delta.interval_index = int(h[slot + lean.SL_INDEX])
         kernel.shared_add(h.ctypes.data + 8 * lean.S_CONSUMED, 1)
-        self._send(protocol.INTERVAL, protocol.encode_interval(delta))
+        return self._send(protocol.INTERVAL, protocol.encode_interval(delta))
 
     def finish(self, status: int) -> bool:
         """The child exited: its last interval, then (if it ended its job) the final
@@ -316,9 +348,11 @@ class LeanWorker:
         if self.region is not None:
             self.region.close()
             self.region = None
-        for block in (self.private, self.shared):
-            if not block.closed:
-                block.close()
+        if not self.private.closed:
+            self.private.close()
+        if self.block >= 0:
+            self.slab.give_back(self.block)
+            self.block = -1
 
     def close(self) -> None:
         """Release the helper's views, the blocks and the stats pipe (idempotent); what

@@ -169,3 +169,51 @@ def test_the_lean_setting_off_means_python_workers(
         calibration: Calibration, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(leanspawn.ENV, "0")
     assert leanspawn.choose_mode(calibration) == leanspawn.OFF
+
+
+def _maps() -> int:
+    with open("/proc/self/maps") as maps:
+        return len(maps.readlines())
+
+
+def test_a_groups_workers_share_one_slab_each_with_its_own_counts(
+        calibration: Calibration) -> None:
+    """Forked workers hold one mapping of the helper between them (each fork copies every
+    mapping the helper has), and no worker's counts land in another's block."""
+    sizes = [256 << 10, 512 << 10, 1 << 20]
+    slab = leanspawn.Slab(len(sizes))
+    gate_r, gate_w = os.pipe2(os.O_CLOEXEC)
+    pipes = [os.pipe2(os.O_CLOEXEC) for _ in sizes]
+    before = _maps()
+    workers = []
+    for (_, data_w), size in zip(pipes, sizes, strict=True):
+        worker = leanspawn.LeanWorker(storm_job(rw=RwMode.WRITE, size=size), calibration,
+                                      10**12, 0, gate_r, data_w, 0, slab)
+        worker.fork()
+        workers.append(worker)
+    assert _maps() - before <= 1  # the slab; regions and private blocks are the children's
+    os.close(gate_r)
+    os.close(gate_w)
+    for worker in workers:
+        _, status = os.waitpid(worker.pid, 0)
+        assert worker.finish(status)
+    for (data_r, _), size in zip(pipes, sizes, strict=True):
+        data = b""
+        while chunk := os.read(data_r, 1 << 16):
+            data += chunk
+        os.close(data_r)
+        (final,) = (protocol.decode_interval(p) for k, p in _messages(data)
+                    if k == protocol.INTERVAL)
+        assert final.dirs[1].ios == size // 4096 and final.dirs[1].bytes == size
+    with pytest.raises(leanspawn.Unfit):  # every block of the slab is taken
+        slab.take()
+
+
+def test_a_finished_workers_block_is_given_back() -> None:
+    slab = leanspawn.Slab(2)
+    index, words = slab.take()
+    _, other = slab.take()
+    words[:] = 7
+    other[:] = 9
+    slab.give_back(index)
+    assert not words.any() and (other == 9).all()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import re
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -57,58 +58,86 @@ def _quote(text: str) -> str:
     return '"' + text.translate(_ESCAPES) + '"'
 
 
-def _items(obj: dict[str, Any] | Pairs) -> list[tuple[str, Any]]:
-    return list(obj) if isinstance(obj, Pairs) else list(obj.items())
-
-
-def _scalar(value: Any, level: int, memo: dict[tuple[int, int], str]) -> str:
-    """Integers and floats inline (the bulk of a json+ report), anything else through ``dumps``."""
-    kind = type(value)
-    if kind is int:
-        return str(value)
-    if kind is float:
-        return f"{value:f}"
-    return dumps(value, level, memo)
-
-
 def dumps(value: Any, level: int = 0, memo: dict[tuple[int, int], str] | None = None) -> str:
     """Serialise like fio's json.c: ``level`` is the nesting level of ``value`` itself.
 
     ``memo`` renders an object that the document holds many times (a group's kernel
     counters in each of its jobs) once per level; it is keyed by ``id``, so it must not
     outlive the document being rendered."""
-    if memo is None:
-        memo = {}
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return f"{value:f}"
-    if isinstance(value, str):
-        return _quote(value)
-    if isinstance(value, (dict, Pairs)):
-        key = (id(value), level)
-        done = memo.get(key)
-        if done is None:
-            inner = "  " * (level + 1)
-            body = ",\n".join(
-                f"{inner}{_quote(str(k))} : {_scalar(v, level + 1, memo)}"
-                for k, v in _items(value)
-            )
-            done = memo[key] = "{\n" + body + "\n" + "  " * level + "}"
-        return done
-    if isinstance(value, (list, tuple)):
+    out: list[str] = []
+    _emit(value, level, out, {} if memo is None else memo)
+    return "".join(out)
+
+
+def _emit(value: Any, level: int, out: list[str], memo: dict[tuple[int, int], str]) -> None:
+    """``value`` appended to ``out`` in pieces (one join per object, for the memo): the
+    exact types first, they are nearly all of a report."""
+    kind = type(value)
+    if kind is int:
+        out.append(str(value))
+    elif kind is float:
+        out.append(f"{value:f}")
+    elif kind is str:
+        out.append(_quote(value))
+    elif kind is dict or kind is Pairs:
+        out.append(_object(value, level, memo))
+    elif kind is list or kind is tuple:
         inner = "  " * (level + 1)
-        body = ",\n".join(inner + _scalar(v, level + 1, memo) for v in value)
-        return "[\n" + body + "\n" + "  " * level + "]"
-    if isinstance(value, np.ndarray):
-        return dumps(value.tolist(), level, memo)
-    if isinstance(value, np.generic):
-        return dumps(value.item(), level, memo)
-    raise TypeError(f"cannot serialise {type(value).__name__} in a fio JSON report")
+        out.append("[\n")
+        sep = inner
+        for item in value:
+            out.append(sep)
+            sep = ",\n" + inner
+            _emit(item, level + 1, out, memo)
+        out.append("\n" + "  " * level + "]")
+    elif isinstance(value, bool):
+        out.append("true" if value else "false")
+    elif value is None:
+        out.append("null")
+    elif isinstance(value, int):
+        out.append(str(value))
+    elif isinstance(value, float):
+        out.append(f"{value:f}")
+    elif isinstance(value, str):
+        out.append(_quote(value))
+    elif isinstance(value, (dict, Pairs)):
+        out.append(_object(value, level, memo))
+    elif isinstance(value, (list, tuple)):
+        _emit(list(value), level, out, memo)
+    elif isinstance(value, np.ndarray):
+        _emit(value.tolist(), level, out, memo)
+    elif isinstance(value, np.generic):
+        _emit(value.item(), level, out, memo)
+    else:
+        raise TypeError(f"cannot serialise {type(value).__name__} in a fio JSON report")
+
+
+def _object(value: dict[Any, Any] | Pairs, level: int, memo: dict[tuple[int, int], str]
+            ) -> str:
+    """One object, rendered once per document and level (``dumps``'s memo)."""
+    key = (id(value), level)
+    done = memo.get(key)
+    if done is not None:
+        return done
+    items: Iterable[tuple[Any, Any]] = value.items() if isinstance(value, dict) else value
+    inner = "  " * (level + 1)
+    out = ["{\n"]
+    sep = inner
+    for k, v in items:
+        out.append(sep)
+        sep = ",\n" + inner
+        out.append(_quote(k if type(k) is str else str(k)))
+        out.append(" : ")
+        kind = type(v)
+        if kind is int:
+            out.append(str(v))
+        elif kind is float:
+            out.append(f"{v:f}")
+        else:
+            _emit(v, level + 1, out, memo)
+    out.append("\n" + "  " * level + "}")
+    done = memo[key] = "".join(out)
+    return done
 
 
 def lat_object(

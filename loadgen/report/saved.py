@@ -127,7 +127,7 @@ def _moments_from(v: list[Any]) -> Moments:
 
 def _sparse(counts: np.ndarray) -> list[list[int]]:
     nz = np.flatnonzero(counts)
-    return [[int(i), int(counts[i])] for i in nz]
+    return [[i, c] for i, c in zip(nz.tolist(), counts[nz].tolist(), strict=True)]
 
 
 def _dense(pairs: list[list[int]], empty: np.ndarray) -> np.ndarray:

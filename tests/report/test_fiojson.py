@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -204,3 +206,21 @@ def test_json_plus_gives_fio_jsonplus_clat2csv_its_recorded_csv() -> None:
 def test_dumps_numpy_values() -> None:
     assert dumps({"a": np.uint64(3), "b": np.array([1, 2]), "c": np.float64(0.5)}) == (
         '{\n  "a" : 3,\n  "b" : [\n    1,\n    2\n  ],\n  "c" : 0.500000\n}')
+
+
+def test_dumps_empty_containers_subclasses_and_a_repeated_object() -> None:
+    class Kind(enum.IntEnum):
+        TWO = 2
+
+    class Name(enum.StrEnum):
+        A = "a"
+
+    shared = {"k": 1}
+    text = dumps({"e": {}, "l": [], "t": (True, None), "i": Kind.TWO, "s": Name.A,
+                  "o": OrderedDict(x=0.25), "r": [shared, shared]})
+    assert text == (
+        '{\n  "e" : {\n\n  },\n  "l" : [\n\n  ],\n  "t" : [\n    true,\n    null\n  ],\n'
+        '  "i" : 2,\n  "s" : "a",\n  "o" : {\n    "x" : 0.250000\n  },\n'
+        '  "r" : [\n    {\n      "k" : 1\n    },\n    {\n      "k" : 1\n    }\n  ]\n}')
+    with pytest.raises(TypeError):
+        dumps({"x": object()})

@@ -191,7 +191,9 @@ def atomic_load(typingctx: Any, addr: Any) -> Any:
 @numba.njit(nogil=True, cache=True, inline="always")  # type: ignore[untyped-decorator]
 def _scramble(at: int, n: int, off: int, stamp: int) -> None:
     """fio's small_content_scramble: in each 512-byte sector, the sector's offset at the
-    start of one of its cache lines and the stamp (s, ns) at the end of the first."""
+    start of one of its cache lines and the stamp (s, ns) at the end of the first.  As
+    fio, into the source before the copy (earlier writes' offset stamps stay in the other
+    lines): a large block's destination is out of the cache once copied, its source not."""
     line = ((stamp % 1_000_000_000) ^ off) & 7
     for sector in range(n // SCRAMBLE_SECTOR):
         p = at + sector * SCRAMBLE_SECTOR
@@ -455,9 +457,9 @@ def execute(
                     if src_slots > 1:
                         s += (writes % src_slots) * src_step
                     writes += 1
-                    _memcpy(base + off, s, n)
                     if scramble:
-                        _scramble(base + off, n, off, t0)
+                        _scramble(s, n, off, t0)
+                    _memcpy(base + off, s, n)
                 else:
                     _memcpy(rbuf, base + off, n)
             now = _clock(ts, scale, anchor, anchor_tsc)
@@ -490,9 +492,9 @@ def execute(
                     if src_slots > 1:
                         s += (writes % src_slots) * src_step
                     writes += 1
-                    _memcpy(base + off, s, n)
                     if scramble:
-                        _scramble(base + off, n, off, 0)
+                        _scramble(s, n, off, 0)
+                    _memcpy(base + off, s, n)
                 else:
                     _memcpy(rbuf, base + off, n)
             unchecked += 1

@@ -183,11 +183,19 @@ def _child(shared: int, private: int) -> None:
     rbuf = numba.carray(_voidptr(h[P_RBUF]), h[P_RBUF_LEN], np.uint8)
     for i in range(0, len(rbuf), 4096):  # page-aligned: one store per page
         rbuf[i] = 0
+    ctl = h[CTL:ACC]
+    if h[P_FLAGS] & k.F_SCRAMBLE:  # the kernel stamps the source: its pages made ours now
+        src, end = ctl[k.C_SRC], ctl[k.C_SRC] + ctl[k.C_SRC_STEP] * ctl[k.C_SRC_SLOTS]
+        page = src - src % 4096
+        while page < end:  # a real write each (x86 makes an RMW of 0 a load)
+            at = max(page, src)  # (the ring starts 64-byte aligned)
+            k.atomic_add(at, 1)
+            k.atomic_add(at, -1)
+            page += 4096
     n = h[P_NIOS]
     offs = numba.carray(_voidptr(h[P_OFFS]), n, np.int64)
     lens = numba.carray(_voidptr(h[P_LENS]), n, np.int64)
     dirs = numba.carray(_voidptr(h[P_DIRS]), n, np.int8)
-    ctl = h[CTL:ACC]
     acc = h[ACC:ACCF]
     accf = numba.carray(_voidptr(base + 8 * ACCF), k.AF_SIZE, np.float64)
     logs = h[LOGS:TS].reshape((3, 1))

@@ -79,6 +79,17 @@ def test_scramble_stamps_each_sectors_offset() -> None:
     assert sector * 512 in stamps
 
 
+def test_scramble_stamps_the_source_as_fio_so_earlier_offsets_stay_in_other_lines() -> None:
+    """fio stamps its one write buffer in place before each copy: the line it stamps moves
+    with the time, so a later block still holds earlier blocks' offsets in its other lines."""
+    data = np.frombuffer(_written(), np.uint8).reshape(-1, 512)
+    last = data[-8:]  # the last 4 KiB block's sectors, stamped after 255 earlier blocks
+    stamps = {int.from_bytes(line[:8].tobytes(), "little")
+              for sector in last for line in sector.reshape(8, 64)}
+    earlier = {s for s in stamps if s % 512 == 0 and s < M - 4096}
+    assert earlier  # offsets of other blocks' sectors, left by their writes
+
+
 def test_zero_buffers_and_pattern() -> None:
     assert not any(_written(zero=True, scramble=False))
     assert _written(pattern="dead", scramble=False)[:6] == b"\xde\xad" * 3

@@ -116,6 +116,18 @@ def test_a_lean_worker_does_the_python_workers_ios_with_its_regions_faults(
     assert final.runtime_ns == final.t_end_ns - final.t_start_ns > 0
 
 
+def test_large_blocks_stamp_a_source_the_child_made_its_own_before_the_window(
+        calibration: Calibration) -> None:
+    """Scrambling writes into the write source, which the child inherited copy-on-write:
+    its 256 pages of a 1 MiB source fault before the window, not in it."""
+    job = storm_job(rw=RwMode.WRITE, size=8 << 20, bs_min=(1 << 20, 1 << 20),
+                    bs_max=(1 << 20, 1 << 20))
+    (final,) = run_lean(job, calibration).deltas
+    assert final.dirs[1].ios == 8
+    pages = job.size // 4096
+    assert pages <= final.minf <= pages + 16
+
+
 @pytest.mark.parametrize("mode", [leanspawn.HEAP, leanspawn.PLAIN])
 def test_with_more_of_the_helper_inherited_it_runs_the_same(
         calibration: Calibration, mode: str) -> None:

@@ -33,7 +33,11 @@ class Usage:
 
 
 def read_usage(thread: bool) -> Usage:
-    ru = resource.getrusage(resource.RUSAGE_THREAD if thread else resource.RUSAGE_SELF)
+    return usage_of(resource.getrusage(resource.RUSAGE_THREAD if thread else resource.RUSAGE_SELF))
+
+
+def usage_of(ru: resource.struct_rusage) -> Usage:
+    """A ``getrusage`` or ``wait4`` result as a Usage."""
     return Usage(
         minf=ru.ru_minflt,
         majf=ru.ru_majflt,

@@ -38,7 +38,7 @@ from collections.abc import Callable
 
 from loadgen import protocol
 from loadgen.engine import flow, forkmem, jit, kernel, leanspawn, verify
-from loadgen.engine.faults import huge_pages_possible
+from loadgen.engine.faults import huge_pages_possible, usage_of
 from loadgen.engine.hygiene import (
     bare_fork,
     die_with_parent,
@@ -301,7 +301,7 @@ class Helper:
                 return
             self.children.discard(pid)
             lean = self.lean.pop(pid, None)
-            if lean is not None and not lean.finish(status):  # its counts, on its pipe
+            if lean is not None and not lean.finish(status, usage_of(usage)):  # its counts
                 self.backlog.add(lean)
             for thread_number in self.jobs_of.pop(pid, ()):  # a worker that died in a flow
                 self.flow_table.leave(thread_number)

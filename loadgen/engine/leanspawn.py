@@ -312,14 +312,18 @@ class LeanWorker:
         kernel.shared_add(h.ctypes.data + 8 * lean.S_CONSUMED, 1)
         return self._send(protocol.INTERVAL, protocol.encode_interval(delta))
 
-    def finish(self, status: int) -> bool:
-        """The child exited: its last interval, then (if it ended its job) the final
-        delta and DONE; the pipe closes once they are out, as the child's own would
-        (False: they are not yet, ``drain`` again when the pipe has room)."""
+    def finish(self, status: int, usage: Usage | None = None) -> bool:
+        """The child exited: its last interval, then the final delta and DONE if it ended
+        its job, or, killed in its window, what it counted until then (as fio, whose job
+        state outlives its process: the block does); the pipe closes once they are out,
+        as the child's own would (False: they are not yet, ``drain`` again when the pipe
+        has room).  ``usage``: the child's from ``wait4`` (its counts need it if killed)."""
         try:
             self.pump()
-            if os.WIFEXITED(status) and not os.WEXITSTATUS(status):
+            if self.ended():
                 self._final()
+            elif os.WIFSIGNALED(status) and usage is not None:
+                self._killed(usage)
         finally:
             self._unmap()
             self.finished = True
@@ -343,6 +347,18 @@ class LeanWorker:
         delta.mm = MmStats(self.region_stats, None)
         self._send(protocol.INTERVAL, protocol.encode_interval(delta))
         self._send(protocol.DONE, protocol.encode_message(protocol.Done(self.pid, 0)))
+
+    def _killed(self, usage: Usage) -> None:
+        """The counts of a child killed in its window, up to now (it died at most a reap
+        ago): a delta that is not final, as from a Python worker killed after an interval."""
+        h = self.words
+        if h[lean.S_STATUS] != lean.STATUS_RUNNING or not self._start():
+            return
+        state = kernel.State.over(h, lean.STATE)
+        now = time.monotonic_ns()
+        delta = self._delta(state, now, usage, int(state.ctl[kernel.C_FIRST]))
+        delta.interval_index = (now - int(h[lean.S_ORIGIN])) // self.interval_ns + 1
+        self._send(protocol.INTERVAL, protocol.encode_interval(delta))
 
     def _unmap(self) -> None:
         if self.region is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import itertools
 import os
@@ -195,6 +196,36 @@ def test_killed_worker_is_an_error_and_others_complete(tmp_path: Path) -> None:
     )
     assert len([r for r in lines if r["event.dataset"] == "loadgen.end"]) == 3
     assert not psutil.Process().children(recursive=True)  # helper and workers all reaped
+
+
+def test_a_lean_worker_killed_in_its_window_keeps_its_ios_in_the_report(
+        tmp_path: Path) -> None:
+    """A sized storm job runs as a lean worker: SIGKILLed half-way, its I/Os so far are
+    still its job's (its counts outlive it in the block the helper maps), with EINTR."""
+    plan = make_plan([dict(numjobs=2, rw="write", size=256 * 1024 * 1024)])
+    victim: list[int] = []
+
+    def kill_one() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not victim:
+            for worker in _workers_of(os.getpid()):
+                with contextlib.suppress(psutil.Error):
+                    if worker.cpu_times().system >= 0.02:  # faulting: in its window
+                        victim.append(worker.pid)
+                        worker.kill()
+                        break
+            time.sleep(0.002)
+
+    killer = threading.Thread(target=kill_one)
+    killer.start()
+    result = execute(plan, _opts(tmp_path))
+    killer.join()
+    (dead,) = [j for j in result.jobs if j.pid == victim[0]]
+    assert dead.error == errno.EINTR and not dead.totals.final
+    pages = 256 * 1024 * 1024 // 4096
+    assert 0 < dead.totals.dirs[1].ios < pages and dead.totals.minf >= dead.totals.dirs[1].ios
+    (alive,) = [j for j in result.jobs if j.pid != victim[0]]
+    assert alive.error == 0 and alive.totals.dirs[1].ios == pages
 
 
 def test_split_policy_pins_each_worker_to_one_cpu_at_the_callers_priority(tmp_path: Path) -> None:

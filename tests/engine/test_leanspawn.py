@@ -14,6 +14,7 @@ import pytest
 
 from loadgen import protocol
 from loadgen.engine import forkmem, lean, leanspawn
+from loadgen.engine.faults import usage_of
 from loadgen.engine.runner import Calibration
 from loadgen.plan import Job, RwMode
 from loadgen.stats.jobstats import IntervalStats
@@ -48,10 +49,11 @@ def _messages(data: bytes) -> Iterator[tuple[int, bytes]]:
 
 
 def run_lean(job: Job, cal: Calibration, interval_ns: int = 10**12,
-             mode: str = leanspawn.SHED, before_release: str = "", pipe_bytes: int = 0
-             ) -> Relayed:
+             mode: str = leanspawn.SHED, before_release: str = "", pipe_bytes: int = 0,
+             kill_after_s: float = 0.0) -> Relayed:
     """Prepare, fork and release one lean worker as the helper does; pump its relay until
-    it exits; everything its pipe carried."""
+    it exits; everything its pipe carried.  ``kill_after_s``: SIGKILL it that long after
+    the release."""
     gate_r, gate_w = os.pipe2(os.O_CLOEXEC)
     data_r, data_w = os.pipe2(os.O_CLOEXEC)
     if pipe_bytes:  # a pipe as small as an unprivileged user's past the pipe quota
@@ -68,13 +70,16 @@ def run_lean(job: Job, cal: Calibration, interval_ns: int = 10**12,
         os.kill(pid, getattr(signal, before_release))
     os.close(gate_w)
     out = Relayed()
+    if kill_after_s:
+        time.sleep(kill_after_s)
+        os.kill(pid, signal.SIGKILL)
     while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
+        done, status, usage = os.wait4(pid, os.WNOHANG)
         if done:
             break
         worker.pump()
         time.sleep(0.0005)
-    worker.finish(status)
+    worker.finish(status, usage_of(usage))
     out.status = status
     data = b""
     while True:  # EOF: the relay wrote everything and closed the pipe
@@ -170,6 +175,22 @@ def test_a_killed_lean_worker_says_nothing_more(calibration: Calibration) -> Non
     got = run_lean(storm_job(), calibration, before_release="SIGKILL")
     assert os.WIFSIGNALED(got.status) and os.WTERMSIG(got.status) == signal.SIGKILL
     assert got.kinds == [protocol.READY]
+
+
+def test_a_worker_killed_in_its_window_still_reports_what_it_did(
+        calibration: Calibration) -> None:
+    """Its counts are in the block the helper maps: they go out as a delta that is not
+    final, with no DONE (fio reports a killed job's I/Os from its shared state too)."""
+    job = storm_job(rw=RwMode.WRITE, size=256 << 20)  # 65536 faults: far past 20 ms
+    got = run_lean(job, calibration, kill_after_s=0.02)
+    assert os.WIFSIGNALED(got.status)
+    assert got.kinds == [protocol.READY, protocol.INTERVAL]
+    (delta,) = got.deltas
+    assert not delta.final and 0 < delta.dirs[1].ios < 65536
+    assert delta.dirs[1].bytes == 4096 * delta.dirs[1].ios
+    assert abs(int(delta.dirs[1].clat.hist.sum()) - delta.dirs[1].ios) <= 1  # killed mid-I/O
+    assert delta.minf >= delta.dirs[1].ios and delta.first_op_ns > 0
+    assert delta.runtime_ns > 0
 
 
 def test_the_probe_finds_a_way_to_fork_lean_workers_here(calibration: Calibration) -> None:

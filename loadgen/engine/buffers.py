@@ -23,6 +23,7 @@ a call at ``slots`` I/Os so that no slot is used twice with the same contents.
 from __future__ import annotations
 
 import bisect
+import functools
 
 import numpy as np
 
@@ -69,9 +70,6 @@ class WriteSource:
         self.thread_number = job.thread_number
         self.unique = 0  # unique writes so far: the next one is the seed's block k
         self.written = 0  # writes whose slots were refilled (the kernel's C_SRC_NEXT)
-        self.keyed = np.random.Philox(key=seed & ((1 << 128) - 1))
-        self.keyed_rng = np.random.Generator(self.keyed)
-        self.index_rng = np.random.default_rng([seed, 1])  # fio's working-set index stream
         for slot in range(self.slots):
             self._fill(self.ring[slot])
 
@@ -96,6 +94,21 @@ class WriteSource:
 
     def _random(self, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
         return (self.rng if rng is None else rng).integers(0, 256, n, dtype=np.uint8)
+
+    # the working set's streams, made only by jobs that have one (each costs tens of µs,
+    # which a storm worker would pay in its setup)
+    @functools.cached_property
+    def keyed(self) -> np.random.Philox:
+        return np.random.Philox(key=self.seed & ((1 << 128) - 1))
+
+    @functools.cached_property
+    def keyed_rng(self) -> np.random.Generator:
+        return np.random.Generator(self.keyed)
+
+    @functools.cached_property
+    def index_rng(self) -> np.random.Generator:
+        """fio's working-set index stream."""
+        return np.random.default_rng([self.seed, 1])
 
     def _keyed_stream(self, seed: int, k: int) -> np.random.Generator:
         """The stream of a worker's k-th unique write (Philox keyed by the worker's seed,

@@ -4,17 +4,41 @@ State: the current direction D, a threshold T and the cumulative issue counts.  
 each I/O, if issued[D] >= T a value v in 1..100 is drawn and READ chosen when v <= P;
 switching sets T = issued[old] * mix[new] // 100 first.  Only a switch whose new
 direction is behind its threshold forces further I/Os without a draw (a "catch-up"),
-which only happens while the counts are small.  So a batch is computed as
-vectorised coin flips, checked for catch-ups, and only a catch-up is stepped in Python.
+which only happens while the counts are small.  A batch is stepped I/O by I/O in
+compiled code (``_choose``) over buffered draws; a loop's replay checks a recorded loop
+with vectorised arithmetic (``_scan``).
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from loadgen.plan import READ, WRITE
 
 _DRAW_CHUNK = 8192
+
+
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+def _choose(draws: np.ndarray, read_mix: int, write_mix: int, state: np.ndarray,
+            out: np.ndarray) -> int:
+    """fio's get_rw_ddir for each I/O of ``out``: state is (direction, threshold, reads,
+    writes, forced) and is updated; returns how many of ``draws`` were used."""
+    ddir, threshold = state[0], state[1]
+    used = 0
+    for i in range(len(out)):
+        if state[2 + ddir] < threshold:  # catch-up: the direction continues, no draw
+            state[4] += 1
+        else:
+            new = np.int64(WRITE if draws[used] > read_mix else READ)
+            used += 1
+            if new != ddir:
+                threshold = state[2 + ddir] * (read_mix if new == READ else write_mix) // 100
+                ddir = new
+        out[i] = ddir
+        state[2 + ddir] += 1
+    state[0], state[1] = ddir, threshold
+    return used
 
 
 class DirectionChooser:
@@ -85,25 +109,12 @@ class DirectionChooser:
     def choose(self, n: int) -> np.ndarray:
         """Directions (0=read, 1=write) of the next ``n`` I/Os, as int8."""
         out = np.empty(n, dtype=np.int8)
-        done = 0
-        pread = self.mix[READ]
-        while done < n:
-            need = n - done
-            if self.issued[self.ddir] < self.threshold:
-                # Catch-up: the current direction continues without a draw.
-                k = min(need, self.threshold - self.issued[self.ddir])
-                out[done : done + k] = self.ddir
-                self.issued[self.ddir] += k
-                self.forced += k
-                done += k
-                continue
-            dirs = (self._take(need) > pread).astype(np.int8)
-            bad, thr, switch = self._scan(dirs, self.issued, self.ddir)
-            k = need if bad < 0 else bad + 1
-            out[done : done + k] = dirs[:k]
-            self._pos += k
-            self._apply(dirs[:k], thr[:k], switch[:k])
-            done += k
+        state = np.array([self.ddir, self.threshold, *self.issued, 0], dtype=np.int64)
+        drawn = _choose(self._take(n), self.mix[READ], self.mix[WRITE], state, out)
+        self._pos += drawn
+        self.ddir, self.threshold = int(state[0]), int(state[1])
+        self.issued = [int(state[2]), int(state[3])]
+        self.forced += int(state[4])
         return out
 
     def replay(self, dirs: np.ndarray, times: int) -> int:

@@ -1,4 +1,4 @@
-"""fio's direction choice: the vectorised chooser equals the per-I/O rule exactly, and
+"""fio's direction choice: the compiled chooser equals the per-I/O rule exactly, and
 the long-run read share matches rwmixread."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def reference(draws: list[int], n: int, pread: int, issued: list[int] | None = N
 
 
 @pytest.mark.parametrize("pread", [90, 70, 50, 10, 1, 99])
-def test_vectorised_choice_equals_per_io_rule(pread: int) -> None:
+def test_compiled_choice_equals_per_io_rule(pread: int) -> None:
     draws = np.random.default_rng(pread).integers(1, 101, size=60_000)
     chooser = DirectionChooser(pread)
     chooser.new_loop(ScriptedRng(draws))  # type: ignore[arg-type]

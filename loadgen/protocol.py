@@ -297,12 +297,15 @@ class Compiling:
 @dataclass(frozen=True)
 class SpawnRequest:
     """Fork one worker per unit (a unit: the jobs of one process).  ``origin_ns`` is the
-    run's interval-grid origin when known (0: the workers read it from the gate)."""
+    run's interval-grid origin when known (0: the workers read it from the gate).
+    ``defer_exits_s``: how long the helper may hold back a lean worker's end (its final
+    counts and its exit notice) while other lean workers still run (0: never)."""
 
     group: int
     units: tuple[tuple[Job, ...], ...]
     interval_ns: int
     origin_ns: int = 0
+    defer_exits_s: float = 0.0
 
 
 @dataclass(frozen=True)

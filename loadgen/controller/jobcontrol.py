@@ -33,6 +33,23 @@ def run_exitall(plan: Plan) -> bool:
     return any(job.exitall for job in plan.jobs)
 
 
+DEFER_EXITS_S = 0.5  # the longest a storm worker's end waits while its peers still run
+
+
+def exit_deferral_s(plan: Plan, group: Group) -> float:
+    """How long the fork helper may hold back the end of a lean worker of ``group`` while
+    others still fault: their bookkeeping (the final counts, the exit notice, this
+    controller's handling of both) then takes no CPU from the workers in the measured
+    window; their runtimes are their own clocks'.  None where a job's end must be acted
+    on at once: exitall, a job that waits for another, a postrun, OOM respawns."""
+    if run_exitall(plan) or any(job.wait_for for job in plan.jobs):
+        return 0.0
+    if any(job.exitall_on_error or job.exec_postrun or job.oom_policy != "report"
+           for job in group.jobs):
+        return 0.0
+    return DEFER_EXITS_S
+
+
 def stops_others(job: Job, failed: bool, exitall: bool) -> bool:
     """Whether the end of ``job`` stops other jobs (which ones: ``job.exit_what``)."""
     return exitall or (job.exitall_on_error and failed)

@@ -107,9 +107,11 @@ class Spawner:
         interval_ns: int,
         gate_r: int,
         origin_ns: int = 0,
+        defer_exits_s: float = 0.0,
     ) -> tuple[protocol.Spawned, list[int]]:
         """Fork one worker per unit; returns the helper's reply (``pids``, 0 = fork failed;
-        fork times) and the stats-pipe read end of each forked worker, in order.
+        fork times) and the stats-pipe read end of each forked worker, in order
+        (``defer_exits_s``: ``protocol.SpawnRequest``'s).
 
         The request (pickled jobs; megabytes for a big storm) is sent from a thread so
         the loop keeps reading exit notices meanwhile.
@@ -118,7 +120,7 @@ class Spawner:
             raise HelperDied("the fork helper exited")
         self._spawned = reply = _Reply()
         request = protocol.SpawnRequest(
-            group, tuple(tuple(u) for u in units), interval_ns, origin_ns
+            group, tuple(tuple(u) for u in units), interval_ns, origin_ns, defer_exits_s
         )
         try:
             await anyio.to_thread.run_sync(protocol.send_msg, self.sock, request, (gate_r,))

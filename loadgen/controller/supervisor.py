@@ -380,7 +380,8 @@ class _GroupRun:
             try:
                 # the grid origin travels through the gate at release (see _release)
                 reply, pipes = await spawner.spawn(
-                    self.group.id, units, self.sup.opts.status_interval_ns, gate_r
+                    self.group.id, units, self.sup.opts.status_interval_ns, gate_r,
+                    defer_exits_s=jobcontrol.exit_deferral_s(self.sup.plan, self.group),
                 )
             except HelperDied:  # every job of the group fails as "cannot create a worker"
                 self.sup.helper_died()

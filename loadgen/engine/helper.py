@@ -109,6 +109,11 @@ class Helper:
         # more: a storm's thousand exits must not each cost a look at every worker
         self.pump_s = PUMP_MAX_S
         self.next_pump = 0.0
+        # ends of lean workers held back while others run (SpawnRequest.defer_exits_s):
+        # (worker, pid, status, rusage), in reap order, all sent by ``flush_at`` at latest
+        self.defer_s: dict[int, float] = {}  # pid -> its request's defer_exits_s
+        self.deferred: list[tuple[leanspawn.LeanWorker, int, int, resource.struct_rusage]] = []
+        self.flush_at = 0.0
         # a lean worker's stats pipe stays open here too: lean only while the limit allows
         self.nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         try:
@@ -131,6 +136,9 @@ class Helper:
         try:
             while True:
                 wait = max(self.next_pump - time.monotonic(), 0.0) if self.lean else None
+                if self.deferred:
+                    wait = min(wait if wait is not None else PUMP_MAX_S,
+                               max(self.flush_at - time.monotonic(), 0.0))
                 readable, _, _ = select.select(
                     [self.sock.fileno(), self.wake_r], [w.data_w for w in self.backlog], [],
                     wait,
@@ -143,6 +151,8 @@ class Helper:
                     while len(os.read(self.wake_r, 4096)) == 4096:
                         pass
                     self._reap()
+                if self.deferred and (not self.lean or time.monotonic() >= self.flush_at):
+                    self._flush()
                 if self.sock.fileno() in readable and not self._command():
                     return
         finally:
@@ -219,6 +229,7 @@ class Helper:
                 self.pump_s = min(self.pump_s, request.interval_ns / 4e9)
                 self.next_pump = min(self.next_pump, time.monotonic() + self.pump_s)
                 self.lean[pid] = lean
+                self.defer_s[pid] = request.defer_exits_s
                 self.children.add(pid)
                 pids.append(pid)
                 batch.append(data_r)
@@ -301,16 +312,35 @@ class Helper:
                 return
             self.children.discard(pid)
             lean = self.lean.pop(pid, None)
-            if lean is not None and not lean.finish(status, usage_of(usage)):  # its counts
-                self.backlog.add(lean)
-            for thread_number in self.jobs_of.pop(pid, ()):  # a worker that died in a flow
-                self.flow_table.leave(thread_number)
-            protocol.send_msg(
-                self.replies,
-                protocol.ChildExit(
-                    pid, status, round(usage.ru_utime * 1e9), round(usage.ru_stime * 1e9)
-                ),
-            )
+            defer_s = self.defer_s.pop(pid, 0.0)
+            if lean is not None and defer_s and self.lean:  # its peers still fault
+                if not self.deferred:
+                    self.flush_at = time.monotonic() + defer_s
+                self.deferred.append((lean, pid, status, usage))
+                continue
+            if lean is not None and not self.lean:
+                self._flush()  # the last lean worker: the ends held back go first
+            self._ended(lean, pid, status, usage)
+
+    def _flush(self) -> None:
+        """Send the ends held back, in the order their workers were reaped."""
+        deferred, self.deferred = self.deferred, []
+        for lean, pid, status, usage in deferred:
+            self._ended(lean, pid, status, usage)
+
+    def _ended(self, lean: leanspawn.LeanWorker | None, pid: int, status: int,
+               usage: resource.struct_rusage) -> None:
+        """A reaped worker's end: a lean one's counts on its pipe, then the exit notice."""
+        if lean is not None and not lean.finish(status, usage_of(usage)):
+            self.backlog.add(lean)
+        for thread_number in self.jobs_of.pop(pid, ()):  # a worker that died in a flow
+            self.flow_table.leave(thread_number)
+        protocol.send_msg(
+            self.replies,
+            protocol.ChildExit(
+                pid, status, round(usage.ru_utime * 1e9), round(usage.ru_stime * 1e9)
+            ),
+        )
 
     def _kill_all(self) -> None:
         """Leave nothing behind: SIGKILL and reap every worker still alive."""
@@ -319,10 +349,11 @@ class Helper:
         for pid in list(self.children):
             os.waitpid(pid, 0)
         self.children.clear()
-        for lean in (*self.lean.values(), *self.backlog):
+        for lean in (*self.lean.values(), *self.backlog, *(d[0] for d in self.deferred)):
             lean.close()
         self.lean.clear()
         self.backlog.clear()
+        self.deferred.clear()
 
 
 def helper_main(commands_fd: int, replies_fd: int, parent: int, worker_nice: int) -> None:

@@ -140,3 +140,31 @@ def test_a_waiter_starts_even_when_its_waitee_ran_no_io(tmp_path, monkeypatch):
     jobs = _by_name(result)
     assert jobs["first"][0].totals.dirs[1].ios == 0
     assert jobs["second"][0].totals.dirs[1].ios == 256
+
+
+@pytest.mark.parametrize(("extra", "deferred"), [
+    ("", True),
+    ("exitall\n", False),
+    ("exitall_on_error=1\n", False),
+    ("exec_postrun=true\n", False),
+    ("oom_policy=respawn\n", False),
+])
+def test_ends_are_held_back_only_where_no_one_acts_on_them(extra: str, deferred: bool,
+                                                            tmp_path: Path) -> None:
+    from loadgen.controller import jobcontrol
+
+    path = tmp_path / "j.fio"
+    path.write_text(f"[storm]\nioengine=page_fault\nsize=1m\nnumjobs=4\n{extra}")
+    plan, _ = load([str(path)], facts=FACTS, environ={}, note=lambda m: None)
+    got = jobcontrol.exit_deferral_s(plan, plan.groups[0])
+    assert got == (jobcontrol.DEFER_EXITS_S if deferred else 0.0)
+
+
+def test_a_job_waiting_for_another_means_no_end_is_held_back(tmp_path: Path) -> None:
+    from loadgen.controller import jobcontrol
+
+    path = tmp_path / "j.fio"
+    path.write_text("[a]\nioengine=page_fault\nsize=1m\n[b]\nioengine=page_fault\nsize=1m\n"
+                    "wait_for=a\n")
+    plan, _ = load([str(path)], facts=FACTS, environ={}, note=lambda m: None)
+    assert jobcontrol.exit_deferral_s(plan, plan.groups[0]) == 0.0

@@ -62,3 +62,48 @@ def test_a_storm_runs_as_lean_workers_with_the_python_workers_counts(tmp_path: o
 
     assert ios(lean) == ios(python) and sum(map(sum, ios(lean))) == 8 * 256
     assert all(256 <= j["minf"] <= 256 + 16 for j in lean), [j["minf"] for j in lean]  # type: ignore[operator]
+
+
+def _state(pid: int) -> str:
+    """A child's state letter (Z once it exited, before its reap), or "" once reaped."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return ""
+
+
+def _first_exit_vs_the_long_worker(defer_exits_s: float) -> str:
+    """Fork a 4 KiB and a 256 MiB lean worker, release both; the long one's state at the
+    moment the short one's exit notice arrives."""
+    from .conftest import make_job
+
+    short = make_job(rw="write", size=4096, thread_number=1)
+    long = make_job(rw="write", size=256 << 20, thread_number=2)
+    helper = HelperProcess()
+    try:
+        gate_r, gate_w = os.pipe()
+        request = protocol.SpawnRequest(0, ((short,), (long,)), 10**12,
+                                        defer_exits_s=defer_exits_s)
+        protocol.send_msg(helper.commands, request, (gate_r,))
+        os.close(gate_r)
+        (spawned,) = [m for m in _replies_until_spawned(helper)
+                      if isinstance(m, protocol.Spawned)]
+        os.close(gate_w)
+        buf = b""
+        while True:
+            data = helper.replies.recv(1 << 16)
+            assert data, "the helper exited"
+            messages, buf = protocol.split_replies(buf + data)
+            for m in messages:
+                if isinstance(m, protocol.ChildExit) and m.pid == spawned.pids[0]:
+                    return _state(spawned.pids[1])
+    finally:
+        helper.discard()
+
+
+def test_a_lean_workers_end_waits_for_its_peers_only_when_the_run_allows_it() -> None:
+    """SpawnRequest.defer_exits_s: the short worker's end is held back until its peer has
+    ended too (no bookkeeping in the peer's window); without it, it comes at once."""
+    assert _first_exit_vs_the_long_worker(30.0) in ("Z", "")
+    assert _first_exit_vs_the_long_worker(0.0) in ("R", "S", "D")

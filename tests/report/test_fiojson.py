@@ -224,3 +224,13 @@ def test_dumps_empty_containers_subclasses_and_a_repeated_object() -> None:
         '  "r" : [\n    {\n      "k" : 1\n    },\n    {\n      "k" : 1\n    }\n  ]\n}')
     with pytest.raises(TypeError):
         dumps({"x": object()})
+
+
+def test_long_strings_with_quotes_and_odd_characters_are_escaped_as_fio() -> None:
+    """Only backslash, quote and control characters are escaped, whichever way the string
+    is quoted (a saved run is megabytes of JSON inside one string)."""
+    for text in ('{"a":"b\\"c"}' * 1000, 'é"ü\u2028\x7f'):
+        assert dumps(text) == '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        assert json.loads(dumps(text)) == text
+    assert dumps('tab\t"') == '"tab\\u0009\\""'
+    assert dumps('lone \udcff "') == '"lone \udcff \\""'

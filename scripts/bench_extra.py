@@ -120,7 +120,8 @@ def main() -> None:
     ap.add_argument("--fio", default=os.environ.get("LOADGEN_FIO", ""))
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument(
-        "--cases", default="storm-256,storm-1024,threads,tiny", help="also: seed-1g, storm-256-4m"
+        "--cases", default="storm-256,storm-1024,threads,tiny",
+        help="also: seed-1g, storm-64, storm-256-4m"
     )
     ap.add_argument("--json-out", default="", help="write every round's figures here")
     ap.add_argument(
@@ -133,6 +134,7 @@ def main() -> None:
     fio = [args.fio] if args.fio else []
     cases: dict[str, list[tuple[str, list[str]]]] = {}
     for name, n, size in (
+        ("storm-64", 64, "4m"),
         ("storm-256", 256, "8m"),
         ("storm-256-4m", 256, "4m"),
         ("storm-1024", 1024, "4m"),

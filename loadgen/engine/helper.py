@@ -110,9 +110,10 @@ class Helper:
         self.pump_s = PUMP_MAX_S
         self.next_pump = 0.0
         # ends of lean workers held back while others run (SpawnRequest.defer_exits_s):
-        # (worker, pid, status, rusage), in reap order, all sent by ``flush_at`` at latest
+        # (worker, pid, status, rusage, reaped_ns), in reap order, sent by ``flush_at``
         self.defer_s: dict[int, float] = {}  # pid -> its request's defer_exits_s
-        self.deferred: list[tuple[leanspawn.LeanWorker, int, int, resource.struct_rusage]] = []
+        self.deferred: list[tuple[leanspawn.LeanWorker, int, int, resource.struct_rusage,
+                                  int]] = []
         self.flush_at = 0.0
         # a lean worker's stats pipe stays open here too: lean only while the limit allows
         self.nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
@@ -316,22 +317,22 @@ class Helper:
             if lean is not None and defer_s and self.lean:  # its peers still fault
                 if not self.deferred:
                     self.flush_at = time.monotonic() + defer_s
-                self.deferred.append((lean, pid, status, usage))
+                self.deferred.append((lean, pid, status, usage, time.monotonic_ns()))
                 continue
             if lean is not None and not self.lean:
                 self._flush()  # the last lean worker: the ends held back go first
-            self._ended(lean, pid, status, usage)
+            self._ended(lean, pid, status, usage, time.monotonic_ns())
 
     def _flush(self) -> None:
         """Send the ends held back, in the order their workers were reaped."""
         deferred, self.deferred = self.deferred, []
-        for lean, pid, status, usage in deferred:
-            self._ended(lean, pid, status, usage)
+        for lean, pid, status, usage, reaped_ns in deferred:
+            self._ended(lean, pid, status, usage, reaped_ns)
 
     def _ended(self, lean: leanspawn.LeanWorker | None, pid: int, status: int,
-               usage: resource.struct_rusage) -> None:
+               usage: resource.struct_rusage, reaped_ns: int) -> None:
         """A reaped worker's end: a lean one's counts on its pipe, then the exit notice."""
-        if lean is not None and not lean.finish(status, usage_of(usage)):
+        if lean is not None and not lean.finish(status, usage_of(usage), reaped_ns):
             self.backlog.add(lean)
         for thread_number in self.jobs_of.pop(pid, ()):  # a worker that died in a flow
             self.flow_table.leave(thread_number)
@@ -354,6 +355,7 @@ class Helper:
         self.lean.clear()
         self.backlog.clear()
         self.deferred.clear()
+        self.defer_s.clear()
 
 
 def helper_main(commands_fd: int, replies_fd: int, parent: int, worker_nice: int) -> None:

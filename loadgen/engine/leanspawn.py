@@ -7,8 +7,9 @@ the helper unmaps its own view after), generates every I/O with the job's
 and writes the parameters and the kernel's initial state into a block both map.  After
 the fork it sends the worker's messages on the worker's own stats pipe, as a Python
 worker would: READY at once, an interval delta for each slot the child publishes, and
-at the child's exit the final delta and DONE.  A child that was killed sends no final
-(as a killed Python worker), so the controller records what it records for those.
+at the child's exit the final delta and DONE.  A child killed in its window sends no
+final, but what it had counted is still in the shared block: that goes out as one more
+delta, not final (fio too reports a killed job's counts from its shared state).
 """
 
 from __future__ import annotations
@@ -312,18 +313,19 @@ class LeanWorker:
         kernel.shared_add(h.ctypes.data + 8 * lean.S_CONSUMED, 1)
         return self._send(protocol.INTERVAL, protocol.encode_interval(delta))
 
-    def finish(self, status: int, usage: Usage | None = None) -> bool:
+    def finish(self, status: int, usage: Usage | None = None, reaped_ns: int = 0) -> bool:
         """The child exited: its last interval, then the final delta and DONE if it ended
         its job, or, killed in its window, what it counted until then (as fio, whose job
         state outlives its process: the block does); the pipe closes once they are out,
         as the child's own would (False: they are not yet, ``drain`` again when the pipe
-        has room).  ``usage``: the child's from ``wait4`` (its counts need it if killed)."""
+        has room).  ``usage``: the child's from ``wait4`` and ``reaped_ns`` when (its
+        counts need both if killed; 0: now)."""
         try:
             self.pump()
             if self.ended():
                 self._final()
             elif os.WIFSIGNALED(status) and usage is not None:
-                self._killed(usage)
+                self._killed(usage, reaped_ns or time.monotonic_ns())
         finally:
             self._unmap()
             self.finished = True
@@ -348,14 +350,14 @@ class LeanWorker:
         self._send(protocol.INTERVAL, protocol.encode_interval(delta))
         self._send(protocol.DONE, protocol.encode_message(protocol.Done(self.pid, 0)))
 
-    def _killed(self, usage: Usage) -> None:
-        """The counts of a child killed in its window, up to now (it died at most a reap
-        ago): a delta that is not final, as from a Python worker killed after an interval."""
+    def _killed(self, usage: Usage, now: int) -> None:
+        """The counts of a child killed in its window, up to ``now`` (its reap: it died at
+        most a wake-up before): a delta that is not final, as from a Python worker killed
+        after an interval."""
         h = self.words
         if h[lean.S_STATUS] != lean.STATUS_RUNNING or not self._start():
             return
         state = kernel.State.over(h, lean.STATE)
-        now = time.monotonic_ns()
         delta = self._delta(state, now, usage, int(state.ctl[kernel.C_FIRST]))
         delta.interval_index = (now - int(h[lean.S_ORIGIN])) // self.interval_ns + 1
         self._send(protocol.INTERVAL, protocol.encode_interval(delta))

@@ -226,6 +226,9 @@ def test_a_lean_worker_killed_in_its_window_keeps_its_ios_in_the_report(
     assert 0 < dead.totals.dirs[1].ios < pages and dead.totals.minf >= dead.totals.dirs[1].ios
     (alive,) = [j for j in result.jobs if j.pid != victim[0]]
     assert alive.error == 0 and alive.totals.dirs[1].ios == pages
+    # its end was held back until its peer's (jobcontrol.exit_deferral_s), but its window
+    # ended at its death, while the peer still ran
+    assert dead.totals.t_end_ns < alive.totals.t_end_ns
 
 
 def test_split_policy_pins_each_worker_to_one_cpu_at_the_callers_priority(tmp_path: Path) -> None:

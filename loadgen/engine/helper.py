@@ -111,7 +111,6 @@ class Helper:
         self.next_pump = 0.0
         # ends of lean workers held back while others run (SpawnRequest.defer_exits_s):
         # (worker, pid, status, rusage, reaped_ns), in reap order, sent by ``flush_at``
-        self.defer_s: dict[int, float] = {}  # pid -> its request's defer_exits_s
         self.deferred: list[tuple[leanspawn.LeanWorker, int, int, resource.struct_rusage,
                                   int]] = []
         self.flush_at = 0.0
@@ -136,13 +135,11 @@ class Helper:
         signal.set_wakeup_fd(self.wake_w)
         try:
             while True:
-                wait = max(self.next_pump - time.monotonic(), 0.0) if self.lean else None
-                if self.deferred:
-                    wait = min(wait if wait is not None else PUMP_MAX_S,
-                               max(self.flush_at - time.monotonic(), 0.0))
+                due = ([self.next_pump] if self.lean else []) + (
+                    [self.flush_at] if self.deferred else [])
                 readable, _, _ = select.select(
                     [self.sock.fileno(), self.wake_r], [w.data_w for w in self.backlog], [],
-                    wait,
+                    max(min(due) - time.monotonic(), 0.0) if due else None,
                 )
                 if self.lean and time.monotonic() >= self.next_pump:
                     self.backlog.update(w for w in self.lean.values() if not w.pump())
@@ -230,7 +227,6 @@ class Helper:
                 self.pump_s = min(self.pump_s, request.interval_ns / 4e9)
                 self.next_pump = min(self.next_pump, time.monotonic() + self.pump_s)
                 self.lean[pid] = lean
-                self.defer_s[pid] = request.defer_exits_s
                 self.children.add(pid)
                 pids.append(pid)
                 batch.append(data_r)
@@ -290,7 +286,7 @@ class Helper:
                 slab.append(leanspawn.Slab(len(request.units)))
             return leanspawn.LeanWorker(unit[0], self.calibration, request.interval_ns,
                                         request.origin_ns, gate_r, data_w, self.worker_nice,
-                                        slab[0])
+                                        slab[0], request.defer_exits_s)
         except (leanspawn.Unfit, OSError, ValueError):  # the Python worker reports what it is
             return None
 
@@ -313,10 +309,9 @@ class Helper:
                 return
             self.children.discard(pid)
             lean = self.lean.pop(pid, None)
-            defer_s = self.defer_s.pop(pid, 0.0)
-            if lean is not None and defer_s and self.lean:  # its peers still fault
+            if lean is not None and lean.defer_exits_s and self.lean:  # its peers still fault
                 if not self.deferred:
-                    self.flush_at = time.monotonic() + defer_s
+                    self.flush_at = time.monotonic() + lean.defer_exits_s
                 self.deferred.append((lean, pid, status, usage, time.monotonic_ns()))
                 continue
             if lean is not None and not self.lean:
@@ -355,7 +350,6 @@ class Helper:
         self.lean.clear()
         self.backlog.clear()
         self.deferred.clear()
-        self.defer_s.clear()
 
 
 def helper_main(commands_fd: int, replies_fd: int, parent: int, worker_nice: int) -> None:

@@ -141,8 +141,11 @@ class LeanWorker:
     """One lean worker: its blocks and region before the fork, its relay after."""
 
     def __init__(self, job: Job, calibration: Calibration, interval_ns: int, origin_ns: int,
-                 gate_r: int, data_w: int, nice: int, slab: Slab | None = None) -> None:
-        """``slab``: where its shared block is taken from (a slab of its own if None)."""
+                 gate_r: int, data_w: int, nice: int, slab: Slab | None = None,
+                 defer_exits_s: float = 0.0) -> None:
+        """``slab``: where its shared block is taken from (a slab of its own if None);
+        ``defer_exits_s``: how long the helper may hold back its end while its peers run
+        (``protocol.SpawnRequest``'s)."""
         try:
             RwMode(job.rw)
             pattern = AccessPattern(job)
@@ -155,6 +158,7 @@ class LeanWorker:
         self.pending = bytearray()  # frames the pipe had no room for yet
         self.finished = False  # the child's last message is queued: close once it is out
         self.pid = 0
+        self.defer_exits_s = defer_exits_s
         self.overhead_ns = calibration.overhead_ns(is_timed(job))
         max_bs = max(pattern.max_bs, 1)
         n = len(offs)
@@ -164,7 +168,7 @@ class LeanWorker:
         at_ring = at_dirs + _aligned(max(n, 1))
         at_rbuf = -(-(at_ring + ring) // mmap.PAGESIZE) * mmap.PAGESIZE  # its pages its own
         self.slab = Slab(1) if slab is None else slab
-        self.block, self.words = self.slab.take()  # the words: none may outlive ``close``
+        self.block_index, self.words = self.slab.take()  # none may outlive ``close``
         self.private = mmap.mmap(-1, at_rbuf + max_bs, flags=PRIVATE)
         self.region: Region | None = None
         try:
@@ -172,13 +176,13 @@ class LeanWorker:
         except RegionError as exc:
             self._unmap()
             raise Unfit(str(exc)) from exc
-        block = np.frombuffer(self.private, dtype=np.uint8)
-        address = block.ctypes.data
-        block[:at_lens].view(np.int64)[:n] = offs
-        block[at_lens:at_dirs].view(np.int64)[:n] = lens
-        block[at_dirs:at_dirs + n].view(np.int8)[:] = dirs
+        private = np.frombuffer(self.private, dtype=np.uint8)
+        address = private.ctypes.data
+        private[:at_lens].view(np.int64)[:n] = offs
+        private[at_lens:at_dirs].view(np.int64)[:n] = lens
+        private[at_dirs:at_dirs + n].view(np.int8)[:] = dirs
         source = WriteSource(job, pattern.max_bs, buffer_seed(job.randseed, job.thread_number),
-                             block[at_ring:at_ring + ring])
+                             private[at_ring:at_ring + ring])
         h = self.words
         state = kernel.State.over(h, lean.STATE)
         ctl = state.ctl
@@ -336,8 +340,7 @@ class LeanWorker:
         return bool(self.words[lean.S_STATUS] == lean.STATUS_DONE) and self._start()
 
     def _final(self) -> None:
-        if not self.ended():
-            return
+        """The final delta and DONE of a child that ended its job (``ended``)."""
         h = self.words
         state = kernel.State.over(h, lean.STATE)
         end = int(h[lean.S_END])
@@ -368,9 +371,9 @@ class LeanWorker:
             self.region = None
         if not self.private.closed:
             self.private.close()
-        if self.block >= 0:
-            self.slab.give_back(self.block)
-            self.block = -1
+        if self.block_index >= 0:
+            self.slab.give_back(self.block_index)
+            self.block_index = -1
 
     def close(self) -> None:
         """Release the helper's views, the blocks and the stats pipe (idempotent); what

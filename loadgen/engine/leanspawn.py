@@ -19,6 +19,7 @@ import ctypes
 import errno
 import mmap
 import os
+import resource
 import signal
 import time
 from collections.abc import Callable
@@ -28,7 +29,7 @@ import numpy as np
 from loadgen import protocol
 from loadgen.engine import forkmem, kernel, lean
 from loadgen.engine.buffers import WriteSource, buffer_seed
-from loadgen.engine.faults import Usage, huge_pages_possible
+from loadgen.engine.faults import Usage, huge_pages_possible, usage_of
 from loadgen.engine.hygiene import libc
 from loadgen.engine.pattern import AccessPattern
 from loadgen.engine.recorder import Recorder
@@ -64,14 +65,9 @@ def unfit(unit: tuple[Job, ...],
 
 
 def _usage(words: np.ndarray) -> Usage:
-    """struct rusage (18 words) as the runner's Usage."""
-    return Usage(
-        minf=int(words[8]),
-        majf=int(words[9]),
-        ctx=int(words[16] + words[17]),
-        usr_ns=int(words[0]) * 1_000_000_000 + int(words[1]) * 1000,
-        sys_ns=int(words[2]) * 1_000_000_000 + int(words[3]) * 1000,
-    )
+    """A raw struct rusage (18 words: two timevals, then 14 counters) as a Usage."""
+    utime, stime = (int(words[i]) + int(words[i + 1]) / 1e6 for i in (0, 2))
+    return usage_of(resource.struct_rusage((utime, stime, *map(int, words[4:18]))))
 
 
 def _all_ios(pattern: AccessPattern) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -356,8 +356,9 @@ class Job:
     zone_size: int = 0
     zone_range: int = 0
     zone_skip: int = 0
-    randrepeat: bool = True
+    randrepeat: bool = True  # every loop re-seeds the streams (fio's rand_repeatable)
     randseed: int = 0x89
+    randseed_set: bool = False  # the seeds come from randseed even without randrepeat
     loops: int = 1
     # time
     runtime_ns: int = 0  # 0 = no cap

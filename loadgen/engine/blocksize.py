@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from loadgen.engine.taus import Tausworthe
 from loadgen.plan import BsSplitEntry
 
 _RANDMAX = float(2**32)
@@ -38,7 +39,7 @@ class BlockSizer:
         out: np.ndarray = np.minimum(lens, self.max)
         return out
 
-    def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+    def draw(self, rng: Tausworthe, n: int) -> np.ndarray:
         """``n`` lengths ignoring the region end (the common case: everything fits)."""
         if self.fixed:
             return np.full(n, self.min, dtype=np.int64)
@@ -49,7 +50,7 @@ class BlockSizer:
             return self._round(self.split_bs[np.minimum(idx, len(self.split_bs) - 1)])
         return self._round(self.min + (self.max * r).astype(np.int64))
 
-    def draw_fitting(self, rng: np.random.Generator, room: int) -> int:
+    def draw_fitting(self, rng: Tausworthe, room: int) -> int:
         """One length that fits in ``room`` bytes, or 0 when not even min fits."""
         if room < self.min:
             return 0

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from loadgen.engine.taus import Tausworthe
 from loadgen.plan import READ, WRITE, Job
 
 GOLDEN_RATIO_64 = np.uint64(0x61C8864680B583EB)
@@ -22,7 +23,7 @@ ZIPF_EXACT = 1 << 22  # ranges sampled from exact weights (32 MiB of float64 at 
 GAUSS_ITERS = 12
 
 # (rng, n) -> block indices in [0, nranges)
-IndexDraw = Callable[[np.random.Generator, int], np.ndarray]
+IndexDraw = Callable[[Tausworthe, int], np.ndarray]
 
 
 def _hash(values: np.ndarray) -> np.ndarray:
@@ -43,7 +44,7 @@ def _zipf(nranges: int, theta: float, rand_off: int) -> IndexDraw:
     if nranges <= ZIPF_EXACT:
         cum = np.cumsum(np.arange(1, nranges + 1, dtype=np.float64) ** -theta)
 
-        def exact(rng: np.random.Generator, n: int) -> np.ndarray:
+        def exact(rng: Tausworthe, n: int) -> np.ndarray:
             ranks = np.minimum(
                 np.searchsorted(cum, rng.random(n) * cum[-1], side="right"), nranges - 1
             )
@@ -56,7 +57,7 @@ def _zipf(nranges: int, theta: float, rand_off: int) -> IndexDraw:
     alpha = 1.0 / (1.0 - theta)
     eta = (1.0 - (2.0 / nranges) ** (1.0 - theta)) / (1.0 - zeta2 / zetan)
 
-    def draw(rng: np.random.Generator, n: int) -> np.ndarray:
+    def draw(rng: Tausworthe, n: int) -> np.ndarray:
         u = rng.random(n)
         z = u * zetan
         with np.errstate(invalid="ignore"):
@@ -71,7 +72,7 @@ def _zipf(nranges: int, theta: float, rand_off: int) -> IndexDraw:
 def _pareto(nranges: int, h: float, rand_off: int) -> IndexDraw:
     power = math.log(h) / math.log(1.0 - h)
 
-    def draw(rng: np.random.Generator, n: int) -> np.ndarray:
+    def draw(rng: Tausworthe, n: int) -> np.ndarray:
         ranks = np.floor((nranges - 1) * np.power(rng.random(n), power)).astype(np.int64)
         return ((_hash(ranks) + np.uint64(rand_off)) % np.uint64(nranges)).astype(np.int64)
 
@@ -82,7 +83,7 @@ def _normal(nranges: int, dev_pct: float, center: float) -> IndexDraw:
     stddev = min(math.ceil(nranges * dev_pct / 100.0), nranges // 2) if dev_pct else 0
     rand_off = 0 if center == -1 else int(nranges * (center - 0.5))
 
-    def draw(rng: np.random.Generator, n: int) -> np.ndarray:
+    def draw(rng: Tausworthe, n: int) -> np.ndarray:
         total = rng.integers(0, nranges + 1, size=(n, GAUSS_ITERS)).sum(axis=1)
         val = (total + GAUSS_ITERS - 1) // GAUSS_ITERS
         if stddev:
@@ -104,7 +105,7 @@ def _zoned(
     """Zone i takes access_pct[i]% of the I/Os in its slice of the region; no zones (a
     direction whose list was left empty) is uniform, as fio's fallback."""
     if not zones:
-        def uniform(rng: np.random.Generator, n: int) -> np.ndarray:
+        def uniform(rng: Tausworthe, n: int) -> np.ndarray:
             out: np.ndarray = rng.integers(0, max(nblocks, 1), size=n, dtype=np.int64)
             return out
 
@@ -119,7 +120,7 @@ def _zoned(
     starts = np.minimum(starts, nblocks - 1)
     cum = np.cumsum(access)
 
-    def draw(rng: np.random.Generator, n: int) -> np.ndarray:
+    def draw(rng: Tausworthe, n: int) -> np.ndarray:
         v = rng.integers(1, 101, size=n)
         zone = np.minimum(np.searchsorted(cum, v, side="left"), len(cum) - 1)
         out: np.ndarray = starts[zone] + (rng.random(n) * sizes[zone]).astype(np.int64)
@@ -129,7 +130,7 @@ def _zoned(
 
 
 def make_index_draws(
-    job: Job, nranges: int, nblocks: int, block_bytes: int, rng: np.random.Generator
+    job: Job, nranges: int, nblocks: int, block_bytes: int, rng: Tausworthe
 ) -> tuple[IndexDraw, IndexDraw] | None:
     """Per-direction index generators, or None for the uniform default."""
     kind = job.random_distribution

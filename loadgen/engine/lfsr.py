@@ -9,7 +9,6 @@ visits its blocks in fio's order; every loop starts again from the seed.
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 import numba
@@ -82,21 +81,6 @@ TAPS: tuple[tuple[int, ...], ...] = (
     (62, 61, 6, 5),
     (63, 62),
 )
-_MIX = 0x9E370001
-_MASK64 = (1 << 64) - 1
-BLOCK_OFF_SEED = 6  # fio's FIO_RAND_BLOCK_OFF
-
-
-def fio_offset_seed(randseed: int, thread_number: int) -> int:
-    """fio's ``rand_seeds[FIO_RAND_BLOCK_OFF]`` for a repeatable job."""
-    seed = randseed & _MASK64
-    for _ in range(4):
-        seed = (seed * _MIX) & _MASK64
-    for _ in range(BLOCK_OFF_SEED):
-        seed = (seed * _MIX) & _MASK64
-    return (seed * thread_number + BLOCK_OFF_SEED) & _MASK64
-
-
 @numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
 def _fill(state: Any, out: Any) -> int:
     """Next values into ``out``; state = [last, xormask, top bit, max value, values given]."""
@@ -123,7 +107,8 @@ def _fill(state: Any, out: Any) -> int:
 class Lfsr:
     """Block indices 0..nblocks-1, each once per loop, in the shift register's order."""
 
-    def __init__(self, nblocks: int, randseed: int, thread_number: int, repeatable: bool) -> None:
+    def __init__(self, nblocks: int, seed: int) -> None:
+        """``seed``: fio's offset seed slot (``rand_seeds[FIO_RAND_BLOCK_OFF]``)."""
         bits = next((i for i in range(3, 64) if (1 << i) > nblocks), 0)
         if not bits or nblocks <= 0:
             raise ValueError(f"random_generator=lfsr: {nblocks} blocks is out of range")
@@ -131,7 +116,6 @@ class Lfsr:
         self.nblocks = nblocks
         self._xormask = sum(1 << (t - 1) for t in taps)
         self._top = 1 << (taps[0] - 1)
-        seed = fio_offset_seed(randseed, thread_number) if repeatable else secrets.randbits(64)
         self._seed = seed & ((self._top << 1) - 1)
         if self._seed == (self._top << 1) - 1:  # all ones is the XNOR register's dead state
             self._seed ^= 1

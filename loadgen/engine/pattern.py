@@ -26,9 +26,9 @@ from loadgen.engine.distribution import IndexDraw, make_index_draws
 from loadgen.engine.lfsr import Lfsr
 from loadgen.engine.randmap import RandomMap
 from loadgen.engine.rwmix import DirectionChooser
-from loadgen.engine.streams import Seeder, Streams
+from loadgen.engine.streams import SEED_BLOCK, Seeder, Streams
 from loadgen.engine.walk import seq_next
-from loadgen.plan import READ, WRITE, Job, RwMode
+from loadgen.plan import READ, WRITE, Job, RwMode, VerifyKind
 from loadgen.replaylog import ReplayOptions
 from loadgen.replaylog import load as load_replay
 
@@ -197,11 +197,17 @@ class AccessPattern:
         # its zone, and one at or past the file end ends the loop; from their own
         # generator, so no shift register (and no map)
         self.spread = self.random and job.random_distribution in SPREAD_DISTRIBUTIONS
+        self.seeder = Seeder(
+            job.randseed,
+            job.thread_number,
+            reseed=job.randrepeat,
+            fixed=job.randrepeat or job.randseed_set,
+            use64=job.random_generator == "tausworthe64",
+            verify=job.verify.kind is not VerifyKind.NONE,
+        )
         self.lfsr: Lfsr | None = None
         if self.random and job.random_generator == "lfsr" and region and not self.spread:
-            self.lfsr = Lfsr(
-                region // self.rw_min_bs, job.randseed, job.thread_number, job.randrepeat
-            )
+            self.lfsr = Lfsr(region // self.rw_min_bs, self.seeder.seeds[SEED_BLOCK])
         self.use_map = (
             self.random
             and self.lfsr is None
@@ -214,7 +220,6 @@ class AccessPattern:
         self.map_lastb = self.lastb[active[0]]
         self.map_ba = self.ba[active[0]]
         nranges = -(-self.real_end // min(job.bs_min)) if region else 0
-        self.seeder = Seeder(job.randseed, job.thread_number, job.randrepeat)
         self.streams: Streams = self.seeder.make()
         self.index_draws: tuple[IndexDraw, IndexDraw] | None = None
         # random_distribution=sequence (fio __get_next_rand_offset_sequence): block indices
@@ -241,7 +246,8 @@ class AccessPattern:
         self.last_pos = [self.start, self.start]
         self.last_start = [-1, -1]
         self.exhausted = False
-        self._seq_left = self.seq_nr
+        # fio (init.c) starts the counter at 1, not N, so the first I/O decides
+        self._seq_left = 1
         self._first_loop = True
         self._template: Batch | None = None  # the first complete loop, for replays
         self._recording: list[Batch] | None = None
@@ -341,12 +347,12 @@ class AccessPattern:
             return self.chooser.choose(n)
         return np.full(n, self.fixed_dir, dtype=np.int8)
 
-    def _give_back(self, dirs: np.ndarray) -> None:
-        """Directions drawn but not used (the loop ended first) are not issued."""
+    def _give_back(self, dirs: np.ndarray, failed: bool = False) -> None:
+        """Directions chosen but not used (the batch or the loop ended first) are not
+        chosen; with ``failed`` the first of them was, for an I/O that found no offset
+        (``DirectionChooser.unchoose``)."""
         if self.chooser is not None and len(dirs):
-            nw = int(dirs.sum())
-            self.chooser.issued[WRITE] -= nw
-            self.chooser.issued[READ] -= len(dirs) - nw
+            self.chooser.unchoose(len(dirs), failed)
 
     def _lengths(self, dirs: np.ndarray) -> np.ndarray:
         if self.fixed_len:
@@ -460,14 +466,13 @@ class AccessPattern:
         nzones = -(-(self.real_end - self.start) // stride)
         base = ((self._zone_base // stride + visit) % nzones) * stride
         dirs = self._directions(n)
-        cand = self.streams.offset.integers(0, self.map.nblocks, size=n, dtype=np.int64)
-        offs = self.start + self.map.claim_resetting(cand, resets) * self.map_ba + base
+        offs = self.start + self._claim_cycling(n, resets) * self.map_ba + base
         k = n
         bad = np.flatnonzero(offs + bs > self.real_end)  # fio: past the file, the loop ends
         if len(bad):
             k = int(bad[0])
             self.exhausted = True
-            self._give_back(dirs[k:])
+            self._give_back(dirs[k:], failed=True)
         if k:
             last = int(visit[k - 1])
             done_in_last = (k - first if last else k) - (max(last - 1, 0) * per_visit)
@@ -556,8 +561,7 @@ class AccessPattern:
         cleared and the batch goes on (so a small region still fills whole batches)."""
         assert self.map is not None
         if self.cycling:
-            cand = self.streams.offset.integers(0, self.map.nblocks, size=len(dirs), dtype=np.int64)
-            offs = self.start + self.map.claim_cycling(cand) * self.map_ba
+            offs = self.start + self._claim_cycling(len(dirs)) * self.map_ba
             lens = np.full(len(dirs), self.min_bs, dtype=np.int64)
             self._remember(offs, lens, dirs)
             return Batch(offs, lens, dirs)
@@ -578,8 +582,7 @@ class AccessPattern:
             got += len(blocks)
         if self.map.full and not self.cycling:
             self.exhausted = True
-        if got < want:
-            self._give_back(dirs[got:])
+            self._fail(dirs[got:])
             dirs = dirs[:got]
         blocks = (
             parts[0]
@@ -592,6 +595,32 @@ class AccessPattern:
         lens = np.full(got, self.min_bs, dtype=np.int64)
         self._remember(offs, lens, dirs)
         return Batch(offs, lens, dirs)
+
+    def _claim_cycling(self, n: int, resets: np.ndarray | None = None) -> np.ndarray:
+        """``n`` one-block claims through a map that is cleared when full (and before the
+        I/O indices in ``resets``), taking from the offset stream only the draws used."""
+        assert self.map is not None
+        parts: list[np.ndarray] = []
+        got = 0
+        while got < n:
+            want = n - got
+            u = self.streams.offset.peek(want + want // max(self.map.nblocks, 1) + 2)
+            cand = (float(self.map.nblocks) * u).astype(np.int64)
+            at = resets[resets >= got] - got if resets is not None else np.empty(0, np.int64)
+            blocks, used = self.map.claim_cycling(cand, want, at)
+            self.streams.offset.skip(used)
+            parts.append(blocks)
+            got += len(blocks)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def _fail(self, dirs: np.ndarray) -> None:
+        """The loop ended because the next I/O found no block in the map: fio chose that
+        I/O's direction and drew its offset before finding out (the I/O may be the first
+        of ``dirs``, or one of the next batch when ``dirs`` is empty)."""
+        if not len(dirs):
+            dirs = self._directions(1)
+        self._give_back(dirs, failed=True)
+        self.streams.offset.raw(1)
 
     def _sized_geometry(self) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
         """What ``RandomMap.claim_sized`` needs of the region and each direction's sizer."""
@@ -623,14 +652,16 @@ class AccessPattern:
         run out (redraws near the region end)."""
         assert self.map is not None
         n = len(dirs)
-        u_block = self.streams.offset.random(n)
-        offs, lens, status = self.map.claim_sized(
+        u_block = self.streams.offset.peek(n + n // max(self.map.nblocks, 1) + 2)
+        offs, lens, status, taken = self.map.claim_sized(
             dirs, u_block, self._geo, self._split, self._bs_draws(dirs), self.cycling
         )
+        self._take_draws(taken)
         k = len(offs)
-        if status == randmap.SIZED_EXHAUSTED:
+        exhausted = status == randmap.SIZED_EXHAUSTED
+        if exhausted:
             self.exhausted = True
-        self._give_back(dirs[k:])
+        self._give_back(dirs[k:], failed=exhausted)
         dirs = dirs[:k]
         self._remember(offs, lens, dirs)
         return Batch(offs, lens, dirs)
@@ -691,16 +722,19 @@ class AccessPattern:
             return Batch(offs, lens, dirs)
         if self.spread:
             return self._spread_batch(dirs)
-        for d in (READ, WRITE):
-            mask = dirs == d
-            k = int(mask.sum())
-            if not k:
-                continue
-            if self.index_draws is not None:
-                blocks = np.minimum(self.index_draws[d](self.streams.offset, k), self.lastb[d] - 1)
-            else:
-                blocks = self.streams.offset.integers(0, self.lastb[d], size=k, dtype=np.int64)
-            offs[mask] = self.start + blocks * self.ba[d]
+        draws = self.index_draws
+        if draws is None:
+            # one draw per I/O in issue order, over the I/O's own direction's blocks
+            u = self.streams.offset.random(n)
+            blocks = (np.array(self.lastb, dtype=np.float64)[dirs] * u).astype(np.int64)
+            offs[:] = self.start + blocks * np.array(self.ba, dtype=np.int64)[dirs]
+        else:
+            for d in (READ, WRITE):
+                mask = dirs == d
+                k = int(mask.sum())
+                if k:
+                    blocks = np.minimum(draws[d](self.streams.offset, k), self.lastb[d] - 1)
+                    offs[mask] = self.start + blocks * self.ba[d]
         lens = self._lengths(dirs)
         bad = np.flatnonzero(offs + lens > self.end)
         for i in bad.tolist():  # redraw lengths that cross the region end
@@ -820,8 +854,7 @@ class AccessPattern:
         modes decided for the batch, blocks and lengths in compiled code; a batch whose
         block-size draws run out goes on with fresh ones."""
         n = len(dirs)
-        modes = self._modes(dirs)
-        u_block = self.streams.offset.random(n)
+        modes, seqrand_draws = self._modes(dirs)
         given = self._given_blocks(dirs)
         src = self._block_source()
         cur = np.array([*self.last_pos, *self.last_start, -1,
@@ -832,14 +865,18 @@ class AccessPattern:
         reg0 = self.lfsr.initial if self.lfsr is not None else _NO_LFSR
         offs = np.empty(n, dtype=np.int64)
         lens = np.empty(n, dtype=np.int64)
+        taken = np.zeros(3, dtype=np.int64)
         k = 0
         status = walk.NEED_DRAWS
         while status == walk.NEED_DRAWS and k < n:
+            u_block = self.streams.offset.peek(n - k + 16)
             made, status = walk.walk(
-                dirs[k:], modes[k:], u_block[k:], given[k:], self._geo, self._split[0],
+                dirs[k:], modes[k:], u_block, given[k:], self._geo, self._split[0],
                 self._split[1], self._bs_draws(dirs[k:]), cur, words, nblocks, reg, reg0, src,
                 self.seq_add, self.wrap_at_end, self.cycling, self.seq_rand,
-                self.real_end if self.spread else 0, self._zone_base, offs[k:], lens[k:])
+                self.real_end if self.spread else 0, self._zone_base, offs[k:], lens[k:],
+                taken)
+            self._take_draws(taken)
             k += made
         self.last_pos = [int(cur[walk.CUR_POS]), int(cur[walk.CUR_POS + 1])]
         self.last_start = [int(cur[walk.CUR_START]), int(cur[walk.CUR_START + 1])]
@@ -847,32 +884,47 @@ class AccessPattern:
             self.map.free = int(cur[walk.CUR_FREE])
         exhausted = status == walk.EXHAUSTED
         self._count_modes(k + exhausted)  # fio counts the I/O that found no offset
+        for d in (READ, WRITE):  # and so it drew its should_do_random
+            if len(seqrand_draws[d]):
+                self.streams.seqrand(d).skip(int(seqrand_draws[d][k + exhausted - 1])
+                                             if k + exhausted else 0)
         if self.sequence is not None:  # the I/Os not issued are not counted
             for d in (READ, WRITE):
                 self._issued[d] -= int((dirs[k:] == d).sum())
         if exhausted:
             self.exhausted = True
-        self._give_back(dirs[k:])
+        self._give_back(dirs[k:], failed=exhausted)
         return Batch(offs[:k], lens[:k], dirs[:k])
 
-    def _modes(self, dirs: np.ndarray) -> np.ndarray:
+    def _modes(self, dirs: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
         """Each I/O's mode (fio's should_do_random): with ``rw=<mode>:N`` every Nth I/O
         decides, the others repeat the offset (identical) or follow on (sequential); a
         deciding I/O is random by ``percentage_random`` of its direction."""
         n = len(dirs)
+        none = np.empty(0, dtype=np.int64)
         if not self.random:
-            return np.full(n, walk.SEQ, dtype=np.int8)
-        perc = np.array(self.perc_rand, dtype=np.int64)[dirs]
-        v_perc = np.empty(n, dtype=np.int64)
-        for d in (READ, WRITE):
-            v_perc[dirs == d] = self.streams.seqrand(d).integers(1, 101, size=n)[dirs == d]
-        modes = np.where((perc >= 100) | (v_perc <= perc), walk.RAND, walk.SEQ).astype(np.int8)
+            return np.full(n, walk.SEQ, dtype=np.int8), (none, none)
+        modes = np.full(n, walk.RAND, dtype=np.int8)
+        decides = np.ones(n, dtype=np.bool_)
         if self.seq_nr:
             i = np.arange(n)
             first = self._seq_left - 1  # the counter reaches 0 at this I/O
             decides = (i >= first) & ((i - first) % self.seq_nr == 0)
             modes[~decides] = walk.SAME if self.identical else walk.SEQ
-        return modes
+        # fio's should_do_random draws only for a deciding I/O of a direction below 100%,
+        # each direction from its own stream; the draws are only looked at here, and
+        # ``drawn[d][i]`` says how many of them the first i+1 I/Os use
+        drawn = [none, none]
+        for d in (READ, WRITE):
+            perc = self.perc_rand[d]
+            if perc < 100:
+                mask = decides & (dirs == d)
+                k = int(np.count_nonzero(mask))
+                if k:
+                    v = 1 + (100.0 * self.streams.seqrand(d).peek(k)).astype(np.int64)
+                    modes[mask] = np.where(v <= perc, walk.RAND, walk.SEQ)
+                    drawn[d] = np.cumsum(mask, dtype=np.int64)
+        return modes, (drawn[0], drawn[1])
 
     def _count_modes(self, processed: int) -> None:
         """The ``rw=<mode>:N`` counter after ``processed`` I/Os of a batch."""
@@ -925,5 +977,13 @@ class AccessPattern:
             drawn = [any(drawn)] * 2
         for d in (READ, WRITE):
             if counts[d] and drawn[d]:
-                u_bs[d] = self.streams.bs(d).random(width)
+                u_bs[d] = self.streams.bs(d).peek(width)
         return u_bs
+
+    def _take_draws(self, taken: np.ndarray) -> None:
+        """Take from the streams the draws a compiled batch used of what it was shown:
+        block draws, then each direction's block-size draws (``_bs_draws``)."""
+        self.streams.offset.skip(int(taken[0]))
+        for d in (READ, WRITE):
+            if taken[1 + d]:
+                self.streams.bs(d).skip(int(taken[1 + d]))

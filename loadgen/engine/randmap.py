@@ -57,14 +57,17 @@ def _clear(words: Any, nblocks: int) -> None:
 @numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
 def _claim(
     words: Any, nblocks: int, free: int, cand: Any, out: Any, cycling: bool, resets: Any
-) -> tuple[int, int]:
-    """Claim one block per candidate in order; returns (claimed, free left).  Without
-    ``cycling`` it stops when the map is full; with it the map is cleared and goes on, and
-    also before the candidates whose indices are in ``resets`` (ascending)."""
+) -> tuple[int, int, int]:
+    """Claim one block per I/O of ``out`` from the candidates in order; returns (claimed,
+    free left, candidates used).  Without ``cycling`` it stops when the map is full; with
+    it the map is cleared and goes on, spending the candidate that found it full (fio's
+    get_next_rand_block draws again after the reset), and it is also cleared before the
+    I/Os whose indices are in ``resets`` (ascending)."""
     n = 0
+    j = 0
     r = 0
-    for i in range(len(cand)):
-        if r < len(resets) and resets[r] == i:
+    while n < len(out) and j < len(cand):
+        if r < len(resets) and resets[r] == n:
             _clear(words, nblocks)
             free = nblocks
             r += 1
@@ -73,14 +76,18 @@ def _claim(
                 break
             _clear(words, nblocks)
             free = nblocks
-        b = cand[i]
+            j += 1
+            if j == len(cand):
+                break
+        b = cand[j]
+        j += 1
         if _is_set(words, b):
             b = _next_free(words, b)
         _set(words, b)
         free -= 1
         out[n] = b
         n += 1
-    return n, free
+    return n, free, j
 
 
 @numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
@@ -154,28 +161,39 @@ def _claim_sized(
     offs: Any,
     lens: Any,
     cycling: bool,
+    taken: Any,
 ) -> tuple[int, int, int]:
     """Random I/Os of several block sizes through the map, in order (fio's
     get_next_rand_block, get_next_buflen and mark_random_map): the block is drawn over the
     direction's own blocks and replaced by the next free one when used; the length is
     drawn (and redrawn while it would cross the region end) from ``u_bs[d]``; the I/O
-    marks the free blocks it covers, shortened at the first used one.  Returns (I/Os
-    made, free blocks left, status)."""
+    marks the free blocks it covers, shortened at the first used one.  Block draws are
+    taken in order, one per I/O and one more for each full map (spent, as in ``_claim``,
+    or, without ``cycling``, by the I/O that ends the loop); ``taken`` gets how many
+    block draws and block-size draws of each direction were used.  Returns (I/Os made,
+    free blocks left, status)."""
     start = geo[G_START]
     end = geo[G_END]
     used = np.zeros(2, dtype=np.int64)
+    j = 0
     k = 0
     status = SIZED_OK
     for i in range(len(dirs)):
         if free == 0:
+            if j < len(u_block):
+                j += 1
             if not cycling:
                 status = SIZED_EXHAUSTED
                 break
             _clear(words, nblocks)
             free = nblocks
+        if j == len(u_block):
+            status = SIZED_NEED_DRAWS
+            break
         d = np.int64(dirs[i])
         g = G_STRIDE * d
-        b = min(np.int64(u_block[i] * geo[g + G_LASTB]), nblocks - 1)
+        b = min(np.int64(u_block[j] * geo[g + G_LASTB]), nblocks - 1)
+        j += 1
         if _is_set(words, b):
             b = _next_free(words, b)
         off = start + b * geo[g + G_BA]
@@ -186,6 +204,7 @@ def _claim_sized(
             break
         length, used[d] = fitting_length(geo, g, split_bs, split_cum, u_bs[d], used[d], room)
         if length < 0:
+            j -= 1  # this I/O again, from its block draw
             status = SIZED_NEED_DRAWS
             break
         marked = _mark_run(words, nblocks, (off - start) // mn, (length + mn - 1) // mn)
@@ -193,6 +212,7 @@ def _claim_sized(
         offs[k] = off
         lens[k] = min(length, marked * mn)
         k += 1
+    taken[0], taken[1], taken[2] = j, used[0], used[1]
     return k, free, status
 
 
@@ -217,29 +237,24 @@ class RandomMap:
     def claim_single(self, candidates: np.ndarray) -> np.ndarray:
         """Resolve one-block I/Os in order; the result is shorter if the map fills."""
         out = np.empty(len(candidates), dtype=np.int64)
-        n, self.free = _claim(
+        n, self.free, _ = _claim(
             self.words, self.nblocks, self.free, candidates.astype(np.int64), out, False,
             _NO_RESETS,
         )
         return out[:n]
 
-    def claim_cycling(self, candidates: np.ndarray) -> np.ndarray:
-        """Like ``claim_single``, but a full map is cleared and claiming goes on
-        (time_based: the map resets and offsets continue)."""
-        out = np.empty(len(candidates), dtype=np.int64)
-        n, self.free = _claim(
-            self.words, self.nblocks, self.free, candidates.astype(np.int64), out, True,
-            _NO_RESETS,
-        )
-        return out[:n]
-
-    def claim_resetting(self, candidates: np.ndarray, resets: np.ndarray) -> np.ndarray:
-        """Like ``claim_cycling``, and the map is also cleared before each I/O index in
-        ``resets`` (the first I/O of each strided zone visit)."""
-        out = np.empty(len(candidates), dtype=np.int64)
-        _, self.free = _claim(self.words, self.nblocks, self.free,
-                              candidates.astype(np.int64), out, True, resets.astype(np.int64))
-        return out
+    def claim_cycling(
+        self, candidates: np.ndarray, n: int, resets: np.ndarray = _NO_RESETS
+    ) -> tuple[np.ndarray, int]:
+        """``n`` one-block I/Os from the candidates, a full map cleared and claiming going
+        on (time_based), and the map also cleared before each I/O index in ``resets``
+        (the first I/O of each strided zone visit).  Returns the blocks (fewer when the
+        candidates ran out) and how many candidates were used."""
+        out = np.empty(n, dtype=np.int64)
+        k, self.free, used = _claim(self.words, self.nblocks, self.free,
+                                    candidates.astype(np.int64), out, True,
+                                    resets.astype(np.int64))
+        return out[:k], int(used)
 
     def claim_sized(
         self,
@@ -249,12 +264,14 @@ class RandomMap:
         split: tuple[np.ndarray, np.ndarray],
         u_bs: np.ndarray,
         cycling: bool,
-    ) -> tuple[np.ndarray, np.ndarray, int]:
+    ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
         """Random I/Os with drawn lengths (``_claim_sized``); returns offsets, lengths
-        (as many as were made) and the status."""
+        (as many as were made), the status and the draws used (block, read sizes, write
+        sizes)."""
         n = len(dirs)
         offs = np.empty(n, dtype=np.int64)
         lens = np.empty(n, dtype=np.int64)
+        taken = np.zeros(3, dtype=np.int64)
         k, self.free, status = _claim_sized(
             self.words,
             self.nblocks,
@@ -268,5 +285,6 @@ class RandomMap:
             offs,
             lens,
             cycling,
+            taken,
         )
-        return offs[:k], lens[:k], int(status)
+        return offs[:k], lens[:k], int(status), taken

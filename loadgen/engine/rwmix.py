@@ -14,6 +14,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from loadgen.engine.taus import Tausworthe
 from loadgen.plan import READ, WRITE
 
 _DRAW_CHUNK = 8192
@@ -47,12 +48,15 @@ class DirectionChooser:
         self.ddir = READ
         self.threshold = 0
         self.issued = [0, 0]
-        self._rng: np.random.Generator | None = None
+        self._rng: Tausworthe | None = None
         self._draws = np.empty(0, dtype=np.int64)
         self._pos = 0
         self.forced = 0  # I/Os that took the current direction without a draw
+        # the state before the latest ``choose`` and how many it chose, for ``unchoose``
+        self._undo: tuple[int, int, list[int], int, int] = (READ, 0, [0, 0], 0, 0)
+        self._chosen = 0
 
-    def new_loop(self, rng: np.random.Generator) -> None:
+    def new_loop(self, rng: Tausworthe) -> None:
         """Loop start: the threshold resets, the stream may be re-seeded (counts persist)."""
         self.threshold = 0
         if rng is not self._rng:
@@ -106,8 +110,7 @@ class DirectionChooser:
             self.threshold = int(thr[sw[-1]])
         self.ddir = int(dirs[-1])
 
-    def choose(self, n: int) -> np.ndarray:
-        """Directions (0=read, 1=write) of the next ``n`` I/Os, as int8."""
+    def _run(self, n: int) -> np.ndarray:
         out = np.empty(n, dtype=np.int8)
         state = np.array([self.ddir, self.threshold, *self.issued, 0], dtype=np.int64)
         drawn = _choose(self._take(n), self.mix[READ], self.mix[WRITE], state, out)
@@ -116,6 +119,28 @@ class DirectionChooser:
         self.issued = [int(state[2]), int(state[3])]
         self.forced += int(state[4])
         return out
+
+    def choose(self, n: int) -> np.ndarray:
+        """Directions (0=read, 1=write) of the next ``n`` I/Os, as int8."""
+        self._undo = (self.ddir, self.threshold, list(self.issued), self.forced, self._pos)
+        self._chosen = n
+        return self._run(n)
+
+    def unchoose(self, m: int, failed: bool = False) -> None:
+        """The last ``m`` directions of the latest ``choose`` were not issued: the state
+        goes back to just after the others.  With ``failed`` the first of them stays
+        chosen, not issued: fio chose it for an I/O that then found no offset (the loop
+        ends there), so its draw, direction and threshold count."""
+        if m <= 0:
+            return
+        keep = self._chosen - m + (1 if failed else 0)
+        self.ddir, self.threshold, issued, self.forced, self._pos = self._undo
+        self.issued = list(issued)
+        self._chosen = keep
+        if keep:
+            self._run(keep)
+        if failed:
+            self.issued[self.ddir] -= 1
 
     def replay(self, dirs: np.ndarray, times: int) -> int:
         """Replay a recorded loop's directions (all drawn, none forced) up to ``times``

@@ -97,6 +97,7 @@ def walk(
     base: int,
     offs: Any,
     lens: Any,
+    taken: Any,
 ) -> tuple[int, int]:
     """Offsets and lengths of ``dirs``' I/Os into ``offs``/``lens``, in order; returns
     (I/Os made, status).
@@ -114,12 +115,16 @@ def walk(
     pareto, normal: fio draws their blocks over the whole file) a block's I/O is checked
     against that end from the zone at ``base`` instead: one starting at or crossing it
     ends the loop, and its length is drawn to fit before it plus the start offset (fio's
-    io_u_fits)."""
+    io_u_fits).  ``u_block`` is taken in order, one draw per block chosen from it and
+    one by the I/O that finds the map full (spent under ``cycling``, which then clears
+    the map and draws again, as fio's get_next_rand_block); ``taken`` gets how many
+    block draws and block-size draws of each direction were used."""
     start = geo[G_START]
     end = geo[G_END]
     used = np.zeros(2, dtype=np.int64)
     one = np.zeros(1, dtype=np.int64)
     free = cur[CUR_FREE]
+    ub = 0
     k = 0
     status = OK
     for i in range(len(dirs)):
@@ -140,15 +145,24 @@ def walk(
                 block = cur[CUR_PENDING]
                 cur[CUR_PENDING] = -1
             elif src == SRC_UNIFORM:
-                block = int(u_block[i] * geo[g + G_LASTB])
+                if ub == len(u_block):
+                    status = NEED_DRAWS
+                    break
+                block = int(u_block[ub] * geo[g + G_LASTB])
+                ub += 1
             elif src == SRC_MAP:
-                if free == 0:
+                if free == 0 and ub < len(u_block):
+                    ub += 1
                     if not cycling:
                         status = EXHAUSTED
                         break
                     randmap._clear(words, nblocks)
                     free = nblocks
-                block = min(int(u_block[i] * geo[g + G_LASTB]), nblocks - 1)
+                if ub == len(u_block):
+                    status = NEED_DRAWS
+                    break
+                block = min(int(u_block[ub] * geo[g + G_LASTB]), nblocks - 1)
+                ub += 1
                 if randmap._is_set(words, block):
                     block = randmap._next_free(words, block)
             elif src == SRC_LFSR:
@@ -206,4 +220,5 @@ def walk(
         cur[CUR_POS + d] = off + length
         k += 1
     cur[CUR_FREE] = free
+    taken[0], taken[1], taken[2] = ub, used[0], used[1]
     return k, status

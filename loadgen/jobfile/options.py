@@ -115,7 +115,7 @@ class State:
     zones: tuple[Zones, Zones]
     randrepeat: bool
     randseed: int
-    randseed_set: bool  # randseed was given, which forces randrepeat (fio)
+    randseed_set: bool  # randseed was given: fixed seeds, but no re-seeding per loop (fio)
     # zones (fio's zonemode=strided)
     zonemode: str
     zonesize: int
@@ -427,7 +427,7 @@ class ReplaySkip(Kind):
 
 def _apply_randseed(state: State, value: int) -> None:
     state.randseed = value
-    state.randseed_set = True  # an explicit seed forces repeatable mode (fio)
+    state.randseed_set = True  # an explicit seed fixes the seeds and turns randrepeat off (fio)
 
 
 def _apply_gtod_reduce(state: State, value: bool) -> None:
@@ -648,7 +648,8 @@ OPTIONS: tuple[Option, ...] = (
            "(a strided walk) instead of repeating the same blocks", "Access pattern"),
     Option("randrepeat", Bool(), True, "Same random sequence every run and every loop",
            "Access pattern", aliases=("allrandrepeat",)),
-    Option("randseed", Int(), 0x89, "Seed of the random streams (setting it forces randrepeat=1)",
+    Option("randseed", Int(), 0x89,
+           "Seed of the random streams (setting it fixes the seeds and turns randrepeat off)",
            "Access pattern", apply=_apply_randseed),
     # --- zones (fio's strided zone mode; the pattern runs zone by zone)
     Option("zonemode", Enum({

@@ -233,7 +233,9 @@ class Resolver:
             bssplit=bssplit,
             blockalign=(ba[READ], ba[WRITE]),
             percentage_random=(state.percentage_random[READ], state.percentage_random[WRITE]),
-            randrepeat=state.randrepeat or state.randseed_set,
+            # fio (init.c): a given randseed turns randrepeat off, so its seeds are fixed
+            # but the loops are not re-seeded
+            randrepeat=state.randrepeat and not state.randseed_set,
             time_based=time_based,
             startdelay_ns=startdelay if isinstance(startdelay, tuple) else (startdelay, startdelay),
             write_bw_log=_log_prefix(state.write_bw_log, name),

@@ -309,7 +309,7 @@ def test_lfsr_yields_each_value_once_then_stops() -> None:
     from loadgen.engine.lfsr import Lfsr
 
     for seed in range(7):
-        lfsr = Lfsr(7, seed, 1, repeatable=True)
+        lfsr = Lfsr(7, seed)
         got = lfsr.take(10).tolist()
         assert sorted(got) == list(range(7)) and lfsr.done and not len(lfsr.take(1))
 

@@ -67,14 +67,23 @@ def test_reset_clears_every_block() -> None:
 
 
 def test_cycling_claims_clear_the_map_when_full() -> None:
+    """Each time the map is full the candidate that found it so is spent (fio draws again
+    after the reset): 50 candidates make 16 + 16 + 16 claims and the last one."""
     rng = np.random.default_rng(2)
     cands = rng.integers(0, 16, size=50)
     m = RandomMap(16)
-    got = m.claim_cycling(cands).tolist()
+    blocks, used = m.claim_cycling(cands, 50)
     want = reference_claims(16, cands[:16].tolist())
-    want += reference_claims(16, cands[16:32].tolist()) + reference_claims(
-        16, cands[32:48].tolist()
+    want += reference_claims(16, cands[17:33].tolist()) + reference_claims(
+        16, cands[34:50].tolist()
     )
-    want += reference_claims(16, cands[48:].tolist())
-    assert got == want
-    assert m.free == 14
+    assert blocks.tolist() == want and used == 50
+    assert m.free == 0
+
+
+def test_cycling_claims_stop_at_the_count_asked_for() -> None:
+    """Only the candidates the claims used are reported used, the spent one included."""
+    cands = np.arange(40, dtype=np.int64) % 8
+    m = RandomMap(8)
+    blocks, used = m.claim_cycling(cands, 10)
+    assert blocks.tolist() == list(range(8)) + [1, 2] and used == 11 and m.free == 6

@@ -81,3 +81,52 @@ def test_replay_advances_state_like_generating_again() -> None:
         a.new_loop(ScriptedRng(draws))  # type: ignore[arg-type]
         assert np.array_equal(a.choose(300), template)
     assert a.issued == b.issued and a.ddir == b.ddir
+
+
+@pytest.mark.parametrize("pread", [10, 50, 73])
+def test_unchoosing_leaves_the_state_of_choosing_fewer(pread: int) -> None:
+    """Directions given back are as if never chosen: the next ones are the same as when
+    only the kept ones had been chosen."""
+    draws = np.random.default_rng(pread).integers(1, 101, size=5000)
+
+    def chooser() -> DirectionChooser:
+        c = DirectionChooser(pread)
+        c.new_loop(_Fixed(draws))  # type: ignore[arg-type]
+        return c
+
+    a = chooser()
+    a.choose(100)
+    a.unchoose(37)
+    b = chooser()
+    b.choose(63)
+    assert (a.ddir, a.threshold, a.issued, a.forced) == (b.ddir, b.threshold, b.issued, b.forced)
+    assert a.choose(500).tolist() == b.choose(500).tolist()
+
+
+def test_a_failed_io_keeps_its_direction_but_not_its_issue() -> None:
+    """fio chose a direction for the I/O that found no offset: its draw and direction
+    stay, it is not counted as issued."""
+    draws = np.random.default_rng(1).integers(1, 101, size=5000)
+    a = DirectionChooser(50)
+    a.new_loop(_Fixed(draws))  # type: ignore[arg-type]
+    a.choose(100)
+    a.unchoose(40, failed=True)
+    b = DirectionChooser(50)
+    b.new_loop(_Fixed(draws))  # type: ignore[arg-type]
+    last = int(b.choose(61)[-1])
+    b.issued[last] -= 1
+    assert (a.ddir, a.threshold, a.issued) == (b.ddir, b.threshold, b.issued)
+    assert a.choose(300).tolist() == b.choose(300).tolist()
+
+
+class _Fixed:
+    """A stream of given draws (the chooser's v in 1..100)."""
+
+    def __init__(self, draws: np.ndarray) -> None:
+        self._draws = draws
+        self._at = 0
+
+    def integers(self, low: int, high: int, size: int, dtype: object = None) -> np.ndarray:
+        out = self._draws[self._at:self._at + size]
+        self._at += size
+        return out

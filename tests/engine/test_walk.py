@@ -45,10 +45,10 @@ def test_every_nth_io_decides_and_the_others_follow_on() -> None:
     ios = loop_ios(AccessPattern(make_job(rw="randread", rw_postfix=8, size=64 * M)))
     for i in range(1, 800):
         (prev, n, _), (off, _, _) = ios[i - 1], ios[i]
-        if i % 8 != 7:  # fio: the counter starts at N and the Nth I/O is the random one
+        if i % 8:  # fio: the counter starts at 1, so the first I/O and every 8th are random
             assert off == prev + n
     # the deciding I/Os are random: they do not follow on
-    jumps = sum(ios[i][0] != ios[i - 1][0] + ios[i - 1][1] for i in range(7, 800, 8))
+    jumps = sum(ios[i][0] != ios[i - 1][0] + ios[i - 1][1] for i in range(8, 800, 8))
     assert jumps >= 95
 
 
@@ -56,10 +56,10 @@ def test_identical_repeats_the_directions_last_offset() -> None:
     ios = loop_ios(
         AccessPattern(make_job(rw="randread", rw_postfix=4, rw_sequencer="identical", size=64 * M))
     )
-    assert ios[0][0] == 0  # no offset yet: the region start
     for i in range(1, 400):
-        if i % 4 != 3:
+        if i % 4:  # the first I/O and every 4th decide (random), the others repeat
             assert ios[i][0] == ios[i - 1][0]
+    assert len({ios[i][0] for i in range(0, 400, 4)}) > 90
 
 
 def test_random_ios_through_the_map_take_blocks_no_random_io_took() -> None:
@@ -67,7 +67,7 @@ def test_random_ios_through_the_map_take_blocks_no_random_io_took() -> None:
     ios = loop_ios(AccessPattern(job))
     taken: set[int] = set()
     for i, (off, _, _) in enumerate(ios):
-        if i % 4 == 3:  # a random one: never a block an earlier random one used
+        if i % 4 == 0:  # a random one: never a block an earlier random one used
             assert off not in taken
             taken.add(off)
     assert len(taken) == 256  # and the loop ends once the map is full
@@ -119,6 +119,7 @@ def _walk(
         0,
         offs,
         lens,
+        np.zeros(3, dtype=np.int64),
     )
     return made, status, offs[:made], lens[:made]
 
@@ -185,6 +186,7 @@ def test_only_random_ios_mark_the_map() -> None:
             0,
             offs,
             np.zeros(n, dtype=np.int64),
+            np.zeros(3, dtype=np.int64),
         )
         return [int(o) // (4 * K) for o in offs[:made]]
 
@@ -213,7 +215,8 @@ def test_bs_is_seq_rand_sizes_by_mode_and_places_by_direction() -> None:
     )
     assert 1 < len(ios) <= 64
     assert {n for _, n, _ in ios} == {4 * K} and all(o % (64 * K) == 0 for o, _, _ in ios)
-    # with rw=randwrite:2 the random I/O is sized by the write slot, the next by the read one
+    # with rw=randwrite:2 the random I/O (the first, fio's counter starts at 1) is sized by
+    # the write slot, the next by the read one
     ios = loop_ios(
         AccessPattern(
             make_job(
@@ -228,4 +231,4 @@ def test_bs_is_seq_rand_sizes_by_mode_and_places_by_direction() -> None:
         ),
         limit=200,
     )
-    assert [n for _, n, _ in ios[:6]] == [4 * K, 16 * K] * 3
+    assert [n for _, n, _ in ios[:6]] == [16 * K, 4 * K] * 3

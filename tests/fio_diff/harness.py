@@ -51,7 +51,8 @@ class Case:
     # the jobs write ``write_iolog=trace.log``: "order" compares its (direction, offset,
     # length) lines in order, "set" as a multiset (random offsets), "blocks" the multiset
     # of (offset, length) without directions (mixed rw), "measured" the measured window's
-    # I/Os in order as far as both went (fio also logs the ramp's; one job), "" not at all
+    # I/Os in order as far as both went (fio also logs the ramp's; one job), "prefix" the
+    # I/Os in order as far as both went (a timed job), "" not at all
     trace: str = ""
     files: tuple[tuple[str, str | bytes], ...] = ()  # (name, contents) beside the job file
 
@@ -200,6 +201,9 @@ def _trace_problems(how: str, fio_log: Path, loadgen_log: Path,
         theirs, ours = theirs[len(theirs) - measured[0]:], ours[len(ours) - measured[1]:]
         common = min(len(theirs), len(ours))
         theirs, ours = theirs[:common], ours[:common]
+    if how == "prefix":
+        common = min(len(theirs), len(ours))
+        theirs, ours = theirs[:common], ours[:common]
     if how == "blocks":
         theirs = sorted(("", o, n) for _, o, n in theirs)
         ours = sorted(("", o, n) for _, o, n in ours)
@@ -278,8 +282,8 @@ CORPUS: tuple[Case, ...] = (
     Case("seq_read_64k", "[r]\nsize=4m\nrw=read\nbs=64k\n"),
     Case("randwrite", "[w]\nsize=4m\nrw=randwrite\n"),
     Case("randread_norandommap", "[r]\nsize=4m\nrw=randread\nnorandommap\n"),
-    Case("rw_mix", "[m]\nsize=4m\nrw=randrw\nrwmixread=70\n", exact=False),
-    Case("seq_rw_mix", "[m]\nsize=4m\nrw=rw\nrwmixwrite=20\n", exact=False),
+    Case("rw_mix", "[m]\nsize=4m\nrw=randrw\nrwmixread=70\n"),
+    Case("seq_rw_mix", "[m]\nsize=4m\nrw=rw\nrwmixwrite=20\n"),
     Case("loops", "[l]\nsize=8m\nrw=read\nbs=1m\nloops=2\n"),
     Case("io_size", "[i]\nsize=4m\nio_size=1m\nrw=randwrite\n"),
     Case("number_ios", "[n]\nsize=4m\nrw=randwrite\nnumber_ios=100\n"),
@@ -308,12 +312,12 @@ CORPUS: tuple[Case, ...] = (
                  "flow_sleep=10\n", timed=("a", "b")),
     Case("mem_types", "[s]\nsize=1m\nrw=write\nmem=shm\n[m]\nsize=1m\nrw=randrw\n"
                       "iomem=mmap\niomem_align=512\n[p]\nsize=1m\nrw=write\n"
-                      "mem=mmapshared\n", exact=False),
+                      "mem=mmapshared\n"),
     Case("fsync_noop", "[f]\nsize=4m\nrw=write\nfsync=4\nend_fsync=1\nfdatasync=8\n"),
     Case("sync_file_range", "[f]\nsize=1m\nrw=write\nsync_file_range=write:16\n"),
     Case("fsync_and_fdatasync", "[f]\nsize=4m\nrw=randwrite\nfsync=4\nfdatasync=3\n"
                                 "loops=2\n"),
-    Case("fsync_mixed", "[f]\nsize=4m\nrw=randrw\nfsync=2\n", exact=False),
+    Case("fsync_mixed", "[f]\nsize=4m\nrw=randrw\nfsync=2\n"),
     Case("fsync_ramp", "[f]\nsize=4m\nrw=write\nfsync=8\ntime_based\nruntime=1\n"
                        "ramp_time=200ms\n", timed=("f",)),
     # ramp_size: fio checks the ramp once a second (helper thread), loadgen at the amount,
@@ -327,7 +331,7 @@ CORPUS: tuple[Case, ...] = (
     Case("lockmem", "[l]\nsize=2m\nrw=write\nlockmem=32m\n"),
     Case("nice_prio", "[p]\nsize=2m\nrw=write\nnice=5\nprio=4\nprioclass=3\n"),
     Case("unified_mixed", "[u]\nsize=4m\nrw=randrw\nunified_rw_reporting=mixed\n"),
-    Case("unified_both", "[u]\nsize=4m\nrw=randrw\nunified_rw_reporting=both\n", exact=False),
+    Case("unified_both", "[u]\nsize=4m\nrw=randrw\nunified_rw_reporting=both\n"),
     Case("significant_figures", "[s]\nsize=1m\nrw=write\nsignificant_figures=6\n"),
     Case("wait_for", "[first]\nsize=4m\nrw=randread\n[second]\nwait_for=first\nsize=1m\n"
                      "rw=write\n"),
@@ -342,6 +346,39 @@ CORPUS: tuple[Case, ...] = (
                           "size=1m\nrw=write\n", timed=("long",)),
     Case("distribution_zipf", "[z]\nsize=4m\nrw=randread\nrandom_distribution=zipf:1.2\n"),
     Case("percentage_random", "[p]\nsize=4m\nrw=randwrite\npercentage_random=50\n"),
+    # fio's random streams (taus88 and taus258 seeded from fio's rand_seeds): a random
+    # job's directions, offsets and lengths are fio's, I/O by I/O
+    Case("order_randwrite", "[w]\nsize=4m\nrw=randwrite\nwrite_iolog=trace.log\n",
+         trace="order"),
+    Case("order_warm", "[w]\nsize=4m\nrw=randrw\nrwmixread=50\nloops=3\n"
+                       "write_iolog=trace.log\n", trace="order"),
+    Case("order_norandommap_mix", "[m]\nsize=4m\nrw=randrw\nnorandommap\n"
+                                  "write_iolog=trace.log\n", trace="order"),
+    Case("order_bsrange_mix", "[b]\nsize=4m\nrw=randrw\nrwmixread=30\nbsrange=4k-64k\n"
+                              "loops=2\nwrite_iolog=trace.log\n", trace="order"),
+    # the case: 952 I/Os in fio, of 4k reads and 16k writes
+    Case("order_bs_per_direction", "[b]\nsize=16m\nrw=randrw\nbs=4k,16k\n"
+                                   "write_iolog=trace.log\n", trace="order"),
+    Case("order_bssplit", "[b]\nsize=4m\nrw=randwrite\nbssplit=4k/50:16k/30:64k/20\n"
+                          "write_iolog=trace.log\n", trace="order"),
+    Case("order_percentage_random", "[p]\nsize=4m\nrw=randrw\npercentage_random=30,80\n"
+                                    "write_iolog=trace.log\n", trace="order"),
+    # fio's counter starts at 1: the first I/O decides, then every 4th
+    Case("order_every_nth", "[n]\nsize=4m\nrw=randread:4\npercentage_random=50\n"
+                            "write_iolog=trace.log\n", trace="order"),
+    Case("order_tausworthe64", "[t]\nsize=4m\nrw=randrw\nrandom_generator=tausworthe64\n"
+                               "write_iolog=trace.log\n", trace="order"),
+    Case("order_lfsr", "[l]\nsize=4m\nrw=randwrite\nrandom_generator=lfsr\n"
+                       "write_iolog=trace.log\n", trace="order"),
+    # a given randseed turns randrepeat off: the loops go on with the streams, each
+    # non-final loop spending the draws of the I/O that found the map full
+    Case("order_randseed_loops", "[s]\nsize=4m\nrw=randrw\nrandseed=1234\nloops=3\n"
+                                 "write_iolog=trace.log\n", trace="order"),
+    Case("order_seq_mix_loops", "[s]\nsize=4m\nrw=rw\nloops=3\nwrite_iolog=trace.log\n",
+         trace="order"),
+    # time_based: a full map is cleared and the draw that found it full is spent
+    Case("order_time_based", "[t]\nsize=256k\nrw=randrw\ntime_based\nruntime=100ms\n"
+                             "write_iolog=trace.log\n", timed=("t",), trace="prefix"),
     Case("timeout_flag", "[t]\nsize=1m\nrw=write\n", args=("--timeout=10",)),
     # random_distribution=sequence (fio's examples/sequence-distribution.fio, page_fault)
     Case("sequence_repeating", "[s]\nsize=48k\nio_size=24k\nrw=randread\n"
@@ -360,7 +397,7 @@ CORPUS: tuple[Case, ...] = (
                                 "runtime=100ms\nthinktime=1ms\nwrite_iolog=trace.log\n",
          timed=("s",), trace="measured"),
     Case("sequence_randrw_loops", "[s]\nsize=64k\nrw=randrw\nloops=2\n"
-                                  "random_distribution=sequence:7,1,4\n", exact=False),
+                                  "random_distribution=sequence:7,1,4\n"),
     # backward skips (fio's rw_sequencer offsets below zero wrap to the end)
     Case("backward_read", "[b]\nsize=256k\nrw=read:-8k\nwrite_iolog=trace.log\n",
          trace="order"),

@@ -123,10 +123,14 @@ def test_gtod_reduce_switches_off_measurements(one_job):
     assert one_job("gtod_reduce=1\nclat_percentiles=1").clat_percentiles is True
 
 
-def test_randseed_forces_repeatable(one_job):
+def test_randseed_fixes_the_seeds_and_turns_randrepeat_off(one_job):
+    """fio (init.c): a given randseed overrides randrepeat; the seeds come from it, the
+    loops are not re-seeded."""
     assert one_job("randrepeat=0").randrepeat is False
-    job = one_job("randrepeat=0\nrandseed=42")
-    assert (job.randrepeat, job.randseed) == (True, 42)
+    assert (one_job("").randrepeat, one_job("").randseed_set) == (True, False)
+    for text in ("randseed=42", "randrepeat=0\nrandseed=42"):
+        job = one_job(text)
+        assert (job.randrepeat, job.randseed, job.randseed_set) == (False, 42, True)
 
 
 def test_thp_engine_option(one_job, error_of):

@@ -167,6 +167,8 @@ class Helper:
             for pid in self.children:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, request.signum)
+            for slab in {id(w.slab): w.slab for w in self.lean.values()}.values():
+                slab.release()  # lean workers that wait for their peers go now
         elif isinstance(request, protocol.StopJobsRequest):
             self.stops.request(request.thread_numbers)
         else:

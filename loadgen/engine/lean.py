@@ -54,6 +54,9 @@ S_RU0 = 32  # at the measured window's start
 S_RU1 = S_RU0 + RUSAGE_WORDS  # at its end
 HEADER = 80
 S_ORIGIN = 23  # the interval grid's origin the child used
+# the end hold: how long (ns, 0 = none), the address of the group's count of workers
+# still running, a timespec for the wait
+P_HOLD_NS, P_HOLD_AT, S_HOLD_TS = 70, 71, 72
 STATUS_FORKED, STATUS_RUNNING, STATUS_DONE = 0, 1, 2
 STATE = HEADER  # the kernel's state (kernel.State.over)
 CTL, ACC, ACCF, LOGS, TS, CLOCK = (STATE + at for at in k.STATE_PARTS)
@@ -68,19 +71,21 @@ SHARED_WORDS = SLOT_STATE + k.STATE_WORDS
 # ---- system calls, by number (the libc wrappers may keep state the child must not touch) --
 _SYSCALLS = {
     # read write close getppid setpriority prctl getrusage rt_sigpending close_range exit_group
-    # clone openat
-    "x86_64": (0, 1, 3, 110, 141, 157, 98, 127, 436, 231, 56, 257),
-    "aarch64": (63, 64, 57, 173, 140, 167, 165, 136, 436, 94, 220, 56),
+    # clone openat futex
+    "x86_64": (0, 1, 3, 110, 141, 157, 98, 127, 436, 231, 56, 257, 202),
+    "aarch64": (63, 64, 57, 173, 140, 167, 165, 136, 436, 94, 220, 56, 98),
 }
 _NUMBERS = _SYSCALLS.get(platform.machine())
 SUPPORTED = _NUMBERS is not None
 (
     SYS_READ, SYS_WRITE, SYS_CLOSE, SYS_GETPPID, SYS_SETPRIORITY, SYS_PRCTL, SYS_GETRUSAGE,
-    SYS_SIGPENDING, SYS_CLOSE_RANGE, SYS_EXIT_GROUP, SYS_CLONE, SYS_OPENAT,
-) = _NUMBERS or (-1,) * 12
+    SYS_SIGPENDING, SYS_CLOSE_RANGE, SYS_EXIT_GROUP, SYS_CLONE, SYS_OPENAT, SYS_FUTEX,
+) = _NUMBERS or (-1,) * 13
 SIGCHLD, SIGKILL, SIGTERM = 17, 9, 15
 PR_SET_PDEATHSIG, PR_SET_NAME = 1, 15
 AT_FDCWD, O_WRONLY = -100, 1
+FUTEX_WAIT, FUTEX_WAKE = 0, 1  # not FUTEX_PRIVATE: the word is shared between processes
+WAKE_ALL = 0x7FFFFFFF
 FAILED_EXIT = 1
 
 _syscall = types.ExternalFunction(
@@ -156,6 +161,29 @@ def _publish(h: Any, acc: Any, accf: Any, ctl: Any, now: int, index: int) -> Non
     acc[k.A_LBK :] = 0
     accf[:] = 0.0
     k.atomic_add(h.ctypes.data + 8 * S_PUBLISHED, 1)
+
+
+@numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+def _hold(h: Any, base: int, ts: Any) -> None:
+    """The end hold: the group's workers exit together, once the last has ended or the
+    hold is up, so no worker's exit (its region freed, its page tables torn down) takes
+    CPU from a peer that is still measuring.  The group's count of running workers is a
+    word in the slab's header; the one that takes it to zero wakes the others."""
+    at = h[P_HOLD_AT]
+    if k.atomic_add(at, -1) <= 1:
+        _syscall(SYS_FUTEX, at, FUTEX_WAKE, WAKE_ALL, 0)
+        return
+    count = numba.carray(_voidptr(at), 1, np.int32)  # the futex word: the low half
+    spec = h[S_HOLD_TS:S_HOLD_TS + 2]
+    end = k._now(ts) + h[P_HOLD_NS]
+    while True:
+        seen = count[0]
+        now = k._now(ts)
+        if seen <= 0 or now >= end:
+            return
+        spec[0] = (end - now) // 1_000_000_000
+        spec[1] = (end - now) % 1_000_000_000
+        _syscall(SYS_FUTEX, at, FUTEX_WAIT, seen, base + 8 * S_HOLD_TS)
 
 
 @numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
@@ -260,6 +288,8 @@ def _child(shared: int, private: int) -> None:
     h[S_END] = k._now(ts)
     _syscall(SYS_GETRUSAGE, 0, base + 8 * S_RU1, 0, 0)
     k.atomic_add(base + 8 * S_STATUS, STATUS_DONE - STATUS_RUNNING)
+    if h[P_HOLD_NS] > 0:
+        _hold(h, base, ts)
     _syscall(SYS_EXIT_GROUP, 0, 0, 0, 0)
 
 

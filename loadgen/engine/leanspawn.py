@@ -104,7 +104,9 @@ BLOCK_BYTES = -(-8 * lean.SHARED_WORDS // mmap.PAGESIZE) * mmap.PAGESIZE  # a pa
 
 
 class Slab:
-    """The shared blocks of up to ``n`` lean workers in one MAP_SHARED mapping.
+    """The shared blocks of up to ``n`` lean workers in one MAP_SHARED mapping, after a
+    header page whose first word counts the forked workers still running (their end
+    hold, ``lean._hold``).
 
     One mapping, not one per worker: every fork copies the helper's mappings, so a block
     each would make a storm's forks cost more the more workers are already forked.  A
@@ -112,25 +114,39 @@ class Slab:
     goes when the slab and every view of it are gone."""
 
     def __init__(self, n: int) -> None:
-        self.map = mmap.mmap(-1, BLOCK_BYTES * max(n, 1))
+        self.map = mmap.mmap(-1, mmap.PAGESIZE + BLOCK_BYTES * max(n, 1))
         self.words = np.frombuffer(self.map, dtype=np.int64)
         self.used = 0
 
     def __len__(self) -> int:
-        return len(self.map) // BLOCK_BYTES
+        return (len(self.map) - mmap.PAGESIZE) // BLOCK_BYTES
+
+    @property
+    def running_at(self) -> int:
+        """The address of the count of running workers (a futex word in its low half)."""
+        return int(self.words.ctypes.data)
 
     def take(self) -> tuple[int, np.ndarray]:
         """The next free block: its index and its words."""
         if self.used >= len(self):
             raise Unfit("no shared block left in this group's slab")
         index, self.used = self.used, self.used + 1
-        at = index * BLOCK_BYTES // 8
+        at = (mmap.PAGESIZE + index * BLOCK_BYTES) // 8
         return index, self.words[at:at + lean.SHARED_WORDS]
 
     def give_back(self, index: int) -> None:
         """The block's worker is finished: its pages go (the words read zero after)."""
         with contextlib.suppress(OSError, ValueError):
-            self.map.madvise(mmap.MADV_REMOVE, index * BLOCK_BYTES, BLOCK_BYTES)
+            self.map.madvise(mmap.MADV_REMOVE, mmap.PAGESIZE + index * BLOCK_BYTES,
+                             BLOCK_BYTES)
+
+    def release(self) -> None:
+        """End every held worker's wait now (a stop: they exit without their peers)."""
+        with contextlib.suppress(ValueError):
+            self.words[0] = 0
+            libc().syscall(ctypes.c_long(lean.SYS_FUTEX), ctypes.c_void_p(self.running_at),
+                           ctypes.c_long(lean.FUTEX_WAKE), ctypes.c_long(lean.WAKE_ALL),
+                           ctypes.c_void_p(None))
 
 
 class LeanWorker:
@@ -209,6 +225,9 @@ class LeanWorker:
         h[lean.P_RBUF] = address + at_rbuf
         h[lean.P_RBUF_LEN] = max_bs
         h[lean.P_START_CLOCK] = job.job_start_clock_id
+        # with its end deferred, the child itself waits for its peers before it exits
+        h[lean.P_HOLD_NS] = int(defer_exits_s * 1e9)
+        h[lean.P_HOLD_AT] = self.slab.running_at
         raw = h.view(np.uint8)
         for word, text in ((lean.S_NAME, WORKER_NAME[:15]), (lean.S_OOM_PATH, OOM_PATH),
                            (lean.S_OOM_VALUE, OOM_VALUE)):
@@ -229,12 +248,14 @@ class LeanWorker:
         shared = self.words.ctypes.data
         private = np.frombuffer(self.private, dtype=np.uint8).ctypes.data
         old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        self.slab.words[0] += 1  # counted before it can run (none of the group runs yet)
         try:
             pid = int(lean.spawn(shared, private))
             err = _errno() if pid < 0 else 0
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
         if pid < 0:
+            self.slab.words[0] -= 1
             raise OSError(err or errno.EAGAIN, os.strerror(err or errno.EAGAIN))
         self.pid = pid
         # the region and the block are the child's now; the helper's views go

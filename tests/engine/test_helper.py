@@ -69,7 +69,7 @@ def _state(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # (gone between the open and the read)
         return ""
 
 
@@ -107,3 +107,54 @@ def test_a_lean_workers_end_waits_for_its_peers_only_when_the_run_allows_it() ->
     ended too (no bookkeeping in the peer's window); without it, it comes at once."""
     assert _first_exit_vs_the_long_worker(30.0) in ("Z", "")
     assert _first_exit_vs_the_long_worker(0.0) in ("R", "S", "D")
+
+
+def _resident(pid: int) -> int:
+    """A process's resident pages (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1])
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return 0
+
+
+def _short_states_while_the_long_worker_runs(defer_exits_s: float) -> set[str]:
+    """Fork a 4 KiB and a 256 MiB lean worker, release both, and sample the short one's
+    state whenever the long one's resident size has grown since the last look (so it is
+    still faulting in its window, not exiting)."""
+    import time
+
+    from .conftest import make_job
+
+    short = make_job(rw="write", size=4096, thread_number=1)
+    long = make_job(rw="write", size=256 << 20, thread_number=2)
+    helper = HelperProcess()
+    seen: set[str] = set()
+    try:
+        gate_r, gate_w = os.pipe()
+        request = protocol.SpawnRequest(0, ((short,), (long,)), 10**12,
+                                        defer_exits_s=defer_exits_s)
+        protocol.send_msg(helper.commands, request, (gate_r,))
+        os.close(gate_r)
+        (spawned,) = [m for m in _replies_until_spawned(helper)
+                      if isinstance(m, protocol.Spawned)]
+        short_pid, long_pid = spawned.pids
+        os.close(gate_w)
+        deadline = time.monotonic() + 60
+        last = 0
+        while time.monotonic() < deadline and _state(long_pid) not in ("Z", ""):
+            short_state, now = _state(short_pid), _resident(long_pid)
+            if now > last:
+                seen.add(short_state)
+            last = max(last, now)
+    finally:
+        helper.discard()
+    return seen
+
+
+def test_lean_workers_with_deferred_ends_exit_together() -> None:
+    """With its end deferred a lean worker that is done waits for its peers before it
+    exits (its teardown stays out of their windows); without, it exits at once."""
+    held = _short_states_while_the_long_worker_runs(30.0)
+    assert held and not held & {"Z", ""}, held
+    assert _short_states_while_the_long_worker_runs(0.0) & {"Z", ""}

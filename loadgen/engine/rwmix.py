@@ -52,7 +52,8 @@ class DirectionChooser:
         self._draws = np.empty(0, dtype=np.int64)
         self._pos = 0
         self.forced = 0  # I/Os that took the current direction without a draw
-        # the state before the latest ``choose`` and how many it chose, for ``unchoose``
+        # the state before the latest ``choose`` and how many of its I/Os are issued, for
+        # ``unchoose``
         self._undo: tuple[int, int, list[int], int, int] = (READ, 0, [0, 0], 0, 0)
         self._chosen = 0
 
@@ -133,12 +134,11 @@ class DirectionChooser:
         ends there), so its draw, direction and threshold count."""
         if m <= 0:
             return
-        keep = self._chosen - m + (1 if failed else 0)
+        self._chosen -= m  # counts issued ones only: a later cut drops the failed one too
         self.ddir, self.threshold, issued, self.forced, self._pos = self._undo
         self.issued = list(issued)
-        self._chosen = keep
-        if keep:
-            self._run(keep)
+        if self._chosen + failed:
+            self._run(self._chosen + failed)
         if failed:
             self.issued[self.ddir] -= 1
 

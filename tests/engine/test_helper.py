@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import contextlib
 import os
+import time
+from collections.abc import Iterator
 
 from loadgen import protocol
 from loadgen.engine.helper import HELPER_NAME
@@ -73,9 +76,10 @@ def _state(pid: int) -> str:
         return ""
 
 
-def _first_exit_vs_the_long_worker(defer_exits_s: float) -> str:
-    """Fork a 4 KiB and a 256 MiB lean worker, release both; the long one's state at the
-    moment the short one's exit notice arrives."""
+@contextlib.contextmanager
+def _short_and_long(defer_exits_s: float) -> Iterator[tuple[HelperProcess, int, int]]:
+    """A 4 KiB and a 256 MiB lean worker forked and released: (the helper, the short
+    one's pid, the long one's); the helper is discarded after."""
     from .conftest import make_job
 
     short = make_job(rw="write", size=4096, thread_number=1)
@@ -90,16 +94,23 @@ def _first_exit_vs_the_long_worker(defer_exits_s: float) -> str:
         (spawned,) = [m for m in _replies_until_spawned(helper)
                       if isinstance(m, protocol.Spawned)]
         os.close(gate_w)
+        short_pid, long_pid = spawned.pids
+        yield helper, short_pid, long_pid
+    finally:
+        helper.discard()
+
+
+def _first_exit_vs_the_long_worker(defer_exits_s: float) -> str:
+    """The long worker's state at the moment the short one's exit notice arrives."""
+    with _short_and_long(defer_exits_s) as (helper, short_pid, long_pid):
         buf = b""
         while True:
             data = helper.replies.recv(1 << 16)
             assert data, "the helper exited"
             messages, buf = protocol.split_replies(buf + data)
             for m in messages:
-                if isinstance(m, protocol.ChildExit) and m.pid == spawned.pids[0]:
-                    return _state(spawned.pids[1])
-    finally:
-        helper.discard()
+                if isinstance(m, protocol.ChildExit) and m.pid == short_pid:
+                    return _state(long_pid)
 
 
 def test_a_lean_workers_end_waits_for_its_peers_only_when_the_run_allows_it() -> None:
@@ -119,27 +130,10 @@ def _resident(pid: int) -> int:
 
 
 def _short_states_while_the_long_worker_runs(defer_exits_s: float) -> set[str]:
-    """Fork a 4 KiB and a 256 MiB lean worker, release both, and sample the short one's
-    state whenever the long one's resident size has grown since the last look (so it is
-    still faulting in its window, not exiting)."""
-    import time
-
-    from .conftest import make_job
-
-    short = make_job(rw="write", size=4096, thread_number=1)
-    long = make_job(rw="write", size=256 << 20, thread_number=2)
-    helper = HelperProcess()
+    """The short worker's states, sampled whenever the long one's resident size has grown
+    since the last look (so it is still faulting in its window, not exiting)."""
     seen: set[str] = set()
-    try:
-        gate_r, gate_w = os.pipe()
-        request = protocol.SpawnRequest(0, ((short,), (long,)), 10**12,
-                                        defer_exits_s=defer_exits_s)
-        protocol.send_msg(helper.commands, request, (gate_r,))
-        os.close(gate_r)
-        (spawned,) = [m for m in _replies_until_spawned(helper)
-                      if isinstance(m, protocol.Spawned)]
-        short_pid, long_pid = spawned.pids
-        os.close(gate_w)
+    with _short_and_long(defer_exits_s) as (_, short_pid, long_pid):
         deadline = time.monotonic() + 60
         last = 0
         while time.monotonic() < deadline and _state(long_pid) not in ("Z", ""):
@@ -147,8 +141,6 @@ def _short_states_while_the_long_worker_runs(defer_exits_s: float) -> set[str]:
             if now > last:
                 seen.add(short_state)
             last = max(last, now)
-    finally:
-        helper.discard()
     return seen
 
 

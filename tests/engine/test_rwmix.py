@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from loadgen.engine.rwmix import DirectionChooser
+from loadgen.engine.taus import Tausworthe
 
 
 class ScriptedRng:
@@ -63,7 +64,7 @@ def test_catch_up_run_takes_no_draw() -> None:
 @pytest.mark.parametrize("pread", [90, 70, 50, 10])
 def test_read_share_within_one_percent_over_100k(pread: int) -> None:
     chooser = DirectionChooser(pread)
-    chooser.new_loop(np.random.default_rng(1))
+    chooser.new_loop(Tausworthe(pread))
     dirs = chooser.choose(100_000)
     assert abs((dirs == 0).mean() * 100 - pread) < 1.0
 
@@ -91,7 +92,7 @@ def test_unchoosing_leaves_the_state_of_choosing_fewer(pread: int) -> None:
 
     def chooser() -> DirectionChooser:
         c = DirectionChooser(pread)
-        c.new_loop(_Fixed(draws))  # type: ignore[arg-type]
+        c.new_loop(ScriptedRng(draws))  # type: ignore[arg-type]
         return c
 
     a = chooser()
@@ -108,41 +109,13 @@ def test_a_failed_io_keeps_its_direction_but_not_its_issue() -> None:
     stay, it is not counted as issued."""
     draws = np.random.default_rng(1).integers(1, 101, size=5000)
     a = DirectionChooser(50)
-    a.new_loop(_Fixed(draws))  # type: ignore[arg-type]
+    a.new_loop(ScriptedRng(draws))  # type: ignore[arg-type]
     a.choose(100)
     a.unchoose(40, failed=True)
     b = DirectionChooser(50)
-    b.new_loop(_Fixed(draws))  # type: ignore[arg-type]
+    b.new_loop(ScriptedRng(draws))  # type: ignore[arg-type]
     last = int(b.choose(61)[-1])
     b.issued[last] -= 1
     assert (a.ddir, a.threshold, a.issued) == (b.ddir, b.threshold, b.issued)
     assert a.choose(300).tolist() == b.choose(300).tolist()
 
-
-class _Fixed:
-    """A stream of given draws (the chooser's v in 1..100)."""
-
-    def __init__(self, draws: np.ndarray) -> None:
-        self._draws = draws
-        self._at = 0
-
-    def integers(self, low: int, high: int, size: int, dtype: object = None) -> np.ndarray:
-        out = self._draws[self._at:self._at + size]
-        self._at += size
-        return out
-
-
-def test_a_later_cut_before_a_failed_io_drops_it() -> None:
-    """A batch cut again before the I/O that failed (a zone's bytes ran out first): the
-    failed choice goes too, the state is that of the kept I/Os alone."""
-    draws = np.random.default_rng(3).integers(1, 101, size=5000)
-    a = DirectionChooser(30)
-    a.new_loop(_Fixed(draws))  # type: ignore[arg-type]
-    a.choose(100)
-    a.unchoose(40, failed=True)
-    a.unchoose(10)
-    b = DirectionChooser(30)
-    b.new_loop(_Fixed(draws))  # type: ignore[arg-type]
-    b.choose(50)
-    assert (a.ddir, a.threshold, a.issued) == (b.ddir, b.threshold, b.issued)
-    assert a.choose(300).tolist() == b.choose(300).tolist()

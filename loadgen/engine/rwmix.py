@@ -123,6 +123,7 @@ class DirectionChooser:
 
     def choose(self, n: int) -> np.ndarray:
         """Directions (0=read, 1=write) of the next ``n`` I/Os, as int8."""
+        self._take(n)  # any refill first: the saved place must be in the buffer used
         self._undo = (self.ddir, self.threshold, list(self.issued), self.forced, self._pos)
         self._chosen = n
         return self._run(n)

@@ -119,3 +119,19 @@ def test_a_failed_io_keeps_its_direction_but_not_its_issue() -> None:
     assert (a.ddir, a.threshold, a.issued) == (b.ddir, b.threshold, b.issued)
     assert a.choose(300).tolist() == b.choose(300).tolist()
 
+
+
+def test_unchoosing_after_the_draws_were_refilled() -> None:
+    """A choice that refilled the buffered draws can still be given back exactly."""
+    draws = np.random.default_rng(4).integers(1, 101, size=40000)
+    a = DirectionChooser(50)
+    a.new_loop(ScriptedRng(draws))  # type: ignore[arg-type]
+    a.choose(8000)
+    a.choose(4096)  # past the first 8192 draws
+    a.unchoose(100)
+    b = DirectionChooser(50)
+    b.new_loop(ScriptedRng(draws))  # type: ignore[arg-type]
+    b.choose(8000)
+    b.choose(3996)
+    assert (a.ddir, a.threshold, a.issued) == (b.ddir, b.threshold, b.issued)
+    assert a.choose(9000).tolist() == b.choose(9000).tolist()

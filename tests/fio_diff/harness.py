@@ -374,6 +374,9 @@ CORPUS: tuple[Case, ...] = (
     # non-final loop spending the draws of the I/O that found the map full
     Case("order_randseed_loops", "[s]\nsize=4m\nrw=randrw\nrandseed=1234\nloops=3\n"
                                  "write_iolog=trace.log\n", trace="order"),
+    # many batches (4096 I/Os each) and refills of the buffered rwmix draws per loop
+    Case("order_many_batches", "[m]\nsize=64m\nrw=randrw\nrwmixread=70\nrandseed=9\n"
+                               "loops=2\nwrite_iolog=trace.log\n", trace="order"),
     Case("order_seq_mix_loops", "[s]\nsize=4m\nrw=rw\nloops=3\nwrite_iolog=trace.log\n",
          trace="order"),
     # time_based: a full map is cleared and the draw that found it full is spent

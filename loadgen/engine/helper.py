@@ -49,6 +49,7 @@ from loadgen.engine.hygiene import (
 from loadgen.engine.runner import Calibration, EngineError, JobRunner
 from loadgen.engine.stops import StopFlags
 from loadgen.engine.worker import worker_process
+from loadgen.kernel.sysinfo import meminfo
 from loadgen.plan import BsSplitEntry, Job, RwMode
 from loadgen.status import ExitStatus
 
@@ -194,6 +195,8 @@ class Helper:
         shed_tried = False
         huge_possible = functools.cache(huge_pages_possible)  # THP's mode, once per group
         slab: list[leanspawn.Slab] = []  # the group's lean workers' shared blocks, made once
+        hold = request.defer_exits_s > 0 and leanspawn.roomy(
+            request.units, meminfo().get("MemAvailable", 0))
         for unit in request.units:
             if fork_errno:
                 pids.append(0)
@@ -201,7 +204,7 @@ class Helper:
             self.stops.clear(job.thread_number for job in unit)
             data_r, data_w = os.pipe2(os.O_CLOEXEC)
             enlarge_pipe(data_w)
-            lean = self._lean_worker(unit, request, gate_r, data_w, huge_possible, slab)
+            lean = self._lean_worker(unit, request, gate_r, data_w, huge_possible, slab, hold)
             try:
                 if lean is not None:
                     if not shed and not shed_tried:
@@ -274,9 +277,10 @@ class Helper:
 
     def _lean_worker(self, unit: tuple[Job, ...], request: protocol.SpawnRequest, gate_r: int,
                      data_w: int, huge_possible: Callable[[str], bool],
-                     slab: list[leanspawn.Slab]) -> leanspawn.LeanWorker | None:
+                     slab: list[leanspawn.Slab], hold: bool) -> leanspawn.LeanWorker | None:
         """The unit prepared as a lean worker, or None: a Python worker runs it.  ``slab``:
-        the group's, made for all its units at its first lean worker."""
+        the group's, made for all its units at its first lean worker; ``hold``: the
+        group's workers wait for each other before they exit (``leanspawn.roomy``)."""
         if not self.lean_mode or leanspawn.unfit(unit, huge_possible):
             return None
         # room for a full batch of read ends on top, as a Python worker's needs
@@ -288,7 +292,7 @@ class Helper:
                 slab.append(leanspawn.Slab(len(request.units)))
             return leanspawn.LeanWorker(unit[0], self.calibration, request.interval_ns,
                                         request.origin_ns, gate_r, data_w, self.worker_nice,
-                                        slab[0], request.defer_exits_s)
+                                        slab[0], request.defer_exits_s, hold)
         except (leanspawn.Unfit, OSError, ValueError):  # the Python worker reports what it is
             return None
 

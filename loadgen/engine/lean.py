@@ -168,10 +168,13 @@ def _hold(h: Any, base: int, ts: Any) -> None:
     """The end hold: the group's workers exit together, once the last has ended or the
     hold is up, so no worker's exit (its region freed, its page tables torn down) takes
     CPU from a peer that is still measuring.  The group's count of running workers is a
-    word in the slab's header; the one that takes it to zero wakes the others."""
+    word in the slab's header; the one that takes it to zero wakes the others.  A worker
+    with no hold (``P_HOLD_NS`` 0) only counts itself out."""
     at = h[P_HOLD_AT]
     if k.atomic_add(at, -1) <= 1:
         _syscall(SYS_FUTEX, at, FUTEX_WAKE, WAKE_ALL, 0)
+        return
+    if h[P_HOLD_NS] <= 0:
         return
     count = numba.carray(_voidptr(at), 1, np.int32)  # the futex word: the low half
     spec = h[S_HOLD_TS:S_HOLD_TS + 2]
@@ -288,8 +291,7 @@ def _child(shared: int, private: int) -> None:
     h[S_END] = k._now(ts)
     _syscall(SYS_GETRUSAGE, 0, base + 8 * S_RU1, 0, 0)
     k.atomic_add(base + 8 * S_STATUS, STATUS_DONE - STATUS_RUNNING)
-    if h[P_HOLD_NS] > 0:
-        _hold(h, base, ts)
+    _hold(h, base, ts)
     _syscall(SYS_EXIT_GROUP, 0, 0, 0, 0)
 
 

@@ -149,15 +149,24 @@ class Slab:
                            ctypes.c_void_p(None))
 
 
+def roomy(units: tuple[tuple[Job, ...], ...], available: int) -> bool:
+    """Whether a group's lean workers may keep their memory until the last has ended:
+    all their regions together take at most half of ``available`` (MemAvailable), so a
+    held worker that is done does not become what an OOM kill frees, reported as if its
+    job had died."""
+    return 2 * sum(unit[0].size for unit in units) <= available
+
+
 class LeanWorker:
     """One lean worker: its blocks and region before the fork, its relay after."""
 
     def __init__(self, job: Job, calibration: Calibration, interval_ns: int, origin_ns: int,
                  gate_r: int, data_w: int, nice: int, slab: Slab | None = None,
-                 defer_exits_s: float = 0.0) -> None:
+                 defer_exits_s: float = 0.0, hold: bool = False) -> None:
         """``slab``: where its shared block is taken from (a slab of its own if None);
         ``defer_exits_s``: how long the helper may hold back its end while its peers run
-        (``protocol.SpawnRequest``'s)."""
+        (``protocol.SpawnRequest``'s); ``hold``: the child itself then waits for its
+        peers before it exits (``lean._hold``; never in a memory cgroup of its own)."""
         try:
             RwMode(job.rw)
             pattern = AccessPattern(job)
@@ -225,8 +234,8 @@ class LeanWorker:
         h[lean.P_RBUF] = address + at_rbuf
         h[lean.P_RBUF_LEN] = max_bs
         h[lean.P_START_CLOCK] = job.job_start_clock_id
-        # with its end deferred, the child itself waits for its peers before it exits
-        h[lean.P_HOLD_NS] = int(defer_exits_s * 1e9)
+        # a held worker keeps its memory: not where a memory limit makes that a new OOM
+        h[lean.P_HOLD_NS] = int(defer_exits_s * 1e9) if hold and not job.mm.cgroup else 0
         h[lean.P_HOLD_AT] = self.slab.running_at
         raw = h.view(np.uint8)
         for word, text in ((lean.S_NAME, WORKER_NAME[:15]), (lean.S_OOM_PATH, OOM_PATH),

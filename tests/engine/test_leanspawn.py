@@ -250,3 +250,51 @@ def test_a_finished_workers_block_is_given_back() -> None:
     other[:] = 9
     slab.give_back(index)
     assert not words.any() and (other == 9).all()
+
+
+def test_a_group_is_held_only_with_room_to_spare() -> None:
+    """Its regions together at most half of what is available."""
+    units = tuple((storm_job(size=64 << 20),) for _ in range(4))  # 256 MiB in all
+    assert leanspawn.roomy(units, 512 << 20)
+    assert not leanspawn.roomy(units, (512 << 20) - 1)
+
+
+def test_a_worker_with_a_memory_limit_is_not_held(calibration: Calibration) -> None:
+    from loadgen.plan import MemoryControls
+
+    slab = leanspawn.Slab(2)
+    held_ns = []
+    for mm in (MemoryControls(), MemoryControls(memory_limit=64 << 20)):
+        r, w = os.pipe2(os.O_CLOEXEC)
+        worker = leanspawn.LeanWorker(storm_job(mm=mm), calibration, 10**12, 0, r, w, 0,
+                                      slab, defer_exits_s=0.5, hold=True)
+        held_ns.append(int(worker.words[lean.P_HOLD_NS]))
+        worker.close()
+        os.close(r)
+    assert held_ns == [500_000_000, 0]
+
+
+def test_a_worker_that_is_not_held_still_counts_itself_out(calibration: Calibration) -> None:
+    """A held worker that ends first is woken by its unheld peer's end, not by its own
+    30 s bound."""
+    slab = leanspawn.Slab(2)
+    gate_r, gate_w = os.pipe2(os.O_CLOEXEC)
+    pipes = [os.pipe2(os.O_CLOEXEC) for _ in range(2)]
+    workers = []
+    for (_, data_w), (size, hold) in zip(pipes, ((4096, True), (64 << 20, False)), strict=True):
+        worker = leanspawn.LeanWorker(storm_job(rw=RwMode.WRITE, size=size), calibration,
+                                      10**12, 0, gate_r, data_w, 0, slab,
+                                      defer_exits_s=30.0, hold=hold)
+        worker.fork()
+        workers.append(worker)
+    start = time.monotonic()
+    os.close(gate_r)
+    os.close(gate_w)
+    for worker in workers:
+        _, status = os.waitpid(worker.pid, 0)
+        assert os.WIFEXITED(status) and worker.finish(status)
+    assert time.monotonic() - start < 15
+    for data_r, _ in pipes:
+        while os.read(data_r, 1 << 16):
+            pass
+        os.close(data_r)

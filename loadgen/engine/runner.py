@@ -33,7 +33,7 @@ from loadgen.engine.pattern import AccessPattern, Batch
 from loadgen.engine.rate import Pacer
 from loadgen.engine.recorder import Recorder
 from loadgen.engine.region import Region, RegionError
-from loadgen.engine.trace import IologWriter
+from loadgen.engine.trace import IologWriter, iolog_file_name
 from loadgen.engine.verify import Verifier, region_view
 from loadgen.plan import SYNC, Job, RwMode
 from loadgen.stats.jobstats import IntervalStats, SsSample
@@ -359,7 +359,7 @@ class _Run:
         self.pacer.reset(now)
         self.last_think = now
         if self.job.write_iolog:
-            self.iolog = IologWriter(self.job.write_iolog, self.job.name, now)
+            self.iolog = IologWriter(self.job.write_iolog, iolog_file_name(self.job), now)
         batch = self.runner.first or Batch.empty()
         self.runner.first = None
         replay_t0 = now  # when the current loop of a read_iolog replay began

@@ -11,8 +11,18 @@ from typing import TextIO
 
 import numpy as np
 
+from loadgen.plan import Backing, Job
+
 VERSION_LINE = "fio version 3 iolog"
 DIRECTION = ("read", "write")
+
+
+def iolog_file_name(job: Job) -> str:
+    """The file an iolog names, as fio's: ``filename=`` where the job has one (backing=file),
+    else fio's default ``$jobname.$jobnum.$filenum`` (the clone's number, one file)."""
+    if job.mm.backing is Backing.FILE and job.mm.filename:
+        return job.mm.filename
+    return f"{job.name}.{job.subjob}.0"
 
 
 class IologWriter:

@@ -17,14 +17,23 @@ M = 1024 * 1024
 def test_write_iolog_records_every_io_in_fio_v3_format(in_tmp: Path) -> None:
     run_job(make_job(rw="randrw", size=1 * M, write_iolog="trace.log"))
     lines = (in_tmp / "trace.log").read_text().splitlines()
-    assert lines[:3] == ["fio version 3 iolog", "0 t add", "0 t open"]
-    assert lines[-1].split()[1:] == ["t", "close"]
+    assert lines[:3] == ["fio version 3 iolog", "0 t.0.0 add", "0 t.0.0 open"]  # fio's name
+    assert lines[-1].split()[1:] == ["t.0.0", "close"]
     ios = [line.split() for line in lines[3:-1]]
     assert len(ios) == 256
     assert {io[2] for io in ios} == {"read", "write"}
     assert sorted(int(io[3]) for io in ios) == list(range(0, 1 * M, 4096))  # randommap
     stamps = [int(io[0]) for io in ios]
     assert stamps == sorted(stamps)
+
+
+def test_the_iolog_names_the_file_as_fio_does() -> None:
+    from loadgen.engine.trace import iolog_file_name
+    from loadgen.plan import Backing, MemoryControls
+
+    assert iolog_file_name(make_job(name="warm", subjob=2)) == "warm.2.0"
+    backed = make_job(mm=MemoryControls(backing=Backing.FILE, filename="/tmp/x.dat"))
+    assert iolog_file_name(backed) == "/tmp/x.dat"
 
 
 def test_thinkcycles_spin_after_each_io() -> None:

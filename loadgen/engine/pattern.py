@@ -604,8 +604,8 @@ class AccessPattern:
         got = 0
         while got < n:
             want = n - got
-            u = self.streams.offset.peek(want + want // max(self.map.nblocks, 1) + 2)
-            cand = (float(self.map.nblocks) * u).astype(np.int64)
+            cand = self.streams.offset.peek_integers(
+                0, self.map.nblocks, want + want // max(self.map.nblocks, 1) + 2)
             at = resets[resets >= got] - got if resets is not None else np.empty(0, np.int64)
             blocks, used = self.map.claim_cycling(cand, want, at)
             self.streams.offset.skip(used)
@@ -921,7 +921,7 @@ class AccessPattern:
                 mask = decides & (dirs == d)
                 k = int(np.count_nonzero(mask))
                 if k:
-                    v = 1 + (100.0 * self.streams.seqrand(d).peek(k)).astype(np.int64)
+                    v = self.streams.seqrand(d).peek_integers(1, 101, k)
                     modes[mask] = np.where(v <= perc, walk.RAND, walk.SEQ)
                     drawn[d] = np.cumsum(mask, dtype=np.int64)
         return modes, (drawn[0], drawn[1])

@@ -5,8 +5,9 @@ each I/O, if issued[D] >= T a value v in 1..100 is drawn and READ chosen when v 
 switching sets T = issued[old] * mix[new] // 100 first.  Only a switch whose new
 direction is behind its threshold forces further I/Os without a draw (a "catch-up"),
 which only happens while the counts are small.  A batch is stepped I/O by I/O in
-compiled code (``_choose``) over buffered draws; a loop's replay checks a recorded loop
-with vectorised arithmetic (``_scan``).
+compiled code (``_choose``) over draws looked at in the stream and taken once the
+choices stand; a loop's replay checks a recorded loop with vectorised arithmetic
+(``_scan``).
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ import numpy as np
 
 from loadgen.engine.taus import Tausworthe
 from loadgen.plan import READ, WRITE
-
-_DRAW_CHUNK = 8192
 
 
 @numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
@@ -49,12 +48,13 @@ class DirectionChooser:
         self.threshold = 0
         self.issued = [0, 0]
         self._rng: Tausworthe | None = None
-        self._draws = np.empty(0, dtype=np.int64)
-        self._pos = 0
+        # draws the latest choices used: looked at in the stream, taken at the next
+        # ``choose`` (so ``unchoose`` can run them again)
+        self._pending = 0
         self.forced = 0  # I/Os that took the current direction without a draw
         # the state before the latest ``choose`` and how many of its I/Os are issued, for
         # ``unchoose``
-        self._undo: tuple[int, int, list[int], int, int] = (READ, 0, [0, 0], 0, 0)
+        self._undo: tuple[int, int, list[int], int] = (READ, 0, [0, 0], 0)
         self._chosen = 0
 
     def new_loop(self, rng: Tausworthe) -> None:
@@ -62,22 +62,11 @@ class DirectionChooser:
         self.threshold = 0
         if rng is not self._rng:
             self._rng = rng
-            self._draws = np.empty(0, dtype=np.int64)
-            self._pos = 0
+            self._pending = 0
 
     def reset_counts(self) -> None:
         """Ramp end: fio's reset_all_stats zeroes the issue counts."""
         self.issued = [0, 0]
-
-    def _take(self, n: int) -> np.ndarray:
-        """The next ``n`` draws of v in 1..100 (buffered so unused draws carry over)."""
-        avail = len(self._draws) - self._pos
-        if avail < n:
-            assert self._rng is not None
-            fresh = self._rng.integers(1, 101, size=max(n - avail, _DRAW_CHUNK), dtype=np.int64)
-            self._draws = np.concatenate([self._draws[self._pos :], fresh])
-            self._pos = 0
-        return self._draws[self._pos : self._pos + n]
 
     def _scan(
         self, dirs: np.ndarray, issued: list[int], ddir: int
@@ -114,8 +103,9 @@ class DirectionChooser:
     def _run(self, n: int) -> np.ndarray:
         out = np.empty(n, dtype=np.int8)
         state = np.array([self.ddir, self.threshold, *self.issued, 0], dtype=np.int64)
-        drawn = _choose(self._take(n), self.mix[READ], self.mix[WRITE], state, out)
-        self._pos += drawn
+        assert self._rng is not None
+        draws = self._rng.peek_integers(1, 101, n)  # v in 1..100; at most one per I/O
+        self._pending = _choose(draws, self.mix[READ], self.mix[WRITE], state, out)
         self.ddir, self.threshold = int(state[0]), int(state[1])
         self.issued = [int(state[2]), int(state[3])]
         self.forced += int(state[4])
@@ -123,8 +113,11 @@ class DirectionChooser:
 
     def choose(self, n: int) -> np.ndarray:
         """Directions (0=read, 1=write) of the next ``n`` I/Os, as int8."""
-        self._take(n)  # any refill first: the saved place must be in the buffer used
-        self._undo = (self.ddir, self.threshold, list(self.issued), self.forced, self._pos)
+        if self._pending:
+            assert self._rng is not None
+            self._rng.skip(self._pending)
+            self._pending = 0
+        self._undo = (self.ddir, self.threshold, list(self.issued), self.forced)
         self._chosen = n
         return self._run(n)
 
@@ -136,8 +129,9 @@ class DirectionChooser:
         if m <= 0:
             return
         self._chosen -= m  # counts issued ones only: a later cut drops the failed one too
-        self.ddir, self.threshold, issued, self.forced, self._pos = self._undo
+        self.ddir, self.threshold, issued, self.forced = self._undo
         self.issued = list(issued)
+        self._pending = 0
         if self._chosen + failed:
             self._run(self._chosen + failed)
         if failed:

@@ -146,6 +146,14 @@ class Tausworthe:
     ) -> Any:
         """Integers in [low, high) as fio makes them: ``low + trunc((high - low) * u)``
         (its ``rand_between(low, high - 1)``, and its offset draw with low 0)."""
-        u = self._uniform(size)
-        out = (low + (float(high - low) * u).astype(np.int64)).astype(dtype, copy=False)
+        out = _scaled(self._uniform(size), low, high).astype(dtype, copy=False)
         return int(out[0]) if size is None else out
+
+    def peek_integers(self, low: int, high: int, n: int) -> np.ndarray:
+        """The next ``n`` values as ``integers`` would give them, without taking them."""
+        return _scaled(self.peek(n), low, high)
+
+
+def _scaled(u: np.ndarray, low: int, high: int) -> np.ndarray:
+    out: np.ndarray = low + (float(high - low) * u).astype(np.int64)
+    return out

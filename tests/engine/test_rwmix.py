@@ -17,10 +17,12 @@ class ScriptedRng:
         self.draws = draws
         self.pos = 0
 
-    def integers(self, lo: int, hi: int, size: int, dtype: object = None) -> np.ndarray:
-        out = self.draws[self.pos : self.pos + size]
-        self.pos += size
+    def peek_integers(self, lo: int, hi: int, n: int) -> np.ndarray:
+        out: np.ndarray = self.draws[self.pos : self.pos + n]
         return out
+
+    def skip(self, n: int) -> None:
+        self.pos += n
 
 
 def reference(draws: list[int], n: int, pread: int, issued: list[int] | None = None) -> list[int]:

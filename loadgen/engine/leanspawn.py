@@ -126,6 +126,12 @@ class Slab:
         """The address of the count of running workers (a futex word in its low half)."""
         return int(self.words.ctypes.data)
 
+    def count(self, change: int) -> None:
+        """A worker joins the count before its fork (+1), or leaves it when the fork
+        failed (-1); a child leaves it itself at its end (``lean._hold``).  Plain stores:
+        no worker of the group runs before the gate opens."""
+        self.words[0] += change
+
     def take(self) -> tuple[int, np.ndarray]:
         """The next free block: its index and its words."""
         if self.used >= len(self):
@@ -257,14 +263,14 @@ class LeanWorker:
         shared = self.words.ctypes.data
         private = np.frombuffer(self.private, dtype=np.uint8).ctypes.data
         old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
-        self.slab.words[0] += 1  # counted before it can run (none of the group runs yet)
+        self.slab.count(1)
         try:
             pid = int(lean.spawn(shared, private))
             err = _errno() if pid < 0 else 0
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
         if pid < 0:
-            self.slab.words[0] -= 1
+            self.slab.count(-1)
             raise OSError(err or errno.EAGAIN, os.strerror(err or errno.EAGAIN))
         self.pid = pid
         # the region and the block are the child's now; the helper's views go

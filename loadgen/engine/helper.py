@@ -19,6 +19,11 @@ from __future__ import annotations
 import sys
 
 if __name__ == "__main__":
+    import gc
+
+    # Until the heap is frozen below: numba's imports make hundreds of thousands of
+    # objects, and the collections they would trigger each walk all of them (~0.05 s).
+    gc.disable()
     # numba imports SciPy only to check its version, and the kernel uses none of it; kept
     # out, the helper (and so every fork of it) maps less anonymous memory and fewer
     # regions, whose page tables each fork copies (docs/performance.md)
@@ -370,6 +375,8 @@ def helper_main(commands_fd: int, replies_fd: int, parent: int, worker_nice: int
         protocol.send_msg(replies, protocol.Hello(protocol.PROTOCOL_VERSION, os.getpid()))
         if not jit.cache_is_warm():
             protocol.send_msg(replies, protocol.Compiling())
+            gc.enable()  # compiling makes garbage by the hundred megabytes
+        jit.load_cached_lazily()
         kernel.compile_kernel()
         flow_table = flow.FlowTable()  # before the first fork: every worker maps it
         stops = StopFlags()  # likewise
@@ -379,6 +386,7 @@ def helper_main(commands_fd: int, replies_fd: int, parent: int, worker_nice: int
         keep_heap()  # process-wide; workers inherit it
         gc.collect()
         gc.freeze()  # all so far is shared copy-on-write with every worker; gc never touches it
+        gc.enable()
         Helper(commands, replies, worker_nice, calibration, flow_table, stops, lean_mode).serve()
     except (
         Exception

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -55,3 +56,37 @@ def cache_is_warm() -> bool:
     if where:
         return any(Path(where).rglob("kernel.*.nbi"))
     return any((PACKAGE_DIR / "__pycache__").glob("kernel.*.nbi"))
+
+
+def load_cached_lazily() -> bool:
+    """Make numba load a cached function without first setting up its whole compiler.
+
+    Before each cache lookup numba refreshes its target context: it imports and
+    registers every typing and lowering module it has (some 60 modules, about 0.1 s),
+    which only compiling needs.  Loading machine code from the cache needs the runtime
+    (NRT) alone.  After this call a lookup initialises the runtime, and the refresh runs
+    only when the lookup misses, just before numba compiles.  Returns whether numba's
+    cache has the shape this relies on (if not, nothing changes).
+    """
+    from numba.core import caching
+    from numba.core.runtime import rtsys
+
+    cache = caching.Cache
+    if not all(hasattr(cache, name) for name in ("load_overload", "_load_overload",
+                                                  "_guard_against_spurious_io_errors")):
+        return False
+    if getattr(cache.load_overload, "lazy", False):
+        return True
+
+    def load_overload(self: Any, sig: Any, target_context: Any) -> Any:
+        rtsys.initialize(target_context)
+        with self._guard_against_spurious_io_errors():
+            found = self._load_overload(sig, target_context)
+            if found is not None:
+                return found
+        target_context.refresh()  # a miss: numba compiles next, with everything loaded
+        return None
+
+    load_overload.lazy = True  # type: ignore[attr-defined]
+    cache.load_overload = load_overload
+    return True

@@ -55,7 +55,7 @@ import pickle
 import socket
 import struct
 from collections.abc import Iterator
-from dataclasses import asdict, astuple, dataclass, fields
+from dataclasses import astuple, dataclass, fields
 from enum import IntEnum
 from typing import Any
 
@@ -184,7 +184,7 @@ def encode_interval(stats: IntervalStats) -> bytes:
         }
         for d in stats.dirs
     ]
-    head["mm"] = None if stats.mm is None else stats.mm.to_dict()
+    head["mm"] = stats.mm  # a dataclass (or None): orjson writes it as MmStats.to_dict
     head["sync"] = _moments_out(stats.sync.moments)
     head_bytes = orjson.dumps(head)
     arrays = [
@@ -265,7 +265,7 @@ class Done:
 
 
 def encode_message(message: Ready | JobError | Done) -> bytes:
-    return orjson.dumps(asdict(message))
+    return orjson.dumps(message)  # orjson writes a dataclass's fields as asdict would
 
 
 def decode_ready(data: bytes) -> Ready:

@@ -3,10 +3,11 @@
 The controller starts it (``python -m loadgen.engine.helper``) and talks to it over two
 sockets with the messages of ``loadgen.protocol`` (first message: ``Hello`` with the
 protocol version).  Before serving, it loads (or compiles and caches) the numba kernel,
-runs tiny jobs so lazy paths are done, calibrates the clock and the kernel's per-I/O
-overhead (``Calibration``) and freezes its heap for the garbage collector, so that every
-forked worker inherits machine code and warm state copy-on-write and spends its own CPU
-on its job alone.
+calibrates the clock and the kernel's per-I/O overhead (``Calibration``) and freezes its
+heap for the garbage collector; before its first Python worker it also runs tiny jobs of
+each pattern path (``warm_up``), which lean workers never need.  So every forked worker
+inherits machine code and warm state copy-on-write and spends its own CPU on its job
+alone.
 
 Each worker gets its own stats pipe (a shared pipe would serialise thousands of writers
 on one lock); the read ends go back to the controller in fork order.  Children wait
@@ -130,6 +131,7 @@ class Helper:
         self.flow_table = flow_table  # mapped shared: every worker forked counts in it
         self.stops = stops  # mapped shared: every worker forked reads its jobs' flags
         self.verify_loaded = False
+        self.patterns_loaded = False  # warm_up: done before the first Python worker forks
         self.sock = commands
         self.replies = replies
         self.children: set[int] = set()
@@ -221,6 +223,10 @@ class Helper:
                     if shed:  # a Python worker needs all of it
                         forkmem.restore(shed)
                         shed, shed_tried = [], False
+                    if not self.patterns_loaded:  # lean workers never run these paths
+                        warm_up()
+                        gc.freeze()
+                        self.patterns_loaded = True
                     pid = bare_fork()  # single-threaded here; the child ends in os._exit
             except OSError as exc:  # EAGAIN at a process limit: the rest of the group fails
                 fork_errno = exc.errno or 0
@@ -380,7 +386,6 @@ def helper_main(commands_fd: int, replies_fd: int, parent: int, worker_nice: int
         kernel.compile_kernel()
         flow_table = flow.FlowTable()  # before the first fork: every worker maps it
         stops = StopFlags()  # likewise
-        warm_up()
         calibration = Calibration.measure()
         lean_mode = leanspawn.choose_mode(calibration)
         keep_heap()  # process-wide; workers inherit it

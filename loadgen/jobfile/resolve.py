@@ -506,9 +506,10 @@ def _number_and_group(jobs: list[Job]) -> tuple[Group, ...]:
             jobs_in_group = 0
         for subjob in (0, *range(job.numjobs - 1, 0, -1)):
             thread_number += 1
-            worker = replace(job, thread_number=thread_number, subjob=subjob, group_id=group_id)
-            if subjob:
-                worker = replace(worker, stonewall=False, new_group=False)
+            # one replace per clone (each runs Job's whole __init__); clones never open groups
+            worker = replace(job, thread_number=thread_number, subjob=subjob, group_id=group_id,
+                             stonewall=job.stonewall and not subjob,
+                             new_group=job.new_group and not subjob)
             groups.setdefault(group_id, []).append(worker)
             jobs_in_group += 1
     workers = [worker for members in groups.values() for worker in members]

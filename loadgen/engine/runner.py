@@ -229,6 +229,11 @@ class JobRunner:
                 except verifystate.StateError as exc:
                     raise EngineError(exc.errno or errno.EINVAL, f"{job.name}: {exc}") from exc
         self.first = self.pattern.next_batch(BATCH_OPS)
+        # the next batch is made while this one is alive: free chunks of its size, already
+        # faulted in, for its arrays, so batch boundaries take no fresh heap pages in the
+        # measured window (glibc keeps them: hygiene.keep_heap)
+        scratch = [np.ones(BATCH_OPS, np.int64) for _ in range(2)]
+        del scratch
         if job.mm.fault_kinds:
             self.kinds = FaultKinds.for_job(job)
             self.kinds.prime(self.first.offsets, self.first.lengths, self.first.dirs)
@@ -334,6 +339,7 @@ class _Run:
         self.last_report = 0
         self.next_report = 0
         self.usage_last: Usage | None = None
+        self.rebase = False  # usage_last is read again before the next measured kernel call
         # steadystate=: fio's helper thread reads every job's counts each ss_interval, on
         # its own timer from the run's start (restarted at a ramp's end)
         self.sample = sample
@@ -354,6 +360,15 @@ class _Run:
         now = state.now()
         in_ramp = job.ramp_time_ns > 0 or job.ramp_size > 0
         ramp_end = now + job.ramp_time_ns if job.ramp_time_ns else UNLIMITED
+        first = self.runner.first
+        if first is not None and len(first):
+            # an empty kernel call and a dry interval: the pages of code and data they touch
+            # first since the fork fault here, not in the measured window
+            ctl[kernel.C_FLAGS] = 0
+            state.run(first.offsets, first.lengths, first.dirs, 0, 0)
+            self.recorder.take(job.thread_number)  # and an interval's (the window zeroes it)
+            read_usage(job.thread)
+            now = state.now()
         if not in_ramp:
             self._start_measured(now)
         self.pacer.reset(now)
@@ -394,6 +409,8 @@ class _Run:
                 if now >= self.next_ss:
                     self._ss_sample(now)
             if left == 0:
+                # the spent batch's arrays go first: the next reuses their memory, faulted in
+                batch = Batch.empty()
                 batch = self.pattern.next_batch(BATCH_OPS)
                 replay_t0 = now
                 pos = 0
@@ -457,6 +474,12 @@ class _Run:
             dirs = batch.dirs
             if self.verify_only:  # read what the writes would have written
                 dirs = np.where(batch.dirs == SYNC, SYNC, 0).astype(np.int8)
+            if self.rebase and measured:
+                # the window's counts start at its first I/O: the loop's first pass over
+                # its own Python (pages of code and objects first touched since the fork)
+                # is the worker's, not the job's
+                self.usage_last = read_usage(job.thread)
+                self.rebase = False
             ran = state.run(batch.offsets, batch.lengths, dirs, pos, count)
             if in_ramp and job.ramp_size:
                 self._ramp_add(int(ctl[kernel.C_PASS]))
@@ -647,6 +670,7 @@ class _Run:
         self.measured_start = self.last_report = now
         self.start_clock_ms = time.clock_gettime_ns(self.job.job_start_clock_id) // 1_000_000
         self.usage_last = read_usage(self.job.thread)
+        self.rebase = True  # once more, just before the first measured kernel call
         self.recorder.start(now)
         self.state.ctl[kernel.C_FIRST] = 0
         # fio zeroes io_issues at ramp end: syncs count writes from here

@@ -142,6 +142,9 @@ class Worker:
                 job.thread_number, protocol.SS_SAMPLE, protocol.encode_ss_sample(ss)
             )
 
+        # a dry encode of an interval: its code's first touch since the fork comes before
+        # the measured window, not at its first report
+        protocol.encode_interval(IntervalStats(thread_number=job.thread_number))
         try:
             cpus = cpus_for(job)
             if cpus is not None:

@@ -67,6 +67,34 @@ def test_a_storm_runs_as_lean_workers_with_the_python_workers_counts(tmp_path: o
     assert all(256 <= j["minf"] <= 256 + 16 for j in lean), [j["minf"] for j in lean]  # type: ignore[operator]
 
 
+def _fresh_write_faults(tmp: str, *extra: str) -> list[int]:
+    """Each job's minor faults beyond its pages: a 32 MiB write (two batches) in two
+    Python workers (LOADGEN_LEAN=0), forked by the helper as every worker is."""
+    import json
+    import subprocess
+    import sys
+
+    env = {**os.environ, "LOADGEN_LEAN": "0"}
+    cmd = [sys.executable, "-m", "loadgen", "run", "--name=w", "--rw=write", "--bs=4k",
+           "--size=32m", "--numjobs=2", "--output-format=json", *extra]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True, cwd=tmp,
+                         timeout=120).stdout
+    jobs = json.loads(out[out.index("{"):])["jobs"]
+    return [int(j["minf"]) - 8192 for j in jobs]
+
+
+def test_python_workers_fault_only_their_pages(tmp_path: object) -> None:
+    """What a forked Python worker first touches of its own code and heap (the loop, the
+    kernel's dispatch, the next batch's arrays) faults before its window, not in it."""
+    assert all(0 <= extra <= 16 for extra in _fresh_write_faults(str(tmp_path))), \
+        _fresh_write_faults(str(tmp_path))
+
+
+def test_python_worker_threads_fault_only_their_pages(tmp_path: object) -> None:
+    got = _fresh_write_faults(str(tmp_path), "--thread")
+    assert all(0 <= extra <= 16 for extra in got), got
+
+
 def _state(pid: int) -> str:
     """A child's state letter (Z once it exited, before its reap), or "" once reaped."""
     try:

@@ -15,6 +15,7 @@ partial one at the end.
 
 from __future__ import annotations
 
+import copy
 import errno
 import time
 from collections.abc import Callable
@@ -368,6 +369,8 @@ class _Run:
             state.run(first.offsets, first.lengths, first.dirs, 0, 0)
             self.recorder.take(job.thread_number)  # and an interval's (the window zeroes it)
             read_usage(job.thread)
+            if job.loops > 1 and self.pattern.replay is None and len(first) < BATCH_OPS:
+                self._rehearse_loop_change()
             now = state.now()
         if not in_ramp:
             self._start_measured(now)
@@ -700,6 +703,17 @@ class _Run:
             if self.stop():
                 return False
             time.sleep(min(left, 5_000_000) / 1e9)
+
+    def _rehearse_loop_change(self) -> None:
+        """A short pass that loops changes loop early in the window: a copy of the pattern
+        ends its first loop and starts the next before it, so the code and memory that
+        change touches first since the fork fault here (the pattern itself is untouched)."""
+        shadow = copy.deepcopy(self.pattern)
+        for _ in range(4):  # the pass fits in one batch: the loop ends within two
+            if not len(shadow.next_batch(BATCH_OPS)):
+                break
+        shadow.start_loop(self.job.loops - 1)
+        shadow.next_batch(BATCH_OPS)
 
     def _next_loop(self, in_ramp: bool) -> bool:
         """The region is used up: start another loop or end (fio's keep_running); the

@@ -95,6 +95,23 @@ def test_python_worker_threads_fault_only_their_pages(tmp_path: object) -> None:
     assert all(0 <= extra <= 16 for extra in got), got
 
 
+def test_a_cache_hot_worker_faults_as_fios_does(tmp_path: object) -> None:
+    """page_fault_cache_hot (64 pages, randrw, loops=100): its loop changes come early in
+    its window, and their code's first touches must not count (fio takes 72 faults)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    profile = Path(__file__).parents[2] / "profiles" / "page_fault.fio"
+    out = subprocess.run(
+        [sys.executable, "-m", "loadgen", "run", str(profile), "--section=page_fault_cache_hot",
+         "--output-format=json"],
+        capture_output=True, text=True, check=True, cwd=str(tmp_path), timeout=120).stdout
+    (job,) = json.loads(out[out.index("{"):])["jobs"]
+    assert 64 <= job["minf"] <= 64 + 16, job["minf"]
+
+
 def _state(pid: int) -> str:
     """A child's state letter (Z once it exited, before its reap), or "" once reaped."""
     try:

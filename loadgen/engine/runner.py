@@ -708,7 +708,10 @@ class _Run:
         """A short pass that loops changes loop early in the window: a copy of the pattern
         ends its first loop and starts the next before it, so the code and memory that
         change touches first since the fork fault here (the pattern itself is untouched)."""
-        shadow = copy.deepcopy(self.pattern)
+        try:
+            shadow = copy.deepcopy(self.pattern)
+        except (TypeError, copy.Error):  # something in it cannot be copied: no rehearsal
+            return
         for _ in range(4):  # the pass fits in one batch: the loop ends within two
             if not len(shadow.next_batch(BATCH_OPS)):
                 break

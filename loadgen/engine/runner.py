@@ -15,7 +15,6 @@ partial one at the end.
 
 from __future__ import annotations
 
-import copy
 import errno
 import time
 from collections.abc import Callable
@@ -705,13 +704,11 @@ class _Run:
             time.sleep(min(left, 5_000_000) / 1e9)
 
     def _rehearse_loop_change(self) -> None:
-        """A short pass that loops changes loop early in the window: a copy of the pattern
-        ends its first loop and starts the next before it, so the code and memory that
-        change touches first since the fork fault here (the pattern itself is untouched)."""
-        try:
-            shadow = copy.deepcopy(self.pattern)
-        except (TypeError, copy.Error):  # something in it cannot be copied: no rehearsal
-            return
+        """A short pass that loops changes loop early in the window: a second pattern of
+        the job (the same sequence from the start) ends its first loop and starts the
+        next before it, so the code and memory that change touches first since the fork
+        fault here; the job's own pattern is untouched."""
+        shadow = AccessPattern(self.job)
         for _ in range(4):  # the pass fits in one batch: the loop ends within two
             if not len(shadow.next_batch(BATCH_OPS)):
                 break

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from loadgen.engine import flow
-from loadgen.engine import runner as runner_module
 from loadgen.engine.faults import read_usage
 from loadgen.engine.pattern import Batch
 from loadgen.engine.region import Region
@@ -483,8 +482,6 @@ def test_a_read_then_write_job_is_one_zero_page_and_one_cow_fault_per_page(
     runner.first = _pages(n, 0)
     later = iter([_pages(n, 1)])
     monkeypatch.setattr(runner.pattern, "next_batch", lambda count: next(later, Batch.empty()))
-    # hand-made batches: a copy of this pattern would take them from the same iterator
-    monkeypatch.setattr(runner_module._Run, "_rehearse_loop_change", lambda self: None)
     out = RunResult()
 
     def report(delta: IntervalStats) -> None:

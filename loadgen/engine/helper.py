@@ -130,8 +130,7 @@ class Helper:
         self.calibration = calibration
         self.flow_table = flow_table  # mapped shared: every worker forked counts in it
         self.stops = stops  # mapped shared: every worker forked reads its jobs' flags
-        self.verify_loaded = False
-        self.patterns_loaded = False  # warm_up: done before the first Python worker forks
+        self.warmed: set[Callable[[], None]] = set()  # warm-ups done (``_warm``)
         self.sock = commands
         self.replies = replies
         self.children: set[int] = set()
@@ -183,15 +182,21 @@ class Helper:
             return False
         return True
 
+    def _warm(self, warm_up: Callable[[], None]) -> None:
+        """Run a warm-up once, before the first worker that needs it forks, and freeze
+        what it made: every worker forked after inherits it, and gc never walks it."""
+        if warm_up not in self.warmed:
+            warm_up()
+            gc.freeze()
+            self.warmed.add(warm_up)
+
     def _spawn(self, request: protocol.SpawnRequest, fds: list[int]) -> None:
         """Fork one worker per unit, each with its own stats pipe; hand the read ends back."""
         (gate_r,) = fds
-        if not self.verify_loaded and any(job.verify.on for unit in request.units for job in unit):
-            # only a run that verifies pays for the checksums' machine code, loaded once
+        if any(job.verify.on for unit in request.units for job in unit):
+            # only a run that verifies pays for the checksums' machine code, loaded
             # before its first verifying group is forked so its workers inherit it
-            verify.warm_up()
-            gc.freeze()
-            self.verify_loaded = True
+            self._warm(verify.warm_up)
         forked_r, forked_w = os.pipe2(os.O_CLOEXEC)
         pids: list[int] = []
         batch: list[int] = []  # read ends not yet sent to the controller
@@ -223,10 +228,7 @@ class Helper:
                     if shed:  # a Python worker needs all of it
                         forkmem.restore(shed)
                         shed, shed_tried = [], False
-                    if not self.patterns_loaded:  # lean workers never run these paths
-                        warm_up()
-                        gc.freeze()
-                        self.patterns_loaded = True
+                    self._warm(warm_up)  # lean workers never run these paths
                     pid = bare_fork()  # single-threaded here; the child ends in os._exit
             except OSError as exc:  # EAGAIN at a process limit: the rest of the group fails
                 fork_errno = exc.errno or 0

@@ -360,16 +360,8 @@ class _Run:
         now = state.now()
         in_ramp = job.ramp_time_ns > 0 or job.ramp_size > 0
         ramp_end = now + job.ramp_time_ns if job.ramp_time_ns else UNLIMITED
-        first = self.runner.first
-        if first is not None and len(first):
-            # an empty kernel call and a dry interval: the pages of code and data they touch
-            # first since the fork fault here, not in the measured window
-            ctl[kernel.C_FLAGS] = 0
-            state.run(first.offsets, first.lengths, first.dirs, 0, 0)
-            self.recorder.take(job.thread_number)  # and an interval's (the window zeroes it)
-            read_usage(job.thread)
-            if job.loops > 1 and self.pattern.replay is None and len(first) < BATCH_OPS:
-                self._rehearse_loop_change()
+        if self.runner.first is not None and len(self.runner.first):
+            self._rehearse(self.runner.first)
             now = state.now()
         if not in_ramp:
             self._start_measured(now)
@@ -703,17 +695,24 @@ class _Run:
                 return False
             time.sleep(min(left, 5_000_000) / 1e9)
 
-    def _rehearse_loop_change(self) -> None:
-        """A short pass that loops changes loop early in the window: a second pattern of
-        the job (the same sequence from the start) ends its first loop and starts the
-        next before it, so the code and memory that change touches first since the fork
-        fault here; the job's own pattern is untouched."""
-        shadow = AccessPattern(self.job)
-        for _ in range(4):  # the pass fits in one batch: the loop ends within two
-            if not len(shadow.next_batch(BATCH_OPS)):
-                break
-        shadow.start_loop(self.job.loops - 1)
-        shadow.next_batch(BATCH_OPS)
+    def _rehearse(self, first: Batch) -> None:
+        """What the window's first moments run, done once before it: an empty kernel
+        call, a dry interval (the window zeroes its counts) and, for a short pass that
+        loops, a loop change; so the pages of code and data they touch first since the
+        fork fault here, not in the measured window."""
+        self.state.ctl[kernel.C_FLAGS] = 0
+        self.state.run(first.offsets, first.lengths, first.dirs, 0, 0)
+        self.recorder.take(self.job.thread_number)
+        read_usage(self.job.thread)
+        if self.job.loops > 1 and self.pattern.replay is None and len(first) < BATCH_OPS:
+            # a second pattern of the job (the same sequence from the start) ends its first
+            # loop and starts the next; the job's own pattern is untouched
+            shadow = AccessPattern(self.job)
+            for _ in range(4):  # the pass fits in one batch: the loop ends within two
+                if not len(shadow.next_batch(BATCH_OPS)):
+                    break
+            shadow.start_loop(self.job.loops - 1)
+            shadow.next_batch(BATCH_OPS)
 
     def _next_loop(self, in_ramp: bool) -> bool:
         """The region is used up: start another loop or end (fio's keep_running); the

@@ -1,9 +1,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 from loadgen import protocol
 from loadgen.engine.helper import HELPER_NAME
@@ -42,73 +47,58 @@ def test_the_serving_helper_is_named_and_maps_the_kernel_but_not_scipy() -> None
         helper.discard()
 
 
-def _storm(tmp: str, lean: str) -> list[dict[str, object]]:
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
+def _jobs(cwd: str, *args: str, lean: str = "") -> list[dict[str, Any]]:
+    """The JSON report's jobs of ``loadgen run ARGS`` run in ``cwd`` (``lean``: the
+    LOADGEN_LEAN setting, "" to leave it)."""
+    env = {**os.environ, "LOADGEN_LEAN": lean} if lean else None
+    out = subprocess.run([sys.executable, "-m", "loadgen", "run", *args, "--output-format=json"],
+                         capture_output=True, text=True, env=env, check=True, cwd=cwd,
+                         timeout=120).stdout
+    jobs: list[dict[str, Any]] = json.loads(out[out.index("{"):])["jobs"]
+    return jobs
 
+
+def _storm(tmp: str, lean: str) -> list[dict[str, Any]]:
     job = Path(tmp) / "storm.fio"
     job.write_text("[storm]\nioengine=page_fault\nrw=randrw\nbs=4k\nsize=1m\nnumjobs=8\n")
-    env = {**os.environ, "LOADGEN_LEAN": lean}
-    out = subprocess.run([sys.executable, "-m", "loadgen", "run", str(job), "--output-format=json"],
-                         capture_output=True, text=True, env=env, check=True, timeout=120).stdout
-    jobs: list[dict[str, object]] = json.loads(out[out.index("{"):])["jobs"]
-    return jobs
+    return _jobs(tmp, str(job), lean=lean)
 
 
 def test_a_storm_runs_as_lean_workers_with_the_python_workers_counts(tmp_path: object) -> None:
     lean, python = _storm(str(tmp_path), "1"), _storm(str(tmp_path), "0")
 
-    def ios(jobs: list[dict[str, object]]) -> list[tuple[int, int]]:
-        return [(j["read"]["total_ios"], j["write"]["total_ios"]) for j in jobs]  # type: ignore[index]
+    def ios(jobs: list[dict[str, Any]]) -> list[tuple[int, int]]:
+        return [(j["read"]["total_ios"], j["write"]["total_ios"]) for j in jobs]
 
     assert ios(lean) == ios(python) and sum(map(sum, ios(lean))) == 8 * 256
-    assert all(256 <= j["minf"] <= 256 + 16 for j in lean), [j["minf"] for j in lean]  # type: ignore[operator]
+    assert all(256 <= j["minf"] <= 256 + 16 for j in lean), [j["minf"] for j in lean]
 
 
 def _fresh_write_faults(tmp: str, *extra: str) -> list[int]:
     """Each job's minor faults beyond its pages: a 32 MiB write (two batches) in two
     Python workers (LOADGEN_LEAN=0), forked by the helper as every worker is."""
-    import json
-    import subprocess
-    import sys
-
-    env = {**os.environ, "LOADGEN_LEAN": "0"}
-    cmd = [sys.executable, "-m", "loadgen", "run", "--name=w", "--rw=write", "--bs=4k",
-           "--size=32m", "--numjobs=2", "--output-format=json", *extra]
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True, cwd=tmp,
-                         timeout=120).stdout
-    jobs = json.loads(out[out.index("{"):])["jobs"]
+    jobs = _jobs(tmp, "--name=w", "--rw=write", "--bs=4k", "--size=32m", "--numjobs=2",
+                 *extra, lean="0")
     return [int(j["minf"]) - 8192 for j in jobs]
 
 
-def test_python_workers_fault_only_their_pages(tmp_path: object) -> None:
+def test_python_workers_fault_only_their_pages(tmp_path: Path) -> None:
     """What a forked Python worker first touches of its own code and heap (the loop, the
     kernel's dispatch, the next batch's arrays) faults before its window, not in it."""
-    assert all(0 <= extra <= 16 for extra in _fresh_write_faults(str(tmp_path))), \
-        _fresh_write_faults(str(tmp_path))
+    got = _fresh_write_faults(str(tmp_path))
+    assert all(0 <= extra <= 16 for extra in got), got
 
 
-def test_python_worker_threads_fault_only_their_pages(tmp_path: object) -> None:
+def test_python_worker_threads_fault_only_their_pages(tmp_path: Path) -> None:
     got = _fresh_write_faults(str(tmp_path), "--thread")
     assert all(0 <= extra <= 16 for extra in got), got
 
 
-def test_a_cache_hot_worker_faults_as_fios_does(tmp_path: object) -> None:
+def test_a_cache_hot_worker_faults_as_fios_does(tmp_path: Path) -> None:
     """page_fault_cache_hot (64 pages, randrw, loops=100): its loop changes come early in
     its window, and their code's first touches must not count (fio takes 72 faults)."""
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
-
     profile = Path(__file__).parents[2] / "profiles" / "page_fault.fio"
-    out = subprocess.run(
-        [sys.executable, "-m", "loadgen", "run", str(profile), "--section=page_fault_cache_hot",
-         "--output-format=json"],
-        capture_output=True, text=True, check=True, cwd=str(tmp_path), timeout=120).stdout
-    (job,) = json.loads(out[out.index("{"):])["jobs"]
+    (job,) = _jobs(str(tmp_path), str(profile), "--section=page_fault_cache_hot")
     assert 64 <= job["minf"] <= 64 + 16, job["minf"]
 
 

@@ -73,7 +73,7 @@ HEADER = struct.Struct("<IHBB")
 MAX_PAYLOAD = PIPE_BUF - HEADER.size
 MORE = 1
 
-PROTOCOL_VERSION = 5
+PROTOCOL_VERSION = 6
 
 
 class MessageKind(IntEnum):
@@ -327,13 +327,15 @@ class ExitRequest:
 
 @dataclass(frozen=True)
 class Spawned:
-    """The reply to a SpawnRequest; ``pids`` 0 where the fork failed (``fork_errno``)."""
+    """The reply to a SpawnRequest; ``pids`` 0 where the fork failed (``fork_errno``);
+    ``co_forked``: how many of them the helper's co-forker forked."""
 
     group: int
     pids: tuple[int, ...]
     t_first_fork_ns: int
     t_last_fork_ns: int
     fork_errno: int
+    co_forked: int = 0
 
 
 @dataclass(frozen=True)
@@ -374,9 +376,9 @@ def send_msg(
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
     if fds:
         socket.send_fds(sock, [LENGTH.pack(len(data))], list(fds))
-    else:
-        sock.sendall(LENGTH.pack(len(data)))
-    sock.sendall(data)
+        sock.sendall(data)
+    else:  # one write: each wakes the reader (a storm's exits are hundreds of messages)
+        sock.sendall(LENGTH.pack(len(data)) + data)
 
 
 def _recv_exact(sock: socket.socket, n: int, head: bytes = b"") -> bytes:

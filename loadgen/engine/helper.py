@@ -31,6 +31,7 @@ if __name__ == "__main__":
     sys.modules.setdefault("scipy", None)  # type: ignore[arg-type]  # None: "not importable"
 
 import contextlib
+import errno
 import functools
 import gc
 import os
@@ -41,9 +42,11 @@ import socket
 import time
 import traceback
 from collections.abc import Callable
+from typing import NoReturn
 
 from loadgen import protocol
 from loadgen.engine import flow, forkmem, jit, kernel, leanspawn, verify
+from loadgen.engine import lean as lean_layout
 from loadgen.engine.faults import huge_pages_possible, usage_of
 from loadgen.engine.hygiene import (
     bare_fork,
@@ -62,6 +65,7 @@ from loadgen.status import ExitStatus
 HELPER_NAME = "loadgen-helper"
 LEAN_FD_RESERVE = 8  # this group's pipes being made, and a margin
 PUMP_MAX_S = 0.25  # the longest a lean worker's published interval waits for its relay
+CO_FORK_MIN = 64  # lean workers in a group from which a co-forker forks half of them
 
 
 def warm_up() -> None:
@@ -95,6 +99,39 @@ def warm_up() -> None:
             pass
         finally:
             runner.close()
+
+
+class CoForker:
+    """A co-forker (``Helper._co_fork``): its pid, the group's first unit it forks, and the
+    stats pipes of its units not yet taken over (index -> (read end, write end))."""
+
+    def __init__(self, pid: int, first: int, pipes: dict[int, tuple[int, int]]) -> None:
+        self.pid = pid
+        self.first = first
+        self.pipes = pipes
+        self.count = 0  # the workers it forked, as taken over
+
+    def forked(self, index: int, slab: leanspawn.Slab) -> int:
+        """Unit ``index``'s outcome there, once the co-forker has ended (waited for here
+        the first time): its child's pid, -errno, or 0 (not forked there)."""
+        self._wait()
+        return int(slab.block(index)[lean_layout.S_FORKED])
+
+    def fds(self) -> tuple[int, ...]:
+        return tuple(fd for pair in self.pipes.values() for fd in pair)
+
+    def _wait(self) -> None:
+        if self.pid > 0:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
+            self.pid = 0
+
+    def end(self) -> None:
+        """Wait for the co-forker and close the pipes nobody took over."""
+        self._wait()
+        for fd in self.fds():
+            os.close(fd)
+        self.pipes.clear()
 
 
 class Helper:
@@ -209,75 +246,90 @@ class Helper:
         slab: list[leanspawn.Slab] = []  # the group's lean workers' shared blocks, made once
         hold = request.defer_exits_s > 0 and leanspawn.roomy(
             request.units, meminfo().get("MemAvailable", 0))
-        for unit in request.units:
-            if fork_errno:
-                pids.append(0)
-                continue
-            self.stops.clear(job.thread_number for job in unit)
-            data_r, data_w = os.pipe2(os.O_CLOEXEC)
-            enlarge_pipe(data_w)
-            lean = self._lean_worker(unit, request, gate_r, data_w, huge_possible, slab, hold)
-            try:
+        co = self._co_fork(request, gate_r, huge_possible, slab, hold)
+        try:
+            for index, unit in enumerate(request.units):
+                lean: leanspawn.LeanWorker | None = None
+                data_r = data_w = -1
+                if co is not None and index >= co.first:
+                    data_r, data_w = co.pipes.pop(index)
+                    forked = co.forked(index, slab[0])
+                    if forked > 0:  # forked there: only its relay is made here
+                        co.count += 1
+                        self._adopted(leanspawn.LeanWorker.adopt(
+                            unit[0], self.calibration, request.interval_ns, data_w, slab[0],
+                            index, forked, request.defer_exits_s), request, pids, batch, data_r)
+                        continue
+                    fork_errno = fork_errno or -forked
+                if fork_errno:
+                    pids.append(0)
+                    for fd in (data_r, data_w):
+                        if fd >= 0:
+                            os.close(fd)
+                    continue
+                self.stops.clear(job.thread_number for job in unit)
+                if data_r < 0:
+                    data_r, data_w = os.pipe2(os.O_CLOEXEC)
+                    enlarge_pipe(data_w)
+                    lean = self._lean_worker(unit, index, request, gate_r, data_w,
+                                             huge_possible, slab, hold)
+                try:
+                    if lean is not None:
+                        if not shed and not shed_tried:
+                            shed = leanspawn.shed_checked(self.calibration, self.lean_mode,
+                                                          lean.spans())
+                            shed_tried = True
+                        pid = lean.fork()
+                    else:
+                        if shed:  # a Python worker needs all of it
+                            forkmem.restore(shed)
+                            shed, shed_tried = [], False
+                        self._warm(warm_up)  # lean workers never run these paths
+                        pid = bare_fork()  # single-threaded here; the child ends in os._exit
+                except OSError as exc:  # EAGAIN at a process limit: the rest of the group fails
+                    fork_errno = exc.errno or 0
+                    pids.append(0)
+                    os.close(data_r)
+                    if lean is not None:
+                        lean.close()
+                    else:
+                        os.close(data_w)
+                    continue
                 if lean is not None:
-                    if not shed and not shed_tried:
-                        shed = leanspawn.shed_checked(self.calibration, self.lean_mode,
-                                                      lean.spans())
-                        shed_tried = True
-                    pid = lean.fork()
-                else:
-                    if shed:  # a Python worker needs all of it
-                        forkmem.restore(shed)
-                        shed, shed_tried = [], False
-                    self._warm(warm_up)  # lean workers never run these paths
-                    pid = bare_fork()  # single-threaded here; the child ends in os._exit
-            except OSError as exc:  # EAGAIN at a process limit: the rest of the group fails
-                fork_errno = exc.errno or 0
-                pids.append(0)
-                os.close(data_r)
-                if lean is not None:
-                    lean.close()
-                else:
-                    os.close(data_w)
-                continue
-            if lean is not None:
-                if not self.lean:
-                    self.pump_s = PUMP_MAX_S
-                self.pump_s = min(self.pump_s, request.interval_ns / 4e9)
-                self.next_pump = min(self.next_pump, time.monotonic() + self.pump_s)
-                self.lean[pid] = lean
+                    self._adopted(lean, request, pids, batch, data_r)
+                    continue
+                if pid == 0:
+                    for s in (self.sock, self.replies):
+                        s.close()
+                    leans = (w.data_w for w in (*self.lean.values(), *self.backlog)
+                             if w.data_w >= 0)
+                    for fd in (self.wake_r, self.wake_w, forked_w, data_r, *batch, *leans,
+                               *(co.fds() if co is not None else ())):
+                        os.close(fd)
+                    os.read(forked_r, 1)
+                    os.close(forked_r)
+                    worker_process(
+                        unit,
+                        data_w,
+                        gate_r,
+                        request.interval_ns,
+                        request.origin_ns,
+                        self.calibration,
+                        self.flow_table,
+                        self.stops,
+                        me,
+                        self.worker_nice,
+                    )
+                os.close(data_w)
                 self.children.add(pid)
+                self.jobs_of[pid] = tuple(job.thread_number for job in unit if job.flow)
                 pids.append(pid)
                 batch.append(data_r)
                 if len(batch) == protocol.FDS_PER_MESSAGE:
                     self._send_pipes(batch)
-                continue
-            if pid == 0:
-                for s in (self.sock, self.replies):
-                    s.close()
-                leans = (w.data_w for w in (*self.lean.values(), *self.backlog) if w.data_w >= 0)
-                for fd in (self.wake_r, self.wake_w, forked_w, data_r, *batch, *leans):
-                    os.close(fd)
-                os.read(forked_r, 1)
-                os.close(forked_r)
-                worker_process(
-                    unit,
-                    data_w,
-                    gate_r,
-                    request.interval_ns,
-                    request.origin_ns,
-                    self.calibration,
-                    self.flow_table,
-                    self.stops,
-                    me,
-                    self.worker_nice,
-                )
-            os.close(data_w)
-            self.children.add(pid)
-            self.jobs_of[pid] = tuple(job.thread_number for job in unit if job.flow)
-            pids.append(pid)
-            batch.append(data_r)
-            if len(batch) == protocol.FDS_PER_MESSAGE:
-                self._send_pipes(batch)
+        finally:
+            if co is not None:
+                co.end()
         forkmem.restore(shed)
         t_last = time.monotonic_ns()
         os.close(forked_w)
@@ -285,15 +337,99 @@ class Helper:
         os.close(gate_r)
         self._send_pipes(batch)
         protocol.send_msg(
-            self.replies, protocol.Spawned(request.group, tuple(pids), t_first, t_last, fork_errno)
-        )
+            self.replies, protocol.Spawned(request.group, tuple(pids), t_first, t_last, fork_errno,
+                                           co.count if co is not None else 0))
 
-    def _lean_worker(self, unit: tuple[Job, ...], request: protocol.SpawnRequest, gate_r: int,
-                     data_w: int, huge_possible: Callable[[str], bool],
-                     slab: list[leanspawn.Slab], hold: bool) -> leanspawn.LeanWorker | None:
-        """The unit prepared as a lean worker, or None: a Python worker runs it.  ``slab``:
-        the group's, made for all its units at its first lean worker; ``hold``: the
-        group's workers wait for each other before they exit (``leanspawn.roomy``)."""
+    def _adopted(self, lean: leanspawn.LeanWorker, request: protocol.SpawnRequest,
+                 pids: list[int], batch: list[int], data_r: int) -> None:
+        """A forked lean worker joins the relay; its pipe's read end goes to the batch."""
+        if not self.lean:
+            self.pump_s = PUMP_MAX_S
+        self.pump_s = min(self.pump_s, request.interval_ns / 4e9)
+        self.next_pump = min(self.next_pump, time.monotonic() + self.pump_s)
+        self.lean[lean.pid] = lean
+        self.children.add(lean.pid)
+        pids.append(lean.pid)
+        batch.append(data_r)
+        if len(batch) == protocol.FDS_PER_MESSAGE:
+            self._send_pipes(batch)
+
+    def _co_fork(self, request: protocol.SpawnRequest, gate_r: int,
+                 huge_possible: Callable[[str], bool], slab: list[leanspawn.Slab], hold: bool
+                 ) -> CoForker | None:
+        """A co-forker for the second half of a large group of lean workers, or None.
+
+        Preparing and forking a lean worker is serial work on one core (docs/
+        performance.md), so with a second CPU the group is split: this process forks
+        the first half while a fork of it prepares and forks the second, as siblings
+        (``lean.CLONE_PARENT``): every worker is still this process's child.  Each
+        block's ``lean.S_FORKED`` says what became of its unit; the pipes of the second
+        half are made before, so that both processes hold them."""
+        units = request.units
+        n = len(units)
+        if (not self.lean_mode or n < CO_FORK_MIN or len(os.sched_getaffinity(0)) < 2
+                or any(leanspawn.unfit(unit, huge_possible) for unit in units)):
+            return None
+        first = n // 2
+        # every lean worker's write end stays here, and the second half's read ends too
+        held = (self.fds_before + len(self.lean) + n + (n - first) + protocol.FDS_PER_MESSAGE
+                + LEAN_FD_RESERVE)
+        if self.nofile != resource.RLIM_INFINITY and held >= self.nofile:
+            return None
+        slab.append(leanspawn.Slab(n))
+        co = CoForker(0, first, {})
+        try:
+            for index in range(first, n):
+                co.pipes[index] = os.pipe2(os.O_CLOEXEC)
+                enlarge_pipe(co.pipes[index][1])
+            co.pid = bare_fork()  # single-threaded here; the child ends in os._exit
+        except OSError:
+            co.end()
+            return None
+        if co.pid == 0:
+            self._co_forker(request, gate_r, huge_possible, slab[0], hold, co)
+        return co
+
+    def _co_forker(self, request: protocol.SpawnRequest, gate_r: int,
+                   huge_possible: Callable[[str], bool], slab: leanspawn.Slab, hold: bool,
+                   co: CoForker) -> NoReturn:
+        """The co-forker's whole life: the second half of the group prepared and forked
+        as lean workers (they say READY themselves), each outcome in its block."""
+        status = ExitStatus.FAILED
+        try:
+            parent = os.getppid()
+            die_with_parent(parent)
+            signal.set_wakeup_fd(-1)  # its own probe's exit is no news to the helper
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            shed_tried = False
+            for index in range(co.first, len(request.units)):
+                lean = self._lean_worker(request.units[index], index, request, gate_r,
+                                         co.pipes[index][1], huge_possible, [slab], hold,
+                                         parent)
+                if lean is None:  # the helper runs it as a Python worker
+                    continue
+                if not shed_tried:  # (its own mappings: the helper's are not marked)
+                    leanspawn.shed_checked(self.calibration, self.lean_mode, lean.spans())
+                    shed_tried = True
+                try:
+                    pid = lean.fork()
+                except OSError as exc:
+                    lean.close()  # (which zeroes its block: the outcome goes in after)
+                    slab.block(index)[lean_layout.S_FORKED] = -(exc.errno or errno.EAGAIN)
+                    break
+                slab.block(index)[lean_layout.S_FORKED] = pid
+            status = ExitStatus.OK
+        finally:
+            os._exit(status)
+
+    def _lean_worker(self, unit: tuple[Job, ...], index: int, request: protocol.SpawnRequest,
+                     gate_r: int, data_w: int, huge_possible: Callable[[str], bool],
+                     slab: list[leanspawn.Slab], hold: bool, parent: int = 0
+                     ) -> leanspawn.LeanWorker | None:
+        """Unit ``index`` prepared as a lean worker, or None: a Python worker runs it.
+        ``slab``: the group's, made for all its units at its first lean worker; ``hold``:
+        the group's workers wait for each other before they exit (``leanspawn.roomy``);
+        ``parent``: the helper's pid, in a co-forker."""
         if not self.lean_mode or leanspawn.unfit(unit, huge_possible):
             return None
         # room for a full batch of read ends on top, as a Python worker's needs
@@ -305,7 +441,7 @@ class Helper:
                 slab.append(leanspawn.Slab(len(request.units)))
             return leanspawn.LeanWorker(unit[0], self.calibration, request.interval_ns,
                                         request.origin_ns, gate_r, data_w, self.worker_nice,
-                                        slab[0], request.defer_exits_s, hold)
+                                        slab[0], request.defer_exits_s, hold, index, parent)
         except (leanspawn.Unfit, OSError, ValueError):  # the Python worker reports what it is
             return None
 
@@ -391,8 +527,10 @@ def helper_main(commands_fd: int, replies_fd: int, parent: int, worker_nice: int
         calibration = Calibration.measure()
         lean_mode = leanspawn.choose_mode(calibration)
         keep_heap()  # process-wide; workers inherit it
-        gc.collect()
-        gc.freeze()  # all so far is shared copy-on-write with every worker; gc never touches it
+        # All so far is shared copy-on-write with every worker and gc never walks it.  Not
+        # collected first: the imports leave about a thousand cyclic objects, and finding
+        # them walks the whole heap (some 0.06 s before the first fork).
+        gc.freeze()
         gc.enable()
         Helper(commands, replies, worker_nice, calibration, flow_table, stops, lean_mode).serve()
     except (

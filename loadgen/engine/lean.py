@@ -57,6 +57,9 @@ S_ORIGIN = 23  # the interval grid's origin the child used
 # the end hold: how long (ns, 0 = none), the address of the group's count of workers
 # still running, a timespec for the wait
 P_HOLD_NS, P_HOLD_AT, S_HOLD_TS = 70, 71, 72
+# written by a co-forker (``loadgen.engine.helper``): the pid it forked this block's worker
+# as, -errno when that fork failed, 0 when it did not try (the helper runs the unit then)
+S_FORKED = 74
 STATUS_FORKED, STATUS_RUNNING, STATUS_DONE = 0, 1, 2
 STATE = HEADER  # the kernel's state (kernel.State.over)
 CTL, ACC, ACCF, LOGS, TS, CLOCK = (STATE + at for at in k.STATE_PARTS)
@@ -82,6 +85,7 @@ SUPPORTED = _NUMBERS is not None
     SYS_SIGPENDING, SYS_CLOSE_RANGE, SYS_EXIT_GROUP, SYS_CLONE, SYS_OPENAT, SYS_FUTEX,
 ) = _NUMBERS or (-1,) * 13
 SIGCHLD, SIGKILL, SIGTERM = 17, 9, 15
+CLONE_PARENT = 0x8000  # the child is its forker's sibling: the helper's, from a co-forker
 PR_SET_PDEATHSIG, PR_SET_NAME = 1, 15
 AT_FDCWD, O_WRONLY = -100, 1
 FUTEX_WAIT, FUTEX_WAKE = 0, 1  # not FUTEX_PRIVATE: the word is shared between processes
@@ -296,10 +300,10 @@ def _child(shared: int, private: int) -> None:
 
 
 @numba.njit(nogil=False, cache=True)  # type: ignore[untyped-decorator]
-def spawn(shared: int, private: int) -> int:
-    """Fork (clone with SIGCHLD only: no at-fork handlers) into ``_child``; the child's pid,
-    or -1 (errno says why)."""
-    pid = _syscall(SYS_CLONE, SIGCHLD, 0, 0, 0)
+def spawn(shared: int, private: int, flags: int) -> int:
+    """Fork (a raw clone with ``flags``, SIGCHLD and maybe CLONE_PARENT: no at-fork
+    handlers) into ``_child``; the child's pid, or -1 (errno says why)."""
+    pid = _syscall(SYS_CLONE, flags, 0, 0, 0)
     if pid == 0:
         _child(shared, private)
     return pid  # type: ignore[no-any-return]

@@ -37,7 +37,7 @@ from loadgen.engine.region import Region, RegionError
 from loadgen.engine.runner import BATCH_OPS, Calibration, is_timed, kernel_flags
 from loadgen.plan import Job, RwMode
 from loadgen.stats.jobstats import IntervalStats
-from loadgen.stats.mmstats import MmStats
+from loadgen.stats.mmstats import MmStats, RegionStats
 
 WORKER_NAME = b"loadgen-worker"
 OOM_PATH = b"/proc/self/oom_score_adj"
@@ -128,17 +128,21 @@ class Slab:
 
     def count(self, change: int) -> None:
         """A worker joins the count before its fork (+1), or leaves it when the fork
-        failed (-1); a child leaves it itself at its end (``lean._hold``).  Plain stores:
-        no worker of the group runs before the gate opens."""
-        self.words[0] += change
+        failed (-1); a child leaves it itself at its end (``lean._hold``).  Atomic: a
+        co-forker counts its workers in at the same time."""
+        kernel.shared_add(self.running_at, change)
+
+    def block(self, index: int) -> np.ndarray:
+        """The words of block ``index`` (a group's unit ``index`` has block ``index``)."""
+        if not 0 <= index < len(self):
+            raise Unfit(f"no block {index} in this group's slab of {len(self)}")
+        at = (mmap.PAGESIZE + index * BLOCK_BYTES) // 8
+        return self.words[at:at + lean.SHARED_WORDS]
 
     def take(self) -> tuple[int, np.ndarray]:
         """The next free block: its index and its words."""
-        if self.used >= len(self):
-            raise Unfit("no shared block left in this group's slab")
         index, self.used = self.used, self.used + 1
-        at = (mmap.PAGESIZE + index * BLOCK_BYTES) // 8
-        return index, self.words[at:at + lean.SHARED_WORDS]
+        return index, self.block(index)
 
     def give_back(self, index: int) -> None:
         """The block's worker is finished: its pages go (the words read zero after)."""
@@ -163,30 +167,41 @@ def roomy(units: tuple[tuple[Job, ...], ...], available: int) -> bool:
     return 2 * sum(unit[0].size for unit in units) <= available
 
 
+def fresh_region_stats(job: Job) -> RegionStats:
+    """A lean job's region stats: ``lean.unfit`` leaves it no populate, lock, KSM or
+    delayed advice, so they are a fresh mapping's (``Region.stats`` right after it)."""
+    return RegionStats(backing=str(job.mm.backing), populate_ns=0, mlock_ns=0, passes=0,
+                       refaults=0, refault_ns=0, refault_max_ns=0, cold_ns=0, collapse="",
+                       collapse_ns=0, thp_advised_pass=0, thp_advised_ns=0,
+                       ksm_merging_pages=0)
+
+
 class LeanWorker:
     """One lean worker: its blocks and region before the fork, its relay after."""
 
+    private: mmap.mmap | None  # the child's block of I/Os and buffers, until the fork
+    region: Region | None  # the child's region, until the fork
+
     def __init__(self, job: Job, calibration: Calibration, interval_ns: int, origin_ns: int,
                  gate_r: int, data_w: int, nice: int, slab: Slab | None = None,
-                 defer_exits_s: float = 0.0, hold: bool = False) -> None:
-        """``slab``: where its shared block is taken from (a slab of its own if None);
-        ``defer_exits_s``: how long the helper may hold back its end while its peers run
-        (``protocol.SpawnRequest``'s); ``hold``: the child itself then waits for its
-        peers before it exits (``lean._hold``; never in a memory cgroup of its own)."""
+                 defer_exits_s: float = 0.0, hold: bool = False, block: int = -1,
+                 parent: int = 0) -> None:
+        """``slab``: where its shared block is taken from (a slab of its own if None),
+        ``block`` its index there (-1: the next free one); ``defer_exits_s``: how long the
+        helper may hold back its end while its peers run (``protocol.SpawnRequest``'s);
+        ``hold``: the child itself then waits for its peers before it exits
+        (``lean._hold``; never in a memory cgroup of its own); ``parent``: the helper's
+        pid when this process is its co-forker (the child becomes the helper's, a
+        sibling of this process), 0 when this process is the helper."""
         try:
             RwMode(job.rw)
             pattern = AccessPattern(job)
         except ValueError as exc:  # the Python worker reports it as the job's error
             raise Unfit(str(exc)) from exc
         offs, lens, dirs = _all_ios(pattern)
-        self.job = job
-        self.data_w = data_w
-        os.set_blocking(data_w, False)  # one relay for many workers: it never waits on a pipe
-        self.pending = bytearray()  # frames the pipe had no room for yet
-        self.finished = False  # the child's last message is queued: close once it is out
-        self.pid = 0
-        self.defer_exits_s = defer_exits_s
-        self.overhead_ns = calibration.overhead_ns(is_timed(job))
+        self._relay(job, calibration, interval_ns, data_w, Slab(1) if slab is None else slab,
+                    block, defer_exits_s)
+        self.parent = parent
         max_bs = max(pattern.max_bs, 1)
         n = len(offs)
         ring = WriteSource.ring_bytes(job, max_bs)
@@ -194,10 +209,7 @@ class LeanWorker:
         at_dirs = at_lens + _aligned(8 * n)
         at_ring = at_dirs + _aligned(max(n, 1))
         at_rbuf = -(-(at_ring + ring) // mmap.PAGESIZE) * mmap.PAGESIZE  # its pages its own
-        self.slab = Slab(1) if slab is None else slab
-        self.block_index, self.words = self.slab.take()  # none may outlive ``close``
         self.private = mmap.mmap(-1, at_rbuf + max_bs, flags=PRIVATE)
-        self.region: Region | None = None
         try:
             self.region = Region.for_job(job)
         except RegionError as exc:
@@ -226,13 +238,13 @@ class LeanWorker:
         state.acc[kernel.A_WIN + 5] = max(job.iopsavgtime_ms, 1)
         h[lean.P_NIOS] = n
         h[lean.P_GATE] = gate_r
-        h[lean.P_PPID] = os.getpid()
+        h[lean.P_PPID] = parent or os.getpid()
         h[lean.P_NICE] = nice
         h[lean.P_FLAGS] = kernel_flags(job, False, source.scramble)
         h[lean.P_BYTES] = job.bytes_per_pass
         h[lean.P_IOS] = job.number_ios
         h[lean.P_RUNTIME] = job.runtime_ns
-        h[lean.P_INTERVAL] = self.interval_ns = max(interval_ns, 1)
+        h[lean.P_INTERVAL] = self.interval_ns
         h[lean.P_ORIGIN] = origin_ns
         h[lean.P_OFFS] = address
         h[lean.P_LENS] = address + at_lens
@@ -247,25 +259,59 @@ class LeanWorker:
         for word, text in ((lean.S_NAME, WORKER_NAME[:15]), (lean.S_OOM_PATH, OOM_PATH),
                            (lean.S_OOM_VALUE, OOM_VALUE)):
             raw[8 * word:8 * word + len(text)] = np.frombuffer(text, dtype=np.uint8)
+
+    def _relay(self, job: Job, calibration: Calibration, interval_ns: int, data_w: int,
+               slab: Slab, block: int, defer_exits_s: float) -> None:
+        """What the relay needs, whoever forks the child."""
+        self.job = job
+        self.data_w = data_w
+        os.set_blocking(data_w, False)  # one relay for many workers: it never waits on a pipe
+        self.pending = bytearray()  # frames the pipe had no room for yet
+        self.finished = False  # the child's last message is queued: close once it is out
+        self.pid = 0
+        self.defer_exits_s = defer_exits_s
+        self.overhead_ns = calibration.overhead_ns(is_timed(job))
+        self.interval_ns = max(interval_ns, 1)
+        self.slab = slab
+        if block < 0:
+            self.block_index, self.words = slab.take()  # none may outlive ``close``
+        else:
+            self.block_index, self.words = block, slab.block(block)
+        self.private = None
+        self.region = None
+        self.region_stats = fresh_region_stats(job)
         self.last_report = 0
         self.usage_last: Usage | None = None
         self.first_op_sent = False
 
+    @classmethod
+    def adopt(cls, job: Job, calibration: Calibration, interval_ns: int, data_w: int,
+              slab: Slab, block: int, pid: int, defer_exits_s: float = 0.0) -> LeanWorker:
+        """The relay of a child a co-forker prepared in ``slab``'s block ``block`` and
+        forked as the helper's own (``pid``; its READY is sent)."""
+        worker = cls.__new__(cls)
+        worker._relay(job, calibration, interval_ns, data_w, slab, block, defer_exits_s)
+        worker.parent = 0
+        worker.pid = pid
+        return worker
+
     def spans(self) -> tuple[tuple[int, int], ...]:
         """The child's own mappings (start, length), which must never be shed."""
-        assert self.region is not None
+        assert self.region is not None and self.private is not None
         private = np.frombuffer(self.private, dtype=np.uint8)
         return (self.region.address, self.region.size), (private.ctypes.data, len(private))
 
     # ---- the fork -----------------------------------------------------------------------
     def fork(self) -> int:
         """Fork the child (SIGTERM blocked in it: it polls for a stop); say READY for it."""
+        assert self.region is not None and self.private is not None
         shared = self.words.ctypes.data
         private = np.frombuffer(self.private, dtype=np.uint8).ctypes.data
+        flags = lean.SIGCHLD | (lean.CLONE_PARENT if self.parent else 0)
         old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
         self.slab.count(1)
         try:
-            pid = int(lean.spawn(shared, private))
+            pid = int(lean.spawn(shared, private, flags))
             err = _errno() if pid < 0 else 0
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
@@ -274,11 +320,10 @@ class LeanWorker:
             raise OSError(err or errno.EAGAIN, os.strerror(err or errno.EAGAIN))
         self.pid = pid
         # the region and the block are the child's now; the helper's views go
-        assert self.region is not None
-        self.region_stats = self.region.stats()
         self.region.close()
         self.region = None
         self.private.close()
+        self.private = None
         ready = protocol.Ready(pid, time.monotonic_ns())
         self._send(protocol.READY, protocol.encode_message(ready))
         return pid
@@ -401,8 +446,9 @@ class LeanWorker:
         if self.region is not None:
             self.region.close()
             self.region = None
-        if not self.private.closed:
+        if self.private is not None:
             self.private.close()
+            self.private = None
         if self.block_index >= 0:
             self.slab.give_back(self.block_index)
             self.block_index = -1

@@ -10,9 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from loadgen import protocol
-from loadgen.engine.helper import HELPER_NAME
+from loadgen.engine.helper import CO_FORK_MIN, HELPER_NAME
 from loadgen.launch import HelperProcess
+from loadgen.plan import Job, RwMode
 
 
 def _replies_until_spawned(helper: HelperProcess) -> list[protocol.HelperReply]:
@@ -47,6 +50,64 @@ def test_the_serving_helper_is_named_and_maps_the_kernel_but_not_scipy() -> None
         helper.discard()
 
 
+def _ppid(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(line for line in f if line.startswith("PPid:")).split()[1])
+
+
+def _group(jobs: list[tuple[int, int]]) -> tuple[protocol.Spawned, dict[int, int], int]:
+    """A group of randrw jobs of (size, block size) ``jobs`` through a fresh helper, its
+    workers held at the gate until each one's parent is read: the reply, pid -> parent
+    of each worker that then exited with status 0, and the helper's pid."""
+    units = tuple((Job(name="co", thread_number=i + 1, subjob=i, numjobs=len(jobs),
+                       group_id=0, size=size, bs_min=(bs, bs), bs_max=(bs, bs),
+                       rw=RwMode.RANDRW),) for i, (size, bs) in enumerate(jobs))
+    helper = HelperProcess()
+    try:
+        gate_r, gate_w = os.pipe()
+        protocol.send_msg(helper.commands, protocol.SpawnRequest(0, units, 10**9), (gate_r,))
+        os.close(gate_r)
+        (spawned,) = (m for m in _replies_until_spawned(helper)
+                      if isinstance(m, protocol.Spawned))
+        parents = {pid: _ppid(pid) for pid in spawned.pids if pid}
+        os.close(gate_w)  # the run starts
+        exits: dict[int, int] = {}
+        buf = b""
+        while len(exits) < len(parents):
+            data = helper.replies.recv(1 << 16)
+            assert data, "the helper exited"
+            messages, buf = protocol.split_replies(buf + data)
+            exits.update((m.pid, m.status) for m in messages if isinstance(m, protocol.ChildExit))
+        return spawned, {pid: parents[pid] for pid in exits if exits[pid] == 0}, helper.process.pid
+    finally:
+        helper.discard()
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="a co-forker needs a second CPU")
+def test_a_large_lean_group_is_half_forked_by_a_co_forker_as_the_helpers_children() -> None:
+    """From CO_FORK_MIN lean workers on, a fork of the helper prepares and forks the
+    second half; every worker is still the helper's child and runs to its end."""
+    for n, co_forked in ((CO_FORK_MIN - 1, 0), (CO_FORK_MIN, CO_FORK_MIN - CO_FORK_MIN // 2)):
+        spawned, parents, helper_pid = _group([(64 << 10, 4096)] * n)
+        assert spawned.co_forked == co_forked and spawned.fork_errno == 0
+        assert len(set(spawned.pids)) == n and 0 not in spawned.pids
+        assert parents == dict.fromkeys(spawned.pids, helper_pid)
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="a co-forker needs a second CPU")
+def test_a_unit_the_co_forker_cannot_prepare_is_the_helpers_python_worker() -> None:
+    """The last job's 64 TiB region (in 1 GiB blocks: few enough I/Os to be lean) cannot
+    be mapped, more than the machine holds: the co-forker leaves it, the helper forks it
+    as a Python worker, which reports the failure as the job's and exits non-zero; every
+    other worker runs as before."""
+    jobs = [(64 << 10, 4096)] * (CO_FORK_MIN - 1) + [(64 << 40, 1 << 30)]
+    spawned, parents, helper_pid = _group(jobs)
+    assert spawned.co_forked == CO_FORK_MIN // 2 - 1
+    assert 0 not in spawned.pids and len(set(spawned.pids)) == CO_FORK_MIN
+    assert set(parents) == set(spawned.pids[:-1])  # the last one exited with its error
+    assert set(parents.values()) == {helper_pid}
+
+
 def _jobs(cwd: str, *args: str, lean: str = "") -> list[dict[str, Any]]:
     """The JSON report's jobs of ``loadgen run ARGS`` run in ``cwd`` (``lean``: the
     LOADGEN_LEAN setting, "" to leave it)."""
@@ -58,20 +119,27 @@ def _jobs(cwd: str, *args: str, lean: str = "") -> list[dict[str, Any]]:
     return jobs
 
 
-def _storm(tmp: str, lean: str) -> list[dict[str, Any]]:
+def _storm(tmp: str, lean: str, numjobs: int, size_kib: int) -> list[dict[str, Any]]:
     job = Path(tmp) / "storm.fio"
-    job.write_text("[storm]\nioengine=page_fault\nrw=randrw\nbs=4k\nsize=1m\nnumjobs=8\n")
+    job.write_text("[storm]\nioengine=page_fault\nrw=randrw\nbs=4k\n"
+                   f"size={size_kib}k\nnumjobs={numjobs}\n")
     return _jobs(tmp, str(job), lean=lean)
 
 
-def test_a_storm_runs_as_lean_workers_with_the_python_workers_counts(tmp_path: object) -> None:
-    lean, python = _storm(str(tmp_path), "1"), _storm(str(tmp_path), "0")
+@pytest.mark.parametrize(("numjobs", "size_kib"), [(8, 1024), (CO_FORK_MIN, 64)])
+def test_a_storm_runs_as_lean_workers_with_the_python_workers_counts(
+        tmp_path: object, numjobs: int, size_kib: int) -> None:
+    """Also with a co-forker (CO_FORK_MIN workers): the relays it leaves the helper
+    report each job's own counts."""
+    lean = _storm(str(tmp_path), "1", numjobs, size_kib)
+    python = _storm(str(tmp_path), "0", numjobs, size_kib)
 
     def ios(jobs: list[dict[str, Any]]) -> list[tuple[int, int]]:
         return [(j["read"]["total_ios"], j["write"]["total_ios"]) for j in jobs]
 
-    assert ios(lean) == ios(python) and sum(map(sum, ios(lean))) == 8 * 256
-    assert all(256 <= j["minf"] <= 256 + 16 for j in lean), [j["minf"] for j in lean]
+    pages = size_kib // 4
+    assert ios(lean) == ios(python) and sum(map(sum, ios(lean))) == numjobs * pages
+    assert all(pages <= j["minf"] <= pages + 16 for j in lean), [j["minf"] for j in lean]
 
 
 def _fresh_write_faults(tmp: str, *extra: str) -> list[int]:

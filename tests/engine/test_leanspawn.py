@@ -15,6 +15,7 @@ import pytest
 from loadgen import protocol
 from loadgen.engine import forkmem, lean, leanspawn
 from loadgen.engine.faults import usage_of
+from loadgen.engine.region import Region
 from loadgen.engine.runner import Calibration
 from loadgen.plan import Job, RwMode
 from loadgen.stats.jobstats import IntervalStats
@@ -250,6 +251,28 @@ def test_a_finished_workers_block_is_given_back() -> None:
     other[:] = 9
     slab.give_back(index)
     assert not words.any() and (other == 9).all()
+
+
+def test_a_units_block_is_its_index_in_the_slab() -> None:
+    """What a co-forker and the helper agree on without talking: unit i, block i."""
+    slab = leanspawn.Slab(3)
+    for index in range(3):
+        taken, words = slab.take()
+        assert taken == index and words.ctypes.data == slab.block(index).ctypes.data
+    with pytest.raises(leanspawn.Unfit):
+        slab.block(3)
+
+
+def test_a_lean_jobs_region_stats_are_a_fresh_mappings() -> None:
+    """The stats a relay reports without the region (a co-forker mapped it) are the
+    region's own, right after its mapping."""
+    job = make_job(rw=RwMode.RANDRW, size=1 << 20)
+    assert not leanspawn.unfit((job,))
+    region = Region.for_job(job)
+    try:
+        assert leanspawn.fresh_region_stats(job) == region.stats()
+    finally:
+        region.close()
 
 
 def test_a_group_is_held_only_with_room_to_spare() -> None:

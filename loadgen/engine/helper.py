@@ -251,6 +251,7 @@ class Helper:
             for index, unit in enumerate(request.units):
                 lean: leanspawn.LeanWorker | None = None
                 data_r = data_w = -1
+                self.stops.clear(job.thread_number for job in unit)
                 if co is not None and index >= co.first:
                     data_r, data_w = co.pipes.pop(index)
                     forked = co.forked(index, slab[0])
@@ -267,7 +268,6 @@ class Helper:
                         if fd >= 0:
                             os.close(fd)
                     continue
-                self.stops.clear(job.thread_number for job in unit)
                 if data_r < 0:
                     data_r, data_w = os.pipe2(os.O_CLOEXEC)
                     enlarge_pipe(data_w)

@@ -255,3 +255,26 @@ def test_a_clock_that_cannot_be_read_is_refused(tmp_path):
     assert result.returncode == 2
     assert result.stderr == (f"{path}:3: job_start_clock_id=10: clock 10 cannot be read "
                              "here: Invalid argument\n")
+
+
+def _console(*argv: str) -> subprocess.CompletedProcess[str]:
+    """``cli.console`` in a child, with an atexit function of its own registered first."""
+    code = ("import atexit, sys\n"
+            "from loadgen import cli\n"
+            "atexit.register(lambda: print('atexit ran', file=sys.stderr))\n"
+            f"sys.argv = ['loadgen', *{list(argv)!r}]\n"
+            "cli.console()\n")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_the_command_ends_at_once_but_flushes_and_runs_atexit_first(tmp_path):
+    """console() skips the interpreter's teardown, not what it owes: main's exit status,
+    every byte written to stdout (a report larger than a pipe holds), atexit functions."""
+    done = _console("run", "--name=c", "--rw=write", "--bs=4k", "--size=64k", "--numjobs=40",
+                    "--output-format=json")
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout[done.stdout.index("{"):])["jobs"]) == 40
+    assert len(done.stdout) > 1 << 16 and "atexit ran" in done.stderr
+    bad = _console("run", "--name=c", "--rw=sideways")
+    assert bad.returncode == 2 and "atexit ran" in bad.stderr

@@ -8,6 +8,7 @@ walk means the same samples give fio's numbers exactly.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -93,6 +94,13 @@ def add_samples(hist: np.ndarray, samples_ns: np.ndarray) -> None:
         hist += np.bincount(value_to_index(samples_ns), minlength=PLAT_NR).astype(np.uint64)
 
 
+@functools.lru_cache(maxsize=64)
+def _fractions(plist: tuple[float, ...]) -> tuple[tuple[float, ...], np.ndarray]:
+    """A percentile list in ascending order, and each p/100 as a long double."""
+    ordered = tuple(sorted(plist))
+    return ordered, np.array(ordered, dtype=np.longdouble) / np.longdouble(100.0)
+
+
 def percentiles(hist: np.ndarray, plist: Sequence[float] = DEFAULT_PERCENTILES) -> dict[float, int]:
     """fio's percentile walk: the first bucket whose cumulative count reaches p% of N.
 
@@ -101,25 +109,23 @@ def percentiles(hist: np.ndarray, plist: Sequence[float] = DEFAULT_PERCENTILES) 
     integer, e.g. 99.95% of 8000) pick fio's bucket, not the one double rounding gives.
     Returns {p: value_ns} in ascending p order; empty when the histogram is empty.
     """
-    total = int(hist.sum())
+    cum = np.cumsum(hist, dtype=np.uint64)
+    total = int(cum[-1]) if len(cum) else 0
     if total == 0:
         return {}
-    cum = np.cumsum(hist, dtype=np.uint64)
-    plist = sorted(plist)
+    ordered, fractions = _fractions(tuple(plist))
     # Counts are integers, so cum >= t  <=>  cum >= ceil(t): the long double thresholds
     # become exact integers and one integer searchsorted serves the whole list (the
-    # live stream asks for this per job per interval).
-    thresholds = np.ceil(
-        np.array(plist, dtype=np.longdouble) / np.longdouble(100.0) * np.longdouble(total)
-    )
+    # live stream asks for this per job per interval, a storm's report per job).
+    thresholds = np.ceil(fractions * np.longdouble(total))
     idx = np.searchsorted(
         cum, thresholds.astype(np.uint64), side="left"
     )  # first i with cum[i] >= threshold
-    last = PLAT_NR - 1
-    return {p: int(BUCKET_VALUES[min(int(i), last)]) for p, i in zip(plist, idx, strict=True)}
+    values: list[int] = BUCKET_VALUES[np.minimum(idx, PLAT_NR - 1)].tolist()
+    return dict(zip(ordered, values, strict=True))
 
 
 def bins(hist: np.ndarray) -> dict[int, int]:
     """json+ ``bins``: {representative value: count} for non-empty buckets."""
     nz = np.flatnonzero(hist)
-    return {int(BUCKET_VALUES[i]): int(hist[i]) for i in nz}
+    return dict(zip(BUCKET_VALUES[nz].tolist(), hist[nz].tolist(), strict=True))

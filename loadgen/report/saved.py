@@ -134,10 +134,10 @@ def _moments_from(v: list[Any]) -> Moments:
 def _sparse(counts: np.ndarray) -> np.ndarray:
     """The non-zero (index, count) pairs of a 1-d count array, as rows that ``dumps``
     writes as ``[[i, c], ...]``: no Python object per pair (a storm saves thousands)."""
-    (nz,) = counts.nonzero()
+    (nz,) = counts.astype(bool).nonzero()  # numpy's nonzero is fastest on booleans
     pairs = np.empty((len(nz), 2), dtype=counts.dtype)
     pairs[:, 0] = nz
-    pairs[:, 1] = counts[nz]
+    pairs[:, 1] = counts.take(nz)
     return pairs
 
 

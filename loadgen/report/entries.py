@@ -10,6 +10,7 @@ field (min+min, mean+mean), because fio reports the group's aggregate rate.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,6 +46,16 @@ def sum_rate_moments(dst: Moments, src: Moments) -> None:
     dst.m2 += src.m2
     dst.min += src.min
     dst.max += src.max
+
+
+@functools.lru_cache(maxsize=64)
+def _sorted_percentiles(plist: tuple[float, ...]) -> tuple[float, ...]:
+    return tuple(sorted(plist))
+
+
+@functools.lru_cache(maxsize=64)
+def _percentile_precision(plist: tuple[float, ...]) -> int:
+    return max(len(repr(float(p)).partition(".")[2].rstrip("0")) for p in plist)
 
 
 # The histogram of an entry's stat before its first member: read-only and shared, so a
@@ -133,12 +144,12 @@ class Entry:
 
     @property
     def percentile_list(self) -> tuple[float, ...]:
-        return tuple(sorted(self.job.percentile_list or histogram.DEFAULT_PERCENTILES))
+        return _sorted_percentiles(self.job.percentile_list or histogram.DEFAULT_PERCENTILES)
 
     @property
     def percentile_precision(self) -> int:
         """Decimals on text percentile labels: fio counts the most digits after '.' in the list."""
-        return max(len(repr(float(p)).partition(".")[2].rstrip("0")) for p in self.percentile_list)
+        return _percentile_precision(self.percentile_list)
 
     def add(self, member: JobResult) -> None:
         """Fold one worker in, with fio's ``sum_thread_stats`` rules."""

@@ -8,6 +8,7 @@ loadgen adds its reproducibility header (kernel, CPU, THP) after the version lin
 
 from __future__ import annotations
 
+import functools
 import time
 
 from loadgen.kernel.sysinfo import RunHeader
@@ -133,19 +134,18 @@ def percentile_block(
         scale, divisor, unit = 0, 1, "nsec"
     width = percentile_time_width(maxv, divisor)
     per_line = (80 - 7) // (precision + 10 + width)
-    out = [f"    {label} percentiles ({unit}):\n     |"]
-    for j, (p, value) in enumerate(zip(plist, ordered, strict=True)):
-        if j and j % per_line == 0:
-            out.append("     |")
-        for _ in range(scale):
-            value = (value + 999) // 1000
-        last = j == len(ordered) - 1
-        out.append(
-            f" {p:{precision + 3}.{precision}f}th=[{value:{width}d}]{chr(10) if last else ','}"
-        )
-        if not last and j % per_line == per_line - 1:
-            out.append("\n")
-    return "".join(out)
+    for _ in range(scale):
+        ordered = [(value + 999) // 1000 for value in ordered]
+    cells = [f"{name}{value:{width}d}]"
+             for name, value in zip(_percentile_names(plist, precision), ordered, strict=True)]
+    lines = [",".join(cells[i:i + per_line]) for i in range(0, len(cells), per_line)]
+    return f"    {label} percentiles ({unit}):\n     |" + ",\n     |".join(lines) + "\n"
+
+
+@functools.lru_cache(maxsize=64)
+def _percentile_names(plist: tuple[float, ...], precision: int) -> tuple[str, ...]:
+    """Each cell's text up to its value: `` 99.90th=[``."""
+    return tuple(f" {p:{precision + 3}.{precision}f}th=[" for p in plist)
 
 
 def _ddir_block(entry: Entry, ddir: int, rs: GroupRunStats,

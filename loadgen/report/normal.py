@@ -133,19 +133,20 @@ def percentile_block(
     else:
         scale, divisor, unit = 0, 1, "nsec"
     width = percentile_time_width(maxv, divisor)
-    per_line = (80 - 7) // (precision + 10 + width)
     for _ in range(scale):
         ordered = [(value + 999) // 1000 for value in ordered]
-    cells = [f"{name}{value:{width}d}]"
-             for name, value in zip(_percentile_names(plist, precision), ordered, strict=True)]
+    return (f"    {label} percentiles ({unit}):\n"
+            + _percentile_cells(plist, precision, width) % tuple(ordered))
+
+
+@functools.lru_cache(maxsize=256)
+def _percentile_cells(plist: tuple[float, ...], precision: int, width: int) -> str:
+    """The cell lines of a percentile block as a ``%d`` template: `` 99.90th=[  123],``,
+    as many per line as fit 80 columns."""
+    per_line = (80 - 7) // (precision + 10 + width)
+    cells = [f" {p:{precision + 3}.{precision}f}th=[%{width}d]" for p in plist]
     lines = [",".join(cells[i:i + per_line]) for i in range(0, len(cells), per_line)]
-    return f"    {label} percentiles ({unit}):\n     |" + ",\n     |".join(lines) + "\n"
-
-
-@functools.lru_cache(maxsize=64)
-def _percentile_names(plist: tuple[float, ...], precision: int) -> tuple[str, ...]:
-    """Each cell's text up to its value: `` 99.90th=[``."""
-    return tuple(f" {p:{precision + 3}.{precision}f}th=[" for p in plist)
+    return "     |" + ",\n     |".join(lines) + "\n"
 
 
 def _ddir_block(entry: Entry, ddir: int, rs: GroupRunStats,
@@ -204,7 +205,10 @@ def _lat_lines(values: list[float], ranges: tuple[str, ...], unit: str) -> str:
     return "".join(lines)
 
 
-def _dist(values: list[float], keys: tuple[str, ...]) -> str:
+@functools.lru_cache(maxsize=64)
+def _dist(values: tuple[float, ...], keys: tuple[str, ...]) -> str:
+    """An I/O depth line's shares; a storm's entries have the same few (never negative,
+    so equal values, the cache key, mean equal text)."""
     return ", ".join(f"{k}={v:3.1f}%" for k, v in zip(keys, values, strict=True))
 
 
@@ -241,10 +245,10 @@ def entry_block(entry: Entry, rs: GroupRunStats, now_s: int) -> str:
                f"ctx={entry.ctx}, majf={entry.majf}, minf={entry.minf}\n")
     out.append(
         "  IO depths    : "
-        + _dist(entry.depth_percent(), ("1", "2", "4", "8", "16", "32", ">=64"))
+        + _dist(tuple(entry.depth_percent()), ("1", "2", "4", "8", "16", "32", ">=64"))
         + "\n"
     )
-    submit = _dist(entry.submit_percent(), ("0", "4", "8", "16", "32", "64", ">=64"))
+    submit = _dist(tuple(entry.submit_percent()), ("0", "4", "8", "16", "32", "64", ">=64"))
     out.append(f"     submit    : {submit}\n")
     out.append(f"     complete  : {submit}\n")
     r, w = entry.dirs[READ].total_ios, entry.dirs[WRITE].total_ios

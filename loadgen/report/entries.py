@@ -62,6 +62,8 @@ def _percentile_precision(plist: tuple[float, ...]) -> int:
 # storm's entries allocate (and fault in) no histograms of their own; see ``add_latency``.
 _NO_SAMPLES = histogram.empty()
 _NO_SAMPLES.flags.writeable = False
+_NO_LATENCIES = latbuckets.empty()  # the same for the latency buckets
+_NO_LATENCIES.flags.writeable = False
 
 
 def unsampled() -> LatencyStat:
@@ -104,7 +106,7 @@ class Entry:
     majf: int = 0
     minf: int = 0
     total_run_time_ms: int = 0
-    latency_buckets: np.ndarray = field(default_factory=latbuckets.empty)
+    latency_buckets: np.ndarray = field(default_factory=lambda: _NO_LATENCIES)  # add() replaces it
     error: int = 0
     error_text: str = ""
     # unified_rw_reporting=both: reads and writes summed, reported after them ("mixed")
@@ -170,7 +172,8 @@ class Entry:
         self.majf += totals.majf
         self.minf += totals.minf
         self.total_run_time_ms += totals.runtime_ns // 1_000_000
-        self.latency_buckets = self.latency_buckets + totals.latency_buckets
+        self.latency_buckets = totals.latency_buckets if self.latency_buckets is _NO_LATENCIES \
+            else self.latency_buckets + totals.latency_buckets
         self.syncs += totals.syncs
         add_latency(self.sync, totals.sync)
         error = member.error or totals.error

@@ -104,6 +104,17 @@ def _fractions(plist: tuple[float, ...]) -> tuple[tuple[float, ...], np.ndarray]
     return ordered, np.array(ordered, dtype=np.longdouble) / np.longdouble(100.0)
 
 
+@functools.lru_cache(maxsize=4096)
+def _thresholds(plist: tuple[float, ...], total: int) -> tuple[tuple[float, ...], np.ndarray]:
+    """The sorted list and the count each percentile's bucket must reach: ``ceil(p/100*N)``
+    in long double.  Cached per N: a storm's jobs have totals of a few nearby values."""
+    ordered, fractions = _fractions(plist)
+    # Counts are integers, so cum >= t  <=>  cum >= ceil(t): the long double thresholds
+    # become exact integers and one integer searchsorted serves the whole list (the
+    # live stream asks for this per job per interval, a storm's report per job).
+    return ordered, np.ceil(fractions * np.longdouble(total)).astype(np.uint64)
+
+
 def percentiles(hist: np.ndarray, plist: Sequence[float] = DEFAULT_PERCENTILES) -> dict[float, int]:
     """fio's percentile walk: the first bucket whose cumulative count reaches p% of N.
 
@@ -116,12 +127,8 @@ def percentiles(hist: np.ndarray, plist: Sequence[float] = DEFAULT_PERCENTILES) 
     total = int(cum[-1]) if len(cum) else 0
     if total == 0:
         return {}
-    ordered, fractions = _fractions(tuple(plist))
-    # Counts are integers, so cum >= t  <=>  cum >= ceil(t): the long double thresholds
-    # become exact integers and one integer searchsorted serves the whole list (the
-    # live stream asks for this per job per interval, a storm's report per job).
-    thresholds = np.ceil(fractions * np.longdouble(total))
-    idx = cum.searchsorted(thresholds.astype(np.uint64), side="left")  # first cum[i] >= t
+    ordered, thresholds = _thresholds(tuple(plist), total)
+    idx = cum.searchsorted(thresholds, side="left")  # first i with cum[i] >= threshold
     values: list[int] = _WALK_VALUES[idx].tolist()
     return dict(zip(ordered, values, strict=True))
 

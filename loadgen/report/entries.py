@@ -50,11 +50,13 @@ def sum_rate_moments(dst: Moments, src: Moments) -> None:
 
 @functools.lru_cache(maxsize=64)
 def _sorted_percentiles(plist: tuple[float, ...]) -> tuple[float, ...]:
+    """Cached: each entry asks for its job's list several times per report."""
     return tuple(sorted(plist))
 
 
 @functools.lru_cache(maxsize=64)
 def _percentile_precision(plist: tuple[float, ...]) -> int:
+    """Cached with the list: a repr() of every percentile, per entry and block otherwise."""
     return max(len(repr(float(p)).partition(".")[2].rstrip("0")) for p in plist)
 
 

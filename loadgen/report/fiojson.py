@@ -234,6 +234,7 @@ def lat_object(
 
 @functools.lru_cache(maxsize=64)
 def _percentile_keys(plist: tuple[float, ...]) -> tuple[str, ...]:
+    """The ``percentile`` object's keys ("99.900000"), once per list."""
     return tuple(f"{p:f}" for p in plist)
 
 

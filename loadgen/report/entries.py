@@ -10,6 +10,7 @@ field (min+min, mean+mean), because fio reports the group's aggregate rate.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,6 +48,39 @@ def sum_rate_moments(dst: Moments, src: Moments) -> None:
     dst.max += src.max
 
 
+@functools.lru_cache(maxsize=64)
+def _sorted_percentiles(plist: tuple[float, ...]) -> tuple[float, ...]:
+    """Cached: each entry asks for its job's list several times per report."""
+    return tuple(sorted(plist))
+
+
+@functools.lru_cache(maxsize=64)
+def _percentile_precision(plist: tuple[float, ...]) -> int:
+    """Cached with the list: a repr() of every percentile, per entry and block otherwise."""
+    return max(len(repr(float(p)).partition(".")[2].rstrip("0")) for p in plist)
+
+
+# The histogram of an entry's stat before its first member: read-only and shared, so a
+# storm's entries allocate (and fault in) no histograms of their own; see ``add_latency``.
+_NO_SAMPLES = histogram.empty()
+_NO_SAMPLES.flags.writeable = False
+_NO_LATENCIES = latbuckets.empty()  # the same for the latency buckets
+_NO_LATENCIES.flags.writeable = False
+
+
+def unsampled() -> LatencyStat:
+    """A stat with no samples yet, for ``add_latency`` to fold members into."""
+    return LatencyStat(Moments(), _NO_SAMPLES)
+
+
+def add_latency(mine: LatencyStat, theirs: LatencyStat) -> None:
+    """``LatencyStat.merge`` that never writes a histogram in place: the first one added
+    is shared, later ones make a new sum.  An entry only reads its histograms, so a
+    one-worker entry (every entry of a storm without group_reporting) costs no copy."""
+    mine.moments.merge(theirs.moments)
+    mine.hist = theirs.hist if mine.hist is _NO_SAMPLES else mine.hist + theirs.hist
+
+
 @dataclass
 class DirEntry:
     """One direction of one entry (fio's per-ddir fields of ``thread_stat``)."""
@@ -54,8 +88,8 @@ class DirEntry:
     runtime_ms: int = 0
     io_bytes: int = 0
     total_ios: int = 0
-    clat: LatencyStat = field(default_factory=LatencyStat)
-    lat: LatencyStat = field(default_factory=LatencyStat)
+    clat: LatencyStat = field(default_factory=unsampled)
+    lat: LatencyStat = field(default_factory=unsampled)
     bw: Moments = field(default_factory=Moments)
     iops: Moments = field(default_factory=Moments)
 
@@ -74,13 +108,13 @@ class Entry:
     majf: int = 0
     minf: int = 0
     total_run_time_ms: int = 0
-    latency_buckets: np.ndarray = field(default_factory=latbuckets.empty)
+    latency_buckets: np.ndarray = field(default_factory=lambda: _NO_LATENCIES)  # add() replaces it
     error: int = 0
     error_text: str = ""
     # unified_rw_reporting=both: reads and writes summed, reported after them ("mixed")
     mixed: DirEntry | None = None
     syncs: int = 0  # fsync/fdatasync/sync_file_range issued (fio's total_io_u[DDIR_SYNC])
-    sync: LatencyStat = field(default_factory=LatencyStat)
+    sync: LatencyStat = field(default_factory=unsampled)
 
     @property
     def unified(self) -> str:
@@ -114,20 +148,20 @@ class Entry:
 
     @property
     def percentile_list(self) -> tuple[float, ...]:
-        return tuple(sorted(self.job.percentile_list or histogram.DEFAULT_PERCENTILES))
+        return _sorted_percentiles(self.job.percentile_list or histogram.DEFAULT_PERCENTILES)
 
     @property
     def percentile_precision(self) -> int:
         """Decimals on text percentile labels: fio counts the most digits after '.' in the list."""
-        return max(len(repr(float(p)).partition(".")[2].rstrip("0")) for p in self.percentile_list)
+        return _percentile_precision(self.percentile_list)
 
     def add(self, member: JobResult) -> None:
         """Fold one worker in, with fio's ``sum_thread_stats`` rules."""
         totals = member.totals
         for ddir in DIRECTIONS:
             mine, theirs = self.dirs[ddir], totals.dirs[ddir]
-            mine.clat.merge(theirs.clat)
-            mine.lat.merge(theirs.lat)
+            add_latency(mine.clat, theirs.clat)
+            add_latency(mine.lat, theirs.lat)
             sum_rate_moments(mine.bw, theirs.bw_samples)
             sum_rate_moments(mine.iops, theirs.iops_samples)
             mine.io_bytes += theirs.bytes
@@ -140,9 +174,10 @@ class Entry:
         self.majf += totals.majf
         self.minf += totals.minf
         self.total_run_time_ms += totals.runtime_ns // 1_000_000
-        self.latency_buckets = self.latency_buckets + totals.latency_buckets
+        self.latency_buckets = totals.latency_buckets if self.latency_buckets is _NO_LATENCIES \
+            else self.latency_buckets + totals.latency_buckets
         self.syncs += totals.syncs
-        self.sync.merge(totals.sync)
+        add_latency(self.sync, totals.sync)
         error = member.error or totals.error
         if error and not self.error:
             self.error = error
@@ -249,8 +284,8 @@ def mixed_of(dirs: tuple[DirEntry, ...]) -> DirEntry:
     one (latencies merged, bw/iops samples added as fio's pure sums, the longest runtime)."""
     out = DirEntry()
     for d in dirs:
-        out.clat.merge(d.clat)
-        out.lat.merge(d.lat)
+        add_latency(out.clat, d.clat)
+        add_latency(out.lat, d.lat)
         sum_rate_moments(out.bw, d.bw)
         sum_rate_moments(out.iops, d.iops)
         out.io_bytes += d.io_bytes

@@ -13,7 +13,8 @@ import contextlib
 import functools
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,6 @@ from loadgen.report.entries import (
 from loadgen.results import RunResult, SteadyStateResult
 from loadgen.stats import histogram, latbuckets
 from loadgen.stats.jobstats import LatencyStat
-from loadgen.stats.moments import Moments
 
 ETA_UNKNOWN = 2147483647  # what fio prints as "eta" once the run is over
 DEPTH_KEYS = ("1", "2", "4", "8", "16", "32", ">=64")
@@ -75,9 +75,20 @@ def dumps(value: Any, level: int = 0, memo: dict[tuple[int, int], str] | None = 
     return "".join(out)
 
 
+@functools.lru_cache(maxsize=256)
+def _newline(level: int) -> str:
+    """A line break and the indentation of ``level``."""
+    return "\n" + "  " * level
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _member(key: str) -> str:
+    """A key as its member starts, ``"key" : ``."""
+    return _quote(key) + " : "
+
+
 def _emit(value: Any, level: int, out: list[str], memo: dict[tuple[int, int], str]) -> None:
-    """``value`` appended to ``out`` in pieces (one join per object, for the memo): the
-    exact types first, they are nearly all of a report."""
+    """``value`` appended to ``out``: the exact types first, they are nearly all of a report."""
     kind = type(value)
     if kind is int:
         out.append(str(value))
@@ -85,17 +96,10 @@ def _emit(value: Any, level: int, out: list[str], memo: dict[tuple[int, int], st
         out.append(f"{value:f}")
     elif kind is str:
         out.append(_quote(value))
-    elif kind is dict or kind is Pairs:
+    elif kind is dict or kind is Pairs or kind is MappingProxyType:
         out.append(_object(value, level, memo))
     elif kind is list or kind is tuple:
-        inner = "  " * (level + 1)
-        out.append("[\n")
-        sep = inner
-        for item in value:
-            out.append(sep)
-            sep = ",\n" + inner
-            _emit(item, level + 1, out, memo)
-        out.append("\n" + "  " * level + "]")
+        out.append(_array(value, level, memo))
     elif isinstance(value, bool):
         out.append("true" if value else "false")
     elif value is None:
@@ -106,10 +110,10 @@ def _emit(value: Any, level: int, out: list[str], memo: dict[tuple[int, int], st
         out.append(f"{value:f}")
     elif isinstance(value, str):
         out.append(_quote(value))
-    elif isinstance(value, (dict, Pairs)):
+    elif isinstance(value, (dict, Pairs, MappingProxyType)):
         out.append(_object(value, level, memo))
     elif isinstance(value, (list, tuple)):
-        _emit(list(value), level, out, memo)
+        out.append(_array(value, level, memo))
     elif isinstance(value, np.ndarray):
         _emit(value.tolist(), level, out, memo)
     elif isinstance(value, np.generic):
@@ -118,32 +122,90 @@ def _emit(value: Any, level: int, out: list[str], memo: dict[tuple[int, int], st
         raise TypeError(f"cannot serialise {type(value).__name__} in a fio JSON report")
 
 
-def _object(value: dict[Any, Any] | Pairs, level: int, memo: dict[tuple[int, int], str]
+def _text(value: Any, level: int, memo: dict[tuple[int, int], str]) -> str:
+    """One value as text: ints, floats and strings inline, anything else through ``_emit``."""
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if kind is float:
+        return f"{value:f}"
+    if kind is str:
+        return _quote(value)
+    if kind is dict or kind is Pairs or kind is MappingProxyType:
+        return _object(value, level, memo)
+    out: list[str] = []
+    _emit(value, level, out, memo)
+    return "".join(out)
+
+
+_LAYOUT_MAX = 64  # members: a report's fixed shapes are smaller, its data-keyed maps larger
+
+
+@functools.lru_cache(maxsize=1 << 10)
+def _layout(keys: tuple[Any, ...], types: tuple[type, ...], level: int
+            ) -> tuple[str, tuple[int, ...]] | None:
+    """A ``%`` template of an object with these keys at ``level``, and the members that are
+    not ints or floats (rendered first, then filled in as ``%s``).  ``types``: the keys'
+    types, then the values'.
+
+    A report holds a few shapes (a direction, a latency, a percentile list) hundreds of
+    times, so filling a template replaces a format call per member with one per object.
+    ``%d`` and ``%f`` give ``str`` and ``format(v, "f")`` exactly.  None where a key is not
+    a plain string: its text is ``str(key)``, which need not be the text of the string it
+    equals."""
+    if any(t is not str for t in types[:len(keys)]):
+        return None
+    types = types[len(keys):]
+    slots = ["%d" if t is int else "%f" if t is float else "%s" for t in types]
+    inner = _newline(level + 1)
+    text = ("{" + inner + ("," + inner).join(
+        _member(k).replace("%", "%%") + slot for k, slot in zip(keys, slots, strict=True))
+        + _newline(level) + "}")
+    return text, tuple(i for i, t in enumerate(types) if t is not int and t is not float)
+
+
+def _object(value: Mapping[Any, Any] | Pairs, level: int, memo: dict[tuple[int, int], str]
             ) -> str:
     """One object, rendered once per document and level (``dumps``'s memo)."""
     key = (id(value), level)
     done = memo.get(key)
     if done is not None:
         return done
-    items: Iterable[tuple[Any, Any]] = value.items() if isinstance(value, dict) else value
-    inner = "  " * (level + 1)
-    out = ["{\n"]
-    sep = inner
-    for k, v in items:
-        out.append(sep)
-        sep = ",\n" + inner
-        out.append(_quote(k if type(k) is str else str(k)))
-        out.append(" : ")
-        kind = type(v)
-        if kind is int:
-            out.append(str(v))
-        elif kind is float:
-            out.append(f"{v:f}")
-        else:
-            _emit(v, level + 1, out, memo)
-    out.append("\n" + "  " * level + "}")
-    done = memo[key] = "".join(out)
+    keys: tuple[Any, ...]
+    values: tuple[Any, ...]
+    if isinstance(value, Pairs):
+        keys, values = tuple(zip(*value, strict=True)) if value else ((), ())
+    else:
+        keys, values = tuple(value), tuple(value.values())
+    layout = _layout(keys, tuple(map(type, keys + values)), level) \
+        if 0 < len(keys) <= _LAYOUT_MAX else None
+    if layout is not None:
+        text, nested = layout
+        if nested:
+            filled = list(values)
+            for i in nested:
+                filled[i] = _text(filled[i], level + 1, memo)
+            values = tuple(filled)
+        done = text % values
+    elif keys:
+        inner = _newline(level + 1)
+        done = "{" + inner + ("," + inner).join([
+            _member(k if type(k) is str else str(k)) + _text(v, level + 1, memo)
+            for k, v in zip(keys, values, strict=True)]) + _newline(level) + "}"
+    else:
+        done = "{\n" + _newline(level) + "}"
+    memo[key] = done
     return done
+
+
+def _array(value: list[Any] | tuple[Any, ...], level: int, memo: dict[tuple[int, int], str]
+           ) -> str:
+    """One array, one string per item joined once."""
+    if not value:
+        return "[\n" + _newline(level) + "]"
+    inner = _newline(level + 1)
+    return ("[" + inner + ("," + inner).join([_text(v, level + 1, memo) for v in value])
+            + _newline(level) + "]")
 
 
 def lat_object(
@@ -151,23 +213,34 @@ def lat_object(
 ) -> dict[str, Any]:
     """fio's ``add_ddir_lat_json``: exact moments, then percentiles and json+ bins when enabled."""
     m = stat.moments
+    if not m.n:
+        return _empty_lat()
     obj: dict[str, Any] = {
-        "min": int(m.min) if m.n else 0,
-        "max": int(m.max) if m.n else 0,
-        "mean": float(m.mean) if m.n else 0.0,
-        "stddev": float(m.stddev) if m.n else 0.0,
+        "min": int(m.min),
+        "max": int(m.max),
+        "mean": float(m.mean),
+        "stddev": float(m.stddev),
         "N": int(m.n),
     }
-    if percentiles and m.n:
+    if percentiles:
         values = histogram.percentiles(stat.hist, plist)
-        obj["percentile"] = {f"{p:f}": values[p] for p in plist}
+        obj["percentile"] = dict(zip(_percentile_keys(plist), map(values.__getitem__, plist),
+                                     strict=True))
         if plus:
-            obj["bins"] = {str(v): c for v, c in histogram.bins(stat.hist).items()}
+            counts = histogram.bins(stat.hist)
+            obj["bins"] = dict(zip(map(str, counts), counts.values(), strict=True))
     return obj
 
 
+@functools.lru_cache(maxsize=64)
+def _percentile_keys(plist: tuple[float, ...]) -> tuple[str, ...]:
+    """The ``percentile`` object's keys ("99.900000"), once per list."""
+    return tuple(f"{p:f}" for p in plist)
+
+
 def _empty_lat() -> dict[str, Any]:
-    return lat_object(LatencyStat(), False, (), False)
+    """The latency object of a stat without samples."""
+    return {"min": 0, "max": 0, "mean": 0.0, "stddev": 0.0, "N": 0}
 
 
 def amount_fields(io_bytes: int, total_ios: int, runtime_ms: int) -> dict[str, Any]:
@@ -186,35 +259,59 @@ def amount_fields(io_bytes: int, total_ios: int, runtime_ms: int) -> dict[str, A
     }
 
 
+# Parts of a job object that many jobs hold unchanged (an empty latency, the trim
+# direction, no syncs, the I/O depth shares), each one read-only object, so that
+# ``dumps``'s memo renders it once per document, not once per job.
+_EMPTY_LAT: Mapping[str, Any] = MappingProxyType(_empty_lat())
+_NO_BW: dict[str, Any] = {"bw_min": 0, "bw_max": 0, "bw_agg": 0.0, "bw_mean": 0.0, "bw_dev": 0.0}
+_NO_IOPS: dict[str, Any] = {"iops_min": 0, "iops_max": 0, "iops_mean": 0.0, "iops_stddev": 0.0}
+_NO_DIRECTION: Mapping[str, Any] = MappingProxyType({
+    **amount_fields(0, 0, 0), "slat_ns": _EMPTY_LAT, "clat_ns": _EMPTY_LAT, "lat_ns": _EMPTY_LAT,
+    **_NO_BW, "bw_samples": 0, **_NO_IOPS, "iops_samples": 0})
+_NO_SYNCS: Mapping[str, Any] = MappingProxyType({"total_ios": 0, "lat_ns": _EMPTY_LAT})
+
+
+def _lat(stat: LatencyStat, percentiles: bool, plist: tuple[float, ...], plus: bool
+         ) -> Mapping[str, Any]:
+    """``lat_object``, the shared object for a stat without samples."""
+    return lat_object(stat, percentiles, plist, plus) if stat.moments.n else _EMPTY_LAT
+
+
+@functools.lru_cache(maxsize=64)
+def _shares(keys: tuple[str, ...], values: tuple[float, ...]) -> Mapping[str, Any]:
+    """A distribution object (``iodepth_level``...): a storm's jobs have the same few.
+    Shares are never negative, so equal values (the cache key) mean equal text."""
+    return MappingProxyType(dict(zip(keys, values, strict=True)))
+
+
 def dir_object(entry: Entry, ddir: int | None, rs: GroupRunStats | None, plus: bool,
-               mixed: DirEntry | None = None) -> dict[str, Any]:
+               mixed: DirEntry | None = None) -> Mapping[str, Any]:
     """fio's ``add_ddir_status_json`` for read, write or (``ddir`` None) the all-zero trim;
     ``mixed``: unified_rw_reporting=both's sum, reported as fio does with the read slot."""
+    d = mixed if mixed is not None else entry.dirs[ddir] if ddir is not None else None
+    if d is None:
+        return _NO_DIRECTION
     job = entry.job
     plist = entry.percentile_list
-    d = mixed if mixed is not None else entry.dirs[ddir] if ddir is not None else None
-    io_bytes = d.io_bytes if d else 0
-    runtime = d.runtime_ms if d else 0
-    total_ios = d.total_ios if d else 0
     obj: dict[str, Any] = {
-        **amount_fields(io_bytes, total_ios, runtime),
-        "slat_ns": _empty_lat(),
-        "clat_ns": lat_object(d.clat, job.clat_percentiles, plist, plus) if d else _empty_lat(),
-        "lat_ns": lat_object(d.lat, job.lat_percentiles, plist, plus) if d else _empty_lat(),
+        **amount_fields(d.io_bytes, d.total_ios, d.runtime_ms),
+        "slat_ns": _EMPTY_LAT,
+        "clat_ns": _lat(d.clat, job.clat_percentiles, plist, plus),
+        "lat_ns": _lat(d.lat, job.lat_percentiles, plist, plus),
     }
-    bw = d.bw if d else Moments()
+    bw = d.bw
     if bw.n and rs is not None and ddir is not None:
         obj.update(bw_min=int(bw.min), bw_max=int(bw.max), bw_agg=bw_agg_percent(bw.mean, rs, ddir),
                    bw_mean=float(bw.mean), bw_dev=float(bw.stddev))
     else:
-        obj.update(bw_min=0, bw_max=0, bw_agg=0.0, bw_mean=0.0, bw_dev=0.0)
+        obj.update(_NO_BW)
     obj["bw_samples"] = int(bw.n)
-    iops = d.iops if d else Moments()
+    iops = d.iops
     if iops.n:
         obj.update(iops_min=int(iops.min), iops_max=int(iops.max), iops_mean=float(iops.mean),
                    iops_stddev=float(iops.stddev))
     else:
-        obj.update(iops_min=0, iops_max=0, iops_mean=0.0, iops_stddev=0.0)
+        obj.update(_NO_IOPS)
     obj["iops_samples"] = int(iops.n)
     return obj
 
@@ -274,9 +371,9 @@ def job_object(
         obj["read"] = dir_object(entry, READ, rs, plus)
         obj["write"] = dir_object(entry, WRITE, rs, plus)
         obj["trim"] = dir_object(entry, None, rs, plus)
-        obj["sync"] = {"total_ios": entry.syncs, "lat_ns": lat_object(
+        obj["sync"] = {"total_ios": entry.syncs, "lat_ns": _lat(
             entry.sync, job.lat_percentiles or job.clat_percentiles, entry.percentile_list,
-            plus)}
+            plus)} if entry.syncs or entry.sync.moments.n else _NO_SYNCS
     if entry.mixed is not None:
         obj["mixed"] = dir_object(entry, READ, rs, plus, entry.mixed)
     obj.update(
@@ -287,9 +384,9 @@ def job_object(
         majf=int(entry.majf),
         minf=int(entry.minf),
     )
-    obj["iodepth_level"] = dict(zip(DEPTH_KEYS, entry.depth_percent(), strict=True))
-    obj["iodepth_submit"] = dict(zip(SUBMIT_KEYS, entry.submit_percent(), strict=True))
-    obj["iodepth_complete"] = dict(zip(SUBMIT_KEYS, entry.submit_percent(), strict=True))
+    obj["iodepth_level"] = _shares(DEPTH_KEYS, tuple(entry.depth_percent()))
+    obj["iodepth_submit"] = obj["iodepth_complete"] = _shares(SUBMIT_KEYS,
+                                                              tuple(entry.submit_percent()))
     pct = entry.latency_percent()
     n_ns, n_us = len(latbuckets.NS_KEYS), len(latbuckets.US_KEYS)
     obj["latency_ns"] = dict(zip(latbuckets.NS_KEYS, pct[:n_ns], strict=True))

@@ -8,6 +8,7 @@ loadgen adds its reproducibility header (kernel, CPU, THP) after the version lin
 
 from __future__ import annotations
 
+import functools
 import time
 
 from loadgen.kernel.sysinfo import RunHeader
@@ -132,20 +133,20 @@ def percentile_block(
     else:
         scale, divisor, unit = 0, 1, "nsec"
     width = percentile_time_width(maxv, divisor)
+    for _ in range(scale):
+        ordered = [(value + 999) // 1000 for value in ordered]
+    return (f"    {label} percentiles ({unit}):\n"
+            + _percentile_cells(plist, precision, width) % tuple(ordered))
+
+
+@functools.lru_cache(maxsize=256)
+def _percentile_cells(plist: tuple[float, ...], precision: int, width: int) -> str:
+    """The cell lines of a percentile block as a ``%d`` template: `` 99.90th=[  123],``,
+    as many per line as fit 80 columns."""
     per_line = (80 - 7) // (precision + 10 + width)
-    out = [f"    {label} percentiles ({unit}):\n     |"]
-    for j, (p, value) in enumerate(zip(plist, ordered, strict=True)):
-        if j and j % per_line == 0:
-            out.append("     |")
-        for _ in range(scale):
-            value = (value + 999) // 1000
-        last = j == len(ordered) - 1
-        out.append(
-            f" {p:{precision + 3}.{precision}f}th=[{value:{width}d}]{chr(10) if last else ','}"
-        )
-        if not last and j % per_line == per_line - 1:
-            out.append("\n")
-    return "".join(out)
+    cells = [f" {p:{precision + 3}.{precision}f}th=[%{width}d]" for p in plist]
+    lines = [",".join(cells[i:i + per_line]) for i in range(0, len(cells), per_line)]
+    return "     |" + ",\n     |".join(lines) + "\n"
 
 
 def _ddir_block(entry: Entry, ddir: int, rs: GroupRunStats,
@@ -204,7 +205,10 @@ def _lat_lines(values: list[float], ranges: tuple[str, ...], unit: str) -> str:
     return "".join(lines)
 
 
-def _dist(values: list[float], keys: tuple[str, ...]) -> str:
+@functools.lru_cache(maxsize=64)
+def _dist(values: tuple[float, ...], keys: tuple[str, ...]) -> str:
+    """An I/O depth line's shares; a storm's entries have the same few (never negative,
+    so equal values, the cache key, mean equal text)."""
     return ", ".join(f"{k}={v:3.1f}%" for k, v in zip(keys, values, strict=True))
 
 
@@ -241,10 +245,10 @@ def entry_block(entry: Entry, rs: GroupRunStats, now_s: int) -> str:
                f"ctx={entry.ctx}, majf={entry.majf}, minf={entry.minf}\n")
     out.append(
         "  IO depths    : "
-        + _dist(entry.depth_percent(), ("1", "2", "4", "8", "16", "32", ">=64"))
+        + _dist(tuple(entry.depth_percent()), ("1", "2", "4", "8", "16", "32", ">=64"))
         + "\n"
     )
-    submit = _dist(entry.submit_percent(), ("0", "4", "8", "16", "32", "64", ">=64"))
+    submit = _dist(tuple(entry.submit_percent()), ("0", "4", "8", "16", "32", "64", ">=64"))
     out.append(f"     submit    : {submit}\n")
     out.append(f"     complete  : {submit}\n")
     r, w = entry.dirs[READ].total_ios, entry.dirs[WRITE].total_ios

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import operator
 from enum import Enum
+from itertools import compress
 from typing import Any
 
 import numpy as np
@@ -36,6 +38,9 @@ _JOB_FIELDS = dataclasses.fields(Job)
 _JOB_DEFAULTS: dict[str, Any] = {
     f.name: f.default for f in _JOB_FIELDS if f.default is not dataclasses.MISSING
 }
+_JOB_NAMES = tuple(f.name for f in _JOB_FIELDS)
+_job_values = operator.attrgetter(*_JOB_NAMES)
+_NO_DEFAULT = object()
 
 
 def dumps(obj: Any) -> str:
@@ -76,13 +81,14 @@ def _field_value(name: str, value: Any) -> Any:
 def jobs_doc(jobs: tuple[Job, ...] | list[Job]) -> list[dict[str, Any]]:
     """Each job as the fields that differ from the previous job (the first: from the defaults)."""
     out = []
-    previous: dict[str, Any] = dict(_JOB_DEFAULTS)
-    names = [f.name for f in _JOB_FIELDS]
+    # a field without a default is always written for the first job (it never equals this)
+    previous: tuple[Any, ...] = tuple(_JOB_DEFAULTS.get(n, _NO_DEFAULT) for n in _JOB_NAMES)
     for job in jobs:
-        # compared as they are (frozen values), made plain only where they differ: a
-        # storm's jobs differ in a few fields of a hundred and fifty
-        now = {k: getattr(job, k) for k in names}
-        out.append({k: _plain(v) for k, v in now.items() if k not in previous or previous[k] != v})
+        # compared as they are (frozen values) in one pass, made plain only where they
+        # differ: a storm's jobs differ in a few fields of a hundred and fifty
+        now: tuple[Any, ...] = _job_values(job)
+        changed = compress(zip(_JOB_NAMES, now, strict=True), map(operator.ne, now, previous))
+        out.append({k: _plain(v) for k, v in changed})
         previous = now
     return out
 
@@ -125,9 +131,14 @@ def _moments_from(v: list[Any]) -> Moments:
     return Moments(int(v[0]), float(v[1]), float(v[2]), int(v[3]), int(v[4]))
 
 
-def _sparse(counts: np.ndarray) -> list[list[int]]:
-    nz = np.flatnonzero(counts)
-    return [[i, c] for i, c in zip(nz.tolist(), counts[nz].tolist(), strict=True)]
+def _sparse(counts: np.ndarray) -> np.ndarray:
+    """The non-zero (index, count) pairs of a 1-d count array, as rows that ``dumps``
+    writes as ``[[i, c], ...]``: no Python object per pair (a storm saves thousands)."""
+    (nz,) = counts.astype(bool).nonzero()  # numpy's nonzero is fastest on booleans
+    pairs = np.empty((len(nz), 2), dtype=counts.dtype)
+    pairs[:, 0] = nz
+    pairs[:, 1] = counts.take(nz)
+    return pairs
 
 
 def _dense(pairs: list[list[int]], empty: np.ndarray) -> np.ndarray:

@@ -40,6 +40,9 @@ def num2str(num: int, maxlen: int, base: int, pow2: bool, units: int) -> str:
         post_index += 1
     if units in (N2S_BIT, N2S_BITPERSEC):
         num *= 8
+    text = str(num)
+    if len(text) <= maxlen and post_index < len(SI_PREFIXES):  # most numbers: as they are
+        return text + prefixes[post_index] + _UNIT_SUFFIX[units]
     modulo = -1
     carry = False
     while post_index < len(SI_PREFIXES):

@@ -6,6 +6,10 @@ same report of the run so far, without the start-of-run header.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from loadgen.errors import InputError
 from loadgen.plan import RunOptions
 from loadgen.report.fiojson import render_json
@@ -35,15 +39,32 @@ def render_formats(result: RunResult, opts: RunOptions, with_header: bool) -> st
     """
     names = selected_formats(opts)
     parts = []
-    if "normal" in names and with_header:
-        parts.append(render_header(result))
-    if "terse" in names:
-        parts.append(render_terse(result, opts.terse_version))
-    if "json" in names or "json+" in names:
-        parts.append(render_json(result, plus="json+" in names))
-    if "normal" in names:
-        parts.append(render_report(result))
+    with _collector_paused():
+        if "normal" in names and with_header:
+            parts.append(render_header(result))
+        if "terse" in names:
+            parts.append(render_terse(result, opts.terse_version))
+        if "json" in names or "json+" in names:
+            parts.append(render_json(result, plus="json+" in names))
+        if "normal" in names:
+            parts.append(render_report(result))
     return "".join(parts)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic collector off while a report renders.  The report makes tens of
+    thousands of containers that live until it is done, and no cycles: collections then
+    free nothing, and they promote those containers until a full collection walks the
+    controller's whole heap (after a 256-job storm, one in each json report)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def render_snapshot(result: RunResult, opts: RunOptions) -> str:

@@ -8,6 +8,7 @@ walk means the same samples give fio's numbers exactly.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -85,12 +86,33 @@ def index_to_value(idx: int) -> int:
 
 
 BUCKET_VALUES: np.ndarray = np.array([index_to_value(i) for i in range(PLAT_NR)], dtype=np.uint64)
+# indexed by searchsorted's result, which is PLAT_NR past the last bucket: fio's walk then
+# stops at the last one
+_WALK_VALUES = np.append(BUCKET_VALUES, BUCKET_VALUES[-1])
 
 
 def add_samples(hist: np.ndarray, samples_ns: np.ndarray) -> None:
     """Count a batch of latencies into ``hist`` in place."""
     if len(samples_ns):
         hist += np.bincount(value_to_index(samples_ns), minlength=PLAT_NR).astype(np.uint64)
+
+
+@functools.lru_cache(maxsize=64)
+def _fractions(plist: tuple[float, ...]) -> tuple[tuple[float, ...], np.ndarray]:
+    """A percentile list in ascending order, and each p/100 as a long double."""
+    ordered = tuple(sorted(plist))
+    return ordered, np.array(ordered, dtype=np.longdouble) / np.longdouble(100.0)
+
+
+@functools.lru_cache(maxsize=4096)
+def _thresholds(plist: tuple[float, ...], total: int) -> tuple[tuple[float, ...], np.ndarray]:
+    """The sorted list and the count each percentile's bucket must reach: ``ceil(p/100*N)``
+    in long double.  Cached per N: a storm's jobs have totals of a few nearby values."""
+    ordered, fractions = _fractions(plist)
+    # Counts are integers, so cum >= t  <=>  cum >= ceil(t): the long double thresholds
+    # become exact integers and one integer searchsorted serves the whole list (the
+    # live stream asks for this per job per interval, a storm's report per job).
+    return ordered, np.ceil(fractions * np.longdouble(total)).astype(np.uint64)
 
 
 def percentiles(hist: np.ndarray, plist: Sequence[float] = DEFAULT_PERCENTILES) -> dict[float, int]:
@@ -101,25 +123,17 @@ def percentiles(hist: np.ndarray, plist: Sequence[float] = DEFAULT_PERCENTILES) 
     integer, e.g. 99.95% of 8000) pick fio's bucket, not the one double rounding gives.
     Returns {p: value_ns} in ascending p order; empty when the histogram is empty.
     """
-    total = int(hist.sum())
+    cum = hist.cumsum(dtype=np.uint64)  # the methods: np.cumsum's dispatch costs more here
+    total = int(cum[-1]) if len(cum) else 0
     if total == 0:
         return {}
-    cum = np.cumsum(hist, dtype=np.uint64)
-    plist = sorted(plist)
-    # Counts are integers, so cum >= t  <=>  cum >= ceil(t): the long double thresholds
-    # become exact integers and one integer searchsorted serves the whole list (the
-    # live stream asks for this per job per interval).
-    thresholds = np.ceil(
-        np.array(plist, dtype=np.longdouble) / np.longdouble(100.0) * np.longdouble(total)
-    )
-    idx = np.searchsorted(
-        cum, thresholds.astype(np.uint64), side="left"
-    )  # first i with cum[i] >= threshold
-    last = PLAT_NR - 1
-    return {p: int(BUCKET_VALUES[min(int(i), last)]) for p, i in zip(plist, idx, strict=True)}
+    ordered, thresholds = _thresholds(tuple(plist), total)
+    idx = cum.searchsorted(thresholds, side="left")  # first i with cum[i] >= threshold
+    values: list[int] = _WALK_VALUES[idx].tolist()
+    return dict(zip(ordered, values, strict=True))
 
 
 def bins(hist: np.ndarray) -> dict[int, int]:
     """json+ ``bins``: {representative value: count} for non-empty buckets."""
     nz = np.flatnonzero(hist)
-    return {int(BUCKET_VALUES[i]): int(hist[i]) for i in nz}
+    return dict(zip(BUCKET_VALUES[nz].tolist(), hist[nz].tolist(), strict=True))

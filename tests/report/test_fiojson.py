@@ -8,6 +8,7 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -234,3 +235,52 @@ def test_long_strings_with_quotes_and_odd_characters_are_escaped_as_fio() -> Non
         assert json.loads(dumps(text)) == text
     assert dumps('tab\t"') == '"tab\\u0009\\""'
     assert dumps('lone \udcff "') == '"lone \udcff \\""'
+
+
+def _plain_layout(value: Any, level: int = 0) -> str:
+    """fio json.c's layout written out member by member, as the reference for ``dumps``
+    (strings here need no escapes)."""
+    pad, inner = "  " * level, "  " * (level + 1)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:f}"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, (list, tuple)) and not isinstance(value, Pairs):
+        items = [inner + _plain_layout(v, level + 1) for v in value]
+        return "[\n" + ",\n".join(items) + "\n" + pad + "]"
+    pairs = list(value) if isinstance(value, Pairs) else list(value.items())
+    members = [f'{inner}"{k}" : {_plain_layout(v, level + 1)}' for k, v in pairs]
+    return "{\n" + ",\n".join(members) + "\n" + pad + "}"
+
+
+def test_dumps_matches_a_plain_layout_whatever_the_member_types() -> None:
+    """One key set with other value types, at other levels, repeated and shared; keys
+    with '%'; a (str, Enum) key equal to a plain key but printed as its str(); a map too
+    large for a template; read-only mappings."""
+
+    class Mode(str, enum.Enum):  # noqa: UP042 (a StrEnum prints as its value)
+        a = "a"  # hashed by name: the same hash as "a"
+
+    shape = ("a", "b", "c")
+    variants: list[Any] = [
+        dict(zip(shape, (1, 2.5, "x"), strict=True)),
+        dict(zip(shape, (1.0, 2, True), strict=True)),
+        dict(zip(shape, ({"a": 1}, [1, 2.0], -0.0), strict=True)),
+        {Mode.a: 1, "b": 2.5, "c": "x"},
+        {"100%": 1, "%d": 2.0, "%%s": "y"},
+    ]
+    shared = {"a": 3, "b": 0.5}
+    doc = {
+        "flat": variants,
+        "deep": [{"one": v, "two": [v]} for v in variants],
+        "shared": [shared, {"again": shared}, MappingProxyType(shared)],
+        "pairs": Pairs([("k", "1"), ("k", "2")]),
+        "wide": {str(i): i * 0.5 if i % 3 else i for i in range(100)},
+        "empty": [{}, [], Pairs()],
+    }
+    assert dumps(doc) == _plain_layout(doc)
+    assert dumps(doc) == dumps(doc)  # templates cached by the first

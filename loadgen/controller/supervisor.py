@@ -396,6 +396,9 @@ class _GroupRun:
             self.result.fork_s = (reply.t_last_fork_ns - reply.t_first_fork_ns) / 1e9
             self._map_pids(units, list(reply.pids), pipes, reply.fork_errno)
             self._place()
+            # a lean worker's READY is in its pipe before the helper replies: read now, not
+            # at the next drain, and the gate opens that much sooner
+            self._read_data(DRAIN_BUDGET_S)
             if self.sup.stopping:
                 self.stop()
             await self._until(lambda: all(s.settled or s.job.thread_number in self.waiting

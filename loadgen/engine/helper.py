@@ -12,7 +12,8 @@ alone.
 Each worker gets its own stats pipe (a shared pipe would serialise thousands of writers
 on one lock); the read ends go back to the controller in fork order.  Children wait
 until the whole group is forked, so that hundreds of runnable children doing their setup
-do not starve this single forking process.
+do not starve this single forking process.  A large group of lean workers is forked by
+two processes at once, this one and a fork of it (``Helper._co_fork``).
 """
 
 from __future__ import annotations

@@ -244,10 +244,13 @@ class Helper:
         shed: list[tuple[int, int]] = []  # the helper's heap, left out of lean workers
         shed_tried = False
         huge_possible = functools.cache(huge_pages_possible)  # THP's mode, once per group
+        # which units may be lean, decided once (the co-forker inherits the answers)
+        fit = [bool(self.lean_mode) and not leanspawn.unfit(unit, huge_possible)
+               for unit in request.units]
         slab: list[leanspawn.Slab] = []  # the group's lean workers' shared blocks, made once
         hold = request.defer_exits_s > 0 and leanspawn.roomy(
             request.units, meminfo().get("MemAvailable", 0))
-        co = self._co_fork(request, gate_r, huge_possible, slab, hold)
+        co = self._co_fork(request, gate_r, fit, slab, hold)
         try:
             for index, unit in enumerate(request.units):
                 lean: leanspawn.LeanWorker | None = None
@@ -273,7 +276,7 @@ class Helper:
                     data_r, data_w = os.pipe2(os.O_CLOEXEC)
                     enlarge_pipe(data_w)
                     lean = self._lean_worker(unit, index, request, gate_r, data_w,
-                                             huge_possible, slab, hold)
+                                             fit[index], slab, hold)
                 try:
                     if lean is not None:
                         if not shed and not shed_tried:
@@ -356,7 +359,7 @@ class Helper:
             self._send_pipes(batch)
 
     def _co_fork(self, request: protocol.SpawnRequest, gate_r: int,
-                 huge_possible: Callable[[str], bool], slab: list[leanspawn.Slab], hold: bool
+                 fit: list[bool], slab: list[leanspawn.Slab], hold: bool
                  ) -> CoForker | None:
         """A co-forker for the second half of a large group of lean workers, or None.
 
@@ -368,8 +371,7 @@ class Helper:
         half are made before, so that both processes hold them."""
         units = request.units
         n = len(units)
-        if (not self.lean_mode or n < CO_FORK_MIN or len(os.sched_getaffinity(0)) < 2
-                or any(leanspawn.unfit(unit, huge_possible) for unit in units)):
+        if n < CO_FORK_MIN or len(os.sched_getaffinity(0)) < 2 or not all(fit):
             return None
         first = n // 2
         # every lean worker's write end stays here, and the second half's read ends too
@@ -388,11 +390,11 @@ class Helper:
             co.end()
             return None
         if co.pid == 0:
-            self._co_forker(request, gate_r, huge_possible, slab[0], hold, co)
+            self._co_forker(request, gate_r, fit, slab[0], hold, co)
         return co
 
     def _co_forker(self, request: protocol.SpawnRequest, gate_r: int,
-                   huge_possible: Callable[[str], bool], slab: leanspawn.Slab, hold: bool,
+                   fit: list[bool], slab: leanspawn.Slab, hold: bool,
                    co: CoForker) -> NoReturn:
         """The co-forker's whole life: the second half of the group prepared and forked
         as lean workers (they say READY themselves), each outcome in its block."""
@@ -405,7 +407,7 @@ class Helper:
             shed_tried = False
             for index in range(co.first, len(request.units)):
                 lean = self._lean_worker(request.units[index], index, request, gate_r,
-                                         co.pipes[index][1], huge_possible, [slab], hold,
+                                         co.pipes[index][1], fit[index], [slab], hold,
                                          parent)
                 if lean is None:  # the helper runs it as a Python worker
                     continue
@@ -424,14 +426,14 @@ class Helper:
             os._exit(status)
 
     def _lean_worker(self, unit: tuple[Job, ...], index: int, request: protocol.SpawnRequest,
-                     gate_r: int, data_w: int, huge_possible: Callable[[str], bool],
-                     slab: list[leanspawn.Slab], hold: bool, parent: int = 0
-                     ) -> leanspawn.LeanWorker | None:
+                     gate_r: int, data_w: int, fit: bool, slab: list[leanspawn.Slab],
+                     hold: bool, parent: int = 0) -> leanspawn.LeanWorker | None:
         """Unit ``index`` prepared as a lean worker, or None: a Python worker runs it.
-        ``slab``: the group's, made for all its units at its first lean worker; ``hold``:
-        the group's workers wait for each other before they exit (``leanspawn.roomy``);
-        ``parent``: the helper's pid, in a co-forker."""
-        if not self.lean_mode or leanspawn.unfit(unit, huge_possible):
+        ``fit``: whether the unit may be lean at all (lean mode on, ``leanspawn.unfit``
+        empty); ``slab``: the group's, made for all its units at its first lean worker;
+        ``hold``: the group's workers wait for each other before they exit
+        (``leanspawn.roomy``); ``parent``: the helper's pid, in a co-forker."""
+        if not fit:
             return None
         # room for a full batch of read ends on top, as a Python worker's needs
         held = self.fds_before + len(self.lean) + protocol.FDS_PER_MESSAGE + LEAN_FD_RESERVE

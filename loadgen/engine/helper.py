@@ -30,6 +30,9 @@ if __name__ == "__main__":
     # out, the helper (and so every fork of it) maps less anonymous memory and fewer
     # regions, whose page tables each fork copies (docs/performance.md)
     sys.modules.setdefault("scipy", None)  # type: ignore[arg-type]  # None: "not importable"
+    # numba's config imports PyYAML, where installed, only to read a .numba_config.yaml;
+    # the helper is configured by its environment alone, and the import costs ~0.02 s
+    sys.modules.setdefault("yaml", None)  # type: ignore[arg-type]
 
 import contextlib
 import errno
@@ -523,7 +526,7 @@ def helper_main(commands_fd: int, replies_fd: int, parent: int, worker_nice: int
         if not jit.cache_is_warm():
             protocol.send_msg(replies, protocol.Compiling())
             gc.enable()  # compiling makes garbage by the hundred megabytes
-        jit.load_cached_lazily()
+        jit.load_quickly()
         kernel.compile_kernel()
         flow_table = flow.FlowTable()  # before the first fork: every worker maps it
         stops = StopFlags()  # likewise

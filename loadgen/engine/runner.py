@@ -265,13 +265,16 @@ class JobRunner:
         stop: Callable[[], bool],
         origin_ns: int = 0,
         sample: Callable[[SsSample], None] = lambda s: None,
+        rehearse: Callable[[IntervalStats], None] = lambda d: None,
     ) -> None:
         """Run the whole job; report a delta at every point ``origin_ns + k*interval_ns``
         (origin 0: the measured window's start), then one final; with steadystate=, give
-        ``sample`` the counts of each ``ss_interval``."""
+        ``sample`` the counts of each ``ss_interval``.  ``rehearse``: what ``report`` does
+        to a delta short of sending it (its encoding), done before the window to dry
+        deltas so that its first touches of memory fault there."""
         if self.state is None:
             self.setup()
-        _Run(self, report, interval_ns, stop, origin_ns, sample).go()
+        _Run(self, report, interval_ns, stop, origin_ns, sample, rehearse).go()
 
 
 class _Run:
@@ -285,6 +288,7 @@ class _Run:
         stop: Callable[[], bool],
         origin_ns: int,
         sample: Callable[[SsSample], None] = lambda s: None,
+        rehearse: Callable[[IntervalStats], None] = lambda d: None,
     ) -> None:
         job = runner.job
         assert runner.pattern is not None and runner.state is not None
@@ -343,6 +347,7 @@ class _Run:
         # steadystate=: fio's helper thread reads every job's counts each ss_interval, on
         # its own timer from the run's start (restarted at a ramp's end)
         self.sample = sample
+        self.rehearse = rehearse
         self.ss_ns = job.steadystate.interval_ms * 1_000_000 if job.steadystate.on else 0
         self.ss_origin = 0
         self.next_ss = UNLIMITED
@@ -697,13 +702,22 @@ class _Run:
 
     def _rehearse(self, first: Batch) -> None:
         """What the window's first moments run, done once before it: an empty kernel
-        call, a dry interval (the window zeroes its counts) and, for a short pass that
+        call, dry intervals (the window zeroes its counts) and, for a short pass that
         loops, a loop change; so the pages of code and data they touch first since the
-        fork fault here, not in the measured window."""
+        fork fault here, not in the measured window.  The dry intervals are the largest
+        (every histogram bucket counted) and the smallest a delta can be, made and
+        encoded as a report would be: the allocator's memory for any delta between
+        the two is then touched already."""
         self.state.ctl[kernel.C_FLAGS] = 0
         self.state.run(first.offsets, first.lengths, first.dirs, 0, 0)
-        self.recorder.take(self.job.thread_number)
-        read_usage(self.job.thread)
+        acc = self.state.acc
+        for counted in (1, 0):
+            acc[kernel.A_LBK : kernel.A_SYNC] = counted
+            acc[kernel.A_SYNC_HIST :] = counted
+            delta = self.recorder.take(self.job.thread_number)
+            usage = read_usage(self.job.thread)
+            self._fill(delta, self.state.now(), usage - usage)
+            self.rehearse(delta)
         if self.job.loops > 1 and self.pattern.replay is None and len(first) < BATCH_OPS:
             # a second pattern of the job (the same sequence from the start) ends its first
             # loop and starts the next; the job's own pattern is untouched

@@ -110,14 +110,16 @@ class Worker:
             return ExitStatus.FAILED
         origin = read_gate(self.gate_r)  # EOF (or the origin) for all at once
         self.origin_ns = self.origin_ns or origin
-        if len(runners) == 1 and not runners[0].job.thread:
-            self._run(runners[0])
-        else:
-            threads = [threading.Thread(target=self._run, args=(r,)) for r in runners]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+        # Every job runs in a thread of its own, a lone process-mode job too: glibc gives
+        # a new thread a malloc arena of its own, so the job's allocations (its deltas,
+        # the pattern's batches) come from memory this process touched itself.  From the
+        # heap the helper left behind, each would copy-on-write-fault pages the measured
+        # window counts, a few more at every report.
+        threads = [threading.Thread(target=self._run, args=(r,)) for r in runners]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
         return ExitStatus.OK
 
     def _on_sigterm(self, signum: int, frame: object) -> None:
@@ -142,15 +144,17 @@ class Worker:
                 job.thread_number, protocol.SS_SAMPLE, protocol.encode_ss_sample(ss)
             )
 
-        # a dry encode of an interval: its code's first touch since the fork comes before
-        # the measured window, not at its first report
-        protocol.encode_interval(IntervalStats(thread_number=job.thread_number))
+        def rehearse(delta: IntervalStats) -> None:
+            delta.thread_number = job.thread_number
+            protocol.frames(job.thread_number, protocol.INTERVAL, protocol.encode_interval(delta))
+
         try:
             cpus = cpus_for(job)
             if cpus is not None:
                 os.sched_setaffinity(0, cpus)  # 0 = this thread: per-job even in thread mode
             runner.run(
-                report, self.interval_ns, self.stopper(job.thread_number), self.origin_ns, sample
+                report, self.interval_ns, self.stopper(job.thread_number), self.origin_ns, sample,
+                rehearse,
             )
         except EngineError as exc:
             self._error(job, exc.errno, str(exc), bad=(exc.bad_offset, exc.bad_length))

@@ -8,6 +8,7 @@ is machine code the fork helper loaded before forking.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
@@ -115,6 +116,12 @@ class Worker:
         # the pattern's batches) come from memory this process touched itself.  From the
         # heap the helper left behind, each would copy-on-write-fault pages the measured
         # window counts, a few more at every report.
+        cpus = cpus_for(runners[0].job)
+        if len(runners) == 1 and not runners[0].job.thread and cpus is not None:
+            # the process is pinned as fio's is, as seen from outside (taskset -p); the
+            # job's thread inherits it, and reports a failure itself
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(0, cpus)
         threads = [threading.Thread(target=self._run, args=(r,)) for r in runners]
         for t in threads:
             t.start()

@@ -39,14 +39,17 @@ def f(n):
 """
 
 
-def _call(tmp_path: Path, lazy: bool) -> dict[str, object]:
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
-    out = subprocess.run(
-        [sys.executable, "-c", PROGRAM.format(where=str(tmp_path), lazy=lazy)],
-        capture_output=True, text=True, env=env, check=True, timeout=120,
-    ).stdout
+def _fresh(where: Path, program: str) -> dict[str, object]:
+    """The JSON last printed by ``program`` in a fresh interpreter caching under ``where``."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(where / "cache")}
+    out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                         env=env, check=True, timeout=120).stdout
     result: dict[str, object] = json.loads(out.splitlines()[-1])
     return result
+
+
+def _call(tmp_path: Path, lazy: bool) -> dict[str, object]:
+    return _fresh(tmp_path, PROGRAM.format(where=str(tmp_path), lazy=lazy))
 
 
 @pytest.fixture
@@ -130,12 +133,8 @@ def fill_tail(a):
 
 
 def _quick(where: Path, forbid_nrt_compile: bool = False) -> dict[str, object]:
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(where / "cache")}
-    program = QUICK_PROGRAM.format(where=str(where), forbid_nrt_compile=forbid_nrt_compile)
-    out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
-                         env=env, check=True, timeout=120).stdout
-    result: dict[str, object] = json.loads(out.splitlines()[-1])
-    return result
+    return _fresh(where, QUICK_PROGRAM.format(where=str(where),
+                                              forbid_nrt_compile=forbid_nrt_compile))
 
 
 @pytest.fixture

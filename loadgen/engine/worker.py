@@ -116,8 +116,9 @@ class Worker:
         # the pattern's batches) come from memory this process touched itself.  From the
         # heap the helper left behind, each would copy-on-write-fault pages the measured
         # window counts, a few more at every report.
-        cpus = cpus_for(runners[0].job)
-        if len(runners) == 1 and not runners[0].job.thread and cpus is not None:
+        lone = len(runners) == 1 and not runners[0].job.thread
+        cpus = cpus_for(runners[0].job) if lone else None
+        if cpus is not None:
             # the process is pinned as fio's is, as seen from outside (taskset -p); the
             # job's thread inherits it, and reports a failure itself
             with contextlib.suppress(OSError):

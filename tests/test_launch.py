@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import errno
+import json
 import os
 from pathlib import Path
 
@@ -10,6 +12,7 @@ from loadgen import launch, protocol
 from loadgen.controller import run
 from loadgen.errors import InputError
 from loadgen.plan import RunOptions
+from loadgen.status import ExitStatus
 from tests.controller.plans import make_plan
 
 
@@ -51,4 +54,20 @@ def test_a_run_refused_before_it_starts_discards_the_early_helper(tmp_path: Path
     with pytest.raises(InputError):
         run(make_plan([dict(size=64 * 1024)]), bad, helper=helper)
     assert helper.process.returncode is not None  # killed and reaped
+    assert helper.process.pid not in {p.pid for p in psutil.Process().children()}
+
+
+def test_a_helper_killed_before_the_run_asks_it_for_workers_ends_the_run_in_one_line(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    helper = launch.HelperProcess()
+    helper.process.kill()  # as the OOM killer or a user's kill -9 would
+    helper.process.wait()
+    opts = RunOptions(eta="never", output_format=("json",), output=str(tmp_path / "report.json"))
+    status = run(make_plan([dict(size=64 * 1024, numjobs=4)]), opts, helper=helper)
+    assert status == ExitStatus.FAILED
+    stderr = capfd.readouterr().err
+    assert stderr == "loadgen: the worker fork helper exited; stopping the run\n"
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert [j["error"] for j in report["jobs"]] == [errno.ECHILD] * 4
     assert helper.process.pid not in {p.pid for p in psutil.Process().children()}

@@ -439,10 +439,11 @@ class _GroupRun:
             states = [self.agg.states[j.thread_number] for j in unit]
             if not pid:  # the helper could not fork (e.g. EAGAIN from a process limit)
                 err = fork_errno or errno.EAGAIN
+                # a dead helper was said once (helper_died), not once per job
+                why = "the fork helper exited" if self.sup.helper_gone else os.strerror(err)
                 for state in states:
-                    err = fork_errno or errno.EAGAIN
-                    self.agg.fail(state, err, f"cannot create a worker process: {os.strerror(err)}",
-                                  EventAction.SPAWN_FAILED)
+                    self.agg.fail(state, err, f"cannot create a worker process: {why}",
+                                  EventAction.SPAWN_FAILED, say=not self.sup.helper_gone)
                 continue
             for state in states:
                 state.result.pid = pid

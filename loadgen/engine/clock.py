@@ -51,15 +51,36 @@ def _tight_pair(ts: np.ndarray) -> tuple[int, float]:
     return int(tsc), (before + after) / 2
 
 
+class TscCalibration:
+    """A calibration in two halves, so that a caller can do other work in between
+    (``finish`` waits out what is left of ``CALIBRATION_S``)."""
+
+    def __init__(self) -> None:
+        self.ts = np.full(2, 0, dtype=np.int64)
+        self.reliable = tsc_reliable()
+        self.tsc0, self.ns0 = _tight_pair(self.ts) if self.reliable else (0, 0.0)
+        self.began = time.monotonic()
+
+    def rough(self) -> float:
+        """A scale from the first half alone: too coarse to stamp I/Os with, but nonzero
+        where the TSC is trusted, so code run meanwhile takes the TSC's path."""
+        if not self.reliable:
+            return 0.0
+        tsc1, ns1 = _tight_pair(self.ts)
+        return max(ns1 - self.ns0, 1.0) / max(tsc1 - self.tsc0, 1)
+
+    def finish(self) -> float:
+        """ns per TSC tick, or 0.0 (read CLOCK_MONOTONIC instead) where the TSC is not
+        trusted or does not advance."""
+        if not self.reliable:
+            return 0.0
+        time.sleep(max(0.0, self.began + CALIBRATION_S - time.monotonic()))
+        tsc1, ns1 = _tight_pair(self.ts)
+        return (ns1 - self.ns0) / (tsc1 - self.tsc0) if tsc1 > self.tsc0 else 0.0
+
+
 @functools.cache
 def tsc_ns_per_tick() -> float:
-    """ns per TSC tick, or 0.0 (read CLOCK_MONOTONIC instead) where the TSC is not
-    trusted or does not advance.  Once per process: a fork helper passes its value to
-    its workers."""
-    if not tsc_reliable():
-        return 0.0
-    ts = np.full(2, 0, dtype=np.int64)
-    tsc0, ns0 = _tight_pair(ts)
-    time.sleep(CALIBRATION_S)
-    tsc1, ns1 = _tight_pair(ts)
-    return (ns1 - ns0) / (tsc1 - tsc0) if tsc1 > tsc0 else 0.0
+    """``TscCalibration``'s result, measured once per process: a fork helper passes its
+    value to its workers."""
+    return TscCalibration().finish()

@@ -51,6 +51,7 @@ from typing import NoReturn
 from loadgen import protocol
 from loadgen.engine import flow, forkmem, jit, kernel, leanspawn, verify
 from loadgen.engine import lean as lean_layout
+from loadgen.engine.clock import TscCalibration
 from loadgen.engine.faults import huge_pages_possible, usage_of
 from loadgen.engine.hygiene import (
     bare_fork,
@@ -530,8 +531,11 @@ def helper_main(commands_fd: int, replies_fd: int, parent: int, worker_nice: int
         kernel.compile_kernel()
         flow_table = flow.FlowTable()  # before the first fork: every worker maps it
         stops = StopFlags()  # likewise
-        calibration = Calibration.measure()
-        lean_mode = leanspawn.choose_mode(calibration)
+        # the probe runs while the TSC calibration waits for its second reading (what
+        # the probe finds out depends on the code its child runs, not on its clock's scale)
+        tsc = TscCalibration()
+        lean_mode = leanspawn.choose_mode(Calibration(tsc.rough(), 0.0, 0.0))
+        calibration = Calibration.measure(tsc)
         keep_heap()  # process-wide; workers inherit it
         # All so far is shared copy-on-write with every worker and gc never walks it.  Not
         # collected first: the imports leave about a thousand cyclic objects, and finding

@@ -117,9 +117,11 @@ class Calibration:
     untimed_overhead_ns: float
 
     @classmethod
-    def measure(cls) -> Calibration:
-        tsc = clock.tsc_ns_per_tick()
-        return cls(tsc, measure_overhead(True, tsc), measure_overhead(False, tsc))
+    def measure(cls, tsc: clock.TscCalibration | None = None) -> Calibration:
+        """``tsc``: a TSC calibration begun earlier (the helper probes meanwhile)."""
+        ns_per_tick = clock.tsc_ns_per_tick() if tsc is None else tsc.finish()
+        return cls(ns_per_tick, measure_overhead(True, ns_per_tick),
+                   measure_overhead(False, ns_per_tick))
 
     def overhead_ns(self, timed: bool) -> float:
         return self.timed_overhead_ns if timed else self.untimed_overhead_ns

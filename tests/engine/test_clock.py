@@ -72,3 +72,18 @@ def test_the_calibration_agrees_with_an_independent_one() -> None:
     tsc1, lo1, hi1 = kernel.tsc_pair(ts)
     # the ns that passed lie between the inner and outer brackets of the two reads
     assert (lo1 - hi0) / 1.001 <= (tsc1 - tsc0) * scale <= (hi1 - lo0) * 1.001
+
+
+def test_a_calibration_in_halves_waits_out_its_interval_and_agrees_with_the_whole() -> None:
+    halves = clock.TscCalibration()
+    if not halves.reliable:
+        assert halves.rough() == halves.finish() == 0.0
+        return
+    began = time.monotonic()
+    rough = halves.rough()
+    time.sleep(clock.CALIBRATION_S / 2)  # the caller's work in between
+    scale = halves.finish()
+    assert time.monotonic() - halves.began >= clock.CALIBRATION_S
+    assert time.monotonic() - began < 2 * clock.CALIBRATION_S  # the work counted as waiting
+    assert rough > 0
+    assert abs(scale - clock.tsc_ns_per_tick()) <= 1e-3 * scale

@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import errno
+import gc
 import os
 import sys
 import textwrap
@@ -139,6 +140,9 @@ def _run(args: list[str], signals: StartupSignals) -> int:
     from loadgen.launch import HelperProcess
 
     pin_blas_threads()
+    # Off until the imports are done: they make a hundred thousand objects that live as
+    # long as the process, and each collection they trigger would walk them all.
+    gc.disable()
     # Started first, so that its numba import overlaps reading the job files and the
     # controller's imports; a command that turns out to need none (bad input, a fleet,
     # --parse-only) discards it before it did anything.
@@ -159,8 +163,11 @@ def _run(args: list[str], signals: StartupSignals) -> int:
         plan = build_plan(command_line)
         from loadgen.controller import run
 
+        gc.freeze()  # what the imports made: out of every later collection's walk
+        gc.enable()
         return int(run(plan, command_line.run_options, startup_signals=signals, helper=helper))
     finally:
+        gc.enable()
         helper.discard()  # a no-op once the run took it over
 
 

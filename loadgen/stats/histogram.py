@@ -59,7 +59,12 @@ def _value_to_index_exact(v: np.ndarray) -> np.ndarray:
 
 # Latencies below 64 us (the common case) are looked up in a table: one gather per batch.
 _TABLE_LIMIT = 1 << 16
-_TABLE = _value_to_index_exact(np.arange(_TABLE_LIMIT, dtype=np.uint64)).astype(np.int16)
+
+
+@functools.cache
+def _table() -> np.ndarray:
+    """Made on first use: most processes never convert latencies here (the kernel does)."""
+    return _value_to_index_exact(np.arange(_TABLE_LIMIT, dtype=np.uint64)).astype(np.int16)
 
 
 def value_to_index(values: np.ndarray) -> np.ndarray:
@@ -67,7 +72,7 @@ def value_to_index(values: np.ndarray) -> np.ndarray:
     v = np.asarray(values)
     if v.dtype != np.uint64:
         v = v.astype(np.uint64)
-    idx: np.ndarray = _TABLE[np.minimum(v, np.uint64(_TABLE_LIMIT - 1))].astype(np.int64)
+    idx: np.ndarray = _table()[np.minimum(v, np.uint64(_TABLE_LIMIT - 1))].astype(np.int64)
     big = np.flatnonzero(v >= _TABLE_LIMIT)
     if len(big):
         idx[big] = _value_to_index_exact(v[big])

@@ -206,8 +206,39 @@ def main() -> None:
                 f" minf {med['minf']:.0f} uss {med['uss_max_mib']:.2f} MiB",
                 flush=True,
             )
+        summarise_ratios(name, got)
+    summarise_scaling(report)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(report, indent=1))
+
+
+def summarise_ratios(name: str, got: dict[str, list[dict[str, float]]]) -> None:
+    """Each loadgen side against fio, round by round (the rounds are interleaved, so a
+    round's ratio cancels what the machine was doing then): median [min-max]."""
+    if "fio" not in got:
+        return
+    for side in (s for s in got if s != "fio"):
+        line = f"{name:10s} {side}/fio"
+        for key in ("wall_s", "cpu_s", "ops_per_s"):
+            ratios = [a[key] / b[key] for a, b in zip(got[side], got["fio"], strict=True)
+                      if b[key]]
+            if ratios:
+                line += (f" {key.removesuffix('_s')} {statistics.median(ratios):.3f}"
+                         f" [{min(ratios):.3f}-{max(ratios):.3f}]")
+        print(line, flush=True)
+
+
+def summarise_scaling(report: dict[str, dict[str, list[dict[str, float]]]]) -> None:
+    """CPU per worker split into a fixed cost and a cost per worker, from the two storms
+    of equal regions (4 MiB): 64 and 1024 workers, medians of the rounds."""
+    if "storm-64" not in report or "storm-1024" not in report:
+        return
+    for side in report["storm-64"]:
+        few, many = (statistics.median(r["cpu_s"] for r in report[c][side])
+                     for c in ("storm-64", "storm-1024"))
+        per_worker = (many - few) / (1024 - 64)
+        print(f"scaling    {side:10s} cpu per worker {per_worker * 1000:.2f} ms"
+              f" + fixed {few - 64 * per_worker:.3f} s", flush=True)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ partial one at the end.
 from __future__ import annotations
 
 import errno
+import functools
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +27,13 @@ import numpy as np
 from loadgen.engine import clock, flow, kernel, verifystate
 from loadgen.engine.buffers import WriteSource, buffer_seed
 from loadgen.engine.faultkinds import FaultKinds
-from loadgen.engine.faults import Usage, anon_huge_bytes, huge_pages_possible, read_usage
+from loadgen.engine.faults import (
+    Usage,
+    anon_huge_bytes,
+    huge_pages_possible,
+    own_bss,
+    read_usage,
+)
 from loadgen.engine.hygiene import keep_heap
 from loadgen.engine.iolog import IoLogs
 from loadgen.engine.iomem import IoMem
@@ -85,6 +93,17 @@ def measure_overhead(timed: bool, tsc_ns_per_tick: float = 0.0) -> float:
         state.run(offs, lens, dirs, 0, OVERHEAD_OPS)
         best = min(best, (state.now() - t0) / OVERHEAD_OPS)
     return best
+
+
+def own_process_bss() -> None:
+    """``faults.own_bss`` once per process: a fork's pages are its parent's until it
+    writes them, whatever the parent wrote."""
+    _own_bss(os.getpid())
+
+
+@functools.cache
+def _own_bss(pid: int) -> int:
+    return own_bss(lambda address: kernel.shared_add(address, 0))
 
 
 def kernel_flags(job: Job, logs: bool, scramble: bool) -> int:
@@ -712,6 +731,7 @@ class _Run:
         the two is then touched already."""
         self.state.ctl[kernel.C_FLAGS] = 0
         self.state.run(first.offsets, first.lengths, first.dirs, 0, 0)
+        own_process_bss()
         acc = self.state.acc
         for counted in (1, 0):
             acc[kernel.A_LBK : kernel.A_SYNC] = counted

@@ -107,13 +107,11 @@ def warm_up() -> None:
 
 
 class CoForker:
-    """A co-forker (``Helper._co_fork``): its pid, the group's first unit it forks, and the
-    stats pipes of its units not yet taken over (index -> (read end, write end))."""
+    """A co-forker (``Helper._co_fork``): its pid and the group's first unit it forks."""
 
-    def __init__(self, pid: int, first: int, pipes: dict[int, tuple[int, int]]) -> None:
+    def __init__(self, pid: int, first: int) -> None:
         self.pid = pid
         self.first = first
-        self.pipes = pipes
         self.count = 0  # the workers it forked, as taken over
 
     def forked(self, index: int, slab: leanspawn.Slab) -> int:
@@ -122,9 +120,6 @@ class CoForker:
         self._wait()
         return int(slab.block(index)[lean_layout.S_FORKED])
 
-    def fds(self) -> tuple[int, ...]:
-        return tuple(fd for pair in self.pipes.values() for fd in pair)
-
     def _wait(self) -> None:
         if self.pid > 0:
             with contextlib.suppress(ChildProcessError):
@@ -132,11 +127,8 @@ class CoForker:
             self.pid = 0
 
     def end(self) -> None:
-        """Wait for the co-forker and close the pipes nobody took over."""
+        """Wait for the co-forker (once it is done, nothing of it is left)."""
         self._wait()
-        for fd in self.fds():
-            os.close(fd)
-        self.pipes.clear()
 
 
 class Helper:
@@ -255,32 +247,31 @@ class Helper:
         hold = request.defer_exits_s > 0 and leanspawn.roomy(
             request.units, meminfo().get("MemAvailable", 0))
         co = self._co_fork(request, gate_r, fit, slab, hold)
+        unpiped: list[leanspawn.LeanWorker] = []  # forked lean workers, in fork order
         try:
             for index, unit in enumerate(request.units):
-                lean: leanspawn.LeanWorker | None = None
-                data_r = data_w = -1
                 self.stops.clear(job.thread_number for job in unit)
                 if co is not None and index >= co.first:
-                    data_r, data_w = co.pipes.pop(index)
                     forked = co.forked(index, slab[0])
                     if forked > 0:  # forked there: only its relay is made here
                         co.count += 1
                         self._adopted(leanspawn.LeanWorker.adopt(
-                            unit[0], self.calibration, request.interval_ns, data_w, slab[0],
-                            index, forked, request.defer_exits_s), request, pids, batch, data_r)
+                            unit[0], self.calibration, request.interval_ns, slab[0],
+                            index, forked, request.defer_exits_s), request, pids, unpiped)
                         continue
                     fork_errno = fork_errno or -forked
                 if fork_errno:
                     pids.append(0)
-                    for fd in (data_r, data_w):
-                        if fd >= 0:
-                            os.close(fd)
                     continue
-                if data_r < 0:
+                # a lean worker's pipe is made after the group's forks (``_pipe``); a
+                # Python worker writes its own, so it gets it now, after those before it
+                lean = self._lean_worker(unit, index, request, gate_r, -1, fit[index], slab,
+                                         hold)
+                data_r = data_w = -1
+                if lean is None:
+                    self._pipe(unpiped, batch)
                     data_r, data_w = os.pipe2(os.O_CLOEXEC)
                     enlarge_pipe(data_w)
-                    lean = self._lean_worker(unit, index, request, gate_r, data_w,
-                                             fit[index], slab, hold)
                 try:
                     if lean is not None:
                         if not shed and not shed_tried:
@@ -297,22 +288,21 @@ class Helper:
                 except OSError as exc:  # EAGAIN at a process limit: the rest of the group fails
                     fork_errno = exc.errno or 0
                     pids.append(0)
-                    os.close(data_r)
                     if lean is not None:
                         lean.close()
                     else:
+                        os.close(data_r)
                         os.close(data_w)
                     continue
                 if lean is not None:
-                    self._adopted(lean, request, pids, batch, data_r)
+                    self._adopted(lean, request, pids, unpiped)
                     continue
                 if pid == 0:
                     for s in (self.sock, self.replies):
                         s.close()
                     leans = (w.data_w for w in (*self.lean.values(), *self.backlog)
                              if w.data_w >= 0)
-                    for fd in (self.wake_r, self.wake_w, forked_w, data_r, *batch, *leans,
-                               *(co.fds() if co is not None else ())):
+                    for fd in (self.wake_r, self.wake_w, forked_w, data_r, *batch, *leans):
                         os.close(fd)
                     os.read(forked_r, 1)
                     os.close(forked_r)
@@ -335,9 +325,12 @@ class Helper:
                 batch.append(data_r)
                 if len(batch) == protocol.FDS_PER_MESSAGE:
                     self._send_pipes(batch)
+            self._pipe(unpiped, batch)
         finally:
             if co is not None:
                 co.end()
+            for lean in unpiped:  # only where forking failed with an exception (a bug)
+                lean.close()
         forkmem.restore(shed)
         t_last = time.monotonic_ns()
         os.close(forked_w)
@@ -349,8 +342,8 @@ class Helper:
                                            co.count if co is not None else 0))
 
     def _adopted(self, lean: leanspawn.LeanWorker, request: protocol.SpawnRequest,
-                 pids: list[int], batch: list[int], data_r: int) -> None:
-        """A forked lean worker joins the relay; its pipe's read end goes to the batch."""
+                 pids: list[int], unpiped: list[leanspawn.LeanWorker]) -> None:
+        """A forked lean worker joins the relay, its stats pipe to come (``_pipe``)."""
         if not self.lean:
             self.pump_s = PUMP_MAX_S
         self.pump_s = min(self.pump_s, request.interval_ns / 4e9)
@@ -358,9 +351,18 @@ class Helper:
         self.lean[lean.pid] = lean
         self.children.add(lean.pid)
         pids.append(lean.pid)
-        batch.append(data_r)
-        if len(batch) == protocol.FDS_PER_MESSAGE:
-            self._send_pipes(batch)
+        unpiped.append(lean)
+
+    def _pipe(self, unpiped: list[leanspawn.LeanWorker], batch: list[int]) -> None:
+        """The stats pipes of the lean workers forked so far, in fork order: the write
+        ends to their relays, the read ends to the batch for the controller."""
+        while unpiped:
+            data_r, data_w = os.pipe2(os.O_CLOEXEC)
+            enlarge_pipe(data_w)
+            unpiped.pop(0).attach(data_w)
+            batch.append(data_r)
+            if len(batch) == protocol.FDS_PER_MESSAGE:
+                self._send_pipes(batch)
 
     def _co_fork(self, request: protocol.SpawnRequest, gate_r: int,
                  fit: list[bool], slab: list[leanspawn.Slab], hold: bool
@@ -371,27 +373,23 @@ class Helper:
         performance.md), so with a second CPU the group is split: this process forks
         the first half while a fork of it prepares and forks the second, as siblings
         (``lean.CLONE_PARENT``): every worker is still this process's child.  Each
-        block's ``lean.S_FORKED`` says what became of its unit; the pipes of the second
-        half are made before, so that both processes hold them."""
+        block's ``lean.S_FORKED`` says what became of its unit, and the helper makes the
+        stats pipes of those it forked (none of them inherits one)."""
         units = request.units
         n = len(units)
         if n < CO_FORK_MIN or len(os.sched_getaffinity(0)) < 2 or not all(fit):
             return None
         first = n // 2
-        # every lean worker's write end stays here, and the second half's read ends too
-        held = (self.fds_before + len(self.lean) + n + (n - first) + protocol.FDS_PER_MESSAGE
+        # every lean worker's write end stays here
+        held = (self.fds_before + len(self.lean) + n + protocol.FDS_PER_MESSAGE
                 + LEAN_FD_RESERVE)
         if self.nofile != resource.RLIM_INFINITY and held >= self.nofile:
             return None
         slab.append(leanspawn.Slab(n))
-        co = CoForker(0, first, {})
+        co = CoForker(0, first)
         try:
-            for index in range(first, n):
-                co.pipes[index] = os.pipe2(os.O_CLOEXEC)
-                enlarge_pipe(co.pipes[index][1])
             co.pid = bare_fork()  # single-threaded here; the child ends in os._exit
         except OSError:
-            co.end()
             return None
         if co.pid == 0:
             self._co_forker(request, gate_r, fit, slab[0], hold, co)
@@ -401,7 +399,7 @@ class Helper:
                    fit: list[bool], slab: leanspawn.Slab, hold: bool,
                    co: CoForker) -> NoReturn:
         """The co-forker's whole life: the second half of the group prepared and forked
-        as lean workers (they say READY themselves), each outcome in its block."""
+        as lean workers, each outcome (and its time) in its block."""
         status = ExitStatus.FAILED
         try:
             parent = os.getppid()
@@ -410,9 +408,8 @@ class Helper:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             shed_tried = False
             for index in range(co.first, len(request.units)):
-                lean = self._lean_worker(request.units[index], index, request, gate_r,
-                                         co.pipes[index][1], fit[index], [slab], hold,
-                                         parent)
+                lean = self._lean_worker(request.units[index], index, request, gate_r, -1,
+                                         fit[index], [slab], hold, parent)
                 if lean is None:  # the helper runs it as a Python worker
                     continue
                 if not shed_tried:  # (its own mappings: the helper's are not marked)
@@ -424,7 +421,9 @@ class Helper:
                     lean.close()  # (which zeroes its block: the outcome goes in after)
                     slab.block(index)[lean_layout.S_FORKED] = -(exc.errno or errno.EAGAIN)
                     break
-                slab.block(index)[lean_layout.S_FORKED] = pid
+                block = slab.block(index)
+                block[lean_layout.S_FORKED_NS] = lean.ready_ns
+                block[lean_layout.S_FORKED] = pid
             status = ExitStatus.OK
         finally:
             os._exit(status)

@@ -60,6 +60,7 @@ P_HOLD_NS, P_HOLD_AT, S_HOLD_TS = 70, 71, 72
 # written by a co-forker (``loadgen.engine.helper``): the pid it forked this block's worker
 # as, -errno when that fork failed, 0 when it did not try (the helper runs the unit then)
 S_FORKED = 74
+S_FORKED_NS = 75  # and when (CLOCK_MONOTONIC), for the READY the helper sends for it
 STATUS_FORKED, STATUS_RUNNING, STATUS_DONE = 0, 1, 2
 STATE = HEADER  # the kernel's state (kernel.State.over)
 CTL, ACC, ACCF, LOGS, TS, CLOCK = (STATE + at for at in k.STATE_PARTS)

@@ -264,8 +264,10 @@ class LeanWorker:
                slab: Slab, block: int, defer_exits_s: float) -> None:
         """What the relay needs, whoever forks the child."""
         self.job = job
-        self.data_w = data_w
-        os.set_blocking(data_w, False)  # one relay for many workers: it never waits on a pipe
+        self.data_w = data_w  # -1 until ``attach``: what is said meanwhile waits
+        if data_w >= 0:
+            os.set_blocking(data_w, False)  # one relay for many workers: it never waits on a pipe
+        self.ready_ns = 0  # when the child was forked, ready at the gate
         self.pending = bytearray()  # frames the pipe had no room for yet
         self.finished = False  # the child's last message is queued: close once it is out
         self.pid = 0
@@ -285,15 +287,29 @@ class LeanWorker:
         self.first_op_sent = False
 
     @classmethod
-    def adopt(cls, job: Job, calibration: Calibration, interval_ns: int, data_w: int,
-              slab: Slab, block: int, pid: int, defer_exits_s: float = 0.0) -> LeanWorker:
+    def adopt(cls, job: Job, calibration: Calibration, interval_ns: int, slab: Slab,
+              block: int, pid: int, defer_exits_s: float = 0.0) -> LeanWorker:
         """The relay of a child a co-forker prepared in ``slab``'s block ``block`` and
-        forked as the helper's own (``pid``; its READY is sent)."""
+        forked as the helper's own (``pid``); its READY, with the time of its fork (the
+        block's ``lean.S_FORKED_NS``), goes out once it is ``attach``-ed."""
         worker = cls.__new__(cls)
-        worker._relay(job, calibration, interval_ns, data_w, slab, block, defer_exits_s)
+        worker._relay(job, calibration, interval_ns, -1, slab, block, defer_exits_s)
         worker.parent = 0
         worker.pid = pid
+        worker._ready(int(worker.words[lean.S_FORKED_NS]))
         return worker
+
+    def attach(self, data_w: int) -> bool:
+        """Its stats pipe, made once the group is forked (a pipe made before a fork would
+        be every later child's to close: thousands of descriptors each, in a storm);
+        what was said meanwhile goes out now (``drain``'s result)."""
+        os.set_blocking(data_w, False)
+        self.data_w = data_w
+        return self.drain()
+
+    def _ready(self, forked_ns: int) -> None:
+        self.ready_ns = forked_ns
+        self._send(protocol.READY, protocol.encode_message(protocol.Ready(self.pid, forked_ns)))
 
     def spans(self) -> tuple[tuple[int, int], ...]:
         """The child's own mappings (start, length), which must never be shed."""
@@ -303,7 +319,8 @@ class LeanWorker:
 
     # ---- the fork -----------------------------------------------------------------------
     def fork(self) -> int:
-        """Fork the child (SIGTERM blocked in it: it polls for a stop); say READY for it."""
+        """Fork the child (SIGTERM blocked in it: it polls for a stop); say READY for it
+        (at once, or when ``attach``-ed)."""
         assert self.region is not None and self.private is not None
         shared = self.words.ctypes.data
         private = np.frombuffer(self.private, dtype=np.uint8).ctypes.data
@@ -324,8 +341,7 @@ class LeanWorker:
         self.region = None
         self.private.close()
         self.private = None
-        ready = protocol.Ready(pid, time.monotonic_ns())
-        self._send(protocol.READY, protocol.encode_message(ready))
+        self._ready(time.monotonic_ns())
         return pid
 
     # ---- the relay ------------------------------------------------------------------------

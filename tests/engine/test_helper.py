@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -10,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from loadgen import protocol
@@ -106,6 +109,49 @@ def test_a_unit_the_co_forker_cannot_prepare_is_the_helpers_python_worker() -> N
     assert 0 not in spawned.pids and len(set(spawned.pids)) == CO_FORK_MIN
     assert set(parents) == set(spawned.pids[:-1])  # the last one exited with its error
     assert set(parents.values()) == {helper_pid}
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="a co-forker needs a second CPU")
+def test_each_stats_pipe_is_its_workers_in_fork_order() -> None:
+    """Lean workers' pipes are made once the group is forked, a Python worker's before
+    its fork: still, the n-th read end is the n-th forked worker's, whoever forked it
+    (here: the helper, the co-forker, and the helper's Python worker last)."""
+    jobs = [(64 << 10, 4096)] * (CO_FORK_MIN - 1) + [(64 << 40, 1 << 30)]
+    units = tuple((Job(name="p", thread_number=i + 1, subjob=i, numjobs=len(jobs),
+                       group_id=0, size=size, bs_min=(bs, bs), bs_max=(bs, bs),
+                       rw=RwMode.RANDRW),) for i, (size, bs) in enumerate(jobs))
+    helper = HelperProcess()
+    pipes: list[int] = []
+    try:
+        gate_r, gate_w = os.pipe()
+        protocol.send_msg(helper.commands, protocol.SpawnRequest(0, units, 10**9), (gate_r,))
+        os.close(gate_r)
+        got: list[protocol.HelperReply] = []
+        buf = b""
+        while not any(isinstance(m, protocol.Spawned) for m in got):
+            data, fds, _flags, _addr = socket.recv_fds(helper.replies, 1 << 16,
+                                                       protocol.FDS_PER_MESSAGE)
+            assert data, "the helper exited"
+            pipes += fds
+            messages, buf = protocol.split_replies(buf + data)
+            got += messages
+        (spawned,) = (m for m in got if isinstance(m, protocol.Spawned))
+        assert spawned.co_forked > 0 and 0 not in spawned.pids
+        assert len(pipes) == len(units)
+        for index, fd in enumerate(pipes[:-1]):  # each lean one's first message: its READY
+            (thread_number, kind, payload), = itertools.islice(
+                protocol.Reassembler().feed(os.read(fd, 1 << 16)), 1)
+            assert (thread_number, kind) == (index + 1, protocol.READY)
+            assert orjson.loads(payload)["pid"] == spawned.pids[index]
+        # the Python worker's: the error of its region, which cannot be mapped
+        (thread_number, kind, _payload), = itertools.islice(
+            protocol.Reassembler().feed(os.read(pipes[-1], 1 << 16)), 1)
+        assert (thread_number, kind) == (len(units), protocol.ERROR)
+        os.close(gate_w)
+    finally:
+        for fd in pipes:
+            os.close(fd)
+        helper.discard()
 
 
 def _jobs(cwd: str, *args: str, lean: str = "") -> list[dict[str, Any]]:

@@ -91,9 +91,8 @@ CACHE_LIBRARIES = ("/_multiarray_umath.",)
 
 
 def bss_spans(maps: str, libraries: tuple[str, ...] = CACHE_LIBRARIES) -> list[tuple[int, int]]:
-    """(start, length) of each anonymous writable mapping that lies between two mappings of
-    one of ``libraries``, or right after one: the library's .bss (``maps``: the text of
-    /proc/self/maps)."""
+    """(start, length) of each anonymous writable mapping right after a mapping of one of
+    ``libraries``: the library's .bss (``maps``: the text of /proc/self/maps)."""
     spans = []
     previous = ""
     for line in maps.splitlines():

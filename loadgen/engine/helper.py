@@ -329,7 +329,7 @@ class Helper:
         finally:
             if co is not None:
                 co.end()
-            for lean in unpiped:  # only where forking failed with an exception (a bug)
+            for lean in unpiped:  # left only by an exception: it ends the helper
                 lean.close()
         forkmem.restore(shed)
         t_last = time.monotonic_ns()
@@ -356,13 +356,18 @@ class Helper:
     def _pipe(self, unpiped: list[leanspawn.LeanWorker], batch: list[int]) -> None:
         """The stats pipes of the lean workers forked so far, in fork order: the write
         ends to their relays, the read ends to the batch for the controller."""
-        while unpiped:
-            data_r, data_w = os.pipe2(os.O_CLOEXEC)
+        for done, lean in enumerate(unpiped):
+            try:
+                data_r, data_w = os.pipe2(os.O_CLOEXEC)
+            except OSError:
+                del unpiped[:done]  # the rest are closed by the caller
+                raise
             enlarge_pipe(data_w)
-            unpiped.pop(0).attach(data_w)
+            lean.attach(data_w)
             batch.append(data_r)
             if len(batch) == protocol.FDS_PER_MESSAGE:
                 self._send_pipes(batch)
+        unpiped.clear()
 
     def _co_fork(self, request: protocol.SpawnRequest, gate_r: int,
                  fit: list[bool], slab: list[leanspawn.Slab], hold: bool
@@ -373,8 +378,8 @@ class Helper:
         performance.md), so with a second CPU the group is split: this process forks
         the first half while a fork of it prepares and forks the second, as siblings
         (``lean.CLONE_PARENT``): every worker is still this process's child.  Each
-        block's ``lean.S_FORKED`` says what became of its unit, and the helper makes the
-        stats pipes of those it forked (none of them inherits one)."""
+        block's ``lean.S_FORKED`` says what became of its unit; the helper makes every
+        lean worker's stats pipe once the group is forked (none inherits one)."""
         units = request.units
         n = len(units)
         if n < CO_FORK_MIN or len(os.sched_getaffinity(0)) < 2 or not all(fit):

@@ -52,6 +52,12 @@ def run(cmd: list[str]) -> dict[str, float]:
     }
 
 
+# the storm cases: workers, region size
+STORMS = {"storm-64": (64, "4m"), "storm-256": (256, "8m"), "storm-256-4m": (256, "4m"),
+          "storm-1024": (1024, "4m")}
+SCALING = ("storm-64", "storm-1024")  # equal regions, few and many workers
+
+
 def storm(n: int, size: str) -> tuple[list[str], list[str]]:
     opts = [
         "--name=storm",
@@ -133,12 +139,7 @@ def main() -> None:
     args = ap.parse_args()
     fio = [args.fio] if args.fio else []
     cases: dict[str, list[tuple[str, list[str]]]] = {}
-    for name, n, size in (
-        ("storm-64", 64, "4m"),
-        ("storm-256", 256, "8m"),
-        ("storm-256-4m", 256, "4m"),
-        ("storm-1024", 1024, "4m"),
-    ):
+    for name, (n, size) in STORMS.items():
         lg, fo = storm(n, size)
         cases[name] = [("loadgen", lg)] + ([("fio", fio + fo)] if fio else [])
     one = [
@@ -229,16 +230,17 @@ def summarise_ratios(name: str, got: dict[str, list[dict[str, float]]]) -> None:
 
 
 def summarise_scaling(report: dict[str, dict[str, list[dict[str, float]]]]) -> None:
-    """CPU per worker split into a fixed cost and a cost per worker, from the two storms
-    of equal regions (4 MiB): 64 and 1024 workers, medians of the rounds."""
-    if "storm-64" not in report or "storm-1024" not in report:
+    """CPU per worker split into a fixed cost and a cost per worker, from the ``SCALING``
+    storms (equal regions), medians of the rounds."""
+    if not all(case in report for case in SCALING):
         return
-    for side in report["storm-64"]:
-        few, many = (statistics.median(r["cpu_s"] for r in report[c][side])
-                     for c in ("storm-64", "storm-1024"))
-        per_worker = (many - few) / (1024 - 64)
+    (n_few, _), (n_many, _) = (STORMS[case] for case in SCALING)
+    for side in report[SCALING[0]]:
+        few, many = (statistics.median(r["cpu_s"] for r in report[case][side])
+                     for case in SCALING)
+        per_worker = (many - few) / (n_many - n_few)
         print(f"scaling    {side:10s} cpu per worker {per_worker * 1000:.2f} ms"
-              f" + fixed {few - 64 * per_worker:.3f} s", flush=True)
+              f" + fixed {few - n_few * per_worker:.3f} s", flush=True)
 
 
 if __name__ == "__main__":

@@ -123,11 +123,10 @@ class Spawner:
             group, tuple(tuple(u) for u in units), interval_ns, origin_ns, defer_exits_s
         )
         try:
-            try:
-                await anyio.to_thread.run_sync(protocol.send_msg, self.sock, request, (gate_r,))
-            except OSError as exc:  # it died before reading the request (EPIPE, ECONNRESET)
-                raise HelperDied("the fork helper exited") from exc
+            await anyio.to_thread.run_sync(protocol.send_msg, self.sock, request, (gate_r,))
             await reply.done.wait()
+        except OSError as exc:  # it died before reading the request (EPIPE, ECONNRESET)
+            raise HelperDied("the fork helper exited") from exc
         finally:
             self._spawned = None
         if reply.result is None:

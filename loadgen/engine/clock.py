@@ -63,11 +63,8 @@ class TscCalibration:
 
     def rough(self) -> float:
         """A scale from the first half alone: too coarse to stamp I/Os with, but nonzero
-        where the TSC is trusted, so code run meanwhile takes the TSC's path."""
-        if not self.reliable:
-            return 0.0
-        tsc1, ns1 = _tight_pair(self.ts)
-        return max(ns1 - self.ns0, 1.0) / max(tsc1 - self.tsc0, 1)
+        where ``finish``'s is, so code run meanwhile takes the TSC's path."""
+        return self._scale() if self.reliable else 0.0
 
     def finish(self) -> float:
         """ns per TSC tick, or 0.0 (read CLOCK_MONOTONIC instead) where the TSC is not
@@ -75,6 +72,9 @@ class TscCalibration:
         if not self.reliable:
             return 0.0
         time.sleep(max(0.0, self.began + CALIBRATION_S - time.monotonic()))
+        return self._scale()
+
+    def _scale(self) -> float:
         tsc1, ns1 = _tight_pair(self.ts)
         return (ns1 - self.ns0) / (tsc1 - self.tsc0) if tsc1 > self.tsc0 else 0.0
 

@@ -265,8 +265,7 @@ class Helper:
                     continue
                 # a lean worker's pipe is made after the group's forks (``_pipe``); a
                 # Python worker writes its own, so it gets it now, after those before it
-                lean = self._lean_worker(unit, index, request, gate_r, -1, fit[index], slab,
-                                         hold)
+                lean = self._lean_worker(unit, index, request, gate_r, fit[index], slab, hold)
                 data_r = data_w = -1
                 if lean is None:
                     self._pipe(unpiped, batch)
@@ -413,7 +412,7 @@ class Helper:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             shed_tried = False
             for index in range(co.first, len(request.units)):
-                lean = self._lean_worker(request.units[index], index, request, gate_r, -1,
+                lean = self._lean_worker(request.units[index], index, request, gate_r,
                                          fit[index], [slab], hold, parent)
                 if lean is None:  # the helper runs it as a Python worker
                     continue
@@ -434,9 +433,10 @@ class Helper:
             os._exit(status)
 
     def _lean_worker(self, unit: tuple[Job, ...], index: int, request: protocol.SpawnRequest,
-                     gate_r: int, data_w: int, fit: bool, slab: list[leanspawn.Slab],
+                     gate_r: int, fit: bool, slab: list[leanspawn.Slab],
                      hold: bool, parent: int = 0) -> leanspawn.LeanWorker | None:
-        """Unit ``index`` prepared as a lean worker, or None: a Python worker runs it.
+        """Unit ``index`` prepared as a lean worker (its stats pipe to come: ``_pipe``), or
+        None: a Python worker runs it.
         ``fit``: whether the unit may be lean at all (lean mode on, ``leanspawn.unfit``
         empty); ``slab``: the group's, made for all its units at its first lean worker;
         ``hold``: the group's workers wait for each other before they exit
@@ -451,7 +451,7 @@ class Helper:
             if not slab:
                 slab.append(leanspawn.Slab(len(request.units)))
             return leanspawn.LeanWorker(unit[0], self.calibration, request.interval_ns,
-                                        request.origin_ns, gate_r, data_w, self.worker_nice,
+                                        request.origin_ns, gate_r, -1, self.worker_nice,
                                         slab[0], request.defer_exits_s, hold, index, parent)
         except (leanspawn.Unfit, OSError, ValueError):  # the Python worker reports what it is
             return None

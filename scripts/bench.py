@@ -33,6 +33,7 @@ from _bench_stats import median, pair_ratios, ratio_summary
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PFLIMIT_SOURCE = REPO_ROOT.parent / "shared" / "ref" / "pflimit.c"
+DAMON_ADMIN = Path("/sys/kernel/mm/damon/admin")
 SIDES = ("loadgen", "fio", "pflimit")
 RATIOS = (("loadgen", "fio"), ("loadgen", "pflimit"), ("fio", "pflimit"))
 SCHEMA = "loadgen-bench/1"
@@ -128,9 +129,35 @@ def _read_settings(directory: Path) -> dict[str, str] | None:
     return settings
 
 
+def damon_schemes(admin: Path = DAMON_ADMIN) -> list[dict[str, str]]:
+    """Each DAMON scheme of a running kdamond: an action such as ``pageout`` evicts page
+    cache older than its minimum age, so a command run after idling reads its libraries
+    from disk again (docs/performance.md)."""
+    def read(path: Path) -> str:
+        return path.read_text().strip()
+
+    schemes: list[dict[str, str]] = []
+    for kdamond in sorted((admin / "kdamonds").glob("[0-9]*")):
+        try:
+            if read(kdamond / "state") != "on":
+                continue
+            for context in sorted((kdamond / "contexts").glob("[0-9]*")):
+                shared = {"operations": read(context / "operations"),
+                          "aggr_us": read(context / "monitoring_attrs/intervals/aggr_us")}
+                schemes.extend(
+                    {**shared, "action": read(scheme / "action"),
+                     "min_age_aggr_intervals": read(scheme / "access_pattern/age/min")}
+                    for scheme in sorted((context / "schemes").glob("[0-9]*"))
+                )
+        except OSError:
+            continue
+    return schemes
+
+
 def machine_info(fio: Path | None, pflimit_note: str | None) -> dict[str, Any]:
     """What decides first-touch cost here. page_reporting matters on VMs: free pages handed
-    back to the host fault again on the host side when the guest touches them next."""
+    back to the host fault again on the host side when the guest touches them next; a DAMON
+    pageout scheme makes start-up after idling read from disk."""
     thp_path = Path("/sys/kernel/mm/transparent_hugepage/enabled")
     fio_version = None
     if fio is not None:
@@ -144,6 +171,7 @@ def machine_info(fio: Path | None, pflimit_note: str | None) -> dict[str, Any]:
         "pagesize": mmap.PAGESIZE,
         "loadavg_at_start": os.getloadavg(),
         "page_reporting": _read_settings(Path("/sys/module/page_reporting/parameters")),
+        "damon_schemes": damon_schemes(),
         "python": platform.python_version(),
         "fio": str(fio) if fio else None,
         "fio_version": fio_version,

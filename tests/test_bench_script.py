@@ -371,6 +371,34 @@ def test_pflimit_source_is_compiled_into_a_temp_dir(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fake_pflimit.c", "r.json"]
 
 
+def test_damon_schemes_lists_the_running_kdamonds_schemes_only(tmp_path: Path) -> None:
+    from bench import damon_schemes
+
+    def kdamond(number: int, state: str, actions: list[str]) -> None:
+        root = tmp_path / "kdamonds" / str(number)
+        context = root / "contexts" / "0"
+        (context / "monitoring_attrs" / "intervals").mkdir(parents=True)
+        (root / "state").write_text(f"{state}\n")
+        (context / "operations").write_text("paddr\n")
+        (context / "monitoring_attrs" / "intervals" / "aggr_us").write_text("5000000\n")
+        for index, action in enumerate(actions):
+            scheme = context / "schemes" / str(index)
+            (scheme / "access_pattern" / "age").mkdir(parents=True)
+            (scheme / "action").write_text(f"{action}\n")
+            (scheme / "access_pattern" / "age" / "min").write_text(f"{12 + index}\n")
+        (root / "contexts" / "nr_contexts").write_text("1\n")
+
+    kdamond(0, "on", ["pageout", "stat"])
+    kdamond(1, "off", ["pageout"])
+    assert damon_schemes(tmp_path) == [
+        {"operations": "paddr", "aggr_us": "5000000", "action": "pageout",
+         "min_age_aggr_intervals": "12"},
+        {"operations": "paddr", "aggr_us": "5000000", "action": "stat",
+         "min_age_aggr_intervals": "13"},
+    ]  # fmt: skip
+    assert damon_schemes(tmp_path / "absent") == []
+
+
 def test_pair_ratios_skip_rounds_with_a_missing_side() -> None:
     assert pair_ratios([2.0, None, 9.0, 4.0], [1.0, 3.0, None, 8.0]) == [2.0, 0.5]
 

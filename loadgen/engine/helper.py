@@ -117,18 +117,15 @@ class CoForker:
     def forked(self, index: int, slab: leanspawn.Slab) -> int:
         """Unit ``index``'s outcome there, once the co-forker has ended (waited for here
         the first time): its child's pid, -errno, or 0 (not forked there)."""
-        self._wait()
+        self.end()
         return int(slab.block(index)[lean_layout.S_FORKED])
 
-    def _wait(self) -> None:
+    def end(self) -> None:
+        """Wait for the co-forker, once (when it is done, nothing of it is left)."""
         if self.pid > 0:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(self.pid, 0)
             self.pid = 0
-
-    def end(self) -> None:
-        """Wait for the co-forker (once it is done, nothing of it is left)."""
-        self._wait()
 
 
 class Helper:

@@ -264,9 +264,7 @@ class LeanWorker:
                slab: Slab, block: int, defer_exits_s: float) -> None:
         """What the relay needs, whoever forks the child."""
         self.job = job
-        self.data_w = data_w  # -1 until ``attach``: what is said meanwhile waits
-        if data_w >= 0:
-            os.set_blocking(data_w, False)  # one relay for many workers: it never waits on a pipe
+        self.data_w = -1  # until ``attach``: what is said meanwhile waits
         self.ready_ns = 0  # when the child was forked, ready at the gate
         self.pending = bytearray()  # frames the pipe had no room for yet
         self.finished = False  # the child's last message is queued: close once it is out
@@ -285,6 +283,8 @@ class LeanWorker:
         self.last_report = 0
         self.usage_last: Usage | None = None
         self.first_op_sent = False
+        if data_w >= 0:
+            self.attach(data_w)
 
     @classmethod
     def adopt(cls, job: Job, calibration: Calibration, interval_ns: int, slab: Slab,
@@ -303,7 +303,7 @@ class LeanWorker:
         """Its stats pipe, made once the group is forked (a pipe made before a fork would
         be every later child's to close: thousands of descriptors each, in a storm);
         what was said meanwhile goes out now (``drain``'s result)."""
-        os.set_blocking(data_w, False)
+        os.set_blocking(data_w, False)  # one relay for many workers: it never waits on a pipe
         self.data_w = data_w
         return self.drain()
 

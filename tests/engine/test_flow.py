@@ -78,7 +78,9 @@ def test_two_weights_share_the_ios_in_their_ratio() -> None:
     a_at, b_at = (2 * flow.FLOWS + t * flow.JOB_STRIDE + 1 for t in (11, 12))
 
     def sample() -> None:
-        for _ in range(20):
+        # until b has run a thousand I/Os (on a busy machine that takes longer)
+        deadline = time.monotonic() + 60
+        while len(seen) < 20 or (seen[-1][0] <= 1000 and time.monotonic() < deadline):
             time.sleep(0.01)
             # b before and after a: the counts only grow, so b at the moment a was read
             # lies between the two, however long this thread is preempted between reads

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from _bench_cases import Case, build_cases, scale_for
 from _bench_markdown import render
@@ -37,6 +37,7 @@ DAMON_ADMIN = Path("/sys/kernel/mm/damon/admin")
 SIDES = ("loadgen", "fio", "pflimit")
 RATIOS = (("loadgen", "fio"), ("loadgen", "pflimit"), ("fio", "pflimit"))
 SCHEMA = "loadgen-bench/1"
+SideT = TypeVar("SideT")  # a side, or a side with its command
 
 
 class UsageError(Exception):
@@ -213,7 +214,7 @@ class Runner:
         return run_report_tool(command, report, self.timeout, cwd=REPO_ROOT, sample_uss=case.sample_uss and side == "loadgen")
 
 
-def round_order(sides: list[str], round_no: int) -> list[str]:
+def round_order(sides: list[SideT], round_no: int) -> list[SideT]:
     """Every other round runs the sides backwards (A B, B A, ...): a side never always runs
     right after the same one, so effects that alternate run by run (on this VM, memory
     freed by the previous run being handed back to the host) do not favour one side."""

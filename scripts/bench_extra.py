@@ -1,9 +1,9 @@
 """Cases of the compiled-engine targets that scripts/bench.py does not run: seed-shape
 storms beside fio, thread-mode scaling, and a tiny job's command wall time.
 
-Interleaved rounds (loadgen, fio, loadgen, fio, ...), medians with [min-max]; every
-figure comes from the run's JSON report and the command's wall clock and CPU (the
-children's rusage, so the whole tree: controller, helper and workers).
+Interleaved rounds (loadgen fio, fio loadgen, ...: bench.py's ``round_order``), medians
+with [min-max]; every figure comes from the run's JSON report and the command's wall
+clock and CPU (the children's rusage, so the whole tree: controller, helper and workers).
 
     python scripts/bench_extra.py --fio PATH [--rounds 3] [--cases storm-256,threads,...]
         [--base DIR]   # also run the loadgen of another source tree, interleaved
@@ -22,6 +22,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench import round_order
 
 LOADGEN = [sys.executable, "-m", "loadgen"]
 
@@ -92,8 +94,8 @@ def seed_jobs(fio: list[str], rounds: int, base: list[str] | None) -> None:
         if fio:
             sides.append(("fio", [*fio, str(jobfile), "--output-format=json"]))
         got: dict[str, dict[str, list[float]]] = {}
-        for _ in range(rounds):
-            for side, cmd in sides:
+        for round_no in range(rounds):
+            for side, cmd in round_order(sides, round_no):
                 out = subprocess.run(
                     cmd, capture_output=True, text=True, timeout=900, check=True
                 ).stdout
@@ -188,8 +190,8 @@ def main() -> None:
     for name in names:
         sides = cases[name]
         got: dict[str, list[dict[str, float]]] = {side: [] for side, _ in sides}
-        for _ in range(args.rounds):
-            for side, cmd in sides:
+        for round_no in range(args.rounds):
+            for side, cmd in round_order(sides, round_no):
                 got[side].append(run(cmd))
         report[name] = got
         for side, rounds in got.items():

@@ -22,8 +22,12 @@ MADV_DONTFORK = 10
 MADV_DOFORK = 11
 MIN_BYTES = 256 << 10  # smaller ones hold little, and ld.so's and libc's own state is there
 # what the compiled code calls into: the C library (system calls, memcpy, the vDSO's
-# clock), the dynamic loader, the math and compiler support libraries, numba's runtime
-KEEP_LIBRARIES = ("/libc.so", "/ld-linux", "/libm.so", "/libgcc", "/numba/")
+# clock), the dynamic loader, the math and compiler support libraries, and numba's
+# runtime (its helper library: math, random state, errors; NRT's allocator).  numba's
+# other extension modules (dispatch, typing, ufunc building, jitclass boxing) serve
+# Python alone; each kept library is five mappings more for every fork to copy.
+KEEP_LIBRARIES = ("/libc.so", "/ld-linux", "/libm.so", "/libgcc", "/numba/_helperlib.",
+                  "/numba/core/runtime/_nrt_python.")
 _LIBRARY = re.compile(r"^/\S*\.so(\.[0-9.]+)?$")
 _MAPS = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \d+\s*(.*)$")
 

@@ -46,3 +46,22 @@ def test_only_shared_objects_count_as_libraries_not_shared_blocks() -> None:
     assert any("/libc.so" in name for name in named)
     libc_ranges = [r for r in forkmem.libraries(keep=()) if r not in ranges]
     assert libc_ranges  # what KEEP_LIBRARIES keeps is left alone by default
+
+
+def test_numbas_runtime_is_kept_and_its_python_side_modules_are_shed() -> None:
+    import numba.core.runtime._nrt_python
+    from numba import _dispatcher, _helperlib
+
+    ranges = forkmem.libraries()
+
+    def shed(module: object) -> bool:
+        path = str(getattr(module, "__file__", ""))
+        with open("/proc/self/maps") as maps:
+            starts = [int(line.split("-", 1)[0], 16) for line in maps
+                      if line.rstrip().endswith(path)]
+        assert starts, path
+        return all(any(lo <= at < lo + n for lo, n in ranges) for at in starts)
+
+    assert shed(_dispatcher)  # calls from Python into compiled code: not a lean worker's
+    assert not shed(_helperlib)
+    assert not shed(numba.core.runtime._nrt_python)

@@ -310,7 +310,7 @@ class Coordinator:
     def _check_workers(self) -> None:
         """A host whose Dask worker left the cluster (died, or its nanny restarted it) is dead."""
         try:
-            alive = set(self.client.scheduler_info()["workers"])
+            alive = set(daskapi.workers(self.client))
         except (OSError, TimeoutError):
             return
         for host in self.hosts.values():
@@ -422,7 +422,7 @@ def run_fleet(
     """The whole fleet run; ``stream`` and ``report`` are open. Returns the exit status."""
     client = connect(fleet.cluster)
     try:
-        hosts = select_hosts(dict(client.scheduler_info()["workers"]), fleet.hosts)
+        hosts = select_hosts(daskapi.workers(client), fleet.hosts)
         _note_shared_machines(client, hosts)
         coordinator = Coordinator(client, hosts, files, args, fleet, stream, signals)
         records = coordinator.run()
@@ -459,7 +459,7 @@ def run_fleet(
 def _note_shared_machines(client: Client, hosts: Sequence[HostRecord]) -> None:
     """Two selected workers on one machine run two storms there: say so, do not refuse
     (a loopback test cluster is exactly that)."""
-    workers = client.scheduler_info()["workers"]
+    workers = daskapi.workers(client)
     machines: dict[str, list[str]] = {}
     for host in hosts:
         machines.setdefault(str(workers.get(host.address, {}).get("host", "")), []).append(

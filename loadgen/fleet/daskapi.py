@@ -17,6 +17,19 @@ def close(client: Client) -> None:
     client.close()  # type: ignore[no-untyped-call]
 
 
+def workers(client: Client) -> dict[str, dict[str, Any]]:
+    """The cluster's workers now, by address, asked of the scheduler itself.
+
+    ``Client.scheduler_info`` refreshes a cache and returns it, and the client's own
+    periodic refresh writes that cache with no workers at all: read between the two, it
+    says every worker has left while all of them run (it did, on a busy machine)."""
+    scheduler = client.scheduler
+    if scheduler is None:
+        raise OSError("the Dask client is not connected")
+    identity = client.sync(scheduler.identity, n_workers=-1)  # type: ignore[no-untyped-call]
+    return dict(identity["workers"])
+
+
 def set_event(client: Client, name: str) -> None:
     Event(name, client=client).set()  # type: ignore[no-untyped-call]
 

@@ -17,6 +17,7 @@ import psutil
 import pytest
 from distributed import Client, LocalCluster
 
+from loadgen.fleet import daskapi
 from loadgen.report.jsonl import validate
 from loadgen.status import ExitStatus
 
@@ -80,7 +81,7 @@ def _wait_for_intervals(tmp_path: Path, proc: subprocess.Popen[bytes], hosts: se
 def _names(cluster: LocalCluster) -> set[str]:
     with Client(cluster.scheduler_address) as client:
         client.wait_for_workers(3, timeout=60)
-        return {str(w["name"]) for w in client.scheduler_info()["workers"].values()}
+        return {str(w["name"]) for w in daskapi.workers(client).values()}
 
 
 def test_three_hosts_start_together_and_the_merged_stream_sums_to_the_fleet_totals(
@@ -163,7 +164,7 @@ def test_a_killed_worker_is_an_event_and_the_other_hosts_finish(
     _wait_for_intervals(tmp_path, proc, names)
     with Client(cluster.scheduler_address) as client:
         address = next(
-            a for a, w in client.scheduler_info()["workers"].items() if str(w["name"]) == victim
+            a for a, w in daskapi.workers(client).items() if str(w["name"]) == victim
         )
         os.kill(client.run(os.getpid, workers=[address])[address], signal.SIGKILL)
     _, stderr = proc.communicate(timeout=120)

@@ -30,6 +30,7 @@ rw=randwrite
 [w]
 numjobs=2
 """
+JOBS_PER_HOST = 2
 
 
 def _fleet(tmp_path: Path, cluster: LocalCluster, job: str, *args: str) -> subprocess.Popen[bytes]:
@@ -65,11 +66,17 @@ def _report(tmp_path: Path) -> dict[str, Any]:
 
 
 def _wait_for_intervals(tmp_path: Path, proc: subprocess.Popen[bytes], hosts: set[str]) -> None:
-    """Until every host's interval records are in the merged stream, while the run goes on."""
+    """Until every job of every host has an interval record that measured I/O in the merged
+    stream, while the run goes on (on a busy machine a job's first intervals may have none)."""
+
+    def measured() -> set[str]:
+        jobs = {(r["host.name"], r["loadgen.thread_number"]) for r in _records(tmp_path)
+                if r["event.dataset"] == "loadgen.interval"
+                and r["loadgen.read.io_bytes"] + r["loadgen.write.io_bytes"] > 0}
+        return {h for h in hosts if sum(host == h for host, _ in jobs) >= JOBS_PER_HOST}
+
     deadline = time.monotonic() + 60
-    while {
-        r["host.name"] for r in _records(tmp_path) if r["event.dataset"] == "loadgen.interval"
-    } < hosts:
+    while measured() < hosts:
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             pytest.fail(

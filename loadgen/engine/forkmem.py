@@ -65,9 +65,15 @@ def libraries(keep: tuple[str, ...] = KEEP_LIBRARIES) -> list[tuple[int, int]]:
 
 
 def _advise(ranges: list[tuple[int, int]], advice: int) -> list[tuple[int, int]]:
+    """Advise each range; returns them all.  A range that changed since the maps were read
+    (part of it unmapped, a heap trimmed) fails with ENOMEM, yet the kernel has advised
+    what is still mapped of it: it must be restored like the others, or a later Python
+    worker would be forked without it (and die at its first touch)."""
     madvise = libc().madvise
     madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
-    return [(lo, n) for lo, n in ranges if madvise(lo, n, advice) == 0]
+    for lo, n in ranges:
+        madvise(lo, n, advice)
+    return ranges
 
 
 def shed(keep: tuple[tuple[int, int], ...] = (), with_libraries: bool = False

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import mmap
+
 import numpy as np
+import pytest
 
 from loadgen.engine import forkmem
 
@@ -20,6 +24,27 @@ def test_shedding_marks_the_heap_not_to_be_copied_and_restore_undoes_it() -> Non
     assert not any("dc" in _vmflags(lo) for lo, _ in marked)
 
 
+def test_a_range_that_lost_a_page_since_the_maps_were_read_is_restored_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """madvise fails on the hole (ENOMEM) but marks the rest: shed must still return the
+    range, so that restore unmarks it."""
+    block = mmap.mmap(-1, 3 * mmap.PAGESIZE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    lo = np.frombuffer(block, dtype=np.uint8).ctypes.data
+    block.write(b"x" * (3 * mmap.PAGESIZE))
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+    assert libc.munmap(lo + 2 * mmap.PAGESIZE, mmap.PAGESIZE) == 0  # the range's end goes
+    monkeypatch.setattr(forkmem, "candidates", lambda: [(lo, 3 * mmap.PAGESIZE)])
+    marked = forkmem.shed()
+    try:
+        assert "dc" in _vmflags(lo)  # the mapped part is marked all the same
+        assert (lo, 3 * mmap.PAGESIZE) in marked
+    finally:
+        forkmem.restore(marked)
+    assert "dc" not in _vmflags(lo)
+
+
 def _vmflags(address: int) -> list[str]:
     """The VmFlags of the mapping holding ``address`` (/proc/self/smaps)."""
     inside = False
@@ -35,8 +60,6 @@ def _vmflags(address: int) -> list[str]:
 
 
 def test_only_shared_objects_count_as_libraries_not_shared_blocks() -> None:
-    import mmap
-
     block = mmap.mmap(-1, 1 << 16)  # MAP_SHARED: "/dev/zero (deleted)" in the maps
     address = np.frombuffer(block, dtype=np.uint8).ctypes.data
     ranges = forkmem.libraries()

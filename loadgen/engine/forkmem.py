@@ -64,16 +64,15 @@ def libraries(keep: tuple[str, ...] = KEEP_LIBRARIES) -> list[tuple[int, int]]:
             if _LIBRARY.search(name) and not any(k in name for k in keep)]
 
 
-def _advise(ranges: list[tuple[int, int]], advice: int) -> list[tuple[int, int]]:
-    """Advise each range; returns them all.  A range that changed since the maps were read
-    (part of it unmapped, a heap trimmed) fails with ENOMEM, yet the kernel has advised
-    what is still mapped of it: it must be restored like the others, or a later Python
-    worker would be forked without it (and die at its first touch)."""
+def _advise(ranges: list[tuple[int, int]], advice: int) -> None:
+    """Advise each range, whatever madvise answers: a range that changed since the maps
+    were read (part of it unmapped, a heap trimmed) fails with ENOMEM, yet the kernel has
+    advised what is still mapped of it, so it is restored like the others (or a later
+    Python worker would be forked without it, and die at its first touch)."""
     madvise = libc().madvise
     madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
     for lo, n in ranges:
         madvise(lo, n, advice)
-    return ranges
 
 
 def shed(keep: tuple[tuple[int, int], ...] = (), with_libraries: bool = False
@@ -84,8 +83,9 @@ def shed(keep: tuple[tuple[int, int], ...] = (), with_libraries: bool = False
     def kept(lo: int, n: int) -> bool:
         return any(lo < k_lo + k_n and k_lo < lo + n for k_lo, k_n in keep)
 
-    ranges = candidates() + (libraries() if with_libraries else [])
-    return _advise([r for r in ranges if not kept(*r)], MADV_DONTFORK)
+    marked = [r for r in candidates() + (libraries() if with_libraries else []) if not kept(*r)]
+    _advise(marked, MADV_DONTFORK)
+    return marked
 
 
 def restore(ranges: list[tuple[int, int]]) -> None:

@@ -126,6 +126,10 @@ class Slab:
         """The address of the count of running workers (a futex word in its low half)."""
         return int(self.words.ctypes.data)
 
+    def running(self) -> int:
+        """How many of the slab's forked workers are still in their measured window."""
+        return int(self.words[0])
+
     def count(self, change: int) -> None:
         """A worker joins the count before its fork (+1), or leaves it when the fork
         failed (-1); a child leaves it itself at its end (``lean._hold``).  Atomic: a
@@ -466,7 +470,11 @@ class LeanWorker:
             self.private.close()
             self.private = None
         if self.block_index >= 0:
-            self.slab.give_back(self.block_index)
+            # while peers run, the block's pages go now; once none does, the whole slab
+            # soon goes with the group's last relay, and a madvise per block (~0.1 ms
+            # each) would only lengthen the storm's end
+            if self.slab.running() > 0:
+                self.slab.give_back(self.block_index)
             self.block_index = -1
 
     def close(self) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import site
 import socket
 import subprocess
 import sys
@@ -84,7 +85,11 @@ class HelperProcess:
         replies, their_replies = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         theirs = (their_commands.fileno(), their_replies.fileno())
         env = dict(os.environ, **SINGLE_THREAD_ENV)
-        package_root = str(Path(__file__).resolve().parents[1])  # the dir that holds loadgen
+        # the directory that holds this loadgen, so the helper imports the same code (not
+        # a site directory, which every interpreter has, after the standard library)
+        package_root = str(Path(__file__).resolve().parents[1])
+        if package_root in (*site.getsitepackages(), site.getusersitepackages()):
+            package_root = ""
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (package_root, env.get("PYTHONPATH", "")) if p
         )
@@ -92,16 +97,11 @@ class HelperProcess:
             self.process = subprocess.Popen(
                 [
                     sys.executable,
-                    # no site step: its .pth files (an editable install's finder among them)
-                    # cost ~20 ms of the helper's start, a storm's critical path; this
-                    # process's module path is the helper's last argument instead
-                    "-S",
                     "-m",
                     "loadgen.engine.helper",
                     *map(str, theirs),
                     str(os.getpid()),
                     str(self.worker_nice),
-                    os.pathsep.join(p for p in sys.path if p and os.path.isdir(p)),
                 ],
                 pass_fds=theirs,
                 env=env,

@@ -1,6 +1,6 @@
 """The fork helper: a clean process that compiles the kernel once and forks every worker.
 
-The controller starts it (``python -S -m loadgen.engine.helper``) and talks to it over two
+The controller starts it (``python -m loadgen.engine.helper``) and talks to it over two
 sockets with the messages of ``loadgen.protocol`` (first message: ``Hello`` with the
 protocol version).  Before serving, it loads (or compiles and caches) the numba kernel,
 calibrates the clock and the kernel's per-I/O overhead (``Calibration``) and freezes its
@@ -22,10 +22,6 @@ import sys
 
 if __name__ == "__main__":
     import gc
-    import os
-
-    # started without the site step (launch.py): the controller's module path comes last
-    sys.path.extend(p for p in sys.argv[5].split(os.pathsep) if p not in sys.path)
 
     # Until the heap is frozen below: numba's imports make hundreds of thousands of
     # objects, and the collections they would trigger each walk all of them (~0.05 s).

@@ -127,7 +127,8 @@ class Slab:
         return int(self.words.ctypes.data)
 
     def running(self) -> int:
-        """How many of the slab's forked workers are still in their measured window."""
+        """How many of the slab's forked workers have not yet ended their job (the
+        count ``lean._hold`` waits on)."""
         return int(self.words[0])
 
     def count(self, change: int) -> None:

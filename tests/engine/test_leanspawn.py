@@ -253,6 +253,36 @@ def test_a_finished_workers_block_is_given_back() -> None:
     assert not words.any() and (other == 9).all()
 
 
+def test_a_workers_block_goes_while_a_peer_runs_and_stays_for_the_slab_after_the_last(
+        calibration: Calibration) -> None:
+    """A finished worker's block is given back while another worker of its slab has not
+    ended (that one waits at a gate of its own here); the last one's is left for the slab
+    to go whole, without a madvise per block at a storm's end."""
+    slab = leanspawn.Slab(2)
+    gates = [os.pipe2(os.O_CLOEXEC) for _ in range(2)]
+    pipes = [os.pipe2(os.O_CLOEXEC) for _ in range(2)]
+    workers = []
+    for (gate_r, _), (_, data_w) in zip(gates, pipes, strict=True):
+        worker = leanspawn.LeanWorker(storm_job(rw=RwMode.WRITE, size=64 << 10), calibration,
+                                      10**12, 0, gate_r, data_w, 0, slab)
+        workers.append((worker, worker.block_index))
+        worker.fork()
+        os.close(gate_r)
+    open_gates = [gate_w for _, gate_w in gates]
+    try:
+        for (worker, index), peer_runs in zip(workers, (True, False), strict=True):
+            os.close(open_gates.pop(0))
+            _, status = os.waitpid(worker.pid, 0)
+            assert slab.running() == (1 if peer_runs else 0)
+            assert worker.finish(status)
+            assert slab.block(index).any() != peer_runs, index  # zeroed: given back
+    finally:
+        for gate_w in open_gates:  # (a failed check: the waiting worker goes too)
+            os.close(gate_w)
+        for data_r, _ in pipes:
+            os.close(data_r)
+
+
 def test_a_units_block_is_its_index_in_the_slab() -> None:
     """What a co-forker and the helper agree on without talking: unit i, block i."""
     slab = leanspawn.Slab(3)
